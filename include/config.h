@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The configuration file (libconfig), validated into an immutable struct.
+ * libconfig never leaves config.c. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "snapshot.h"
+#include "util.h"
+
+#define CONFIG_DEFAULT_INTERVAL_USEC 1000000ULL
+#define CONFIG_DEFAULT_WARN 80
+#define CONFIG_DEFAULT_CLEAR 60
+#define CONFIG_DEFAULT_REPEAT_USEC (300ULL * 1000000ULL)
+#define CONFIG_INTERVAL_MIN_USEC 10000ULL         /* 0.01 s */
+#define CONFIG_INTERVAL_MAX_USEC 3600000000ULL    /* 3600 s */
+
+/* One entry of the watch list. */
+typedef struct Watch {
+        bool any_port;    /* neither port nor ports given */
+        PortRange ports;  /* valid when !any_port */
+        bool has_address;
+        uint8_t family;   /* AF_INET / AF_INET6 when has_address */
+        uint8_t addr[16]; /* network byte order */
+        char *name;       /* NULL when not configured */
+        unsigned warn;    /* percent; inherited from the top level if unset */
+        unsigned clear;
+        unsigned line;    /* line in the file, 0 for built-in */
+} Watch;
+
+typedef struct Config {
+        char *path; /* file it came from; NULL for the built-in defaults */
+        uint64_t interval_usec;
+        unsigned warn;  /* 1..100 */
+        unsigned clear; /* 0..warn-1 */
+        uint64_t repeat_usec; /* 0 = never */
+        bool counters;
+        Watch *watch; /* empty: every listener, with the top-level levels */
+        size_t n_watch;
+} Config;
+
+/* The built-in defaults. */
+int config_new_default(Config **ret);
+
+/* Loads and validates path. If the file does not exist and must_exist is
+ * false, returns the built-in defaults (with path NULL). Errors: -ENOENT
+ * (missing and must_exist), -errno of reading, -EINVAL for any syntax or
+ * validation error. err then reads "FILE:LINE: message" naming the key, e.g.
+ * "/etc/backlogd/backlogd.conf:4: warn: must be between 1 and 100, not 120".
+ * ret is written only on success. */
+int config_load(const char *path, bool must_exist, Config **ret, ErrBuf *err);
+
+/* Same, from a string (for tests and fuzzing); name is used in messages. */
+int config_parse_string(const char *text, const char *name, Config **ret, ErrBuf *err);
+
+Config *config_free(Config *c);
+
+/* Prints the normalised configuration in the file's own syntax, every key
+ * explicit, so that it parses back to the same Config. */
+void config_print(const Config *c, FILE *f);
+
+/* The watch entry that selects l (the first that matches, in file order),
+ * or NULL if l is not watched. With an empty watch list returns a static
+ * entry that carries the top-level warn/clear and matches everything. */
+const Watch *config_match(const Config *c, const Listener *l);
+
+/* The port ranges to ask the kernel for, merged and sorted. Returns the
+ * number written to ret (at most max), 0 meaning "all ports" (no watch
+ * list, or an entry without ports, or more ranges than max). */
+size_t config_port_ranges(const Config *c, PortRange *ret, size_t max);

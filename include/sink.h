@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Where events and log lines go: the journal (sd_journal_send, structured
+ * fields) or readable lines on stderr. */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "policy.h"
+#include "util.h"
+
+typedef enum LogTarget {
+        LOG_TARGET_AUTO,    /* journal if stderr is the journal stream */
+        LOG_TARGET_JOURNAL,
+        LOG_TARGET_CONSOLE,
+        _LOG_TARGET_MAX,
+} LogTarget;
+
+const char *log_target_name(LogTarget t);
+/* "auto", "journal", "console" → target; -EINVAL otherwise. */
+int log_target_from_string(const char *s, LogTarget *ret);
+
+/* True when fd 2 is the stream systemd connected to the journal
+ * ($JOURNAL_STREAM names its device and inode). */
+bool sink_stderr_is_journal(void);
+
+typedef struct Sink {
+        LogTarget target; /* resolved: JOURNAL or CONSOLE */
+} Sink;
+
+void sink_init(Sink *s, LogTarget t);
+
+/* The sentence for MESSAGE: whole, with the remedy. */
+size_t sink_format_message(const Event *e, char *buf, size_t size);
+
+/* Sends one event. Returns 0 or a negative errno (the journal may be away:
+ * the caller goes on). */
+int sink_event(const Sink *s, const Event *e);
+
+/* A lifecycle or error line (priority as in syslog.h). */
+int sink_log(const Sink *s, int priority, const char *fmt, ...) _printf_(3, 4);

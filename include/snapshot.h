@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Plain data that flows from the kernel readers (diag, netstat) to the pure
+ * policy step and to the outputs. No pointers into netlink buffers. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netstat.h"
+
+/* One listening socket as the kernel reported it. */
+typedef struct Listener {
+        uint64_t netns;     /* network namespace inode, 0 = the daemon's own */
+        uint64_t cookie;    /* idiag_cookie: stable for the socket's life */
+        uint64_t cgroup_id; /* INET_DIAG_CGROUP_ID, 0 when not sent */
+        uint32_t inode;
+        uint32_t uid;
+        uint32_t ifindex; /* bound interface (SO_BINDTODEVICE), 0 = none */
+        uint32_t depth;   /* Recv-Q: connections waiting for accept() */
+        uint32_t backlog; /* Send-Q: min(listen() backlog, somaxconn) */
+        uint32_t drops;   /* SK_MEMINFO_DROPS, 0 when has_drops is false */
+        bool has_drops;
+        uint16_t port;     /* host byte order */
+        uint8_t family;    /* AF_INET or AF_INET6 */
+        uint8_t addr[16];  /* network byte order; IPv4 uses the first 4 */
+} Listener;
+
+/* A growable array of listeners, reused from poll to poll so that the
+ * steady state allocates nothing. */
+typedef struct ListenerSet {
+        Listener *items;
+        size_t n;
+        size_t cap;
+} ListenerSet;
+
+/* Appends an uninitialised slot (zeroed) and returns it, or NULL on ENOMEM. */
+Listener *listener_set_push(ListenerSet *s);
+/* Sorts by (netns, cookie) and removes entries whose key repeats: a dump is
+ * not a snapshot and may show a socket twice. Returns the number removed. */
+size_t listener_set_sort_dedup(ListenerSet *s);
+void listener_set_clear(ListenerSet *s);
+void listener_set_done(ListenerSet *s);
+
+/* capacity = backlog + 1: what the accept queue really holds. */
+static inline uint64_t listener_capacity(const Listener *l) {
+        return (uint64_t) l->backlog + 1;
+}
+
+/* Fill in percent of capacity, rounded down; can exceed 100 briefly. */
+static inline unsigned listener_fill_pct(const Listener *l) {
+        return (unsigned) ((uint64_t) l->depth * 100 / listener_capacity(l));
+}
+
+static inline bool listener_is_full(const Listener *l) {
+        return l->depth >= listener_capacity(l);
+}
+
+/* "127.0.0.1", "::1", "0.0.0.0", "::" — no brackets. buf >= 46 bytes. */
+const char *listener_address(const Listener *l, char *buf, size_t size);
+/* "127.0.0.1:80", "[::1]:80", "*:80" (wildcard). buf >= 56 bytes. */
+const char *listener_endpoint(const Listener *l, char *buf, size_t size);
+bool listener_is_wildcard(const Listener *l);
+
+#define LISTENER_ADDRESS_MAX 46
+#define LISTENER_ENDPOINT_MAX 56
+
+/* Everything one poll saw. */
+typedef struct Snapshot {
+        ListenerSet listeners;
+        NetstatCounters counters; /* valid when have_counters */
+        bool have_counters;
+        NetstatSysctls sysctls;
+        uint64_t time_usec; /* CLOCK_MONOTONIC, supplied by the caller */
+} Snapshot;
+
+void snapshot_done(Snapshot *s);
+
+/* An inclusive port range; lo == hi for a single port. */
+typedef struct PortRange {
+        uint16_t lo;
+        uint16_t hi;
+} PortRange;

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "snapshot.h"
+
+Listener *listener_set_push(ListenerSet *s) {
+        if (s->n == s->cap) {
+                size_t cap = s->cap ? s->cap * 2 : 64;
+                Listener *items = realloc(s->items, cap * sizeof(*items));
+
+                if (!items)
+                        return NULL;
+                s->items = items;
+                s->cap = cap;
+        }
+        memset(&s->items[s->n], 0, sizeof(s->items[0]));
+        return &s->items[s->n++];
+}
+
+static int listener_key_cmp(const void *a, const void *b) {
+        const Listener *x = a, *y = b;
+
+        if (x->netns != y->netns)
+                return x->netns < y->netns ? -1 : 1;
+        if (x->cookie != y->cookie)
+                return x->cookie < y->cookie ? -1 : 1;
+        return 0;
+}
+
+size_t listener_set_sort_dedup(ListenerSet *s) {
+        size_t w = 0;
+
+        if (s->n < 2)
+                return 0;
+        qsort(s->items, s->n, sizeof(s->items[0]), listener_key_cmp);
+        for (size_t r = 1; r < s->n; r++)
+                if (listener_key_cmp(&s->items[w], &s->items[r]) != 0)
+                        s->items[++w] = s->items[r];
+                else
+                        s->items[w] = s->items[r]; /* keep the later sighting */
+        w++;
+        size_t removed = s->n - w;
+        s->n = w;
+        return removed;
+}
+
+void listener_set_clear(ListenerSet *s) {
+        s->n = 0;
+}
+
+void listener_set_done(ListenerSet *s) {
+        free(s->items);
+        *s = (ListenerSet) {0};
+}
+
+bool listener_is_wildcard(const Listener *l) {
+        static const uint8_t zero[16];
+
+        return memcmp(l->addr, zero, l->family == AF_INET ? 4 : 16) == 0;
+}
+
+const char *listener_address(const Listener *l, char *buf, size_t size) {
+        if (!inet_ntop(l->family == AF_INET ? AF_INET : AF_INET6, l->addr, buf, (socklen_t) size))
+                snprintf(buf, size, "?");
+        return buf;
+}
+
+const char *listener_endpoint(const Listener *l, char *buf, size_t size) {
+        char a[LISTENER_ADDRESS_MAX];
+
+        if (listener_is_wildcard(l))
+                snprintf(buf, size, "*:%u", l->port);
+        else if (l->family == AF_INET6)
+                snprintf(buf, size, "[%s]:%u", listener_address(l, a, sizeof(a)), l->port);
+        else
+                snprintf(buf, size, "%s:%u", listener_address(l, a, sizeof(a)), l->port);
+        return buf;
+}
+
+void snapshot_done(Snapshot *s) {
+        listener_set_done(&s->listeners);
+}
