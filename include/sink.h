@@ -38,5 +38,6 @@ size_t sink_format_message(const Event *e, char *buf, size_t size);
  * the caller goes on). */
 int sink_event(const Sink *s, const Event *e);
 
-/* A lifecycle or error line (priority as in syslog.h). */
-int sink_log(const Sink *s, int priority, const char *fmt, ...) _printf_(3, 4);
+/* A lifecycle or error line (priority as in syslog.h); message_id may be
+ * NULL. */
+int sink_log(const Sink *s, int priority, const char *message_id, const char *fmt, ...) _printf_(4, 5);

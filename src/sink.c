@@ -1,2 +1,272 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <syslog.h>
+#include <systemd/sd-journal.h>
+
+#include "message-ids.h"
 #include "sink.h"
+
+static const char *const log_target_names[_LOG_TARGET_MAX] = {
+        [LOG_TARGET_AUTO] = "auto",
+        [LOG_TARGET_JOURNAL] = "journal",
+        [LOG_TARGET_CONSOLE] = "console",
+};
+
+const char *log_target_name(LogTarget t) {
+        return t >= 0 && t < _LOG_TARGET_MAX ? log_target_names[t] : NULL;
+}
+
+int log_target_from_string(const char *s, LogTarget *ret) {
+        for (int t = 0; t < _LOG_TARGET_MAX; t++)
+                if (strcmp(s, log_target_names[t]) == 0) {
+                        *ret = (LogTarget) t;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+bool sink_stderr_is_journal(void) {
+        const char *e = getenv("JOURNAL_STREAM");
+        unsigned long long dev, ino;
+        struct stat st;
+
+        if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2)
+                return false;
+        if (fstat(STDERR_FILENO, &st) < 0)
+                return false;
+        return st.st_dev == (dev_t) dev && st.st_ino == (ino_t) ino;
+}
+
+void sink_init(Sink *s, LogTarget t) {
+        if (t == LOG_TARGET_AUTO)
+                t = sink_stderr_is_journal() ? LOG_TARGET_JOURNAL : LOG_TARGET_CONSOLE;
+        s->target = t;
+}
+
+static const char *event_message_id(const Event *e) {
+        switch (e->kind) {
+        case EVENT_HIGH:
+                return MESSAGE_ID_HIGH;
+        case EVENT_FULL:
+                return MESSAGE_ID_FULL;
+        case EVENT_CLEARED:
+                return MESSAGE_ID_CLEARED;
+        case EVENT_DROPS:
+                return MESSAGE_ID_DROPS;
+        case EVENT_GONE:
+                return MESSAGE_ID_GONE;
+        default:
+                return MESSAGE_ID_COUNTER;
+        }
+}
+
+static int event_priority(const Event *e) {
+        switch (e->kind) {
+        case EVENT_HIGH:
+                return LOG_WARNING;
+        case EVENT_FULL:
+        case EVENT_DROPS:
+                return LOG_ERR;
+        case EVENT_CLEARED:
+        case EVENT_GONE:
+                return LOG_NOTICE;
+        default:
+                return e->counter == NETSTAT_TCP_REQQ_FULL_DO_COOKIES ? LOG_WARNING : LOG_ERR;
+        }
+}
+
+/* "127.0.0.1:8080 (api)" */
+static const char *event_subject(const Event *e, char *buf, size_t size) {
+        char ep[LISTENER_ENDPOINT_MAX];
+
+        listener_endpoint(&e->listener, ep, sizeof(ep));
+        if (e->name)
+                snprintf(buf, size, "%s (%s)", ep, e->name);
+        else
+                snprintf(buf, size, "%s", ep);
+        return buf;
+}
+
+static const char *event_remedy(const Event *e, char *buf, size_t size) {
+        if (e->clamped)
+                snprintf(buf, size,
+                         "Its backlog %u equals net.core.somaxconn: raise net.core.somaxconn, and the "
+                         "application's listen backlog with it, or make the application accept faster.",
+                         e->listener.backlog);
+        else
+                snprintf(buf, size,
+                         "Raise the application's listen backlog (now %u) or make it accept connections faster.",
+                         e->listener.backlog);
+        return buf;
+}
+
+static const char *period_text(uint64_t usec, char *buf, size_t size) {
+        uint64_t s = (usec + 500000) / 1000000;
+
+        if (s < 1)
+                snprintf(buf, size, "since the previous poll");
+        else if (s < 120)
+                snprintf(buf, size, "in the last %" PRIu64 " s", s);
+        else
+                snprintf(buf, size, "in the last %" PRIu64 " min", (s + 30) / 60);
+        return buf;
+}
+
+static const char *counter_meaning(NetstatCounter c) {
+        switch (c) {
+        case NETSTAT_LISTEN_OVERFLOWS:
+                return "a listener's accept queue was full when a handshake completed";
+        case NETSTAT_LISTEN_DROPS:
+                return "connection attempts were dropped at a listening socket";
+        case NETSTAT_TCP_REQQ_FULL_DROP:
+                return "SYNs were dropped because a SYN queue was full and SYN cookies are off";
+        case NETSTAT_TCP_REQQ_FULL_DO_COOKIES:
+                return "a SYN queue was full and SYN cookies were sent instead";
+        default:
+                return "the host's listen counters moved";
+        }
+}
+
+size_t sink_format_message(const Event *e, char *buf, size_t size) {
+        char who[LISTENER_ENDPOINT_MAX + 80], remedy[256], period[48];
+        const Listener *l = &e->listener;
+        int n = 0;
+
+        if (e->kind != EVENT_COUNTER)
+                event_subject(e, who, sizeof(who));
+        switch (e->kind) {
+        case EVENT_HIGH:
+                n = snprintf(buf, size,
+                             "Listen queue of %s is %s%u%% full: %u of %" PRIu64
+                             " connections wait for accept(). %s",
+                             who, e->reminder ? "still " : "", e->fill_pct, l->depth, listener_capacity(l),
+                             event_remedy(e, remedy, sizeof(remedy)));
+                break;
+        case EVENT_FULL:
+                n = snprintf(buf, size,
+                             "Listen queue of %s is %sfull: %u of %" PRIu64
+                             " connections wait for accept(), new connections are dropped or delayed. %s",
+                             who, e->reminder ? "still " : "", l->depth, listener_capacity(l),
+                             event_remedy(e, remedy, sizeof(remedy)));
+                break;
+        case EVENT_CLEARED:
+                n = snprintf(buf, size, "Listen queue of %s has drained to %u%% (%u of %" PRIu64 "); alert cleared.",
+                             who, e->fill_pct, l->depth, listener_capacity(l));
+                break;
+        case EVENT_DROPS:
+                n = snprintf(buf, size,
+                             "%s dropped %" PRIu64 " connection attempt%s %s (queue %u of %" PRIu64 "). %s", who,
+                             e->drops, e->drops == 1 ? "" : "s", period_text(e->period_usec, period, sizeof(period)),
+                             l->depth, listener_capacity(l), event_remedy(e, remedy, sizeof(remedy)));
+                break;
+        case EVENT_GONE:
+                n = snprintf(buf, size,
+                             "%s stopped listening while its queue alert was raised (last %u of %" PRIu64
+                             "); alert withdrawn.",
+                             who, l->depth, listener_capacity(l));
+                break;
+        default:
+                n = snprintf(buf, size, "Host counter %s rose by %" PRIu64 " %s: %s.",
+                             netstat_counter_name(e->counter), e->increase,
+                             period_text(e->period_usec, period, sizeof(period)), counter_meaning(e->counter));
+                break;
+        }
+        return n < 0 ? 0 : (size_t) n;
+}
+
+#define MAX_FIELDS 16
+
+typedef struct Fields {
+        struct iovec iov[MAX_FIELDS];
+        char buf[MAX_FIELDS][128];
+        size_t n;
+} Fields;
+
+static void field(Fields *f, const char *fmt, ...) _printf_(2, 3);
+static void field(Fields *f, const char *fmt, ...) {
+        va_list ap;
+        int len;
+
+        if (f->n == MAX_FIELDS)
+                return;
+        va_start(ap, fmt);
+        len = vsnprintf(f->buf[f->n], sizeof(f->buf[0]), fmt, ap);
+        va_end(ap);
+        if (len < 0)
+                return;
+        if ((size_t) len >= sizeof(f->buf[0]))
+                len = sizeof(f->buf[0]) - 1;
+        f->iov[f->n] = (struct iovec) { .iov_base = f->buf[f->n], .iov_len = (size_t) len };
+        f->n++;
+}
+
+int sink_event(const Sink *s, const Event *e) {
+        char text[1024], msg[1100];
+        Fields f = { .n = 0 };
+        struct iovec iov[MAX_FIELDS + 1];
+        int r, len;
+
+        sink_format_message(e, text, sizeof(text));
+        if (s->target != LOG_TARGET_JOURNAL) {
+                fprintf(stderr, "%s%s: %s\n", event_kind_name(e->kind), e->reminder ? " (reminder)" : "", text);
+                return 0;
+        }
+
+        field(&f, "PRIORITY=%d", event_priority(e));
+        field(&f, "MESSAGE_ID=%s", event_message_id(e));
+        field(&f, "SYSLOG_IDENTIFIER=backlogd");
+        field(&f, "BACKLOGD_EVENT=%s", event_kind_name(e->kind));
+        if (e->kind == EVENT_COUNTER) {
+                field(&f, "BACKLOGD_COUNTER=%s", netstat_counter_name(e->counter));
+                field(&f, "BACKLOGD_INCREASE=%" PRIu64, e->increase);
+        } else {
+                char a[LISTENER_ADDRESS_MAX];
+                const Listener *l = &e->listener;
+
+                field(&f, "BACKLOGD_ADDRESS=%s", listener_address(l, a, sizeof(a)));
+                field(&f, "BACKLOGD_PORT=%u", l->port);
+                field(&f, "BACKLOGD_DEPTH=%u", l->depth);
+                field(&f, "BACKLOGD_BACKLOG=%u", l->backlog);
+                field(&f, "BACKLOGD_FILL=%u", e->fill_pct);
+                if (e->kind == EVENT_DROPS)
+                        field(&f, "BACKLOGD_DROPS=%" PRIu64, e->drops);
+                if (e->name)
+                        field(&f, "BACKLOGD_NAME=%s", e->name);
+                if (e->reminder)
+                        field(&f, "BACKLOGD_REMINDER=1");
+        }
+        /* MESSAGE is longer than the other fields' buffers: its own iovec. */
+        memcpy(iov, f.iov, f.n * sizeof(iov[0]));
+        len = snprintf(msg, sizeof(msg), "MESSAGE=%s", text);
+        iov[f.n] = (struct iovec) { .iov_base = msg, .iov_len = len < 0 ? 0 : strnlen(msg, sizeof(msg)) };
+        r = sd_journal_sendv(iov, (int) f.n + 1);
+        return r < 0 ? r : 0;
+}
+
+int sink_log(const Sink *s, int priority, const char *message_id, const char *fmt, ...) {
+        char text[1024];
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        vsnprintf(text, sizeof(text), fmt, ap);
+        va_end(ap);
+
+        if (s->target != LOG_TARGET_JOURNAL) {
+                fprintf(stderr, "%s\n", text);
+                return 0;
+        }
+        if (message_id)
+                r = sd_journal_send("MESSAGE=%s", text, "PRIORITY=%d", priority, "SYSLOG_IDENTIFIER=backlogd",
+                                    "MESSAGE_ID=%s", message_id, NULL);
+        else
+                r = sd_journal_send("MESSAGE=%s", text, "PRIORITY=%d", priority, "SYSLOG_IDENTIFIER=backlogd",
+                                    NULL);
+        return r < 0 ? r : 0;
+}
