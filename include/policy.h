@@ -81,8 +81,25 @@ Policy *policy_free(Policy *p);
  * for the first time only set their baseline drop count (no drops event),
  * but do raise high/full if they already are. Returns the number of events
  * appended or -ENOMEM. In steady state (same population) it allocates
- * nothing. */
+ * nothing.
+ *
+ * Levels: ok -> high at fill >= warn, any -> full at depth >= capacity; a
+ * raised listener clears only when fill < clear. full -> high (still >=
+ * clear) is not reported, so that a refill is reported as FULL again.
+ * Reminders (reminder = true, kind of the reported state) come every
+ * repeat_usec after the last message about the state, cost no token, and
+ * wait while a folded change is pending. A listener that disappears (or is
+ * no longer watched after a reload) first flushes its unreported drops, then
+ * gets GONE if the last state message said high/full. DROPS/COUNTER
+ * period_usec: the previous poll to now for a rise reported at once, the
+ * last report to now for a sum.
+ *
+ * Order within a step: listeners in (netns, cookie) order, each with its
+ * state message or reminder, then its drops; host counters last. On -ENOMEM
+ * the state is still updated; events that did not fit are lost. */
 int policy_step(Policy *p, const Config *c, const Snapshot *s, EventList *out);
 
-/* Number of listeners currently raised (high or full), for STATUS=. */
+/* Number of watched listeners raised (high or full) as classified by the
+ * last step, with hysteresis, whether or not a message could be sent yet
+ * (a change folded by the message bound counts at once). For STATUS=. */
 size_t policy_n_raised(const Policy *p);
