@@ -35,8 +35,8 @@ typedef struct Watch {
 typedef struct Config {
         char *path; /* file it came from; NULL for the built-in defaults */
         uint64_t interval_usec;
-        unsigned warn;  /* 1..100 */
-        unsigned clear; /* 0..warn-1 */
+        unsigned warn;  /* 2..100 */
+        unsigned clear; /* 1..warn-1 */
         uint64_t repeat_usec; /* 0 = never */
         bool counters;
         Watch *watch; /* empty: every listener, with the top-level levels */
@@ -48,9 +48,13 @@ int config_new_default(Config **ret);
 
 /* Loads and validates path. If the file does not exist and must_exist is
  * false, returns the built-in defaults (with path NULL). Errors: -ENOENT
- * (missing and must_exist), -errno of reading, -EINVAL for any syntax or
- * validation error. err then reads "FILE:LINE: message" naming the key, e.g.
- * "/etc/backlogd/backlogd.conf:4: warn: must be between 1 and 100, not 120".
+ * (missing and must_exist), -errno of opening or reading (-EISDIR for a
+ * directory, -EFBIG past 1 MiB), -EINVAL for any syntax or validation error.
+ * err then reads "FILE:LINE: KEY: message", e.g.
+ * "/etc/backlogd/backlogd.conf:4: warn: must be between 1 and 100, not 120";
+ * watch entries are named "watch[0].port" (counted from 0), "watch[1]" for a
+ * whole entry. Syntax errors read "FILE:LINE: syntax error" (libconfig's
+ * text), unreadable files "FILE: strerror". @include is rejected.
  * ret is written only on success. */
 int config_load(const char *path, bool must_exist, Config **ret, ErrBuf *err);
 
@@ -58,6 +62,10 @@ int config_load(const char *path, bool must_exist, Config **ret, ErrBuf *err);
 int config_parse_string(const char *text, const char *name, Config **ret, ErrBuf *err);
 
 Config *config_free(Config *c);
+
+static inline void config_freep(Config **c) {
+        config_free(*c);
+}
 
 /* Prints the normalised configuration in the file's own syntax, every key
  * explicit, so that it parses back to the same Config. */
