@@ -22,12 +22,14 @@ int parse_u64(const char *s, uint64_t *ret) {
 
         if (!s || !*s)
                 return -EINVAL;
-        for (const char *p = s; *p; p++) {
-                unsigned d;
-
+        /* Syntax first, so that a long run of digits followed by garbage is
+         * -EINVAL, not -ERANGE. */
+        for (const char *p = s; *p; p++)
                 if (!isdigit((unsigned char) *p))
                         return -EINVAL;
-                d = (unsigned) (*p - '0');
+        for (const char *p = s; *p; p++) {
+                unsigned d = (unsigned) (*p - '0');
+
                 if (v > (UINT64_MAX - d) / 10)
                         return -ERANGE;
                 v = v * 10 + d;

@@ -1,3 +1,514 @@
 /* SPDX-License-Identifier: MIT */
 #include <check.h>
-int main(void) { return 0; }
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "netstat.h"
+
+#define N _NETSTAT_COUNTER_MAX
+/* Marks a counter the fixture's kernel lacks; no fixture holds this value. */
+#define ABSENT UINT64_C(0xAB5E47AB5E47AB5E)
+
+static char *fixture(const char *rel) {
+        const char *dir = getenv("FIXTURES");
+        char *p;
+
+        ck_assert_msg(dir, "FIXTURES is not set");
+        ck_assert_int_ge(asprintf(&p, "%s/netstat/%s", dir, rel), 0);
+        return p;
+}
+
+typedef struct GoodCase {
+        const char *dir;
+        uint64_t value[N];   /* ABSENT: present must be false */
+        int64_t sysctl[_SYSCTL_MAX];
+        bool sysctl_present[_SYSCTL_MAX];
+} GoodCase;
+
+/* Values in the order of NetstatCounter: ListenOverflows, ListenDrops,
+ * TCPReqQFullDrop, TCPReqQFullDoCookies, SyncookiesSent, SyncookiesRecv,
+ * SyncookiesFailed, TCPDeferAcceptDrop, TCPMigrateReqSuccess,
+ * TCPMigrateReqFailure. */
+static const GoodCase good[] = {
+        { "linux-2.6.32",
+          { 310, 311, ABSENT, ABSENT, 12, 13, 14, ABSENT, ABSENT, ABSENT },
+          { 128, 1024, 0, 0, 5 }, { true, true, true, true, true } },
+        { "linux-3.10",
+          { 4021, 4100, 77, 78, 5, 6, 7, 3, ABSENT, ABSENT },
+          { 128, 512, 1, 0, 5 }, { true, true, true, true, true } },
+        { "linux-5.4",
+          { 123456, 123460, 4, 900, 901, 902, 903, 1, ABSENT, ABSENT },
+          { 4096, 256, 1, 1, 2 }, { true, true, true, true, true } },
+        { "linux-6.18",
+          { 1201, 1377, 45, 46, 101, 102, 103, 7, 8, 9 },
+          { 4096, 2048, 1, 0, 5 }, { true, true, true, true, true } },
+        /* MPTcpExt first, unknown sections naming ListenOverflows etc. before
+         * and after TcpExt, TcpExt in reverse order, u64 extremes, last line
+         * without newline; sysctls: garbage, "-1", "2" without newline,
+         * empty, missing. */
+        { "reordered",
+          { UINT64_MAX, UINT64_MAX - 1, 0, 0, 0, 0, 0, 0, 0, 1 },
+          { 0, -1, 2, 0, 0 }, { false, true, true, false, false } },
+};
+
+static void assert_counters(const char *what, const NetstatCounters *c, const uint64_t *want) {
+        for (int i = 0; i < N; i++) {
+                if (want[i] == ABSENT) {
+                        ck_assert_msg(!c->present[i], "%s: %s should be absent", what, netstat_counter_name(i));
+                        ck_assert_msg(c->value[i] == 0, "%s: absent %s not zero", what, netstat_counter_name(i));
+                } else {
+                        ck_assert_msg(c->present[i], "%s: %s should be present", what, netstat_counter_name(i));
+                        ck_assert_msg(c->value[i] == want[i], "%s: %s = %llu, want %llu", what,
+                                      netstat_counter_name(i), (unsigned long long) c->value[i],
+                                      (unsigned long long) want[i]);
+                }
+        }
+}
+
+START_TEST(test_read_fixture) {
+        const GoodCase *g = &good[_i];
+        _cleanup_(freep) char *root = fixture(g->dir);
+        NetstatCounters c;
+        ErrBuf err = { "untouched" };
+
+        memset(&c, 0xAA, sizeof(c));
+        ck_assert_int_eq(netstat_read(root, &c, &err), 0);
+        ck_assert_str_eq(err.text, "untouched");
+        assert_counters(g->dir, &c, g->value);
+}
+END_TEST
+
+START_TEST(test_parse_fixture_file) {
+        /* The same through netstat_parse() on an open FILE. */
+        const GoodCase *g = &good[_i];
+        _cleanup_(freep) char *rel = NULL, *path = NULL;
+        _cleanup_(fclosep) FILE *f = NULL;
+        NetstatCounters c;
+
+        ck_assert_int_ge(asprintf(&rel, "%s/net/netstat", g->dir), 0);
+        path = fixture(rel);
+        f = fopen(path, "re");
+        ck_assert_ptr_nonnull(f);
+        memset(&c, 0x55, sizeof(c));
+        ck_assert_int_eq(netstat_parse(f, &c, NULL), 0);
+        assert_counters(g->dir, &c, g->value);
+}
+END_TEST
+
+START_TEST(test_sysctls_fixture) {
+        const GoodCase *g = &good[_i];
+        _cleanup_(freep) char *root = fixture(g->dir);
+        NetstatSysctls s;
+
+        memset(&s, 0xAA, sizeof(s));
+        netstat_read_sysctls(root, &s);
+        for (int i = 0; i < _SYSCTL_MAX; i++) {
+                ck_assert_msg(s.present[i] == g->sysctl_present[i], "%s: %s present=%d", g->dir,
+                              netstat_sysctl_name(i), s.present[i]);
+                if (g->sysctl_present[i])
+                        ck_assert_msg(s.value[i] == g->sysctl[i], "%s: %s = %lld, want %lld", g->dir,
+                                      netstat_sysctl_name(i), (long long) s.value[i], (long long) g->sysctl[i]);
+        }
+}
+END_TEST
+
+typedef struct BadCase {
+        const char *file;
+        int r;
+        const char *text;
+} BadCase;
+
+static const BadCase bad[] = {
+        { "fewer-values.txt", -EBADMSG, "line 2: TcpExt: 135 names but 134 values" },
+        { "more-values.txt", -EBADMSG, "line 4: IpExt: 18 names but 19 values" },
+        { "missing-values.txt", -EBADMSG, "line 5: MPTcpExt: names without a values line" },
+        { "prefix-mismatch.txt", -EBADMSG, "line 2: expected TcpExt values after the names on line 1, got IpExt" },
+        { "truncated.txt", -EBADMSG, "line 2: TcpExt: 135 names but 91 values" },
+        { "truncated-names.txt", -EBADMSG, "line 1: TcpExt: names without a values line" },
+        { "non-numeric.txt", -EBADMSG, "line 2: TcpExt: ListenDrops: invalid value '13x7'" },
+        { "negative.txt", -EBADMSG, "line 2: TcpExt: ListenOverflows: invalid value '-1201'" },
+        { "overflow.txt", -EBADMSG,
+          "line 2: TcpExt: ListenOverflows: value '18446744073709551616' overflows 64 bits" },
+        { "no-tcpext.txt", -ENODATA, "no TcpExt section" },
+        { "empty.txt", -ENODATA, "no TcpExt section" },
+        { "no-prefix.txt", -EBADMSG, "line 3: no 'Prefix:' at start of line" },
+        { "duplicate-tcpext.txt", -EBADMSG, "line 5: second TcpExt section (first on line 1)" },
+        { "duplicate-name.txt", -EBADMSG, "line 1: TcpExt: duplicate name 'ListenOverflows'" },
+        { "values-without-names.txt", -EBADMSG, "line 1: TcpExt: '101' is not a counter name" },
+        { "no-names.txt", -EBADMSG, "line 1: TcpExt: no names" },
+        { "empty-line.txt", -EBADMSG, "line 3: empty line" },
+        { "nul-byte.txt", -EBADMSG, "line 2: NUL byte in line" },
+};
+
+START_TEST(test_bad_fixture) {
+        const BadCase *b = &bad[_i];
+        _cleanup_(freep) char *rel = NULL, *path = NULL;
+        _cleanup_(fclosep) FILE *f = NULL;
+        NetstatCounters c, orig;
+        ErrBuf err = { "" };
+
+        ck_assert_int_ge(asprintf(&rel, "bad/%s", b->file), 0);
+        path = fixture(rel);
+        f = fopen(path, "re");
+        ck_assert_ptr_nonnull(f);
+        memset(&c, 0xAA, sizeof(c));
+        orig = c;
+        ck_assert_int_eq(netstat_parse(f, &c, &err), b->r);
+        ck_assert_str_eq(err.text, b->text);
+        ck_assert_msg(memcmp(&c, &orig, sizeof(c)) == 0, "%s: ret written on failure", b->file);
+}
+END_TEST
+
+START_TEST(test_bad_null_err) {
+        /* A NULL ErrBuf is allowed. */
+        _cleanup_(freep) char *path = fixture("bad/overflow.txt");
+        _cleanup_(fclosep) FILE *f = fopen(path, "re");
+        NetstatCounters c;
+
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_eq(netstat_parse(f, &c, NULL), -EBADMSG);
+}
+END_TEST
+
+static int parse_string(const char *text, NetstatCounters *ret, ErrBuf *err) {
+        _cleanup_(fclosep) FILE *f = fmemopen((void *) text, strlen(text), "r");
+
+        ck_assert_ptr_nonnull(f);
+        return netstat_parse(f, ret, err);
+}
+
+START_TEST(test_long_line) {
+        /* 20,000 names (~200 KB lines), the counters at the very end. */
+        _cleanup_(freep) char *text = NULL;
+        size_t size = 0;
+        FILE *m = open_memstream(&text, &size);
+        NetstatCounters c;
+        ErrBuf err = { "" };
+
+        ck_assert_ptr_nonnull(m);
+        fputs("TcpExt:", m);
+        for (int i = 0; i < 20000; i++)
+                fprintf(m, " Filler%d", i);
+        fputs(" ListenOverflows ListenDrops\nTcpExt:", m);
+        for (int i = 0; i < 20000; i++)
+                fprintf(m, " %d", i);
+        fputs(" 424242 18446744073709551615\n", m);
+        ck_assert_int_eq(fclose(m), 0);
+        ck_assert_uint_gt(size, 200000);
+
+        ck_assert_int_eq(parse_string(text, &c, &err), 0);
+        ck_assert(c.present[NETSTAT_LISTEN_OVERFLOWS]);
+        ck_assert(c.value[NETSTAT_LISTEN_OVERFLOWS] == 424242);
+        ck_assert(c.value[NETSTAT_LISTEN_DROPS] == UINT64_MAX);
+        ck_assert(!c.present[NETSTAT_TCP_REQQ_FULL_DROP]);
+}
+END_TEST
+
+START_TEST(test_minimal_and_whitespace) {
+        NetstatCounters c;
+        ErrBuf err = { "" };
+
+        /* Runs of blanks between fields are tolerated; counters only come
+         * from TcpExt. */
+        ck_assert_int_eq(parse_string("IpExt: ListenDrops\nIpExt: 5\n"
+                                      "TcpExt:  ListenDrops\tTCPMigrateReqFailure \nTcpExt: 17  0 \n",
+                                      &c, &err), 0);
+        ck_assert(c.present[NETSTAT_LISTEN_DROPS]);
+        ck_assert(c.value[NETSTAT_LISTEN_DROPS] == 17);
+        ck_assert(c.present[NETSTAT_TCP_MIGRATE_REQ_FAILURE]);
+        ck_assert(c.value[NETSTAT_TCP_MIGRATE_REQ_FAILURE] == 0);
+        ck_assert(!c.present[NETSTAT_LISTEN_OVERFLOWS]);
+        ck_assert(c.value[NETSTAT_LISTEN_OVERFLOWS] == 0);
+
+        /* "TcpExt:" must be followed by a blank, and prefixes never hold one. */
+        ck_assert_int_eq(parse_string("TcpExt:ListenDrops\nTcpExt:1\n", &c, &err), -EBADMSG);
+        ck_assert_str_eq(err.text, "line 1: no 'Prefix:' at start of line");
+        ck_assert_int_eq(parse_string("Tcp Ext: ListenDrops\n", &c, &err), -EBADMSG);
+        ck_assert_str_eq(err.text, "line 1: no 'Prefix:' at start of line");
+        ck_assert_int_eq(parse_string(": ListenDrops\n", &c, &err), -EBADMSG);
+        ck_assert_str_eq(err.text, "line 1: no 'Prefix:' at start of line");
+        /* Empty value in place of a number. */
+        ck_assert_int_eq(parse_string("TcpExt: ListenDrops\nTcpExt: +5\n", &c, &err), -EBADMSG);
+        ck_assert_str_eq(err.text, "line 2: TcpExt: ListenDrops: invalid value '+5'");
+        /* Values line repeating the names: the names are not numbers. */
+        ck_assert_int_eq(parse_string("TcpExt: ListenDrops\nTcpExt: ListenDrops\n", &c, &err), -EBADMSG);
+        ck_assert_str_eq(err.text, "line 2: TcpExt: ListenDrops: invalid value 'ListenDrops'");
+        /* A trailing blank line. */
+        ck_assert_int_eq(parse_string("TcpExt: ListenDrops\nTcpExt: 1\n\n", &c, &err), -EBADMSG);
+        ck_assert_str_eq(err.text, "line 3: empty line");
+}
+END_TEST
+
+START_TEST(test_error_text_bounded) {
+        /* An absurdly long bad token does not overrun ErrBuf. */
+        char text[2048], *p = text;
+        NetstatCounters c;
+        ErrBuf err;
+
+        p += sprintf(p, "TcpExt: ListenDrops\nTcpExt: ");
+        memset(p, '7', 1000);
+        p[1000] = 'x';
+        p[1001] = '\0';
+        memset(&err, 'Z', sizeof(err));
+        ck_assert_int_eq(parse_string(text, &c, &err), -EBADMSG);
+        ck_assert_str_eq(err.text,
+                         "line 2: TcpExt: ListenDrops: invalid value '7777777777777777777777777777777777777777'");
+}
+END_TEST
+
+START_TEST(test_read_missing_root) {
+        NetstatCounters c;
+        ErrBuf err = { "" };
+
+        memset(&c, 0xAA, sizeof(c));
+        ck_assert_int_eq(netstat_read("/nonexistent/backlogd-test", &c, &err), -ENOENT);
+        ck_assert_str_eq(err.text, "/nonexistent/backlogd-test/net/netstat: No such file or directory");
+        for (size_t i = 0; i < sizeof(c); i++)
+                ck_assert_int_eq(((unsigned char *) &c)[i], 0xAA);
+}
+END_TEST
+
+START_TEST(test_read_error_prefixed) {
+        /* A parse failure through netstat_read names the file. Build a root
+         * whose net/netstat is a copy of a bad fixture. */
+        char root[] = "/tmp/test-netstat-XXXXXX";
+        _cleanup_(freep) char *src = fixture("bad/fewer-values.txt"), *cmd = NULL, *want = NULL;
+        NetstatCounters c;
+        ErrBuf err = { "" };
+
+        ck_assert_ptr_nonnull(mkdtemp(root));
+        ck_assert_int_ge(asprintf(&cmd, "mkdir %s/net && cp %s %s/net/netstat", root, src, root), 0);
+        ck_assert_int_eq(system(cmd), 0);
+        ck_assert_int_eq(netstat_read(root, &c, &err), -EBADMSG);
+        ck_assert_int_ge(asprintf(&want, "%s/net/netstat: line 2: TcpExt: 135 names but 134 values", root), 0);
+        ck_assert_str_eq(err.text, want);
+        free(cmd);
+        ck_assert_int_ge(asprintf(&cmd, "rm -r %s", root), 0);
+        ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+START_TEST(test_read_directory) {
+        /* net/netstat that cannot be read (a directory): the read error. */
+        char root[] = "/tmp/test-netstat-XXXXXX";
+        _cleanup_(freep) char *dir = NULL, *net = NULL;
+        NetstatCounters c;
+        ErrBuf err = { "" };
+
+        ck_assert_ptr_nonnull(mkdtemp(root));
+        ck_assert_int_ge(asprintf(&net, "%s/net", root), 0);
+        ck_assert_int_ge(asprintf(&dir, "%s/net/netstat", root), 0);
+        ck_assert_int_eq(mkdir(net, 0700), 0);
+        ck_assert_int_eq(mkdir(dir, 0700), 0);
+        ck_assert_int_eq(netstat_read(root, &c, &err), -EISDIR);
+        ck_assert_ptr_nonnull(strstr(err.text, "line 1: read error: Is a directory"));
+        rmdir(dir);
+        rmdir(net);
+        rmdir(root);
+}
+END_TEST
+
+START_TEST(test_sysctls_missing_root) {
+        NetstatSysctls s;
+
+        memset(&s, 0xAA, sizeof(s));
+        netstat_read_sysctls("/nonexistent/backlogd-test", &s);
+        for (int i = 0; i < _SYSCTL_MAX; i++) {
+                ck_assert(!s.present[i]);
+                ck_assert_int_eq(s.value[i], 0);
+        }
+}
+END_TEST
+
+START_TEST(test_names) {
+        static const char *const counters[] = {
+                "ListenOverflows", "ListenDrops", "TCPReqQFullDrop", "TCPReqQFullDoCookies",
+                "SyncookiesSent", "SyncookiesRecv", "SyncookiesFailed", "TCPDeferAcceptDrop",
+                "TCPMigrateReqSuccess", "TCPMigrateReqFailure",
+        };
+        static const char *const sysctls[] = {
+                "net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog", "net.ipv4.tcp_syncookies",
+                "net.ipv4.tcp_abort_on_overflow", "net.ipv4.tcp_synack_retries",
+        };
+
+        ck_assert_int_eq(ELEMENTSOF(counters), _NETSTAT_COUNTER_MAX);
+        ck_assert_int_eq(ELEMENTSOF(sysctls), _SYSCTL_MAX);
+        for (int i = 0; i < _NETSTAT_COUNTER_MAX; i++)
+                ck_assert_str_eq(netstat_counter_name(i), counters[i]);
+        for (int i = 0; i < _SYSCTL_MAX; i++)
+                ck_assert_str_eq(netstat_sysctl_name(i), sysctls[i]);
+        ck_assert_ptr_null(netstat_counter_name(_NETSTAT_COUNTER_MAX));
+        ck_assert_ptr_null(netstat_counter_name((NetstatCounter) -1));
+        ck_assert_ptr_null(netstat_sysctl_name(_SYSCTL_MAX));
+        ck_assert_ptr_null(netstat_sysctl_name((NetstatSysctl) -1));
+}
+END_TEST
+
+START_TEST(test_live) {
+        NetstatCounters c;
+        NetstatSysctls s;
+        ErrBuf err = { "" };
+        long long somaxconn = -1;
+        FILE *f;
+
+        ck_assert_msg(netstat_read("/proc", &c, &err) == 0, "%s", err.text);
+        ck_assert(c.present[NETSTAT_LISTEN_OVERFLOWS]);
+        ck_assert(c.present[NETSTAT_LISTEN_DROPS]);
+        ck_assert(c.present[NETSTAT_SYNCOOKIES_SENT]);
+
+        f = fopen("/proc/sys/net/core/somaxconn", "re");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_eq(fscanf(f, "%lld", &somaxconn), 1);
+        fclose(f);
+        netstat_read_sysctls("/proc", &s);
+        ck_assert(s.present[SYSCTL_SOMAXCONN]);
+        ck_assert_int_eq(s.value[SYSCTL_SOMAXCONN], somaxconn);
+}
+END_TEST
+
+START_TEST(test_live_new_netns) {
+        /* A fresh network namespace starts with zero counters and its own
+         * somaxconn: exact values, read through /proc/self. */
+        NetstatCounters c;
+        NetstatSysctls s;
+        ErrBuf err = { "" };
+        FILE *f;
+
+        if (geteuid() != 0 || unshare(CLONE_NEWNET) < 0) {
+                fprintf(stderr, "test_live_new_netns: needs root and unshare(CLONE_NEWNET), skipping\n");
+                return;
+        }
+        ck_assert_msg(netstat_read("/proc/self", &c, &err) == 0, "%s", err.text);
+        ck_assert(c.present[NETSTAT_LISTEN_OVERFLOWS]);
+        ck_assert(c.value[NETSTAT_LISTEN_OVERFLOWS] == 0);
+        ck_assert(c.value[NETSTAT_LISTEN_DROPS] == 0);
+        ck_assert(c.value[NETSTAT_SYNCOOKIES_SENT] == 0);
+
+        f = fopen("/proc/sys/net/core/somaxconn", "we");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_gt(fprintf(f, "77\n"), 0);
+        ck_assert_int_eq(fclose(f), 0);
+        netstat_read_sysctls("/proc", &s);
+        ck_assert(s.present[SYSCTL_SOMAXCONN]);
+        ck_assert_int_eq(s.value[SYSCTL_SOMAXCONN], 77);
+}
+END_TEST
+
+static void lo_up(void) {
+        struct ifreq ifr = { 0 };
+        _cleanup_(closep) int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+        ck_assert_int_ge(fd, 0);
+        strcpy(ifr.ifr_name, "lo");
+        ck_assert_int_eq(ioctl(fd, SIOCGIFFLAGS, &ifr), 0);
+        ifr.ifr_flags |= IFF_UP;
+        ck_assert_int_eq(ioctl(fd, SIOCSIFFLAGS, &ifr), 0);
+}
+
+static int connect_nonblock(const struct sockaddr_in *sa) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert(connect(fd, (const struct sockaddr *) sa, sizeof(*sa)) == 0 || errno == EINPROGRESS);
+        return fd;
+}
+
+static uint64_t overflows_within(uint64_t nonzero_wait_ms, NetstatCounters *c) {
+        ErrBuf err = { "" };
+
+        for (uint64_t i = 0; i <= nonzero_wait_ms / 10; i++) {
+                ck_assert_msg(netstat_read("/proc/self", c, &err) == 0, "%s", err.text);
+                if (c->value[NETSTAT_LISTEN_OVERFLOWS] > 0)
+                        break;
+                nanosleep(&(struct timespec) { .tv_nsec = 10 * 1000 * 1000 }, NULL);
+        }
+        return c->value[NETSTAT_LISTEN_OVERFLOWS];
+}
+
+START_TEST(test_live_overflow) {
+        /* In a private namespace, listen(0) holds one connection; the next
+         * SYN overflows the accept queue and counts exactly one
+         * ListenOverflows and one ListenDrops (its retransmission would
+         * come only after 1 s). */
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof(sa);
+        _cleanup_(closep) int l = -1, c1 = -1, c2 = -1;
+        struct pollfd p;
+        NetstatCounters c;
+
+        if (geteuid() != 0 || unshare(CLONE_NEWNET) < 0) {
+                fprintf(stderr, "test_live_overflow: needs root and unshare(CLONE_NEWNET), skipping\n");
+                return;
+        }
+        lo_up();
+        l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(l, 0);
+        ck_assert_int_eq(bind(l, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        ck_assert_int_eq(getsockname(l, (struct sockaddr *) &sa, &len), 0);
+        ck_assert_int_eq(listen(l, 0), 0);
+
+        c1 = connect_nonblock(&sa);
+        p = (struct pollfd) { .fd = l, .events = POLLIN };
+        ck_assert_int_eq(poll(&p, 1, 2000), 1); /* c1 is in the accept queue */
+        ck_assert(overflows_within(0, &c) == 0);
+        ck_assert(c.value[NETSTAT_LISTEN_DROPS] == 0);
+
+        c2 = connect_nonblock(&sa);
+        ck_assert(overflows_within(500, &c) == 1);
+        ck_assert(c.value[NETSTAT_LISTEN_DROPS] == 1);
+        ck_assert(c.value[NETSTAT_TCP_REQQ_FULL_DROP] == 0);
+        ck_assert(c.value[NETSTAT_SYNCOOKIES_SENT] == 0);
+}
+END_TEST
+
+static Suite *netstat_suite(void) {
+        Suite *s = suite_create("netstat");
+        TCase *tc = tcase_create("fixtures");
+
+        tcase_add_loop_test(tc, test_read_fixture, 0, ELEMENTSOF(good));
+        tcase_add_loop_test(tc, test_parse_fixture_file, 0, ELEMENTSOF(good));
+        tcase_add_loop_test(tc, test_sysctls_fixture, 0, ELEMENTSOF(good));
+        tcase_add_loop_test(tc, test_bad_fixture, 0, ELEMENTSOF(bad));
+        tcase_add_test(tc, test_bad_null_err);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("parser");
+        tcase_add_test(tc, test_long_line);
+        tcase_add_test(tc, test_minimal_and_whitespace);
+        tcase_add_test(tc, test_error_text_bounded);
+        tcase_add_test(tc, test_names);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("read");
+        tcase_add_test(tc, test_read_missing_root);
+        tcase_add_test(tc, test_read_error_prefixed);
+        tcase_add_test(tc, test_read_directory);
+        tcase_add_test(tc, test_sysctls_missing_root);
+        tcase_add_test(tc, test_live);
+        tcase_add_test(tc, test_live_new_netns);
+        tcase_add_test(tc, test_live_overflow);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void) {
+        SRunner *sr = srunner_create(netstat_suite());
+        int failed;
+
+        srunner_set_fork_status(sr, CK_FORK);
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
