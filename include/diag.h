@@ -16,6 +16,10 @@
  * datagrams of up to 32 KiB during a dump. */
 #define DIAG_BUFFER_SIZE 32768
 
+/* Most port ranges one request can carry as kernel bytecode (20 bytes each);
+ * with more, ask for all ports and filter afterwards. */
+#define DIAG_MAX_RANGES 64
+
 typedef struct DiagSocket DiagSocket;
 
 /* Opens a NETLINK_SOCK_DIAG socket (SOCK_CLOEXEC) in the caller's current
@@ -30,13 +34,18 @@ void diag_set_recorder(DiagSocket *s, FILE *f);
 
 /* Dumps the TCP listeners of AF_INET and AF_INET6 (idiag_states =
  * 1<<TCP_LISTEN, with INET_DIAG_SKMEMINFO) and appends them to out, then
- * sorts and removes duplicates by cookie. When n_ranges > 0 only listeners
- * whose port lies in one of the ranges are dumped: a single port through
+ * sorts and removes duplicates by cookie among the appended entries (earlier
+ * entries of out are left in place; on error out is restored). When
+ * n_ranges > 0 only listeners whose port lies in one of the ranges are
+ * dumped: a single port through
  * id.idiag_sport, anything else through INET_DIAG_REQ_BYTECODE, so the
  * kernel does the filtering. Returns the number of listeners appended.
+ * n_ranges must not exceed DIAG_MAX_RANGES (-ENOBUFS otherwise).
  * Errors: -EBUSY (a dump is already running on this socket), -ENOSPC
- * (truncated datagram), -EPROTO (malformed answer), -ENOMEM, or the kernel's
- * NLMSG_ERROR value; err says which family and what happened. After an
+ * (truncated datagram), -EPROTO (malformed answer or sequence mismatch),
+ * -ESRCH (port id mismatch), -EINTR (dump interrupted), -ETIMEDOUT (no
+ * answer for 5 s), -ENOMEM, or the kernel's NLMSG_ERROR value; err says
+ * which family and what happened ("inet6 dump: ..."). After an
  * error the socket may be unusable: close and reopen it. */
 int diag_dump_listeners(DiagSocket *s, const PortRange *ranges, size_t n_ranges,
                         ListenerSet *out, ErrBuf *err);

@@ -1,2 +1,480 @@
 /* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+
 #include "diag.h"
+
+/* A dump that stalls this long is abandoned: the daemon must never hang on
+ * the kernel. */
+#define DIAG_RECV_TIMEOUT_SEC 5
+
+struct DiagSocket {
+        struct mnl_socket *nl;
+        uint32_t portid;
+        uint32_t seq;
+        FILE *recorder;
+        uint8_t *buf; /* DIAG_BUFFER_SIZE bytes, requests and answers */
+};
+
+/* State shared by the libmnl callbacks of one diag_parse() call. */
+typedef struct ParseContext {
+        ListenerSet *out;
+        ErrBuf *err;
+        int error; /* set by a callback that returns MNL_CB_ERROR */
+        bool done;
+} ParseContext;
+
+static int errno_fail(ErrBuf *err, const char *what) {
+        int e = errno > 0 ? errno : EIO;
+
+        return errbuf_set(err, -e, "%s: %s", what, strerror(e));
+}
+
+static const char *family_name(uint8_t family) {
+        return family == AF_INET6 ? "inet6" : "inet";
+}
+
+static int put_bytecode(struct nlmsghdr *nlh, size_t size, const PortRange *ranges, size_t n_ranges) {
+        /* ss's layout for (GE lo && LE hi) || ...: each range is two
+         * 8-byte comparisons whose failure jumps 4 bytes past the range;
+         * a 4-byte JMP after every range but the last skips to the end
+         * (accept: len reaches exactly 0). Its yes = 4 is never taken but
+         * lets inet_diag_bc_audit() walk every op, so the failure targets
+         * are valid. The last range fails to len + 4: reject. */
+        struct inet_diag_bc_op ops[DIAG_MAX_RANGES * 5];
+        size_t total = n_ranges * 16 + (n_ranges - 1) * 4;
+        size_t k = 0;
+
+        if (n_ranges > DIAG_MAX_RANGES || nlh->nlmsg_len + MNL_ATTR_HDRLEN + total > size)
+                return -ENOBUFS;
+
+        for (size_t i = 0; i < n_ranges; i++) {
+                size_t rest = total - (k * 4 + 16); /* bytes after this range */
+
+                ops[k++] = (struct inet_diag_bc_op) { INET_DIAG_BC_S_GE, 8, 20 };
+                ops[k++] = (struct inet_diag_bc_op) { 0, 0, ranges[i].lo };
+                ops[k++] = (struct inet_diag_bc_op) { INET_DIAG_BC_S_LE, 8, 12 };
+                ops[k++] = (struct inet_diag_bc_op) { 0, 0, ranges[i].hi };
+                if (i + 1 < n_ranges)
+                        ops[k++] = (struct inet_diag_bc_op) { INET_DIAG_BC_JMP, 4, (uint16_t) rest };
+        }
+        mnl_attr_put(nlh, INET_DIAG_REQ_BYTECODE, total, ops);
+        return 0;
+}
+
+int diag_build_request(void *buf, size_t size, uint8_t family, uint32_t seq,
+                       const PortRange *ranges, size_t n_ranges) {
+        struct nlmsghdr *nlh;
+        struct inet_diag_req_v2 *req;
+
+        if (size < 256 || size > UINT32_MAX)
+                return -ENOBUFS;
+        memset(buf, 0, size);
+        nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        nlh->nlmsg_seq = seq;
+
+        req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
+        req->sdiag_family = family;
+        req->sdiag_protocol = IPPROTO_TCP;
+        req->idiag_states = 1U << TCP_LISTEN;
+        req->idiag_ext = 1U << (INET_DIAG_SKMEMINFO - 1);
+
+        if (n_ranges == 1 && ranges[0].lo == ranges[0].hi)
+                req->id.idiag_sport = htons(ranges[0].lo);
+        else if (n_ranges > 0) {
+                int r = put_bytecode(nlh, size, ranges, n_ranges);
+                if (r < 0)
+                        return r;
+        }
+        return (int) nlh->nlmsg_len;
+}
+
+static int parse_attr_cb(const struct nlattr *attr, void *data) {
+        const struct nlattr **tb = data;
+        int type = mnl_attr_get_type(attr);
+
+        /* Attributes newer than our headers are skipped, not errors. */
+        if (mnl_attr_type_valid(attr, INET_DIAG_MAX) < 0)
+                return MNL_CB_OK;
+
+        switch (type) {
+        case INET_DIAG_SKMEMINFO:
+                if (mnl_attr_validate(attr, MNL_TYPE_BINARY) < 0 ||
+                    mnl_attr_get_payload_len(attr) % sizeof(uint32_t) != 0)
+                        return MNL_CB_ERROR;
+                break;
+        case INET_DIAG_CGROUP_ID:
+                if (mnl_attr_validate(attr, MNL_TYPE_U64) < 0)
+                        return MNL_CB_ERROR;
+                break;
+        default:
+                return MNL_CB_OK;
+        }
+        tb[type] = attr;
+        return MNL_CB_OK;
+}
+
+/* mnl_attr_parse() stops silently at a malformed attribute; a dump answer
+ * must be consumed to its end. */
+static bool attrs_well_formed(const struct nlmsghdr *nlh, size_t offset) {
+        const uint8_t *p = (const uint8_t *) mnl_nlmsg_get_payload_offset(nlh, offset);
+        const uint8_t *tail = (const uint8_t *) mnl_nlmsg_get_payload_tail(nlh);
+
+        while (p < tail) {
+                const struct nlattr *a = (const struct nlattr *) p;
+                size_t left = (size_t) (tail - p);
+
+                if (left < sizeof(*a) || a->nla_len < sizeof(*a) || a->nla_len > left)
+                        return false;
+                p += MNL_ALIGN(a->nla_len);
+        }
+        return true;
+}
+
+static int ctx_fail(ParseContext *ctx, int r, const char *what) {
+        ctx->error = errbuf_set(ctx->err, r, "%s", what);
+        return MNL_CB_ERROR;
+}
+
+static int data_cb(const struct nlmsghdr *nlh, void *data) {
+        ParseContext *ctx = data;
+        const struct nlattr *tb[INET_DIAG_MAX + 1] = {0};
+        const struct inet_diag_msg *m;
+        Listener *l;
+
+        if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY) {
+                ctx->error = errbuf_set(ctx->err, -EPROTO, "unexpected message type %u", nlh->nlmsg_type);
+                return MNL_CB_ERROR;
+        }
+        if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*m))
+                return ctx_fail(ctx, -EPROTO, "inet_diag_msg payload too short");
+        m = mnl_nlmsg_get_payload(nlh);
+        if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6) {
+                ctx->error = errbuf_set(ctx->err, -EPROTO, "unexpected address family %u", m->idiag_family);
+                return MNL_CB_ERROR;
+        }
+        if (!attrs_well_formed(nlh, sizeof(*m)) ||
+            mnl_attr_parse(nlh, sizeof(*m), parse_attr_cb, tb) != MNL_CB_OK)
+                return ctx_fail(ctx, -EPROTO, "malformed attributes");
+
+        /* The request asks for listeners only; anything else is skipped. */
+        if (m->idiag_state != TCP_LISTEN)
+                return MNL_CB_OK;
+
+        l = listener_set_push(ctx->out);
+        if (!l)
+                return ctx_fail(ctx, -ENOMEM, "out of memory");
+        l->family = m->idiag_family;
+        memcpy(l->addr, m->id.idiag_src, m->idiag_family == AF_INET ? 4 : 16);
+        l->port = ntohs(m->id.idiag_sport);
+        l->ifindex = m->id.idiag_if;
+        l->depth = m->idiag_rqueue;
+        l->backlog = m->idiag_wqueue;
+        l->cookie = (uint64_t) m->id.idiag_cookie[0] | (uint64_t) m->id.idiag_cookie[1] << 32;
+        l->inode = m->idiag_inode;
+        l->uid = m->idiag_uid;
+        l->netns = 0;
+        if (tb[INET_DIAG_SKMEMINFO] &&
+            mnl_attr_get_payload_len(tb[INET_DIAG_SKMEMINFO]) > SK_MEMINFO_DROPS * sizeof(uint32_t)) {
+                const uint32_t *mem = mnl_attr_get_payload(tb[INET_DIAG_SKMEMINFO]);
+
+                l->drops = mem[SK_MEMINFO_DROPS];
+                l->has_drops = true;
+        }
+        if (tb[INET_DIAG_CGROUP_ID])
+                l->cgroup_id = mnl_attr_get_u64(tb[INET_DIAG_CGROUP_ID]);
+        return MNL_CB_OK;
+}
+
+static int error_cb(const struct nlmsghdr *nlh, void *data) {
+        ParseContext *ctx = data;
+        const struct nlmsgerr *e;
+
+        if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*e))
+                return ctx_fail(ctx, -EPROTO, "NLMSG_ERROR too short");
+        e = mnl_nlmsg_get_payload(nlh);
+        if (e->error == 0) { /* an ACK ends the exchange */
+                ctx->done = true;
+                return MNL_CB_STOP;
+        }
+        if (e->error > 0 || e->error < -4095)
+                return ctx_fail(ctx, -EPROTO, "NLMSG_ERROR with an invalid error code");
+        if (e->error == -EBUSY)
+                ctx->error = errbuf_set(ctx->err, e->error,
+                                        "kernel answered EBUSY: another dump is running on this socket");
+        else
+                ctx->error = errbuf_set(ctx->err, e->error, "kernel answered: %s", strerror(-e->error));
+        return MNL_CB_ERROR;
+}
+
+static int done_cb(const struct nlmsghdr *nlh, void *data) {
+        ParseContext *ctx = data;
+
+        /* The kernel puts the dump's final status in NLMSG_DONE. */
+        if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(int32_t)) {
+                int32_t status;
+
+                memcpy(&status, mnl_nlmsg_get_payload(nlh), sizeof(status));
+                if (status < 0 && status >= -4095) {
+                        ctx->error = errbuf_set(ctx->err, status, "dump failed: %s", strerror(-status));
+                        return MNL_CB_ERROR;
+                }
+        }
+        ctx->done = true;
+        return MNL_CB_STOP;
+}
+
+static int noop_cb(const struct nlmsghdr *nlh, void *data) {
+        return MNL_CB_OK;
+}
+
+static int overrun_cb(const struct nlmsghdr *nlh, void *data) {
+        return ctx_fail(data, -ENOSPC, "NLMSG_OVERRUN: the kernel dropped data");
+}
+
+/* Finds the first message whose sequence number or port id does not match,
+ * to name it once libmnl has refused the datagram. */
+static int describe_mismatch(const void *buf, size_t len, uint32_t seq, uint32_t portid, int errnum, ErrBuf *err) {
+        const struct nlmsghdr *nlh = buf;
+        int left = (int) len;
+
+        for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+                if (portid && nlh->nlmsg_pid && nlh->nlmsg_pid != portid)
+                        return errbuf_set(err, -errnum, "message for port id %u, expected %u",
+                                          nlh->nlmsg_pid, portid);
+                if (seq && nlh->nlmsg_seq && nlh->nlmsg_seq != seq)
+                        return errbuf_set(err, -errnum, "sequence number %u, expected %u",
+                                          nlh->nlmsg_seq, seq);
+        }
+        return errbuf_set(err, -errnum, "port id or sequence number mismatch");
+}
+
+int diag_parse(const void *buf, size_t len, uint32_t seq, uint32_t portid,
+               ListenerSet *out, ErrBuf *err) {
+        ParseContext ctx = { .out = out, .err = err };
+        mnl_cb_t ctl_cbs[NLMSG_MIN_TYPE] = {
+                [NLMSG_NOOP] = noop_cb,
+                [NLMSG_ERROR] = error_cb,
+                [NLMSG_DONE] = done_cb,
+                [NLMSG_OVERRUN] = overrun_cb,
+        };
+        const uint8_t *p = buf;
+        size_t left = len;
+        int r;
+
+        if (len == 0)
+                return errbuf_set(err, -EPROTO, "empty datagram");
+        if (len > INT32_MAX)
+                return errbuf_set(err, -EPROTO, "datagram too long");
+        /* libmnl ignores a trailing partial message; a cut datagram must
+         * not look like a complete one. */
+        while (left > 0) {
+                const struct nlmsghdr *nlh = (const struct nlmsghdr *) p;
+                size_t step;
+
+                if (left < sizeof(*nlh))
+                        return errbuf_set(err, -EPROTO, "%zu trailing bytes: netlink message too short", left);
+                if (nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > left)
+                        return errbuf_set(err, -EPROTO, "netlink message length %u invalid (%zu bytes left)",
+                                          nlh->nlmsg_len, left);
+                step = MNL_ALIGN(nlh->nlmsg_len);
+                if (step >= left)
+                        break;
+                p += step;
+                left -= step;
+        }
+
+        r = mnl_cb_run2(buf, len, seq, portid, data_cb, &ctx, ctl_cbs, ELEMENTSOF(ctl_cbs));
+        if (r == MNL_CB_ERROR) {
+                int e = errno;
+
+                if (ctx.error < 0)
+                        return ctx.error;
+                if (e == ESRCH || e == EPROTO)
+                        return describe_mismatch(buf, len, seq, portid, e, err);
+                if (e == EINTR)
+                        return errbuf_set(err, -EINTR, "dump interrupted (NLM_F_DUMP_INTR)");
+                return errbuf_set(err, e > 0 ? -e : -EPROTO, "netlink parse error: %s", strerror(e));
+        }
+        return ctx.done ? 0 : 1;
+}
+
+/* Sorts and deduplicates only what was appended from index start on, so the
+ * caller's earlier entries keep their place. */
+static size_t sort_dedup_tail(ListenerSet *out, size_t start) {
+        ListenerSet tail = {
+                .items = out->items + start,
+                .n = out->n - start,
+                .cap = out->cap - start,
+        };
+        size_t removed = listener_set_sort_dedup(&tail);
+
+        out->n -= removed;
+        return out->n - start;
+}
+
+int diag_replay(FILE *f, ListenerSet *out, ErrBuf *err) {
+        _cleanup_(freep) uint8_t *buf = malloc(DIAG_BUFFER_SIZE);
+        size_t start = out->n, records = 0;
+        int last = 0;
+
+        if (!buf)
+                return errbuf_set(err, -ENOMEM, "out of memory");
+        for (;;) {
+                uint32_t len;
+                size_t got = fread(&len, 1, sizeof(len), f);
+
+                if (got == 0 && feof(f))
+                        break;
+                if (got != sizeof(len) || len > DIAG_BUFFER_SIZE || fread(buf, 1, len, f) != len) {
+                        out->n = start;
+                        if (ferror(f))
+                                return errbuf_set(err, -EIO, "record %zu: read error", records);
+                        return errbuf_set(err, -EPROTO, "record %zu: truncated or invalid length", records);
+                }
+                last = diag_parse(buf, len, 0, 0, out, err);
+                if (last < 0) {
+                        char why[sizeof(err->text)];
+
+                        out->n = start;
+                        if (err) {
+                                memcpy(why, err->text, sizeof(why));
+                                errbuf_set(err, last, "record %zu: %s", records, why);
+                        }
+                        return last;
+                }
+                records++;
+        }
+        if (last > 0) {
+                out->n = start;
+                return errbuf_set(err, -EPROTO, "recording ends before NLMSG_DONE");
+        }
+        return (int) sort_dedup_tail(out, start);
+}
+
+DiagSocket *diag_close(DiagSocket *s) {
+        if (!s)
+                return NULL;
+        if (s->nl)
+                mnl_socket_close(s->nl);
+        free(s->buf);
+        free(s);
+        return NULL;
+}
+
+static void diag_closep(DiagSocket **s) {
+        diag_close(*s);
+}
+
+int diag_open(DiagSocket **ret, ErrBuf *err) {
+        _cleanup_(diag_closep) DiagSocket *s = calloc(1, sizeof(*s));
+        struct timeval tv = { .tv_sec = DIAG_RECV_TIMEOUT_SEC };
+
+        if (!s)
+                return errbuf_set(err, -ENOMEM, "out of memory");
+        s->buf = malloc(DIAG_BUFFER_SIZE);
+        if (!s->buf)
+                return errbuf_set(err, -ENOMEM, "out of memory");
+        s->nl = mnl_socket_open2(NETLINK_SOCK_DIAG, SOCK_CLOEXEC);
+        if (!s->nl)
+                return errno_fail(err, "cannot open NETLINK_SOCK_DIAG socket");
+        if (setsockopt(mnl_socket_get_fd(s->nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+                return errno_fail(err, "cannot set receive timeout");
+        if (mnl_socket_bind(s->nl, 0, MNL_SOCKET_AUTOPID) < 0)
+                return errno_fail(err, "cannot bind NETLINK_SOCK_DIAG socket");
+        s->portid = mnl_socket_get_portid(s->nl);
+        s->seq = (uint32_t) time(NULL);
+
+        *ret = s;
+        s = NULL;
+        return 0;
+}
+
+void diag_set_recorder(DiagSocket *s, FILE *f) {
+        s->recorder = f;
+}
+
+static int record(DiagSocket *s, size_t n, ErrBuf *err) {
+        uint32_t len = (uint32_t) n;
+
+        if (fwrite(&len, sizeof(len), 1, s->recorder) != 1 ||
+            fwrite(s->buf, 1, n, s->recorder) != n)
+                return errbuf_set(err, -EIO, "cannot write recording");
+        return 0;
+}
+
+static int dump_family(DiagSocket *s, uint8_t family, const PortRange *ranges, size_t n_ranges,
+                       ListenerSet *out, ErrBuf *err) {
+        uint32_t seq;
+        int len, r;
+
+        seq = ++s->seq;
+        if (seq == 0) /* 0 turns libmnl's sequence check off */
+                seq = ++s->seq;
+        len = diag_build_request(s->buf, DIAG_BUFFER_SIZE, family, seq, ranges, n_ranges);
+        if (len < 0)
+                return errbuf_set(err, len, "cannot build request for %zu port ranges: %s",
+                                  n_ranges, strerror(-len));
+        if (mnl_socket_sendto(s->nl, s->buf, (size_t) len) != len)
+                return errno_fail(err, "cannot send request");
+
+        for (;;) {
+                ssize_t n = mnl_socket_recvfrom(s->nl, s->buf, DIAG_BUFFER_SIZE);
+
+                if (n < 0) {
+                        if (errno == ENOSPC)
+                                return errbuf_set(err, -ENOSPC, "datagram larger than %d bytes, truncated",
+                                                  DIAG_BUFFER_SIZE);
+                        if (errno == EAGAIN || errno == EWOULDBLOCK)
+                                return errbuf_set(err, -ETIMEDOUT, "no answer within %d s",
+                                                  DIAG_RECV_TIMEOUT_SEC);
+                        if (errno == EINTR)
+                                continue;
+                        return errno_fail(err, "receive failed");
+                }
+                if (s->recorder) {
+                        r = record(s, (size_t) n, err);
+                        if (r < 0)
+                                return r;
+                }
+                r = diag_parse(s->buf, (size_t) n, seq, s->portid, out, err);
+                if (r <= 0)
+                        return r;
+        }
+}
+
+int diag_dump_listeners(DiagSocket *s, const PortRange *ranges, size_t n_ranges,
+                        ListenerSet *out, ErrBuf *err) {
+        static const uint8_t families[] = { AF_INET, AF_INET6 };
+        size_t start = out->n;
+
+        for (size_t i = 0; i < ELEMENTSOF(families); i++) {
+                int r = dump_family(s, families[i], ranges, n_ranges, out, err);
+
+                if (r < 0) {
+                        char why[sizeof(err->text)];
+
+                        out->n = start;
+                        if (err) {
+                                memcpy(why, err->text, sizeof(why));
+                                errbuf_set(err, r, "%s dump: %s", family_name(families[i]), why);
+                        }
+                        return r;
+                }
+        }
+        return (int) sort_dedup_tail(out, start);
+}

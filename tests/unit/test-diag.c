@@ -1,3 +1,805 @@
 /* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
 #include <check.h>
-int main(void) { return 0; }
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "diag.h"
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static FILE *open_fixture(const char *name) {
+        const char *dir = getenv("FIXTURES");
+        char path[4096];
+        FILE *f;
+
+        ck_assert_ptr_nonnull(dir);
+        snprintf(path, sizeof(path), "%s/diag/%s", dir, name);
+        f = fopen(path, "re");
+        ck_assert_msg(f, "cannot open %s", path);
+        return f;
+}
+
+static int replay(const char *name, ListenerSet *set, ErrBuf *err) {
+        FILE *f = open_fixture(name);
+        int r = diag_replay(f, set, err);
+
+        fclose(f);
+        return r;
+}
+
+/* Reads record idx of a recording into buf (aligned), returns its length. */
+static size_t load_record(const char *name, size_t idx, uint32_t *buf, size_t size) {
+        FILE *f = open_fixture(name);
+        uint32_t len = 0;
+
+        for (size_t i = 0; i <= idx; i++) {
+                ck_assert_uint_eq(fread(&len, sizeof(len), 1, f), 1);
+                ck_assert_uint_le(len, size);
+                ck_assert_uint_eq(fread(buf, 1, len, f), len);
+        }
+        fclose(f);
+        return len;
+}
+
+static size_t count_records(const char *name) {
+        FILE *f = open_fixture(name);
+        uint32_t len;
+        size_t n = 0;
+
+        while (fread(&len, sizeof(len), 1, f) == 1) {
+                ck_assert_int_eq(fseek(f, len, SEEK_CUR), 0);
+                n++;
+        }
+        fclose(f);
+        return n;
+}
+
+static const Listener *find(const ListenerSet *set, uint8_t family, const char *addr, uint16_t port) {
+        uint8_t a[16] = {0};
+
+        ck_assert_int_eq(inet_pton(family, addr, a), 1);
+        for (size_t i = 0; i < set->n; i++) {
+                const Listener *l = &set->items[i];
+
+                if (l->family == family && l->port == port &&
+                    memcmp(l->addr, a, family == AF_INET ? 4 : 16) == 0)
+                        return l;
+        }
+        ck_abort_msg("listener %s port %u not found", addr, port);
+        return NULL;
+}
+
+static void check_listener(const Listener *l, uint32_t depth, uint32_t backlog, uint32_t drops,
+                           uint64_t cookie, uint32_t inode) {
+        ck_assert_uint_eq(l->depth, depth);
+        ck_assert_uint_eq(l->backlog, backlog);
+        ck_assert(l->has_drops);
+        ck_assert_uint_eq(l->drops, drops);
+        ck_assert_uint_eq(l->cookie, cookie);
+        ck_assert_uint_eq(l->inode, inode);
+        ck_assert_uint_eq(l->uid, 0);
+        ck_assert_uint_eq(l->netns, 0);
+        ck_assert_uint_eq(l->cgroup_id, 1); /* captured in the root cgroup */
+}
+
+/* ---- fixtures (values checked against ss -ltnmeH at capture time) ----- */
+
+START_TEST(test_replay_ipv4) {
+        ListenerSet set = {0};
+        ErrBuf err = {{0}};
+        const Listener *l;
+
+        ck_assert_int_eq(replay("ipv4.rec", &set, &err), 4);
+        ck_assert_uint_eq(set.n, 4);
+        /* sorted by cookie */
+        ck_assert_uint_eq(set.items[0].cookie, 0x15b6);
+        ck_assert_uint_eq(set.items[3].cookie, 0x15b9);
+
+        l = find(&set, AF_INET, "0.0.0.0", 6060);
+        check_listener(l, 0, 5, 0, 0x15b6, 12855);
+        ck_assert_uint_eq(l->ifindex, 1); /* SO_BINDTODEVICE lo */
+        l = find(&set, AF_INET, "127.0.0.1", 7070);
+        check_listener(l, 0, 0, 0, 0x15b7, 12854);
+        ck_assert_uint_eq(l->ifindex, 0);
+        l = find(&set, AF_INET, "127.0.0.1", 8080);
+        check_listener(l, 3, 2, 4, 0x15b8, 12852);
+        ck_assert(listener_is_full(l));
+        l = find(&set, AF_INET, "0.0.0.0", 9090);
+        check_listener(l, 1, 128, 0, 0x15b9, 12853);
+        listener_set_done(&set);
+}
+END_TEST
+
+START_TEST(test_replay_ipv6) {
+        ListenerSet set = {0};
+        ErrBuf err = {{0}};
+
+        ck_assert_int_eq(replay("ipv6.rec", &set, &err), 2);
+        ck_assert_uint_eq(set.n, 2);
+        check_listener(find(&set, AF_INET6, "::", 2222), 0, 16, 0, 0x15ba, 13846);
+        check_listener(find(&set, AF_INET6, "::1", 8443), 2, 3, 0, 0x15bb, 13845);
+        listener_set_done(&set);
+}
+END_TEST
+
+START_TEST(test_replay_dual) {
+        ListenerSet set = {0};
+        ErrBuf err = {{0}};
+
+        ck_assert_int_eq(replay("dual.rec", &set, &err), 4);
+        ck_assert_uint_eq(set.n, 4);
+        check_listener(find(&set, AF_INET, "127.0.0.1", 8002), 2, 40, 0, 0x15bc, 13863);
+        check_listener(find(&set, AF_INET, "0.0.0.0", 8001), 0, 20, 0, 0x15bd, 13861);
+        check_listener(find(&set, AF_INET6, "::1", 8002), 0, 30, 0, 0x15be, 13862);
+        /* dual-stack [::]: one v4 and one v6 client, seen in the v6 dump only */
+        check_listener(find(&set, AF_INET6, "::", 8000), 2, 10, 0, 0x15bf, 13860);
+        listener_set_done(&set);
+}
+END_TEST
+
+START_TEST(test_replay_reuseport) {
+        ListenerSet set = {0};
+        ErrBuf err = {{0}};
+        static const uint32_t backlog[] = { 4, 3, 2, 1 }, depth[] = { 1, 0, 1, 1 }, inode[] = { 13000, 12999, 12998, 12997 };
+
+        ck_assert_int_eq(replay("reuseport.rec", &set, &err), 4);
+        ck_assert_uint_eq(set.n, 4);
+        for (size_t i = 0; i < 4; i++) {
+                ck_assert_uint_eq(set.items[i].port, 5000);
+                ck_assert_uint_eq(set.items[i].family, AF_INET);
+                check_listener(&set.items[i], depth[i], backlog[i], 0, 0x15 + i, inode[i]);
+        }
+        listener_set_done(&set);
+}
+END_TEST
+
+START_TEST(test_replay_large) {
+        ListenerSet set = {0};
+        ErrBuf err = {{0}};
+        size_t v4 = 0, v6 = 0;
+
+        /* 600 v4 in four datagrams + DONE, 40 v6 + DONE */
+        ck_assert_uint_eq(count_records("large.rec"), 7);
+        ck_assert_int_eq(replay("large.rec", &set, &err), 640);
+        ck_assert_uint_eq(set.n, 640);
+        for (size_t i = 0; i < set.n; i++) {
+                const Listener *l = &set.items[i];
+
+                if (l->family == AF_INET) {
+                        ck_assert_uint_ge(l->port, 20000);
+                        ck_assert_uint_lt(l->port, 20600);
+                        ck_assert_uint_eq(l->backlog, 1 + (l->port - 20000) % 50);
+                        ck_assert_uint_eq(l->depth, l->port == 20007 ? 2 : 0);
+                        v4++;
+                } else {
+                        ck_assert_uint_ge(l->port, 30000);
+                        ck_assert_uint_lt(l->port, 30040);
+                        ck_assert_uint_eq(l->backlog, 100);
+                        ck_assert_uint_eq(l->depth, 0);
+                        v6++;
+                }
+                if (i > 0) /* sorted, unique */
+                        ck_assert_uint_gt(l->cookie, set.items[i - 1].cookie);
+        }
+        ck_assert_uint_eq(v4, 600);
+        ck_assert_uint_eq(v6, 40);
+        listener_set_done(&set);
+}
+END_TEST
+
+/* Captured with diag-record 20010-20019 20500 30038-30100: the kernel ran
+ * our bytecode. */
+START_TEST(test_replay_kernel_filtered) {
+        ListenerSet set = {0};
+        ErrBuf err = {{0}};
+        unsigned seen[20] = {0};
+
+        ck_assert_int_eq(replay("large-ranges.rec", &set, &err), 13);
+        for (size_t i = 0; i < set.n; i++) {
+                uint16_t p = set.items[i].port;
+
+                if (p >= 20010 && p <= 20019)
+                        seen[p - 20010]++;
+                else if (p == 20500)
+                        seen[10]++;
+                else if (p == 30038 || p == 30039) {
+                        ck_assert_uint_eq(set.items[i].family, AF_INET6);
+                        seen[11 + p - 30038]++;
+                } else
+                        ck_abort_msg("port %u should have been filtered", p);
+        }
+        for (size_t i = 0; i < 13; i++)
+                ck_assert_uint_eq(seen[i], 1);
+        listener_set_clear(&set);
+
+        ck_assert_int_eq(replay("large-port.rec", &set, &err), 1);
+        ck_assert_uint_eq(set.items[0].port, 20100);
+        ck_assert_uint_eq(set.items[0].backlog, 1);
+        ck_assert_uint_eq(set.items[0].cookie, 5737);
+        listener_set_done(&set);
+}
+END_TEST
+
+START_TEST(test_replay_appends_and_dedups_tail) {
+        ListenerSet set = {0};
+        ErrBuf err = {{0}};
+        uint32_t rec[DIAG_BUFFER_SIZE / 4];
+        size_t len = load_record("ipv4.rec", 0, rec, sizeof(rec));
+        uint32_t done[5] = { 20, NLMSG_DONE, NLM_F_MULTI, 0, 0 };
+        char *mem = NULL;
+        size_t memlen = 0;
+        FILE *f = open_memstream(&mem, &memlen);
+        uint32_t l32 = (uint32_t) len, d32 = sizeof(done);
+        Listener *pre;
+
+        /* the same datagram twice, as a dump that sees sockets twice would */
+        fwrite(&l32, 4, 1, f);
+        fwrite(rec, 1, len, f);
+        fwrite(&l32, 4, 1, f);
+        fwrite(rec, 1, len, f);
+        fwrite(&d32, 4, 1, f);
+        fwrite(done, 1, sizeof(done), f);
+        ck_assert_int_eq(fclose(f), 0);
+
+        pre = listener_set_push(&set);
+        pre->cookie = UINT64_MAX;
+        pre->port = 1;
+        f = fmemopen(mem, memlen, "r");
+        ck_assert_int_eq(diag_replay(f, &set, &err), 4);
+        fclose(f);
+        ck_assert_uint_eq(set.n, 5);
+        ck_assert_uint_eq(set.items[0].port, 1); /* untouched, still first */
+        ck_assert_uint_eq(set.items[1].cookie, 0x15b6);
+        ck_assert_uint_eq(set.items[4].cookie, 0x15b9);
+        free(mem);
+        listener_set_done(&set);
+}
+END_TEST
+
+static int replay_bytes(const void *data, size_t size, ListenerSet *set, ErrBuf *err) {
+        FILE *f = fmemopen((void *) data, size, "r");
+        int r;
+
+        ck_assert_ptr_nonnull(f);
+        r = diag_replay(f, set, err);
+        fclose(f);
+        return r;
+}
+
+START_TEST(test_replay_errors) {
+        ListenerSet set = {0};
+        ErrBuf err = {{0}};
+        uint32_t rec[DIAG_BUFFER_SIZE / 4 + 1];
+        size_t len = load_record("ipv4.rec", 0, rec + 1, sizeof(rec) - 4);
+        Listener *pre = listener_set_push(&set);
+
+        pre->port = 7;
+        /* a record whose length runs past the end of the file */
+        rec[0] = (uint32_t) len + 10;
+        ck_assert_int_eq(replay_bytes(rec, len + 4, &set, &err), -EPROTO);
+        ck_assert_str_eq(err.text, "record 0: truncated or invalid length");
+        /* a length field cut short */
+        ck_assert_int_eq(replay_bytes(rec, 2, &set, &err), -EPROTO);
+        /* a length beyond the receive buffer */
+        rec[0] = DIAG_BUFFER_SIZE + 1;
+        ck_assert_int_eq(replay_bytes(rec, len + 4, &set, &err), -EPROTO);
+        /* a recording that stops before NLMSG_DONE */
+        rec[0] = (uint32_t) len;
+        ck_assert_int_eq(replay_bytes(rec, len + 4, &set, &err), -EPROTO);
+        ck_assert_str_eq(err.text, "recording ends before NLMSG_DONE");
+        /* a malformed datagram names its record */
+        rec[0] = (uint32_t) len - 100;
+        ck_assert_int_eq(replay_bytes(rec, len - 96, &set, &err), -EPROTO);
+        ck_assert_str_eq(err.text, "record 0: netlink message length 164 invalid (64 bytes left)");
+        /* the caller's entries survive every failure */
+        ck_assert_uint_eq(set.n, 1);
+        ck_assert_uint_eq(set.items[0].port, 7);
+        /* empty recording: nothing */
+        ck_assert_int_eq(replay_bytes(rec, 0, &set, &err), 0);
+        ck_assert_uint_eq(set.n, 1);
+        listener_set_done(&set);
+}
+END_TEST
+
+/* ---- diag_parse over malformed and synthetic input -------------------- */
+
+START_TEST(test_parse_record_more_then_done) {
+        ListenerSet set = {0};
+        ErrBuf err = {{0}};
+        uint32_t rec[DIAG_BUFFER_SIZE / 4];
+        size_t len = load_record("ipv4.rec", 0, rec, sizeof(rec));
+        const struct nlmsghdr *nlh = (const struct nlmsghdr *) rec;
+
+        /* the right sequence number and port id are accepted */
+        ck_assert_int_eq(diag_parse(rec, len, nlh->nlmsg_seq, nlh->nlmsg_pid, &set, &err), 1);
+        ck_assert_uint_eq(set.n, 4);
+        len = load_record("ipv4.rec", 1, rec, sizeof(rec));
+        ck_assert_int_eq(diag_parse(rec, len, 0, 0, &set, &err), 0);
+        ck_assert_uint_eq(set.n, 4);
+        listener_set_done(&set);
+}
+END_TEST
+
+START_TEST(test_parse_truncated) {
+        ListenerSet set = {0};
+        ErrBuf err = {{0}};
+        uint32_t rec[DIAG_BUFFER_SIZE / 4];
+        size_t len = load_record("ipv4.rec", 0, rec, sizeof(rec));
+
+        ck_assert_uint_eq(len, 656);
+        /* cut in the middle of the third message */
+        ck_assert_int_eq(diag_parse(rec, 400, 0, 0, &set, &err), -EPROTO);
+        ck_assert_str_eq(err.text, "netlink message length 164 invalid (72 bytes left)");
+        /* cut inside a header */
+        ck_assert_int_eq(diag_parse(rec, 164 + 10, 0, 0, &set, &err), -EPROTO);
+        ck_assert_str_eq(err.text, "10 trailing bytes: netlink message too short");
+        ck_assert_int_eq(diag_parse(rec, 0, 0, 0, &set, &err), -EPROTO);
+        ck_assert_str_eq(err.text, "empty datagram");
+        listener_set_done(&set);
+}
+END_TEST
+
+START_TEST(test_parse_garbage_length) {
+        ListenerSet set = {0};
+        ErrBuf err = {{0}};
+        uint32_t rec[DIAG_BUFFER_SIZE / 4];
+        size_t len = load_record("ipv4.rec", 0, rec, sizeof(rec));
+        struct nlmsghdr *nlh = (struct nlmsghdr *) rec;
+
+        nlh->nlmsg_len = 0xffff0000u;
+        ck_assert_int_eq(diag_parse(rec, len, 0, 0, &set, &err), -EPROTO);
+        nlh->nlmsg_len = 8;
+        ck_assert_int_eq(diag_parse(rec, len, 0, 0, &set, &err), -EPROTO);
+        ck_assert_str_eq(err.text, "netlink message length 8 invalid (656 bytes left)");
+        /* a header-only SOCK_DIAG_BY_FAMILY message */
+        nlh->nlmsg_len = 16;
+        ck_assert_int_eq(diag_parse(rec, 16, 0, 0, &set, &err), -EPROTO);
+        ck_assert_str_eq(err.text, "inet_diag_msg payload too short");
+        ck_assert_uint_eq(set.n, 0);
+        listener_set_done(&set);
+}
+END_TEST
+
+START_TEST(test_parse_seq_portid_mismatch) {
+        ListenerSet set = {0};
+        ErrBuf err = {{0}};
+        uint32_t rec[DIAG_BUFFER_SIZE / 4];
+        size_t len = load_record("ipv4.rec", 0, rec, sizeof(rec));
+        const struct nlmsghdr *nlh = (const struct nlmsghdr *) rec;
+        char want[128];
+
+        ck_assert_int_eq(diag_parse(rec, len, nlh->nlmsg_seq + 1, 0, &set, &err), -EPROTO);
+        snprintf(want, sizeof(want), "sequence number %u, expected %u", nlh->nlmsg_seq, nlh->nlmsg_seq + 1);
+        ck_assert_str_eq(err.text, want);
+        ck_assert_int_eq(diag_parse(rec, len, 0, nlh->nlmsg_pid + 1, &set, &err), -ESRCH);
+        snprintf(want, sizeof(want), "message for port id %u, expected %u", nlh->nlmsg_pid, nlh->nlmsg_pid + 1);
+        ck_assert_str_eq(err.text, want);
+        ck_assert_uint_eq(set.n, 0);
+        listener_set_done(&set);
+}
+END_TEST
+
+static size_t put_error(void *buf, int error, size_t payload) {
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        struct nlmsgerr *e;
+
+        nlh->nlmsg_type = NLMSG_ERROR;
+        e = mnl_nlmsg_put_extra_header(nlh, payload);
+        if (payload >= sizeof(*e))
+                e->error = error;
+        return nlh->nlmsg_len;
+}
+
+START_TEST(test_parse_nlmsg_error) {
+        ListenerSet set = {0};
+        ErrBuf err = {{0}};
+        uint32_t buf[64] = {0};
+
+        ck_assert_int_eq(diag_parse(buf, put_error(buf, -EBUSY, sizeof(struct nlmsgerr)), 0, 0, &set, &err), -EBUSY);
+        ck_assert_str_eq(err.text, "kernel answered EBUSY: another dump is running on this socket");
+        memset(buf, 0, sizeof(buf));
+        ck_assert_int_eq(diag_parse(buf, put_error(buf, -EINVAL, sizeof(struct nlmsgerr)), 0, 0, &set, &err), -EINVAL);
+        ck_assert_str_eq(err.text, "kernel answered: Invalid argument");
+        memset(buf, 0, sizeof(buf));
+        ck_assert_int_eq(diag_parse(buf, put_error(buf, 0, sizeof(struct nlmsgerr)), 0, 0, &set, &err), 0);
+        memset(buf, 0, sizeof(buf));
+        ck_assert_int_eq(diag_parse(buf, put_error(buf, 0, 4), 0, 0, &set, &err), -EPROTO);
+        ck_assert_str_eq(err.text, "NLMSG_ERROR too short");
+        memset(buf, 0, sizeof(buf));
+        ck_assert_int_eq(diag_parse(buf, put_error(buf, 5, sizeof(struct nlmsgerr)), 0, 0, &set, &err), -EPROTO);
+        listener_set_done(&set);
+}
+END_TEST
+
+START_TEST(test_parse_done_status_and_intr) {
+        ListenerSet set = {0};
+        ErrBuf err = {{0}};
+        uint32_t buf[16] = {0};
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        int32_t *status;
+
+        nlh->nlmsg_type = NLMSG_DONE;
+        nlh->nlmsg_flags = NLM_F_MULTI;
+        status = mnl_nlmsg_put_extra_header(nlh, sizeof(*status));
+        ck_assert_int_eq(diag_parse(buf, nlh->nlmsg_len, 0, 0, &set, &err), 0);
+        *status = -ENOBUFS;
+        ck_assert_int_eq(diag_parse(buf, nlh->nlmsg_len, 0, 0, &set, &err), -ENOBUFS);
+        ck_assert_str_eq(err.text, "dump failed: No buffer space available");
+        *status = 0;
+        nlh->nlmsg_flags |= NLM_F_DUMP_INTR;
+        ck_assert_int_eq(diag_parse(buf, nlh->nlmsg_len, 0, 0, &set, &err), -EINTR);
+        ck_assert_str_eq(err.text, "dump interrupted (NLM_F_DUMP_INTR)");
+        nlh->nlmsg_flags = NLM_F_MULTI;
+        nlh->nlmsg_type = NLMSG_NOOP;
+        ck_assert_int_eq(diag_parse(buf, nlh->nlmsg_len, 0, 0, &set, &err), 1);
+        nlh->nlmsg_type = NLMSG_OVERRUN;
+        ck_assert_int_eq(diag_parse(buf, nlh->nlmsg_len, 0, 0, &set, &err), -ENOSPC);
+        listener_set_done(&set);
+}
+END_TEST
+
+/* A synthetic SOCK_DIAG_BY_FAMILY message; attributes are added by the
+ * caller. */
+static struct nlmsghdr *put_diag_msg(void *buf, uint8_t family, uint8_t state) {
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        struct inet_diag_msg *m;
+
+        nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+        nlh->nlmsg_flags = NLM_F_MULTI;
+        m = mnl_nlmsg_put_extra_header(nlh, sizeof(*m));
+        m->idiag_family = family;
+        m->idiag_state = state;
+        m->id.idiag_sport = htons(443);
+        m->id.idiag_src[0] = htonl(0x0a000001);
+        m->id.idiag_if = 3;
+        m->id.idiag_cookie[0] = 0x89abcdef;
+        m->id.idiag_cookie[1] = 0x01234567;
+        m->idiag_rqueue = 7;
+        m->idiag_wqueue = 9;
+        m->idiag_uid = 1000;
+        m->idiag_inode = 4242;
+        return nlh;
+}
+
+START_TEST(test_parse_synthetic_fields) {
+        ListenerSet set = {0};
+        ErrBuf err = {{0}};
+        uint32_t buf[256] = {0};
+        uint32_t mem[SK_MEMINFO_VARS] = {0};
+        struct nlmsghdr *nlh = put_diag_msg(buf, AF_INET, TCP_LISTEN);
+        const Listener *l;
+
+        mem[SK_MEMINFO_DROPS] = 77;
+        mnl_attr_put(nlh, INET_DIAG_SKMEMINFO, sizeof(mem), mem);
+        mnl_attr_put_u64(nlh, INET_DIAG_CGROUP_ID, 0x1122334455667788ULL);
+        mnl_attr_put_u32(nlh, INET_DIAG_MAX + 5, 1); /* from a newer kernel: skipped */
+        ck_assert_int_eq(diag_parse(buf, nlh->nlmsg_len, 0, 0, &set, &err), 1);
+        ck_assert_uint_eq(set.n, 1);
+        l = &set.items[0];
+        ck_assert_uint_eq(l->family, AF_INET);
+        ck_assert_uint_eq(l->port, 443);
+        ck_assert_mem_eq(l->addr, "\x0a\x00\x00\x01\0\0\0\0\0\0\0\0\0\0\0\0", 16);
+        ck_assert_uint_eq(l->ifindex, 3);
+        ck_assert_uint_eq(l->cookie, 0x0123456789abcdefULL);
+        ck_assert_uint_eq(l->depth, 7);
+        ck_assert_uint_eq(l->backlog, 9);
+        ck_assert_uint_eq(l->uid, 1000);
+        ck_assert_uint_eq(l->inode, 4242);
+        ck_assert(l->has_drops);
+        ck_assert_uint_eq(l->drops, 77);
+        ck_assert_uint_eq(l->cgroup_id, 0x1122334455667788ULL);
+        listener_set_done(&set);
+}
+END_TEST
+
+START_TEST(test_parse_short_meminfo_and_no_cgroup) {
+        ListenerSet set = {0};
+        ErrBuf err = {{0}};
+        uint32_t buf[256] = {0};
+        uint32_t mem[SK_MEMINFO_DROPS] = {0}; /* one element short */
+        struct nlmsghdr *nlh = put_diag_msg(buf, AF_INET6, TCP_LISTEN);
+
+        mnl_attr_put(nlh, INET_DIAG_SKMEMINFO, sizeof(mem), mem);
+        ck_assert_int_eq(diag_parse(buf, nlh->nlmsg_len, 0, 0, &set, &err), 1);
+        ck_assert_uint_eq(set.n, 1);
+        ck_assert(!set.items[0].has_drops);
+        ck_assert_uint_eq(set.items[0].drops, 0);
+        ck_assert_uint_eq(set.items[0].cgroup_id, 0);
+        ck_assert_uint_eq(set.items[0].family, AF_INET6);
+        listener_set_done(&set);
+}
+END_TEST
+
+START_TEST(test_parse_skips_non_listeners) {
+        ListenerSet set = {0};
+        ErrBuf err = {{0}};
+        uint32_t buf[256] = {0};
+        struct nlmsghdr *nlh = put_diag_msg(buf, AF_INET, TCP_ESTABLISHED);
+
+        ck_assert_int_eq(diag_parse(buf, nlh->nlmsg_len, 0, 0, &set, &err), 1);
+        ck_assert_uint_eq(set.n, 0);
+        listener_set_done(&set);
+}
+END_TEST
+
+START_TEST(test_parse_bad_attributes) {
+        ListenerSet set = {0};
+        ErrBuf err = {{0}};
+        uint32_t buf[256] = {0};
+        struct nlmsghdr *nlh;
+        struct nlattr *a;
+
+        /* CGROUP_ID must be 8 bytes */
+        nlh = put_diag_msg(buf, AF_INET, TCP_LISTEN);
+        mnl_attr_put_u32(nlh, INET_DIAG_CGROUP_ID, 1);
+        ck_assert_int_eq(diag_parse(buf, nlh->nlmsg_len, 0, 0, &set, &err), -EPROTO);
+        ck_assert_str_eq(err.text, "malformed attributes");
+
+        /* SKMEMINFO must be whole u32s */
+        memset(buf, 0, sizeof(buf));
+        nlh = put_diag_msg(buf, AF_INET, TCP_LISTEN);
+        mnl_attr_put(nlh, INET_DIAG_SKMEMINFO, 6, "abcdef");
+        ck_assert_int_eq(diag_parse(buf, nlh->nlmsg_len, 0, 0, &set, &err), -EPROTO);
+
+        /* an attribute longer than the message */
+        memset(buf, 0, sizeof(buf));
+        nlh = put_diag_msg(buf, AF_INET, TCP_LISTEN);
+        a = mnl_nlmsg_get_payload_tail(nlh);
+        mnl_attr_put_u32(nlh, INET_DIAG_SHUTDOWN, 0);
+        a->nla_len = 64;
+        ck_assert_int_eq(diag_parse(buf, nlh->nlmsg_len, 0, 0, &set, &err), -EPROTO);
+
+        /* trailing bytes too short for an attribute header */
+        memset(buf, 0, sizeof(buf));
+        nlh = put_diag_msg(buf, AF_INET, TCP_LISTEN);
+        mnl_nlmsg_put_extra_header(nlh, 2);
+        ck_assert_int_eq(diag_parse(buf, nlh->nlmsg_len, 0, 0, &set, &err), -EPROTO);
+
+        /* an unknown address family */
+        memset(buf, 0, sizeof(buf));
+        nlh = put_diag_msg(buf, AF_UNIX, TCP_LISTEN);
+        ck_assert_int_eq(diag_parse(buf, nlh->nlmsg_len, 0, 0, &set, &err), -EPROTO);
+        ck_assert_str_eq(err.text, "unexpected address family 1");
+
+        /* an unexpected message type */
+        nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY + 1;
+        ck_assert_int_eq(diag_parse(buf, nlh->nlmsg_len, 0, 0, &set, &err), -EPROTO);
+        ck_assert_str_eq(err.text, "unexpected message type 21");
+        ck_assert_uint_eq(set.n, 0);
+        listener_set_done(&set);
+}
+END_TEST
+
+/* ---- requests --------------------------------------------------------- */
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+START_TEST(test_request_bytes) {
+        uint8_t buf[256];
+        static const uint8_t plain[72] = {
+                72, 0, 0, 0, 20, 0, 0x01, 0x03, 42, 0, 0, 0, 0, 0, 0, 0, /* nlmsghdr */
+                2, 6, 64, 0, 0x00, 0x04, 0, 0,                          /* inet, tcp, skmeminfo, LISTEN */
+        };
+        uint8_t want[256] = {0};
+        PortRange one = { 8080, 8080 };
+        PortRange two[] = { { 10, 20 }, { 30, 30 } };
+        static const uint8_t bc2[] = {
+                40, 0, 1, 0,           /* nlattr INET_DIAG_REQ_BYTECODE, 36 bytes */
+                2, 8, 20, 0, 0, 0, 10, 0, /* S_GE 10, fail: past the range */
+                3, 8, 12, 0, 0, 0, 20, 0, /* S_LE 20 */
+                1, 4, 20, 0,           /* JMP to the end: accept */
+                2, 8, 20, 0, 0, 0, 30, 0, /* S_GE 30, fail: len + 4, reject */
+                3, 8, 12, 0, 0, 0, 30, 0, /* S_LE 30 */
+        };
+
+        memset(buf, 0xaa, sizeof(buf));
+        ck_assert_int_eq(diag_build_request(buf, sizeof(buf), AF_INET, 42, NULL, 0), 72);
+        ck_assert_mem_eq(buf, plain, 72);
+        ck_assert_mem_eq(buf + 72, want, sizeof(buf) - 72); /* zero-filled */
+
+        ck_assert_int_eq(diag_build_request(buf, sizeof(buf), AF_INET6, 7, &one, 1), 72);
+        memcpy(want, plain, 72);
+        want[8] = 7;
+        want[16] = AF_INET6;
+        want[24] = 0x1f; /* id.idiag_sport = htons(8080) */
+        want[25] = 0x90;
+        ck_assert_mem_eq(buf, want, 72);
+
+        ck_assert_int_eq(diag_build_request(buf, sizeof(buf), AF_INET, 42, two, 2), 72 + sizeof(bc2));
+        memcpy(want, plain, 72);
+        want[0] = 72 + sizeof(bc2);
+        memcpy(want + 72, bc2, sizeof(bc2));
+        ck_assert_mem_eq(buf, want, 72 + sizeof(bc2));
+}
+END_TEST
+#endif
+
+START_TEST(test_request_limits) {
+        uint8_t buf[4096];
+        PortRange r[DIAG_MAX_RANGES + 1] = {{0}};
+        PortRange lohi = { 1, 2 };
+
+        ck_assert_int_eq(diag_build_request(buf, 255, AF_INET, 1, NULL, 0), -ENOBUFS);
+        ck_assert_int_eq(diag_build_request(buf, 256, AF_INET, 1, r, 9), 72 + 4 + 9 * 16 + 8 * 4);
+        ck_assert_int_eq(diag_build_request(buf, 256, AF_INET, 1, r, 10), -ENOBUFS);
+        ck_assert_int_eq(diag_build_request(buf, sizeof(buf), AF_INET, 1, r, DIAG_MAX_RANGES),
+                         72 + 4 + DIAG_MAX_RANGES * 20 - 4);
+        ck_assert_int_eq(diag_build_request(buf, sizeof(buf), AF_INET, 1, r, DIAG_MAX_RANGES + 1), -ENOBUFS);
+        /* one range that is not a single port needs bytecode */
+        ck_assert_int_eq(diag_build_request(buf, sizeof(buf), AF_INET, 1, &lohi, 1), 72 + 4 + 16);
+}
+END_TEST
+
+/* The kernel's inet_diag_bc_audit() and inet_diag_bc_run() for the ops we
+ * emit (net/ipv4/inet_diag.c), to check the bytecode for every port. */
+static bool bc_valid_cc(const uint8_t *bc, int len, int cc) {
+        while (len >= 0) {
+                const struct inet_diag_bc_op *op = (const void *) bc;
+
+                if (cc > len)
+                        return false;
+                if (cc == len)
+                        return true;
+                if (op->yes < 4 || op->yes & 3)
+                        return false;
+                len -= op->yes;
+                bc += op->yes;
+        }
+        return false;
+}
+
+static bool bc_audit(const uint8_t *bytecode, int bytecode_len) {
+        const uint8_t *bc = bytecode;
+        int len = bytecode_len;
+
+        while (len > 0) {
+                const struct inet_diag_bc_op *op = (const void *) bc;
+                int min_len = sizeof(struct inet_diag_bc_op);
+
+                switch (op->code) {
+                case INET_DIAG_BC_S_GE:
+                case INET_DIAG_BC_S_LE:
+                        min_len += sizeof(struct inet_diag_bc_op);
+                        if (len < min_len)
+                                return false;
+                        break;
+                case INET_DIAG_BC_JMP:
+                case INET_DIAG_BC_NOP:
+                        break;
+                default:
+                        return false;
+                }
+                if (op->code != INET_DIAG_BC_NOP) {
+                        if (op->no < min_len || op->no > len + 4 || op->no & 3)
+                                return false;
+                        if (op->no < len && !bc_valid_cc(bytecode, bytecode_len, len - op->no))
+                                return false;
+                }
+                if (op->yes < min_len || op->yes > len + 4 || op->yes & 3)
+                        return false;
+                bc += op->yes;
+                len -= op->yes;
+        }
+        return len == 0;
+}
+
+static bool bc_run(const uint8_t *bc, int len, uint16_t sport) {
+        while (len > 0) {
+                const struct inet_diag_bc_op *op = (const void *) bc;
+                bool yes = true;
+
+                switch (op->code) {
+                case INET_DIAG_BC_JMP:
+                        yes = false;
+                        break;
+                case INET_DIAG_BC_S_GE:
+                        yes = sport >= op[1].no;
+                        break;
+                case INET_DIAG_BC_S_LE:
+                        yes = sport <= op[1].no;
+                        break;
+                default:
+                        break;
+                }
+                if (yes) {
+                        len -= op->yes;
+                        bc += op->yes;
+                } else {
+                        len -= op->no;
+                        bc += op->no;
+                }
+        }
+        return len == 0;
+}
+
+static void check_bytecode(const PortRange *r, size_t n) {
+        uint8_t buf[4096];
+        int len = diag_build_request(buf, sizeof(buf), AF_INET, 1, r, n);
+        const struct nlattr *a = (const void *) (buf + 72);
+
+        ck_assert_int_gt(len, 72);
+        ck_assert_uint_eq(a->nla_type, INET_DIAG_REQ_BYTECODE);
+        ck_assert_int_eq(len, 72 + MNL_ALIGN(a->nla_len));
+        ck_assert(bc_audit(mnl_attr_get_payload(a), mnl_attr_get_payload_len(a)));
+        for (unsigned p = 0; p <= 65535; p++) {
+                bool want = false;
+
+                for (size_t i = 0; i < n; i++)
+                        want = want || (p >= r[i].lo && p <= r[i].hi);
+                ck_assert_msg(bc_run(mnl_attr_get_payload(a), mnl_attr_get_payload_len(a), (uint16_t) p) == want,
+                              "port %u with %zu ranges", p, n);
+        }
+}
+
+START_TEST(test_bytecode_semantics) {
+        PortRange r[DIAG_MAX_RANGES];
+        PortRange some[] = { { 0, 1 }, { 22, 22 }, { 80, 90 }, { 65535, 65535 } };
+        PortRange wide = { 0, 65535 };
+
+        check_bytecode(some, 1);
+        check_bytecode(some + 2, 1);
+        check_bytecode(some, 2);
+        check_bytecode(some, 4);
+        check_bytecode(&wide, 1);
+        for (size_t i = 0; i < DIAG_MAX_RANGES; i++)
+                r[i] = (PortRange) { (uint16_t) (1000 * i), (uint16_t) (1000 * i + i) };
+        check_bytecode(r, DIAG_MAX_RANGES);
+}
+END_TEST
+
+static Suite *diag_suite(void) {
+        Suite *s = suite_create("diag");
+        TCase *tc = tcase_create("replay");
+
+        tcase_add_test(tc, test_replay_ipv4);
+        tcase_add_test(tc, test_replay_ipv6);
+        tcase_add_test(tc, test_replay_dual);
+        tcase_add_test(tc, test_replay_reuseport);
+        tcase_add_test(tc, test_replay_large);
+        tcase_add_test(tc, test_replay_kernel_filtered);
+        tcase_add_test(tc, test_replay_appends_and_dedups_tail);
+        tcase_add_test(tc, test_replay_errors);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("parse");
+        tcase_add_test(tc, test_parse_record_more_then_done);
+        tcase_add_test(tc, test_parse_truncated);
+        tcase_add_test(tc, test_parse_garbage_length);
+        tcase_add_test(tc, test_parse_seq_portid_mismatch);
+        tcase_add_test(tc, test_parse_nlmsg_error);
+        tcase_add_test(tc, test_parse_done_status_and_intr);
+        tcase_add_test(tc, test_parse_synthetic_fields);
+        tcase_add_test(tc, test_parse_short_meminfo_and_no_cgroup);
+        tcase_add_test(tc, test_parse_skips_non_listeners);
+        tcase_add_test(tc, test_parse_bad_attributes);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("request");
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        tcase_add_test(tc, test_request_bytes);
+#endif
+        tcase_add_test(tc, test_request_limits);
+        tcase_add_test(tc, test_bytecode_semantics);
+        tcase_set_timeout(tc, 30);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void) {
+        SRunner *sr = srunner_create(diag_suite());
+        int failed;
+
+        srunner_set_fork_status(sr, CK_FORK);
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
