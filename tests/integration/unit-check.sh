@@ -1,0 +1,85 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# Checks the generated service unit and the journal catalog:
+# - ExecStart= names the installed binary;
+# - `systemd-analyze verify` is silent (it needs ExecStart= to exist, so a
+#   copy pointing at the built binary is verified);
+# - `systemd-analyze security --offline=true` exposure is at most 1.0;
+# - the catalog compiles and documents exactly the ids of message-ids.h.
+#
+# usage: unit-check.sh SERVICE_FILE BUILT_BINARY INSTALLED_BINARY SOURCE_ROOT
+set -u
+
+service=${1:?} built=$(realpath "${2:?}") installed=${3:?} src=${4:?}
+max_exposure=1.0
+
+for tool in systemd-analyze journalctl; do
+        if ! command -v "$tool" >/dev/null; then
+                echo "SKIP: $tool not installed"
+                exit 77
+        fi
+done
+
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+fail() {
+        echo "FAIL - $*"
+        failures=$((failures + 1))
+}
+
+exec_start=$(sed -n 's/^ExecStart=//p' "$service")
+if [ "$exec_start" == "$installed" ]; then
+        echo "ok - ExecStart=$exec_start"
+else
+        fail "ExecStart: expected '$installed', got '$exec_start'"
+fi
+
+mkdir "$tmp/unit"
+sed "s|^ExecStart=.*|ExecStart=$built|" "$service" >"$tmp/unit/backlogd.service"
+out=$(systemd-analyze verify --man=no "$tmp/unit/backlogd.service" 2>&1)
+rc=$?
+if [ $rc -eq 0 ] && [ -z "$out" ]; then
+        echo "ok - systemd-analyze verify"
+else
+        fail "systemd-analyze verify (rc $rc): $out"
+fi
+
+report=$(systemd-analyze security --offline=true "$tmp/unit/backlogd.service" 2>&1)
+score=$(sed -n 's/.*Overall exposure level for backlogd.service: \([0-9.]*\).*/\1/p' <<<"$report")
+if [ -z "$score" ]; then
+        fail "no exposure level in: $report"
+elif awk -v s="$score" -v m="$max_exposure" 'BEGIN { exit !(s <= m) }'; then
+        echo "ok - exposure $score <= $max_exposure"
+else
+        grep '✗' <<<"$report"
+        fail "exposure $score > $max_exposure"
+fi
+
+root=$tmp/root
+mkdir -p "$root/usr/lib/systemd/catalog" "$root/var/lib/systemd/catalog"
+cp "$src/systemd/backlogd.catalog" "$root/usr/lib/systemd/catalog/"
+if ! out=$(journalctl --root="$root" --update-catalog 2>&1) || [ -n "$out" ]; then
+        fail "catalog does not compile cleanly: $out"
+fi
+header_ids=$(sed -n 's/^#define MESSAGE_ID_[A-Z]* *"\([0-9a-f]\{32\}\)".*/\1/p' \
+        "$src/include/message-ids.h" | sort)
+catalog_ids=$(journalctl --root="$root" --list-catalog 2>/dev/null | \
+        awk '$2 == "backlogd:" { print $1 }' | sort)
+if [ "$(wc -l <<<"$header_ids")" -ne 7 ]; then
+        fail "expected 7 ids in message-ids.h, got: $header_ids"
+elif [ "$header_ids" != "$catalog_ids" ]; then
+        fail "catalog ids differ from message-ids.h: $(diff <(echo "$header_ids") <(echo "$catalog_ids"))"
+else
+        echo "ok - catalog documents the 7 ids of message-ids.h"
+fi
+# Every entry has its subject and the fields the format requires.
+n=$(grep -c '^-- [0-9a-f]\{32\}$' "$src/systemd/backlogd.catalog")
+for key in Subject Defined-By Documentation; do
+        k=$(grep -c "^$key: " "$src/systemd/backlogd.catalog")
+        [ "$k" -eq "$n" ] || fail "$key: on $k of $n entries"
+done
+
+[ "$failures" -eq 0 ] && echo "unit and catalog: all checks passed"
+[ "$failures" -eq 0 ]
