@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: MIT */
+/* The --once table and JSON, byte for byte, and the owner lookup. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "owner.h"
+#include "report.h"
+
+static void add(Snapshot *s, int family, const char *addr, uint16_t port, uint32_t depth, uint32_t backlog,
+                int drops, uint32_t uid, uint64_t cookie) {
+        Listener *l = listener_set_push(&s->listeners);
+
+        ck_assert_ptr_nonnull(l);
+        l->family = (uint8_t) family;
+        ck_assert_int_eq(inet_pton(family, addr, l->addr), 1);
+        l->port = port;
+        l->depth = depth;
+        l->backlog = backlog;
+        l->has_drops = drops >= 0;
+        l->drops = drops >= 0 ? (uint32_t) drops : 0;
+        l->uid = uid;
+        l->cookie = cookie;
+        l->inode = (uint32_t) (1000 + cookie);
+}
+
+/* Listed in an order that is not the report's, so the sort is exercised. */
+static void fill(Snapshot *s) {
+        add(s, AF_INET, "0.0.0.0", 22, 1, 128, 0, 0, 4);
+        add(s, AF_INET6, "::", 443, 0, 4096, 0, 0, 3);
+        add(s, AF_INET6, "::1", 9000, 4, 4, 0, 1000, 2);
+        add(s, AF_INET, "127.0.0.1", 8080, 3, 2, 5, 1000, 1);
+        add(s, AF_INET, "10.1.2.3", 25, 0, 0, -1, 0, 5);
+        s->have_counters = true;
+        s->counters.present[NETSTAT_LISTEN_OVERFLOWS] = true;
+        s->counters.value[NETSTAT_LISTEN_OVERFLOWS] = 10;
+        s->counters.present[NETSTAT_LISTEN_DROPS] = true;
+        s->counters.value[NETSTAT_LISTEN_DROPS] = 12;
+        s->sysctls.present[SYSCTL_SOMAXCONN] = true;
+        s->sysctls.value[SYSCTL_SOMAXCONN] = 4096;
+        s->sysctls.present[SYSCTL_TCP_SYNCOOKIES] = true;
+        s->sysctls.value[SYSCTL_TCP_SYNCOOKIES] = 1;
+}
+
+static char *render(bool json) {
+        Snapshot s = { 0 };
+        Config *c = NULL;
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_eq(config_new_default(&c), 0);
+        fill(&s);
+        ck_assert_int_eq(json ? report_json(f, &s, c, NULL) : report_table(f, &s, c, NULL), 0);
+        fclose(f);
+        snapshot_done(&s);
+        config_free(c);
+        return buf;
+}
+
+START_TEST(test_table) {
+        char *out = render(false);
+
+        ck_assert_str_eq(out,
+                         "LISTEN           DEPTH BACKLOG  FILL STATE   DROPS    UID OWNER\n"
+                         "127.0.0.1:8080       3       2  100% full        5   1000 -\n"
+                         "[::1]:9000           4       4   80% high        0   1000 -\n"
+                         "*:22                 1     128    0% ok          0      0 -\n"
+                         "10.1.2.3:25          0       0    0% ok          -      0 -\n"
+                         "*:443                0    4096    0% ok          0      0 -\n"
+                         "\n"
+                         "Host counters (TcpExt, since the namespace was created):\n"
+                         "  ListenOverflows                  10\n"
+                         "  ListenDrops                      12\n"
+                         "\n"
+                         "Sysctls:\n"
+                         "  net.core.somaxconn               4096\n"
+                         "  net.ipv4.tcp_max_syn_backlog        ?\n"
+                         "  net.ipv4.tcp_syncookies             1\n"
+                         "  net.ipv4.tcp_abort_on_overflow      ?\n"
+                         "  net.ipv4.tcp_synack_retries         ?\n");
+        free(out);
+}
+END_TEST
+
+START_TEST(test_json) {
+        char *out = render(true);
+
+        ck_assert_str_eq(
+                out,
+                "{\"listeners\":[\n"
+                "{\"family\":\"inet\",\"address\":\"127.0.0.1\",\"port\":8080,\"depth\":3,\"backlog\":2,"
+                "\"capacity\":3,\"fill\":1.000,\"state\":\"full\",\"drops\":5,\"cookie\":\"1\",\"inode\":1001,"
+                "\"uid\":1000},\n"
+                "{\"family\":\"inet6\",\"address\":\"::1\",\"port\":9000,\"depth\":4,\"backlog\":4,"
+                "\"capacity\":5,\"fill\":0.800,\"state\":\"high\",\"drops\":0,\"cookie\":\"2\",\"inode\":1002,"
+                "\"uid\":1000},\n"
+                "{\"family\":\"inet\",\"address\":\"0.0.0.0\",\"port\":22,\"depth\":1,\"backlog\":128,"
+                "\"capacity\":129,\"fill\":0.008,\"state\":\"ok\",\"drops\":0,\"cookie\":\"4\",\"inode\":1004,"
+                "\"uid\":0},\n"
+                "{\"family\":\"inet\",\"address\":\"10.1.2.3\",\"port\":25,\"depth\":0,\"backlog\":0,"
+                "\"capacity\":1,\"fill\":0.000,\"state\":\"ok\",\"cookie\":\"5\",\"inode\":1005,\"uid\":0},\n"
+                "{\"family\":\"inet6\",\"address\":\"::\",\"port\":443,\"depth\":0,\"backlog\":4096,"
+                "\"capacity\":4097,\"fill\":0.000,\"state\":\"ok\",\"drops\":0,\"cookie\":\"3\",\"inode\":1003,"
+                "\"uid\":0}],\n"
+                "\"counters\":{\"ListenOverflows\":10,\"ListenDrops\":12},\n"
+                "\"sysctl\":{\"net.core.somaxconn\":4096,\"net.ipv4.tcp_syncookies\":1}}\n");
+        free(out);
+}
+END_TEST
+
+/* A per-watch warn level changes the state column. */
+START_TEST(test_table_watch_levels) {
+        Snapshot s = { 0 };
+        Config *c = NULL;
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+
+        ck_assert_int_eq(config_parse_string("watch = ( { port = 22; warn = 2; clear = 1; } );", "t", &c, NULL), 0);
+        add(&s, AF_INET, "0.0.0.0", 22, 3, 128, 0, 0, 1);
+        add(&s, AF_INET, "0.0.0.0", 23, 3, 128, 0, 0, 2);
+        ck_assert_int_eq(report_table(f, &s, c, NULL), 0);
+        fclose(f);
+        ck_assert_ptr_nonnull(strstr(buf, "*:22         3     128    2% high"));
+        ck_assert_ptr_nonnull(strstr(buf, "*:23         3     128    2% ok"));
+        ck_assert_ptr_nonnull(strstr(buf, "Host counters (TcpExt, since the namespace was created):\n  unavailable\n"));
+        free(buf);
+        snapshot_done(&s);
+        config_free(c);
+}
+END_TEST
+
+START_TEST(test_table_empty) {
+        Snapshot s = { 0 };
+        Config *c = NULL;
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+
+        ck_assert_int_eq(config_new_default(&c), 0);
+        ck_assert_int_eq(report_table(f, &s, c, NULL), 0);
+        fclose(f);
+        ck_assert_ptr_nonnull(strstr(buf, "LISTEN   DEPTH BACKLOG  FILL STATE   DROPS    UID OWNER\n"
+                                          "(no listening TCP sockets)\n"));
+        free(buf);
+        config_free(c);
+}
+END_TEST
+
+START_TEST(test_unit_from_cgroup) {
+        char buf[64];
+
+        ck_assert_str_eq(owner_unit_from_cgroup("/system.slice/nginx.service", buf, sizeof(buf)), "nginx.service");
+        ck_assert_str_eq(owner_unit_from_cgroup("/system.slice/nginx.service/worker", buf, sizeof(buf)),
+                         "nginx.service");
+        ck_assert_str_eq(owner_unit_from_cgroup("/user.slice/user-1000.slice/session-4.scope", buf, sizeof(buf)),
+                         "session-4.scope");
+        ck_assert_str_eq(owner_unit_from_cgroup("/user.slice", buf, sizeof(buf)), "user.slice");
+        ck_assert_str_eq(owner_unit_from_cgroup("/machine.slice/libpod-1.scope/container/app.service", buf,
+                                                sizeof(buf)),
+                         "app.service");
+        ck_assert_ptr_null(owner_unit_from_cgroup("/", buf, sizeof(buf)));
+        ck_assert_ptr_null(owner_unit_from_cgroup("/docker/0123abcd", buf, sizeof(buf)));
+        ck_assert_ptr_null(owner_unit_from_cgroup("/.service", buf, sizeof(buf)));
+        ck_assert_ptr_null(owner_unit_from_cgroup("/system.slice/a-very-long-name.service", buf, 8));
+        ck_assert_ptr_null(owner_unit_from_cgroup(NULL, buf, sizeof(buf)));
+}
+END_TEST
+
+/* Our own cgroup, found from the inode number of its directory. */
+START_TEST(test_owner_live) {
+        char line[4096], dir[4200];
+        const char *path = NULL, *base;
+        struct stat st;
+        Owner *o = NULL;
+        FILE *f = fopen("/proc/self/cgroup", "re");
+
+        ck_assert_ptr_nonnull(f);
+        while (fgets(line, sizeof(line), f))
+                if (strncmp(line, "0::", 3) == 0) {
+                        line[strcspn(line, "\n")] = 0;
+                        path = line + 3;
+                }
+        fclose(f);
+        ck_assert_ptr_nonnull(path);
+        base = stat("/sys/fs/cgroup/unified", &st) == 0 ? "/sys/fs/cgroup/unified" : "/sys/fs/cgroup";
+        snprintf(dir, sizeof(dir), "%s%s", base, path);
+        ck_assert_int_eq(stat(dir, &st), 0);
+
+        ck_assert_int_eq(owner_new("/sys/fs/cgroup", &o), 0);
+        ck_assert_str_eq(owner_cgroup(o, st.st_ino), path);
+        ck_assert_ptr_null(owner_cgroup(o, 0));
+        ck_assert_ptr_null(owner_cgroup(o, UINT64_MAX));
+        owner_free(o);
+
+        ck_assert_int_eq(owner_new("/nonexistent", &o), 0);
+        ck_assert_ptr_null(owner_cgroup(o, st.st_ino));
+        ck_assert_ptr_null(owner_free(o));
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("report");
+        TCase *tc = tcase_create("core");
+        SRunner *sr;
+        int failed;
+
+        tcase_add_test(tc, test_table);
+        tcase_add_test(tc, test_json);
+        tcase_add_test(tc, test_table_watch_levels);
+        tcase_add_test(tc, test_table_empty);
+        tcase_add_test(tc, test_unit_from_cgroup);
+        tcase_add_test(tc, test_owner_live);
+        suite_add_tcase(s, tc);
+        sr = srunner_create(s);
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+/* The sentences users read in MESSAGE, and the log target choice. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sink.h"
+
+static Event event(EventKind kind, const char *addr, uint16_t port, uint32_t depth, uint32_t backlog) {
+        Event e = { .kind = kind, .somaxconn = 4096 };
+
+        e.listener.family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+        ck_assert_int_eq(inet_pton(e.listener.family, addr, e.listener.addr), 1);
+        e.listener.port = port;
+        e.listener.depth = depth;
+        e.listener.backlog = backlog;
+        e.fill_pct = listener_fill_pct(&e.listener);
+        return e;
+}
+
+static const char *format(const Event *e) {
+        static char buf[1024];
+        size_t n = sink_format_message(e, buf, sizeof(buf));
+
+        ck_assert_uint_eq(n, strlen(buf));
+        return buf;
+}
+
+START_TEST(test_high) {
+        Event e = event(EVENT_HIGH, "::1", 9000, 4, 4);
+
+        e.name = "api";
+        ck_assert_str_eq(format(&e), "Listen queue of [::1]:9000 (api) is 80% full: 4 of 5 connections wait for "
+                                     "accept(). Raise the application's listen backlog (now 4) or make it accept "
+                                     "connections faster.");
+        e.reminder = true;
+        ck_assert_str_eq(format(&e), "Listen queue of [::1]:9000 (api) is still 80% full: 4 of 5 connections wait "
+                                     "for accept(). Raise the application's listen backlog (now 4) or make it "
+                                     "accept connections faster.");
+}
+END_TEST
+
+START_TEST(test_full_clamped) {
+        Event e = event(EVENT_FULL, "0.0.0.0", 443, 4097, 4096);
+
+        e.clamped = true;
+        ck_assert_str_eq(format(&e), "Listen queue of *:443 is full: 4097 of 4097 connections wait for accept(), "
+                                     "new connections are dropped or delayed. Its backlog 4096 equals "
+                                     "net.core.somaxconn: raise net.core.somaxconn, and the application's listen "
+                                     "backlog with it, or make the application accept faster.");
+}
+END_TEST
+
+START_TEST(test_cleared_gone) {
+        Event e = event(EVENT_CLEARED, "127.0.0.1", 8080, 1, 9);
+
+        ck_assert_str_eq(format(&e), "Listen queue of 127.0.0.1:8080 has drained to 10% (1 of 10); alert cleared.");
+        e.kind = EVENT_GONE;
+        ck_assert_str_eq(format(&e), "127.0.0.1:8080 stopped listening while its queue alert was raised (last 1 "
+                                     "of 10); alert withdrawn.");
+}
+END_TEST
+
+START_TEST(test_drops) {
+        Event e = event(EVENT_DROPS, "127.0.0.1", 8080, 3, 2);
+
+        e.drops = 1;
+        e.period_usec = 100000;
+        ck_assert_str_eq(format(&e), "127.0.0.1:8080 dropped 1 connection attempt since the previous poll (queue 3 "
+                                     "of 3). Raise the application's listen backlog (now 2) or make it accept "
+                                     "connections faster.");
+        e.drops = 600;
+        e.period_usec = 60000000;
+        ck_assert_str_eq(format(&e), "127.0.0.1:8080 dropped 600 connection attempts in the last 60 s (queue 3 of "
+                                     "3). Raise the application's listen backlog (now 2) or make it accept "
+                                     "connections faster.");
+        e.period_usec = 300000000;
+        ck_assert_ptr_nonnull(strstr(format(&e), " in the last 5 min "));
+}
+END_TEST
+
+START_TEST(test_counter) {
+        Event e = { .kind = EVENT_COUNTER, .counter = NETSTAT_LISTEN_OVERFLOWS, .increase = 12,
+                    .period_usec = 1000000 };
+
+        ck_assert_str_eq(format(&e), "Host counter ListenOverflows rose by 12 in the last 1 s: a listener's accept "
+                                     "queue was full when a handshake completed.");
+        e.counter = NETSTAT_TCP_REQQ_FULL_DO_COOKIES;
+        ck_assert_str_eq(format(&e), "Host counter TCPReqQFullDoCookies rose by 12 in the last 1 s: a SYN queue "
+                                     "was full and SYN cookies were sent instead.");
+}
+END_TEST
+
+START_TEST(test_truncation) {
+        Event e = event(EVENT_FULL, "127.0.0.1", 8080, 3, 2);
+        char small[16];
+        size_t n = sink_format_message(&e, small, sizeof(small));
+
+        ck_assert_uint_gt(n, sizeof(small));
+        ck_assert_str_eq(small, "Listen queue of");
+}
+END_TEST
+
+START_TEST(test_log_target) {
+        LogTarget t = _LOG_TARGET_MAX;
+
+        ck_assert_int_eq(log_target_from_string("journal", &t), 0);
+        ck_assert_int_eq(t, LOG_TARGET_JOURNAL);
+        ck_assert_int_eq(log_target_from_string("console", &t), 0);
+        ck_assert_int_eq(t, LOG_TARGET_CONSOLE);
+        ck_assert_int_eq(log_target_from_string("syslog", &t), -EINVAL);
+        ck_assert_int_eq(t, LOG_TARGET_CONSOLE);
+        ck_assert_str_eq(log_target_name(LOG_TARGET_AUTO), "auto");
+}
+END_TEST
+
+/* JOURNAL_STREAM must name fd 2 itself, not any other file. */
+START_TEST(test_stderr_is_journal) {
+        char value[64];
+        struct stat st;
+        Sink s;
+        int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+        ck_assert_int_eq(fstat(STDERR_FILENO, &st), 0);
+
+        unsetenv("JOURNAL_STREAM");
+        ck_assert(!sink_stderr_is_journal());
+        snprintf(value, sizeof(value), "%llu:%llu", (unsigned long long) st.st_dev, (unsigned long long) st.st_ino);
+        setenv("JOURNAL_STREAM", value, 1);
+        ck_assert(sink_stderr_is_journal());
+        sink_init(&s, LOG_TARGET_AUTO);
+        ck_assert_int_eq(s.target, LOG_TARGET_JOURNAL);
+        sink_init(&s, LOG_TARGET_CONSOLE);
+        ck_assert_int_eq(s.target, LOG_TARGET_CONSOLE);
+
+        snprintf(value, sizeof(value), "%llu:%llu", (unsigned long long) st.st_dev,
+                 (unsigned long long) st.st_ino + 1);
+        setenv("JOURNAL_STREAM", value, 1);
+        ck_assert(!sink_stderr_is_journal());
+        sink_init(&s, LOG_TARGET_AUTO);
+        ck_assert_int_eq(s.target, LOG_TARGET_CONSOLE);
+        setenv("JOURNAL_STREAM", "garbage", 1);
+        ck_assert(!sink_stderr_is_journal());
+        close(fd);
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("sink");
+        TCase *tc = tcase_create("core");
+        SRunner *sr;
+        int failed;
+
+        tcase_add_test(tc, test_high);
+        tcase_add_test(tc, test_full_clamped);
+        tcase_add_test(tc, test_cleared_gone);
+        tcase_add_test(tc, test_drops);
+        tcase_add_test(tc, test_counter);
+        tcase_add_test(tc, test_truncation);
+        tcase_add_test(tc, test_log_target);
+        tcase_add_test(tc, test_stderr_is_journal);
+        suite_add_tcase(s, tc);
+        sr = srunner_create(s);
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
