@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/* The floor of the benchmark: the least work any tool can do to learn the
+ * accept queues of all TCP listeners, i.e. one raw inet_diag LISTEN dump of
+ * AF_INET and AF_INET6 with INET_DIAG_SKMEMINFO, nothing parsed beyond
+ * counting the answers. No libmnl: socket() + sendto() + recv() loop with a
+ * 32 KiB buffer.
+ *
+ * Usage: bench-floor [DUMPS]   (default 200)
+ * Prints one line:
+ *   dumps=N sockets=M cpu_us_per_dump=X wall_us_per_dump=Y
+ * where sockets is the number of listeners seen in the last dump and cpu is
+ * utime+stime of this process (CLOCK_PROCESS_CPUTIME_ID), which includes the
+ * kernel's work of building the dump. Exit status 1 on any error. */
+
+#include <errno.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BUFFER_SIZE 32768
+#define MAX_DUMPS 1000000L
+
+static double now_us(clockid_t clock) {
+        struct timespec ts;
+
+        if (clock_gettime(clock, &ts) < 0)
+                return 0;
+        return (double) ts.tv_sec * 1e6 + (double) ts.tv_nsec / 1e3;
+}
+
+/* One family: returns the number of sockets or -errno. */
+static long dump_family(int fd, uint8_t family, uint32_t seq, unsigned char *buf) {
+        struct {
+                struct nlmsghdr nlh;
+                struct inet_diag_req_v2 req;
+        } msg;
+        struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+        long count = 0;
+
+        memset(&msg, 0, sizeof(msg));
+        msg.nlh.nlmsg_len = sizeof(msg);
+        msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+        msg.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        msg.nlh.nlmsg_seq = seq;
+        msg.req.sdiag_family = family;
+        msg.req.sdiag_protocol = IPPROTO_TCP;
+        msg.req.idiag_states = 1U << TCP_LISTEN;
+        msg.req.idiag_ext = 1U << (INET_DIAG_SKMEMINFO - 1);
+
+        if (sendto(fd, &msg, sizeof(msg), 0, (struct sockaddr *) &kernel, sizeof(kernel)) < 0)
+                return -errno;
+
+        for (;;) {
+                ssize_t n = recv(fd, buf, BUFFER_SIZE, 0);
+                struct nlmsghdr *h;
+                size_t len;
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        return -EPROTO;
+                len = (size_t) n;
+                for (h = (struct nlmsghdr *) buf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+                        if (h->nlmsg_seq != seq)
+                                return -EPROTO;
+                        if (h->nlmsg_type == NLMSG_DONE)
+                                return count;
+                        if (h->nlmsg_type == NLMSG_ERROR) {
+                                const struct nlmsgerr *e = NLMSG_DATA(h);
+
+                                return e->error < 0 ? e->error : -EPROTO;
+                        }
+                        if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY)
+                                count++;
+                }
+        }
+}
+
+int main(int argc, char *argv[]) {
+        static unsigned char buf[BUFFER_SIZE];
+        struct sockaddr_nl local = { .nl_family = AF_NETLINK };
+        double cpu0, wall0, cpu1, wall1;
+        long dumps = 200, sockets = 0;
+        uint32_t seq = 1;
+        int fd;
+
+        if (argc > 2 || (argc == 2 && strcmp(argv[1], "--help") == 0)) {
+                fprintf(stderr, "Usage: %s [DUMPS]\n", argv[0]);
+                return 1;
+        }
+        if (argc == 2) {
+                char *end;
+
+                errno = 0;
+                dumps = strtol(argv[1], &end, 10);
+                if (errno != 0 || *end != '\0' || dumps < 1 || dumps > MAX_DUMPS) {
+                        fprintf(stderr, "bench-floor: invalid number of dumps '%s'\n", argv[1]);
+                        return 1;
+                }
+        }
+
+        fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+        if (fd < 0) {
+                perror("bench-floor: socket");
+                return 1;
+        }
+        if (bind(fd, (struct sockaddr *) &local, sizeof(local)) < 0) {
+                perror("bench-floor: bind");
+                close(fd);
+                return 1;
+        }
+
+        cpu0 = now_us(CLOCK_PROCESS_CPUTIME_ID);
+        wall0 = now_us(CLOCK_MONOTONIC);
+        for (long i = 0; i < dumps; i++) {
+                long v4, v6;
+
+                v4 = dump_family(fd, AF_INET, seq++, buf);
+                v6 = v4 < 0 ? 0 : dump_family(fd, AF_INET6, seq++, buf);
+                if (v4 < 0 || v6 < 0) {
+                        fprintf(stderr, "bench-floor: dump failed: %s\n",
+                                strerror((int) -(v4 < 0 ? v4 : v6)));
+                        close(fd);
+                        return 1;
+                }
+                sockets = v4 + v6;
+        }
+        cpu1 = now_us(CLOCK_PROCESS_CPUTIME_ID);
+        wall1 = now_us(CLOCK_MONOTONIC);
+        close(fd);
+
+        printf("dumps=%ld sockets=%ld cpu_us_per_dump=%.1f wall_us_per_dump=%.1f\n",
+               dumps, sockets, (cpu1 - cpu0) / (double) dumps, (wall1 - wall0) / (double) dumps);
+        return 0;
+}

@@ -1,0 +1,318 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# Performance benchmark of backlogd against the floor (one raw sock_diag
+# LISTEN dump) and ss(8). See tests/bench/README.md.
+#
+#   sudo tests/bench/run.sh [--small]
+#
+# Environment:
+#   BACKLOGD      the daemon binary (default: <repo>/build/backlogd)
+#   BENCH_BUILD   meson build dir holding tests/bench/bench-{floor,pop}
+#                 (default: the build dir of $BACKLOGD, then <repo>/build*);
+#                 when none is found, both helpers are compiled with cc.
+#   BENCH_INTERVAL  the daemon's --interval in seconds. Default 0.01, raised
+#                 to the multiple of 0.01 just above 5 floor dumps of CPU
+#                 (at most 0.2) when a dump costs more than 2 ms, so that the
+#                 daemon keeps up and polls = wall time / interval holds.
+#
+# Exit status: 0 done, 1 error, 77 skipped (not root, or no unshare).
+
+set -euo pipefail
+
+SMALL=0
+for arg in "$@"; do
+        case "$arg" in
+        --small) SMALL=1 ;;
+        -h|--help)
+                sed -n '4,19p' "$0" | sed 's/^# \{0,1\}//'
+                exit 0 ;;
+        *)
+                echo "run.sh: unknown argument '$arg' (try --help)" >&2
+                exit 1 ;;
+        esac
+done
+
+if [[ $(id -u) -ne 0 ]]; then
+        echo "run.sh: skipped: needs root to create a private network namespace" >&2
+        exit 77
+fi
+for tool in unshare ip ss awk sysctl; do
+        if ! command -v "$tool" >/dev/null; then
+                echo "run.sh: skipped: '$tool' not found" >&2
+                exit 77
+        fi
+done
+
+SELF=$(readlink -f "$0")
+BENCH_DIR=$(dirname "$SELF")
+REPO=$(cd "$BENCH_DIR/../.." && pwd)
+
+# Everything below runs in a private network and mount namespace: the
+# population, the counters and somaxconn vanish with the last process.
+if [[ -z "${BENCH_IN_NETNS:-}" ]]; then
+        export BENCH_IN_NETNS=1
+        exec unshare --net --mount --propagation private "$SELF" "$@"
+fi
+
+# Sizes. Each connection costs two descriptors (both ends live in the
+# namespace), and a process may hold 20,000 at most: 6 processes keep
+# each one near 11,700.
+if [[ $SMALL -eq 1 ]]; then
+        LISTENERS=200 CONNECTIONS=300 PROCS=1 DUMPS=50 RUNS=5 POLLS=50
+else
+        LISTENERS=10000 CONNECTIONS=30000 PROCS=6 DUMPS=200 RUNS=20 POLLS=200
+fi
+FIRST_PORT=8001          # listeners on 8001..8001+LISTENERS-1, below the
+EPHEMERAL="20000 65535"  # ephemeral range used by the connections
+POP_LIFETIME=600         # bench-pop exits by itself after this (seconds)
+
+TMP=$(mktemp -d /tmp/backlogd-bench.XXXXXX)
+PIDS=()
+
+cleanup() {
+        local pid
+        for pid in "${PIDS[@]}"; do
+                kill -TERM "$pid" 2>/dev/null || true
+        done
+        for pid in "${PIDS[@]}"; do
+                wait "$pid" 2>/dev/null || true
+        done
+        rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+die() {
+        echo "run.sh: $*" >&2
+        exit 1
+}
+
+# ---- binaries -------------------------------------------------------------
+BACKLOGD=${BACKLOGD:-$REPO/build/backlogd}
+HAVE_DAEMON=1
+if [[ ! -x "$BACKLOGD" ]]; then
+        echo "run.sh: $BACKLOGD not found: daemon rows will read n/a" >&2
+        HAVE_DAEMON=0
+fi
+
+find_helpers() {
+        local d
+        for d in ${BENCH_BUILD:+"$BENCH_BUILD"} "$(dirname "$BACKLOGD")" "$REPO"/build*; do
+                if [[ -x "$d/tests/bench/bench-floor" && -x "$d/tests/bench/bench-pop" ]]; then
+                        FLOOR="$d/tests/bench/bench-floor"
+                        POP="$d/tests/bench/bench-pop"
+                        return 0
+                fi
+        done
+        return 1
+}
+if ! find_helpers; then
+        command -v cc >/dev/null || die "no bench-floor/bench-pop built and no cc"
+        echo "run.sh: helpers not built by meson, compiling them with cc" >&2
+        FLOOR="$TMP/bench-floor" POP="$TMP/bench-pop"
+        cc -std=gnu11 -O2 -D_GNU_SOURCE -o "$FLOOR" "$BENCH_DIR/bench-floor.c"
+        cc -std=gnu11 -O2 -D_GNU_SOURCE -o "$POP" "$BENCH_DIR/bench-pop.c"
+fi
+
+# ---- namespace ------------------------------------------------------------
+ip link set lo up
+sysctl -qw net.ipv4.ip_local_port_range="$EPHEMERAL"
+if (( $(sysctl -n net.core.somaxconn) < 4096 )); then
+        sysctl -qw net.core.somaxconn=4096
+fi
+ulimit -n "$(ulimit -Hn)"
+
+# ---- population -----------------------------------------------------------
+echo "Building the population: $LISTENERS listeners (1 in 4 IPv6, 1 % full)," \
+     "$CONNECTIONS established connections, $PROCS processes" >&2
+t_start=$EPOCHREALTIME
+per_l=$(( LISTENERS / PROCS ))
+per_c=$(( CONNECTIONS / PROCS ))
+for (( p = 0; p < PROCS; p++ )); do
+        n_l=$per_l n_c=$per_c
+        if (( p == PROCS - 1 )); then
+                n_l=$(( LISTENERS - per_l * (PROCS - 1) ))
+                n_c=$(( CONNECTIONS - per_c * (PROCS - 1) ))
+        fi
+        "$POP" -p $(( FIRST_PORT + p * per_l )) -g $(( p * per_l )) -l "$n_l" -c "$n_c" \
+                -t "$POP_LIFETIME" >"$TMP/pop$p.out" 2>"$TMP/pop$p.err" </dev/null &
+        PIDS+=($!)
+done
+
+# Wait for every "ready" line, at most 240 s.
+for (( i = 0; i < 2400; i++ )); do
+        ready=0
+        for (( p = 0; p < PROCS; p++ )); do
+                grep -q '^ready' "$TMP/pop$p.out" && ready=$(( ready + 1 ))
+                if ! kill -0 "${PIDS[$p]}" 2>/dev/null && ! grep -q '^ready' "$TMP/pop$p.out"; then
+                        cat "$TMP/pop$p.err" >&2
+                        die "bench-pop $p failed"
+                fi
+        done
+        (( ready == PROCS )) && break
+        sleep 0.1
+done
+(( ready == PROCS )) || die "population not ready after 240 s"
+t_ready=$EPOCHREALTIME
+read -r n_v6 n_full < <(cat "$TMP"/pop*.out | awk '
+        { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] += kv[2] } }
+        END { print v["ipv6"], v["full"] }')
+n_estab=$(ss -tnH state established | wc -l)
+printf 'Population ready in %.1f s: %d listeners (%d IPv6, %d full), %d established sockets\n' \
+        "$(awk -v a="$t_start" -v b="$t_ready" 'BEGIN { print b - a }')" \
+        "$LISTENERS" "$n_v6" "$n_full" "$n_estab" >&2
+
+# ---- measurements ---------------------------------------------------------
+# The floor: µs of CPU (user+system) per raw v4+v6 LISTEN dump.
+floor_out=$("$FLOOR" "$DUMPS") || die "bench-floor failed"
+floor_sockets=$(sed -n 's/.*sockets=\([0-9]*\).*/\1/p' <<<"$floor_out")
+FLOOR_CPU=$(sed -n 's/.*cpu_us_per_dump=\([0-9.]*\).*/\1/p' <<<"$floor_out")
+FLOOR_WALL=$(sed -n 's/.*wall_us_per_dump=\([0-9.]*\).*/\1/p' <<<"$floor_out")
+[[ "$floor_sockets" -eq "$LISTENERS" ]] ||
+        die "bench-floor saw $floor_sockets listeners, expected $LISTENERS"
+
+# The daemon's interval: short, but long enough for it to keep up.
+if [[ -n "${BENCH_INTERVAL:-}" ]]; then
+        INTERVAL=$BENCH_INTERVAL
+else
+        INTERVAL=$(awk -v c="$FLOOR_CPU" 'BEGIN {
+                n = int((c * 5 / 1e4) + 0.999999); if (n < 1) n = 1; if (n > 20) n = 20
+                printf "%.2f\n", n / 100 }')
+fi
+DAEMON_SECONDS=$(awk -v i="$INTERVAL" -v p="$POLLS" 'BEGIN { printf "%.2f\n", i * p }')
+
+# Whole processes: prints "wall_us cpu_us" per run over RUNS runs, using
+# bash's time keyword (children's user+system from wait4()).
+time_runs() {
+        local TIMEFORMAT='%3R %3U %3S' out
+        out=$( { time (
+                for (( i = 0; i < RUNS; i++ )); do "$@" >/dev/null 2>&1 || true; done
+        ) ; } 2>&1 )
+        awk -v n="$RUNS" '{ printf "%.0f %.0f\n", $1 * 1e6 / n, ($2 + $3) * 1e6 / n }' <<<"$out"
+}
+
+read -r SS_WALL SS_CPU < <(time_runs ss -ltnm)
+
+: >"$TMP/empty.conf"
+{
+        printf 'watch = ( '
+        for (( k = 0; k < 5; k++ )); do
+                (( k > 0 )) && printf ', '
+                printf '{ port = %d; }' $(( FIRST_PORT + k ))
+        done
+        printf ' );\n'
+} >"$TMP/watch.conf"
+
+ONCE_WALL=n/a ONCE_CPU=n/a ONCE_RC=n/a
+if (( HAVE_DAEMON )); then
+        ONCE_RC=0
+        timeout 30 "$BACKLOGD" -c "$TMP/empty.conf" --once --json >"$TMP/once.json" 2>"$TMP/once.err" ||
+                ONCE_RC=$?
+        if (( ONCE_RC == 124 )) || [[ ! -s "$TMP/once.json" ]]; then
+                echo "run.sh: 'backlogd --once --json' failed (exit $ONCE_RC):" >&2
+                head -5 "$TMP/once.err" >&2
+        else
+                ONCE_SEEN=$(grep -o '"port":' "$TMP/once.json" | wc -l)
+                if (( ONCE_SEEN != LISTENERS )); then
+                        echo "run.sh: warning: backlogd --once --json listed $ONCE_SEEN listeners," \
+                             "expected $LISTENERS" >&2
+                fi
+                read -r ONCE_WALL ONCE_CPU < <(time_runs timeout 30 "$BACKLOGD" -c "$TMP/empty.conf" --once --json)
+        fi
+fi
+
+# CPU time (user+system) of a process in µs: the sum of its threads'
+# /proc/PID/task/*/schedstat (ns), else utime+stime of /proc/PID/stat
+# (clock ticks, 10 ms resolution).
+proc_cpu_us() {
+        local pid=$1 stat
+        if [[ -r "/proc/$pid/schedstat" ]]; then
+                awk '{ s += $1 } END { printf "%.0f\n", s / 1e3 }' /proc/"$pid"/task/*/schedstat
+                return
+        fi
+        stat=$(<"/proc/$pid/stat") || return 1
+        stat=${stat##*) }
+        awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f\n", ($12 + $13) * 1e6 / hz }' <<<"$stat"
+}
+
+# Runs the daemon for DAEMON_SECONDS after a short warm-up and prints
+# "cpu_us_per_poll nominal_polls wakeups vmhwm_kb cpu_share_%". Polls are counted as
+# wall time / interval (sd_event may coalesce or delay timer wake-ups); the
+# voluntary context switches (wake-ups from epoll_wait) are shown as a check.
+measure_daemon() {
+        local conf=$1 name=$2 pid t0 t1 w0 w1 v0 v1 hwm i
+        "$BACKLOGD" -c "$conf" --interval "$INTERVAL" --log-target console \
+                >"$TMP/$name.log" 2>&1 </dev/null &
+        pid=$!
+        PIDS+=("$pid")
+        sleep 0.5
+        if ! kill -0 "$pid" 2>/dev/null; then
+                echo "run.sh: backlogd ($name) exited early:" >&2
+                tail -5 "$TMP/$name.log" >&2
+                echo "n/a n/a n/a n/a n/a"
+                return
+        fi
+        t0=$(proc_cpu_us "$pid") w0=$EPOCHREALTIME
+        v0=$(awk '/^voluntary_ctxt_switches/ { print $2 }' "/proc/$pid/status")
+        sleep "$DAEMON_SECONDS"
+        t1=$(proc_cpu_us "$pid") w1=$EPOCHREALTIME
+        v1=$(awk '/^voluntary_ctxt_switches/ { print $2 }' "/proc/$pid/status")
+        hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status")
+        kill -TERM "$pid" 2>/dev/null || true
+        for (( i = 0; i < 50; i++ )); do
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        awk -v t0="$t0" -v t1="$t1" -v w0="$w0" -v w1="$w1" -v v0="$v0" -v v1="$v1" \
+            -v iv="$INTERVAL" -v hwm="$hwm" 'BEGIN {
+                polls = (w1 - w0) / iv
+                cpu = (t1 - t0) / 1e6
+                printf "%.0f %d %d %d %.0f\n", cpu * 1e6 / polls, polls, v1 - v0, hwm, cpu * 100 / (w1 - w0)
+        }'
+}
+
+D_CPU=n/a D_POLLS=n/a D_WAKE=n/a D_HWM=n/a D_SHARE=n/a
+W_CPU=n/a W_POLLS=n/a W_WAKE=n/a W_HWM=n/a W_SHARE=n/a
+if (( HAVE_DAEMON )); then
+        echo "Running backlogd --interval $INTERVAL for $DAEMON_SECONDS s, twice" >&2
+        read -r D_CPU D_POLLS D_WAKE D_HWM D_SHARE < <(measure_daemon "$TMP/empty.conf" defaults)
+        read -r W_CPU W_POLLS W_WAKE W_HWM W_SHARE < <(measure_daemon "$TMP/watch.conf" watch5)
+fi
+
+# ---- table ----------------------------------------------------------------
+ratio() {
+        awk -v a="$1" -v f="$FLOOR_CPU" 'BEGIN {
+                if (a == "n/a" || f <= 0) print "n/a"; else printf "%.1fx\n", a / f }'
+}
+row() {
+        printf '%-44s %12s %12s %10s\n' "$1" "$2" "$3" "$4"
+}
+
+echo
+echo "backlogd benchmark: $LISTENERS listeners ($n_v6 IPv6, $n_full full)," \
+     "$CONNECTIONS connections ($n_estab established sockets), kernel $(uname -r), $(nproc) CPUs"
+row "measurement" "wall µs" "CPU µs" "CPU/floor"
+row "floor: raw LISTEN dump v4+v6 ($DUMPS dumps)" "$FLOOR_WALL" "$FLOOR_CPU" "1.0x"
+row "backlogd poll, defaults (${D_POLLS} polls)" "-" "$D_CPU" "$(ratio "$D_CPU")"
+row "backlogd poll, watch 5 ports (${W_POLLS} polls)" "-" "$W_CPU" "$(ratio "$W_CPU")"
+row "backlogd --once --json, per run ($RUNS runs)" "$ONCE_WALL" "$ONCE_CPU" "$(ratio "$ONCE_CPU")"
+row "ss -ltnm, per run ($RUNS runs)" "$SS_WALL" "$SS_CPU" "$(ratio "$SS_CPU")"
+row "backlogd peak RSS (VmHWM), defaults" "" "${D_HWM} kB" ""
+row "backlogd peak RSS (VmHWM), watch 5 ports" "" "${W_HWM} kB" ""
+echo
+echo "Daemon: --interval $INTERVAL, polls counted as wall time / interval (the timer keeps a fixed"
+echo "cadence while a poll takes less than the interval); voluntary context switches (epoll_wait"
+echo "wake-ups) seen: defaults $D_WAKE, watch $W_WAKE; CPU share of one core: defaults $D_SHARE %," \
+     "watch $W_SHARE %."
+for share in "$D_SHARE" "$W_SHARE"; do
+        if [[ "$share" != n/a ]] && (( share > 50 )); then
+                echo "WARNING: the daemon used more than half a core: it may have skipped polls," \
+                     "so CPU per poll is underestimated; raise BENCH_INTERVAL."
+                break
+        fi
+done
+if [[ "$ONCE_RC" != n/a && "$ONCE_RC" != 0 ]]; then
+        echo "backlogd --once --json exited with status $ONCE_RC."
+fi
