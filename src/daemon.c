@@ -20,7 +20,7 @@
 #include "policy.h"
 #include "snapshot.h"
 
-#define MAX_RANGES 64
+#define MAX_RANGES DIAG_MAX_RANGES
 /* Sysctls change rarely and only explain alerts: re-read them this often. */
 #define SYSCTL_REFRESH_USEC (30ULL * 1000000ULL)
 

@@ -48,7 +48,7 @@ printf 'interval = 0.1;\nwarn = 120;\nwatch = ( { port = 8080; } );\n' >"$CONF"
 kill -HUP "$DAEMON"
 wait_lines "$TEST_TMP/daemon.err" 'Reload failed' 1 5 "$DAEMON"
 check "reload error" "$(grep 'Reload failed' "$TEST_TMP/daemon.err")" \
-        "Reload failed, keeping the running configuration: $CONF:2: warn: must be between 1 and 100, not 120"
+        "Reload failed, keeping the running configuration: $CONF:2: warn: must be between 2 and 100, not 120"
 notify_wait_for 'READY=1' || true
 sleep 0.5
 check "READY=1 count after the failed reload" "$(notify_fields | grep -c '^READY=1$')" 3
