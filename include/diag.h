@@ -50,6 +50,18 @@ void diag_set_recorder(DiagSocket *s, FILE *f);
 int diag_dump_listeners(DiagSocket *s, const PortRange *ranges, size_t n_ranges,
                         ListenerSet *out, ErrBuf *err);
 
+/* Receives each listener of a dump, in the kernel's order; duplicates are
+ * possible (a dump is not a snapshot). Returns 0, or a negative errno that
+ * aborts the dump. */
+typedef int (*diag_listener_cb)(const Listener *l, void *userdata);
+
+/* Like diag_dump_listeners(), but hands each listener to cb instead of
+ * storing it: the daemon's poll path keeps no copy of the population.
+ * Returns the number of listeners handed over. On error, cb may already
+ * have seen part of the dump. */
+int diag_dump_each(DiagSocket *s, const PortRange *ranges, size_t n_ranges, diag_listener_cb cb, void *userdata,
+                   ErrBuf *err);
+
 /* Builds the request for one family into buf (>= 256 bytes, filled with
  * zeroes by the function). Returns the message length or -ENOBUFS. */
 int diag_build_request(void *buf, size_t size, uint8_t family, uint32_t seq,

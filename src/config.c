@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <libconfig.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,7 +140,7 @@ static int get_seconds(const Parser *p, const config_setting_t *s, uint64_t min_
 
                 snprintf(value, sizeof(value), "%.10g", v);
                 ok = v >= 0 && v <= (double) max_usec / 1e6 + 1.0;
-                usec = ok ? (uint64_t) llround(v * 1e6) : 0;
+                usec = ok ? (uint64_t) (v * 1e6 + 0.5) : 0; /* v >= 0: rounds to nearest */
         } else
                 return fail(p, line, key, -1, "must be a number of seconds, not %s", type_name(s));
         if (!ok || usec < min_usec || usec > max_usec)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <libmnl/libmnl.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
@@ -30,7 +31,9 @@ struct DiagSocket {
 
 /* State shared by the libmnl callbacks of one diag_parse() call. */
 typedef struct ParseContext {
-        ListenerSet *out;
+        diag_listener_cb cb; /* receives each listener */
+        void *userdata;
+        size_t n;            /* listeners handed to cb */
         ErrBuf *err;
         int error; /* set by a callback that returns MNL_CB_ERROR */
         bool done;
@@ -154,7 +157,8 @@ static int data_cb(const struct nlmsghdr *nlh, void *data) {
         ParseContext *ctx = data;
         const struct nlattr *tb[INET_DIAG_MAX + 1] = {0};
         const struct inet_diag_msg *m;
-        Listener *l;
+        Listener listener = {0}, *l = &listener;
+        int r;
 
         if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY) {
                 ctx->error = errbuf_set(ctx->err, -EPROTO, "unexpected message type %u", nlh->nlmsg_type);
@@ -175,9 +179,6 @@ static int data_cb(const struct nlmsghdr *nlh, void *data) {
         if (m->idiag_state != TCP_LISTEN)
                 return MNL_CB_OK;
 
-        l = listener_set_push(ctx->out);
-        if (!l)
-                return ctx_fail(ctx, -ENOMEM, "out of memory");
         l->family = m->idiag_family;
         memcpy(l->addr, m->id.idiag_src, m->idiag_family == AF_INET ? 4 : 16);
         l->port = ntohs(m->id.idiag_sport);
@@ -197,7 +198,20 @@ static int data_cb(const struct nlmsghdr *nlh, void *data) {
         }
         if (tb[INET_DIAG_CGROUP_ID])
                 l->cgroup_id = mnl_attr_get_u64(tb[INET_DIAG_CGROUP_ID]);
+        r = ctx->cb(l, ctx->userdata);
+        if (r < 0)
+                return ctx_fail(ctx, r, r == -ENOMEM ? "out of memory" : "listener rejected by the caller");
+        ctx->n++;
         return MNL_CB_OK;
+}
+
+static int push_cb(const Listener *l, void *userdata) {
+        Listener *slot = listener_set_push(userdata);
+
+        if (!slot)
+                return -ENOMEM;
+        *slot = *l;
+        return 0;
 }
 
 static int error_cb(const struct nlmsghdr *nlh, void *data) {
@@ -263,9 +277,9 @@ static int describe_mismatch(const void *buf, size_t len, uint32_t seq, uint32_t
         return errbuf_set(err, -errnum, "port id or sequence number mismatch");
 }
 
-int diag_parse(const void *buf, size_t len, uint32_t seq, uint32_t portid,
-               ListenerSet *out, ErrBuf *err) {
-        ParseContext ctx = { .out = out, .err = err };
+static int parse_each(const void *buf, size_t len, uint32_t seq, uint32_t portid, diag_listener_cb cb,
+                      void *userdata, size_t *n, ErrBuf *err) {
+        ParseContext ctx = { .cb = cb, .userdata = userdata, .err = err };
         mnl_cb_t ctl_cbs[NLMSG_MIN_TYPE] = {
                 [NLMSG_NOOP] = noop_cb,
                 [NLMSG_ERROR] = error_cb,
@@ -299,6 +313,7 @@ int diag_parse(const void *buf, size_t len, uint32_t seq, uint32_t portid,
         }
 
         r = mnl_cb_run2(buf, len, seq, portid, data_cb, &ctx, ctl_cbs, ELEMENTSOF(ctl_cbs));
+        *n += ctx.n;
         if (r == MNL_CB_ERROR) {
                 int e = errno;
 
@@ -311,6 +326,12 @@ int diag_parse(const void *buf, size_t len, uint32_t seq, uint32_t portid,
                 return errbuf_set(err, e > 0 ? -e : -EPROTO, "netlink parse error: %s", strerror(e));
         }
         return ctx.done ? 0 : 1;
+}
+
+int diag_parse(const void *buf, size_t len, uint32_t seq, uint32_t portid, ListenerSet *out, ErrBuf *err) {
+        size_t n = 0;
+
+        return parse_each(buf, len, seq, portid, push_cb, out, &n, err);
 }
 
 /* Sorts and deduplicates only what was appended from index start on, so the
@@ -418,7 +439,7 @@ static int record(DiagSocket *s, size_t n, ErrBuf *err) {
 }
 
 static int dump_family(DiagSocket *s, uint8_t family, const PortRange *ranges, size_t n_ranges,
-                       ListenerSet *out, ErrBuf *err) {
+                       diag_listener_cb cb, void *userdata, size_t *n_seen, ErrBuf *err) {
         uint32_t seq;
         int len, r;
 
@@ -451,30 +472,41 @@ static int dump_family(DiagSocket *s, uint8_t family, const PortRange *ranges, s
                         if (r < 0)
                                 return r;
                 }
-                r = diag_parse(s->buf, (size_t) n, seq, s->portid, out, err);
+                r = parse_each(s->buf, (size_t) n, seq, s->portid, cb, userdata, n_seen, err);
                 if (r <= 0)
                         return r;
         }
 }
 
-int diag_dump_listeners(DiagSocket *s, const PortRange *ranges, size_t n_ranges,
-                        ListenerSet *out, ErrBuf *err) {
+int diag_dump_each(DiagSocket *s, const PortRange *ranges, size_t n_ranges, diag_listener_cb cb, void *userdata,
+                   ErrBuf *err) {
         static const uint8_t families[] = { AF_INET, AF_INET6 };
-        size_t start = out->n;
+        size_t n = 0;
 
         for (size_t i = 0; i < ELEMENTSOF(families); i++) {
-                int r = dump_family(s, families[i], ranges, n_ranges, out, err);
+                int r = dump_family(s, families[i], ranges, n_ranges, cb, userdata, &n, err);
 
                 if (r < 0) {
                         char why[sizeof(err->text)];
 
-                        out->n = start;
                         if (err) {
                                 memcpy(why, err->text, sizeof(why));
                                 errbuf_set(err, r, "%s dump: %s", family_name(families[i]), why);
                         }
                         return r;
                 }
+        }
+        return n > INT_MAX ? INT_MAX : (int) n;
+}
+
+int diag_dump_listeners(DiagSocket *s, const PortRange *ranges, size_t n_ranges,
+                        ListenerSet *out, ErrBuf *err) {
+        size_t start = out->n;
+        int r = diag_dump_each(s, ranges, n_ranges, push_cb, out, err);
+
+        if (r < 0) {
+                out->n = start;
+                return r;
         }
         return (int) sort_dedup_tail(out, start);
 }

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +18,7 @@
 #include "report.h"
 #include "sink.h"
 
-#define MAX_PORT_ARGS 64
+#define MAX_PORT_ARGS DIAG_MAX_RANGES
 
 static struct {
         const char *config_path;
@@ -84,11 +83,11 @@ static int parse_interval_arg(const char *s, uint64_t *ret) {
 
         errno = 0;
         d = strtod(s, &end);
-        if (errno != 0 || end == s || *end || !isfinite(d))
+        if (errno != 0 || end == s || *end || d != d)
                 return -EINVAL;
         if (d * 1e6 < (double) CONFIG_INTERVAL_MIN_USEC - 0.5 || d * 1e6 > (double) CONFIG_INTERVAL_MAX_USEC + 0.5)
                 return -ERANGE;
-        *ret = (uint64_t) llround(d * 1e6);
+        *ret = (uint64_t) (d * 1e6 + 0.5);
         return 0;
 }
 
