@@ -50,16 +50,52 @@ const char *netstat_counter_name(NetstatCounter c);
 /* Dotted sysctl name ("net.core.somaxconn"). */
 const char *netstat_sysctl_name(NetstatSysctl s);
 
-/* Parses the text of /proc/net/netstat. Succeeds only if a well-formed
- * TcpExt section is present; counters it does not list are marked absent.
- * Any malformed section (name/value count mismatch, a values line that
- * does not follow its names line, a non-numeric or overflowing value, a
- * truncated line) fails with -EBADMSG and a reason naming the line.
- * Missing TcpExt: -ENODATA. ret is written only on success. */
+/* Parses the text of /proc/net/netstat: len bytes at text, which need not
+ * be NUL-terminated and are not modified. Allocates nothing. Succeeds only
+ * if a well-formed TcpExt section is present; counters it does not list are
+ * marked absent. Any malformed section (name/value count mismatch, a values
+ * line that does not follow its names line, a non-numeric or overflowing
+ * value, a truncated line, a NUL byte) fails with -EBADMSG and a reason
+ * naming the line. Missing TcpExt: -ENODATA. ret is written only on
+ * success. */
+int netstat_parse_text(const char *text, size_t len, NetstatCounters *ret, ErrBuf *err);
+
+/* Reads f to its end (into a heap buffer: for tests and --once) and parses
+ * it as netstat_parse_text(). A read error: -errno, "line N: read error: …";
+ * more than NETSTAT_SIZE_MAX bytes: -EFBIG. */
 int netstat_parse(FILE *f, NetstatCounters *ret, ErrBuf *err);
 
-/* Reads <proc_root>/net/netstat. -errno of open/read, or as netstat_parse. */
+/* Reads <proc_root>/net/netstat once (a reader made and freed): -errno of
+ * open/read, or as netstat_parse(); the reason starts with the path. */
 int netstat_read(const char *proc_root, NetstatCounters *ret, ErrBuf *err);
+
+#define NETSTAT_SIZE_MAX ((size_t) 16 << 20)
+
+/* A reader for polling: it keeps <proc_root>/net/netstat open and re-reads
+ * it from offset 0 with pread(), which makes the kernel's seq_file generate
+ * fresh values, into a buffer it owns. The buffer grows only when the file
+ * got bigger, so a steady-state read makes no heap allocation (two pread()
+ * calls, no open/close).
+ *
+ * Any failure (open, read, parse, growth) closes the file, and the next read
+ * opens the path again: a file that was unreadable for a while, or a proc
+ * root whose contents were swapped, is picked up then. A file replaced by
+ * rename() while reads keep succeeding is NOT noticed: the reader goes on
+ * reading the old inode (harmless for /proc, where files are never
+ * replaced). */
+typedef struct NetstatReader NetstatReader;
+
+/* Copies proc_root and allocates the buffer; does not open the file yet.
+ * -ENOMEM only. */
+int netstat_reader_new(const char *proc_root, NetstatReader **ret);
+NetstatReader *netstat_reader_free(NetstatReader *r);
+static inline void netstat_reader_freep(NetstatReader **r) {
+        netstat_reader_free(*r);
+}
+
+/* As netstat_read(): "PATH: strerror" when open fails, "PATH: line N: read
+ * error: strerror" when a read fails, "PATH: <parse reason>" otherwise. */
+int netstat_reader_read(NetstatReader *r, NetstatCounters *ret, ErrBuf *err);
 
 /* Reads the sysctls under <proc_root>/sys/. A file that is missing or
  * unreadable leaves that entry absent; never fails. */

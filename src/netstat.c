@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "netstat.h"
 
@@ -48,180 +50,193 @@ const char *netstat_sysctl_name(NetstatSysctl s) {
         return sysctl_names[s];
 }
 
-static int counter_from_name(const char *name) {
+/* A run of bytes inside the text being parsed; never NUL-terminated. */
+typedef struct Span {
+        const char *p;
+        size_t n;
+} Span;
+
+/* printf arguments for "%.*s": at most max bytes of a span. */
+#define SPAN_ARG(s, max) (int) ((s).n < (max) ? (s).n : (max)), (s).p
+/* Longer than any ErrBuf, so "%.*s" with it truncates no differently from "%s". */
+#define SPAN_ALL sizeof(ErrBuf)
+
+static bool span_eq(Span s, const char *str) {
+        return s.n == strlen(str) && memcmp(s.p, str, s.n) == 0;
+}
+
+static bool is_separator(char c) {
+        return c == ' ' || c == '\t';
+}
+
+/* Takes the next blank-separated token off *rest; false at its end. */
+static bool next_token(Span *rest, Span *ret) {
+        const char *p = rest->p, *end = p + rest->n, *t;
+
+        while (p < end && is_separator(*p))
+                p++;
+        for (t = p; t < end && !is_separator(*t); t++)
+                ;
+        *ret = (Span) { p, (size_t) (t - p) };
+        *rest = (Span) { t, (size_t) (end - t) };
+        return t > p;
+}
+
+static int counter_from_name(Span name) {
         for (int i = 0; i < _NETSTAT_COUNTER_MAX; i++)
-                if (strcmp(counter_names[i], name) == 0)
+                if (name.p[0] == counter_names[i][0] && span_eq(name, counter_names[i]))
                         return i;
         return -1;
 }
 
-#define SEPARATORS " \t"
+/* parse_u64() on a span: -EINVAL unless all digits, -ERANGE on overflow. */
+static int span_to_u64(Span s, uint64_t *ret) {
+        uint64_t v = 0;
 
-/* A names line waiting for its values line. The name pointers point into
- * line; counter[i] is the NetstatCounter of name i, or -1. */
+        if (s.n == 0)
+                return -EINVAL;
+        for (size_t i = 0; i < s.n; i++)
+                if (s.p[i] < '0' || s.p[i] > '9')
+                        return -EINVAL;
+        for (size_t i = 0; i < s.n; i++) {
+                unsigned d = (unsigned) (s.p[i] - '0');
+
+                if (v > (UINT64_MAX - d) / 10)
+                        return -ERANGE;
+                v = v * 10 + d;
+        }
+        *ret = v;
+        return 0;
+}
+
+/* Splits "Prefix: rest": false if the line does not start with a prefix. */
+static bool split_prefix(Span line, Span *ret_prefix, Span *ret_rest) {
+        size_t n = 0;
+
+        while (n < line.n && line.p[n] != ':' && !is_separator(line.p[n]))
+                n++;
+        if (n == 0 || n == line.n || line.p[n] != ':')
+                return false;
+        if (n + 1 < line.n && !is_separator(line.p[n + 1]))
+                return false;
+        *ret_prefix = (Span) { line.p, n };
+        *ret_rest = (Span) { line.p + n + 1, line.n - n - 1 };
+        return true;
+}
+
+/* A names line waiting for its values line. For TcpExt, pos[c] is 1 + the
+ * index of counter c among the names, or 0. */
 typedef struct Section {
-        char *line;
-        const char *prefix;
-        char **names;
-        int *counter;
-        size_t n_names, allocated;
+        Span prefix, names;
+        size_t n_names;
+        size_t pos[_NETSTAT_COUNTER_MAX];
         unsigned line_no;
+        bool tcpext;
 } Section;
 
-static void section_clear(Section *s) {
-        free(s->line);
-        free(s->names);
-        free(s->counter);
-        *s = (Section) { 0 };
-}
+static int section_start(Section *s, Span prefix, Span rest, unsigned line_no, ErrBuf *err) {
+        Span t;
 
-/* Splits "Prefix: rest" in place: returns the prefix and points *rest past
- * the colon, or returns NULL if the line does not start with a prefix. */
-static char *split_prefix(char *line, char **rest) {
-        size_t n = strcspn(line, ":" SEPARATORS);
+        *s = (Section) { .prefix = prefix, .names = rest, .line_no = line_no,
+                         .tcpext = span_eq(prefix, "TcpExt") };
+        while (next_token(&rest, &t)) {
+                int c;
 
-        if (n == 0 || line[n] != ':')
-                return NULL;
-        if (line[n + 1] != '\0' && !strchr(SEPARATORS, line[n + 1]))
-                return NULL;
-        line[n] = '\0';
-        *rest = line + n + 1;
-        return line;
-}
-
-static int section_add_name(Section *s, char *name, bool tcpext, ErrBuf *err) {
-        int c = -1;
-
-        if (name[0] >= '0' && name[0] <= '9')
-                return errbuf_set(err, -EBADMSG, "line %u: %s: '%.40s' is not a counter name",
-                                  s->line_no, s->prefix, name);
-        if (tcpext) {
-                c = counter_from_name(name);
-                for (size_t i = 0; c >= 0 && i < s->n_names; i++)
-                        if (s->counter[i] == c)
-                                return errbuf_set(err, -EBADMSG, "line %u: %s: duplicate name '%s'",
-                                                  s->line_no, s->prefix, name);
-        }
-        if (s->n_names == s->allocated) {
-                size_t a = s->allocated ? s->allocated * 2 : 64;
-                char **names = realloc(s->names, a * sizeof(*names));
-
-                if (!names)
-                        return errbuf_set(err, -ENOMEM, "out of memory");
-                s->names = names;
-                int *counter = realloc(s->counter, a * sizeof(*counter));
-                if (!counter)
-                        return errbuf_set(err, -ENOMEM, "out of memory");
-                s->counter = counter;
-                s->allocated = a;
-        }
-        s->names[s->n_names] = name;
-        s->counter[s->n_names] = c;
-        s->n_names++;
-        return 0;
-}
-
-/* Takes ownership of line (a names line whose prefix is already split off). */
-static int section_start(Section *s, char *line, const char *prefix, char *rest, unsigned line_no,
-                         ErrBuf *err) {
-        bool tcpext = strcmp(prefix, "TcpExt") == 0;
-        char *save = NULL;
-        int r;
-
-        s->line = line;
-        s->prefix = prefix;
-        s->line_no = line_no;
-        for (char *t = strtok_r(rest, SEPARATORS, &save); t; t = strtok_r(NULL, SEPARATORS, &save)) {
-                r = section_add_name(s, t, tcpext, err);
-                if (r < 0)
-                        return r;
+                if (t.p[0] >= '0' && t.p[0] <= '9')
+                        return errbuf_set(err, -EBADMSG, "line %u: %.*s: '%.*s' is not a counter name",
+                                          line_no, SPAN_ARG(prefix, SPAN_ALL), SPAN_ARG(t, 40));
+                s->n_names++;
+                c = s->tcpext ? counter_from_name(t) : -1;
+                if (c < 0)
+                        continue;
+                if (s->pos[c] > 0)
+                        return errbuf_set(err, -EBADMSG, "line %u: %.*s: duplicate name '%.*s'",
+                                          line_no, SPAN_ARG(prefix, SPAN_ALL), SPAN_ARG(t, SPAN_ALL));
+                s->pos[c] = s->n_names;
         }
         if (s->n_names == 0)
-                return errbuf_set(err, -EBADMSG, "line %u: %s: no names", line_no, prefix);
+                return errbuf_set(err, -EBADMSG, "line %u: %.*s: no names", line_no, SPAN_ARG(prefix, SPAN_ALL));
         return 0;
+}
+
+/* Name number n (from 0) of a section, for error messages. */
+static Span section_name(const Section *s, size_t n) {
+        Span names = s->names, name = { 0 };
+
+        for (size_t i = 0; i <= n; i++)
+                next_token(&names, &name);
+        return name;
 }
 
 /* Matches a values line against the pending names; fills c for TcpExt. */
-static int section_finish(const Section *s, const char *prefix, char *rest, unsigned line_no,
-                          NetstatCounters *c, ErrBuf *err) {
-        char *save = NULL, *t;
-        size_t n = 0;
+static int section_finish(const Section *s, Span prefix, Span rest, unsigned line_no, NetstatCounters *c,
+                          ErrBuf *err) {
+        Span t;
+        size_t n;
 
-        if (strcmp(prefix, s->prefix) != 0)
+        if (prefix.n != s->prefix.n || memcmp(prefix.p, s->prefix.p, prefix.n) != 0)
                 return errbuf_set(err, -EBADMSG,
-                                  "line %u: expected %s values after the names on line %u, got %.40s",
-                                  line_no, s->prefix, s->line_no, prefix);
-        for (t = strtok_r(rest, SEPARATORS, &save); t; t = strtok_r(NULL, SEPARATORS, &save), n++) {
+                                  "line %u: expected %.*s values after the names on line %u, got %.*s",
+                                  line_no, SPAN_ARG(s->prefix, SPAN_ALL), s->line_no, SPAN_ARG(prefix, 40));
+        for (n = 0; next_token(&rest, &t); n++) {
                 uint64_t v;
                 int r;
 
                 if (n >= s->n_names)
                         continue; /* counted for the error below */
-                r = parse_u64(t, &v);
+                r = span_to_u64(t, &v);
                 if (r == -ERANGE)
-                        return errbuf_set(err, -EBADMSG, "line %u: %s: %.40s: value '%.40s' overflows 64 bits",
-                                          line_no, prefix, s->names[n], t);
+                        return errbuf_set(err, -EBADMSG, "line %u: %.*s: %.*s: value '%.*s' overflows 64 bits",
+                                          line_no, SPAN_ARG(prefix, SPAN_ALL), SPAN_ARG(section_name(s, n), 40),
+                                          SPAN_ARG(t, 40));
                 if (r < 0)
-                        return errbuf_set(err, -EBADMSG, "line %u: %s: %.40s: invalid value '%.40s'",
-                                          line_no, prefix, s->names[n], t);
-                if (s->counter[n] >= 0) {
-                        c->value[s->counter[n]] = v;
-                        c->present[s->counter[n]] = true;
-                }
+                        return errbuf_set(err, -EBADMSG, "line %u: %.*s: %.*s: invalid value '%.*s'",
+                                          line_no, SPAN_ARG(prefix, SPAN_ALL), SPAN_ARG(section_name(s, n), 40),
+                                          SPAN_ARG(t, 40));
+                for (int i = 0; s->tcpext && i < _NETSTAT_COUNTER_MAX; i++)
+                        if (s->pos[i] == n + 1) {
+                                c->value[i] = v;
+                                c->present[i] = true;
+                        }
         }
         if (n != s->n_names)
-                return errbuf_set(err, -EBADMSG, "line %u: %s: %zu names but %zu values",
-                                  line_no, prefix, s->n_names, n);
+                return errbuf_set(err, -EBADMSG, "line %u: %.*s: %zu names but %zu values",
+                                  line_no, SPAN_ARG(prefix, SPAN_ALL), s->n_names, n);
         return 0;
 }
 
-int netstat_parse(FILE *f, NetstatCounters *ret, ErrBuf *err) {
-        _cleanup_(freep) char *line = NULL;
-        _cleanup_(section_clear) Section pending = { 0 };
+int netstat_parse_text(const char *text, size_t len, NetstatCounters *ret, ErrBuf *err) {
+        const char *p = text, *end = text + len;
         NetstatCounters c = { 0 };
+        Section pending = { 0 }; /* pending.line_no > 0: names await values */
         unsigned line_no = 0, tcpext_line = 0;
-        size_t allocated = 0;
         int r;
 
-        for (;;) {
-                char *prefix, *rest;
-                ssize_t n;
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t) (end - p));
+                Span line = { p, (size_t) ((nl ? nl : end) - p) }, prefix, rest;
 
-                errno = 0;
-                n = getline(&line, &allocated, f);
-                if (n < 0) {
-                        int e = errno > 0 ? errno : EIO;
-
-                        if (ferror(f) || !feof(f))
-                                return errbuf_set(err, -e, "line %u: read error: %s", line_no + 1, strerror(e));
-                        break;
-                }
+                p = nl ? nl + 1 : end;
                 if (line_no == UINT_MAX)
                         return errbuf_set(err, -EBADMSG, "too many lines");
                 line_no++;
 
-                if (n > 0 && line[n - 1] == '\n')
-                        line[--n] = '\0';
-                if ((size_t) n != strlen(line))
+                if (memchr(line.p, '\0', line.n))
                         return errbuf_set(err, -EBADMSG, "line %u: NUL byte in line", line_no);
-                if (n == 0)
+                if (line.n == 0)
                         return errbuf_set(err, -EBADMSG, "line %u: empty line", line_no);
-                prefix = split_prefix(line, &rest);
-                if (!prefix)
+                if (!split_prefix(line, &prefix, &rest))
                         return errbuf_set(err, -EBADMSG, "line %u: no 'Prefix:' at start of line", line_no);
 
-                if (!pending.line) {
-                        if (strcmp(prefix, "TcpExt") == 0) {
+                if (pending.line_no == 0) {
+                        if (span_eq(prefix, "TcpExt")) {
                                 if (tcpext_line > 0)
                                         return errbuf_set(err, -EBADMSG,
                                                           "line %u: second TcpExt section (first on line %u)",
                                                           line_no, tcpext_line);
                                 tcpext_line = line_no;
                         }
-                        /* The section owns the line buffer now; getline() allocates a new one. */
-                        r = section_start(&pending, line, prefix, rest, line_no, err);
-                        line = NULL;
-                        allocated = 0;
+                        r = section_start(&pending, prefix, rest, line_no, err);
                         if (r < 0)
                                 return r;
                         continue;
@@ -230,33 +245,158 @@ int netstat_parse(FILE *f, NetstatCounters *ret, ErrBuf *err) {
                 r = section_finish(&pending, prefix, rest, line_no, &c, err);
                 if (r < 0)
                         return r;
-                section_clear(&pending);
+                pending.line_no = 0;
         }
 
-        if (pending.line)
-                return errbuf_set(err, -EBADMSG, "line %u: %s: names without a values line",
-                                  pending.line_no, pending.prefix);
+        if (pending.line_no > 0)
+                return errbuf_set(err, -EBADMSG, "line %u: %.*s: names without a values line",
+                                  pending.line_no, SPAN_ARG(pending.prefix, SPAN_ALL));
         if (tcpext_line == 0)
                 return errbuf_set(err, -ENODATA, "no TcpExt section");
         *ret = c;
         return 0;
 }
 
-int netstat_read(const char *proc_root, NetstatCounters *ret, ErrBuf *err) {
-        _cleanup_(freep) char *path = NULL;
-        _cleanup_(fclosep) FILE *f = NULL;
-        ErrBuf e = { 0 };
+/* The line a read error happened in, as a line-by-line reader would say. */
+static unsigned error_line(const char *buf, size_t size) {
+        unsigned n = 1;
+
+        for (const char *p = buf; (p = memchr(p, '\n', size - (size_t) (p - buf))); p++)
+                n++;
+        return n;
+}
+
+/* Doubles a read buffer (the first one is 8 KiB, twice a 6.x netstat). */
+static int buffer_grow(char **buf, size_t *allocated, ErrBuf *err) {
+        size_t a = *allocated ? *allocated * 2 : 8192;
+        char *b;
+
+        if (*allocated >= NETSTAT_SIZE_MAX)
+                return errbuf_set(err, -EFBIG, "more than %zu bytes", NETSTAT_SIZE_MAX);
+        b = realloc(*buf, a);
+        if (!b)
+                return errbuf_set(err, -ENOMEM, "out of memory");
+        *buf = b;
+        *allocated = a;
+        return 0;
+}
+
+int netstat_parse(FILE *f, NetstatCounters *ret, ErrBuf *err) {
+        _cleanup_(freep) char *buf = NULL;
+        size_t allocated = 0, size = 0;
         int r;
 
-        if (asprintf(&path, "%s/net/netstat", proc_root) < 0)
-                return errbuf_set(err, -ENOMEM, "out of memory");
-        f = fopen(path, "re");
-        if (!f)
-                return errbuf_set(err, -errno, "%s: %s", path, strerror(errno));
-        r = netstat_parse(f, ret, &e);
-        if (r < 0)
-                return errbuf_set(err, r, "%s: %s", path, e.text);
+        for (;;) {
+                size_t n;
+
+                if (size == allocated) {
+                        r = buffer_grow(&buf, &allocated, err);
+                        if (r < 0)
+                                return r;
+                }
+                errno = 0;
+                n = fread(buf + size, 1, allocated - size, f);
+                size += n;
+                if (size < allocated) {
+                        int e = errno > 0 ? errno : EIO;
+
+                        if (ferror(f) || !feof(f))
+                                return errbuf_set(err, -e, "line %u: read error: %s", error_line(buf, size),
+                                                  strerror(e));
+                        break;
+                }
+        }
+        return netstat_parse_text(buf, size, ret, err);
+}
+
+struct NetstatReader {
+        char *path;
+        int fd; /* -1 until opened and after any failure */
+        char *buf;
+        size_t allocated;
+};
+
+int netstat_reader_new(const char *proc_root, NetstatReader **ret) {
+        NetstatReader *r = calloc(1, sizeof(*r));
+
+        if (!r)
+                return -ENOMEM;
+        r->fd = -1;
+        if (asprintf(&r->path, "%s/net/netstat", proc_root) < 0) {
+                r->path = NULL;
+                netstat_reader_free(r);
+                return -ENOMEM;
+        }
+        if (buffer_grow(&r->buf, &r->allocated, NULL) < 0) {
+                netstat_reader_free(r);
+                return -ENOMEM;
+        }
+        *ret = r;
         return 0;
+}
+
+NetstatReader *netstat_reader_free(NetstatReader *r) {
+        if (!r)
+                return NULL;
+        if (r->fd >= 0)
+                close(r->fd);
+        free(r->buf);
+        free(r->path);
+        free(r);
+        return NULL;
+}
+
+static int reader_fail(NetstatReader *r, int e, ErrBuf *err, const ErrBuf *reason) {
+        if (r->fd >= 0)
+                close(r->fd);
+        r->fd = -1;
+        return errbuf_set(err, e, "%s: %s", r->path, reason->text);
+}
+
+int netstat_reader_read(NetstatReader *r, NetstatCounters *ret, ErrBuf *err) {
+        ErrBuf e = { "" };
+        size_t size = 0;
+        int k;
+
+        if (r->fd < 0) {
+                r->fd = open(r->path, O_RDONLY | O_CLOEXEC);
+                if (r->fd < 0)
+                        return errbuf_set(err, -errno, "%s: %s", r->path, strerror(errno));
+        }
+        /* seq_file regenerates the text on a read at offset 0; the reads
+         * that follow continue that same snapshot. */
+        for (;;) {
+                ssize_t n;
+
+                if (size == r->allocated) {
+                        k = buffer_grow(&r->buf, &r->allocated, &e);
+                        if (k < 0)
+                                return reader_fail(r, k, err, &e);
+                }
+                n = pread(r->fd, r->buf + size, r->allocated - size, (off_t) size);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        k = -errno;
+                        errbuf_set(&e, k, "line %u: read error: %s", error_line(r->buf, size), strerror(-k));
+                        return reader_fail(r, k, err, &e);
+                }
+                if (n == 0)
+                        break;
+                size += (size_t) n;
+        }
+        k = netstat_parse_text(r->buf, size, ret, &e);
+        if (k < 0)
+                return reader_fail(r, k, err, &e);
+        return 0;
+}
+
+int netstat_read(const char *proc_root, NetstatCounters *ret, ErrBuf *err) {
+        _cleanup_(netstat_reader_freep) NetstatReader *r = NULL;
+
+        if (netstat_reader_new(proc_root, &r) < 0)
+                return errbuf_set(err, -ENOMEM, "out of memory");
+        return netstat_reader_read(r, ret, err);
 }
 
 /* A sysctl file holds one decimal integer and a newline. */

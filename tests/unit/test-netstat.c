@@ -16,6 +16,60 @@
 
 #include "netstat.h"
 
+/* Counts allocations so that a steady-state read can be shown to allocate
+ * nothing (as in test-policy.c). Not under AddressSanitizer, which owns
+ * malloc itself. */
+#if defined(__SANITIZE_ADDRESS__)
+#  define COUNT_ALLOCS 0
+#elif defined(__has_feature)
+#  if __has_feature(address_sanitizer)
+#    define COUNT_ALLOCS 0
+#  endif
+#endif
+#ifndef COUNT_ALLOCS
+#  define COUNT_ALLOCS 1
+#endif
+
+static size_t n_allocs;
+
+#if COUNT_ALLOCS
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t n, size_t m);
+extern void *__libc_realloc(void *p, size_t n);
+extern void __libc_free(void *p);
+
+void *malloc(size_t n) {
+        n_allocs++;
+        return __libc_malloc(n);
+}
+
+void *calloc(size_t n, size_t m) {
+        n_allocs++;
+        return __libc_calloc(n, m);
+}
+
+void *realloc(void *p, size_t n) {
+        n_allocs++;
+        return __libc_realloc(p, n);
+}
+
+void free(void *p) {
+        __libc_free(p);
+}
+#endif
+
+/* False when the wrappers above are not in use: under ASan, or under
+ * valgrind, which replaces malloc in the executable too. Then "no
+ * allocation" holds trivially and only the positive counts are skipped. */
+static bool allocs_counted(void) {
+        /* Through a pointer, as the module calls it: not inlined here. */
+        void *(*volatile re)(void *, size_t) = realloc;
+        size_t n = n_allocs;
+
+        free(re(NULL, 16));
+        return n_allocs != n;
+}
+
 #define N _NETSTAT_COUNTER_MAX
 /* Marks a counter the fixture's kernel lacks; no fixture holds this value. */
 #define ABSENT UINT64_C(0xAB5E47AB5E47AB5E)
@@ -472,6 +526,423 @@ START_TEST(test_live_overflow) {
 }
 END_TEST
 
+/* --- netstat_parse_text() and NetstatReader --- */
+
+/* The whole of a file in a buffer of exactly its size (no terminator, so
+ * valgrind and ASan see any read past the end). */
+static char *slurp(const char *path, size_t *ret_len) {
+        _cleanup_(fclosep) FILE *f = fopen(path, "re");
+        struct stat st;
+        char *buf;
+
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_eq(fstat(fileno(f), &st), 0);
+        buf = malloc(st.st_size > 0 ? (size_t) st.st_size : 1);
+        ck_assert_ptr_nonnull(buf);
+        ck_assert_uint_eq(fread(buf, 1, (size_t) st.st_size, f), (size_t) st.st_size);
+        *ret_len = (size_t) st.st_size;
+        return buf;
+}
+
+START_TEST(test_parse_text_fixture) {
+        const GoodCase *g = &good[_i];
+        _cleanup_(freep) char *rel = NULL, *path = NULL, *text = NULL, *copy = NULL;
+        NetstatCounters c;
+        ErrBuf err = { "untouched" };
+        size_t len;
+
+        ck_assert_int_ge(asprintf(&rel, "%s/net/netstat", g->dir), 0);
+        path = fixture(rel);
+        text = slurp(path, &len);
+        copy = malloc(len + 1);
+        memcpy(copy, text, len);
+        memset(&c, 0x55, sizeof(c));
+        ck_assert_int_eq(netstat_parse_text(text, len, &c, &err), 0);
+        ck_assert_str_eq(err.text, "untouched");
+        assert_counters(g->dir, &c, g->value);
+        ck_assert_msg(memcmp(text, copy, len) == 0, "text modified");
+}
+END_TEST
+
+START_TEST(test_parse_text_bad) {
+        /* The same errors as through netstat_parse(), from an exact-size buffer. */
+        const BadCase *b = &bad[_i];
+        _cleanup_(freep) char *rel = NULL, *path = NULL, *text = NULL;
+        NetstatCounters c, orig;
+        ErrBuf err = { "" };
+        size_t len;
+
+        ck_assert_int_ge(asprintf(&rel, "bad/%s", b->file), 0);
+        path = fixture(rel);
+        text = slurp(path, &len);
+        memset(&c, 0xAA, sizeof(c));
+        orig = c;
+        ck_assert_int_eq(netstat_parse_text(text, len, &c, &err), b->r);
+        ck_assert_str_eq(err.text, b->text);
+        ck_assert_msg(memcmp(&c, &orig, sizeof(c)) == 0, "%s: ret written on failure", b->file);
+}
+END_TEST
+
+START_TEST(test_parse_text_length) {
+        /* len bounds the text: bytes past it are never looked at. */
+        static const char text[] = "IpExt: A A\nIpExt: 1 2\nTcpExt: ListenDrops SyncookiesSent\nTcpExt: 17 99 5\n";
+        const size_t values = strlen("IpExt: A A\nIpExt: 1 2\nTcpExt: ListenDrops SyncookiesSent\nTcpExt: 17 9");
+        static const char nul[] = "TcpExt: ListenDrops\nTcpExt: 1\0 2\n";
+        NetstatCounters c;
+        ErrBuf err = { "" };
+
+        /* Whole: duplicate names outside TcpExt are fine; one value too many. */
+        ck_assert_int_eq(netstat_parse_text(text, strlen(text), &c, &err), -EBADMSG);
+        ck_assert_str_eq(err.text, "line 4: TcpExt: 2 names but 3 values");
+        /* Cut inside "99": the last value is 9. */
+        memset(&c, 0xAA, sizeof(c));
+        ck_assert_int_eq(netstat_parse_text(text, values, &c, &err), 0);
+        ck_assert(c.present[NETSTAT_LISTEN_DROPS] && c.value[NETSTAT_LISTEN_DROPS] == 17);
+        ck_assert(c.present[NETSTAT_SYNCOOKIES_SENT] && c.value[NETSTAT_SYNCOOKIES_SENT] == 9);
+        ck_assert(!c.present[NETSTAT_LISTEN_OVERFLOWS] && c.value[NETSTAT_LISTEN_OVERFLOWS] == 0);
+        /* Cut after "17 ": too few values. */
+        ck_assert_int_eq(netstat_parse_text(text, values - 1, &c, &err), -EBADMSG);
+        ck_assert_str_eq(err.text, "line 4: TcpExt: 2 names but 1 values");
+        /* Cut inside the TcpExt names line, then before it. */
+        ck_assert_int_eq(netstat_parse_text(text, strlen("IpExt: A A\nIpExt: 1 2\nTcpExt: Li"), &c, &err),
+                         -EBADMSG);
+        ck_assert_str_eq(err.text, "line 3: TcpExt: names without a values line");
+        ck_assert_int_eq(netstat_parse_text(text, strlen("IpExt: A A\nIpExt: 1 2\n"), &c, &err), -ENODATA);
+        ck_assert_str_eq(err.text, "no TcpExt section");
+        ck_assert_int_eq(netstat_parse_text(text, strlen("IpExt"), &c, &err), -EBADMSG);
+        ck_assert_str_eq(err.text, "line 1: no 'Prefix:' at start of line");
+        ck_assert_int_eq(netstat_parse_text(text, 0, &c, &err), -ENODATA);
+        /* "IpExt:" alone is a prefix with no names. */
+        ck_assert_int_eq(netstat_parse_text(text, strlen("IpExt:"), &c, &err), -EBADMSG);
+        ck_assert_str_eq(err.text, "line 1: IpExt: no names");
+        /* A NUL byte inside len is an error, not an end. */
+        ck_assert_int_eq(netstat_parse_text(nul, sizeof(nul) - 1, &c, &err), -EBADMSG);
+        ck_assert_str_eq(err.text, "line 2: NUL byte in line");
+        ck_assert_int_eq(netstat_parse_text(nul, strlen(nul), &c, &err), 0);
+        ck_assert(c.value[NETSTAT_LISTEN_DROPS] == 1);
+}
+END_TEST
+
+START_TEST(test_parse_text_long_names) {
+        /* Names and prefixes longer than ErrBuf are cut as "%s" would be. */
+        char text[1200], want[1200], name[600];
+        NetstatCounters c;
+        ErrBuf err;
+        int n;
+
+        memset(name, 'N', sizeof(name) - 1);
+        name[sizeof(name) - 1] = '\0';
+        n = snprintf(text, sizeof(text), "%s: %s\n", name, "A");
+        ck_assert_int_eq(netstat_parse_text(text, (size_t) n, &c, &err), -EBADMSG);
+        snprintf(want, sizeof(want), "line 1: %s: names without a values line", name);
+        want[sizeof(ErrBuf) - 1] = '\0';
+        ck_assert_str_eq(err.text, want);
+        ck_assert_uint_eq(strlen(err.text), sizeof(ErrBuf) - 1);
+
+        n = snprintf(text, sizeof(text), "TcpExt: ListenOverflows %s\nTcpExt: 1 2x\n", name);
+        ck_assert_int_eq(netstat_parse_text(text, (size_t) n, &c, &err), -EBADMSG);
+        ck_assert_str_eq(err.text, "line 2: TcpExt: NNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNN: invalid value '2x'");
+
+        n = snprintf(text, sizeof(text), "TcpExt: ListenDrops\n%s: 1\n", name);
+        ck_assert_int_eq(netstat_parse_text(text, (size_t) n, &c, &err), -EBADMSG);
+        ck_assert_str_eq(err.text, "line 2: expected TcpExt values after the names on line 1, got "
+                                   "NNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNN");
+}
+END_TEST
+
+START_TEST(test_parse_read_error) {
+        /* netstat_parse() on a stream that fails: the read error and its line. */
+        _cleanup_(fclosep) FILE *f = fopen("/", "re");
+        NetstatCounters c;
+        ErrBuf err = { "" };
+
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_eq(netstat_parse(f, &c, &err), -EISDIR);
+        ck_assert_str_eq(err.text, "line 1: read error: Is a directory");
+}
+END_TEST
+
+START_TEST(test_parse_too_big) {
+        _cleanup_(fclosep) FILE *f = fopen("/dev/zero", "re");
+        NetstatCounters c;
+        ErrBuf err = { "" };
+
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_eq(netstat_parse(f, &c, &err), -EFBIG);
+        ck_assert_str_eq(err.text, "more than 16777216 bytes");
+}
+END_TEST
+
+/* A private proc root: <root>/net. */
+static char *make_root(void) {
+        _cleanup_(freep) char *net = NULL;
+        char *root = strdup("/tmp/test-netstat-XXXXXX");
+
+        ck_assert_ptr_nonnull(mkdtemp(root));
+        ck_assert_int_ge(asprintf(&net, "%s/net", root), 0);
+        ck_assert_int_eq(mkdir(net, 0700), 0);
+        return root;
+}
+
+static void remove_root(const char *root) {
+        _cleanup_(freep) char *cmd = NULL;
+
+        ck_assert_int_ge(asprintf(&cmd, "rm -r %s", root), 0);
+        ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Writes text to path: in place (same inode) unless via_rename. */
+static void write_text(const char *path, const char *text, size_t len, bool via_rename) {
+        _cleanup_(freep) char *tmp = NULL;
+        FILE *f;
+
+        ck_assert_int_ge(asprintf(&tmp, "%s.tmp", path), 0);
+        f = fopen(via_rename ? tmp : path, "we");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_uint_eq(fwrite(text, 1, len, f), len);
+        ck_assert_int_eq(fclose(f), 0);
+        if (via_rename)
+                ck_assert_int_eq(rename(tmp, path), 0);
+}
+
+static void copy_fixture(const char *rel, const char *path, bool via_rename) {
+        _cleanup_(freep) char *src = fixture(rel), *text = NULL;
+        size_t len;
+
+        text = slurp(src, &len);
+        write_text(path, text, len, via_rename);
+}
+
+static unsigned n_fds(void) {
+        unsigned n = 0;
+
+        for (int fd = 0; fd < 1024; fd++)
+                n += fcntl(fd, F_GETFD) >= 0;
+        return n;
+}
+
+START_TEST(test_reader_twice) {
+        /* Equal results, one fd kept open, and no allocation at all. */
+        static const uint64_t want[N] = { 1201, 1377, 45, 46, 101, 102, 103, 7, 8, 9 };
+        _cleanup_(freep) char *root = fixture("linux-6.18");
+        _cleanup_(netstat_reader_freep) NetstatReader *r = NULL;
+        NetstatCounters c1, c2;
+        ErrBuf err = { "untouched" };
+        unsigned fds = n_fds();
+        size_t allocs;
+        int r1, r2;
+
+        ck_assert_int_eq(netstat_reader_new(root, &r), 0);
+        ck_assert_uint_eq(n_fds(), fds); /* not opened yet */
+        memset(&c1, 0xAA, sizeof(c1));
+        memset(&c2, 0x55, sizeof(c2));
+        allocs = n_allocs;
+        r1 = netstat_reader_read(r, &c1, &err);
+        r2 = netstat_reader_read(r, &c2, &err);
+        allocs = n_allocs - allocs;
+        ck_assert_int_eq(r1, 0);
+        ck_assert_int_eq(r2, 0);
+        ck_assert_uint_eq(allocs, 0);
+        ck_assert_str_eq(err.text, "untouched");
+        ck_assert_uint_eq(n_fds(), fds + 1);
+        assert_counters("first", &c1, want);
+        ck_assert(memcmp(&c1, &c2, sizeof(c1)) == 0);
+        r = netstat_reader_free(r);
+        ck_assert_ptr_null(r);
+        ck_assert_uint_eq(n_fds(), fds);
+        ck_assert_ptr_null(netstat_reader_free(NULL));
+}
+END_TEST
+
+START_TEST(test_reader_appears_grows_swaps) {
+        _cleanup_(freep) char *root = make_root(), *path = NULL, *want = NULL, *big = NULL, *old = NULL;
+        _cleanup_(netstat_reader_freep) NetstatReader *r = NULL;
+        static const uint64_t v618[N] = { 1201, 1377, 45, 46, 101, 102, 103, 7, 8, 9 };
+        static const uint64_t v310[N] = { 4021, 4100, 77, 78, 5, 6, 7, 3, ABSENT, ABSENT };
+        NetstatCounters c, orig;
+        ErrBuf err = { "" };
+        size_t allocs, size = 0;
+        FILE *m;
+        int k;
+
+        ck_assert_int_ge(asprintf(&path, "%s/net/netstat", root), 0);
+        ck_assert_int_eq(netstat_reader_new(root, &r), 0);
+
+        /* Missing: -ENOENT, ret untouched; then the file appears. */
+        memset(&c, 0xAA, sizeof(c));
+        orig = c;
+        ck_assert_int_eq(netstat_reader_read(r, &c, &err), -ENOENT);
+        ck_assert_int_ge(asprintf(&want, "%s: No such file or directory", path), 0);
+        ck_assert_str_eq(err.text, want);
+        ck_assert(memcmp(&c, &orig, sizeof(c)) == 0);
+        copy_fixture("linux-6.18/net/netstat", path, false);
+        ck_assert_msg(netstat_reader_read(r, &c, &err) == 0, "%s", err.text);
+        assert_counters("appeared", &c, v618);
+
+        /* Rewritten in place and much bigger: new values, the buffer grows
+         * once, then the steady state allocates nothing again. */
+        m = open_memstream(&big, &size);
+        ck_assert_ptr_nonnull(m);
+        fputs("TcpExt:", m);
+        for (int i = 0; i < 3000; i++)
+                fprintf(m, " Filler%d", i);
+        fputs(" ListenOverflows\nTcpExt:", m);
+        for (int i = 0; i < 3000; i++)
+                fprintf(m, " %d", i);
+        fputs(" 31337\n", m);
+        ck_assert_int_eq(fclose(m), 0);
+        ck_assert_uint_gt(size, 32768);
+        ck_assert_uint_lt(size, 65536);
+        write_text(path, big, size, false);
+        allocs = n_allocs;
+        k = netstat_reader_read(r, &c, &err);
+        allocs = n_allocs - allocs;
+        ck_assert_int_eq(k, 0);
+        if (allocs_counted())
+                ck_assert_uint_eq(allocs, 3); /* 8 KiB doubled to 64 KiB */
+        else
+                fprintf(stderr, "test_reader_appears_grows_swaps: allocations not counted here\n");
+        ck_assert(c.present[NETSTAT_LISTEN_OVERFLOWS] && c.value[NETSTAT_LISTEN_OVERFLOWS] == 31337);
+        ck_assert(!c.present[NETSTAT_LISTEN_DROPS]);
+        allocs = n_allocs;
+        k = netstat_reader_read(r, &c, &err);
+        allocs = n_allocs - allocs;
+        ck_assert_int_eq(k, 0);
+        ck_assert_uint_eq(allocs, 0);
+        ck_assert(c.value[NETSTAT_LISTEN_OVERFLOWS] == 31337);
+
+        /* Replaced by rename while reads succeed: the reader goes on reading
+         * the open file (documented). Keep a link to that old file. */
+        ck_assert_int_ge(asprintf(&old, "%s.old", path), 0);
+        ck_assert_int_eq(link(path, old), 0);
+        copy_fixture("linux-3.10/net/netstat", path, true);
+        ck_assert_int_eq(netstat_reader_read(r, &c, &err), 0);
+        ck_assert(c.value[NETSTAT_LISTEN_OVERFLOWS] == 31337);
+
+        /* The old file goes bad: the error names the path and closes the
+         * file, so the next read opens the new one. */
+        copy_fixture("bad/fewer-values.txt", old, false);
+        memset(&c, 0xAA, sizeof(c));
+        orig = c;
+        ck_assert_int_eq(netstat_reader_read(r, &c, &err), -EBADMSG);
+        free(want);
+        ck_assert_int_ge(asprintf(&want, "%s: line 2: TcpExt: 135 names but 134 values", path), 0);
+        ck_assert_str_eq(err.text, want);
+        ck_assert(memcmp(&c, &orig, sizeof(c)) == 0);
+        ck_assert_msg(netstat_reader_read(r, &c, &err) == 0, "%s", err.text);
+        assert_counters("swapped", &c, v310);
+
+        /* Deleted: the open file still reads (documented). */
+        ck_assert_int_eq(unlink(path), 0);
+        memset(&c, 0xAA, sizeof(c));
+        ck_assert_int_eq(netstat_reader_read(r, &c, &err), 0);
+        assert_counters("unlinked", &c, v310);
+        remove_root(root);
+}
+END_TEST
+
+START_TEST(test_reader_unreadable_then_back) {
+        /* A read error closes the file; the next read opens the path again. */
+        _cleanup_(freep) char *root = make_root(), *path = NULL, *want = NULL;
+        _cleanup_(netstat_reader_freep) NetstatReader *r = NULL;
+        static const uint64_t v54[N] = { 123456, 123460, 4, 900, 901, 902, 903, 1, ABSENT, ABSENT };
+        NetstatCounters c;
+        ErrBuf err = { "" };
+        unsigned fds = n_fds();
+
+        ck_assert_int_ge(asprintf(&path, "%s/net/netstat", root), 0);
+        ck_assert_int_eq(mkdir(path, 0700), 0);
+        ck_assert_int_eq(netstat_reader_new(root, &r), 0);
+        ck_assert_int_eq(netstat_reader_read(r, &c, &err), -EISDIR);
+        ck_assert_int_ge(asprintf(&want, "%s: line 1: read error: Is a directory", path), 0);
+        ck_assert_str_eq(err.text, want);
+        ck_assert_uint_eq(n_fds(), fds); /* closed */
+        ck_assert_int_eq(rmdir(path), 0);
+        copy_fixture("linux-5.4/net/netstat", path, false);
+        memset(&c, 0xAA, sizeof(c));
+        ck_assert_msg(netstat_reader_read(r, &c, &err) == 0, "%s", err.text);
+        assert_counters("back", &c, v54);
+        ck_assert_uint_eq(n_fds(), fds + 1);
+        remove_root(root);
+}
+END_TEST
+
+START_TEST(test_reader_too_big) {
+        /* More than NETSTAT_SIZE_MAX: -EFBIG, the file closed. */
+        _cleanup_(freep) char *root = make_root(), *path = NULL, *want = NULL;
+        _cleanup_(netstat_reader_freep) NetstatReader *r = NULL;
+        NetstatCounters c;
+        ErrBuf err = { "" };
+        unsigned fds = n_fds();
+
+        ck_assert_int_ge(asprintf(&path, "%s/net/netstat", root), 0);
+        ck_assert_int_eq(symlink("/dev/zero", path), 0);
+        ck_assert_int_eq(netstat_reader_new(root, &r), 0);
+        ck_assert_int_eq(netstat_reader_read(r, &c, &err), -EFBIG);
+        ck_assert_int_ge(asprintf(&want, "%s: more than 16777216 bytes", path), 0);
+        ck_assert_str_eq(err.text, want);
+        ck_assert_uint_eq(n_fds(), fds);
+        remove_root(root);
+}
+END_TEST
+
+START_TEST(test_reader_live_overflow) {
+        /* As test_live_overflow, through one reader on one open file: reads
+         * from offset 0 see the kernel's fresh values, and none allocates. */
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof(sa);
+        _cleanup_(closep) int l = -1, c1 = -1, c2 = -1;
+        _cleanup_(netstat_reader_freep) NetstatReader *r = NULL;
+        NetstatCounters c;
+        ErrBuf err = { "" };
+        struct pollfd p;
+        size_t allocs;
+        int k, reads = 0;
+        unsigned fds;
+
+        if (geteuid() != 0 || unshare(CLONE_NEWNET) < 0) {
+                fprintf(stderr, "test_reader_live_overflow: needs root and unshare(CLONE_NEWNET), skipping\n");
+                return;
+        }
+        lo_up();
+        ck_assert_int_eq(netstat_reader_new("/proc/self", &r), 0);
+        k = netstat_reader_read(r, &c, &err);
+        ck_assert_msg(k == 0, "%s", err.text);
+        ck_assert(c.present[NETSTAT_LISTEN_OVERFLOWS] && c.value[NETSTAT_LISTEN_OVERFLOWS] == 0);
+        ck_assert(c.value[NETSTAT_LISTEN_DROPS] == 0);
+        fds = n_fds();
+
+        l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(l, 0);
+        ck_assert_int_eq(bind(l, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        ck_assert_int_eq(getsockname(l, (struct sockaddr *) &sa, &len), 0);
+        ck_assert_int_eq(listen(l, 0), 0);
+        c1 = connect_nonblock(&sa);
+        p = (struct pollfd) { .fd = l, .events = POLLIN };
+        ck_assert_int_eq(poll(&p, 1, 2000), 1);
+        k = netstat_reader_read(r, &c, &err);
+        ck_assert_msg(k == 0, "%s", err.text);
+        ck_assert(c.value[NETSTAT_LISTEN_OVERFLOWS] == 0);
+
+        c2 = connect_nonblock(&sa);
+        allocs = n_allocs;
+        for (reads = 1; reads <= 50; reads++) {
+                k = netstat_reader_read(r, &c, &err);
+                if (k < 0 || c.value[NETSTAT_LISTEN_OVERFLOWS] > 0)
+                        break;
+                nanosleep(&(struct timespec) { .tv_nsec = 10 * 1000 * 1000 }, NULL);
+        }
+        allocs = n_allocs - allocs;
+        ck_assert_msg(k == 0, "%s", err.text);
+        ck_assert_uint_eq(allocs, 0);
+        ck_assert(c.value[NETSTAT_LISTEN_OVERFLOWS] == 1);
+        ck_assert(c.value[NETSTAT_LISTEN_DROPS] == 1);
+        ck_assert(c.value[NETSTAT_TCP_REQQ_FULL_DROP] == 0);
+        ck_assert_uint_eq(n_fds(), fds + 3); /* the same reader fd, plus l, c1, c2 */
+        fprintf(stderr, "test_reader_live_overflow: overflow seen on read %d\n", reads);
+}
+END_TEST
+
 static Suite *netstat_suite(void) {
         Suite *s = suite_create("netstat");
         TCase *tc = tcase_create("fixtures");
@@ -498,6 +969,23 @@ static Suite *netstat_suite(void) {
         tcase_add_test(tc, test_live);
         tcase_add_test(tc, test_live_new_netns);
         tcase_add_test(tc, test_live_overflow);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("text");
+        tcase_add_loop_test(tc, test_parse_text_fixture, 0, ELEMENTSOF(good));
+        tcase_add_loop_test(tc, test_parse_text_bad, 0, ELEMENTSOF(bad));
+        tcase_add_test(tc, test_parse_text_length);
+        tcase_add_test(tc, test_parse_text_long_names);
+        tcase_add_test(tc, test_parse_read_error);
+        tcase_add_test(tc, test_parse_too_big);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("reader");
+        tcase_add_test(tc, test_reader_twice);
+        tcase_add_test(tc, test_reader_appears_grows_swaps);
+        tcase_add_test(tc, test_reader_unreadable_then_back);
+        tcase_add_test(tc, test_reader_too_big);
+        tcase_add_test(tc, test_reader_live_overflow);
         suite_add_tcase(s, tc);
         return s;
 }
