@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* The pure decision step: previous state + snapshot + config → events.
- * No I/O, no clock reads (the snapshot carries the time). */
+/* The pure decision step: previous state + one poll's listeners + config →
+ * events. No I/O, no clock reads (the caller supplies the time). */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -76,12 +76,13 @@ typedef struct Policy Policy;
 int policy_new(Policy **ret);
 Policy *policy_free(Policy *p);
 
-/* Feeds one snapshot (listeners sorted and deduplicated by (netns, cookie),
- * as diag returns them). Appends this step's events to out. Listeners seen
- * for the first time only set their baseline drop count (no drops event),
- * but do raise high/full if they already are. Returns the number of events
- * appended or -ENOMEM. In steady state (same population) it allocates
- * nothing.
+/* A poll is streamed through the policy: policy_begin(), policy_observe()
+ * for each listener of the dump as it arrives (in any order, no snapshot to
+ * keep or sort), then policy_end() — or policy_abort() if the dump failed.
+ * Listeners seen for the first time only set their baseline drop count (no
+ * drops event), but do raise high/full if they already are. Listeners that
+ * are not watched (config_match() is NULL) cost nothing. In steady state
+ * (same population) a poll allocates nothing.
  *
  * Levels: ok -> high at fill >= warn, any -> full at depth >= capacity; a
  * raised listener clears only when fill < clear. full -> high (still >=
@@ -94,12 +95,55 @@ Policy *policy_free(Policy *p);
  * period_usec: the previous poll to now for a rise reported at once, the
  * last report to now for a sum.
  *
- * Order within a step: listeners in (netns, cookie) order, each with its
- * state message or reminder, then its drops; host counters last. On -ENOMEM
- * the state is still updated; events that did not fit are lost. */
+ * Order within a poll: listeners in observe order, each with its state
+ * message or reminder, then its drops; at policy_end() the listeners that
+ * are gone (in no meaningful order), then host counters. When an event does
+ * not fit in out (ENOMEM) the state is still updated and the event is lost.
+ *
+ * Memory: about 32 bytes per watched listener in a hash table kept at most
+ * 70 % full, plus a record of about 140 bytes only for listeners with recent
+ * history (raised, tokens spent, drops pending or reported in the last
+ * POLICY_DROPS_USEC). Listeners that go stay in the table until the end of
+ * the poll. Table and record pool keep their peak size (records are
+ * reused, deleted keys leave no tombstones). */
+
+/* Starts a poll at time now_usec (CLOCK_MONOTONIC). sysctls may be NULL
+ * (somaxconn unknown). c must stay valid until policy_end()/policy_abort()
+ * and, as events point into it, until the events are used. */
+void policy_begin(Policy *p, const Config *c, uint64_t now_usec, const NetstatSysctls *sysctls);
+
+/* One listener from the dump, in any order; a (netns, cookie) seen twice in
+ * one poll is ignored (a dump is not a snapshot). Appends its events to out.
+ * Returns 0, or -ENOMEM: an event was lost, or the listener's state could
+ * not be kept (it is dropped, and seen as new by the next poll); the poll
+ * goes on either way. */
+int policy_observe(Policy *p, const Listener *l, EventList *out);
+
+/* Ends the poll: watched listeners not observed since policy_begin() are
+ * gone (pending drops, then EVENT_GONE for raised ones), then the host
+ * counters are evaluated (counters NULL: not available this poll, neither
+ * reported nor losing the baseline). Returns the number of events appended
+ * during the whole poll, or -ENOMEM if anything in the poll was lost. */
+int policy_end(Policy *p, const NetstatCounters *counters, EventList *out);
+
+/* The dump failed: forgets this poll's sightings without declaring anything
+ * gone. Events already appended by policy_observe() stand (they describe
+ * real changes, and the state they came from is kept). */
+void policy_abort(Policy *p);
+
+/* A whole poll from a snapshot: begin, observe every listener (any order),
+ * end with the counters if s->have_counters. Returns as policy_end(). */
 int policy_step(Policy *p, const Config *c, const Snapshot *s, EventList *out);
 
 /* Number of watched listeners raised (high or full) as classified by the
- * last step, with hysteresis, whether or not a message could be sent yet
- * (a change folded by the message bound counts at once). For STATUS=. */
+ * last completed poll, with hysteresis, whether or not a message could be
+ * sent yet (a change folded by the message bound counts at once). For
+ * STATUS=. */
 size_t policy_n_raised(const Policy *p);
+
+/* Watched listeners observed in the last completed poll. */
+size_t policy_n_watched(const Policy *p);
+
+/* Bytes the policy holds (table, record pool, the struct itself), for tests
+ * and benchmarks. */
+size_t policy_memory_bytes(const Policy *p);

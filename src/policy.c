@@ -24,7 +24,15 @@
  *
  * Reminders repeat the reported high/full state every repeat_usec after the
  * last message about the state; they cost no token, and are held back while
- * a folded change is pending (it is reported within POLICY_TOKEN_USEC). */
+ * a folded change is pending (it is reported within POLICY_TOKEN_USEC).
+ *
+ * Memory: every watched listener has a compact Slot in an open-addressing
+ * hash table keyed by (netns, cookie) (linear probing, backward-shift
+ * deletion, so no tombstones). Only a listener with history (raised, a
+ * change not reported yet, tokens spent, drops pending or reported within
+ * POLICY_DROPS_USEC) also holds an Active record from a pool; one that is
+ * ok, quiet and has all its tokens is exactly what a new Active record
+ * would describe, so the record goes back to the pool's free list. */
 
 /* Increases of one drop or host counter, reported at once the first time
  * (and whenever nothing was reported in the last POLICY_DROPS_USEC), else
@@ -37,18 +45,35 @@ typedef struct Rate {
         bool reported;         /* at least once */
 } Rate;
 
-typedef struct Entry {
-        Listener l;         /* as last seen; carries the (netns, cookie) key */
+typedef struct Active {
+        Listener l;         /* as last seen, for GONE */
         uint64_t seen_usec; /* poll that last saw it */
-        ListenState st;       /* classified, with hysteresis */
-        ListenState reported; /* what the last state message said */
-        unsigned tokens;
         uint64_t token_usec; /* tokens are earned from here on */
         uint64_t msg_usec;   /* last message about the state (reminders) */
-        bool drops_known;
-        uint32_t drops;
         Rate drops_rate;
-} Entry;
+        uint32_t next_free; /* on the free list: 1 + index of the next, 0 = end */
+        uint8_t st;         /* ListenState, classified, with hysteresis */
+        uint8_t reported;   /* ListenState the last state message said */
+        uint8_t tokens;
+} Active;
+
+enum {
+        SLOT_USED = 1 << 0,
+        SLOT_DROPS_KNOWN = 1 << 1,
+};
+
+typedef struct Slot {
+        uint64_t netns;
+        uint64_t cookie;
+        uint32_t drops;  /* baseline, valid with SLOT_DROPS_KNOWN */
+        uint32_t active; /* 1 + index into the pool, 0 = none */
+        uint16_t gen;    /* poll that last saw it */
+        uint8_t flags;
+} Slot;
+
+#define TABLE_MIN 64
+/* Load at most 7/10: linear probing stays short with a mixing hash. */
+#define TABLE_FULL(n, cap) ((n) * 10 > (cap) * 7)
 
 /* The host counters that mean a listen queue overflowed. */
 static const NetstatCounter watched_counters[] = {
@@ -59,15 +84,32 @@ static const NetstatCounter watched_counters[] = {
 };
 
 struct Policy {
-        /* Double buffer: step reads entries[cur] and writes entries[!cur],
-         * both sorted by (netns, cookie), then swaps. */
-        Entry *entries[2];
-        size_t cap[2];
-        size_t n;
-        unsigned cur;
-        size_t n_raised;
+        Slot *slots;
+        size_t cap; /* power of two, or 0 */
+        size_t n_used;
 
-        uint64_t counters_usec; /* last snapshot with counters */
+        Active *pool;
+        uint32_t pool_n;    /* records handed out at least once */
+        uint32_t pool_cap;
+        uint32_t free_head; /* 1 + index, 0 = none free */
+
+        /* The poll in progress. */
+        const Config *config;
+        uint64_t now;
+        uint64_t prev_begin_usec; /* the poll before (completed or aborted) */
+        uint64_t end_usec;        /* the last completed poll */
+        int64_t somaxconn;
+        uint16_t gen;
+        size_t n_seen; /* slots marked with gen */
+        size_t poll_raised;
+        size_t poll_watched;
+        int poll_events;
+        size_t poll_lost; /* events or listener states lost to ENOMEM */
+
+        size_t n_raised;
+        size_t n_watched;
+
+        uint64_t counters_usec; /* last poll with counters */
         uint64_t counter[_NETSTAT_COUNTER_MAX];
         bool counter_known[_NETSTAT_COUNTER_MAX];
         Rate counter_rate[_NETSTAT_COUNTER_MAX];
@@ -153,6 +195,7 @@ int policy_new(Policy **ret) {
 
         if (!p)
                 return -ENOMEM;
+        p->somaxconn = -1;
         *ret = p;
         return 0;
 }
@@ -160,14 +203,133 @@ int policy_new(Policy **ret) {
 Policy *policy_free(Policy *p) {
         if (!p)
                 return NULL;
-        free(p->entries[0]);
-        free(p->entries[1]);
+        free(p->slots);
+        free(p->pool);
         free(p);
         return NULL;
 }
 
 size_t policy_n_raised(const Policy *p) {
         return p->n_raised;
+}
+
+size_t policy_n_watched(const Policy *p) {
+        return p->n_watched;
+}
+
+size_t policy_memory_bytes(const Policy *p) {
+        return sizeof(*p) + p->cap * sizeof(Slot) + (size_t) p->pool_cap * sizeof(Active);
+}
+
+/* Cookies are small sequential numbers and netns inodes cluster too: mix
+ * both through murmur3's finaliser so that the low bits spread. */
+static size_t key_hash(uint64_t netns, uint64_t cookie) {
+        uint64_t x = cookie ^ (netns * UINT64_C(0x9e3779b97f4a7c15));
+
+        x ^= x >> 33;
+        x *= UINT64_C(0xff51afd7ed558ccd);
+        x ^= x >> 33;
+        x *= UINT64_C(0xc4ceb9fe1a85ec53);
+        x ^= x >> 33;
+        return (size_t) x;
+}
+
+/* Returns true with the slot's index, or false with the empty slot where the
+ * key would go. p->cap must be > 0. */
+static bool table_find(const Policy *p, uint64_t netns, uint64_t cookie, size_t *ret) {
+        size_t mask = p->cap - 1, i = key_hash(netns, cookie) & mask;
+
+        for (;;) {
+                const Slot *s = &p->slots[i];
+
+                if (!(s->flags & SLOT_USED)) {
+                        *ret = i;
+                        return false;
+                }
+                if (s->cookie == cookie && s->netns == netns) {
+                        *ret = i;
+                        return true;
+                }
+                i = (i + 1) & mask;
+        }
+}
+
+static int table_resize(Policy *p, size_t cap) {
+        Slot *old = p->slots, *slots;
+        size_t old_cap = p->cap;
+
+        if (cap > SIZE_MAX / sizeof(*slots))
+                return -ENOMEM;
+        slots = calloc(cap, sizeof(*slots));
+        if (!slots)
+                return -ENOMEM;
+        p->slots = slots;
+        p->cap = cap;
+        for (size_t i = 0; i < old_cap; i++) {
+                size_t j;
+
+                if (!(old[i].flags & SLOT_USED))
+                        continue;
+                (void) table_find(p, old[i].netns, old[i].cookie, &j);
+                slots[j] = old[i];
+        }
+        free(old);
+        return 0;
+}
+
+/* Backward-shift deletion: later members of the cluster that may live at i
+ * move up, so that lookups never need tombstones. */
+static void table_delete(Policy *p, size_t i) {
+        size_t mask = p->cap - 1, j = i;
+
+        for (;;) {
+                size_t home;
+
+                j = (j + 1) & mask;
+                if (!(p->slots[j].flags & SLOT_USED))
+                        break;
+                home = key_hash(p->slots[j].netns, p->slots[j].cookie) & mask;
+                /* j may move to i when i lies in [home, j) cyclically */
+                if (((j - home) & mask) >= ((j - i) & mask)) {
+                        p->slots[i] = p->slots[j];
+                        i = j;
+                }
+        }
+        p->slots[i] = (Slot) {0};
+        p->n_used--;
+}
+
+static int active_alloc(Policy *p, uint32_t *ret) {
+        uint32_t i;
+
+        if (p->free_head > 0) {
+                i = p->free_head - 1;
+                p->free_head = p->pool[i].next_free;
+        } else {
+                if (p->pool_n == p->pool_cap) {
+                        size_t cap = p->pool_cap ? (size_t) p->pool_cap * 2 : 16;
+                        Active *pool;
+
+                        if (cap >= UINT32_MAX || cap > SIZE_MAX / sizeof(*pool))
+                                return -ENOMEM;
+                        pool = realloc(p->pool, (size_t) cap * sizeof(*pool));
+                        if (!pool)
+                                return -ENOMEM;
+                        p->pool = pool;
+                        p->pool_cap = (uint32_t) cap;
+                }
+                i = p->pool_n++;
+        }
+        *ret = i;
+        return 0;
+}
+
+static void active_release(Policy *p, Slot *s) {
+        uint32_t i = s->active - 1;
+
+        p->pool[i].next_free = p->free_head;
+        p->free_head = i + 1;
+        s->active = 0;
 }
 
 /* One step of a Rate. prev_usec is the previous poll, which starts the time
@@ -190,31 +352,21 @@ static bool rate_step(Rate *r, uint64_t increase, uint64_t prev_usec, uint64_t n
         return true;
 }
 
-typedef struct StepCtx {
-        const Config *config;
-        const Snapshot *snapshot;
-        EventList *out;
-        int n;   /* events appended */
-        int err; /* -ENOMEM once an event could not be appended */
-} StepCtx;
-
-static Event *emit(StepCtx *x, EventKind kind, const Listener *l, const char *name) {
-        const NetstatSysctls *sys = &x->snapshot->sysctls;
-        Event *e = event_push(x->out);
+static Event *emit(Policy *p, EventList *out, EventKind kind, const Listener *l, const char *name) {
+        Event *e = event_push(out);
 
         if (!e) {
-                x->err = -ENOMEM;
+                p->poll_lost++;
                 return NULL;
         }
-        x->n++;
+        p->poll_events++;
         e->kind = kind;
-        e->somaxconn = sys->present[SYSCTL_SOMAXCONN] ? sys->value[SYSCTL_SOMAXCONN] : -1;
+        e->somaxconn = p->somaxconn;
         if (l) {
                 e->listener = *l;
                 e->name = name;
                 e->fill_pct = listener_fill_pct(l);
-                e->clamped = sys->present[SYSCTL_SOMAXCONN] &&
-                             (int64_t) l->backlog == sys->value[SYSCTL_SOMAXCONN];
+                e->clamped = p->somaxconn >= 0 && (int64_t) l->backlog == p->somaxconn;
         }
         return e;
 }
@@ -223,100 +375,83 @@ static EventKind state_event_kind(ListenState s) {
         return s == STATE_FULL ? EVENT_FULL : s == STATE_HIGH ? EVENT_HIGH : EVENT_CLEARED;
 }
 
-static void earn_tokens(Entry *e, uint64_t now) {
+static void earn_tokens(Active *a, uint64_t now) {
         uint64_t earned;
 
-        if (e->tokens >= POLICY_BURST) {
-                e->token_usec = now;
+        if (a->tokens >= POLICY_BURST) {
+                a->token_usec = now;
                 return;
         }
-        earned = elapsed(now, e->token_usec) / POLICY_TOKEN_USEC;
+        earned = elapsed(now, a->token_usec) / POLICY_TOKEN_USEC;
         if (earned == 0)
                 return;
-        if (earned >= POLICY_BURST - e->tokens) {
-                e->tokens = POLICY_BURST;
-                e->token_usec = now;
+        if (earned >= (uint64_t) (POLICY_BURST - a->tokens)) {
+                a->tokens = POLICY_BURST;
+                a->token_usec = now;
         } else {
-                e->tokens += (unsigned) earned;
-                e->token_usec += earned * POLICY_TOKEN_USEC;
+                a->tokens += (uint8_t) earned;
+                a->token_usec += earned * POLICY_TOKEN_USEC;
         }
 }
 
-/* A listener of the previous poll that is not watched any more (closed, or
+/* Nothing in the record that a fresh one would not say again. */
+static bool active_idle(const Active *a, uint64_t now) {
+        return a->st == STATE_OK && a->reported == STATE_OK && a->tokens >= POLICY_BURST &&
+               a->drops_rate.pending == 0 &&
+               (!a->drops_rate.reported || elapsed(now, a->drops_rate.last_usec) >= POLICY_DROPS_USEC);
+}
+
+/* A listener of an earlier poll that is not watched any more (closed, or
  * no longer selected after a reload): report drops not reported yet, then
  * GONE if the user was told it is raised. */
-static void entry_gone(StepCtx *x, Entry *e) {
-        const Watch *w = config_match(x->config, &e->l);
+static void active_gone(Policy *p, const Active *a, EventList *out) {
+        const Watch *w = config_match(p->config, &a->l);
         const char *name = w ? w->name : NULL;
 
-        if (e->drops_rate.pending > 0) {
-                Event *ev = emit(x, EVENT_DROPS, &e->l, name);
+        if (a->drops_rate.pending > 0) {
+                Event *ev = emit(p, out, EVENT_DROPS, &a->l, name);
 
                 if (ev) {
-                        ev->drops = e->drops_rate.pending;
-                        ev->period_usec = elapsed(e->seen_usec, e->drops_rate.pending_from);
+                        ev->drops = a->drops_rate.pending;
+                        ev->period_usec = elapsed(a->seen_usec, a->drops_rate.pending_from);
                 }
         }
-        if (e->reported != STATE_OK)
-                emit(x, EVENT_GONE, &e->l, name);
+        if (a->reported != STATE_OK)
+                emit(p, out, EVENT_GONE, &a->l, name);
 }
 
-static void entry_new(Entry *e, const Listener *l, uint64_t now) {
-        *e = (Entry) {
-                .l = *l,
-                .seen_usec = now,
-                .st = STATE_OK,
-                .reported = STATE_OK,
-                .tokens = POLICY_BURST,
-                .token_usec = now,
-                .msg_usec = now,
-                .drops_known = l->has_drops,
-                .drops = l->drops,
-        };
-}
-
-static void entry_update(StepCtx *x, Entry *e, const Listener *l, const Watch *w) {
-        const Config *c = x->config;
-        uint64_t now = x->snapshot->time_usec, prev = e->seen_usec, increase = 0, sum, period;
+static void active_update(Policy *p, Active *a, const Listener *l, const Watch *w, uint64_t increase,
+                          EventList *out) {
+        uint64_t now = p->now, prev = a->seen_usec, sum, period;
         bool said = false;
 
-        e->l = *l;
-        e->seen_usec = now;
-        e->st = classify_from(e->st, l, w);
+        a->l = *l;
+        a->seen_usec = now;
+        a->st = classify_from(a->st, l, w);
 
-        if (e->reported == STATE_FULL && e->st == STATE_HIGH)
-                e->reported = STATE_HIGH; /* silently, see the top */
+        if (a->reported == STATE_FULL && a->st == STATE_HIGH)
+                a->reported = STATE_HIGH; /* silently, see the top */
 
-        earn_tokens(e, now);
-        if (e->st != e->reported && e->tokens > 0) {
-                e->tokens--;
-                e->reported = e->st;
-                e->msg_usec = now;
-                emit(x, state_event_kind(e->st), l, w->name);
+        earn_tokens(a, now);
+        if (a->st != a->reported && a->tokens > 0) {
+                a->tokens--;
+                a->reported = a->st;
+                a->msg_usec = now;
+                emit(p, out, state_event_kind(a->st), l, w->name);
                 said = true;
         }
 
-        if (!said && e->reported != STATE_OK && e->st == e->reported && c->repeat_usec > 0 &&
-            elapsed(now, e->msg_usec) >= c->repeat_usec) {
-                Event *ev = emit(x, state_event_kind(e->reported), l, w->name);
+        if (!said && a->reported != STATE_OK && a->st == a->reported && p->config->repeat_usec > 0 &&
+            elapsed(now, a->msg_usec) >= p->config->repeat_usec) {
+                Event *ev = emit(p, out, state_event_kind(a->reported), l, w->name);
 
-                e->msg_usec = now;
+                a->msg_usec = now;
                 if (ev)
                         ev->reminder = true;
         }
 
-        /* The drop counter is 32 bits wide: going backwards is a wrap or a
-         * new socket behind the same key; either way only a new baseline. */
-        if (l->has_drops) {
-                if (e->drops_known && l->drops > e->drops)
-                        increase = l->drops - e->drops;
-                e->drops = l->drops;
-                e->drops_known = true;
-        } else
-                e->drops_known = false;
-
-        if (rate_step(&e->drops_rate, increase, prev, now, &sum, &period)) {
-                Event *ev = emit(x, EVENT_DROPS, l, w->name);
+        if (rate_step(&a->drops_rate, increase, prev, now, &sum, &period)) {
+                Event *ev = emit(p, out, EVENT_DROPS, l, w->name);
 
                 if (ev) {
                         ev->drops = sum;
@@ -325,19 +460,137 @@ static void entry_update(StepCtx *x, Entry *e, const Listener *l, const Watch *w
         }
 }
 
-static int key_cmp(const Listener *a, const Listener *b) {
-        if (a->netns != b->netns)
-                return a->netns < b->netns ? -1 : 1;
-        if (a->cookie != b->cookie)
-                return a->cookie < b->cookie ? -1 : 1;
-        return 0;
+void policy_begin(Policy *p, const Config *c, uint64_t now_usec, const NetstatSysctls *sysctls) {
+        p->config = c;
+        p->prev_begin_usec = p->now;
+        p->now = now_usec;
+        p->somaxconn = sysctls && sysctls->present[SYSCTL_SOMAXCONN] ? sysctls->value[SYSCTL_SOMAXCONN] : -1;
+        if (++p->gen == 0) {
+                /* Wrapped: nothing may look seen in the new poll. */
+                for (size_t i = 0; i < p->cap; i++)
+                        p->slots[i].gen = 0;
+                p->gen = 1;
+        }
+        p->n_seen = 0;
+        p->poll_raised = 0;
+        p->poll_watched = 0;
+        p->poll_events = 0;
+        p->poll_lost = 0;
 }
 
-static void counters_step(Policy *p, StepCtx *x) {
-        const Snapshot *s = x->snapshot;
-        uint64_t now = s->time_usec;
+int policy_observe(Policy *p, const Listener *l, EventList *out) {
+        const Watch *w = config_match(p->config, l);
+        size_t i, lost = p->poll_lost;
+        uint64_t increase = 0, prev;
+        bool found = false;
+        Slot *s;
+        Active *a;
 
-        if (!x->config->counters) {
+        if (!w)
+                return 0;
+
+        if (p->cap > 0)
+                found = table_find(p, l->netns, l->cookie, &i);
+        if (found) {
+                s = &p->slots[i];
+                if (s->gen == p->gen)
+                        return 0; /* a dump is not a snapshot */
+                prev = s->gen == (uint16_t) (p->gen - 1) ? p->prev_begin_usec : p->end_usec;
+
+                /* The drop counter is 32 bits wide: going backwards is a
+                 * wrap or a new socket behind the same key; either way only
+                 * a new baseline. */
+                if (l->has_drops && (s->flags & SLOT_DROPS_KNOWN) && l->drops > s->drops)
+                        increase = l->drops - s->drops;
+        } else {
+                if (p->cap == 0 || TABLE_FULL(p->n_used + 1, p->cap)) {
+                        if (table_resize(p, p->cap ? p->cap * 2 : TABLE_MIN) < 0) {
+                                p->poll_lost++;
+                                return -ENOMEM;
+                        }
+                        (void) table_find(p, l->netns, l->cookie, &i);
+                }
+                s = &p->slots[i];
+                *s = (Slot) {
+                        .netns = l->netns,
+                        .cookie = l->cookie,
+                        .flags = SLOT_USED,
+                };
+                p->n_used++;
+                prev = p->now;
+        }
+
+        if (!s->active && (increase > 0 || classify_from(STATE_OK, l, w) != STATE_OK)) {
+                uint32_t k;
+
+                if (active_alloc(p, &k) < 0) {
+                        /* Forget it: the next poll sees it as new. */
+                        table_delete(p, i);
+                        p->poll_lost++;
+                        return -ENOMEM;
+                }
+                /* What an ok listener with all its tokens is. */
+                p->pool[k] = (Active) {
+                        .seen_usec = prev,
+                        .token_usec = p->now,
+                        .msg_usec = p->now,
+                        .st = STATE_OK,
+                        .reported = STATE_OK,
+                        .tokens = POLICY_BURST,
+                };
+                s->active = k + 1;
+        }
+
+        s->gen = p->gen;
+        p->n_seen++;
+        p->poll_watched++;
+        if (l->has_drops) {
+                s->drops = l->drops;
+                s->flags |= SLOT_DROPS_KNOWN;
+        } else {
+                s->drops = 0;
+                s->flags &= (uint8_t) ~SLOT_DROPS_KNOWN;
+        }
+
+        if (s->active) {
+                a = &p->pool[s->active - 1];
+                active_update(p, a, l, w, increase, out);
+                if (a->st != STATE_OK)
+                        p->poll_raised++;
+                if (active_idle(a, p->now))
+                        active_release(p, s);
+        }
+
+        return p->poll_lost > lost ? -ENOMEM : 0;
+}
+
+/* Every slot not seen in this poll is gone. Starts right after an empty slot
+ * (there is one: the load is below 1), so that no cluster wraps past the
+ * start and backward shifts only move entries into places not passed yet, or
+ * into the one being looked at, which is looked at again. */
+static void sweep(Policy *p, EventList *out) {
+        size_t mask = p->cap - 1, start = 0;
+
+        while (p->slots[start].flags & SLOT_USED)
+                start++;
+        for (size_t k = 1; k <= p->cap; k++) {
+                size_t i = (start + k) & mask;
+                Slot *s = &p->slots[i];
+
+                while ((s->flags & SLOT_USED) && s->gen != p->gen) {
+                        if (s->active) {
+                                active_gone(p, &p->pool[s->active - 1], out);
+                                active_release(p, s);
+                        }
+                        table_delete(p, i);
+                }
+        }
+}
+
+static void counters_step(Policy *p, const NetstatCounters *counters, EventList *out) {
+        uint64_t now = p->now;
+
+        if (!p->config->counters) {
                 /* Start afresh if they are switched on again. */
                 memset(p->counter_known, 0, sizeof(p->counter_known));
                 memset(p->counter_rate, 0, sizeof(p->counter_rate));
@@ -348,11 +601,11 @@ static void counters_step(Policy *p, StepCtx *x) {
                 NetstatCounter k = watched_counters[i];
                 uint64_t increase = 0, sum, period;
 
-                if (s->have_counters) {
-                        if (!s->counters.present[k])
+                if (counters) {
+                        if (!counters->present[k])
                                 p->counter_known[k] = false;
                         else {
-                                uint64_t v = s->counters.value[k];
+                                uint64_t v = counters->value[k];
 
                                 /* Backwards: the namespace was recreated. */
                                 if (p->counter_known[k] && v > p->counter[k])
@@ -363,7 +616,7 @@ static void counters_step(Policy *p, StepCtx *x) {
                 }
 
                 if (rate_step(&p->counter_rate[k], increase, p->counters_usec, now, &sum, &period)) {
-                        Event *ev = emit(x, EVENT_COUNTER, NULL, NULL);
+                        Event *ev = emit(p, out, EVENT_COUNTER, NULL, NULL);
 
                         if (ev) {
                                 ev->counter = k;
@@ -373,73 +626,30 @@ static void counters_step(Policy *p, StepCtx *x) {
                 }
         }
 
-        if (s->have_counters)
+        if (counters)
                 p->counters_usec = now;
 }
 
+int policy_end(Policy *p, const NetstatCounters *counters, EventList *out) {
+        if (p->n_seen < p->n_used)
+                sweep(p, out);
+        counters_step(p, counters, out);
+
+        p->end_usec = p->now;
+        p->n_raised = p->poll_raised;
+        p->n_watched = p->poll_watched;
+        return p->poll_lost > 0 ? -ENOMEM : p->poll_events;
+}
+
+void policy_abort(Policy *p) {
+        /* The marks of this poll's gen are simply never compared again: the
+         * next policy_begin() moves on to a new one. */
+        p->n_seen = 0;
+}
+
 int policy_step(Policy *p, const Config *c, const Snapshot *s, EventList *out) {
-        const ListenerSet *ls = &s->listeners;
-        unsigned nxt = !p->cur;
-        Entry *old = p->entries[p->cur], *new;
-        size_t i = 0, j = 0, n = 0, raised = 0;
-        StepCtx x = {
-                .config = c,
-                .snapshot = s,
-                .out = out,
-        };
-
-        if (p->cap[nxt] < ls->n) {
-                /* Grow geometrically: a population that creeps up by one
-                 * listener a poll must not reallocate on every poll. */
-                size_t cap = p->cap[nxt] * 2 > ls->n ? p->cap[nxt] * 2 : ls->n;
-                Entry *e;
-
-                if (cap > SIZE_MAX / sizeof(*e))
-                        return -ENOMEM;
-                e = realloc(p->entries[nxt], cap * sizeof(*e));
-                if (!e)
-                        return -ENOMEM;
-                p->entries[nxt] = e;
-                p->cap[nxt] = cap;
-        }
-        new = p->entries[nxt];
-
-        /* Merge-join the previous entries with this poll's listeners: both
-         * are sorted by (netns, cookie). */
-        while (i < p->n || j < ls->n) {
-                int cmp = i == p->n ? 1 : j == ls->n ? -1 : key_cmp(&old[i].l, &ls->items[j]);
-                const Watch *w = NULL;
-
-                if (cmp > 0 || cmp == 0)
-                        w = config_match(c, &ls->items[j]);
-
-                if (cmp < 0 || (cmp == 0 && !w)) {
-                        entry_gone(&x, &old[i]);
-                        i++;
-                        if (cmp < 0)
-                                continue;
-                }
-                if (!w) {
-                        j++;
-                        continue;
-                }
-
-                if (cmp == 0) {
-                        new[n] = old[i++];
-                } else
-                        entry_new(&new[n], &ls->items[j], s->time_usec);
-                entry_update(&x, &new[n], &ls->items[j], w);
-                if (new[n].st != STATE_OK)
-                        raised++;
-                n++;
-                j++;
-        }
-
-        p->cur = nxt;
-        p->n = n;
-        p->n_raised = raised;
-
-        counters_step(p, &x);
-
-        return x.err < 0 ? x.err : x.n;
+        policy_begin(p, c, s->time_usec, &s->sysctls);
+        for (size_t i = 0; i < s->listeners.n; i++)
+                (void) policy_observe(p, &s->listeners.items[i], out);
+        return policy_end(p, s->have_counters ? &s->counters : NULL, out);
 }

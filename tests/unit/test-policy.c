@@ -1,54 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "config.h"
 #include "policy.h"
 
 #define SEC 1000000ULL
 
-/* Counts allocations so that the steady state can be shown to allocate
- * nothing. Not under AddressSanitizer, which owns malloc itself. */
-#if defined(__SANITIZE_ADDRESS__)
-#  define COUNT_ALLOCS 0
-#elif defined(__has_feature)
-#  if __has_feature(address_sanitizer)
-#    define COUNT_ALLOCS 0
-#  endif
-#endif
-#ifndef COUNT_ALLOCS
-#  define COUNT_ALLOCS 1
-#endif
-
-#if COUNT_ALLOCS
-extern void *__libc_malloc(size_t n);
-extern void *__libc_calloc(size_t n, size_t m);
-extern void *__libc_realloc(void *p, size_t n);
-extern void __libc_free(void *p);
-
-static size_t n_allocs;
-
-void *malloc(size_t n) {
-        n_allocs++;
-        return __libc_malloc(n);
-}
-
-void *calloc(size_t n, size_t m) {
-        n_allocs++;
-        return __libc_calloc(n, m);
-}
-
-void *realloc(void *p, size_t n) {
-        n_allocs++;
-        return __libc_realloc(p, n);
-}
-
-void free(void *p) {
-        __libc_free(p);
-}
-#endif
+#include "alloc-count.h"
 
 static Config *config(void) {
         Config *c = NULL;
@@ -79,7 +42,7 @@ static Listener mkd(uint64_t cookie, uint32_t depth, uint32_t backlog, uint32_t 
         return l;
 }
 
-/* One poll: the listeners (sorted by the caller), optional counters,
+/* One poll: the listeners (in any order), optional counters,
  * somaxconn 4096. Clears ev first; checks the return value against it. */
 static size_t step_full(Policy *p, const Config *c, Listener *ls, size_t n, const NetstatCounters *counters,
                         uint64_t t, EventList *ev) {
@@ -834,9 +797,24 @@ START_TEST(test_merge_keys) {
 
         /* all but the last go: three raised ones are gone */
         ck_assert_uint_eq(step(p, c, &ls[3], 1, 2 * SEC, &ev), 3);
-        check_event(&ev.items[0], EVENT_GONE, false, 5);
-        check_event(&ev.items[1], EVENT_GONE, false, 2);
-        check_event(&ev.items[2], EVENT_GONE, false, 3);
+        /* gone listeners come in no particular order */
+        {
+                unsigned seen = 0;
+
+                for (size_t i = 0; i < 3; i++) {
+                        const Listener *l = &ev.items[i].listener;
+
+                        ck_assert_int_eq(ev.items[i].kind, EVENT_GONE);
+                        ck_assert(!ev.items[i].reminder);
+                        if (l->netns == 1 && l->cookie == 5)
+                                seen |= 1;
+                        else if (l->netns == 2 && l->cookie == 2)
+                                seen |= 2;
+                        else if (l->netns == 2 && l->cookie == 3)
+                                seen |= 4;
+                }
+                ck_assert_uint_eq(seen, 7);
+        }
         ck_assert_uint_eq(policy_n_raised(p), 1);
         event_list_done(&ev);
         policy_free(p);
@@ -869,7 +847,7 @@ START_TEST(test_steady_state_no_alloc) {
                                 ls[i].depth = t % 2 ? 10 : 0;
                                 ls[i].drops += i;
                         }
-#if COUNT_ALLOCS
+#if ALLOC_COUNT_WRAPPERS
                 if (t == 3)
                         allocs = n_allocs;
 #endif
@@ -881,7 +859,7 @@ START_TEST(test_steady_state_no_alloc) {
                 if (t >= 3)
                         n += (size_t) r;
         }
-#if COUNT_ALLOCS
+#if ALLOC_COUNT_WRAPPERS
         allocs = n_allocs - allocs;
 #endif
         ck_assert_int_eq(r_min, 0);
@@ -891,6 +869,424 @@ START_TEST(test_steady_state_no_alloc) {
          * (listener 0 never drops) */
         ck_assert_uint_eq(n, 50 * 8 + 49);
         ck_assert_uint_eq(policy_n_raised(p), 0); /* t = 102: empty */
+        event_list_done(&ev);
+        policy_free(p);
+        config_free(c);
+}
+END_TEST
+
+/* Streams one poll through begin/observe/end with somaxconn 4096; returns
+ * policy_end()'s result, which must match what was appended. */
+static size_t stream(Policy *p, const Config *c, const Listener *ls, size_t n, uint64_t t, EventList *ev) {
+        NetstatSysctls sys = {0};
+        int r;
+
+        sys.present[SYSCTL_SOMAXCONN] = true;
+        sys.value[SYSCTL_SOMAXCONN] = 4096;
+        event_list_clear(ev);
+        policy_begin(p, c, t, &sys);
+        for (size_t i = 0; i < n; i++)
+                ck_assert_int_eq(policy_observe(p, &ls[i], ev), 0);
+        r = policy_end(p, NULL, ev);
+        ck_assert_int_ge(r, 0);
+        ck_assert_uint_eq((size_t) r, ev->n);
+        return ev->n;
+}
+
+START_TEST(test_stream_duplicates) {
+        Config *c = config();
+        Policy *p = NULL;
+        EventList ev = {0};
+        Listener ls[5];
+
+        ck_assert_int_eq(policy_new(&p), 0);
+        /* the raised listener twice (the second copy already emptied, as a
+         * dump that overlaps a change may show), the ok one three times */
+        ls[0] = mkd(1, 10, 9, 0);
+        ls[1] = mkd(2, 0, 9, 0);
+        ls[2] = mkd(1, 0, 9, 50);
+        ls[3] = mkd(2, 0, 9, 70);
+        ls[4] = mkd(2, 0, 9, 70);
+        ck_assert_uint_eq(stream(p, c, ls, 5, 0, &ev), 1);
+        check_event(&ev.items[0], EVENT_FULL, false, 1);
+        ck_assert_uint_eq(ev.items[0].listener.depth, 10);
+        ck_assert_uint_eq(policy_n_watched(p), 2);
+        ck_assert_uint_eq(policy_n_raised(p), 1);
+
+        /* the baselines are those of the first copies (0 and 0) */
+        ls[0] = mkd(1, 10, 9, 4);
+        ls[1] = mkd(2, 0, 9, 3);
+        ck_assert_uint_eq(stream(p, c, ls, 2, 1 * SEC, &ev), 2);
+        check_event(&ev.items[0], EVENT_DROPS, false, 1);
+        ck_assert_uint_eq(ev.items[0].drops, 4);
+        check_event(&ev.items[1], EVENT_DROPS, false, 2);
+        ck_assert_uint_eq(ev.items[1].drops, 3);
+
+        /* the same cookie in two namespaces is two listeners; the two of
+         * netns 0 are gone, GONE for the raised one */
+        ls[0] = mk(7, 1, 80, 10, 9);
+        ls[1] = mk(8, 1, 80, 10, 9);
+        ls[2] = mk(7, 1, 80, 10, 9);
+        ck_assert_uint_eq(stream(p, c, ls, 3, 2 * SEC, &ev), 3);
+        check_event(&ev.items[0], EVENT_FULL, false, 1);
+        ck_assert_uint_eq(ev.items[0].listener.netns, 7);
+        check_event(&ev.items[1], EVENT_FULL, false, 1);
+        ck_assert_uint_eq(ev.items[1].listener.netns, 8);
+        check_event(&ev.items[2], EVENT_GONE, false, 1);
+        ck_assert_uint_eq(ev.items[2].listener.netns, 0);
+        ck_assert_uint_eq(policy_n_watched(p), 2);
+        ck_assert_uint_eq(policy_n_raised(p), 2);
+        event_list_done(&ev);
+        policy_free(p);
+        config_free(c);
+}
+END_TEST
+
+START_TEST(test_abort) {
+        Config *c = config();
+        Policy *p = NULL;
+        EventList ev = {0};
+        Listener ls[3];
+
+        ck_assert_int_eq(policy_new(&p), 0);
+        ls[0] = mkd(1, 10, 9, 0); /* raised */
+        ls[1] = mkd(2, 0, 9, 0);
+        ls[2] = mkd(3, 0, 9, 0);
+        ck_assert_uint_eq(stream(p, c, ls, 3, 0, &ev), 1);
+        ck_assert_uint_eq(policy_n_raised(p), 1);
+        ck_assert_uint_eq(policy_n_watched(p), 3);
+
+        /* the dump breaks after one listener: nothing is gone */
+        event_list_clear(&ev);
+        policy_begin(p, c, 1 * SEC, NULL);
+        ls[2].drops = 5;
+        ck_assert_int_eq(policy_observe(p, &ls[2], &ev), 0);
+        ck_assert_uint_eq(ev.n, 1); /* the rise stands */
+        check_event(&ev.items[0], EVENT_DROPS, false, 3);
+        ck_assert_uint_eq(ev.items[0].period_usec, 1 * SEC);
+        ck_assert_int_eq(ev.items[0].somaxconn, -1);
+        policy_abort(p);
+        /* the last completed poll still speaks */
+        ck_assert_uint_eq(policy_n_raised(p), 1);
+        ck_assert_uint_eq(policy_n_watched(p), 3);
+
+        /* the next poll sees all three again: no duplicate suppression
+         * left over from the aborted poll, listener 3's rise is not counted
+         * twice, and listener 2's rise covers the two seconds since it was
+         * last seen */
+        ls[1].drops = 2;
+        ls[2].drops = 5;
+        ck_assert_uint_eq(stream(p, c, ls, 3, 2 * SEC, &ev), 1);
+        check_event(&ev.items[0], EVENT_DROPS, false, 2);
+        ck_assert_uint_eq(ev.items[0].drops, 2);
+        ck_assert_uint_eq(ev.items[0].period_usec, 2 * SEC);
+        ck_assert_uint_eq(policy_n_raised(p), 1);
+        ck_assert_uint_eq(policy_n_watched(p), 3);
+
+        /* an aborted poll, then one without the raised listener: GONE */
+        event_list_clear(&ev);
+        policy_begin(p, c, 3 * SEC, NULL);
+        policy_abort(p);
+        ck_assert_uint_eq(ev.n, 0);
+        ck_assert_uint_eq(stream(p, c, &ls[1], 2, 4 * SEC, &ev), 1);
+        check_event(&ev.items[0], EVENT_GONE, false, 1);
+        ck_assert_uint_eq(policy_n_raised(p), 0);
+        ck_assert_uint_eq(policy_n_watched(p), 2);
+        event_list_done(&ev);
+        policy_free(p);
+        config_free(c);
+}
+END_TEST
+
+/* The gen counter wraps after 65,535 polls: no listener may then look
+ * seen, or gone. */
+START_TEST(test_gen_wrap) {
+        Config *c = config();
+        Policy *p = NULL;
+        EventList ev = {0};
+        Listener ls[2] = { mk(0, 1, 80, 10, 9), mk(0, 2, 80, 0, 9) };
+        size_t n = 0;
+
+        c->repeat_usec = 0;
+        ck_assert_int_eq(policy_new(&p), 0);
+        for (uint64_t t = 0; t < 70000; t++) {
+                Snapshot s = {
+                        .listeners = { .items = ls, .n = 2, .cap = 2 },
+                        .time_usec = t * SEC,
+                };
+                int r;
+
+                event_list_clear(&ev);
+                r = policy_step(p, c, &s, &ev);
+                if (r != 0 || t == 0)
+                        ck_assert_int_eq(r, t == 0 ? 1 : 0);
+                n += (size_t) r;
+        }
+        ck_assert_uint_eq(n, 1);
+        ck_assert_uint_eq(policy_n_raised(p), 1);
+        ck_assert_uint_eq(policy_n_watched(p), 2);
+        ck_assert_uint_eq(step(p, c, &ls[1], 1, 70000 * SEC, &ev), 1);
+        check_event(&ev.items[0], EVENT_GONE, false, 1);
+
+        /* A listener last seen 65,535 polls ago (all aborted since) must not
+         * look seen when the counter comes round to its poll again. */
+        ck_assert_uint_eq(step(p, c, &ls[1], 1, 70001 * SEC, &ev), 0);
+        for (uint64_t t = 70002; t < 70002 + 65534; t++) {
+                policy_begin(p, c, t * SEC, NULL);
+                policy_abort(p);
+        }
+        ls[1].depth = 10;
+        ck_assert_uint_eq(step(p, c, &ls[1], 1, 200000 * SEC, &ev), 1);
+        check_event(&ev.items[0], EVENT_FULL, false, 2);
+        ck_assert_uint_eq(policy_n_raised(p), 1);
+        event_list_done(&ev);
+        policy_free(p);
+        config_free(c);
+}
+END_TEST
+
+static uint64_t rng_state;
+
+static uint32_t rng(void) {
+        rng_state = rng_state * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407);
+        return (uint32_t) (rng_state >> 33);
+}
+
+static int event_cmp(const void *a_, const void *b_) {
+        const Event *a = a_, *b = b_;
+        uint64_t ka[] = { a->kind, a->listener.netns, a->listener.cookie, a->reminder, a->drops,
+                          a->period_usec, a->counter, a->increase, a->fill_pct, a->listener.depth,
+                          a->listener.drops, (uint64_t) (uintptr_t) a->name };
+        uint64_t kb[] = { b->kind, b->listener.netns, b->listener.cookie, b->reminder, b->drops,
+                          b->period_usec, b->counter, b->increase, b->fill_pct, b->listener.depth,
+                          b->listener.drops, (uint64_t) (uintptr_t) b->name };
+
+        for (size_t i = 0; i < ELEMENTSOF(ka); i++)
+                if (ka[i] != kb[i])
+                        return ka[i] < kb[i] ? -1 : 1;
+        return 0;
+}
+
+/* The same polls fed in (netns, cookie) order and shuffled, with
+ * duplicates, give the same events (as a set) on every poll. */
+START_TEST(test_order_independent) {
+        enum { N = 300 };
+        Config *c = config();
+        Policy *p[2] = { NULL, NULL };
+        EventList ev[2] = { {0}, {0} };
+        Listener pop[N], shuffled[N + N / 10];
+        uint64_t next_cookie = N;
+        size_t total = 0, kinds[_EVENT_KIND_MAX] = {0};
+
+        set_watch(c);
+        c->repeat_usec = 20 * SEC;
+        rng_state = 42;
+        ck_assert_int_eq(policy_new(&p[0]), 0);
+        ck_assert_int_eq(policy_new(&p[1]), 0);
+        for (size_t i = 0; i < N; i++) {
+                pop[i] = mkd(i, 0, 9, 0);
+                pop[i].netns = i % 3;
+                pop[i].port = i % 4 == 0 ? 443 : 80;
+        }
+        for (uint64_t t = 0; t < 300; t++) {
+                size_t m = N;
+
+                for (size_t i = 0; i < N; i++) {
+                        uint32_t x = rng() % 100;
+
+                        if (x < 1) /* replaced by a new socket */
+                                pop[i].cookie = next_cookie++;
+                        pop[i].depth = x < 60 ? 0 : x < 80 ? rng() % 10 : 10;
+                        if (rng() % 4 == 0)
+                                pop[i].drops += rng() % 5;
+                }
+                /* keep pop sorted by (netns, cookie): insertion sort */
+                for (size_t i = 1; i < N; i++)
+                        for (size_t j = i; j > 0 &&
+                                           (pop[j - 1].netns > pop[j].netns ||
+                                            (pop[j - 1].netns == pop[j].netns && pop[j - 1].cookie > pop[j].cookie));
+                             j--) {
+                                Listener tmp = pop[j];
+
+                                pop[j] = pop[j - 1];
+                                pop[j - 1] = tmp;
+                        }
+                memcpy(shuffled, pop, sizeof(pop));
+                for (size_t i = 0; i < N / 10; i++)
+                        shuffled[m++] = pop[rng() % N];
+                for (size_t i = m - 1; i > 0; i--) {
+                        size_t j = rng() % (i + 1);
+                        Listener tmp = shuffled[i];
+
+                        shuffled[i] = shuffled[j];
+                        shuffled[j] = tmp;
+                }
+                stream(p[0], c, pop, N, t * SEC, &ev[0]);
+                stream(p[1], c, shuffled, m, t * SEC, &ev[1]);
+                ck_assert_uint_eq(ev[0].n, ev[1].n);
+                qsort(ev[0].items, ev[0].n, sizeof(Event), event_cmp);
+                qsort(ev[1].items, ev[1].n, sizeof(Event), event_cmp);
+                for (size_t i = 0; i < ev[0].n; i++) {
+                        ck_assert_int_eq(event_cmp(&ev[0].items[i], &ev[1].items[i]), 0);
+                        kinds[ev[0].items[i].kind]++;
+                }
+                total += ev[0].n;
+                ck_assert_uint_eq(policy_n_raised(p[0]), policy_n_raised(p[1]));
+                ck_assert_uint_eq(policy_n_watched(p[0]), N);
+                ck_assert_uint_eq(policy_n_watched(p[1]), N);
+        }
+        /* the scenario exercises every kind of listener event */
+        ck_assert_uint_gt(kinds[EVENT_HIGH], 0);
+        ck_assert_uint_gt(kinds[EVENT_FULL], 0);
+        ck_assert_uint_gt(kinds[EVENT_CLEARED], 0);
+        ck_assert_uint_gt(kinds[EVENT_DROPS], 0);
+        ck_assert_uint_gt(kinds[EVENT_GONE], 0);
+        ck_assert_uint_gt(total, 1000);
+        for (int i = 0; i < 2; i++) {
+                event_list_done(&ev[i]);
+                policy_free(p[i]);
+        }
+        config_free(c);
+}
+END_TEST
+
+static uint64_t mono_nsec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
+}
+
+/* The performance issue's population: 10,000 listeners, 100 of them full,
+ * 10 dropping one connection a poll, for 100 polls at 1 s. */
+START_TEST(test_10000_listeners) {
+        enum { N = 10000, POLLS = 100 };
+        Config *c = config();
+        Policy *p = NULL;
+        EventList ev = {0};
+        Listener *ls = calloc(N, sizeof(Listener));
+        size_t n_events = 0, allocs = 0, mem, mem_steady = 0;
+        uint64_t ns = 0;
+        int r_min = 0;
+
+        ck_assert_ptr_nonnull(ls);
+        ck_assert_int_eq(policy_new(&p), 0);
+        for (size_t i = 0; i < N; i++) {
+                /* cookies as the kernel hands them out: sequential */
+                ls[i] = mkd(4096 + i, i % 100 == 0 ? 10 : 3, 9, 0);
+                ls[i].netns = 4026531840ULL + i % 2;
+        }
+        for (uint64_t t = 0; t < POLLS; t++) {
+                uint64_t t0;
+                int r;
+
+                for (size_t i = 1; i < N; i += 1000)
+                        ls[i].drops++;
+#if ALLOC_COUNT_WRAPPERS
+                if (t == 2)
+                        allocs = n_allocs;
+#endif
+                event_list_clear(&ev);
+                t0 = mono_nsec();
+                policy_begin(p, c, t * SEC, NULL);
+                for (size_t i = 0; i < N; i++)
+                        if (policy_observe(p, &ls[i], &ev) < 0)
+                                r_min = -1;
+                r = policy_end(p, NULL, &ev);
+                if (t >= 2)
+                        ns += mono_nsec() - t0;
+                if (r < r_min)
+                        r_min = r;
+                if (t == 2)
+                        mem_steady = policy_memory_bytes(p);
+                n_events += (size_t) r;
+        }
+#if ALLOC_COUNT_WRAPPERS
+        allocs = n_allocs - allocs;
+#endif
+        ck_assert_int_eq(r_min, 0);
+        ck_assert_uint_eq(allocs, 0);
+        /* 100 FULL at t = 0; each dropping listener: 1 at t = 0 → first
+         * rise at t = 1 (period 1 s), then the sum at t = 61 */
+        ck_assert_uint_eq(n_events, 100 + 10 * 2);
+        ck_assert_uint_eq(policy_n_raised(p), 100);
+        ck_assert_uint_eq(policy_n_watched(p), N);
+
+        mem = policy_memory_bytes(p);
+        ck_assert_uint_eq(mem, mem_steady);
+        /* ≤ 60 bytes a listener, hash slack and the records of the 110
+         * listeners with history included */
+        ck_assert_uint_le(mem, 60 * N);
+        printf("policy: %d listeners: %zu bytes (%.1f per listener), %.1f ns per observe (incl. begin/end)\n", N,
+               mem, (double) mem / N, (double) ns / ((POLLS - 2) * (double) N));
+        free(ls);
+        event_list_done(&ev);
+        policy_free(p);
+        config_free(c);
+}
+END_TEST
+
+/* Half the population is replaced on every poll for 1,000 polls: memory
+ * reaches a plateau (no growth of pool or table, no tombstones), the steady
+ * state allocates nothing, and the persistent half loses nothing. */
+START_TEST(test_churn) {
+        enum { N = 1000, POLLS = 1000 };
+        Config *c = config();
+        Policy *p = NULL;
+        EventList ev = {0};
+        Listener ls[2 * N];
+        size_t allocs = 0, mem_steady = 0, n_events = 0, n_full = 0, n_gone = 0;
+        int r_min = 0;
+
+        c->repeat_usec = 0;
+        ck_assert_int_eq(policy_new(&p), 0);
+        for (size_t i = 0; i < N; i++)
+                ls[i] = mk(0, 1 + 2 * i, 80, i % 10 == 0 ? 10 : 0, 9); /* persistent: odd cookies */
+        for (uint64_t t = 0; t < POLLS; t++) {
+                Snapshot s = {
+                        .listeners = { .items = ls, .n = 2 * N, .cap = 2 * N },
+                        .time_usec = t * SEC,
+                };
+                int r;
+
+                for (size_t i = 0; i < N; i++) /* new sockets: even cookies */
+                        ls[N + i] = mk(0, 2 * (t * N + i) + 2, 80, i % 10 == 0 ? 10 : 0, 9);
+#if ALLOC_COUNT_WRAPPERS
+                if (t == 10)
+                        allocs = n_allocs;
+#endif
+                event_list_clear(&ev);
+                r = policy_step(p, c, &s, &ev);
+                if (r < r_min)
+                        r_min = r;
+                for (size_t i = 0; i < ev.n; i++) {
+                        n_full += ev.items[i].kind == EVENT_FULL;
+                        n_gone += ev.items[i].kind == EVENT_GONE && ev.items[i].listener.cookie % 2 == 0;
+                }
+                n_events += ev.n;
+                if (t == 10)
+                        mem_steady = policy_memory_bytes(p);
+        }
+#if ALLOC_COUNT_WRAPPERS
+        allocs = n_allocs - allocs;
+#endif
+        ck_assert_int_eq(r_min, 0);
+        ck_assert_uint_eq(allocs, 0);
+        /* 200 FULL at t = 0, then 100 FULL (new) + 100 GONE (replaced) a poll */
+        ck_assert_uint_eq(n_full, 200 + 100 * (POLLS - 1));
+        ck_assert_uint_eq(n_gone, 100 * (POLLS - 1));
+        ck_assert_uint_eq(n_events, n_full + n_gone);
+        ck_assert_uint_eq(policy_n_raised(p), 200);
+        ck_assert_uint_eq(policy_n_watched(p), 2 * N);
+        ck_assert_uint_eq(policy_memory_bytes(p), mem_steady);
+        /* up to 3,000 keys during a poll (2,000 stay, 1,000 arrive): 8,192
+         * slots of 32 bytes at 70 % load; 300 raised: 512 records */
+        ck_assert_uint_le(policy_memory_bytes(p), 8192 * 32 + 512 * 160 + 1024);
+
+        /* everything goes: the 200 raised get GONE, and memory stays */
+        ck_assert_uint_eq(step(p, c, NULL, 0, POLLS * SEC, &ev), 200);
+        ck_assert_uint_eq(policy_n_watched(p), 0);
+        ck_assert_uint_eq(policy_memory_bytes(p), mem_steady);
         event_list_done(&ev);
         policy_free(p);
         config_free(c);
@@ -923,6 +1319,18 @@ static Suite *policy_suite(void) {
         tcase_add_test(tc, test_constantly_full_and_dropping);
         tcase_add_test(tc, test_merge_keys);
         tcase_add_test(tc, test_steady_state_no_alloc);
+        tcase_add_test(tc, test_stream_duplicates);
+        tcase_add_test(tc, test_abort);
+        suite_add_tcase(s, tc);
+
+        /* Big populations and long runs: well under a second natively,
+         * half a minute under valgrind. */
+        tc = tcase_create("scale");
+        tcase_set_timeout(tc, 120);
+        tcase_add_test(tc, test_gen_wrap);
+        tcase_add_test(tc, test_order_independent);
+        tcase_add_test(tc, test_10000_listeners);
+        tcase_add_test(tc, test_churn);
         suite_add_tcase(s, tc);
         return s;
 }
