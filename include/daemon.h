@@ -3,9 +3,11 @@
 
 /* The long-running mode: an sd_event loop that polls, decides and reports. */
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "sink.h"
+#include "util.h"
 
 typedef struct DaemonOptions {
         const char *config_path; /* the file to (re)load */
@@ -18,3 +20,14 @@ typedef struct DaemonOptions {
 /* Runs until SIGTERM/SIGINT. Returns an exit status (0, 1, or 78 when the
  * configuration cannot be loaded at start). */
 int daemon_run(const DaemonOptions *o);
+
+/* The poll without the loop, for tests: daemon_new() loads the
+ * configuration (-EINVAL/-ENOENT/... with err filled as config_load does),
+ * daemon_poll() reads the kernel once at monotonic time now_usec, decides
+ * and emits; it returns the number of listeners seen or a negative errno
+ * when the dump failed. */
+typedef struct Daemon Daemon;
+
+int daemon_new(const DaemonOptions *o, Daemon **ret, ErrBuf *err);
+int daemon_poll(Daemon *d, uint64_t now_usec);
+Daemon *daemon_free(Daemon *d);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The loop: one sd_event with a poll timer, SIGTERM/SIGINT/SIGHUP sources and
- * the watchdog. Each poll reads the kernel into a Snapshot, feeds the pure
- * policy, and hands its events to the sink. */
+ * the watchdog. Each poll streams the kernel's dump through the pure policy
+ * (nothing of the population is stored here) and hands its events to the
+ * sink. The steady state allocates nothing. */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -20,46 +21,48 @@
 #include "policy.h"
 #include "snapshot.h"
 
-#define MAX_RANGES DIAG_MAX_RANGES
 /* Sysctls change rarely and only explain alerts: re-read them this often. */
 #define SYSCTL_REFRESH_USEC (30ULL * 1000000ULL)
 
-typedef struct Daemon {
+struct Daemon {
         DaemonOptions opts;
         sd_event *event;
         sd_event_source *timer;
         Config *config;
         DiagSocket *diag;
+        NetstatReader *netstat;
         Policy *policy;
-        Snapshot snap;
         EventList events;
         Sink sink;
-        PortRange ranges[MAX_RANGES];
+        NetstatSysctls sysctls;
+        NetstatCounters counters;
+        PortRange ranges[DIAG_MAX_RANGES];
         size_t n_ranges;
+        size_t n_seen; /* listeners in the last dump */
         uint64_t next_usec;
         uint64_t sysctls_usec;
+        bool have_sysctls;
         bool ready;
-        bool polled_once;
-        int diag_error;    /* last error logged, so a failing poll logs once */
+        int diag_error; /* last error logged, so a failing poll logs once */
         int netstat_error;
         int journal_error;
         char status[160];
-} Daemon;
+};
 
 static void daemon_apply_config(Daemon *d, Config *c) {
         if (d->opts.interval_usec)
                 c->interval_usec = d->opts.interval_usec;
         config_free(d->config);
         d->config = c;
-        d->n_ranges = config_port_ranges(c, d->ranges, MAX_RANGES);
+        d->n_ranges = config_port_ranges(c, d->ranges, DIAG_MAX_RANGES);
 }
 
 static void daemon_notify_status(Daemon *d) {
         char status[sizeof(d->status)];
-        size_t raised = policy_n_raised(d->policy);
+        size_t n = policy_n_watched(d->policy), raised = policy_n_raised(d->policy);
 
-        snprintf(status, sizeof(status), "watching %zu listener%s, %zu above %u%%", d->snap.listeners.n,
-                 d->snap.listeners.n == 1 ? "" : "s", raised, d->config->warn);
+        snprintf(status, sizeof(status), "watching %zu listener%s, %zu above %u%%", n, n == 1 ? "" : "s", raised,
+                 d->config->warn);
         if (strcmp(status, d->status) == 0)
                 return;
         memcpy(d->status, status, sizeof(status));
@@ -75,23 +78,33 @@ static void daemon_emit(Daemon *d) {
                         fprintf(stderr, "backlogd: cannot write to the journal: %s\n", strerror(-r));
                 d->journal_error = r < 0 ? r : 0;
         }
+        event_list_clear(&d->events);
+}
+
+static int observe_cb(const Listener *l, void *userdata) {
+        Daemon *d = userdata;
+
+        d->n_seen++;
+        /* Out of memory for one listener's state: it is skipped this poll,
+         * the dump goes on. */
+        (void) policy_observe(d->policy, l, &d->events);
+        return 0;
 }
 
 static int daemon_read_listeners(Daemon *d) {
         ErrBuf err = {0};
         int r;
 
-        listener_set_clear(&d->snap.listeners);
+        d->n_seen = 0;
         if (!d->diag) {
                 r = diag_open(&d->diag, &err);
                 if (r < 0)
                         goto fail;
         }
-        r = diag_dump_listeners(d->diag, d->ranges, d->n_ranges, &d->snap.listeners, &err);
+        r = diag_dump_each(d->diag, d->ranges, d->n_ranges, observe_cb, d, &err);
         if (r < 0) {
                 /* The socket may be mid-dump: start from a fresh one. */
                 d->diag = diag_close(d->diag);
-                listener_set_clear(&d->snap.listeners);
                 goto fail;
         }
         if (d->diag_error)
@@ -106,49 +119,48 @@ fail:
         return r;
 }
 
-static void daemon_read_counters(Daemon *d) {
+static bool daemon_read_counters(Daemon *d) {
         ErrBuf err = {0};
         int r;
 
-        d->snap.have_counters = false;
         if (!d->config->counters)
-                return;
-        r = netstat_read(d->opts.proc_root, &d->snap.counters, &err);
+                return false;
+        r = netstat_reader_read(d->netstat, &d->counters, &err);
         if (r < 0) {
                 if (r != d->netstat_error)
                         sink_log(&d->sink, LOG_WARNING, NULL,
                                  "Cannot read the host's listen counters: %s; retrying every poll.", err.text);
                 d->netstat_error = r;
-                return;
+                return false;
         }
         if (d->netstat_error)
                 sink_log(&d->sink, LOG_NOTICE, NULL, "The host's listen counters are readable again.");
         d->netstat_error = 0;
-        d->snap.have_counters = true;
+        return true;
 }
 
-static int daemon_poll(Daemon *d, uint64_t now) {
+int daemon_poll(Daemon *d, uint64_t now) {
         int r;
 
-        d->snap.time_usec = now;
-        if (!d->polled_once || now - d->sysctls_usec >= SYSCTL_REFRESH_USEC) {
-                netstat_read_sysctls(d->opts.proc_root, &d->snap.sysctls);
+        if (!d->have_sysctls || now - d->sysctls_usec >= SYSCTL_REFRESH_USEC) {
+                netstat_read_sysctls(d->opts.proc_root, &d->sysctls);
                 d->sysctls_usec = now;
+                d->have_sysctls = true;
         }
+        policy_begin(d->policy, d->config, now, &d->sysctls);
         r = daemon_read_listeners(d);
-        if (r < 0)
-                return r;
-        daemon_read_counters(d);
-
-        event_list_clear(&d->events);
-        r = policy_step(d->policy, d->config, &d->snap, &d->events);
         if (r < 0) {
-                sink_log(&d->sink, LOG_ERR, NULL, "Out of memory while evaluating a poll, skipping it.");
+                /* What was seen before the failure is real; what was not is
+                 * not gone. */
+                policy_abort(d->policy);
+                daemon_emit(d);
                 return r;
         }
+        r = policy_end(d->policy, daemon_read_counters(d) ? &d->counters : NULL, &d->events);
+        if (r < 0)
+                sink_log(&d->sink, LOG_ERR, NULL, "Out of memory while evaluating a poll; some alerts are lost.");
         daemon_emit(d);
-        d->polled_once = true;
-        return 0;
+        return d->n_seen > INT32_MAX ? INT32_MAX : (int) d->n_seen;
 }
 
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -162,25 +174,33 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 return 0;
         }
         if (r >= 0 && !d->ready) {
+                size_t n = policy_n_watched(d->policy);
+
                 d->ready = true;
                 sink_log(&d->sink, LOG_INFO, MESSAGE_ID_LIFECYCLE,
-                         "backlogd started: watching %zu listener%s every %.3g s (warn %u%%, clear %u%%), %s.",
-                         d->snap.listeners.n, d->snap.listeners.n == 1 ? "" : "s",
-                         (double) d->config->interval_usec / 1e6, d->config->warn, d->config->clear,
-                         d->config->path ? d->config->path : "built-in defaults");
+                         "backlogd started: watching %zu listener%s every %.3g s (warn %u%%, clear %u%%), %s.", n,
+                         n == 1 ? "" : "s", (double) d->config->interval_usec / 1e6, d->config->warn,
+                         d->config->clear, d->config->path ? d->config->path : "built-in defaults");
                 sd_notify(false, "READY=1");
         }
         daemon_notify_status(d);
 
         /* Fixed cadence from the previous target; after a stall (suspend,
-         * debugger), skip ahead instead of firing a burst. */
+         * debugger, a slow poll), skip ahead instead of firing a burst. */
         d->next_usec += d->config->interval_usec;
         if (d->next_usec <= usec)
                 d->next_usec = usec + d->config->interval_usec;
         sd_event_source_set_time(s, d->next_usec);
-        sd_event_source_set_time_accuracy(s, d->config->interval_usec / 100 ? d->config->interval_usec / 100 : 1);
         sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
+}
+
+static void daemon_set_accuracy(Daemon *d) {
+        /* sd_event's default accuracy is 250 ms; a 1 % slack still lets the
+         * kernel coalesce wake-ups. */
+        uint64_t a = d->config->interval_usec / 100;
+
+        sd_event_source_set_time_accuracy(d->timer, a ? a : 1);
 }
 
 static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -210,8 +230,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                         sd_event_now(d->event, CLOCK_MONOTONIC, &now);
                         d->next_usec = now + d->config->interval_usec;
                         sd_event_source_set_time(d->timer, d->next_usec);
-                        sd_event_source_set_time_accuracy(d->timer, d->config->interval_usec / 100 ?
-                                                                            d->config->interval_usec / 100 : 1);
+                        daemon_set_accuracy(d);
                 }
         }
         sd_notify(false, "READY=1");
@@ -227,36 +246,51 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
         return 0;
 }
 
-static void daemon_done(Daemon *d) {
+int daemon_new(const DaemonOptions *o, Daemon **ret, ErrBuf *err) {
+        Daemon *d = calloc(1, sizeof(*d));
+        Config *c = NULL;
+        int r;
+
+        if (!d)
+                return errbuf_set(err, -ENOMEM, "out of memory");
+        d->opts = *o;
+        sink_init(&d->sink, o->log_target);
+        r = config_load(o->config_path, o->config_must_exist, &c, err);
+        if (r < 0)
+                goto fail;
+        daemon_apply_config(d, c);
+        r = policy_new(&d->policy);
+        if (r >= 0)
+                r = netstat_reader_new(o->proc_root, &d->netstat);
+        if (r < 0) {
+                errbuf_set(err, r, "out of memory");
+                goto fail;
+        }
+        *ret = d;
+        return 0;
+fail:
+        daemon_free(d);
+        return r;
+}
+
+Daemon *daemon_free(Daemon *d) {
+        if (!d)
+                return NULL;
         sd_event_source_unref(d->timer);
         sd_event_unref(d->event);
         diag_close(d->diag);
+        netstat_reader_free(d->netstat);
         policy_free(d->policy);
         config_free(d->config);
-        snapshot_done(&d->snap);
         event_list_done(&d->events);
+        free(d);
+        return NULL;
 }
 
-int daemon_run(const DaemonOptions *o) {
-        Daemon d = { .opts = *o };
-        Config *c = NULL;
-        ErrBuf err = {0};
+static int daemon_loop(Daemon *d) {
         sigset_t mask;
         uint64_t now;
-        int r, ret = EXIT_FAILURE;
-
-        sink_init(&d.sink, o->log_target);
-
-        r = config_load(o->config_path, o->config_must_exist, &c, &err);
-        if (r < 0) {
-                sink_log(&d.sink, LOG_ERR, NULL, "%s", err.text);
-                return EX_CONFIG;
-        }
-        daemon_apply_config(&d, c);
-
-        r = policy_new(&d.policy);
-        if (r < 0)
-                goto oom;
+        int r;
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
@@ -264,34 +298,44 @@ int daemon_run(const DaemonOptions *o) {
         sigaddset(&mask, SIGHUP);
         sigprocmask(SIG_BLOCK, &mask, NULL);
 
-        r = sd_event_default(&d.event);
+        r = sd_event_default(&d->event);
         if (r < 0)
-                goto fail;
-        if ((r = sd_event_add_signal(d.event, NULL, SIGTERM, on_exit_signal, &d)) < 0 ||
-            (r = sd_event_add_signal(d.event, NULL, SIGINT, on_exit_signal, &d)) < 0 ||
-            (r = sd_event_add_signal(d.event, NULL, SIGHUP, on_reload, &d)) < 0)
-                goto fail;
-        r = sd_event_set_watchdog(d.event, true);
+                return r;
+        if ((r = sd_event_add_signal(d->event, NULL, SIGTERM, on_exit_signal, d)) < 0 ||
+            (r = sd_event_add_signal(d->event, NULL, SIGINT, on_exit_signal, d)) < 0 ||
+            (r = sd_event_add_signal(d->event, NULL, SIGHUP, on_reload, d)) < 0)
+                return r;
+        r = sd_event_set_watchdog(d->event, true);
         if (r < 0)
-                goto fail;
+                return r;
 
-        sd_event_now(d.event, CLOCK_MONOTONIC, &now);
-        d.next_usec = now;
-        r = sd_event_add_time(d.event, &d.timer, CLOCK_MONOTONIC, now, 1, on_timer, &d);
+        sd_event_now(d->event, CLOCK_MONOTONIC, &now);
+        d->next_usec = now;
+        r = sd_event_add_time(d->event, &d->timer, CLOCK_MONOTONIC, now, 1, on_timer, d);
         if (r < 0)
-                goto fail;
-        sd_event_source_set_enabled(d.timer, SD_EVENT_ONESHOT);
+                return r;
+        daemon_set_accuracy(d);
+        sd_event_source_set_enabled(d->timer, SD_EVENT_ONESHOT);
+        return sd_event_loop(d->event);
+}
 
-        r = sd_event_loop(d.event);
-        if (r < 0)
-                goto fail;
-        ret = r;
-        goto finish;
-oom:
-        r = -ENOMEM;
-fail:
-        sink_log(&d.sink, LOG_ERR, NULL, "Event loop failed: %s", strerror(-r));
-finish:
-        daemon_done(&d);
-        return ret;
+int daemon_run(const DaemonOptions *o) {
+        Daemon *d = NULL;
+        Sink sink;
+        ErrBuf err = {0};
+        int r;
+
+        r = daemon_new(o, &d, &err);
+        if (r < 0) {
+                sink_init(&sink, o->log_target);
+                sink_log(&sink, LOG_ERR, NULL, "%s", err.text);
+                return r == -ENOMEM ? EXIT_FAILURE : EX_CONFIG;
+        }
+        r = daemon_loop(d);
+        if (r < 0) {
+                sink_log(&d->sink, LOG_ERR, NULL, "Event loop failed: %s", strerror(-r));
+                r = EXIT_FAILURE;
+        }
+        daemon_free(d);
+        return r;
 }

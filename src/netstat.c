@@ -400,20 +400,24 @@ int netstat_read(const char *proc_root, NetstatCounters *ret, ErrBuf *err) {
 }
 
 /* A sysctl file holds one decimal integer and a newline. */
+/* open/read/close into a stack buffer: the daemon re-reads these while it
+ * runs, and its steady state allocates nothing. */
 static int read_sysctl(const char *path, int64_t *ret) {
-        _cleanup_(fclosep) FILE *f = NULL;
+        _cleanup_(closep) int fd = -EBADF;
         char buf[64];
         uint64_t u;
+        ssize_t got;
         size_t n;
         bool negative;
         int r;
 
-        f = fopen(path, "re");
-        if (!f)
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
                 return -errno;
-        n = fread(buf, 1, sizeof(buf), f);
-        if (ferror(f))
-                return -EIO;
+        got = read(fd, buf, sizeof(buf));
+        if (got < 0)
+                return -errno;
+        n = (size_t) got;
         if (n == sizeof(buf))
                 return -EINVAL; /* longer than any integer */
         while (n > 0 && strchr("\n \t", buf[n - 1]))
@@ -435,9 +439,10 @@ void netstat_read_sysctls(const char *proc_root, NetstatSysctls *ret) {
         NetstatSysctls s = { 0 };
 
         for (int i = 0; i < _SYSCTL_MAX; i++) {
-                _cleanup_(freep) char *path = NULL;
+                char path[PATH_MAX];
+                int n = snprintf(path, sizeof(path), "%s/sys/%s", proc_root, sysctl_paths[i]);
 
-                if (asprintf(&path, "%s/sys/%s", proc_root, sysctl_paths[i]) < 0)
+                if (n < 0 || (size_t) n >= sizeof(path))
                         continue;
                 s.present[i] = read_sysctl(path, &s.value[i]) >= 0;
         }

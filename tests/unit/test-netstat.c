@@ -16,59 +16,7 @@
 
 #include "netstat.h"
 
-/* Counts allocations so that a steady-state read can be shown to allocate
- * nothing (as in test-policy.c). Not under AddressSanitizer, which owns
- * malloc itself. */
-#if defined(__SANITIZE_ADDRESS__)
-#  define COUNT_ALLOCS 0
-#elif defined(__has_feature)
-#  if __has_feature(address_sanitizer)
-#    define COUNT_ALLOCS 0
-#  endif
-#endif
-#ifndef COUNT_ALLOCS
-#  define COUNT_ALLOCS 1
-#endif
-
-static size_t n_allocs;
-
-#if COUNT_ALLOCS
-extern void *__libc_malloc(size_t n);
-extern void *__libc_calloc(size_t n, size_t m);
-extern void *__libc_realloc(void *p, size_t n);
-extern void __libc_free(void *p);
-
-void *malloc(size_t n) {
-        n_allocs++;
-        return __libc_malloc(n);
-}
-
-void *calloc(size_t n, size_t m) {
-        n_allocs++;
-        return __libc_calloc(n, m);
-}
-
-void *realloc(void *p, size_t n) {
-        n_allocs++;
-        return __libc_realloc(p, n);
-}
-
-void free(void *p) {
-        __libc_free(p);
-}
-#endif
-
-/* False when the wrappers above are not in use: under ASan, or under
- * valgrind, which replaces malloc in the executable too. Then "no
- * allocation" holds trivially and only the positive counts are skipped. */
-static bool allocs_counted(void) {
-        /* Through a pointer, as the module calls it: not inlined here. */
-        void *(*volatile re)(void *, size_t) = realloc;
-        size_t n = n_allocs;
-
-        free(re(NULL, 16));
-        return n_allocs != n;
-}
+#include "alloc-count.h"
 
 #define N _NETSTAT_COUNTER_MAX
 /* Marks a counter the fixture's kernel lacks; no fixture holds this value. */
@@ -798,7 +746,7 @@ START_TEST(test_reader_appears_grows_swaps) {
         k = netstat_reader_read(r, &c, &err);
         allocs = n_allocs - allocs;
         ck_assert_int_eq(k, 0);
-        if (allocs_counted())
+        if (alloc_counting())
                 ck_assert_uint_eq(allocs, 3); /* 8 KiB doubled to 64 KiB */
         else
                 fprintf(stderr, "test_reader_appears_grows_swaps: allocations not counted here\n");
