@@ -337,7 +337,11 @@ int diag_parse(const void *buf, size_t len, uint32_t seq, uint32_t portid, Liste
 /* Sorts and deduplicates only what was appended from index start on, so the
  * caller's earlier entries keep their place. */
 static size_t sort_dedup_tail(ListenerSet *out, size_t start) {
-        ListenerSet tail = {
+        ListenerSet tail;
+
+        if (out->n == start) /* items may still be NULL: no arithmetic on it */
+                return 0;
+        tail = (ListenerSet) {
                 .items = out->items + start,
                 .n = out->n - start,
                 .cap = out->cap - start,

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/* libFuzzer target for the inet_diag dump parser: every input is parsed as
+ * one datagram (checks off, then with the sequence number and port id of its
+ * first header, then with ones that cannot match), and replayed as a
+ * recorder file through diag_replay(). */
+
+#include <errno.h>
+#include <linux/netlink.h>
+#include <sys/socket.h>
+
+#include "diag.h"
+#include "fuzz.h"
+
+/* Datagrams come from recv() into an aligned buffer; libFuzzer's copy of the
+ * input is aligned too, but a slice of it may not be. */
+static _Alignas(16) uint8_t datagram[DIAG_BUFFER_SIZE];
+
+static void check_listeners(const ListenerSet *set, size_t from) {
+        FUZZ_ASSERT(set->n <= set->cap);
+        for (size_t i = from; i < set->n; i++)
+                FUZZ_ASSERT(set->items[i].family == AF_INET || set->items[i].family == AF_INET6);
+}
+
+static int parse_once(const uint8_t *buf, size_t len, uint32_t seq, uint32_t portid) {
+        ListenerSet set = {0};
+        ErrBuf err = {{0}};
+        int r;
+
+        /* An entry from an earlier datagram must survive an error. */
+        FUZZ_ASSERT(listener_set_push(&set));
+        set.items[0].family = AF_INET;
+        set.items[0].cookie = 42;
+
+        r = diag_parse(buf, len, seq, portid, &set, &err);
+        FUZZ_ASSERT(r == 0 || r == 1 || (r < 0 && r >= -4095));
+        if (r < 0)
+                fuzz_check_err(&err);
+        FUZZ_ASSERT(set.n >= 1 && set.items[0].cookie == 42);
+        check_listeners(&set, 1);
+        /* A well-formed datagram has at most one listener per
+         * header + inet_diag_msg (16 + 72 bytes). */
+        FUZZ_ASSERT(set.n - 1 <= len / 88);
+        listener_set_done(&set);
+        return r;
+}
+
+static void replay(const uint8_t *data, size_t size) {
+        ListenerSet set = {0};
+        ErrBuf err = {{0}};
+        FILE *f;
+        int r;
+
+        if (size == 0)
+                return; /* glibc's fmemopen() refuses an empty buffer */
+        f = fmemopen((void *) data, size, "r");
+        FUZZ_ASSERT(f);
+        r = diag_replay(f, &set, &err);
+        fclose(f);
+        if (r < 0) {
+                fuzz_check_err(&err);
+                FUZZ_ASSERT(set.n == 0); /* restored on error */
+        } else {
+                FUZZ_ASSERT((size_t) r == set.n);
+                check_listeners(&set, 0);
+                /* Sorted by cookie, no duplicates (netns is 0 here). */
+                for (size_t i = 1; i < set.n; i++)
+                        FUZZ_ASSERT(set.items[i - 1].cookie < set.items[i].cookie);
+        }
+        listener_set_done(&set);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        int r0;
+
+        if (size > sizeof(datagram)) {
+                replay(data, size);
+                return 0;
+        }
+        memcpy(datagram, data, size);
+
+        r0 = parse_once(datagram, size, 0, 0);
+        if (size >= sizeof(struct nlmsghdr)) {
+                struct nlmsghdr h;
+                int a, b;
+
+                memcpy(&h, datagram, sizeof(h));
+                /* The values the first message carries: the checks pass for
+                 * it, so the outcome is the same as with checks off unless a
+                 * later message differs. */
+                a = parse_once(datagram, size, h.nlmsg_seq, h.nlmsg_pid);
+                if (a >= 0 || (h.nlmsg_seq == 0 && h.nlmsg_pid == 0))
+                        FUZZ_ASSERT(a == r0);
+                /* Values that cannot match a non-zero header field. */
+                b = parse_once(datagram, size, ~h.nlmsg_seq, ~h.nlmsg_pid);
+                if (b >= 0)
+                        FUZZ_ASSERT(a == b);
+        }
+        replay(data, size);
+        return 0;
+}
