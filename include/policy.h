@@ -113,10 +113,12 @@ Policy *policy_free(Policy *p);
 void policy_begin(Policy *p, const Config *c, uint64_t now_usec, const NetstatSysctls *sysctls);
 
 /* One listener from the dump, in any order; a (netns, cookie) seen twice in
- * one poll is ignored (a dump is not a snapshot). Appends its events to out.
- * Returns 0, or -ENOMEM: an event was lost, or the listener's state could
- * not be kept (it is dropped, and seen as new by the next poll); the poll
- * goes on either way. */
+ * one poll is ignored (a dump is not a snapshot). The listener is copied and
+ * decided a few observations later (its table slot is prefetched meanwhile),
+ * or at the latest by policy_end()/policy_abort(): its events are appended
+ * to out then, so pass the same out for the whole poll. Returns 0, or
+ * -ENOMEM: an event was lost, or a listener's state could not be kept (it is
+ * dropped, and seen as new by the next poll); the poll goes on either way. */
 int policy_observe(Policy *p, const Listener *l, EventList *out);
 
 /* Ends the poll: watched listeners not observed since policy_begin() are

@@ -622,6 +622,22 @@ START_TEST(test_request_bytes) {
 END_TEST
 #endif
 
+/* AF_UNSPEC: the old TCPDIAG_GETSOCK request, both families in one dump. */
+START_TEST(test_request_one_walk) {
+        uint8_t buf[256];
+        static const uint8_t want[76] = {
+                76, 0, 0, 0, 18, 0, 0x01, 0x03, 9, 0, 0, 0, 0, 0, 0, 0, /* TCPDIAG_GETSOCK, REQUEST|DUMP */
+                0, 0, 0, 64,                                            /* any family, skmeminfo */
+                0x01, 0xbb,                                             /* id.idiag_sport = htons(443) */
+                [68] = 0x00, 0x04, 0, 0,                                /* LISTEN, then idiag_dbs 0 */
+        };
+        PortRange https = { 443, 443 };
+
+        ck_assert_int_eq(diag_build_request(buf, sizeof(buf), AF_UNSPEC, 9, &https, 1), 76);
+        ck_assert_mem_eq(buf, want, 76);
+}
+END_TEST
+
 START_TEST(test_request_limits) {
         uint8_t buf[4096];
         PortRange r[DIAG_MAX_RANGES + 1] = {{0}};
@@ -786,6 +802,7 @@ static Suite *diag_suite(void) {
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
         tcase_add_test(tc, test_request_bytes);
 #endif
+        tcase_add_test(tc, test_request_one_walk);
         tcase_add_test(tc, test_request_limits);
         tcase_add_test(tc, test_bytecode_semantics);
         tcase_set_timeout(tc, 30);
