@@ -5,7 +5,10 @@
  * counting the answers. No libmnl: socket() + sendto() + recv() loop with a
  * 32 KiB buffer.
  *
- * Usage: bench-floor [DUMPS]   (default 200)
+ * Usage: bench-floor [--one-walk] [DUMPS]   (default 200)
+ * --one-walk sends the old TCPDIAG_GETSOCK request instead, as backlogd
+ * does: no family filter, so one walk of the listener hash answers for both
+ * families (the per-listener work is the same).
  * Prints one line:
  *   dumps=N sockets=M cpu_us_per_dump=X wall_us_per_dump=Y
  * where sockets is the number of listeners seen in the last dump and cpu is
@@ -18,6 +21,7 @@
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,26 +41,42 @@ static double now_us(clockid_t clock) {
         return (double) ts.tv_sec * 1e6 + (double) ts.tv_nsec / 1e3;
 }
 
-/* One family: returns the number of sockets or -errno. */
+/* One family (AF_UNSPEC: both, through TCPDIAG_GETSOCK): returns the number
+ * of sockets or -errno. */
 static long dump_family(int fd, uint8_t family, uint32_t seq, unsigned char *buf) {
-        struct {
-                struct nlmsghdr nlh;
-                struct inet_diag_req_v2 req;
+        union {
+                struct {
+                        struct nlmsghdr nlh;
+                        struct inet_diag_req_v2 req;
+                } v2;
+                struct {
+                        struct nlmsghdr nlh;
+                        struct inet_diag_req req;
+                } old;
         } msg;
         struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
         long count = 0;
+        size_t req_len;
 
         memset(&msg, 0, sizeof(msg));
-        msg.nlh.nlmsg_len = sizeof(msg);
-        msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-        msg.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-        msg.nlh.nlmsg_seq = seq;
-        msg.req.sdiag_family = family;
-        msg.req.sdiag_protocol = IPPROTO_TCP;
-        msg.req.idiag_states = 1U << TCP_LISTEN;
-        msg.req.idiag_ext = 1U << (INET_DIAG_SKMEMINFO - 1);
+        if (family == AF_UNSPEC) {
+                req_len = sizeof(msg.old);
+                msg.old.nlh.nlmsg_type = TCPDIAG_GETSOCK;
+                msg.old.req.idiag_states = 1U << TCP_LISTEN;
+                msg.old.req.idiag_ext = 1U << (INET_DIAG_SKMEMINFO - 1);
+        } else {
+                req_len = sizeof(msg.v2);
+                msg.v2.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+                msg.v2.req.sdiag_family = family;
+                msg.v2.req.sdiag_protocol = IPPROTO_TCP;
+                msg.v2.req.idiag_states = 1U << TCP_LISTEN;
+                msg.v2.req.idiag_ext = 1U << (INET_DIAG_SKMEMINFO - 1);
+        }
+        msg.v2.nlh.nlmsg_len = (uint32_t) req_len;
+        msg.v2.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        msg.v2.nlh.nlmsg_seq = seq;
 
-        if (sendto(fd, &msg, sizeof(msg), 0, (struct sockaddr *) &kernel, sizeof(kernel)) < 0)
+        if (sendto(fd, &msg, req_len, 0, (struct sockaddr *) &kernel, sizeof(kernel)) < 0)
                 return -errno;
 
         for (;;) {
@@ -82,7 +102,7 @@ static long dump_family(int fd, uint8_t family, uint32_t seq, unsigned char *buf
 
                                 return e->error < 0 ? e->error : -EPROTO;
                         }
-                        if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY)
+                        if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY || h->nlmsg_type == TCPDIAG_GETSOCK)
                                 count++;
                 }
         }
@@ -93,11 +113,17 @@ int main(int argc, char *argv[]) {
         struct sockaddr_nl local = { .nl_family = AF_NETLINK };
         double cpu0, wall0, cpu1, wall1;
         long dumps = 200, sockets = 0;
+        bool one_walk = false;
         uint32_t seq = 1;
         int fd;
 
+        if (argc > 1 && strcmp(argv[1], "--one-walk") == 0) {
+                one_walk = true;
+                argv++;
+                argc--;
+        }
         if (argc > 2 || (argc == 2 && strcmp(argv[1], "--help") == 0)) {
-                fprintf(stderr, "Usage: %s [DUMPS]\n", argv[0]);
+                fprintf(stderr, "Usage: %s [--one-walk] [DUMPS]\n", argv[0]);
                 return 1;
         }
         if (argc == 2) {
@@ -127,8 +153,8 @@ int main(int argc, char *argv[]) {
         for (long i = 0; i < dumps; i++) {
                 long v4, v6;
 
-                v4 = dump_family(fd, AF_INET, seq++, buf);
-                v6 = v4 < 0 ? 0 : dump_family(fd, AF_INET6, seq++, buf);
+                v4 = dump_family(fd, one_walk ? AF_UNSPEC : AF_INET, seq++, buf);
+                v6 = v4 < 0 || one_walk ? 0 : dump_family(fd, AF_INET6, seq++, buf);
                 if (v4 < 0 || v6 < 0) {
                         fprintf(stderr, "bench-floor: dump failed: %s\n",
                                 strerror((int) -(v4 < 0 ? v4 : v6)));

@@ -170,6 +170,10 @@ FLOOR_CPU=$(sed -n 's/.*cpu_us_per_dump=\([0-9.]*\).*/\1/p' <<<"$floor_out")
 FLOOR_WALL=$(sed -n 's/.*wall_us_per_dump=\([0-9.]*\).*/\1/p' <<<"$floor_out")
 [[ "$floor_sockets" -eq "$LISTENERS" ]] ||
         die "bench-floor saw $floor_sockets listeners, expected $LISTENERS"
+# The same with the request backlogd sends: one walk for both families.
+walk_out=$("$FLOOR" --one-walk "$DUMPS") || die "bench-floor --one-walk failed"
+WALK_CPU=$(sed -n 's/.*cpu_us_per_dump=\([0-9.]*\).*/\1/p' <<<"$walk_out")
+WALK_WALL=$(sed -n 's/.*wall_us_per_dump=\([0-9.]*\).*/\1/p' <<<"$walk_out")
 
 # The daemon's interval: short, but long enough for it to keep up.
 if [[ -n "${BENCH_INTERVAL:-}" ]]; then
@@ -284,7 +288,7 @@ fi
 # ---- table ----------------------------------------------------------------
 ratio() {
         awk -v a="$1" -v f="$FLOOR_CPU" 'BEGIN {
-                if (a == "n/a" || f <= 0) print "n/a"; else printf "%.1fx\n", a / f }'
+                if (a == "n/a" || f <= 0) print "n/a"; else printf "%.2fx\n", a / f }'
 }
 row() {
         printf '%-44s %12s %12s %10s\n' "$1" "$2" "$3" "$4"
@@ -294,7 +298,8 @@ echo
 echo "backlogd benchmark: $LISTENERS listeners ($n_v6 IPv6, $n_full full)," \
      "$CONNECTIONS connections ($n_estab established sockets), kernel $(uname -r), $(nproc) CPUs"
 row "measurement" "wall µs" "CPU µs" "CPU/floor"
-row "floor: raw LISTEN dump v4+v6 ($DUMPS dumps)" "$FLOOR_WALL" "$FLOOR_CPU" "1.0x"
+row "floor: raw LISTEN dump v4+v6 ($DUMPS dumps)" "$FLOOR_WALL" "$FLOOR_CPU" "1.00x"
+row "  the same, one-walk request (backlogd's)" "$WALK_WALL" "$WALK_CPU" "$(ratio "$WALK_CPU")"
 row "backlogd poll, defaults (${D_POLLS} polls)" "-" "$D_CPU" "$(ratio "$D_CPU")"
 row "backlogd poll, watch 5 ports (${W_POLLS} polls)" "-" "$W_CPU" "$(ratio "$W_CPU")"
 row "backlogd --once --json, per run ($RUNS runs)" "$ONCE_WALL" "$ONCE_CPU" "$(ratio "$ONCE_CPU")"
