@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# journald stops and comes back while the daemon runs with --log-target
+# journal: the daemon does not crash, says once on stderr that it cannot
+# write, keeps polling, and an alert produced after the restart is in the
+# journal.
+. "$(dirname "$0")/lib.sh"
+require_root
+require_tools
+enter_netns "$@"
+setup_tmp
+. "$(dirname "$0")/lib-journald.sh"
+
+journald_start || fail "cannot start a private journald"
+trap 'cleanup; journald_stop' EXIT
+
+printf 'interval = 0.1;\n' >"$TEST_TMP/backlogd.conf"
+
+# wait_journal N MATCH...: until at least N backlogd entries match (5 s).
+wait_journal() {
+        local n=$1 i c
+        shift
+        for ((i = 0; i < 50; i++)); do
+                c=$(journal_count backlogd "$@")
+                [ "$c" -ge "$n" ] && return 0
+                sleep 0.1
+        done
+        journal_json backlogd >&2
+        fail "fewer than $n journal entries match $* after 5 s (got $c)"
+}
+
+"$BACKLOGD" -c "$TEST_TMP/backlogd.conf" --log-target=journal 2>"$TEST_TMP/daemon.err" &
+DAEMON=$!
+TEST_PIDS+=("$DAEMON")
+wait_journal 1 MESSAGE_ID=0565ceedc5744a2db6570af63dd3d8d5
+
+qfill_start a 127.0.0.1:8080:2:c=3
+wait_journal 1 BACKLOGD_EVENT=full BACKLOGD_PORT=8080
+check "before: full 8080 in the journal" "$(journal_count backlogd BACKLOGD_EVENT=full BACKLOGD_PORT=8080)" 1
+
+# Outage 1: journald stops and its socket goes away.  libsystemd drops
+# messages silently when the socket does not exist (ENOENT), so the daemon
+# cannot tell; it must just go on.
+journald_stop
+qfill_start b 127.0.0.1:8081:2:c=3
+sleep 1 # 10 polls
+kill -0 "$DAEMON" 2>/dev/null
+check "outage 1: alive while journald is stopped" "$?" 0
+journald_restart || fail "cannot restart journald"
+qfill_start c 127.0.0.1:8082:2:c=3
+wait_journal 1 BACKLOGD_EVENT=full BACKLOGD_PORT=8082
+check "outage 1: full 8082 in the journal after the restart" \
+        "$(journal_count backlogd BACKLOGD_EVENT=full BACKLOGD_PORT=8082)" 1
+check "outage 1: message of the entry" \
+        "$(journal_field backlogd MESSAGE BACKLOGD_EVENT=full BACKLOGD_PORT=8082)" \
+        "Listen queue of 127.0.0.1:8082 is full: 3 of 3 connections wait for accept(), new connections are dropped or delayed. Raise the application's listen backlog (now 2) or make it accept connections faster."
+note "outage 1: the alert for 8081 raised meanwhile: $(journal_count backlogd BACKLOGD_PORT=8081) journal entries"
+
+# Outage 2: journald dies and leaves its socket behind (ECONNREFUSED): the
+# daemon says so once on stderr, however many messages fail.
+kill -KILL "$JOURNALD_PID"
+wait "$JOURNALD_PID" 2>/dev/null
+JOURNALD_PID=
+[ -S "$JOURNAL_SOCKET" ] || fail "the journal socket went away with journald"
+qfill_start d 127.0.0.1:8083:2:c=3 127.0.0.1:8084:2:c=3
+sleep 1
+kill -0 "$DAEMON" 2>/dev/null
+check "outage 2: alive while journald is dead" "$?" 0
+check "outage 2: stderr" "$(cat "$TEST_TMP/daemon.err")" \
+        "backlogd: cannot write to the journal: Connection refused"
+journald_restart || fail "cannot restart journald"
+sleep 0.5 # journald replaces the stale socket
+qfill_start e 127.0.0.1:8085:2:c=3
+wait_journal 1 BACKLOGD_EVENT=full BACKLOGD_PORT=8085
+check "outage 2: full 8085 in the journal after the restart" \
+        "$(journal_count backlogd BACKLOGD_EVENT=full BACKLOGD_PORT=8085)" 1
+
+kill -TERM "$DAEMON"
+wait "$DAEMON"
+check "exit status on SIGTERM" "$?" 0
+check "last words in the journal" \
+        "$(journal_field backlogd MESSAGE MESSAGE_ID=0565ceedc5744a2db6570af63dd3d8d5 | tail -n 1)" \
+        "Stopping on Terminated."
+check "stderr lines in all" "$(wc -l <"$TEST_TMP/daemon.err")" 1
+finish
