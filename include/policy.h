@@ -137,6 +137,12 @@ void policy_abort(Policy *p);
  * end with the counters if s->have_counters. Returns as policy_end(). */
 int policy_step(Policy *p, const Config *c, const Snapshot *s, EventList *out);
 
+/* Reports what the rate limits still hold back (drop and host counter
+ * increases summed since their last report), so that nothing seen is lost
+ * when the daemon stops. Between polls only. Returns the number of events
+ * appended. */
+int policy_flush(Policy *p, const Config *c, EventList *out);
+
 /* Number of watched listeners raised (high or full) as classified by the
  * last completed poll, with hysteresis, whether or not a message could be
  * sent yet (a change folded by the message bound counts at once). For

@@ -241,6 +241,9 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
         Daemon *d = userdata;
 
         sd_notify(false, "STOPPING=1");
+        /* Drops summed for the next report would be lost with us. */
+        if (policy_flush(d->policy, d->config, &d->events) > 0)
+                daemon_emit(d);
         sink_log(&d->sink, LOG_INFO, MESSAGE_ID_LIFECYCLE, "Stopping on %s.", strsignal((int) si->ssi_signo));
         sd_event_exit(d->event, EXIT_SUCCESS);
         return 0;

@@ -684,6 +684,46 @@ void policy_abort(Policy *p) {
         p->n_seen = 0;
 }
 
+int policy_flush(Policy *p, const Config *c, EventList *out) {
+        size_t before = out->n;
+
+        p->config = c;
+        for (size_t i = 0; i < p->cap; i++) {
+                const Slot *s = &p->slots[i];
+                const Watch *w;
+                Active *a;
+                Event *ev;
+
+                if (!(s->flags & SLOT_USED) || !s->active)
+                        continue;
+                a = &p->pool[s->active - 1];
+                if (a->drops_rate.pending == 0)
+                        continue;
+                w = config_match(c, &a->l);
+                ev = emit(p, out, EVENT_DROPS, &a->l, w ? w->name : NULL);
+                if (ev) {
+                        ev->drops = a->drops_rate.pending;
+                        ev->period_usec = elapsed(a->seen_usec, a->drops_rate.pending_from);
+                }
+                a->drops_rate.pending = 0;
+        }
+        for (size_t i = 0; c->counters && i < ELEMENTSOF(watched_counters); i++) {
+                Rate *r = &p->counter_rate[watched_counters[i]];
+                Event *ev;
+
+                if (r->pending == 0)
+                        continue;
+                ev = emit(p, out, EVENT_COUNTER, NULL, NULL);
+                if (ev) {
+                        ev->counter = watched_counters[i];
+                        ev->increase = r->pending;
+                        ev->period_usec = elapsed(p->counters_usec, r->pending_from);
+                }
+                r->pending = 0;
+        }
+        return (int) (out->n - before);
+}
+
 int policy_step(Policy *p, const Config *c, const Snapshot *s, EventList *out) {
         policy_begin(p, c, s->time_usec, &s->sysctls);
         for (size_t i = 0; i < s->listeners.n; i++)

@@ -453,6 +453,43 @@ START_TEST(test_drops_rate_limit) {
 }
 END_TEST
 
+/* On stop, the sums the rate limit holds back are reported, once. */
+START_TEST(test_flush) {
+        Config *c = config();
+        Policy *p = NULL;
+        EventList ev = {0};
+        NetstatCounters nc = {0};
+        Listener l = mkd(1, 0, 9, 0);
+
+        ck_assert_int_eq(policy_new(&p), 0);
+        nc.present[NETSTAT_LISTEN_OVERFLOWS] = true;
+        for (uint64_t t = 0; t <= 10; t++) {
+                l.drops = (uint32_t) (t * 3);
+                nc.value[NETSTAT_LISTEN_OVERFLOWS] = t * 2;
+                event_list_clear(&ev);
+                policy_begin(p, c, t * SEC, NULL);
+                ck_assert_int_eq(policy_observe(p, &l, &ev), 0);
+                ck_assert_int_ge(policy_end(p, &nc, &ev), 0);
+                /* the first rise of each is reported at once, then summed */
+                ck_assert_uint_eq(ev.n, t == 1 ? 2 : 0);
+        }
+        event_list_clear(&ev);
+        ck_assert_int_eq(policy_flush(p, c, &ev), 2);
+        check_event(&ev.items[0], EVENT_DROPS, false, 1);
+        ck_assert_uint_eq(ev.items[0].drops, 27);
+        ck_assert_uint_eq(ev.items[0].period_usec, 9 * SEC);
+        ck_assert_int_eq(ev.items[1].kind, EVENT_COUNTER);
+        ck_assert_int_eq(ev.items[1].counter, NETSTAT_LISTEN_OVERFLOWS);
+        ck_assert_uint_eq(ev.items[1].increase, 18);
+        ck_assert_uint_eq(ev.items[1].period_usec, 9 * SEC);
+        event_list_clear(&ev);
+        ck_assert_int_eq(policy_flush(p, c, &ev), 0);
+        event_list_done(&ev);
+        policy_free(p);
+        config_free(c);
+}
+END_TEST
+
 START_TEST(test_drops_backwards) {
         Config *c = config();
         Policy *p = NULL;
@@ -1310,6 +1347,7 @@ static Suite *policy_suite(void) {
         tcase_add_test(tc, test_drops_increase);
         tcase_add_test(tc, test_drops_rate_limit);
         tcase_add_test(tc, test_drops_backwards);
+        tcase_add_test(tc, test_flush);
         tcase_add_test(tc, test_counters);
         tcase_add_test(tc, test_counters_backwards_absent_off);
         tcase_add_test(tc, test_gone);
