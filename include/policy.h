@@ -60,6 +60,7 @@ typedef struct Event {
         uint64_t increase;      /* EVENT_COUNTER */
         bool clamped; /* backlog == net.core.somaxconn */
         int64_t somaxconn; /* -1 when unknown */
+        int8_t abort_on_overflow; /* net.ipv4.tcp_abort_on_overflow: 0, 1, -1 unknown */
 } Event;
 
 typedef struct EventList {

@@ -10,6 +10,14 @@
 
 #include "netstat.h"
 
+typedef enum ListenerKind {
+        LISTENER_TCP,
+        LISTENER_UNIX, /* a SOCK_STREAM/SOCK_SEQPACKET AF_UNIX listener */
+} ListenerKind;
+
+/* sun_path holds 108 bytes; an abstract name is shown as "@name". */
+#define LISTENER_PATH_MAX 110
+
 /* One listening socket as the kernel reported it. */
 typedef struct Listener {
         uint64_t netns;     /* network namespace inode, 0 = the daemon's own */
@@ -25,6 +33,8 @@ typedef struct Listener {
         uint16_t port;     /* host byte order */
         uint8_t family;    /* AF_INET or AF_INET6 */
         uint8_t addr[16];  /* network byte order; IPv4 uses the first 4 */
+        uint8_t kind;      /* ListenerKind; LISTENER_TCP is 0 */
+        char path[LISTENER_PATH_MAX]; /* LISTENER_UNIX: the bound name, "" if none */
 } Listener;
 
 /* A growable array of listeners, reused from poll to poll so that the
@@ -51,6 +61,13 @@ static inline uint64_t listener_capacity(const Listener *l) {
 /* Fill in percent of capacity, rounded down; can exceed 100 briefly. */
 static inline unsigned listener_fill_pct(const Listener *l) {
         return (unsigned) ((uint64_t) l->depth * 100 / listener_capacity(l));
+}
+
+/* Backlogs that frameworks and servers use when nobody chose one (128:
+ * the old SOMAXCONN and many runtimes; 511: nginx, Redis, Node.js; 4096:
+ * today's SOMAXCONN): worth raising for a busy service. */
+static inline bool listener_backlog_is_common_default(const Listener *l) {
+        return l->backlog == 128 || l->backlog == 511 || l->backlog == 4096;
 }
 
 static inline bool listener_is_full(const Listener *l) {

@@ -101,6 +101,7 @@ struct Policy {
         uint64_t prev_begin_usec; /* the poll before (completed or aborted) */
         uint64_t end_usec;        /* the last completed poll */
         int64_t somaxconn;
+        int8_t abort_on_overflow;
         uint16_t gen;
         size_t n_seen; /* slots marked with gen */
         size_t poll_raised;
@@ -205,6 +206,7 @@ int policy_new(Policy **ret) {
         if (!p)
                 return -ENOMEM;
         p->somaxconn = -1;
+        p->abort_on_overflow = -1;
         *ret = p;
         return 0;
 }
@@ -371,6 +373,7 @@ static Event *emit(Policy *p, EventList *out, EventKind kind, const Listener *l,
         p->poll_events++;
         e->kind = kind;
         e->somaxconn = p->somaxconn;
+        e->abort_on_overflow = p->abort_on_overflow;
         if (l) {
                 e->listener = *l;
                 e->name = name;
@@ -474,6 +477,9 @@ void policy_begin(Policy *p, const Config *c, uint64_t now_usec, const NetstatSy
         p->prev_begin_usec = p->now;
         p->now = now_usec;
         p->somaxconn = sysctls && sysctls->present[SYSCTL_SOMAXCONN] ? sysctls->value[SYSCTL_SOMAXCONN] : -1;
+        p->abort_on_overflow = sysctls && sysctls->present[SYSCTL_TCP_ABORT_ON_OVERFLOW] ?
+                                       (int8_t) (sysctls->value[SYSCTL_TCP_ABORT_ON_OVERFLOW] != 0) :
+                                       -1;
         if (++p->gen == 0) {
                 /* Wrapped: nothing may look seen in the new poll. */
                 for (size_t i = 0; i < p->cap; i++)

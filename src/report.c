@@ -71,6 +71,54 @@ static const char *owner_text(Owner *owner, const Listener *l, char *buf, size_t
         return unit ? unit : cg;
 }
 
+/* What --once can tell beyond the numbers: only about listeners that are
+ * raised or have dropped, so a healthy host prints no hints. Returns the
+ * number of hints; each is written by emit() as a whole sentence. */
+static size_t report_hints(const Snapshot *s, const Config *c, const Listener *const *v,
+                           void (*emit)(FILE *f, bool first, const char *hint), FILE *f) {
+        int64_t somaxconn = s->sysctls.present[SYSCTL_SOMAXCONN] ? s->sysctls.value[SYSCTL_SOMAXCONN] : -1;
+        char hint[512], ep[LISTENER_ENDPOINT_MAX];
+        size_t n = 0;
+
+        for (size_t i = 0; i < s->listeners.n; i++) {
+                const Listener *l = v[i];
+                bool troubled = policy_classify(l, warn_for(c, l)) != STATE_OK || (l->has_drops && l->drops > 0);
+
+                if (!troubled)
+                        continue;
+                listener_endpoint(l, ep, sizeof(ep));
+                if (somaxconn >= 0 && (int64_t) l->backlog == somaxconn)
+                        snprintf(hint, sizeof(hint),
+                                 "%s: backlog %u equals net.core.somaxconn, so the application's own value was "
+                                 "probably cut down: raise net.core.somaxconn (and the application's backlog).",
+                                 ep, l->backlog);
+                else if (listener_backlog_is_common_default(l))
+                        snprintf(hint, sizeof(hint),
+                                 "%s: backlog %u is a common framework default, often too small for a busy "
+                                 "service: raise the application's listen backlog.",
+                                 ep, l->backlog);
+                else
+                        continue;
+                emit(f, n++ == 0, hint);
+        }
+        if (s->have_counters && s->counters.present[NETSTAT_LISTEN_OVERFLOWS] &&
+            s->counters.value[NETSTAT_LISTEN_OVERFLOWS] > 0 && s->sysctls.present[SYSCTL_TCP_ABORT_ON_OVERFLOW] &&
+            s->sysctls.value[SYSCTL_TCP_ABORT_ON_OVERFLOW] != 0) {
+                snprintf(hint, sizeof(hint),
+                         "net.ipv4.tcp_abort_on_overflow is 1: the %" PRIu64
+                         " overflows counted in ListenOverflows sent resets to their clients.",
+                         s->counters.value[NETSTAT_LISTEN_OVERFLOWS]);
+                emit(f, n++ == 0, hint);
+        }
+        return n;
+}
+
+static void table_hint(FILE *f, bool first, const char *hint) {
+        if (first)
+                fputs("\nHints:\n", f);
+        fprintf(f, "  %s\n", hint);
+}
+
 int report_table(FILE *f, const Snapshot *s, const Config *c, Owner *owner) {
         _cleanup_(freep) const Listener **v = sorted_view(s);
         char ep[LISTENER_ENDPOINT_MAX + IF_NAMESIZE], unit[256];
@@ -115,9 +163,17 @@ int report_table(FILE *f, const Snapshot *s, const Config *c, Owner *owner) {
                                 s->sysctls.value[k]);
                 else
                         fprintf(f, "  %-30s %6s\n", netstat_sysctl_name((NetstatSysctl) k), "?");
+        report_hints(s, c, v, table_hint, f);
 
         fflush(f);
         return ferror(f) ? -EIO : 0;
+}
+
+static void json_string(FILE *f, const char *s);
+
+static void json_hint(FILE *f, bool first, const char *hint) {
+        fputs(first ? "" : ",", f);
+        json_string(f, hint);
 }
 
 static void json_string(FILE *f, const char *s) {
@@ -192,7 +248,9 @@ int report_json(FILE *f, const Snapshot *s, const Config *c, Owner *owner) {
                                 s->sysctls.value[k]);
                         first = false;
                 }
-        fputs("}}\n", f);
+        fputs("},\n\"hints\":[", f);
+        report_hints(s, c, v, json_hint, f);
+        fputs("]}\n", f);
         fflush(f);
         return ferror(f) ? -EIO : 0;
 }

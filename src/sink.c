@@ -94,15 +94,27 @@ static const char *event_subject(const Event *e, char *buf, size_t size) {
 }
 
 static const char *event_remedy(const Event *e, char *buf, size_t size) {
+        /* Only where connections are being turned away. */
+        const char *resets = e->abort_on_overflow == 1 && (e->kind == EVENT_FULL || e->kind == EVENT_DROPS) ?
+                                     " With net.ipv4.tcp_abort_on_overflow = 1, clients get a reset instead of "
+                                     "retrying." :
+                                     "";
+
         if (e->clamped)
                 snprintf(buf, size,
-                         "Its backlog %u equals net.core.somaxconn: raise net.core.somaxconn, and the "
-                         "application's listen backlog with it, or make the application accept faster.",
-                         e->listener.backlog);
+                         "Its backlog %u equals net.core.somaxconn, so the application's own value was probably "
+                         "cut down: raise net.core.somaxconn, and the application's listen backlog with it, or "
+                         "make the application accept faster.%s",
+                         e->listener.backlog, resets);
+        else if (listener_backlog_is_common_default(&e->listener))
+                snprintf(buf, size,
+                         "Its backlog %u is a common framework default, often too small for a busy service: "
+                         "raise the application's listen backlog or make it accept connections faster.%s",
+                         e->listener.backlog, resets);
         else
                 snprintf(buf, size,
-                         "Raise the application's listen backlog (now %u) or make it accept connections faster.",
-                         e->listener.backlog);
+                         "Raise the application's listen backlog (now %u) or make it accept connections faster.%s",
+                         e->listener.backlog, resets);
         return buf;
 }
 
@@ -134,7 +146,7 @@ static const char *counter_meaning(NetstatCounter c) {
 }
 
 size_t sink_format_message(const Event *e, char *buf, size_t size) {
-        char who[LISTENER_ENDPOINT_MAX + 80], remedy[256], period[48];
+        char who[LISTENER_ENDPOINT_MAX + 80], remedy[512], period[48];
         const Listener *l = &e->listener;
         int n = 0;
 
@@ -172,9 +184,12 @@ size_t sink_format_message(const Event *e, char *buf, size_t size) {
                              who, l->depth, listener_capacity(l));
                 break;
         default:
-                n = snprintf(buf, size, "Host counter %s rose by %" PRIu64 " %s: %s.",
+                n = snprintf(buf, size, "Host counter %s rose by %" PRIu64 " %s: %s.%s",
                              netstat_counter_name(e->counter), e->increase,
-                             period_text(e->period_usec, period, sizeof(period)), counter_meaning(e->counter));
+                             period_text(e->period_usec, period, sizeof(period)), counter_meaning(e->counter),
+                             e->counter == NETSTAT_LISTEN_OVERFLOWS && e->abort_on_overflow == 1 ?
+                                     " net.ipv4.tcp_abort_on_overflow is 1: those clients were sent resets." :
+                                     "");
                 break;
         }
         return n < 0 ? 0 : (size_t) n;

@@ -109,7 +109,8 @@ START_TEST(test_json) {
                 "\"capacity\":4097,\"fill\":0.000,\"state\":\"ok\",\"drops\":0,\"cookie\":\"3\",\"inode\":1003,"
                 "\"uid\":0}],\n"
                 "\"counters\":{\"ListenOverflows\":10,\"ListenDrops\":12},\n"
-                "\"sysctl\":{\"net.core.somaxconn\":4096,\"net.ipv4.tcp_syncookies\":1}}\n");
+                "\"sysctl\":{\"net.core.somaxconn\":4096,\"net.ipv4.tcp_syncookies\":1},\n"
+                "\"hints\":[]}\n");
         free(out);
 }
 END_TEST
@@ -130,6 +131,51 @@ START_TEST(test_table_watch_levels) {
         ck_assert_ptr_nonnull(strstr(buf, "*:22         3     128    2% high"));
         ck_assert_ptr_nonnull(strstr(buf, "*:23         3     128    2% ok"));
         ck_assert_ptr_nonnull(strstr(buf, "Host counters (TcpExt, since the namespace was created):\n  unavailable\n"));
+        free(buf);
+        snapshot_done(&s);
+        config_free(c);
+}
+END_TEST
+
+/* Hints only for troubled listeners: clamped by somaxconn, a framework
+ * default backlog, resets with tcp_abort_on_overflow. */
+START_TEST(test_hints) {
+        Snapshot s = { 0 };
+        Config *c = NULL;
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+
+        ck_assert_int_eq(config_new_default(&c), 0);
+        add(&s, AF_INET, "127.0.0.1", 80, 4097, 4096, 3, 0, 1);  /* full, clamped */
+        add(&s, AF_INET, "127.0.0.1", 6379, 0, 511, 2, 0, 2);    /* dropped, a default */
+        add(&s, AF_INET, "127.0.0.1", 8080, 0, 128, 0, 0, 3);    /* a default, but fine */
+        add(&s, AF_INET, "127.0.0.1", 9090, 9, 9, 0, 0, 4);      /* high, nothing to say */
+        s.sysctls.present[SYSCTL_SOMAXCONN] = true;
+        s.sysctls.value[SYSCTL_SOMAXCONN] = 4096;
+        s.sysctls.present[SYSCTL_TCP_ABORT_ON_OVERFLOW] = true;
+        s.sysctls.value[SYSCTL_TCP_ABORT_ON_OVERFLOW] = 1;
+        s.have_counters = true;
+        s.counters.present[NETSTAT_LISTEN_OVERFLOWS] = true;
+        s.counters.value[NETSTAT_LISTEN_OVERFLOWS] = 7;
+        ck_assert_int_eq(report_table(f, &s, c, NULL), 0);
+        fclose(f);
+        ck_assert_ptr_nonnull(strstr(buf, "\nHints:\n"
+                                          "  127.0.0.1:80: backlog 4096 equals net.core.somaxconn, so the "
+                                          "application's own value was probably cut down: raise "
+                                          "net.core.somaxconn (and the application's backlog).\n"
+                                          "  127.0.0.1:6379: backlog 511 is a common framework default, often too "
+                                          "small for a busy service: raise the application's listen backlog.\n"
+                                          "  net.ipv4.tcp_abort_on_overflow is 1: the 7 overflows counted in "
+                                          "ListenOverflows sent resets to their clients.\n"));
+        ck_assert_ptr_null(strstr(buf, ":8080: backlog"));
+        free(buf);
+        buf = NULL;
+        f = open_memstream(&buf, &size);
+        ck_assert_int_eq(report_json(f, &s, c, NULL), 0);
+        fclose(f);
+        ck_assert_ptr_nonnull(strstr(buf, "\"hints\":[\"127.0.0.1:80: backlog 4096 equals"));
+        ck_assert_ptr_nonnull(strstr(buf, "their clients.\"]}\n"));
         free(buf);
         snapshot_done(&s);
         config_free(c);
@@ -215,6 +261,7 @@ int main(void) {
         tcase_add_test(tc, test_json);
         tcase_add_test(tc, test_table_watch_levels);
         tcase_add_test(tc, test_table_empty);
+        tcase_add_test(tc, test_hints);
         tcase_add_test(tc, test_unit_from_cgroup);
         tcase_add_test(tc, test_owner_live);
         suite_add_tcase(s, tc);

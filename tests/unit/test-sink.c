@@ -53,8 +53,37 @@ START_TEST(test_full_clamped) {
         e.clamped = true;
         ck_assert_str_eq(format(&e), "Listen queue of *:443 is full: 4097 of 4097 connections wait for accept(), "
                                      "new connections are dropped or delayed. Its backlog 4096 equals "
-                                     "net.core.somaxconn: raise net.core.somaxconn, and the application's listen "
-                                     "backlog with it, or make the application accept faster.");
+                                     "net.core.somaxconn, so the application's own value was probably cut down: "
+                                     "raise net.core.somaxconn, and the application's listen backlog with it, or "
+                                     "make the application accept faster.");
+}
+END_TEST
+
+/* Hints: framework default backlogs, and resets with abort_on_overflow. */
+START_TEST(test_hints) {
+        Event e = event(EVENT_FULL, "127.0.0.1", 6379, 512, 511);
+
+        e.abort_on_overflow = 1;
+        ck_assert_str_eq(format(&e), "Listen queue of 127.0.0.1:6379 is full: 512 of 512 connections wait for "
+                                     "accept(), new connections are dropped or delayed. Its backlog 511 is a "
+                                     "common framework default, often too small for a busy service: raise the "
+                                     "application's listen backlog or make it accept connections faster. With "
+                                     "net.ipv4.tcp_abort_on_overflow = 1, clients get a reset instead of "
+                                     "retrying.");
+        e.kind = EVENT_HIGH;
+        e.listener.depth = 500;
+        e.fill_pct = listener_fill_pct(&e.listener);
+        ck_assert_ptr_null(strstr(format(&e), "reset")); /* nothing is turned away yet */
+        e.abort_on_overflow = 0;
+        e.kind = EVENT_COUNTER;
+        e.counter = NETSTAT_LISTEN_OVERFLOWS;
+        e.increase = 3;
+        e.period_usec = 1000000;
+        ck_assert_ptr_null(strstr(format(&e), "resets"));
+        e.abort_on_overflow = 1;
+        ck_assert_str_eq(format(&e), "Host counter ListenOverflows rose by 3 in the last 1 s: a listener's accept "
+                                     "queue was full when a handshake completed. net.ipv4.tcp_abort_on_overflow "
+                                     "is 1: those clients were sent resets.");
 }
 END_TEST
 
@@ -162,6 +191,7 @@ int main(void) {
 
         tcase_add_test(tc, test_high);
         tcase_add_test(tc, test_full_clamped);
+        tcase_add_test(tc, test_hints);
         tcase_add_test(tc, test_cleared_gone);
         tcase_add_test(tc, test_drops);
         tcase_add_test(tc, test_counter);
