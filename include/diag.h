@@ -5,6 +5,7 @@
  * Everything netlink stays inside diag.c: callers see Listener structs and
  * negative errno values with a reason in an ErrBuf. */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -79,3 +80,90 @@ int diag_parse(const void *buf, size_t len, uint32_t seq, uint32_t portid,
  * and port id checks off, then sorts and deduplicates. Returns the number of
  * listeners or a negative errno. */
 int diag_replay(FILE *f, ListenerSet *out, ErrBuf *err);
+
+/* UNIX listeners: SOCK_STREAM and SOCK_SEQPACKET sockets in TCP_LISTEN
+ * state, through unix_diag (UDIAG_SHOW_NAME | UDIAG_SHOW_RQLEN |
+ * UDIAG_SHOW_UID) on the same socket. Each is handed to cb, in the kernel's
+ * order, as a Listener with kind = LISTENER_UNIX, family AF_UNIX, path (a
+ * filesystem path, "@name" for an abstract name with any NUL inside shown as
+ * '@' as ss does, "" if unnamed), depth = udiag_rqueue (connections waiting
+ * for accept()), backlog = udiag_wqueue (the listen() backlog, capped by
+ * somaxconn; the queue holds backlog + 1 as for TCP), inode, cookie, uid
+ * (UINT32_MAX when the kernel does not send UNIX_DIAG_UID, before Linux
+ * 5.3), has_drops = false (the kernel counts no drops for UNIX listeners),
+ * port 0, netns 0. Returns the number handed over; errors as
+ * diag_dump_each(), with err prefixed "unix dump: ". */
+int diag_dump_unix(DiagSocket *s, diag_listener_cb cb, void *userdata, ErrBuf *err);
+
+/* Pure parser of one datagram of a unix_diag dump answer, as diag_parse():
+ * appends the listeners to out; 1 if more datagrams follow, 0 after
+ * NLMSG_DONE, or a negative errno. */
+int diag_parse_unix(const void *buf, size_t len, uint32_t seq, uint32_t portid, ListenerSet *out,
+                    ErrBuf *err);
+
+/* Builds the unix_diag dump request into buf (>= 64 bytes, zeroed by the
+ * function). Returns the message length or -ENOBUFS. */
+int diag_build_unix_request(void *buf, size_t size, uint32_t seq);
+
+/* ---- SYN-queue entries (src/diag-syn.c) ----------------------------------
+ * Request sockets (connections between SYN and the final ACK, the SYN queue)
+ * counted per (family, local address, port). The kernel dumps them for
+ * idiag_states = 1<<TCP_SYN_RECV (it adds TCP_NEW_SYN_RECV itself), with the
+ * concrete local address the client connected to and no link to the
+ * listener. Such a dump walks every connection of the namespace (the
+ * established hash), not only the listener hash: run it on its own, slower
+ * cadence. Like `ss -tn state syn-recv`, it also counts the rare full
+ * sockets in SYN_RECV (TCP Fast Open children waiting for the final ACK). */
+
+typedef struct SynCount {
+        uint8_t family;   /* the request's family: AF_INET, or AF_INET6 (also
+                           * for IPv4 clients of a dual-stack [::] listener,
+                           * whose address then is v4-mapped ::ffff:a.b.c.d) */
+        uint8_t addr[16]; /* local address, network byte order; IPv4 uses 4 */
+        uint16_t port;    /* local port, host byte order */
+        uint32_t n;       /* request sockets */
+} SynCount;
+
+/* Reused between dumps so that the steady state allocates nothing. */
+typedef struct SynCounts {
+        SynCount *items;
+        size_t n, cap;
+} SynCounts;
+
+/* Builds the request into buf (>= 256 bytes, zeroed first): AF_UNSPEC asks
+ * for both families in one walk (TCPDIAG_GETSOCK), AF_INET/AF_INET6 for one
+ * (SOCK_DIAG_BY_FAMILY). Returns the message length or -ENOBUFS. */
+int diag_build_syn_request(void *buf, size_t size, uint8_t family, uint32_t seq);
+
+/* Clears out, then dumps the request sockets of both families and counts
+ * them per (family, address, port); out ends sorted (syn_counts_sort()).
+ * Returns the number of request sockets, or the errors of
+ * diag_dump_listeners() (out is then empty). */
+int diag_count_syn(DiagSocket *s, SynCounts *out, ErrBuf *err);
+
+/* Pure parser of one datagram of such a dump: adds its request sockets to
+ * out (entries may repeat a key until syn_counts_sort()). seq and portid are
+ * checked unless 0. Returns 1 if more datagrams follow, 0 after NLMSG_DONE,
+ * or a negative errno (-EPROTO for malformed input, -ENOMEM, the kernel's
+ * error). */
+int diag_parse_syn(const void *buf, size_t len, uint32_t seq, uint32_t portid, SynCounts *out, ErrBuf *err);
+
+/* Sorts by (family, port, address) and merges entries of the same key,
+ * summing their counts. syn_counts_for() needs this order. */
+void syn_counts_sort(SynCounts *c);
+
+/* The request sockets that belong to listener l (c sorted): same port, and
+ * the same family and address, or l is a wildcard: 0.0.0.0 takes every
+ * AF_INET request of its port; [::] every AF_INET6 request of its port but,
+ * when v6only, the v4-mapped ones, and when !v6only (a dual-stack
+ * listener) AF_INET requests too. Listener has no v6only field: the caller
+ * says (it is ignored for AF_INET listeners).
+ * Ambiguities, by design: every member of an SO_REUSEPORT group (and every
+ * listener of the same address and port bound to different devices) gets
+ * the whole group's count, as the kernel does not say which member's queue
+ * holds a request; sum them and you count the group several times. A
+ * wildcard listener's count also includes requests for addresses that a
+ * more specific listener on the same port handles. */
+uint32_t syn_counts_for(const SynCounts *c, const Listener *l, bool v6only);
+
+void syn_counts_done(SynCounts *c);

@@ -30,6 +30,7 @@ typedef struct Listener {
         uint32_t backlog; /* Send-Q: min(listen() backlog, somaxconn) */
         uint32_t drops;   /* SK_MEMINFO_DROPS, 0 when has_drops is false */
         bool has_drops;
+        bool v6only;       /* an AF_INET6 listener that takes no IPv4 */
         uint16_t port;     /* host byte order */
         uint8_t family;    /* AF_INET or AF_INET6 */
         uint8_t addr[16];  /* network byte order; IPv4 uses the first 4 */
@@ -74,14 +75,16 @@ static inline bool listener_is_full(const Listener *l) {
         return l->depth >= listener_capacity(l);
 }
 
-/* "127.0.0.1", "::1", "0.0.0.0", "::" — no brackets. buf >= 46 bytes. */
+/* "127.0.0.1", "::1", "0.0.0.0", "::" — no brackets; a UNIX listener's
+ * path. buf >= LISTENER_ADDRESS_MAX bytes. */
 const char *listener_address(const Listener *l, char *buf, size_t size);
-/* "127.0.0.1:80", "[::1]:80", "*:80" (wildcard). buf >= 56 bytes. */
+/* "127.0.0.1:80", "[::1]:80", "*:80" (wildcard); a UNIX listener's path.
+ * buf >= LISTENER_ENDPOINT_MAX bytes. */
 const char *listener_endpoint(const Listener *l, char *buf, size_t size);
 bool listener_is_wildcard(const Listener *l);
 
-#define LISTENER_ADDRESS_MAX 46
-#define LISTENER_ENDPOINT_MAX 56
+#define LISTENER_ADDRESS_MAX LISTENER_PATH_MAX
+#define LISTENER_ENDPOINT_MAX (LISTENER_PATH_MAX + 10)
 
 /* Everything one poll saw. */
 typedef struct Snapshot {

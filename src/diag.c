@@ -16,29 +16,11 @@
 #include <time.h>
 
 #include "diag.h"
+#include "diag-internal.h"
 
 /* A dump that stalls this long is abandoned: the daemon must never hang on
  * the kernel. */
 #define DIAG_RECV_TIMEOUT_SEC 5
-
-struct DiagSocket {
-        struct mnl_socket *nl;
-        uint32_t portid;
-        uint32_t seq;
-        FILE *recorder;
-        uint8_t *buf; /* DIAG_BUFFER_SIZE bytes, requests and answers */
-        bool per_family; /* the kernel refused the one-walk request */
-};
-
-/* State shared by the libmnl callbacks of one diag_parse() call. */
-typedef struct ParseContext {
-        diag_listener_cb cb; /* receives each listener */
-        void *userdata;
-        size_t n;            /* listeners handed to cb */
-        ErrBuf *err;
-        int error; /* set by a callback that returns MNL_CB_ERROR */
-        bool done;
-} ParseContext;
 
 static int errno_fail(ErrBuf *err, const char *what) {
         int e = errno > 0 ? errno : EIO;
@@ -126,6 +108,7 @@ typedef struct ListenerAttrs {
         const uint32_t *meminfo; /* INET_DIAG_SKMEMINFO */
         size_t meminfo_len;      /* in u32 */
         const struct nlattr *cgroup_id;
+        int v6only; /* INET_DIAG_SKV6ONLY, -1 when not sent */
 } ListenerAttrs;
 
 /* One pass over a message's attributes, validating each as it goes: a dump
@@ -138,7 +121,7 @@ static bool parse_listener_attrs(const struct nlmsghdr *nlh, size_t offset, List
         const uint8_t *p = (const uint8_t *) nlh + MNL_NLMSG_HDRLEN + MNL_ALIGN(offset);
         const uint8_t *tail = (const uint8_t *) nlh + nlh->nlmsg_len;
 
-        *ret = (ListenerAttrs) { 0 };
+        *ret = (ListenerAttrs) { .v6only = -1 };
         while (p < tail) {
                 const struct nlattr *a = (const struct nlattr *) p;
                 size_t left = (size_t) (tail - p), payload, step;
@@ -158,6 +141,11 @@ static bool parse_listener_attrs(const struct nlmsghdr *nlh, size_t offset, List
                                 return false;
                         ret->cgroup_id = a;
                         break;
+                case INET_DIAG_SKV6ONLY:
+                        if (payload != sizeof(uint8_t))
+                                return false;
+                        ret->v6only = *(p + MNL_ATTR_HDRLEN) != 0;
+                        break;
                 default:
                         break;
                 }
@@ -169,7 +157,7 @@ static bool parse_listener_attrs(const struct nlmsghdr *nlh, size_t offset, List
         return true;
 }
 
-static int ctx_fail(ParseContext *ctx, int r, const char *what) {
+int diag_ctx_fail(ParseContext *ctx, int r, const char *what) {
         ctx->error = errbuf_set(ctx->err, r, "%s", what);
         return MNL_CB_ERROR;
 }
@@ -186,14 +174,14 @@ static int data_cb(const struct nlmsghdr *nlh, void *data) {
                 return MNL_CB_ERROR;
         }
         if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*m))
-                return ctx_fail(ctx, -EPROTO, "inet_diag_msg payload too short");
+                return diag_ctx_fail(ctx, -EPROTO, "inet_diag_msg payload too short");
         m = mnl_nlmsg_get_payload(nlh);
         if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6) {
                 ctx->error = errbuf_set(ctx->err, -EPROTO, "unexpected address family %u", m->idiag_family);
                 return MNL_CB_ERROR;
         }
         if (!parse_listener_attrs(nlh, sizeof(*m), &attrs))
-                return ctx_fail(ctx, -EPROTO, "malformed attributes");
+                return diag_ctx_fail(ctx, -EPROTO, "malformed attributes");
 
         /* The request asks for listeners only; anything else is skipped. */
         if (m->idiag_state != TCP_LISTEN)
@@ -215,14 +203,15 @@ static int data_cb(const struct nlmsghdr *nlh, void *data) {
         }
         if (attrs.cgroup_id)
                 l->cgroup_id = mnl_attr_get_u64(attrs.cgroup_id);
+        l->v6only = attrs.v6only == 1;
         r = ctx->cb(l, ctx->userdata);
         if (r < 0)
-                return ctx_fail(ctx, r, r == -ENOMEM ? "out of memory" : "listener rejected by the caller");
+                return diag_ctx_fail(ctx, r, r == -ENOMEM ? "out of memory" : "listener rejected by the caller");
         ctx->n++;
         return MNL_CB_OK;
 }
 
-static int push_cb(const Listener *l, void *userdata) {
+int diag_push_cb(const Listener *l, void *userdata) {
         Listener *slot = listener_set_push(userdata);
 
         if (!slot)
@@ -236,14 +225,14 @@ static int error_cb(const struct nlmsghdr *nlh, void *data) {
         const struct nlmsgerr *e;
 
         if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*e))
-                return ctx_fail(ctx, -EPROTO, "NLMSG_ERROR too short");
+                return diag_ctx_fail(ctx, -EPROTO, "NLMSG_ERROR too short");
         e = mnl_nlmsg_get_payload(nlh);
         if (e->error == 0) { /* an ACK ends the exchange */
                 ctx->done = true;
                 return MNL_CB_STOP;
         }
         if (e->error > 0 || e->error < -4095)
-                return ctx_fail(ctx, -EPROTO, "NLMSG_ERROR with an invalid error code");
+                return diag_ctx_fail(ctx, -EPROTO, "NLMSG_ERROR with an invalid error code");
         if (e->error == -EBUSY)
                 ctx->error = errbuf_set(ctx->err, e->error,
                                         "kernel answered EBUSY: another dump is running on this socket");
@@ -274,7 +263,7 @@ static int noop_cb(const struct nlmsghdr *nlh, void *data) {
 }
 
 static int overrun_cb(const struct nlmsghdr *nlh, void *data) {
-        return ctx_fail(data, -ENOSPC, "NLMSG_OVERRUN: the kernel dropped data");
+        return diag_ctx_fail(data, -ENOSPC, "NLMSG_OVERRUN: the kernel dropped data");
 }
 
 /* Finds the first message whose sequence number or port id does not match,
@@ -294,8 +283,8 @@ static int describe_mismatch(const void *buf, size_t len, uint32_t seq, uint32_t
         return errbuf_set(err, -errnum, "port id or sequence number mismatch");
 }
 
-static int parse_each(const void *buf, size_t len, uint32_t seq, uint32_t portid, diag_listener_cb cb,
-                      void *userdata, size_t *n, ErrBuf *err) {
+int diag_parse_each(const void *buf, size_t len, uint32_t seq, uint32_t portid, mnl_cb_t data,
+                    diag_listener_cb cb, void *userdata, size_t *n, ErrBuf *err) {
         ParseContext ctx = { .cb = cb, .userdata = userdata, .err = err };
         mnl_cb_t ctl_cbs[NLMSG_MIN_TYPE] = {
                 [NLMSG_NOOP] = noop_cb,
@@ -329,7 +318,7 @@ static int parse_each(const void *buf, size_t len, uint32_t seq, uint32_t portid
                 left -= step;
         }
 
-        r = mnl_cb_run2(buf, len, seq, portid, data_cb, &ctx, ctl_cbs, ELEMENTSOF(ctl_cbs));
+        r = mnl_cb_run2(buf, len, seq, portid, data, &ctx, ctl_cbs, ELEMENTSOF(ctl_cbs));
         *n += ctx.n;
         if (r == MNL_CB_ERROR) {
                 int e = errno;
@@ -348,12 +337,12 @@ static int parse_each(const void *buf, size_t len, uint32_t seq, uint32_t portid
 int diag_parse(const void *buf, size_t len, uint32_t seq, uint32_t portid, ListenerSet *out, ErrBuf *err) {
         size_t n = 0;
 
-        return parse_each(buf, len, seq, portid, push_cb, out, &n, err);
+        return diag_parse_each(buf, len, seq, portid, data_cb, diag_push_cb, out, &n, err);
 }
 
 /* Sorts and deduplicates only what was appended from index start on, so the
  * caller's earlier entries keep their place. */
-static size_t sort_dedup_tail(ListenerSet *out, size_t start) {
+size_t diag_sort_dedup_tail(ListenerSet *out, size_t start) {
         ListenerSet tail;
 
         if (out->n == start) /* items may still be NULL: no arithmetic on it */
@@ -405,7 +394,7 @@ int diag_replay(FILE *f, ListenerSet *out, ErrBuf *err) {
                 out->n = start;
                 return errbuf_set(err, -EPROTO, "recording ends before NLMSG_DONE");
         }
-        return (int) sort_dedup_tail(out, start);
+        return (int) diag_sort_dedup_tail(out, start);
 }
 
 DiagSocket *diag_close(DiagSocket *s) {
@@ -451,7 +440,7 @@ void diag_set_recorder(DiagSocket *s, FILE *f) {
 }
 
 /* Prefixes err with what was being dumped: "inet6 dump: ...". */
-static int describe_dump_error(ErrBuf *err, int r, const char *what) {
+int diag_describe_dump_error(ErrBuf *err, int r, const char *what) {
         char why[sizeof(err->text)];
 
         if (err) {
@@ -470,19 +459,19 @@ static int record(DiagSocket *s, size_t n, ErrBuf *err) {
         return 0;
 }
 
-static int dump_family(DiagSocket *s, uint8_t family, const PortRange *ranges, size_t n_ranges,
-                       diag_listener_cb cb, void *userdata, size_t *n_seen, ErrBuf *err) {
-        uint32_t seq;
-        int len, r;
+uint32_t diag_next_seq(DiagSocket *s) {
+        uint32_t seq = ++s->seq;
 
-        seq = ++s->seq;
         if (seq == 0) /* 0 turns libmnl's sequence check off */
                 seq = ++s->seq;
-        len = diag_build_request(s->buf, DIAG_BUFFER_SIZE, family, seq, ranges, n_ranges);
-        if (len < 0)
-                return errbuf_set(err, len, "cannot build request for %zu port ranges: %s",
-                                  n_ranges, strerror(-len));
-        if (mnl_socket_sendto(s->nl, s->buf, (size_t) len) != len)
+        return seq;
+}
+
+int diag_exchange(DiagSocket *s, size_t len, uint32_t seq, mnl_cb_t data, diag_listener_cb cb,
+                  void *userdata, size_t *n_seen, ErrBuf *err) {
+        int r;
+
+        if (mnl_socket_sendto(s->nl, s->buf, len) != (ssize_t) len)
                 return errno_fail(err, "cannot send request");
 
         for (;;) {
@@ -504,10 +493,21 @@ static int dump_family(DiagSocket *s, uint8_t family, const PortRange *ranges, s
                         if (r < 0)
                                 return r;
                 }
-                r = parse_each(s->buf, (size_t) n, seq, s->portid, cb, userdata, n_seen, err);
+                r = diag_parse_each(s->buf, (size_t) n, seq, s->portid, data, cb, userdata, n_seen, err);
                 if (r <= 0)
                         return r;
         }
+}
+
+static int dump_family(DiagSocket *s, uint8_t family, const PortRange *ranges, size_t n_ranges,
+                       diag_listener_cb cb, void *userdata, size_t *n_seen, ErrBuf *err) {
+        uint32_t seq = diag_next_seq(s);
+        int len = diag_build_request(s->buf, DIAG_BUFFER_SIZE, family, seq, ranges, n_ranges);
+
+        if (len < 0)
+                return errbuf_set(err, len, "cannot build request for %zu port ranges: %s",
+                                  n_ranges, strerror(-len));
+        return diag_exchange(s, (size_t) len, seq, data_cb, cb, userdata, n_seen, err);
 }
 
 int diag_dump_each(DiagSocket *s, const PortRange *ranges, size_t n_ranges, diag_listener_cb cb, void *userdata,
@@ -523,13 +523,13 @@ int diag_dump_each(DiagSocket *s, const PortRange *ranges, size_t n_ranges, diag
                 /* A kernel without the old request refuses it at once:
                  * fall back to one dump per family, for good. */
                 if (n > 0 || (r != -EINVAL && r != -ENOENT && r != -EOPNOTSUPP))
-                        return describe_dump_error(err, r, "tcp");
+                        return diag_describe_dump_error(err, r, "tcp");
                 s->per_family = true;
         }
         for (size_t i = 0; i < ELEMENTSOF(families); i++) {
                 r = dump_family(s, families[i], ranges, n_ranges, cb, userdata, &n, err);
                 if (r < 0)
-                        return describe_dump_error(err, r, family_name(families[i]));
+                        return diag_describe_dump_error(err, r, family_name(families[i]));
         }
         return n > INT_MAX ? INT_MAX : (int) n;
 }
@@ -537,11 +537,11 @@ int diag_dump_each(DiagSocket *s, const PortRange *ranges, size_t n_ranges, diag
 int diag_dump_listeners(DiagSocket *s, const PortRange *ranges, size_t n_ranges,
                         ListenerSet *out, ErrBuf *err) {
         size_t start = out->n;
-        int r = diag_dump_each(s, ranges, n_ranges, push_cb, out, err);
+        int r = diag_dump_each(s, ranges, n_ranges, diag_push_cb, out, err);
 
         if (r < 0) {
                 out->n = start;
                 return r;
         }
-        return (int) sort_dedup_tail(out, start);
+        return (int) diag_sort_dedup_tail(out, start);
 }

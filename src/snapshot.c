@@ -59,10 +59,16 @@ void listener_set_done(ListenerSet *s) {
 bool listener_is_wildcard(const Listener *l) {
         static const uint8_t zero[16];
 
+        if (l->kind == LISTENER_UNIX)
+                return false;
         return memcmp(l->addr, zero, l->family == AF_INET ? 4 : 16) == 0;
 }
 
 const char *listener_address(const Listener *l, char *buf, size_t size) {
+        if (l->kind == LISTENER_UNIX) {
+                snprintf(buf, size, "%s", l->path[0] ? l->path : "(unnamed)");
+                return buf;
+        }
         if (!inet_ntop(l->family == AF_INET ? AF_INET : AF_INET6, l->addr, buf, (socklen_t) size))
                 snprintf(buf, size, "?");
         return buf;
@@ -71,6 +77,8 @@ const char *listener_address(const Listener *l, char *buf, size_t size) {
 const char *listener_endpoint(const Listener *l, char *buf, size_t size) {
         char a[LISTENER_ADDRESS_MAX];
 
+        if (l->kind == LISTENER_UNIX)
+                return listener_address(l, buf, size);
         if (listener_is_wildcard(l))
                 snprintf(buf, size, "*:%u", l->port);
         else if (l->family == AF_INET6)

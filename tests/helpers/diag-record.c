@@ -3,7 +3,11 @@
  * file that diag_replay() reads, and prints what it saw, one listener a line
  * ("ss -ltnmH" order of columns: depth backlog endpoint drops cookie), so a
  * capture can be checked against ss. Usage:
- *   diag-record OUTPUT [PORT | LO-HI]...                                   */
+ *   diag-record OUTPUT [PORT | LO-HI]...
+ * With --unix, records a unix_diag dump of the UNIX listeners instead and
+ * prints "depth backlog path ino=INODE uid=UID cookie=COOKIE" a line, the
+ * path quoted as "PATH" (empty for an unnamed socket):
+ *   diag-record --unix OUTPUT                                              */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -11,6 +15,7 @@
 #include <string.h>
 
 #include "diag.h"
+#include "diag-internal.h"
 
 static int parse_range(const char *s, PortRange *ret) {
         unsigned lo, hi;
@@ -27,6 +32,43 @@ static int parse_range(const char *s, PortRange *ret) {
         return -EINVAL;
 }
 
+static int record_unix(const char *output) {
+        ListenerSet set = {0};
+        DiagSocket *s = NULL;
+        ErrBuf err = {{0}};
+        FILE *f = fopen(output, "we");
+        int r;
+
+        if (!f) {
+                fprintf(stderr, "cannot open %s: %s\n", output, strerror(errno));
+                return 1;
+        }
+        r = diag_open(&s, &err);
+        if (r >= 0) {
+                diag_set_recorder(s, f);
+                r = diag_dump_unix(s, diag_push_cb, &set, &err);
+        }
+        diag_close(s);
+        if (fclose(f) != 0 && r >= 0) {
+                fprintf(stderr, "cannot write %s\n", output);
+                r = -EIO;
+        }
+        if (r < 0) {
+                fprintf(stderr, "%s: %s\n", strerror(-r), err.text);
+                listener_set_done(&set);
+                return 1;
+        }
+        for (size_t i = 0; i < set.n; i++) {
+                const Listener *l = &set.items[i];
+
+                printf("%" PRIu32 " %" PRIu32 " \"%s\" ino=%" PRIu32 " uid=%" PRIu32 " cookie=%" PRIu64 "\n",
+                       l->depth, l->backlog, l->path, l->inode, l->uid, l->cookie);
+        }
+        fprintf(stderr, "%zu listeners\n", set.n);
+        listener_set_done(&set);
+        return 0;
+}
+
 int main(int argc, char **argv) {
         PortRange ranges[DIAG_MAX_RANGES];
         size_t n_ranges = 0;
@@ -36,8 +78,11 @@ int main(int argc, char **argv) {
         FILE *f;
         int r;
 
+        if (argc == 3 && strcmp(argv[1], "--unix") == 0)
+                return record_unix(argv[2]);
         if (argc < 2) {
-                fprintf(stderr, "usage: %s OUTPUT [PORT|LO-HI]...\n", argv[0]);
+                fprintf(stderr, "usage: %s OUTPUT [PORT|LO-HI]...\n       %s --unix OUTPUT\n", argv[0],
+                        argv[0]);
                 return 2;
         }
         for (int i = 2; i < argc; i++) {

@@ -142,6 +142,10 @@ START_TEST(test_replay_dual) {
         check_listener(find(&set, AF_INET6, "::1", 8002), 0, 30, 0, 0x15be, 13862);
         /* dual-stack [::]: one v4 and one v6 client, seen in the v6 dump only */
         check_listener(find(&set, AF_INET6, "::", 8000), 2, 10, 0, 0x15bf, 13860);
+        /* INET_DIAG_SKV6ONLY, as ss prints it (v6only:1 / v6only:0) */
+        ck_assert(find(&set, AF_INET6, "::1", 8002)->v6only);
+        ck_assert(!find(&set, AF_INET6, "::", 8000)->v6only);
+        ck_assert(!find(&set, AF_INET, "127.0.0.1", 8002)->v6only);
         listener_set_done(&set);
 }
 END_TEST

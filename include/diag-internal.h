@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Shared by the sock_diag readers (diag.c for inet_diag, diag-unix.c for
+ * unix_diag): the socket, the receive loop and the checks every dump answer
+ * goes through. Not part of the diag module's interface. */
+
+#include <libmnl/libmnl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "diag.h"
+
+struct DiagSocket {
+        struct mnl_socket *nl;
+        uint32_t portid;
+        uint32_t seq;
+        FILE *recorder;
+        uint8_t *buf; /* DIAG_BUFFER_SIZE bytes, requests and answers */
+        bool per_family; /* the kernel refused the one-walk request */
+};
+
+/* State shared by the libmnl callbacks of one parse of a datagram. */
+typedef struct ParseContext {
+        diag_listener_cb cb; /* receives each listener */
+        void *userdata;
+        size_t n;            /* listeners handed to cb */
+        ErrBuf *err;
+        int error; /* set by a callback that returns MNL_CB_ERROR */
+        bool done;
+} ParseContext;
+
+/* Sets ctx->error from r and what, returns MNL_CB_ERROR. */
+int diag_ctx_fail(ParseContext *ctx, int r, const char *what);
+
+/* A diag_listener_cb that appends to the ListenerSet in userdata. */
+int diag_push_cb(const Listener *l, void *userdata);
+
+/* Parses one datagram: checks every message's length (a cut datagram must
+ * not look complete), then runs data_cb on each data message with a
+ * ParseContext for cb/userdata, and the shared control callbacks (error,
+ * done, overrun). Adds the listeners handed over to *n. Returns 1 if more
+ * datagrams follow, 0 after NLMSG_DONE, or a negative errno. */
+int diag_parse_each(const void *buf, size_t len, uint32_t seq, uint32_t portid, mnl_cb_t data_cb,
+                    diag_listener_cb cb, void *userdata, size_t *n, ErrBuf *err);
+
+/* The next sequence number of s, never 0. */
+uint32_t diag_next_seq(DiagSocket *s);
+
+/* Sends the len-byte request already built in s->buf, then receives,
+ * records and parses the answer with data_cb until NLMSG_DONE. */
+int diag_exchange(DiagSocket *s, size_t len, uint32_t seq, mnl_cb_t data_cb, diag_listener_cb cb,
+                  void *userdata, size_t *n_seen, ErrBuf *err);
+
+/* Prefixes err with what was being dumped: "inet6 dump: ...". Returns r. */
+int diag_describe_dump_error(ErrBuf *err, int r, const char *what);
+
+/* Sorts and deduplicates the entries of out from index start on; returns
+ * how many remain there. */
+size_t diag_sort_dedup_tail(ListenerSet *out, size_t start);

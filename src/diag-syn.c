@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <libmnl/libmnl.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "diag-internal.h"
+#include "diag.h"
+
+static const uint8_t v4mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+int diag_build_syn_request(void *buf, size_t size, uint8_t family, uint32_t seq) {
+        struct nlmsghdr *nlh;
+
+        if (size < 256 || size > UINT32_MAX)
+                return -ENOBUFS;
+        memset(buf, 0, size);
+        nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        nlh->nlmsg_seq = seq;
+        if (family == AF_UNSPEC) {
+                /* Both families in one walk of the established hash. */
+                struct inet_diag_req *req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
+
+                nlh->nlmsg_type = TCPDIAG_GETSOCK;
+                req->idiag_states = 1U << TCP_SYN_RECV;
+        } else {
+                struct inet_diag_req_v2 *req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
+
+                nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+                req->sdiag_family = family;
+                req->sdiag_protocol = IPPROTO_TCP;
+                req->idiag_states = 1U << TCP_SYN_RECV;
+        }
+        /* No extensions: request sockets carry none of them. */
+        return (int) nlh->nlmsg_len;
+}
+
+static int key_cmp(const SynCount *a, const SynCount *b) {
+        if (a->family != b->family)
+                return a->family < b->family ? -1 : 1;
+        if (a->port != b->port)
+                return a->port < b->port ? -1 : 1;
+        return memcmp(a->addr, b->addr, sizeof(a->addr));
+}
+
+static int count_cmp(const void *a, const void *b) {
+        return key_cmp(a, b);
+}
+
+void syn_counts_sort(SynCounts *c) {
+        size_t w = 0;
+
+        if (c->n == 0)
+                return;
+        qsort(c->items, c->n, sizeof(*c->items), count_cmp);
+        for (size_t i = 1; i < c->n; i++) {
+                if (key_cmp(&c->items[w], &c->items[i]) == 0) {
+                        uint64_t sum = (uint64_t) c->items[w].n + c->items[i].n;
+
+                        c->items[w].n = sum > UINT32_MAX ? UINT32_MAX : (uint32_t) sum;
+                } else
+                        c->items[++w] = c->items[i];
+        }
+        c->n = w + 1;
+}
+
+static int grow(SynCounts *c) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        SynCount *items;
+
+        if (c->cap > SIZE_MAX / 2 / sizeof(*items))
+                return -ENOMEM;
+        items = realloc(c->items, cap * sizeof(*items));
+        if (!items)
+                return -ENOMEM;
+        c->items = items;
+        c->cap = cap;
+        return 0;
+}
+
+/* Appends one request socket. When the array is full, merging duplicates
+ * usually makes room: memory follows the number of distinct keys, not the
+ * number of requests (a SYN flood makes many of the same key). */
+static int add_request(SynCounts *c, const SynCount *key) {
+        if (c->n > 0 && key_cmp(&c->items[c->n - 1], key) == 0 && c->items[c->n - 1].n < UINT32_MAX) {
+                c->items[c->n - 1].n++;
+                return 0;
+        }
+        if (c->n == c->cap) {
+                syn_counts_sort(c);
+                if (c->cap == 0 || c->n >= c->cap - c->cap / 4) {
+                        int r = grow(c);
+
+                        if (r < 0)
+                                return r;
+                }
+        }
+        c->items[c->n] = *key;
+        c->items[c->n].n = 1;
+        c->n++;
+        return 0;
+}
+
+/* Attributes are not read, but they must be well formed: an answer is
+ * consumed to its end. */
+static bool attrs_valid(const struct nlmsghdr *nlh, size_t offset) {
+        const uint8_t *p = (const uint8_t *) nlh + MNL_NLMSG_HDRLEN + MNL_ALIGN(offset);
+        const uint8_t *tail = (const uint8_t *) nlh + nlh->nlmsg_len;
+
+        while (p < tail) {
+                const struct nlattr *a = (const struct nlattr *) p;
+                size_t left = (size_t) (tail - p), step;
+
+                if (left < sizeof(*a) || a->nla_len < sizeof(*a) || a->nla_len > left)
+                        return false;
+                step = MNL_ALIGN((size_t) a->nla_len);
+                if (step >= left)
+                        break;
+                p += step;
+        }
+        return true;
+}
+
+static int syn_data_cb(const struct nlmsghdr *nlh, void *data) {
+        ParseContext *ctx = data;
+        const struct inet_diag_msg *m;
+        SynCount key = {0};
+        int r;
+
+        if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY && nlh->nlmsg_type != TCPDIAG_GETSOCK) {
+                ctx->error = errbuf_set(ctx->err, -EPROTO, "unexpected message type %u", nlh->nlmsg_type);
+                return MNL_CB_ERROR;
+        }
+        if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*m))
+                return diag_ctx_fail(ctx, -EPROTO, "inet_diag_msg payload too short");
+        m = mnl_nlmsg_get_payload(nlh);
+        if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6) {
+                ctx->error = errbuf_set(ctx->err, -EPROTO, "unexpected address family %u", m->idiag_family);
+                return MNL_CB_ERROR;
+        }
+        if (!attrs_valid(nlh, sizeof(*m)))
+                return diag_ctx_fail(ctx, -EPROTO, "malformed attributes");
+        if (m->idiag_state != TCP_SYN_RECV)
+                return MNL_CB_OK;
+
+        key.family = m->idiag_family;
+        memcpy(key.addr, m->id.idiag_src, m->idiag_family == AF_INET ? 4 : 16);
+        key.port = ntohs(m->id.idiag_sport);
+        r = add_request(ctx->userdata, &key);
+        if (r < 0)
+                return diag_ctx_fail(ctx, r, "out of memory");
+        ctx->n++;
+        return MNL_CB_OK;
+}
+
+int diag_parse_syn(const void *buf, size_t len, uint32_t seq, uint32_t portid, SynCounts *out, ErrBuf *err) {
+        size_t n = 0;
+
+        return diag_parse_each(buf, len, seq, portid, syn_data_cb, NULL, out, &n, err);
+}
+
+static int dump_syn_family(DiagSocket *s, uint8_t family, SynCounts *out, size_t *n, ErrBuf *err) {
+        uint32_t seq = diag_next_seq(s);
+        int len = diag_build_syn_request(s->buf, DIAG_BUFFER_SIZE, family, seq);
+
+        if (len < 0)
+                return errbuf_set(err, len, "cannot build request: %s", strerror(-len));
+        return diag_exchange(s, (size_t) len, seq, syn_data_cb, NULL, out, n, err);
+}
+
+int diag_count_syn(DiagSocket *s, SynCounts *out, ErrBuf *err) {
+        static const uint8_t families[] = { AF_INET, AF_INET6 };
+        size_t n = 0;
+        int r;
+
+        out->n = 0;
+        if (!s->per_family) {
+                r = dump_syn_family(s, AF_UNSPEC, out, &n, err);
+                if (r >= 0)
+                        goto done;
+                /* Same fallback as diag_dump_each(): a kernel without the
+                 * old request refuses it at once. */
+                if (n > 0 || (r != -EINVAL && r != -ENOENT && r != -EOPNOTSUPP)) {
+                        out->n = 0;
+                        return diag_describe_dump_error(err, r, "tcp syn-recv");
+                }
+                s->per_family = true;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(families); i++) {
+                r = dump_syn_family(s, families[i], out, &n, err);
+                if (r < 0) {
+                        out->n = 0;
+                        return diag_describe_dump_error(err, r,
+                                                        families[i] == AF_INET ? "inet syn-recv"
+                                                                               : "inet6 syn-recv");
+                }
+        }
+done:
+        syn_counts_sort(out);
+        return n > INT_MAX ? INT_MAX : (int) n;
+}
+
+/* Index of the first entry not below (family, port, zero address). */
+static size_t lower_bound(const SynCounts *c, uint8_t family, uint16_t port) {
+        SynCount key = { .family = family, .port = port };
+        size_t lo = 0, hi = c->n;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (key_cmp(&c->items[mid], &key) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
+static uint64_t sum_port(const SynCounts *c, uint8_t family, uint16_t port, const uint8_t *addr,
+                         bool skip_v4mapped) {
+        uint64_t sum = 0;
+
+        for (size_t i = lower_bound(c, family, port);
+             i < c->n && c->items[i].family == family && c->items[i].port == port; i++) {
+                const SynCount *e = &c->items[i];
+
+                if (addr && memcmp(e->addr, addr, family == AF_INET ? 4 : 16) != 0)
+                        continue;
+                if (skip_v4mapped && memcmp(e->addr, v4mapped_prefix, sizeof(v4mapped_prefix)) == 0)
+                        continue;
+                sum += e->n;
+        }
+        return sum;
+}
+
+uint32_t syn_counts_for(const SynCounts *c, const Listener *l, bool v6only) {
+        uint64_t sum;
+
+        if (c->n == 0 || l->kind != LISTENER_TCP || (l->family != AF_INET && l->family != AF_INET6))
+                return 0;
+        if (!listener_is_wildcard(l))
+                sum = sum_port(c, l->family, l->port, l->addr, false);
+        else if (l->family == AF_INET)
+                sum = sum_port(c, AF_INET, l->port, NULL, false);
+        else {
+                sum = sum_port(c, AF_INET6, l->port, NULL, v6only);
+                if (!v6only)
+                        sum += sum_port(c, AF_INET, l->port, NULL, false);
+        }
+        return sum > UINT32_MAX ? UINT32_MAX : (uint32_t) sum;
+}
+
+void syn_counts_done(SynCounts *c) {
+        free(c->items);
+        *c = (SynCounts) {0};
+}

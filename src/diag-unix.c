@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <limits.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "diag.h"
+#include "diag-internal.h"
+
+/* What a sockaddr_un's sun_path can hold, plus the NUL the kernel stores
+ * after a filesystem path. */
+#define UNIX_NAME_MAX (sizeof(((struct sockaddr_un *) NULL)->sun_path) + 1)
+
+_Static_assert(LISTENER_PATH_MAX >= UNIX_NAME_MAX, "Listener.path cannot hold a sun_path");
+
+int diag_build_unix_request(void *buf, size_t size, uint32_t seq) {
+        struct nlmsghdr *nlh;
+        struct unix_diag_req *req;
+
+        if (size < 64 || size > UINT32_MAX)
+                return -ENOBUFS;
+        memset(buf, 0, size);
+        nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        nlh->nlmsg_seq = seq;
+        req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
+        req->sdiag_family = AF_UNIX;
+        req->udiag_states = 1U << TCP_LISTEN;
+        req->udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_RQLEN | UDIAG_SHOW_UID;
+        return (int) nlh->nlmsg_len;
+}
+
+/* The attributes of a unix_diag message that we read. */
+typedef struct UnixAttrs {
+        const uint8_t *name; /* UNIX_DIAG_NAME: sun_path bytes, not terminated */
+        size_t name_len;
+        const struct unix_diag_rqlen *rqlen;
+        const uint8_t *uid;
+} UnixAttrs;
+
+/* One pass over the attributes, consumed to the end and validated as in
+ * diag.c; unknown attributes are skipped. Returns NULL or what is wrong. */
+static const char *parse_unix_attrs(const struct nlmsghdr *nlh, UnixAttrs *ret) {
+        const uint8_t *p = (const uint8_t *) nlh + MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct unix_diag_msg));
+        const uint8_t *tail = (const uint8_t *) nlh + nlh->nlmsg_len;
+
+        *ret = (UnixAttrs) { 0 };
+        while (p < tail) {
+                const struct nlattr *a = (const struct nlattr *) p;
+                size_t left = (size_t) (tail - p), payload, step;
+
+                if (left < sizeof(*a) || a->nla_len < sizeof(*a) || a->nla_len > left)
+                        return "malformed attributes";
+                payload = a->nla_len - MNL_ATTR_HDRLEN;
+                switch (a->nla_type & NLA_TYPE_MASK) {
+                case UNIX_DIAG_NAME:
+                        if (payload == 0 || payload > UNIX_NAME_MAX)
+                                return "UNIX_DIAG_NAME of invalid length";
+                        ret->name = p + MNL_ATTR_HDRLEN;
+                        ret->name_len = payload;
+                        break;
+                case UNIX_DIAG_RQLEN:
+                        if (payload != sizeof(struct unix_diag_rqlen))
+                                return "UNIX_DIAG_RQLEN of invalid length";
+                        ret->rqlen = (const struct unix_diag_rqlen *) (p + MNL_ATTR_HDRLEN);
+                        break;
+                case UNIX_DIAG_UID:
+                        if (payload != sizeof(uint32_t))
+                                return "UNIX_DIAG_UID of invalid length";
+                        ret->uid = p + MNL_ATTR_HDRLEN;
+                        break;
+                default:
+                        break;
+                }
+                step = MNL_ALIGN((size_t) a->nla_len);
+                if (step >= left)
+                        break;
+                p += step;
+        }
+        return NULL;
+}
+
+/* "@name" for an abstract name (NULs inside shown as '@', as ss does), the
+ * path up to its NUL otherwise. */
+static void copy_name(char *dst, const uint8_t *name, size_t len) {
+        size_t i;
+
+        if (len == 0) {
+                dst[0] = '\0';
+                return;
+        }
+        if (name[0] == '\0') {
+                for (i = 0; i < len; i++)
+                        dst[i] = name[i] ? (char) name[i] : '@';
+        } else {
+                for (i = 0; i < len && name[i]; i++)
+                        dst[i] = (char) name[i];
+        }
+        dst[i] = '\0';
+}
+
+static int unix_data_cb(const struct nlmsghdr *nlh, void *data) {
+        ParseContext *ctx = data;
+        const struct unix_diag_msg *m;
+        Listener listener = {0}, *l = &listener;
+        UnixAttrs attrs;
+        const char *why;
+        int r;
+
+        if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY) {
+                ctx->error = errbuf_set(ctx->err, -EPROTO, "unexpected message type %u", nlh->nlmsg_type);
+                return MNL_CB_ERROR;
+        }
+        if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*m))
+                return diag_ctx_fail(ctx, -EPROTO, "unix_diag_msg payload too short");
+        m = mnl_nlmsg_get_payload(nlh);
+        if (m->udiag_family != AF_UNIX) {
+                ctx->error = errbuf_set(ctx->err, -EPROTO, "unexpected address family %u", m->udiag_family);
+                return MNL_CB_ERROR;
+        }
+        why = parse_unix_attrs(nlh, &attrs);
+        if (why)
+                return diag_ctx_fail(ctx, -EPROTO, why);
+
+        /* The request asks for listeners only; anything else is skipped. */
+        if (m->udiag_state != TCP_LISTEN)
+                return MNL_CB_OK;
+        if (!attrs.rqlen)
+                return diag_ctx_fail(ctx, -EPROTO, "listener without UNIX_DIAG_RQLEN");
+
+        l->kind = LISTENER_UNIX;
+        l->family = AF_UNIX;
+        copy_name(l->path, attrs.name, attrs.name_len);
+        l->depth = attrs.rqlen->udiag_rqueue;
+        l->backlog = attrs.rqlen->udiag_wqueue;
+        l->inode = m->udiag_ino;
+        l->cookie = (uint64_t) m->udiag_cookie[0] | (uint64_t) m->udiag_cookie[1] << 32;
+        if (attrs.uid)
+                memcpy(&l->uid, attrs.uid, sizeof(l->uid));
+        else
+                l->uid = UINT32_MAX;
+        r = ctx->cb(l, ctx->userdata);
+        if (r < 0)
+                return diag_ctx_fail(ctx, r, r == -ENOMEM ? "out of memory" : "listener rejected by the caller");
+        ctx->n++;
+        return MNL_CB_OK;
+}
+
+int diag_parse_unix(const void *buf, size_t len, uint32_t seq, uint32_t portid, ListenerSet *out,
+                    ErrBuf *err) {
+        size_t n = 0;
+
+        return diag_parse_each(buf, len, seq, portid, unix_data_cb, diag_push_cb, out, &n, err);
+}
+
+int diag_dump_unix(DiagSocket *s, diag_listener_cb cb, void *userdata, ErrBuf *err) {
+        uint32_t seq = diag_next_seq(s);
+        int len = diag_build_unix_request(s->buf, DIAG_BUFFER_SIZE, seq);
+        size_t n = 0;
+        int r;
+
+        if (len < 0)
+                return errbuf_set(err, len, "unix dump: cannot build request");
+        r = diag_exchange(s, (size_t) len, seq, unix_data_cb, cb, userdata, &n, err);
+        if (r < 0)
+                return diag_describe_dump_error(err, r, "unix");
+        return n > INT_MAX ? INT_MAX : (int) n;
+}
