@@ -199,58 +199,6 @@ START_TEST(test_table_empty) {
 }
 END_TEST
 
-START_TEST(test_unit_from_cgroup) {
-        char buf[64];
-
-        ck_assert_str_eq(owner_unit_from_cgroup("/system.slice/nginx.service", buf, sizeof(buf)), "nginx.service");
-        ck_assert_str_eq(owner_unit_from_cgroup("/system.slice/nginx.service/worker", buf, sizeof(buf)),
-                         "nginx.service");
-        ck_assert_str_eq(owner_unit_from_cgroup("/user.slice/user-1000.slice/session-4.scope", buf, sizeof(buf)),
-                         "session-4.scope");
-        ck_assert_str_eq(owner_unit_from_cgroup("/user.slice", buf, sizeof(buf)), "user.slice");
-        ck_assert_str_eq(owner_unit_from_cgroup("/machine.slice/libpod-1.scope/container/app.service", buf,
-                                                sizeof(buf)),
-                         "app.service");
-        ck_assert_ptr_null(owner_unit_from_cgroup("/", buf, sizeof(buf)));
-        ck_assert_ptr_null(owner_unit_from_cgroup("/docker/0123abcd", buf, sizeof(buf)));
-        ck_assert_ptr_null(owner_unit_from_cgroup("/.service", buf, sizeof(buf)));
-        ck_assert_ptr_null(owner_unit_from_cgroup("/system.slice/a-very-long-name.service", buf, 8));
-        ck_assert_ptr_null(owner_unit_from_cgroup(NULL, buf, sizeof(buf)));
-}
-END_TEST
-
-/* Our own cgroup, found from the inode number of its directory. */
-START_TEST(test_owner_live) {
-        char line[4096], dir[4200];
-        const char *path = NULL, *base;
-        struct stat st;
-        Owner *o = NULL;
-        FILE *f = fopen("/proc/self/cgroup", "re");
-
-        ck_assert_ptr_nonnull(f);
-        while (fgets(line, sizeof(line), f))
-                if (strncmp(line, "0::", 3) == 0) {
-                        line[strcspn(line, "\n")] = 0;
-                        path = line + 3;
-                }
-        fclose(f);
-        ck_assert_ptr_nonnull(path);
-        base = stat("/sys/fs/cgroup/unified", &st) == 0 ? "/sys/fs/cgroup/unified" : "/sys/fs/cgroup";
-        snprintf(dir, sizeof(dir), "%s%s", base, path);
-        ck_assert_int_eq(stat(dir, &st), 0);
-
-        ck_assert_int_eq(owner_new("/sys/fs/cgroup", &o), 0);
-        ck_assert_str_eq(owner_cgroup(o, st.st_ino), path);
-        ck_assert_ptr_null(owner_cgroup(o, 0));
-        ck_assert_ptr_null(owner_cgroup(o, UINT64_MAX));
-        owner_free(o);
-
-        ck_assert_int_eq(owner_new("/nonexistent", &o), 0);
-        ck_assert_ptr_null(owner_cgroup(o, st.st_ino));
-        ck_assert_ptr_null(owner_free(o));
-}
-END_TEST
-
 int main(void) {
         Suite *s = suite_create("report");
         TCase *tc = tcase_create("core");
@@ -262,8 +210,6 @@ int main(void) {
         tcase_add_test(tc, test_table_watch_levels);
         tcase_add_test(tc, test_table_empty);
         tcase_add_test(tc, test_hints);
-        tcase_add_test(tc, test_unit_from_cgroup);
-        tcase_add_test(tc, test_owner_live);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
