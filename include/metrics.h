@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* A Prometheus text-format file for node_exporter's textfile collector,
+ * rewritten atomically after every poll. Nothing here logs.
+ *
+ * A poll streams listeners one by one, but the text format wants each metric
+ * family written once with its samples together, so the writer buffers one
+ * compact record per listener (MetricsWriter's arrays are reused from poll to
+ * poll: once grown, a poll allocates nothing) and writes the families at the
+ * end:
+ *
+ *   backlogd_listen_queue_depth     gauge    every listener
+ *   backlogd_listen_queue_backlog   gauge    every listener
+ *   backlogd_listen_drops_total     counter  listeners with a drop count
+ *   backlogd_syn_queue_depth        gauge    listeners whose SYN depth is known
+ *   backlogd_tcpext_total           counter  {counter="ListenOverflows",netns=...}
+ *   backlogd_poll_seconds           gauge    duration of the last poll
+ *   backlogd_last_poll_timestamp_seconds gauge  unix time of the last poll
+ *
+ * A family with no sample is left out entirely (no HELP/TYPE either).
+ *
+ * Labels of the per-listener families, always all six and in this order:
+ *   address  "127.0.0.1", "::", ... (no brackets); for a UNIX listener its
+ *            bound path, "@name" for an abstract one
+ *   port     decimal TCP port; "" for a UNIX listener (in Prometheus an empty
+ *            label is the same as an absent one, so {port=""} selects them)
+ *   family   "inet", "inet6" or "unix"
+ *   netns    the caller's name for the network namespace ("" allowed)
+ *   name     the configured name of the listener, "" when none
+ *   unit     the owning systemd unit, "" when unknown
+ * Label values are escaped as the format requires (\\, \", \n); bytes that
+ * are not valid UTF-8 (a UNIX path can hold any) become U+FFFD, since
+ * Prometheus rejects the whole file otherwise.
+ *
+ * Listeners whose six labels are equal (an SO_REUSEPORT group: several
+ * sockets on one address:port) are merged into one series, because a
+ * repeated series makes node_exporter drop the whole file: depth, backlog
+ * and drops are summed, the SYN depth is the largest of the known ones (the
+ * kernel counts SYN-queue entries per address:port, not per socket). The
+ * summed drop counter goes down when a member socket closes; Prometheus
+ * treats that as a counter reset. Samples are sorted by netns, family,
+ * address, port, name, unit, so the output does not depend on dump order.
+ *
+ * Memory: 88 bytes per listener record, plus strlen(path) + 1 for a UNIX
+ * listener, plus the rendered text (4 lines of about 135 bytes per listener
+ * with short names: 5.45 MB at 10,000 listeners), all
+ * kept and reused. */
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "netstat.h"
+#include "snapshot.h"
+#include "util.h"
+
+typedef struct MetricsWriter MetricsWriter;
+
+/* path is the target file, e.g. /var/lib/prometheus/node-exporter/backlogd.prom.
+ * Its name must end in ".prom" (the collector reads nothing else) and its
+ * directory must exist: -EINVAL / -ENOENT / -ENOTDIR with a reason naming
+ * the path. The directory is resolved as any path is (a symlink in it is
+ * followed); only the final components, the temporary file and the target,
+ * are never followed. The temporary file is "<dir>/.<name>.<pid>.tmp"; its
+ * name does not end in ".prom", so the collector never reads it. */
+int metrics_writer_new(const char *path, MetricsWriter **ret, ErrBuf *err);
+MetricsWriter *metrics_writer_free(MetricsWriter *m);
+static inline void metrics_writer_freep(MetricsWriter **m) {
+        metrics_writer_free(*m);
+}
+
+/* Starts a poll: forgets the listeners and counters added before. */
+void metrics_begin(MetricsWriter *m);
+
+/* Records one listener. netns, name and unit may be NULL (taken as "") and
+ * are NOT copied: the caller keeps them valid and unchanged until the
+ * metrics_commit()/metrics_render() of this poll returns. l is copied (its
+ * UNIX path too) and need not outlive the call. syn_depth < 0 means unknown.
+ * -ENOMEM when the record array or the path store cannot grow; the listener
+ * is then missing from this poll's file. */
+int metrics_add_listener(MetricsWriter *m, const Listener *l, const char *netns, const char *name,
+                         const char *unit, int64_t syn_depth);
+
+/* Records the TcpExt counters of one namespace (present ones only are
+ * written). c is copied; netns is kept as in metrics_add_listener(). A second
+ * call for the same netns replaces the first. -ENOMEM as above. */
+int metrics_set_counters(MetricsWriter *m, const char *netns, const NetstatCounters *c);
+
+/* Renders the file and replaces the target: writes a temporary file in the
+ * same directory, opened O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC and
+ * fchmod()ed to 0644 whatever the umask, then rename()s it over the target
+ * (a symlink at the target is replaced, not followed). No fsync: after a
+ * crash the next poll rewrites the file anyway. On any error the temporary
+ * file is removed, the old target stays, and a reason naming the path is put
+ * in err. If the temporary name already exists (a crash between open and
+ * rename, or something planted there), nothing is opened through it: the
+ * stale entry is unlinked (never followed) and -EEXIST returned; the next
+ * commit succeeds. Returns the number of bytes written. */
+int metrics_commit(MetricsWriter *m, double poll_seconds, double now_unix, ErrBuf *err);
+
+/* Renders the same text to f (for tests and tools). Returns the number of
+ * bytes written, -ENOMEM, or -EIO when f reports an error. */
+int metrics_render(MetricsWriter *m, FILE *f, double poll_seconds, double now_unix);

@@ -1,0 +1,679 @@
+/* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "metrics.h"
+
+enum {
+        FAM_INET,
+        FAM_INET6,
+        FAM_UNIX,
+};
+
+enum {
+        REC_HAS_DROPS = 1 << 0,
+        REC_HAS_SYN = 1 << 1,
+};
+
+/* One listener, 88 bytes on x86-64. The label text is rendered once per
+ * commit, with the first family, into the output buffer; the other families
+ * copy it from there (label_off/label_len). */
+typedef struct Record {
+        const char *netns;
+        const char *name;
+        const char *unit;
+        uint64_t depth;
+        uint64_t backlog;
+        uint64_t drops;
+        uint8_t addr[16];  /* network byte order, zero-padded for IPv4 */
+        uint32_t syn_depth;
+        uint32_t path_off; /* FAM_UNIX: offset of the NUL-terminated path in paths */
+        uint32_t label_off;
+        uint32_t label_len;
+        uint16_t port;
+        uint8_t family;
+        uint8_t flags;
+} Record;
+
+typedef struct NsCounters {
+        const char *netns;
+        NetstatCounters c;
+} NsCounters;
+
+typedef struct Buf {
+        char *p;
+        size_t n;
+        size_t cap;
+        bool oom;
+} Buf;
+
+struct MetricsWriter {
+        char *path;
+        char *tmp_path;
+
+        Record *recs;
+        size_t n_recs;
+        size_t cap_recs;
+        bool prepared; /* recs sorted and merged since the last add */
+
+        char *paths; /* UNIX paths, NUL-terminated, back to back */
+        size_t n_paths;
+        size_t cap_paths;
+
+        NsCounters *counters; /* sorted by netns */
+        size_t n_counters;
+        size_t cap_counters;
+
+        Buf out;
+};
+
+/* Grows *p (of *cap elements of size) to hold at least want elements. */
+static int grow(void **p, size_t *cap, size_t size, size_t want, size_t min_cap) {
+        size_t c = *cap ? *cap : min_cap;
+        void *q;
+
+        if (want <= *cap)
+                return 0;
+        while (c < want) {
+                if (c > SIZE_MAX / 2 / size)
+                        return -ENOMEM;
+                c *= 2;
+        }
+        q = realloc(*p, c * size);
+        if (!q)
+                return -ENOMEM;
+        *p = q;
+        *cap = c;
+        return 0;
+}
+
+static bool buf_reserve(Buf *b, size_t k) {
+        if (b->oom)
+                return false;
+        if (b->cap - b->n >= k)
+                return true;
+        if (k > SIZE_MAX - b->n || grow((void **) &b->p, &b->cap, 1, b->n + k, 64 * 1024) < 0) {
+                b->oom = true;
+                return false;
+        }
+        return true;
+}
+
+static void buf_put(Buf *b, const char *s, size_t len) {
+        if (!buf_reserve(b, len))
+                return;
+        memcpy(b->p + b->n, s, len);
+        b->n += len;
+}
+
+static void buf_puts(Buf *b, const char *s) {
+        buf_put(b, s, strlen(s));
+}
+
+static void buf_u64(Buf *b, uint64_t v) {
+        char d[20];
+        size_t i = sizeof(d);
+
+        do {
+                d[--i] = (char) ('0' + v % 10);
+                v /= 10;
+        } while (v);
+        buf_put(b, d + i, sizeof(d) - i);
+}
+
+/* Fixed decimals keep the output stable (and golden files exact). */
+static void buf_double(Buf *b, double v, int decimals) {
+        char s[64];
+        int n;
+
+        if (!isfinite(v)) {
+                buf_puts(b, isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf");
+                return;
+        }
+        n = snprintf(s, sizeof(s), "%.*f", decimals, v);
+        if (n < 0 || (size_t) n >= sizeof(s))
+                buf_puts(b, "NaN"); /* beyond 1e50: not a time or a duration */
+        else
+                buf_put(b, s, (size_t) n);
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if it is not one. */
+static size_t utf8_len(const unsigned char *s) {
+        unsigned char c = s[0];
+
+        if (c < 0x80)
+                return 1;
+        if (c >= 0xc2 && c <= 0xdf)
+                return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+        if (c >= 0xe0 && c <= 0xef) {
+                unsigned char lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+
+                return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
+        }
+        if (c >= 0xf0 && c <= 0xf4) {
+                unsigned char lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+
+                return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 && (s[3] & 0xc0) == 0x80 ? 4 : 0;
+        }
+        return 0;
+}
+
+static bool plain_byte(unsigned char c) {
+        return c && c < 0x80 && c != '\\' && c != '"' && c != '\n';
+}
+
+/* A label value: \ " and newline escaped, invalid UTF-8 replaced by U+FFFD.
+ * Runs of plain ASCII are copied at once. utf8_len() stops at the NUL, which
+ * is never a continuation byte. */
+static void buf_label_value(Buf *b, const char *v) {
+        const unsigned char *s = (const unsigned char *) v;
+
+        while (*s) {
+                const unsigned char *run = s;
+                size_t n;
+
+                while (plain_byte(*s))
+                        s++;
+                if (s > run)
+                        buf_put(b, (const char *) run, (size_t) (s - run));
+                if (!*s)
+                        break;
+                if (*s == '\\' || *s == '"') {
+                        char e[2] = { '\\', (char) *s };
+
+                        buf_put(b, e, 2);
+                        s++;
+                } else if (*s == '\n') {
+                        buf_put(b, "\\n", 2);
+                        s++;
+                } else if ((n = utf8_len(s)) > 0) {
+                        buf_put(b, (const char *) s, n);
+                        s += n;
+                } else {
+                        buf_put(b, "\xef\xbf\xbd", 3);
+                        s++;
+                }
+        }
+}
+
+static void buf_label(Buf *b, const char *key, const char *value, bool first) {
+        if (!first)
+                buf_put(b, ",", 1);
+        buf_puts(b, key);
+        buf_put(b, "=\"", 2);
+        buf_label_value(b, value);
+        buf_put(b, "\"", 1);
+}
+
+static const char *str_or_empty(const char *s) {
+        return s ? s : "";
+}
+
+MetricsWriter *metrics_writer_free(MetricsWriter *m) {
+        if (!m)
+                return NULL;
+        free(m->path);
+        free(m->tmp_path);
+        free(m->recs);
+        free(m->paths);
+        free(m->counters);
+        free(m->out.p);
+        free(m);
+        return NULL;
+}
+
+int metrics_writer_new(const char *path, MetricsWriter **ret, ErrBuf *err) {
+        _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
+        _cleanup_(freep) char *dir = NULL;
+        const char *slash, *base;
+        size_t len;
+        struct stat st;
+
+        if (!path || !*path)
+                return errbuf_set(err, -EINVAL, "metrics file: empty path");
+        len = strlen(path);
+        slash = strrchr(path, '/');
+        base = slash ? slash + 1 : path;
+        if (len >= PATH_MAX)
+                return errbuf_set(err, -ENAMETOOLONG, "%s: path too long", path);
+        if (strlen(base) <= strlen(".prom") || strcmp(base + strlen(base) - strlen(".prom"), ".prom") != 0)
+                return errbuf_set(err, -EINVAL,
+                                  "%s: the name must end in \".prom\": node_exporter's textfile collector reads nothing else",
+                                  path);
+        if (!slash)
+                dir = strdup(".");
+        else if (slash == path)
+                dir = strdup("/");
+        else
+                dir = strndup(path, (size_t) (slash - path));
+        if (!dir)
+                return -ENOMEM;
+        if (stat(dir, &st) < 0)
+                return errbuf_set(err, -errno, "%s: directory %s: %s", path, dir, strerror(errno));
+        if (!S_ISDIR(st.st_mode))
+                return errbuf_set(err, -ENOTDIR, "%s: %s is not a directory", path, dir);
+
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        m->path = strdup(path);
+        if (!m->path)
+                return -ENOMEM;
+        if (asprintf(&m->tmp_path, "%.*s.%s.%ld.tmp", (int) (base - path), path, base, (long) getpid()) < 0) {
+                m->tmp_path = NULL;
+                return -ENOMEM;
+        }
+        if (strlen(m->tmp_path) >= PATH_MAX)
+                return errbuf_set(err, -ENAMETOOLONG, "%s: path too long", path);
+        *ret = m;
+        m = NULL;
+        return 0;
+}
+
+void metrics_begin(MetricsWriter *m) {
+        m->n_recs = 0;
+        m->n_paths = 0;
+        m->n_counters = 0;
+        m->prepared = false;
+}
+
+int metrics_add_listener(MetricsWriter *m, const Listener *l, const char *netns, const char *name,
+                         const char *unit, int64_t syn_depth) {
+        Record *r;
+
+        if (grow((void **) &m->recs, &m->cap_recs, sizeof(Record), m->n_recs + 1, 64) < 0)
+                return -ENOMEM;
+        r = &m->recs[m->n_recs];
+        *r = (Record) {
+                .netns = str_or_empty(netns),
+                .name = str_or_empty(name),
+                .unit = str_or_empty(unit),
+                .depth = l->depth,
+                .backlog = l->backlog,
+                .drops = l->has_drops ? l->drops : 0,
+                .flags = (uint8_t) ((l->has_drops ? REC_HAS_DROPS : 0) | (syn_depth >= 0 ? REC_HAS_SYN : 0)),
+                .syn_depth = syn_depth < 0 ? 0 : syn_depth > UINT32_MAX ? UINT32_MAX : (uint32_t) syn_depth,
+        };
+        if (l->kind == LISTENER_UNIX) {
+                size_t n = strnlen(l->path, sizeof(l->path)) + 1;
+
+                if (m->n_paths > UINT32_MAX - n ||
+                    grow((void **) &m->paths, &m->cap_paths, 1, m->n_paths + n, 4096) < 0)
+                        return -ENOMEM;
+                memcpy(m->paths + m->n_paths, l->path, n - 1);
+                m->paths[m->n_paths + n - 1] = 0;
+                r->family = FAM_UNIX;
+                r->path_off = (uint32_t) m->n_paths;
+                m->n_paths += n;
+        } else {
+                r->family = l->family == AF_INET6 ? FAM_INET6 : FAM_INET;
+                memcpy(r->addr, l->addr, r->family == FAM_INET6 ? 16 : 4);
+                r->port = l->port;
+        }
+        m->n_recs++;
+        m->prepared = false;
+        return 0;
+}
+
+int metrics_set_counters(MetricsWriter *m, const char *netns, const NetstatCounters *c) {
+        size_t i;
+
+        netns = str_or_empty(netns);
+        for (i = 0; i < m->n_counters; i++) {
+                int d = strcmp(netns, m->counters[i].netns);
+
+                if (d == 0) {
+                        m->counters[i] = (NsCounters) { netns, *c };
+                        return 0;
+                }
+                if (d < 0)
+                        break;
+        }
+        if (grow((void **) &m->counters, &m->cap_counters, sizeof(NsCounters), m->n_counters + 1, 4) < 0)
+                return -ENOMEM;
+        memmove(&m->counters[i + 1], &m->counters[i], (m->n_counters - i) * sizeof(NsCounters));
+        m->counters[i] = (NsCounters) { netns, *c };
+        m->n_counters++;
+        return 0;
+}
+
+static int strcmp_fast(const char *a, const char *b) {
+        return a == b ? 0 : strcmp(a, b);
+}
+
+static int cmp3(uint64_t a, uint64_t b) {
+        return (a > b) - (a < b);
+}
+
+/* The order of the output, and equality of the six labels. */
+static int record_cmp(const MetricsWriter *m, const Record *a, const Record *b) {
+        int d;
+
+        if ((d = strcmp_fast(a->netns, b->netns)) != 0)
+                return d;
+        if ((d = cmp3(a->family, b->family)) != 0)
+                return d;
+        if (a->family == FAM_UNIX)
+                d = strcmp(m->paths + a->path_off, m->paths + b->path_off);
+        else
+                d = memcmp(a->addr, b->addr, sizeof(a->addr));
+        if (d != 0)
+                return d;
+        if ((d = cmp3(a->port, b->port)) != 0)
+                return d;
+        if ((d = strcmp_fast(a->name, b->name)) != 0)
+                return d;
+        return strcmp_fast(a->unit, b->unit);
+}
+
+static void record_swap(Record *a, Record *b) {
+        Record t = *a;
+
+        *a = *b;
+        *b = t;
+}
+
+static void sift_down(const MetricsWriter *m, Record *r, size_t i, size_t n) {
+        for (;;) {
+                size_t c = 2 * i + 1;
+
+                if (c >= n)
+                        return;
+                if (c + 1 < n && record_cmp(m, &r[c], &r[c + 1]) < 0)
+                        c++;
+                if (record_cmp(m, &r[i], &r[c]) >= 0)
+                        return;
+                record_swap(&r[i], &r[c]);
+                i = c;
+        }
+}
+
+/* Heapsort: glibc's qsort() may malloc a scratch buffer, and a poll must
+ * not allocate. */
+static void records_sort(MetricsWriter *m) {
+        Record *r = m->recs;
+        size_t n = m->n_recs;
+
+        if (n < 2)
+                return;
+        for (size_t i = n / 2; i-- > 0;)
+                sift_down(m, r, i, n);
+        for (size_t end = n - 1; end > 0; end--) {
+                record_swap(&r[0], &r[end]);
+                sift_down(m, r, 0, end);
+        }
+}
+
+static uint64_t sat_add(uint64_t a, uint64_t b) {
+        return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/* Sorts, then merges records with equal labels (see metrics.h). */
+static void records_prepare(MetricsWriter *m) {
+        size_t w = 0;
+
+        if (m->prepared)
+                return;
+        records_sort(m);
+        for (size_t i = 1; i < m->n_recs; i++) {
+                Record *a = &m->recs[w], *b = &m->recs[i];
+
+                if (record_cmp(m, a, b) != 0) {
+                        m->recs[++w] = *b;
+                        continue;
+                }
+                a->depth = sat_add(a->depth, b->depth);
+                a->backlog = sat_add(a->backlog, b->backlog);
+                a->drops = sat_add(a->drops, b->drops);
+                if ((b->flags & REC_HAS_SYN) && (!(a->flags & REC_HAS_SYN) || b->syn_depth > a->syn_depth))
+                        a->syn_depth = b->syn_depth;
+                a->flags |= b->flags;
+        }
+        if (m->n_recs > 0)
+                m->n_recs = w + 1;
+        m->prepared = true;
+}
+
+static void render_labels(MetricsWriter *m, const Record *r) {
+        Buf *b = &m->out;
+        char a[INET6_ADDRSTRLEN];
+
+        buf_put(b, "{", 1);
+        if (r->family == FAM_UNIX)
+                buf_label(b, "address", m->paths + r->path_off, true);
+        else {
+                if (!inet_ntop(r->family == FAM_INET6 ? AF_INET6 : AF_INET, r->addr, a, sizeof(a)))
+                        strcpy(a, "?");
+                buf_label(b, "address", a, true);
+        }
+        buf_put(b, ",port=\"", 7);
+        if (r->family != FAM_UNIX)
+                buf_u64(b, r->port);
+        buf_put(b, "\"", 1);
+        buf_label(b, "family", r->family == FAM_UNIX ? "unix" : r->family == FAM_INET6 ? "inet6" : "inet", false);
+        buf_label(b, "netns", r->netns, false);
+        buf_label(b, "name", r->name, false);
+        buf_label(b, "unit", r->unit, false);
+        buf_put(b, "}", 1);
+}
+
+static void render_header(Buf *b, const char *name, const char *type, const char *help) {
+        buf_puts(b, "# HELP ");
+        buf_puts(b, name);
+        buf_put(b, " ", 1);
+        buf_puts(b, help);
+        buf_puts(b, "\n# TYPE ");
+        buf_puts(b, name);
+        buf_put(b, " ", 1);
+        buf_puts(b, type);
+        buf_put(b, "\n", 1);
+}
+
+typedef enum ListenerMetric {
+        LM_DEPTH, /* first: every record has it, and it renders the labels */
+        LM_BACKLOG,
+        LM_DROPS,
+        LM_SYN,
+        _LM_MAX,
+} ListenerMetric;
+
+static const struct {
+        const char *name;
+        const char *type;
+        const char *help;
+        uint8_t needs; /* REC_HAS_* a record must have to get a sample */
+} listener_metrics[_LM_MAX] = {
+        [LM_DEPTH] = { "backlogd_listen_queue_depth", "gauge",
+                       "Connections waiting in the listen queue for accept() (Recv-Q).", 0 },
+        [LM_BACKLOG] = { "backlogd_listen_queue_backlog", "gauge",
+                         "Listen queue limit, min(listen() backlog, net.core.somaxconn) (Send-Q); "
+                         "the queue holds backlog+1 connections.", 0 },
+        [LM_DROPS] = { "backlogd_listen_drops_total", "counter",
+                       "Connections the listener dropped (accept queue overflows, SYN queue drops), "
+                       "as the kernel counts them for the socket.", REC_HAS_DROPS },
+        [LM_SYN] = { "backlogd_syn_queue_depth", "gauge",
+                     "Connection requests in the SYN queue for the listener's address and port.", REC_HAS_SYN },
+};
+
+static uint64_t record_value(const Record *r, ListenerMetric lm) {
+        switch (lm) {
+        case LM_DEPTH:
+                return r->depth;
+        case LM_BACKLOG:
+                return r->backlog;
+        case LM_DROPS:
+                return r->drops;
+        default:
+                return r->syn_depth;
+        }
+}
+
+static void render_listener_family(MetricsWriter *m, ListenerMetric lm) {
+        const char *name = listener_metrics[lm].name;
+        uint8_t needs = listener_metrics[lm].needs;
+        size_t name_len = strlen(name);
+        Buf *b = &m->out;
+        bool any = false;
+
+        for (size_t i = 0; i < m->n_recs && !any; i++)
+                any = (m->recs[i].flags & needs) == needs;
+        if (!any)
+                return;
+        render_header(b, name, listener_metrics[lm].type, listener_metrics[lm].help);
+        for (size_t i = 0; i < m->n_recs; i++) {
+                Record *r = &m->recs[i];
+
+                if ((r->flags & needs) != needs)
+                        continue;
+                buf_put(b, name, name_len);
+                if (lm == LM_DEPTH) {
+                        size_t start = b->n;
+
+                        render_labels(m, r);
+                        if (b->oom || b->n - start > UINT32_MAX || start > UINT32_MAX)
+                                return;
+                        r->label_off = (uint32_t) start;
+                        r->label_len = (uint32_t) (b->n - start);
+                } else if (buf_reserve(b, r->label_len)) {
+                        /* The source lies before b->n: no overlap. */
+                        memcpy(b->p + b->n, b->p + r->label_off, r->label_len);
+                        b->n += r->label_len;
+                }
+                buf_put(b, " ", 1);
+                buf_u64(b, record_value(r, lm));
+                buf_put(b, "\n", 1);
+        }
+}
+
+static void render_counters(MetricsWriter *m) {
+        Buf *b = &m->out;
+        bool any = false;
+
+        for (size_t i = 0; i < m->n_counters && !any; i++)
+                for (int c = 0; c < _NETSTAT_COUNTER_MAX && !any; c++)
+                        any = m->counters[i].c.present[c];
+        if (!any)
+                return;
+        render_header(b, "backlogd_tcpext_total", "counter",
+                      "TcpExt listen counters of the network namespace, from /proc/net/netstat.");
+        for (size_t i = 0; i < m->n_counters; i++)
+                for (int c = 0; c < _NETSTAT_COUNTER_MAX; c++) {
+                        if (!m->counters[i].c.present[c])
+                                continue;
+                        buf_puts(b, "backlogd_tcpext_total{");
+                        buf_label(b, "counter", netstat_counter_name(c), true);
+                        buf_label(b, "netns", m->counters[i].netns, false);
+                        buf_put(b, "} ", 2);
+                        buf_u64(b, m->counters[i].c.value[c]);
+                        buf_put(b, "\n", 1);
+                }
+}
+
+/* Renders into m->out; returns its length or -ENOMEM. */
+static int render(MetricsWriter *m, double poll_seconds, double now_unix) {
+        Buf *b = &m->out;
+
+        records_prepare(m);
+        b->n = 0;
+        b->oom = false;
+        for (ListenerMetric lm = 0; lm < _LM_MAX; lm++)
+                render_listener_family(m, lm);
+        render_counters(m);
+        render_header(b, "backlogd_poll_seconds", "gauge", "Duration of the last poll in seconds.");
+        buf_puts(b, "backlogd_poll_seconds ");
+        buf_double(b, poll_seconds, 6);
+        buf_put(b, "\n", 1);
+        render_header(b, "backlogd_last_poll_timestamp_seconds", "gauge",
+                      "Time of the last poll in seconds since the Unix epoch.");
+        buf_puts(b, "backlogd_last_poll_timestamp_seconds ");
+        buf_double(b, now_unix, 3);
+        buf_put(b, "\n", 1);
+        if (b->oom)
+                return -ENOMEM;
+        if (b->n > INT_MAX)
+                return -EFBIG;
+        return (int) b->n;
+}
+
+int metrics_render(MetricsWriter *m, FILE *f, double poll_seconds, double now_unix) {
+        int n = render(m, poll_seconds, now_unix);
+
+        if (n < 0)
+                return n;
+        if (fwrite(m->out.p, 1, (size_t) n, f) != (size_t) n || fflush(f) != 0)
+                return -EIO;
+        return n;
+}
+
+static int write_all(int fd, const char *p, size_t n) {
+        while (n > 0) {
+                ssize_t k = write(fd, p, n);
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        return -EIO;
+                p += k;
+                n -= (size_t) k;
+        }
+        return 0;
+}
+
+int metrics_commit(MetricsWriter *m, double poll_seconds, double now_unix, ErrBuf *err) {
+        _cleanup_(closep) int fd = -1;
+        int n, r;
+
+        n = render(m, poll_seconds, now_unix);
+        if (n < 0)
+                return errbuf_set(err, n, "%s: cannot render the metrics: %s", m->path, strerror(-n));
+
+        fd = open(m->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0) {
+                r = -errno;
+                if (r == -EEXIST) {
+                        /* Never opened through: unlink() removes a symlink itself. */
+                        (void) unlink(m->tmp_path);
+                        return errbuf_set(err, r, "%s: stale temporary file %s removed, not followed; "
+                                          "retrying next poll", m->path, m->tmp_path);
+                }
+                return errbuf_set(err, r, "%s: cannot create temporary file %s: %s", m->path, m->tmp_path,
+                                  strerror(-r));
+        }
+        /* The service runs with UMask=0077; node_exporter must read the file. */
+        if (fchmod(fd, 0644) < 0) {
+                r = errbuf_set(err, -errno, "%s: fchmod %s: %s", m->path, m->tmp_path, strerror(errno));
+                goto fail;
+        }
+        r = write_all(fd, m->out.p, (size_t) n);
+        if (r < 0) {
+                r = errbuf_set(err, r, "%s: write %s: %s", m->path, m->tmp_path, strerror(-r));
+                goto fail;
+        }
+        r = close(fd);
+        fd = -1;
+        if (r < 0 && errno != EINTR) {
+                r = errbuf_set(err, -errno, "%s: close %s: %s", m->path, m->tmp_path, strerror(errno));
+                goto fail;
+        }
+        if (rename(m->tmp_path, m->path) < 0) {
+                r = errbuf_set(err, -errno, "%s: rename from %s: %s", m->path, m->tmp_path, strerror(errno));
+                goto fail;
+        }
+        return n;
+
+fail:
+        (void) unlink(m->tmp_path);
+        return r;
+}

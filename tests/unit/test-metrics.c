@@ -1,0 +1,821 @@
+/* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "metrics.h"
+
+#include "alloc-count.h"
+
+extern char **environ;
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static char *fixture(const char *rel) {
+        const char *dir = getenv("FIXTURES");
+        char *p;
+
+        ck_assert_msg(dir, "FIXTURES is not set");
+        ck_assert_int_ge(asprintf(&p, "%s/metrics/%s", dir, rel), 0);
+        return p;
+}
+
+static char *read_file(const char *path, size_t *ret_len) {
+        FILE *f = fopen(path, "re");
+        char *buf = NULL;
+        size_t cap = 0, n = 0;
+
+        ck_assert_msg(f, "%s: %s", path, strerror(errno));
+        for (;;) {
+                if (n + 4096 + 1 > cap) {
+                        cap = cap ? cap * 2 : 65536;
+                        buf = realloc(buf, cap);
+                        ck_assert(buf);
+                }
+                size_t k = fread(buf + n, 1, cap - n - 1, f);
+                n += k;
+                if (k == 0)
+                        break;
+        }
+        ck_assert(!ferror(f));
+        fclose(f);
+        buf[n] = 0;
+        if (ret_len)
+                *ret_len = n;
+        return buf;
+}
+
+static void write_text(const char *path, const char *text) {
+        FILE *f = fopen(path, "we");
+
+        ck_assert_msg(f, "%s: %s", path, strerror(errno));
+        ck_assert_int_eq(fputs(text, f) >= 0, 1);
+        ck_assert_int_eq(fclose(f), 0);
+}
+
+static char *make_dir(void) {
+        char *d = strdup("/tmp/test-metrics-XXXXXX");
+
+        ck_assert(d);
+        ck_assert_msg(mkdtemp(d), "mkdtemp: %s", strerror(errno));
+        ck_assert_int_eq(chmod(d, 0755), 0);
+        return d;
+}
+
+static char *path_in(const char *dir, const char *name) {
+        char *p;
+
+        ck_assert_int_ge(asprintf(&p, "%s/%s", dir, name), 0);
+        return p;
+}
+
+/* Number of entries in dir besides . and .. */
+static int count_entries(const char *dir) {
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        int n = 0;
+
+        ck_assert(d);
+        while ((e = readdir(d)))
+                if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+                        n++;
+        closedir(d);
+        return n;
+}
+
+static char *render_string(MetricsWriter *m, double poll, double now) {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        int n;
+
+        ck_assert(f);
+        n = metrics_render(m, f, poll, now);
+        ck_assert_int_eq(fclose(f), 0);
+        ck_assert_int_ge(n, 0);
+        ck_assert_uint_eq((size_t) n, len);
+        return text;
+}
+
+static Listener tcp4(const char *addr, uint16_t port, uint32_t depth, uint32_t backlog, int64_t drops) {
+        Listener l = {0};
+
+        l.kind = LISTENER_TCP;
+        l.family = AF_INET;
+        ck_assert_int_eq(inet_pton(AF_INET, addr, l.addr), 1);
+        l.port = port;
+        l.depth = depth;
+        l.backlog = backlog;
+        l.has_drops = drops >= 0;
+        l.drops = drops >= 0 ? (uint32_t) drops : 0;
+        return l;
+}
+
+static Listener tcp6(const char *addr, uint16_t port, uint32_t depth, uint32_t backlog, int64_t drops) {
+        Listener l = tcp4("0.0.0.0", port, depth, backlog, drops);
+
+        l.family = AF_INET6;
+        ck_assert_int_eq(inet_pton(AF_INET6, addr, l.addr), 1);
+        return l;
+}
+
+static Listener unix_l(const char *path, uint32_t depth, uint32_t backlog, int64_t drops) {
+        Listener l = tcp4("0.0.0.0", 0, depth, backlog, drops);
+
+        l.kind = LISTENER_UNIX;
+        l.family = AF_UNIX;
+        memset(l.addr, 0, sizeof(l.addr));
+        ck_assert_uint_lt(strlen(path), sizeof(l.path));
+        strcpy(l.path, path);
+        return l;
+}
+
+/* ---- the fixed set behind tests/fixtures/metrics/listeners.prom -------- */
+
+typedef struct Fixed {
+        Listener l;
+        const char *netns, *name, *unit;
+        int64_t syn;
+} Fixed;
+
+static void fixed_set(Fixed *f, size_t *n) {
+        size_t i = 0;
+
+        /* host namespace */
+        f[i++] = (Fixed) { tcp4("127.0.0.1", 8080, 3, 128, 7), "host", "web", "nginx.service", 2 };
+        f[i++] = (Fixed) { tcp6("::", 443, 0, 4096, 0), "host", "", "caddy.service", -1 };
+        f[i++] = (Fixed) { tcp4("0.0.0.0", 25, 1, 100, -1), "host", "smtp", NULL, -1 };   /* no drop count */
+        f[i++] = (Fixed) { unix_l("/run/app.sock", 1, 511, 4), "host", "app", "app.service", -1 };
+        f[i++] = (Fixed) { unix_l("@abstract\"name", 0, 16, -1), "host", NULL, NULL, -1 };
+        f[i++] = (Fixed) { unix_l("/tmp/b\xff" "ad", 2, 5, 0), "host", NULL, NULL, -1 };   /* not UTF-8 */
+        f[i++] = (Fixed) { unix_l("/tmp/caf\xc3\xa9.sock", 0, 5, 0), "host", NULL, NULL, -1 };
+        f[i++] = (Fixed) { tcp4("127.0.0.1", 9000, 0, 10, 1), "host", "say \"hi\"\nnow", "weird\\unit", 0 };
+        /* an SO_REUSEPORT pair: one series */
+        f[i++] = (Fixed) { tcp4("0.0.0.0", 80, 1, 511, 5), "host", "http", "nginx.service", 3 };
+        f[i++] = (Fixed) { tcp4("0.0.0.0", 80, 2, 511, 6), "host", "http", "nginx.service", 3 };
+        /* another namespace: same address and port, a different series */
+        f[i++] = (Fixed) { tcp4("127.0.0.1", 8080, 0, 64, 0), "blue", "web", NULL, 0 };
+        f[i++] = (Fixed) { tcp6("::1", 22, 0, 128, 9), "blue", "ssh", "", -1 };
+        *n = i;
+}
+
+static void fixed_counters(NetstatCounters *host, NetstatCounters *blue) {
+        *host = (NetstatCounters) {0};
+        *blue = (NetstatCounters) {0};
+        for (int c = 0; c < _NETSTAT_COUNTER_MAX; c++) {
+                host->present[c] = true;
+                host->value[c] = 100 + (uint64_t) c;
+        }
+        host->value[NETSTAT_LISTEN_OVERFLOWS] = UINT64_MAX;
+        blue->present[NETSTAT_LISTEN_OVERFLOWS] = blue->present[NETSTAT_LISTEN_DROPS] = true;
+        blue->value[NETSTAT_LISTEN_OVERFLOWS] = 5;
+        blue->value[NETSTAT_LISTEN_DROPS] = 6;
+        blue->value[NETSTAT_SYNCOOKIES_SENT] = 77; /* not present: not written */
+}
+
+/* Adds the fixed set in the order given by perm (NULL: as listed). */
+static void add_fixed(MetricsWriter *m, const size_t *perm) {
+        Fixed f[32];
+        NetstatCounters host, blue, stale = {0};
+        size_t n;
+
+        fixed_set(f, &n);
+        metrics_begin(m);
+        /* replaced by the later call for the same netns */
+        stale.present[0] = true;
+        ck_assert_int_eq(metrics_set_counters(m, "host", &stale), 0);
+        for (size_t i = 0; i < n; i++) {
+                const Fixed *x = &f[perm ? perm[i] : i];
+
+                ck_assert_int_eq(metrics_add_listener(m, &x->l, x->netns, x->name, x->unit, x->syn), 0);
+        }
+        fixed_counters(&host, &blue);
+        ck_assert_int_eq(metrics_set_counters(m, "host", &host), 0);
+        ck_assert_int_eq(metrics_set_counters(m, "blue", &blue), 0);
+}
+
+static MetricsWriter *writer_in(const char *dir, char **ret_target) {
+        MetricsWriter *m = NULL;
+        ErrBuf err = {0};
+        char *target = path_in(dir, "backlogd.prom");
+        int r = metrics_writer_new(target, &m, &err);
+
+        ck_assert_msg(r == 0, "metrics_writer_new: %d %s", r, err.text);
+        *ret_target = target;
+        return m;
+}
+
+static void assert_golden(const char *text, const char *golden_name) {
+        _cleanup_(freep) char *golden_path = fixture(golden_name);
+        const char *update = getenv("METRICS_UPDATE_GOLDEN");
+        _cleanup_(freep) char *golden = NULL;
+        size_t len;
+
+        if (update && strcmp(update, "1") == 0)
+                write_text(golden_path, text);
+        golden = read_file(golden_path, &len);
+        size_t i = 0, tlen = strlen(text);
+
+        while (i < len && i < tlen && text[i] == golden[i])
+                i++;
+        /* A short excerpt: check cannot carry a message of the whole file. */
+        ck_assert_msg(i == len && i == tlen, "output differs from %s at byte %zu (%zu vs %zu bytes): \"%.80s\"",
+                      golden_path, i, tlen, len, text + (i > 40 ? i - 40 : 0));
+}
+
+/* ---- promtool ----------------------------------------------------------- */
+
+/* Runs `promtool check metrics < path`; returns its exit status. Fails the
+ * test when promtool cannot be run: passing without it would hide that the
+ * format was never checked. */
+static int promtool_check(const char *path) {
+        char *argv[] = { (char *) "promtool", (char *) "check", (char *) "metrics", NULL };
+        posix_spawn_file_actions_t fa;
+        pid_t pid;
+        int r, status;
+
+        ck_assert_int_eq(posix_spawn_file_actions_init(&fa), 0);
+        ck_assert_int_eq(posix_spawn_file_actions_addopen(&fa, 0, path, O_RDONLY, 0), 0);
+        r = posix_spawnp(&pid, "promtool", &fa, NULL, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        ck_assert_msg(r == 0, "cannot run promtool (%s): install Debian's \"prometheus\" package "
+                      "(apt-get install --no-install-recommends prometheus)", strerror(r));
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFEXITED(status), "promtool died");
+        return WEXITSTATUS(status);
+}
+
+/* ---- tests --------------------------------------------------------------- */
+
+START_TEST(test_golden) {
+        _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
+        _cleanup_(freep) char *dir = make_dir(), *target = NULL, *a = NULL, *b = NULL, *c = NULL;
+        static const size_t reverse[] = { 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0 };
+        static const size_t shuffled[] = { 5, 9, 0, 11, 3, 7, 1, 10, 2, 8, 6, 4 };
+
+        m = writer_in(dir, &target);
+        add_fixed(m, NULL);
+        a = render_string(m, 0.0125, 1700000000.25);
+        assert_golden(a, "listeners.prom");
+
+        /* the order of the dump does not matter */
+        add_fixed(m, reverse);
+        b = render_string(m, 0.0125, 1700000000.25);
+        ck_assert_str_eq(a, b);
+        add_fixed(m, shuffled);
+        c = render_string(m, 0.0125, 1700000000.25);
+        ck_assert_str_eq(a, c);
+
+        /* rendering twice gives the same text (the merge is not redone) */
+        free(c);
+        c = render_string(m, 0.0125, 1700000000.25);
+        ck_assert_str_eq(a, c);
+        rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_golden_empty) {
+        _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
+        _cleanup_(freep) char *dir = make_dir(), *target = NULL, *a = NULL, *b = NULL;
+        Listener l = tcp4("127.0.0.1", 1, 1, 1, 1);
+
+        m = writer_in(dir, &target);
+        metrics_begin(m);
+        a = render_string(m, 0, 0);
+        assert_golden(a, "empty.prom");
+
+        /* begin forgets what the previous poll added */
+        ck_assert_int_eq(metrics_add_listener(m, &l, "x", NULL, NULL, 1), 0);
+        metrics_begin(m);
+        b = render_string(m, 0, 0);
+        ck_assert_str_eq(a, b);
+        rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_values) {
+        _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
+        _cleanup_(freep) char *dir = make_dir(), *target = NULL, *a = NULL;
+
+        m = writer_in(dir, &target);
+        add_fixed(m, NULL);
+        a = render_string(m, 0.0125, 1700000000.25);
+
+        /* the SO_REUSEPORT pair is summed; SYN depth is the larger one */
+        ck_assert_ptr_nonnull(strstr(a, "\nbacklogd_listen_queue_depth{address=\"0.0.0.0\",port=\"80\",family=\"inet\","
+                                        "netns=\"host\",name=\"http\",unit=\"nginx.service\"} 3\n"));
+        ck_assert_ptr_nonnull(strstr(a, "\nbacklogd_listen_queue_backlog{address=\"0.0.0.0\",port=\"80\",family=\"inet\","
+                                        "netns=\"host\",name=\"http\",unit=\"nginx.service\"} 1022\n"));
+        ck_assert_ptr_nonnull(strstr(a, "\nbacklogd_listen_drops_total{address=\"0.0.0.0\",port=\"80\",family=\"inet\","
+                                        "netns=\"host\",name=\"http\",unit=\"nginx.service\"} 11\n"));
+        ck_assert_ptr_nonnull(strstr(a, "\nbacklogd_syn_queue_depth{address=\"0.0.0.0\",port=\"80\",family=\"inet\","
+                                        "netns=\"host\",name=\"http\",unit=\"nginx.service\"} 3\n"));
+        /* escapes */
+        ck_assert_ptr_nonnull(strstr(a, "name=\"say \\\"hi\\\"\\nnow\",unit=\"weird\\\\unit\"} 10\n"));
+        ck_assert_ptr_nonnull(strstr(a, "{address=\"@abstract\\\"name\",port=\"\",family=\"unix\""));
+        ck_assert_ptr_nonnull(strstr(a, "{address=\"/tmp/b\xef\xbf\xbd" "ad\",port=\"\",family=\"unix\""));
+        ck_assert_ptr_nonnull(strstr(a, "{address=\"/tmp/caf\xc3\xa9.sock\",port=\"\""));
+        /* a listener without a drop count has no drops sample, one with an
+         * unknown SYN depth no SYN sample */
+        ck_assert_ptr_null(strstr(a, "backlogd_listen_drops_total{address=\"0.0.0.0\",port=\"25\""));
+        ck_assert_ptr_nonnull(strstr(a, "backlogd_listen_queue_depth{address=\"0.0.0.0\",port=\"25\""));
+        ck_assert_ptr_null(strstr(a, "backlogd_syn_queue_depth{address=\"::\",port=\"443\""));
+        /* counters: present ones only, extremes exact, the replaced call gone */
+        ck_assert_ptr_nonnull(strstr(a, "\nbacklogd_tcpext_total{counter=\"ListenOverflows\",netns=\"host\"} "
+                                        "18446744073709551615\n"));
+        ck_assert_ptr_nonnull(strstr(a, "\nbacklogd_tcpext_total{counter=\"ListenDrops\",netns=\"blue\"} 6\n"));
+        ck_assert_ptr_null(strstr(a, "counter=\"SyncookiesSent\",netns=\"blue\""));
+        ck_assert_ptr_nonnull(strstr(a, "\nbacklogd_poll_seconds 0.012500\n"));
+        ck_assert_ptr_nonnull(strstr(a, "\nbacklogd_last_poll_timestamp_seconds 1700000000.250\n"));
+        rmdir(dir);
+}
+END_TEST
+
+/* Each family once, its samples together: no family name reappears after
+ * another family started. */
+START_TEST(test_families_contiguous) {
+        _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
+        _cleanup_(freep) char *dir = make_dir(), *target = NULL, *a = NULL;
+        static const char *const order[] = {
+                "backlogd_listen_queue_depth", "backlogd_listen_queue_backlog", "backlogd_listen_drops_total",
+                "backlogd_syn_queue_depth", "backlogd_tcpext_total", "backlogd_poll_seconds",
+                "backlogd_last_poll_timestamp_seconds",
+        };
+        size_t fam = 0, samples[ELEMENTSOF(order)] = {0};
+
+        m = writer_in(dir, &target);
+        add_fixed(m, NULL);
+        a = render_string(m, 1, 2);
+        for (char *line = strtok(a, "\n"); line; line = strtok(NULL, "\n")) {
+                size_t len;
+
+                if (strncmp(line, "# HELP ", 7) == 0) {
+                        len = strlen(order[fam]);
+                        if (!(strncmp(line + 7, order[fam], len) == 0 && line[7 + len] == ' ')) {
+                                fam++;
+                                ck_assert_uint_lt(fam, ELEMENTSOF(order));
+                        }
+                        len = strlen(order[fam]);
+                        ck_assert_msg(strncmp(line + 7, order[fam], len) == 0 && line[7 + len] == ' ',
+                                      "unexpected family: %s", line);
+                        ck_assert_uint_eq(samples[fam], 0);
+                        continue;
+                }
+                if (line[0] == '#')
+                        continue;
+                len = strlen(order[fam]);
+                ck_assert_msg(strncmp(line, order[fam], len) == 0 && (line[len] == '{' || line[len] == ' '),
+                              "sample outside its family %s: %s", order[fam], line);
+                samples[fam]++;
+        }
+        ck_assert_uint_eq(fam, ELEMENTSOF(order) - 1);
+        /* 12 listeners, the SO_REUSEPORT pair merged: 11 series */
+        ck_assert_uint_eq(samples[0], 11);
+        ck_assert_uint_eq(samples[1], 11);
+        ck_assert_uint_eq(samples[2], 9);  /* 2 without a drop count */
+        ck_assert_uint_eq(samples[3], 4);  /* SYN depth known for 4 series */
+        ck_assert_uint_eq(samples[4], 12); /* 10 in host, 2 in blue */
+        ck_assert_uint_eq(samples[5], 1);
+        ck_assert_uint_eq(samples[6], 1);
+        rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_promtool) {
+        _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
+        _cleanup_(freep) char *dir = make_dir(), *target = NULL, *golden = fixture("listeners.prom"),
+                              *empty = fixture("empty.prom");
+        ErrBuf err = {0};
+
+        ck_assert_int_eq(promtool_check(golden), 0);
+        ck_assert_int_eq(promtool_check(empty), 0);
+
+        m = writer_in(dir, &target);
+        add_fixed(m, NULL);
+        ck_assert_int_gt(metrics_commit(m, 0.5, 1700000001, &err), 0);
+        ck_assert_int_eq(promtool_check(target), 0);
+
+        /* and promtool does catch a broken file: the test can fail */
+        write_text(target, "backlogd_x{a=\"b} 1\n");
+        ck_assert_int_ne(promtool_check(target), 0);
+        unlink(target);
+        rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_commit_mode_and_content) {
+        _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
+        _cleanup_(freep) char *dir = make_dir(), *target = NULL, *a = NULL, *file = NULL;
+        ErrBuf err = {0};
+        struct stat st;
+        int n;
+
+        umask(0077); /* as the service runs */
+        m = writer_in(dir, &target);
+        add_fixed(m, NULL);
+        n = metrics_commit(m, 0.0125, 1700000000.25, &err);
+        ck_assert_msg(n > 0, "%d %s", n, err.text);
+        ck_assert_int_eq(lstat(target, &st), 0);
+        ck_assert_msg(S_ISREG(st.st_mode) && (st.st_mode & 07777) == 0644, "mode %o", (unsigned) st.st_mode);
+        ck_assert_int_eq(st.st_size, n);
+        file = read_file(target, NULL);
+        a = render_string(m, 0.0125, 1700000000.25);
+        ck_assert_str_eq(file, a);
+        ck_assert_int_eq(count_entries(dir), 1); /* no temporary file left */
+
+        /* a second commit replaces it */
+        metrics_begin(m);
+        ck_assert_int_gt(metrics_commit(m, 0, 5, &err), 0);
+        free(file);
+        file = read_file(target, NULL);
+        ck_assert_ptr_nonnull(strstr(file, "\nbacklogd_last_poll_timestamp_seconds 5.000\n"));
+        ck_assert_ptr_null(strstr(file, "backlogd_listen_queue_depth"));
+        ck_assert_int_eq(count_entries(dir), 1);
+        unlink(target);
+        rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_new_errors) {
+        _cleanup_(freep) char *dir = make_dir(), *file = path_in(dir, "plain"), *p = NULL;
+        MetricsWriter *m = NULL;
+        ErrBuf err = {0};
+
+        ck_assert_int_eq(metrics_writer_new("", &m, &err), -EINVAL);
+        ck_assert_int_eq(metrics_writer_new("/tmp/backlogd.txt", &m, &err), -EINVAL);
+        ck_assert_str_eq(err.text, "/tmp/backlogd.txt: the name must end in \".prom\": "
+                                   "node_exporter's textfile collector reads nothing else");
+        ck_assert_int_eq(metrics_writer_new("/tmp/", &m, &err), -EINVAL);
+        ck_assert_int_eq(metrics_writer_new("/tmp/.prom", &m, &err), -EINVAL);
+        ck_assert_int_eq(metrics_writer_new("/nonexistent-backlogd/x.prom", &m, &err), -ENOENT);
+        ck_assert_str_eq(err.text, "/nonexistent-backlogd/x.prom: directory /nonexistent-backlogd: "
+                                   "No such file or directory");
+        write_text(file, "x");
+        ck_assert_int_ge(asprintf(&p, "%s/x.prom", file), 0);
+        ck_assert_int_eq(metrics_writer_new(p, &m, &err), -ENOTDIR);
+        ck_assert_ptr_null(m);
+        unlink(file);
+        rmdir(dir);
+}
+END_TEST
+
+/* A symlink planted at the temporary name is not followed: the commit fails,
+ * its target is untouched, the old file stays; the next commit works. */
+START_TEST(test_tmp_symlink_not_followed) {
+        _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
+        _cleanup_(freep) char *dir = make_dir(), *target = NULL, *victim = NULL, *tmp = NULL, *text = NULL;
+        ErrBuf err = {0};
+        struct stat st;
+        int r;
+
+        m = writer_in(dir, &target);
+        metrics_begin(m);
+        ck_assert_int_gt(metrics_commit(m, 0, 1, &err), 0);
+
+        victim = path_in(dir, "victim");
+        write_text(victim, "precious\n");
+        ck_assert_int_ge(asprintf(&tmp, "%s/.backlogd.prom.%ld.tmp", dir, (long) getpid()), 0);
+        ck_assert_int_eq(symlink(victim, tmp), 0);
+
+        r = metrics_commit(m, 0, 2, &err);
+        ck_assert_int_eq(r, -EEXIST);
+        ck_assert_ptr_nonnull(strstr(err.text, "stale temporary file"));
+        text = read_file(victim, NULL);
+        ck_assert_str_eq(text, "precious\n");
+        ck_assert_int_eq(lstat(victim, &st), 0);
+        ck_assert_int_eq(st.st_size, 9);
+        free(text);
+        text = read_file(target, NULL);
+        ck_assert_ptr_nonnull(strstr(text, "backlogd_last_poll_timestamp_seconds 1.000\n"));
+        ck_assert_int_eq(lstat(tmp, &st), -1); /* the link itself was removed */
+
+        /* a dangling symlink (target file absent) is not followed either */
+        unlink(victim);
+        ck_assert_int_eq(symlink(victim, tmp), 0);
+        ck_assert_int_eq(metrics_commit(m, 0, 3, &err), -EEXIST);
+        ck_assert_int_eq(lstat(victim, &st), -1);
+
+        ck_assert_int_gt(metrics_commit(m, 0, 4, &err), 0);
+        free(text);
+        text = read_file(target, NULL);
+        ck_assert_ptr_nonnull(strstr(text, "backlogd_last_poll_timestamp_seconds 4.000\n"));
+        ck_assert_int_eq(count_entries(dir), 1);
+        unlink(target);
+        rmdir(dir);
+}
+END_TEST
+
+/* A symlink at the target is replaced, not written through. */
+START_TEST(test_target_symlink_replaced) {
+        _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
+        _cleanup_(freep) char *dir = make_dir(), *target = NULL, *victim = NULL, *text = NULL;
+        ErrBuf err = {0};
+        struct stat st;
+
+        m = writer_in(dir, &target);
+        victim = path_in(dir, "victim");
+        write_text(victim, "precious\n");
+        ck_assert_int_eq(symlink(victim, target), 0);
+        metrics_begin(m);
+        ck_assert_int_gt(metrics_commit(m, 0, 1, &err), 0);
+        ck_assert_int_eq(lstat(target, &st), 0);
+        ck_assert(S_ISREG(st.st_mode));
+        text = read_file(victim, NULL);
+        ck_assert_str_eq(text, "precious\n");
+        unlink(victim);
+        unlink(target);
+        rmdir(dir);
+}
+END_TEST
+
+/* An unwritable directory: a clear error, the old file stays, nothing left.
+ * Root ignores modes, so the commit runs in a child that became nobody. */
+START_TEST(test_unwritable_dir) {
+        _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
+        _cleanup_(freep) char *dir = make_dir(), *target = NULL, *text = NULL, *want = NULL;
+        ErrBuf err = {0};
+        int r, status;
+        pid_t pid;
+
+        m = writer_in(dir, &target);
+        metrics_begin(m);
+        ck_assert_int_gt(metrics_commit(m, 0, 1, &err), 0);
+        ck_assert_int_eq(chmod(dir, 0555), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                if (geteuid() == 0 && (setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0))
+                        _exit(99);
+                r = metrics_commit(m, 0, 2, &err);
+                if (r != -EACCES)
+                        _exit(1);
+                if (asprintf(&want, "%s: cannot create temporary file %s/.backlogd.prom.%ld.tmp: Permission denied",
+                             target, dir, (long) getppid()) < 0 || strcmp(err.text, want) != 0) {
+                        fprintf(stderr, "unexpected reason: %s\n", err.text);
+                        _exit(2);
+                }
+                _exit(0);
+        }
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_int_eq(chmod(dir, 0755), 0);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+        text = read_file(target, NULL);
+        ck_assert_ptr_nonnull(strstr(text, "backlogd_last_poll_timestamp_seconds 1.000\n"));
+        ck_assert_int_eq(count_entries(dir), 1);
+        unlink(target);
+        rmdir(dir);
+}
+END_TEST
+
+/* The target is never seen partially written: a reader in a child process
+ * checks every read while the parent commits 1,000 times. Commit k writes
+ * 200 + k % 37 listeners and timestamp k, so a mix of two files or a short
+ * read shows as a wrong count. */
+#define ATOMIC_COMMITS 1000
+
+static int reader_check(const char *text, size_t len, long *ret_k) {
+        const char *last, *p;
+        long k, n = 0;
+
+        if (len < 10 || strncmp(text, "# HELP ", 7) != 0 || text[len - 1] != '\n')
+                return 1;
+        last = text + len - 1;
+        while (last > text && last[-1] != '\n')
+                last--;
+        if (sscanf(last, "backlogd_last_poll_timestamp_seconds %ld.000\n", &k) != 1)
+                return 2;
+        for (p = text; (p = strstr(p, "\nbacklogd_listen_queue_depth{")); p++)
+                n++;
+        if (n != 200 + k % 37)
+                return 3;
+        *ret_k = k;
+        return 0;
+}
+
+static void atomic_reader(const char *target, int ready_fd, int result_fd) {
+        static char buf[1 << 20];
+        long reads = 0, changes = 0, prev = -1, k = -1;
+        struct timespec t0, t;
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        (void) !write(ready_fd, "r", 1);
+        for (;;) {
+                int fd = open(target, O_RDONLY | O_CLOEXEC);
+                size_t len = 0;
+                ssize_t n;
+                int bad;
+
+                if (fd < 0) {
+                        fprintf(stderr, "reader: open: %s\n", strerror(errno));
+                        _exit(10);
+                }
+                while ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+                        len += (size_t) n;
+                close(fd);
+                buf[len] = 0;
+                bad = reader_check(buf, len, &k);
+                if (bad) {
+                        fprintf(stderr, "reader: bad file (check %d, %zu bytes) after %ld reads\n", bad, len, reads);
+                        _exit(10 + bad);
+                }
+                reads++;
+                if (k != prev)
+                        changes++;
+                prev = k;
+                if (k == ATOMIC_COMMITS)
+                        break;
+                clock_gettime(CLOCK_MONOTONIC, &t);
+                if (t.tv_sec - t0.tv_sec > 60 || reads > 10000000)
+                        _exit(20);
+        }
+        long res[2] = { reads, changes };
+        (void) !write(result_fd, res, sizeof(res));
+        _exit(0);
+}
+
+START_TEST(test_atomic_replace) {
+        _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
+        _cleanup_(freep) char *dir = make_dir(), *target = NULL;
+        int ready[2], result[2], status;
+        long res[2] = {0};
+        ErrBuf err = {0};
+        char c;
+        pid_t pid;
+
+        m = writer_in(dir, &target);
+        for (long k = 0; k <= ATOMIC_COMMITS; k++) {
+                metrics_begin(m);
+                for (int i = 0; i < 200 + k % 37; i++) {
+                        Listener l = tcp4("127.0.0.1", (uint16_t) (1000 + i), (uint32_t) k, 128, i);
+
+                        ck_assert_int_eq(metrics_add_listener(m, &l, "host", "svc", "svc.service", i), 0);
+                }
+                ck_assert_int_gt(metrics_commit(m, 0.001, (double) k, &err), 0);
+                if (k == 0) {
+                        ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
+                        ck_assert_int_eq(pipe2(result, O_CLOEXEC), 0);
+                        pid = fork();
+                        ck_assert_int_ge(pid, 0);
+                        if (pid == 0)
+                                atomic_reader(target, ready[1], result[1]);
+                        ck_assert_int_eq(read(ready[0], &c, 1), 1);
+                }
+        }
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "reader failed: status %d", status);
+        ck_assert_int_eq(read(result[0], res, sizeof(res)), (ssize_t) sizeof(res));
+        fprintf(stderr, "atomic replace: %ld reads, %ld distinct files seen\n", res[0], res[1]);
+        /* the reader really ran alongside the commits */
+        ck_assert_int_ge(res[0], 10);
+        ck_assert_int_ge(res[1], 2);
+        ck_assert_int_eq(count_entries(dir), 1);
+        unlink(target);
+        rmdir(dir);
+}
+END_TEST
+
+/* Once grown, a poll (begin, adds, counters, commit) allocates nothing. */
+START_TEST(test_no_alloc_steady_state) {
+        _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
+        _cleanup_(freep) char *dir = make_dir(), *target = NULL;
+        NetstatCounters host, blue;
+        ErrBuf err = {0};
+        Fixed f[32];
+        size_t n, before, after;
+        int failures = 0;
+
+        m = writer_in(dir, &target);
+        fixed_set(f, &n);
+        fixed_counters(&host, &blue);
+        for (int round = 0; round < 101; round++) {
+                if (round == 1)
+                        before = n_allocs;
+                metrics_begin(m);
+                for (int rep = 0; rep < 50; rep++)
+                        for (size_t i = 0; i < n; i++) {
+                                Listener l = f[i].l;
+
+                                l.port = (uint16_t) (l.port + rep);
+                                l.depth = (uint32_t) round;
+                                failures += metrics_add_listener(m, &l, f[i].netns, f[i].name, f[i].unit, f[i].syn) != 0;
+                        }
+                failures += metrics_set_counters(m, "host", &host) != 0;
+                failures += metrics_set_counters(m, "blue", &blue) != 0;
+                failures += metrics_commit(m, 0.001 * round, 1700000000.0 + round, &err) <= 0;
+        }
+        after = n_allocs;
+        ck_assert_int_eq(failures, 0);
+        if (alloc_counting())
+                ck_assert_uint_eq(after - before, 0);
+        unlink(target);
+        rmdir(dir);
+}
+END_TEST
+
+/* 10,000 listeners: exact sample counts, and the figures for the README. */
+START_TEST(test_scale_10k) {
+        _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
+        _cleanup_(freep) char *dir = make_dir(), *target = NULL, *text = NULL;
+        enum { N_LISTENERS = 10000, ROUNDS = 20, N_UNITS = 500 };
+        static char names[N_UNITS][32], units[N_UNITS][32];
+        NetstatCounters host;
+        struct timespec t0, t1;
+        ErrBuf err = {0};
+        double add_us = 0, commit_us = 0;
+        size_t len, lines = 0;
+        int bytes = 0;
+
+        static Listener ls[N_LISTENERS];
+        int failures = 0;
+
+        for (int i = 0; i < N_UNITS; i++) {
+                snprintf(names[i], sizeof(names[i]), "service-%d", i);
+                snprintf(units[i], sizeof(units[i]), "service-%d.service", i);
+        }
+        /* built before timing: check's assertions cost a syscall each */
+        for (int i = 0; i < N_LISTENERS; i++) {
+                Listener *l = &ls[i];
+
+                *l = (i % 2) ? tcp6("fd00::1", 0, 0, 4096, 0) : tcp4("10.0.0.1", 0, 0, 4096, 0);
+                l->addr[l->family == AF_INET ? 3 : 15] = (uint8_t) (i / 7000 + 1);
+                l->port = (uint16_t) (1024 + i);
+                l->depth = (uint32_t) (i % 100);
+                l->drops = (uint32_t) (i * 3);
+        }
+        fixed_counters(&host, &(NetstatCounters) {0});
+        m = writer_in(dir, &target);
+        for (int round = 0; round <= ROUNDS; round++) {
+                clock_gettime(CLOCK_MONOTONIC, &t0);
+                metrics_begin(m);
+                for (int i = 0; i < N_LISTENERS; i++)
+                        failures += metrics_add_listener(m, &ls[i], "host", names[i % N_UNITS], units[i % N_UNITS],
+                                                         i % 10) != 0;
+                failures += metrics_set_counters(m, "host", &host) != 0;
+                clock_gettime(CLOCK_MONOTONIC, &t1);
+                if (round > 0)
+                        add_us += (double) (t1.tv_sec - t0.tv_sec) * 1e6 + (double) (t1.tv_nsec - t0.tv_nsec) / 1e3;
+                bytes = metrics_commit(m, 0.01, 1700000000.0 + round, &err);
+                clock_gettime(CLOCK_MONOTONIC, &t0);
+                failures += bytes <= 0;
+                if (round > 0)
+                        commit_us += (double) (t0.tv_sec - t1.tv_sec) * 1e6 + (double) (t0.tv_nsec - t1.tv_nsec) / 1e3;
+        }
+        ck_assert_msg(failures == 0, "%d failures, last: %s", failures, err.text);
+        text = read_file(target, &len);
+        ck_assert_uint_eq(len, (size_t) bytes);
+        for (size_t i = 0; i < len; i++)
+                lines += text[i] == '\n';
+        /* 4 families x 10,000 samples, 10 counters, 2 poll gauges, 7 x 2 headers */
+        ck_assert_uint_eq(lines, 4 * N_LISTENERS + 10 + 2 + 7 * 2);
+        fprintf(stderr, "10,000 listeners: %d bytes per commit, %.0f us per commit (render + write + rename), "
+                        "%.0f us for begin + 10,000 adds\n", bytes, commit_us / ROUNDS, add_us / ROUNDS);
+        /* a generous bound: a poll every second must not spend it here */
+        ck_assert_double_lt(commit_us / ROUNDS, 500000);
+        unlink(target);
+        rmdir(dir);
+}
+END_TEST
+
+static Suite *metrics_suite(void) {
+        Suite *s = suite_create("metrics");
+        TCase *tc = tcase_create("core");
+
+        tcase_set_timeout(tc, 120);
+        tcase_add_test(tc, test_golden);
+        tcase_add_test(tc, test_golden_empty);
+        tcase_add_test(tc, test_values);
+        tcase_add_test(tc, test_families_contiguous);
+        tcase_add_test(tc, test_promtool);
+        tcase_add_test(tc, test_commit_mode_and_content);
+        tcase_add_test(tc, test_new_errors);
+        tcase_add_test(tc, test_tmp_symlink_not_followed);
+        tcase_add_test(tc, test_target_symlink_replaced);
+        tcase_add_test(tc, test_unwritable_dir);
+        tcase_add_test(tc, test_atomic_replace);
+        tcase_add_test(tc, test_no_alloc_steady_state);
+        tcase_add_test(tc, test_scale_10k);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void) {
+        SRunner *sr = srunner_create(metrics_suite());
+        int failed;
+
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
