@@ -26,6 +26,8 @@ typedef struct Watch {
         bool has_address;
         uint8_t family;   /* AF_INET / AF_INET6 when has_address */
         uint8_t addr[16]; /* network byte order */
+        char *unix_path;  /* selects the UNIX listener bound there ("@x": abstract);
+                           * NULL: the entry selects TCP listeners */
         char *name;       /* NULL when not configured */
         unsigned warn;    /* percent; inherited from the top level if unset */
         unsigned clear;
@@ -39,7 +41,9 @@ typedef struct Config {
         unsigned clear; /* 1..warn-1 */
         uint64_t repeat_usec; /* 0 = never */
         bool counters;
-        Watch *watch; /* empty: every listener, with the top-level levels */
+        bool unix_all;   /* `unix = true`: watch every UNIX listener */
+        char *metrics_file; /* NULL: none */
+        Watch *watch; /* no TCP entry: every TCP listener, with the top-level levels */
         size_t n_watch;
 } Config;
 
@@ -72,9 +76,15 @@ static inline void config_freep(Config **c) {
 void config_print(const Config *c, FILE *f);
 
 /* The watch entry that selects l (the first that matches, in file order),
- * or NULL if l is not watched. With an empty watch list returns a static
- * entry that carries the top-level warn/clear and matches everything. */
+ * or NULL if l is not watched. TCP listeners are selected by the entries
+ * without `unix`; when there are none, every TCP listener is watched with a
+ * static entry that carries the top-level warn/clear. UNIX listeners are
+ * selected by the entries with a matching `unix` path, or, with
+ * `unix = true`, by that static entry. */
 const Watch *config_match(const Config *c, const Listener *l);
+
+/* Whether UNIX listeners need to be dumped at all. */
+bool config_wants_unix(const Config *c);
 
 /* The port ranges to ask the kernel for, merged and sorted. Returns the
  * number written to ret (at most max), 0 meaning "all ports" (no watch

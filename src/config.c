@@ -57,9 +57,12 @@ int config_new_default(Config **ret) {
 Config *config_free(Config *c) {
         if (!c)
                 return NULL;
-        for (size_t i = 0; i < c->n_watch; i++)
+        for (size_t i = 0; i < c->n_watch; i++) {
                 free(c->watch[i].name);
+                free(c->watch[i].unix_path);
+        }
         free(c->watch);
+        free(c->metrics_file);
         free(c->path);
         free(c);
         return NULL;
@@ -221,7 +224,7 @@ static int check_name(const Parser *p, const config_setting_t *s, int idx, const
 }
 
 static int parse_watch_entry(const Parser *p, const config_setting_t *g, int idx, const Config *c, Watch *w) {
-        const config_setting_t *port = NULL, *ports = NULL, *warn = NULL, *clear = NULL;
+        const config_setting_t *port = NULL, *ports = NULL, *warn = NULL, *clear = NULL, *unix_sel = NULL;
         unsigned line = config_setting_source_line(g);
         char q[48];
         int n, r;
@@ -231,7 +234,7 @@ static int parse_watch_entry(const Parser *p, const config_setting_t *g, int idx
         n = config_setting_length(g);
         if (n == 0)
                 return fail(p, line, NULL, idx,
-                            "empty entry; give at least one of port, ports, address, name, warn, clear");
+                            "empty entry; give at least one of port, ports, address, unix, name, warn, clear");
 
         *w = (Watch) { .any_port = true, .warn = c->warn, .clear = c->clear, .line = line };
         for (int i = 0; i < n; i++) {
@@ -269,6 +272,19 @@ static int parse_watch_entry(const Parser *p, const config_setting_t *g, int idx
                         if (parse_address(v, w) < 0)
                                 return fail(p, l, key, idx, "must be an IPv4 or IPv6 address, not \"%s\"",
                                             quote(v, q, sizeof(q)));
+                } else if (strcmp(key, "unix") == 0) {
+                        r = get_string(p, s, idx, &v);
+                        if (r < 0)
+                                return r;
+                        if ((v[0] != '/' && v[0] != '@') || strlen(v) < 2 || strlen(v) >= LISTENER_PATH_MAX - 1)
+                                return fail(p, l, key, idx,
+                                            "must be an absolute socket path or @name (abstract), of at most "
+                                            "107 characters, not \"%s\"",
+                                            quote(v, q, sizeof(q)));
+                        w->unix_path = strdup(v);
+                        if (!w->unix_path)
+                                return errbuf_set(p->err, -ENOMEM, "%s: %s", p->name, strerror(ENOMEM));
+                        unix_sel = s;
                 } else if (strcmp(key, "name") == 0) {
                         r = get_string(p, s, idx, &v);
                         if (r < 0)
@@ -293,6 +309,9 @@ static int parse_watch_entry(const Parser *p, const config_setting_t *g, int idx
                         return fail(p, l, key, idx, "unknown key");
         }
 
+        if (unix_sel && (port || ports || w->has_address))
+                return fail(p, config_setting_source_line(unix_sel), "unix", idx,
+                            "selects a UNIX listener: cannot be combined with port, ports or address");
         if (w->clear >= w->warn) {
                 if (clear)
                         return fail(p, config_setting_source_line(clear), "clear", idx,
@@ -351,6 +370,25 @@ static int parse_root(const Parser *p, const config_setting_t *root, Config *c) 
                                             "must be true or false, not %s", type_name(s));
                         c->counters = config_setting_get_bool(s);
                         r = 0;
+                } else if (strcmp(key, "unix") == 0) {
+                        if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+                                return fail(p, config_setting_source_line(s), key, -1,
+                                            "must be true or false, not %s", type_name(s));
+                        c->unix_all = config_setting_get_bool(s);
+                        r = 0;
+                } else if (strcmp(key, "metrics_file") == 0) {
+                        const char *v = NULL;
+
+                        r = get_string(p, s, -1, &v);
+                        if (r < 0)
+                                return r;
+                        if (v[0] != '/' || strlen(v) >= 4096 || v[strlen(v) - 1] == '/')
+                                return fail(p, config_setting_source_line(s), key, -1,
+                                            "must be an absolute file name, not \"%s\"", v);
+                        free(c->metrics_file);
+                        c->metrics_file = strdup(v);
+                        if (!c->metrics_file)
+                                return errbuf_set(p->err, -ENOMEM, "%s: %s", p->name, strerror(ENOMEM));
                 } else if (strcmp(key, "watch") == 0) {
                         watch = s; /* after warn and clear, which it inherits */
                         r = 0;
@@ -507,6 +545,17 @@ static const char *format_seconds(uint64_t usec, bool decimal, char *buf, size_t
         return buf;
 }
 
+/* A libconfig string literal: quotes and backslashes escaped. */
+static void print_string(FILE *f, const char *before, const char *v, const char *after) {
+        fprintf(f, "%s\"", before);
+        for (const char *s = v; *s; s++) {
+                if (*s == '"' || *s == '\\')
+                        fputc('\\', f);
+                fputc(*s, f);
+        }
+        fprintf(f, "\"%s", after);
+}
+
 void config_print(const Config *c, FILE *f) {
         char buf[64];
 
@@ -515,6 +564,9 @@ void config_print(const Config *c, FILE *f) {
         fprintf(f, "clear = %u;\n", c->clear);
         fprintf(f, "repeat = %s;\n", format_seconds(c->repeat_usec, false, buf, sizeof(buf)));
         fprintf(f, "counters = %s;\n", c->counters ? "true" : "false");
+        fprintf(f, "unix = %s;\n", c->unix_all ? "true" : "false");
+        if (c->metrics_file)
+                print_string(f, "metrics_file = ", c->metrics_file, ";\n");
         if (c->n_watch == 0) {
                 fputs("watch = ( );\n", f);
                 return;
@@ -530,21 +582,20 @@ void config_print(const Config *c, FILE *f) {
                         fprintf(f, " ports = \"%u-%u\";", w->ports.lo, w->ports.hi);
                 if (w->has_address)
                         fprintf(f, " address = \"%s\";", inet_ntop(w->family, w->addr, buf, sizeof(buf)));
-                if (w->name) {
-                        fputs(" name = \"", f);
-                        for (const char *s = w->name; *s; s++) {
-                                if (*s == '"' || *s == '\\')
-                                        fputc('\\', f);
-                                fputc(*s, f);
-                        }
-                        fputs("\";", f);
-                }
+                if (w->unix_path)
+                        print_string(f, " unix = ", w->unix_path, ";");
+                if (w->name)
+                        print_string(f, " name = ", w->name, ";");
                 fprintf(f, " warn = %u; clear = %u; }%s\n", w->warn, w->clear, i + 1 < c->n_watch ? "," : "");
         }
         fputs(");\n", f);
 }
 
 static bool watch_matches(const Watch *w, const Listener *l) {
+        if (l->kind == LISTENER_UNIX)
+                return w->unix_path && strcmp(w->unix_path, l->path) == 0;
+        if (w->unix_path)
+                return false;
         if (!w->any_port && (l->port < w->ports.lo || l->port > w->ports.hi))
                 return false;
         if (w->has_address &&
@@ -553,18 +604,30 @@ static bool watch_matches(const Watch *w, const Listener *l) {
         return true;
 }
 
+static size_t n_tcp_entries(const Config *c) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < c->n_watch; i++)
+                n += !c->watch[i].unix_path;
+        return n;
+}
+
+bool config_wants_unix(const Config *c) {
+        return c->unix_all || n_tcp_entries(c) < c->n_watch;
+}
+
 const Watch *config_match(const Config *c, const Listener *l) {
         /* Thread-unsafe by design: the daemon is single-threaded and the
          * entry is rewritten from c on every call. */
         static Watch all;
 
-        if (c->n_watch == 0) {
-                all = (Watch) { .any_port = true, .warn = c->warn, .clear = c->clear };
-                return &all;
-        }
         for (size_t i = 0; i < c->n_watch; i++)
                 if (watch_matches(&c->watch[i], l))
                         return &c->watch[i];
+        if (l->kind == LISTENER_UNIX ? c->unix_all : n_tcp_entries(c) == 0) {
+                all = (Watch) { .any_port = true, .warn = c->warn, .clear = c->clear };
+                return &all;
+        }
         return NULL;
 }
 
@@ -580,10 +643,14 @@ size_t config_port_ranges(const Config *c, PortRange *ret, size_t max) {
         if (c->n_watch == 0)
                 return 0;
         for (size_t i = 0; i < c->n_watch; i++) {
+                if (c->watch[i].unix_path)
+                        continue;
                 if (c->watch[i].any_port || n == max)
                         return 0;
                 ret[n++] = c->watch[i].ports;
         }
+        if (n == 0)
+                return 0;
         qsort(ret, n, sizeof(*ret), range_cmp);
         size_t w = 0;
         for (size_t r = 1; r < n; r++) {

@@ -113,7 +113,7 @@ START_TEST(test_golden_good) {
 
         enter_fixtures();
         n = list_conf("good", &names);
-        ck_assert_uint_eq(n, 10);
+        ck_assert_uint_eq(n, 11);
         for (size_t i = 0; i < n; i++) {
                 char conf[256], out[256];
                 Config *c = NULL, *again = NULL;
@@ -153,7 +153,7 @@ START_TEST(test_golden_bad) {
 
         enter_fixtures();
         n = list_conf("bad", &names);
-        ck_assert_uint_eq(n, 43);
+        ck_assert_uint_eq(n, 47);
         for (size_t i = 0; i < n; i++) {
                 char conf[256], errfile[256], got[300];
                 Config *c = (Config *) 0x1;
@@ -383,6 +383,40 @@ START_TEST(test_parse_string) {
 }
 END_TEST
 
+/* UNIX listeners are watched by path or with unix = true; a watch list of
+ * UNIX entries only leaves every TCP listener watched. */
+START_TEST(test_match_unix) {
+        Config *c = NULL;
+        Listener fpm = { .kind = LISTENER_UNIX, .family = AF_UNIX, .path = "/run/php/php-fpm.sock" };
+        Listener other = { .kind = LISTENER_UNIX, .family = AF_UNIX, .path = "@other" };
+        Listener tcp = { .family = AF_INET, .port = 8080 };
+        PortRange r[4];
+
+        ck_assert_int_eq(config_parse_string("watch = ( { unix = \"/run/php/php-fpm.sock\"; warn = 50; clear = 20; } );",
+                                             "u", &c, NULL),
+                         0);
+        ck_assert(config_wants_unix(c));
+        ck_assert_uint_eq(config_match(c, &fpm)->warn, 50);
+        ck_assert_ptr_null(config_match(c, &other));
+        ck_assert_uint_eq(config_match(c, &tcp)->warn, 80);
+        ck_assert_uint_eq(config_port_ranges(c, r, 4), 0);
+        config_free(c);
+
+        ck_assert_int_eq(config_parse_string("unix = true; watch = ( { port = 443; } );", "u", &c, NULL), 0);
+        ck_assert(config_wants_unix(c));
+        ck_assert_uint_eq(config_match(c, &other)->warn, 80);
+        ck_assert_ptr_null(config_match(c, &tcp));
+        ck_assert_uint_eq(config_port_ranges(c, r, 4), 1);
+        config_free(c);
+
+        ck_assert_int_eq(config_new_default(&c), 0);
+        ck_assert(!config_wants_unix(c));
+        ck_assert_ptr_null(config_match(c, &fpm));
+        ck_assert_ptr_nonnull(config_match(c, &tcp));
+        config_free(c);
+}
+END_TEST
+
 START_TEST(test_print_defaults) {
         Config *c = NULL;
         char *got, *want;
@@ -484,6 +518,7 @@ static Suite *config_suite(void) {
 
         tcase_add_test(tc, test_golden_good);
         tcase_add_test(tc, test_golden_bad);
+        tcase_add_test(tc, test_match_unix);
         tcase_add_test(tc, test_full_values);
         tcase_add_test(tc, test_ipv6_and_catch_all);
         tcase_add_test(tc, test_seconds);
