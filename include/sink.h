@@ -31,12 +31,23 @@ typedef struct Sink {
 
 void sink_init(Sink *s, LogTarget t);
 
-/* The sentence for MESSAGE: whole, with the remedy. */
-size_t sink_format_message(const Event *e, char *buf, size_t size);
+/* Who owns the listener of an event, as far as is known: NULL members and
+ * pid 0 are unknown and left out, never guessed. */
+typedef struct EventOwner {
+        const char *unit;   /* "nginx.service" */
+        const char *cgroup; /* "/system.slice/nginx.service" */
+        const char *user;   /* from the socket's uid */
+        int pid;
+        char comm[16];
+} EventOwner;
 
-/* Sends one event. Returns 0 or a negative errno (the journal may be away:
- * the caller goes on). */
-int sink_event(const Sink *s, const Event *e);
+/* The sentence for MESSAGE: whole, with the owner (o may be NULL) and the
+ * remedy. Returns the length it needed, as snprintf. */
+size_t sink_format_message(const Event *e, const EventOwner *o, char *buf, size_t size);
+
+/* Sends one event (o may be NULL). Returns 0 or a negative errno (the
+ * journal may be away: the caller goes on). */
+int sink_event(const Sink *s, const Event *e, const EventOwner *o);
 
 /* A lifecycle or error line (priority as in syslog.h); message_id may be
  * NULL. */

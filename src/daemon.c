@@ -17,7 +17,9 @@
 #include "daemon.h"
 #include "diag.h"
 #include "message-ids.h"
+#include "metrics.h"
 #include "netstat.h"
+#include "owner.h"
 #include "policy.h"
 #include "snapshot.h"
 
@@ -31,6 +33,8 @@ struct Daemon {
         Config *config;
         DiagSocket *diag;
         NetstatReader *netstat;
+        Owner *owner;
+        MetricsWriter *metrics; /* NULL without metrics_file */
         Policy *policy;
         EventList events;
         Sink sink;
@@ -46,10 +50,23 @@ struct Daemon {
         int diag_error; /* last error logged, so a failing poll logs once */
         int netstat_error;
         int journal_error;
+        int metrics_error;
         char status[160];
 };
 
+static void daemon_apply_metrics(Daemon *d, const Config *old, const Config *c) {
+        ErrBuf err = {0};
+
+        if (old && old->metrics_file && c->metrics_file && strcmp(old->metrics_file, c->metrics_file) == 0)
+                return;
+        d->metrics = metrics_writer_free(d->metrics);
+        d->metrics_error = 0;
+        if (c->metrics_file && metrics_writer_new(c->metrics_file, &d->metrics, &err) < 0)
+                sink_log(&d->sink, LOG_ERR, NULL, "Not writing metrics: %s", err.text);
+}
+
 static void daemon_apply_config(Daemon *d, Config *c) {
+        daemon_apply_metrics(d, d->config, c);
         if (d->opts.interval_usec)
                 c->interval_usec = d->opts.interval_usec;
         config_free(d->config);
@@ -69,9 +86,30 @@ static void daemon_notify_status(Daemon *d) {
         sd_notifyf(false, "STATUS=%s", status);
 }
 
+/* Owner details for an alert: the unit from the cgroup id (no privilege
+ * needed), the user, and, for alerts that ask someone to act, the process
+ * (a bounded, cached scan of /proc that may find nothing). */
+static const EventOwner *daemon_owner(Daemon *d, const Event *e, EventOwner *o, char *unit, size_t size) {
+        const Listener *l = &e->listener;
+
+        *o = (EventOwner) { 0 };
+        if (e->kind == EVENT_COUNTER)
+                return NULL;
+        o->cgroup = owner_cgroup(d->owner, l->cgroup_id);
+        o->unit = owner_unit_from_cgroup(o->cgroup, unit, size);
+        o->user = owner_user(d->owner, l->uid);
+        if ((e->kind == EVENT_HIGH || e->kind == EVENT_FULL || e->kind == EVENT_DROPS) && l->inode != 0 &&
+            owner_process(d->owner, l->inode, &o->pid, o->comm) < 0)
+                o->pid = 0;
+        return o;
+}
+
 static void daemon_emit(Daemon *d) {
         for (size_t i = 0; i < d->events.n; i++) {
-                int r = sink_event(&d->sink, &d->events.items[i]);
+                char unit[256];
+                EventOwner owner;
+                int r = sink_event(&d->sink, &d->events.items[i],
+                                   daemon_owner(d, &d->events.items[i], &owner, unit, sizeof(unit)));
 
                 /* journald may be restarting: say so once on stderr, go on. */
                 if (r < 0 && r != d->journal_error)
@@ -85,6 +123,13 @@ static int observe_cb(const Listener *l, void *userdata) {
         Daemon *d = userdata;
 
         d->n_seen++;
+        if (d->metrics) {
+                const Watch *w = config_match(d->config, l);
+
+                if (w)
+                        (void) metrics_add_listener(d->metrics, l, NULL, w->name,
+                                                    owner_unit(d->owner, l->cgroup_id), -1);
+        }
         /* Out of memory for one listener's state: it is skipped this poll,
          * the dump goes on. */
         (void) policy_observe(d->policy, l, &d->events);
@@ -102,6 +147,8 @@ static int daemon_read_listeners(Daemon *d) {
                         goto fail;
         }
         r = diag_dump_each(d->diag, d->ranges, d->n_ranges, observe_cb, d, &err);
+        if (r >= 0 && config_wants_unix(d->config))
+                r = diag_dump_unix(d->diag, observe_cb, d, &err);
         if (r < 0) {
                 /* The socket may be mid-dump: start from a fresh one. */
                 d->diag = diag_close(d->diag);
@@ -139,7 +186,32 @@ static bool daemon_read_counters(Daemon *d) {
         return true;
 }
 
+static double clock_seconds(clockid_t clock) {
+        struct timespec ts;
+
+        clock_gettime(clock, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static void daemon_write_metrics(Daemon *d, bool have_counters, double started) {
+        ErrBuf err = {0};
+        int r;
+
+        if (have_counters)
+                (void) metrics_set_counters(d->metrics, NULL, &d->counters);
+        r = metrics_commit(d->metrics, clock_seconds(CLOCK_MONOTONIC) - started, clock_seconds(CLOCK_REALTIME),
+                           &err);
+        if (r < 0 && r != d->metrics_error)
+                sink_log(&d->sink, LOG_ERR, NULL, "Cannot write the metrics file: %s; retrying every poll.",
+                         err.text);
+        else if (r >= 0 && d->metrics_error)
+                sink_log(&d->sink, LOG_NOTICE, NULL, "The metrics file is written again.");
+        d->metrics_error = r < 0 ? r : 0;
+}
+
 int daemon_poll(Daemon *d, uint64_t now) {
+        double started = clock_seconds(CLOCK_MONOTONIC);
+        bool have_counters;
         int r;
 
         if (!d->have_sysctls || now - d->sysctls_usec >= SYSCTL_REFRESH_USEC) {
@@ -148,17 +220,26 @@ int daemon_poll(Daemon *d, uint64_t now) {
                 d->have_sysctls = true;
         }
         policy_begin(d->policy, d->config, now, &d->sysctls);
+        /* The metrics writer keeps the owner's unit strings until it commits. */
+        owner_hold(d->owner, true);
+        if (d->metrics)
+                metrics_begin(d->metrics);
         r = daemon_read_listeners(d);
         if (r < 0) {
                 /* What was seen before the failure is real; what was not is
-                 * not gone. */
+                 * not gone. The metrics file keeps the last complete poll. */
+                owner_hold(d->owner, false);
                 policy_abort(d->policy);
                 daemon_emit(d);
                 return r;
         }
-        r = policy_end(d->policy, daemon_read_counters(d) ? &d->counters : NULL, &d->events);
+        have_counters = daemon_read_counters(d);
+        r = policy_end(d->policy, have_counters ? &d->counters : NULL, &d->events);
         if (r < 0)
                 sink_log(&d->sink, LOG_ERR, NULL, "Out of memory while evaluating a poll; some alerts are lost.");
+        if (d->metrics)
+                daemon_write_metrics(d, have_counters, started);
+        owner_hold(d->owner, false);
         daemon_emit(d);
         return d->n_seen > INT32_MAX ? INT32_MAX : (int) d->n_seen;
 }
@@ -265,6 +346,8 @@ int daemon_new(const DaemonOptions *o, Daemon **ret, ErrBuf *err) {
         r = policy_new(&d->policy);
         if (r >= 0)
                 r = netstat_reader_new(o->proc_root, &d->netstat);
+        if (r >= 0)
+                r = owner_new("/sys/fs/cgroup", &d->owner);
         if (r < 0) {
                 errbuf_set(err, r, "out of memory");
                 goto fail;
@@ -283,6 +366,8 @@ Daemon *daemon_free(Daemon *d) {
         sd_event_unref(d->event);
         diag_close(d->diag);
         netstat_reader_free(d->netstat);
+        owner_free(d->owner);
+        metrics_writer_free(d->metrics);
         policy_free(d->policy);
         config_free(d->config);
         event_list_done(&d->events);

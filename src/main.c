@@ -26,6 +26,7 @@ static struct {
         bool once;
         bool json;
         bool check_config;
+        bool unix_listeners;
         PortRange ports[MAX_PORT_ARGS];
         size_t n_ports;
         uint64_t interval_usec;
@@ -49,6 +50,7 @@ static void help(void) {
                "      --once               print every listener's queue and the host counters, exit\n"
                "      --json               with --once: print one JSON object\n"
                "  -p, --port=N|N-M         with --once: only these ports (repeatable)\n"
+               "  -u, --unix               with --once: also UNIX stream listeners\n"
                "  -i, --interval=SECONDS   seconds between polls (overrides the file)\n"
                "      --log-target=TARGET  auto, journal or console (default auto)\n"
                "  -h, --help               show this help\n"
@@ -107,6 +109,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "once", no_argument, NULL, ARG_ONCE },
                 { "json", no_argument, NULL, ARG_JSON },
                 { "port", required_argument, NULL, 'p' },
+                { "unix", no_argument, NULL, 'u' },
                 { "interval", required_argument, NULL, 'i' },
                 { "log-target", required_argument, NULL, ARG_LOG_TARGET },
                 { "record", required_argument, NULL, ARG_RECORD },
@@ -117,7 +120,7 @@ static int parse_argv(int argc, char *argv[]) {
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "c:p:i:hV", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "c:p:i:uhV", options, NULL)) >= 0)
                 switch (c) {
                 case 'c':
                         arg.config_path = optarg;
@@ -143,6 +146,9 @@ static int parse_argv(int argc, char *argv[]) {
                                 return EX_USAGE;
                         }
                         arg.n_ports++;
+                        break;
+                case 'u':
+                        arg.unix_listeners = true;
                         break;
                 case 'i':
                         if (parse_interval_arg(optarg, &arg.interval_usec) < 0) {
@@ -183,8 +189,8 @@ static int parse_argv(int argc, char *argv[]) {
                 fputs("backlogd: --once and --check-config exclude each other\n", stderr);
                 return EX_USAGE;
         }
-        if (!arg.once && (arg.json || arg.n_ports > 0 || arg.record_path)) {
-                fputs("backlogd: --json, --port and --record need --once\n", stderr);
+        if (!arg.once && (arg.json || arg.n_ports > 0 || arg.record_path || arg.unix_listeners)) {
+                fputs("backlogd: --json, --port, --unix and --record need --once\n", stderr);
                 return EX_USAGE;
         }
         return -1;
@@ -216,6 +222,15 @@ static int run_check_config(void) {
         return EXIT_SUCCESS;
 }
 
+static int push_listener(const Listener *l, void *userdata) {
+        Listener *slot = listener_set_push(userdata);
+
+        if (!slot)
+                return -ENOMEM;
+        *slot = *l;
+        return 0;
+}
+
 static int run_once(void) {
         _cleanup_(fclosep) FILE *record = NULL;
         Snapshot snap = {0};
@@ -244,6 +259,8 @@ static int run_once(void) {
         }
         diag_set_recorder(diag, record);
         r = diag_dump_listeners(diag, arg.ports, arg.n_ports, &snap.listeners, &err);
+        if (r >= 0 && (arg.unix_listeners || config_wants_unix(c)))
+                r = diag_dump_unix(diag, push_listener, &snap.listeners, &err);
         if (r < 0) {
                 fprintf(stderr, "backlogd: %s\n", err.text);
                 goto finish;

@@ -50,6 +50,8 @@ static unsigned warn_for(const Config *c, const Listener *l) {
 static const char *display_endpoint(const Listener *l, char *buf, size_t size) {
         char a[LISTENER_ADDRESS_MAX], dev[IF_NAMESIZE + 1] = "";
 
+        if (l->kind == LISTENER_UNIX)
+                return listener_endpoint(l, buf, size);
         if (l->ifindex && if_indextoname(l->ifindex, dev + 1))
                 dev[0] = '%';
         if (listener_is_wildcard(l))
@@ -61,14 +63,28 @@ static const char *display_endpoint(const Listener *l, char *buf, size_t size) {
         return buf;
 }
 
-static const char *owner_text(Owner *owner, const Listener *l, char *buf, size_t size) {
-        const char *cg = owner_cgroup(owner, l->cgroup_id);
-        const char *unit;
+/* The process is looked up (a bounded scan of /proc) only for listeners in
+ * trouble: the ones a person will want to find. */
+static bool owner_process_of(Owner *owner, const Listener *l, const Config *c, int *ret_pid, char ret_comm[16]) {
+        bool troubled = policy_classify(l, warn_for(c, l)) != STATE_OK || (l->has_drops && l->drops > 0);
 
-        if (!cg)
-                return "-";
-        unit = owner_unit_from_cgroup(cg, buf, size);
-        return unit ? unit : cg;
+        return owner && troubled && l->inode != 0 && owner_process(owner, l->inode, ret_pid, ret_comm) >= 0;
+}
+
+/* "nginx.service (nginx, pid 812)", the cgroup path, or "-". */
+static const char *owner_text(Owner *owner, const Listener *l, const Config *c, char *buf, size_t size) {
+        const char *cg = owner_cgroup(owner, l->cgroup_id), *unit = owner_unit(owner, l->cgroup_id);
+        const char *who = unit ? unit : cg;
+        char comm[16];
+        int pid;
+
+        if (!owner_process_of(owner, l, c, &pid, comm))
+                return who ? who : "-";
+        if (who)
+                snprintf(buf, size, "%s (%s, pid %d)", who, comm, pid);
+        else
+                snprintf(buf, size, "%s, pid %d", comm, pid);
+        return buf;
 }
 
 /* What --once can tell beyond the numbers: only about listeners that are
@@ -142,7 +158,7 @@ int report_table(FILE *f, const Snapshot *s, const Config *c, Owner *owner) {
                 fprintf(f, "%-*s %7u %7u %4u%% %-5s %7s %6u %s\n", width,
                         display_endpoint(l, ep, sizeof(ep)), l->depth, l->backlog, listener_fill_pct(l),
                         listen_state_name(policy_classify(l, warn_for(c, l))), drops, l->uid,
-                        owner_text(owner, l, unit, sizeof(unit)));
+                        owner_text(owner, l, c, unit, sizeof(unit)));
         }
         if (s->listeners.n == 0)
                 fprintf(f, "(no listening TCP sockets%s)\n", "");
@@ -198,11 +214,15 @@ int report_json(FILE *f, const Snapshot *s, const Config *c, Owner *owner) {
         fputs("{\"listeners\":[", f);
         for (size_t i = 0; i < s->listeners.n; i++) {
                 const Listener *l = v[i];
-                char a[LISTENER_ADDRESS_MAX], dev[IF_NAMESIZE], unit[256];
-                const char *cg = owner_cgroup(owner, l->cgroup_id);
+                char a[LISTENER_ADDRESS_MAX], dev[IF_NAMESIZE], comm[16];
+                const char *cg = owner_cgroup(owner, l->cgroup_id), *unit = owner_unit(owner, l->cgroup_id);
+                const char *user = owner ? owner_user(owner, l->uid) : NULL;
+                int pid;
 
-                fprintf(f, "%s\n{\"family\":\"%s\",\"address\":\"%s\",\"port\":%u,", i ? "," : "",
-                        l->family == AF_INET ? "inet" : "inet6", listener_address(l, a, sizeof(a)), l->port);
+                fprintf(f, "%s\n{\"family\":\"%s\",\"address\":", i ? "," : "",
+                        l->kind == LISTENER_UNIX ? "unix" : l->family == AF_INET ? "inet" : "inet6");
+                json_string(f, listener_address(l, a, sizeof(a)));
+                fprintf(f, ",\"port\":%u,", l->port);
                 if (l->ifindex) {
                         fprintf(f, "\"ifindex\":%u,", l->ifindex);
                         if (if_indextoname(l->ifindex, dev)) {
@@ -221,14 +241,20 @@ int report_json(FILE *f, const Snapshot *s, const Config *c, Owner *owner) {
                 if (l->cgroup_id)
                         fprintf(f, ",\"cgroup_id\":%" PRIu64, l->cgroup_id);
                 if (cg) {
-                        const char *u = owner_unit_from_cgroup(cg, unit, sizeof(unit));
-
                         fputs(",\"cgroup\":", f);
                         json_string(f, cg);
-                        if (u) {
-                                fputs(",\"unit\":", f);
-                                json_string(f, u);
-                        }
+                }
+                if (unit) {
+                        fputs(",\"unit\":", f);
+                        json_string(f, unit);
+                }
+                if (user) {
+                        fputs(",\"user\":", f);
+                        json_string(f, user);
+                }
+                if (owner_process_of(owner, l, c, &pid, comm)) {
+                        fprintf(f, ",\"pid\":%d,\"comm\":", pid);
+                        json_string(f, comm);
                 }
                 fputc('}', f);
         }

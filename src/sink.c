@@ -81,15 +81,22 @@ static int event_priority(const Event *e) {
         }
 }
 
-/* "127.0.0.1:8080 (api)" */
-static const char *event_subject(const Event *e, char *buf, size_t size) {
-        char ep[LISTENER_ENDPOINT_MAX];
+/* "127.0.0.1:8080 (api) of nginx.service (nginx, pid 812)" */
+static const char *event_subject(const Event *e, const EventOwner *o, char *buf, size_t size) {
+        char ep[LISTENER_ENDPOINT_MAX], name[80] = "", proc[48] = "", owner[200] = "";
 
         listener_endpoint(&e->listener, ep, sizeof(ep));
         if (e->name)
-                snprintf(buf, size, "%s (%s)", ep, e->name);
-        else
-                snprintf(buf, size, "%s", ep);
+                snprintf(name, sizeof(name), " (%s)", e->name);
+        if (o && o->pid > 0)
+                snprintf(proc, sizeof(proc), "%s, pid %d", o->comm, o->pid);
+        if (o && o->unit && proc[0])
+                snprintf(owner, sizeof(owner), " of %s (%s)", o->unit, proc);
+        else if (o && o->unit)
+                snprintf(owner, sizeof(owner), " of %s", o->unit);
+        else if (proc[0])
+                snprintf(owner, sizeof(owner), " of %s", proc);
+        snprintf(buf, size, "%s%s%s", ep, name, owner);
         return buf;
 }
 
@@ -145,13 +152,13 @@ static const char *counter_meaning(NetstatCounter c) {
         }
 }
 
-size_t sink_format_message(const Event *e, char *buf, size_t size) {
-        char who[LISTENER_ENDPOINT_MAX + 80], remedy[512], period[48];
+size_t sink_format_message(const Event *e, const EventOwner *o, char *buf, size_t size) {
+        char who[LISTENER_ENDPOINT_MAX + 300], remedy[512], period[48];
         const Listener *l = &e->listener;
         int n = 0;
 
         if (e->kind != EVENT_COUNTER)
-                event_subject(e, who, sizeof(who));
+                event_subject(e, o, who, sizeof(who));
         switch (e->kind) {
         case EVENT_HIGH:
                 n = snprintf(buf, size,
@@ -195,7 +202,7 @@ size_t sink_format_message(const Event *e, char *buf, size_t size) {
         return n < 0 ? 0 : (size_t) n;
 }
 
-#define MAX_FIELDS 16
+#define MAX_FIELDS 24
 
 typedef struct Fields {
         struct iovec iov[MAX_FIELDS];
@@ -221,13 +228,13 @@ static void field(Fields *f, const char *fmt, ...) {
         f->n++;
 }
 
-int sink_event(const Sink *s, const Event *e) {
-        char text[1024], msg[1100];
+int sink_event(const Sink *s, const Event *e, const EventOwner *o) {
+        char text[1400], msg[1500];
         Fields f = { .n = 0 };
         struct iovec iov[MAX_FIELDS + 1];
         int r, len;
 
-        sink_format_message(e, text, sizeof(text));
+        sink_format_message(e, o, text, sizeof(text));
         if (s->target != LOG_TARGET_JOURNAL) {
                 fprintf(stderr, "%s%s: %s\n", event_kind_name(e->kind), e->reminder ? " (reminder)" : "", text);
                 return 0;
@@ -244,8 +251,12 @@ int sink_event(const Sink *s, const Event *e) {
                 char a[LISTENER_ADDRESS_MAX];
                 const Listener *l = &e->listener;
 
-                field(&f, "BACKLOGD_ADDRESS=%s", listener_address(l, a, sizeof(a)));
-                field(&f, "BACKLOGD_PORT=%u", l->port);
+                if (l->kind == LISTENER_UNIX)
+                        field(&f, "BACKLOGD_PATH=%s", l->path);
+                else {
+                        field(&f, "BACKLOGD_ADDRESS=%s", listener_address(l, a, sizeof(a)));
+                        field(&f, "BACKLOGD_PORT=%u", l->port);
+                }
                 field(&f, "BACKLOGD_DEPTH=%u", l->depth);
                 field(&f, "BACKLOGD_BACKLOG=%u", l->backlog);
                 field(&f, "BACKLOGD_FILL=%u", e->fill_pct);
@@ -255,6 +266,17 @@ int sink_event(const Sink *s, const Event *e) {
                         field(&f, "BACKLOGD_NAME=%s", e->name);
                 if (e->reminder)
                         field(&f, "BACKLOGD_REMINDER=1");
+                field(&f, "BACKLOGD_UID=%u", l->uid);
+                if (o && o->unit)
+                        field(&f, "BACKLOGD_UNIT=%s", o->unit);
+                if (o && o->cgroup)
+                        field(&f, "BACKLOGD_CGROUP=%s", o->cgroup);
+                if (o && o->user)
+                        field(&f, "BACKLOGD_USER=%s", o->user);
+                if (o && o->pid > 0) {
+                        field(&f, "BACKLOGD_PID=%d", o->pid);
+                        field(&f, "BACKLOGD_COMM=%s", o->comm);
+                }
         }
         /* MESSAGE is longer than the other fields' buffers: its own iovec. */
         memcpy(iov, f.iov, f.n * sizeof(iov[0]));

@@ -44,7 +44,7 @@ count() {
 pair() {
         local n=$1 what=$2
         qfill_start "p$n" "127.0.0.1:808$n:2:c=3" "127.0.0.1:809$n:2:c=3"
-        wait_lines "$TEST_TMP/daemon.err" "^full: Listen queue of 127\\.0\\.0\\.1:808$n \\(w\\) is full" 1 5 "$DAEMON"
+        wait_lines "$TEST_TMP/daemon.err" "^full: Listen queue of 127\\.0\\.0\\.1:808$n \\(w\\) .*is full" 1 5 "$DAEMON"
         sleep 0.5
         check "$what: watched 808$n reported" "$(count "^full: Listen queue of 127\\.0\\.0\\.1:808$n ")" 1
         check "$what: unwatched 809$n not reported" "$(count "127\\.0\\.0\\.1:809$n")" 0
@@ -103,7 +103,7 @@ check "empty: reload line" "$(grep '^Reloaded the configuration' "$TEST_TMP/daem
         "Reloaded the configuration from $CONF."
 qfill_start p5 127.0.0.1:8095:2:c=3
 # The defaults poll every second.
-wait_lines "$TEST_TMP/daemon.err" '^full: Listen queue of 127\.0\.0\.1:8095 is full' 1 5 "$DAEMON"
+wait_lines "$TEST_TMP/daemon.err" '^full: Listen queue of 127\.0\.0\.1:8095 .*is full' 1 5 "$DAEMON"
 wait_lines "$TEST_TMP/daemon.err" '^full: Listen queue of 127\.0\.0\.1:809[0-5] ' 6 5 "$DAEMON"
 check "empty: full 809x (all six now watched)" "$(count '^full: Listen queue of 127\.0\.0\.1:809[0-5] ')" 6
 check "error lines in all" "$(count "^$ERR")" 4

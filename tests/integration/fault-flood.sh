@@ -58,9 +58,9 @@ note "T = $T_ms ms; drops ss shows now: $(ss_drops "$(qfill_field q 0 inode)")"
 count() {
         grep -c -E -- "$1" "$TEST_TMP/daemon.err"
 }
-full=$(count '^full: Listen queue of 127\.0\.0\.1:8080 is full')
-reminders=$(count '^full \(reminder\): Listen queue of 127\.0\.0\.1:8080 is still full')
-drops=$(count '^drops: 127\.0\.0\.1:8080 dropped ')
+full=$(count '^full: Listen queue of 127\.0\.0\.1:8080 .*is full')
+reminders=$(count '^full \(reminder\): Listen queue of 127\.0\.0\.1:8080 .*is still full')
+drops=$(count '^drops: 127\.0\.0\.1:8080 (of [^ ]+, pid [0-9]+ )?dropped ')
 about=$(count '127\.0\.0\.1:8080')
 counters=$(count '^counter: ')
 total=$((about + counters))

@@ -53,7 +53,7 @@ check "outage 1: full 8082 in the journal after the restart" \
         "$(journal_count backlogd BACKLOGD_EVENT=full BACKLOGD_PORT=8082)" 1
 check "outage 1: message of the entry" \
         "$(journal_field backlogd MESSAGE BACKLOGD_EVENT=full BACKLOGD_PORT=8082)" \
-        "Listen queue of 127.0.0.1:8082 is full: 3 of 3 connections wait for accept(), new connections are dropped or delayed. Raise the application's listen backlog (now 2) or make it accept connections faster."
+        "Listen queue of 127.0.0.1:8082 of qfill, pid $QFILL_PID_c is full: 3 of 3 connections wait for accept(), new connections are dropped or delayed. Raise the application's listen backlog (now 2) or make it accept connections faster."
 note "outage 1: the alert for 8081 raised meanwhile: $(journal_count backlogd BACKLOGD_PORT=8081) journal entries"
 
 # Outage 2: journald dies and leaves its socket behind (ECONNREFUSED): the

@@ -63,7 +63,7 @@ chmod 644 "$TEST_TMP/backlogd.conf"
 "${NOBODY[@]}" "$BACKLOGD" -c "$TEST_TMP/backlogd.conf" --log-target console 2>"$TEST_TMP/daemon.err" &
 DAEMON=$!
 TEST_PIDS+=("$DAEMON")
-wait_lines "$TEST_TMP/daemon.err" '^full: Listen queue of 127\.0\.0\.1:8080 is full' 1 10 "$DAEMON"
+wait_lines "$TEST_TMP/daemon.err" '^full: Listen queue of 127\.0\.0\.1:8080 .*is full' 1 10 "$DAEMON"
 check "daemon: uid and effective capabilities" \
         "$(awk '/^(Uid|CapEff):/ { printf "%s %s ", $1, $2 }' "/proc/$DAEMON/status")" \
         "Uid: 65534 CapEff: 0000000000000000 "

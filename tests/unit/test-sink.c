@@ -27,7 +27,7 @@ static Event event(EventKind kind, const char *addr, uint16_t port, uint32_t dep
 
 static const char *format(const Event *e) {
         static char buf[1024];
-        size_t n = sink_format_message(e, buf, sizeof(buf));
+        size_t n = sink_format_message(e, NULL, buf, sizeof(buf));
 
         ck_assert_uint_eq(n, strlen(buf));
         return buf;
@@ -115,6 +115,33 @@ START_TEST(test_drops) {
 }
 END_TEST
 
+/* The owner, where known, is named in the sentence; nothing is guessed. */
+START_TEST(test_owner) {
+        Event e = event(EVENT_FULL, "127.0.0.1", 8080, 3, 2);
+        EventOwner o = { .unit = "nginx.service", .cgroup = "/system.slice/nginx.service", .pid = 812,
+                         .comm = "nginx" };
+        char buf[1024];
+
+        e.name = "api";
+        sink_format_message(&e, &o, buf, sizeof(buf));
+        ck_assert_str_eq(buf, "Listen queue of 127.0.0.1:8080 (api) of nginx.service (nginx, pid 812) is full: 3 "
+                              "of 3 connections wait for accept(), new connections are dropped or delayed. Raise "
+                              "the application's listen backlog (now 2) or make it accept connections faster.");
+        o.pid = 0;
+        sink_format_message(&e, &o, buf, sizeof(buf));
+        ck_assert_ptr_nonnull(strstr(buf, "127.0.0.1:8080 (api) of nginx.service is full"));
+        o = (EventOwner) { .pid = 77, .comm = "redis-server" };
+        e.name = NULL;
+        sink_format_message(&e, &o, buf, sizeof(buf));
+        ck_assert_ptr_nonnull(strstr(buf, "Listen queue of 127.0.0.1:8080 of redis-server, pid 77 is full"));
+
+        e = (Event) { .kind = EVENT_FULL, .listener = { .kind = LISTENER_UNIX, .family = AF_UNIX, .depth = 3,
+                                                         .backlog = 2, .path = "/run/php/php-fpm.sock" } };
+        sink_format_message(&e, NULL, buf, sizeof(buf));
+        ck_assert_ptr_nonnull(strstr(buf, "Listen queue of /run/php/php-fpm.sock is full: 3 of 3 connections"));
+}
+END_TEST
+
 START_TEST(test_counter) {
         Event e = { .kind = EVENT_COUNTER, .counter = NETSTAT_LISTEN_OVERFLOWS, .increase = 12,
                     .period_usec = 1000000 };
@@ -130,7 +157,7 @@ END_TEST
 START_TEST(test_truncation) {
         Event e = event(EVENT_FULL, "127.0.0.1", 8080, 3, 2);
         char small[16];
-        size_t n = sink_format_message(&e, small, sizeof(small));
+        size_t n = sink_format_message(&e, NULL, small, sizeof(small));
 
         ck_assert_uint_gt(n, sizeof(small));
         ck_assert_str_eq(small, "Listen queue of");
@@ -195,6 +222,7 @@ int main(void) {
         tcase_add_test(tc, test_cleared_gone);
         tcase_add_test(tc, test_drops);
         tcase_add_test(tc, test_counter);
+        tcase_add_test(tc, test_owner);
         tcase_add_test(tc, test_truncation);
         tcase_add_test(tc, test_log_target);
         tcase_add_test(tc, test_stderr_is_journal);
