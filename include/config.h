@@ -18,6 +18,7 @@
 #define CONFIG_DEFAULT_REPEAT_USEC (300ULL * 1000000ULL)
 #define CONFIG_INTERVAL_MIN_USEC 10000ULL         /* 0.01 s */
 #define CONFIG_INTERVAL_MAX_USEC 3600000000ULL    /* 3600 s */
+#define CONFIG_DEFAULT_SYN_INTERVAL_USEC 10000000ULL
 
 /* One entry of the watch list. */
 typedef struct Watch {
@@ -43,6 +44,7 @@ typedef struct Config {
         bool counters;
         bool unix_all;   /* `unix = true`: watch every UNIX listener */
         char *metrics_file; /* NULL: none */
+        uint64_t syn_interval_usec; /* between SYN-queue counts; 0 = never */
         Watch *watch; /* no TCP entry: every TCP listener, with the top-level levels */
         size_t n_watch;
 } Config;

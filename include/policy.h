@@ -43,6 +43,9 @@ typedef enum EventKind {
         EVENT_DROPS,   /* the listener's drop count rose */
         EVENT_GONE,    /* a raised listener disappeared */
         EVENT_COUNTER, /* a host counter rose */
+        EVENT_SYN_HIGH,    /* the SYN queue rose to warn or above */
+        EVENT_SYN_FULL,    /* the SYN queue reached capacity */
+        EVENT_SYN_CLEARED, /* the SYN queue fell below clear */
         _EVENT_KIND_MAX,
 } EventKind;
 

@@ -29,7 +29,9 @@ typedef struct Listener {
         uint32_t depth;   /* Recv-Q: connections waiting for accept() */
         uint32_t backlog; /* Send-Q: min(listen() backlog, somaxconn) */
         uint32_t drops;   /* SK_MEMINFO_DROPS, 0 when has_drops is false */
+        uint32_t syn_depth; /* SYN-queue entries (request sockets), when has_syn */
         bool has_drops;
+        bool has_syn;     /* this poll counted the SYN queues */
         bool v6only;       /* an AF_INET6 listener that takes no IPv4 */
         uint16_t port;     /* host byte order */
         uint8_t family;    /* AF_INET or AF_INET6 */

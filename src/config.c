@@ -50,6 +50,7 @@ int config_new_default(Config **ret) {
         c->clear = CONFIG_DEFAULT_CLEAR;
         c->repeat_usec = CONFIG_DEFAULT_REPEAT_USEC;
         c->counters = true;
+        c->syn_interval_usec = CONFIG_DEFAULT_SYN_INTERVAL_USEC;
         *ret = c;
         return 0;
 }
@@ -376,7 +377,9 @@ static int parse_root(const Parser *p, const config_setting_t *root, Config *c) 
                                             "must be true or false, not %s", type_name(s));
                         c->unix_all = config_setting_get_bool(s);
                         r = 0;
-                } else if (strcmp(key, "metrics_file") == 0) {
+                } else if (strcmp(key, "syn_interval") == 0)
+                        r = get_seconds(p, s, 0, CONFIG_INTERVAL_MAX_USEC, "0 and 3600", &c->syn_interval_usec);
+                else if (strcmp(key, "metrics_file") == 0) {
                         const char *v = NULL;
 
                         r = get_string(p, s, -1, &v);
@@ -565,6 +568,7 @@ void config_print(const Config *c, FILE *f) {
         fprintf(f, "repeat = %s;\n", format_seconds(c->repeat_usec, false, buf, sizeof(buf)));
         fprintf(f, "counters = %s;\n", c->counters ? "true" : "false");
         fprintf(f, "unix = %s;\n", c->unix_all ? "true" : "false");
+        fprintf(f, "syn_interval = %s;\n", format_seconds(c->syn_interval_usec, false, buf, sizeof(buf)));
         if (c->metrics_file)
                 print_string(f, "metrics_file = ", c->metrics_file, ";\n");
         if (c->n_watch == 0) {

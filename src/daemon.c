@@ -42,6 +42,13 @@ struct Daemon {
         NetstatCounters counters;
         PortRange ranges[DIAG_MAX_RANGES];
         size_t n_ranges;
+        SynCounts syn;          /* the last SYN-queue count */
+        bool syn_fresh;         /* counted in this poll: attach to listeners */
+        bool syn_due;           /* a drop counter rose: count at the next poll */
+        uint64_t next_syn_usec;
+        uint64_t syn_trigger[3]; /* ListenDrops, TCPReqQFullDrop, TCPReqQFullDoCookies */
+        bool syn_trigger_known;
+        int syn_error;
         size_t n_seen; /* listeners in the last dump */
         uint64_t next_usec;
         uint64_t sysctls_usec;
@@ -119,16 +126,26 @@ static void daemon_emit(Daemon *d) {
         event_list_clear(&d->events);
 }
 
-static int observe_cb(const Listener *l, void *userdata) {
+static int observe_cb(const Listener *listener, void *userdata) {
         Daemon *d = userdata;
+        const Listener *l = listener;
+        Listener with_syn;
 
+        /* Only on polls that counted the SYN queues, which are rare. */
+        if (d->syn_fresh) {
+                with_syn = *listener;
+                with_syn.syn_depth = syn_counts_for(&d->syn, listener, listener->v6only);
+                with_syn.has_syn = true;
+                l = &with_syn;
+        }
         d->n_seen++;
         if (d->metrics) {
                 const Watch *w = config_match(d->config, l);
 
                 if (w)
                         (void) metrics_add_listener(d->metrics, l, NULL, w->name,
-                                                    owner_unit(d->owner, l->cgroup_id), -1);
+                                                    owner_unit(d->owner, l->cgroup_id),
+                                                    l->has_syn ? (int64_t) l->syn_depth : -1);
         }
         /* Out of memory for one listener's state: it is skipped this poll,
          * the dump goes on. */
@@ -136,11 +153,59 @@ static int observe_cb(const Listener *l, void *userdata) {
         return 0;
 }
 
-static int daemon_read_listeners(Daemon *d) {
+/* The SYN-queue dump walks every connection of the namespace: it runs every
+ * syn_interval, and at the next poll after a counter that a full SYN queue
+ * moves rose, never on the plain poll path. */
+static void daemon_count_syn(Daemon *d, uint64_t now) {
+        ErrBuf err = {0};
+        int r;
+
+        d->syn_fresh = false;
+        if (d->config->syn_interval_usec == 0 || (now < d->next_syn_usec && !d->syn_due))
+                return;
+        d->syn_due = false;
+        d->next_syn_usec = now + d->config->syn_interval_usec;
+        r = diag_count_syn(d->diag, &d->syn, &err);
+        if (r < 0) {
+                if (r != d->syn_error)
+                        sink_log(&d->sink, LOG_WARNING, NULL,
+                                 "Cannot count the SYN queues: %s; retrying in %.3g s.", err.text,
+                                 (double) d->config->syn_interval_usec / 1e6);
+                d->syn_error = r;
+                d->diag = diag_close(d->diag); /* it may be mid-dump */
+                return;
+        }
+        if (d->syn_error)
+                sink_log(&d->sink, LOG_NOTICE, NULL, "Counting the SYN queues works again.");
+        d->syn_error = 0;
+        d->syn_fresh = true;
+}
+
+static void daemon_check_syn_trigger(Daemon *d) {
+        static const NetstatCounter k[] = { NETSTAT_LISTEN_DROPS, NETSTAT_TCP_REQQ_FULL_DROP,
+                                            NETSTAT_TCP_REQQ_FULL_DO_COOKIES };
+
+        for (size_t i = 0; i < ELEMENTSOF(k); i++) {
+                uint64_t v = d->counters.present[k[i]] ? d->counters.value[k[i]] : 0;
+
+                if (d->syn_trigger_known && v > d->syn_trigger[i])
+                        d->syn_due = true;
+                d->syn_trigger[i] = v;
+        }
+        d->syn_trigger_known = true;
+}
+
+static int daemon_read_listeners(Daemon *d, uint64_t now) {
         ErrBuf err = {0};
         int r;
 
         d->n_seen = 0;
+        if (!d->diag) {
+                r = diag_open(&d->diag, &err);
+                if (r < 0)
+                        goto fail;
+        }
+        daemon_count_syn(d, now);
         if (!d->diag) {
                 r = diag_open(&d->diag, &err);
                 if (r < 0)
@@ -224,7 +289,7 @@ int daemon_poll(Daemon *d, uint64_t now) {
         owner_hold(d->owner, true);
         if (d->metrics)
                 metrics_begin(d->metrics);
-        r = daemon_read_listeners(d);
+        r = daemon_read_listeners(d, now);
         if (r < 0) {
                 /* What was seen before the failure is real; what was not is
                  * not gone. The metrics file keeps the last complete poll. */
@@ -234,6 +299,8 @@ int daemon_poll(Daemon *d, uint64_t now) {
                 return r;
         }
         have_counters = daemon_read_counters(d);
+        if (have_counters)
+                daemon_check_syn_trigger(d);
         r = policy_end(d->policy, have_counters ? &d->counters : NULL, &d->events);
         if (r < 0)
                 sink_log(&d->sink, LOG_ERR, NULL, "Out of memory while evaluating a poll; some alerts are lost.");
@@ -371,6 +438,7 @@ Daemon *daemon_free(Daemon *d) {
         policy_free(d->policy);
         config_free(d->config);
         event_list_done(&d->events);
+        syn_counts_done(&d->syn);
         free(d);
         return NULL;
 }

@@ -233,6 +233,7 @@ static int push_listener(const Listener *l, void *userdata) {
 
 static int run_once(void) {
         _cleanup_(fclosep) FILE *record = NULL;
+        SynCounts syn = {0};
         Snapshot snap = {0};
         DiagSocket *diag = NULL;
         Owner *owner = NULL;
@@ -265,6 +266,19 @@ static int run_once(void) {
                 fprintf(stderr, "backlogd: %s\n", err.text);
                 goto finish;
         }
+        /* Half-open connections per listener: a walk of every connection,
+         * affordable once. */
+        r = diag_count_syn(diag, &syn, &err);
+        if (r < 0)
+                fprintf(stderr, "backlogd: %s, showing no SYN queues\n", err.text);
+        for (size_t i = 0; r >= 0 && i < snap.listeners.n; i++) {
+                Listener *l = &snap.listeners.items[i];
+
+                if (l->kind == LISTENER_TCP) {
+                        l->syn_depth = syn_counts_for(&syn, l, l->v6only);
+                        l->has_syn = true;
+                }
+        }
 
         r = netstat_read(arg.proc_root, &snap.counters, &err);
         if (r < 0)
@@ -283,6 +297,7 @@ static int run_once(void) {
 finish:
         owner_free(owner);
         diag_close(diag);
+        syn_counts_done(&syn);
         snapshot_done(&snap);
         config_free(c);
         return ret;

@@ -55,6 +55,7 @@ typedef struct Active {
         uint8_t st;         /* ListenState, classified, with hysteresis */
         uint8_t reported;   /* ListenState the last state message said */
         uint8_t tokens;
+        uint8_t syn_reported; /* ListenState the last SYN message said */
 } Active;
 
 enum {
@@ -69,6 +70,7 @@ typedef struct Slot {
         uint32_t active; /* 1 + index into the pool, 0 = none */
         uint16_t gen;    /* poll that last saw it */
         uint8_t flags;
+        uint8_t syn;     /* ListenState of the SYN queue, with hysteresis */
 } Slot;
 
 #define TABLE_MIN 64
@@ -144,6 +146,9 @@ static const char *const event_kind_names[_EVENT_KIND_MAX] = {
         [EVENT_DROPS] = "drops",
         [EVENT_GONE] = "gone",
         [EVENT_COUNTER] = "counter",
+        [EVENT_SYN_HIGH] = "syn_high",
+        [EVENT_SYN_FULL] = "syn_full",
+        [EVENT_SYN_CLEARED] = "syn_cleared",
 };
 
 const char *event_kind_name(EventKind k) {
@@ -171,6 +176,16 @@ static ListenState classify_from(ListenState st, const Listener *l, const Watch 
                 return fill_at_least(l, w->warn) ? STATE_HIGH : STATE_OK;
         /* raised: stays raised until fill < clear */
         return fill_at_least(l, w->clear) ? STATE_HIGH : STATE_OK;
+}
+
+/* The same levels and hysteresis for the SYN queue, against the same
+ * capacity (the kernel compares the SYN queue with the same limit). */
+static ListenState classify_syn(ListenState st, const Listener *l, const Watch *w) {
+        uint64_t cap = listener_capacity(l), pct = st == STATE_OK ? w->warn : w->clear;
+
+        if (l->syn_depth >= cap)
+                return STATE_FULL;
+        return (uint64_t) l->syn_depth * 100 >= pct * cap ? STATE_HIGH : STATE_OK;
 }
 
 static uint64_t elapsed(uint64_t now, uint64_t then) {
@@ -408,7 +423,7 @@ static void earn_tokens(Active *a, uint64_t now) {
 
 /* Nothing in the record that a fresh one would not say again. */
 static bool active_idle(const Active *a, uint64_t now) {
-        return a->st == STATE_OK && a->reported == STATE_OK && a->tokens >= POLICY_BURST &&
+        return a->st == STATE_OK && a->syn_reported == STATE_OK && a->reported == STATE_OK && a->tokens >= POLICY_BURST &&
                a->drops_rate.pending == 0 &&
                (!a->drops_rate.reported || elapsed(now, a->drops_rate.last_usec) >= POLICY_DROPS_USEC);
 }
@@ -416,6 +431,21 @@ static bool active_idle(const Active *a, uint64_t now) {
 /* A listener of an earlier poll that is not watched any more (closed, or
  * no longer selected after a reload): report drops not reported yet, then
  * GONE if the user was told it is raised. */
+/* SYN queues are counted on their own cadence (POLICY documents it), which
+ * bounds their messages: one state change per listener per count. A full
+ * queue that drains below full but stays at or above clear becomes high
+ * silently, as for the accept queue. */
+static void syn_update(Policy *p, Slot *s, Active *a, const Listener *l, const Watch *w, EventList *out) {
+        ListenState st = classify_syn((ListenState) s->syn, l, w);
+
+        s->syn = (uint8_t) st;
+        if (st == a->syn_reported || (st == STATE_HIGH && a->syn_reported == STATE_FULL))
+                return;
+        emit(p, out, st == STATE_FULL ? EVENT_SYN_FULL : st == STATE_HIGH ? EVENT_SYN_HIGH : EVENT_SYN_CLEARED, l,
+             w->name);
+        a->syn_reported = (uint8_t) st;
+}
+
 static void active_gone(Policy *p, const Active *a, EventList *out) {
         const Watch *w = config_match(p->config, &a->l);
         const char *name = w ? w->name : NULL;
@@ -428,7 +458,7 @@ static void active_gone(Policy *p, const Active *a, EventList *out) {
                         ev->period_usec = elapsed(a->seen_usec, a->drops_rate.pending_from);
                 }
         }
-        if (a->reported != STATE_OK)
+        if (a->reported != STATE_OK || a->syn_reported != STATE_OK)
                 emit(p, out, EVENT_GONE, &a->l, name);
 }
 
@@ -535,7 +565,8 @@ static int observe_now(Policy *p, const Listener *l, EventList *out) {
                 prev = p->now;
         }
 
-        if (!s->active && (increase > 0 || classify_from(STATE_OK, l, w) != STATE_OK)) {
+        if (!s->active && (increase > 0 || classify_from(STATE_OK, l, w) != STATE_OK ||
+                           (l->has_syn && classify_syn(STATE_OK, l, w) != STATE_OK))) {
                 uint32_t k;
 
                 if (active_alloc(p, &k) < 0) {
@@ -570,6 +601,8 @@ static int observe_now(Policy *p, const Listener *l, EventList *out) {
         if (s->active) {
                 a = &p->pool[s->active - 1];
                 active_update(p, a, l, w, increase, out);
+                if (l->has_syn)
+                        syn_update(p, s, a, l, w, out);
                 if (a->st != STATE_OK)
                         p->poll_raised++;
                 if (active_idle(a, p->now))

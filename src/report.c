@@ -237,6 +237,8 @@ int report_json(FILE *f, const Snapshot *s, const Config *c, Owner *owner) {
                         listen_state_name(policy_classify(l, warn_for(c, l))));
                 if (l->has_drops)
                         fprintf(f, "\"drops\":%u,", l->drops);
+                if (l->has_syn)
+                        fprintf(f, "\"syn_depth\":%u,", l->syn_depth);
                 fprintf(f, "\"cookie\":\"%" PRIu64 "\",\"inode\":%u,\"uid\":%u", l->cookie, l->inode, l->uid);
                 if (l->cgroup_id)
                         fprintf(f, ",\"cgroup_id\":%" PRIu64, l->cgroup_id);

@@ -61,6 +61,12 @@ static const char *event_message_id(const Event *e) {
                 return MESSAGE_ID_DROPS;
         case EVENT_GONE:
                 return MESSAGE_ID_GONE;
+        case EVENT_SYN_HIGH:
+                return MESSAGE_ID_SYN_HIGH;
+        case EVENT_SYN_FULL:
+                return MESSAGE_ID_SYN_FULL;
+        case EVENT_SYN_CLEARED:
+                return MESSAGE_ID_SYN_CLEARED;
         default:
                 return MESSAGE_ID_COUNTER;
         }
@@ -69,12 +75,15 @@ static const char *event_message_id(const Event *e) {
 static int event_priority(const Event *e) {
         switch (e->kind) {
         case EVENT_HIGH:
+        case EVENT_SYN_HIGH:
                 return LOG_WARNING;
         case EVENT_FULL:
         case EVENT_DROPS:
+        case EVENT_SYN_FULL:
                 return LOG_ERR;
         case EVENT_CLEARED:
         case EVENT_GONE:
+        case EVENT_SYN_CLEARED:
                 return LOG_NOTICE;
         default:
                 return e->counter == NETSTAT_TCP_REQQ_FULL_DO_COOKIES ? LOG_WARNING : LOG_ERR;
@@ -184,6 +193,22 @@ size_t sink_format_message(const Event *e, const EventOwner *o, char *buf, size_
                              e->drops, e->drops == 1 ? "" : "s", period_text(e->period_usec, period, sizeof(period)),
                              l->depth, listener_capacity(l), event_remedy(e, remedy, sizeof(remedy)));
                 break;
+        case EVENT_SYN_HIGH:
+        case EVENT_SYN_FULL:
+                n = snprintf(buf, size,
+                             "SYN queue of %s is %s: %u half-open connections for a capacity of %" PRIu64
+                             ", %s. Raise the listen backlog and net.ipv4.tcp_max_syn_backlog, keep "
+                             "net.ipv4.tcp_syncookies on, and look for clients that connect and stall or a SYN "
+                             "flood.",
+                             who, e->kind == EVENT_SYN_FULL ? "full" : "filling up", l->syn_depth,
+                             listener_capacity(l),
+                             e->kind == EVENT_SYN_FULL ? "new SYNs are dropped or answered with SYN cookies" :
+                                                         "the next ones may be dropped");
+                break;
+        case EVENT_SYN_CLEARED:
+                n = snprintf(buf, size, "SYN queue of %s has drained to %u half-open connections; alert cleared.",
+                             who, l->syn_depth);
+                break;
         case EVENT_GONE:
                 n = snprintf(buf, size,
                              "%s stopped listening while its queue alert was raised (last %u of %" PRIu64
@@ -262,6 +287,8 @@ int sink_event(const Sink *s, const Event *e, const EventOwner *o) {
                 field(&f, "BACKLOGD_FILL=%u", e->fill_pct);
                 if (e->kind == EVENT_DROPS)
                         field(&f, "BACKLOGD_DROPS=%" PRIu64, e->drops);
+                if (l->has_syn)
+                        field(&f, "BACKLOGD_SYN_DEPTH=%u", l->syn_depth);
                 if (e->name)
                         field(&f, "BACKLOGD_NAME=%s", e->name);
                 if (e->reminder)

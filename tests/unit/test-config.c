@@ -153,7 +153,7 @@ START_TEST(test_golden_bad) {
 
         enter_fixtures();
         n = list_conf("bad", &names);
-        ck_assert_uint_eq(n, 47);
+        ck_assert_uint_eq(n, 48);
         for (size_t i = 0; i < n; i++) {
                 char conf[256], errfile[256], got[300];
                 Config *c = (Config *) 0x1;

@@ -490,6 +490,43 @@ START_TEST(test_flush) {
 }
 END_TEST
 
+static Listener mks(uint64_t cookie, uint32_t syn_depth, bool has_syn) {
+        Listener l = mk(0, cookie, 80, 0, 4); /* capacity 5 */
+
+        l.syn_depth = syn_depth;
+        l.has_syn = has_syn;
+        return l;
+}
+
+/* The SYN queue: same levels and hysteresis as the accept queue, decided
+ * only on polls that counted it; a SYN-raised listener that goes is gone. */
+START_TEST(test_syn_queue) {
+        Config *c = config();
+        Policy *p = NULL;
+        EventList ev = {0};
+
+        ck_assert_int_eq(policy_new(&p), 0);
+        ck_assert_uint_eq(step1(p, c, mks(1, 3, true), 0, &ev), 0); /* 60 % */
+        ck_assert_uint_eq(step1(p, c, mks(1, 4, true), 1 * SEC, &ev), 1);
+        ck_assert_str_eq(event_kind_name(ev.items[0].kind), "syn_high");
+        ck_assert_uint_eq(ev.items[0].listener.syn_depth, 4);
+        ck_assert_uint_eq(step1(p, c, mks(1, 0, false), 2 * SEC, &ev), 0); /* not counted */
+        ck_assert_uint_eq(step1(p, c, mks(1, 5, true), 3 * SEC, &ev), 1);
+        ck_assert_str_eq(event_kind_name(ev.items[0].kind), "syn_full");
+        ck_assert_uint_eq(step1(p, c, mks(1, 3, true), 4 * SEC, &ev), 0); /* >= clear: silent */
+        ck_assert_uint_eq(step1(p, c, mks(1, 2, true), 5 * SEC, &ev), 1);
+        ck_assert_str_eq(event_kind_name(ev.items[0].kind), "syn_cleared");
+        ck_assert_uint_eq(step1(p, c, mks(1, 5, true), 6 * SEC, &ev), 1);
+        ck_assert_str_eq(event_kind_name(ev.items[0].kind), "syn_full");
+        ck_assert_uint_eq(policy_n_raised(p), 0); /* the accept queue is empty */
+        ck_assert_uint_eq(step(p, c, NULL, 0, 7 * SEC, &ev), 1);
+        check_event(&ev.items[0], EVENT_GONE, false, 1);
+        event_list_done(&ev);
+        policy_free(p);
+        config_free(c);
+}
+END_TEST
+
 START_TEST(test_drops_backwards) {
         Config *c = config();
         Policy *p = NULL;
@@ -1349,6 +1386,7 @@ static Suite *policy_suite(void) {
         tcase_add_test(tc, test_drops_rate_limit);
         tcase_add_test(tc, test_drops_backwards);
         tcase_add_test(tc, test_flush);
+        tcase_add_test(tc, test_syn_queue);
         tcase_add_test(tc, test_counters);
         tcase_add_test(tc, test_counters_backwards_absent_off);
         tcase_add_test(tc, test_gone);

@@ -142,6 +142,22 @@ START_TEST(test_owner) {
 }
 END_TEST
 
+START_TEST(test_syn) {
+        Event e = event(EVENT_SYN_FULL, "0.0.0.0", 443, 0, 4);
+
+        e.listener.syn_depth = 5;
+        e.listener.has_syn = true;
+        ck_assert_str_eq(format(&e), "SYN queue of *:443 is full: 5 half-open connections for a capacity of 5, new "
+                                     "SYNs are dropped or answered with SYN cookies. Raise the listen backlog and "
+                                     "net.ipv4.tcp_max_syn_backlog, keep net.ipv4.tcp_syncookies on, and look for "
+                                     "clients that connect and stall or a SYN flood.");
+        e.kind = EVENT_SYN_CLEARED;
+        e.listener.syn_depth = 1;
+        ck_assert_str_eq(format(&e), "SYN queue of *:443 has drained to 1 half-open connections; alert cleared.");
+        ck_assert_str_eq(event_kind_name(EVENT_SYN_HIGH), "syn_high");
+}
+END_TEST
+
 START_TEST(test_counter) {
         Event e = { .kind = EVENT_COUNTER, .counter = NETSTAT_LISTEN_OVERFLOWS, .increase = 12,
                     .period_usec = 1000000 };
@@ -223,6 +239,7 @@ int main(void) {
         tcase_add_test(tc, test_drops);
         tcase_add_test(tc, test_counter);
         tcase_add_test(tc, test_owner);
+        tcase_add_test(tc, test_syn);
         tcase_add_test(tc, test_truncation);
         tcase_add_test(tc, test_log_target);
         tcase_add_test(tc, test_stderr_is_journal);
