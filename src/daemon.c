@@ -167,7 +167,7 @@ static void daemon_count_syn(Daemon *d, uint64_t now) {
         d->next_syn_usec = now + d->config->syn_interval_usec;
         r = diag_count_syn(d->diag, &d->syn, &err);
         if (r < 0) {
-                if (r != d->syn_error)
+                if (!d->syn_error) /* once per outage, whatever the errors */
                         sink_log(&d->sink, LOG_WARNING, NULL,
                                  "Cannot count the SYN queues: %s; retrying in %.3g s.", err.text,
                                  (double) d->config->syn_interval_usec / 1e6);
@@ -224,7 +224,7 @@ static int daemon_read_listeners(Daemon *d, uint64_t now) {
         d->diag_error = 0;
         return 0;
 fail:
-        if (r != d->diag_error)
+        if (!d->diag_error)
                 sink_log(&d->sink, LOG_ERR, NULL, "Cannot list listening sockets: %s; retrying every poll.",
                          err.text);
         d->diag_error = r;
@@ -239,7 +239,7 @@ static bool daemon_read_counters(Daemon *d) {
                 return false;
         r = netstat_reader_read(d->netstat, &d->counters, &err);
         if (r < 0) {
-                if (r != d->netstat_error)
+                if (!d->netstat_error)
                         sink_log(&d->sink, LOG_WARNING, NULL,
                                  "Cannot read the host's listen counters: %s; retrying every poll.", err.text);
                 d->netstat_error = r;
@@ -266,7 +266,7 @@ static void daemon_write_metrics(Daemon *d, bool have_counters, double started) 
                 (void) metrics_set_counters(d->metrics, NULL, &d->counters);
         r = metrics_commit(d->metrics, clock_seconds(CLOCK_MONOTONIC) - started, clock_seconds(CLOCK_REALTIME),
                            &err);
-        if (r < 0 && r != d->metrics_error)
+        if (r < 0 && !d->metrics_error)
                 sink_log(&d->sink, LOG_ERR, NULL, "Cannot write the metrics file: %s; retrying every poll.",
                          err.text);
         else if (r >= 0 && d->metrics_error)
