@@ -6,6 +6,7 @@
  * goes through. Not part of the diag module's interface. */
 
 #include <libmnl/libmnl.h>
+#include <linux/inet_diag.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -60,3 +61,11 @@ int diag_describe_dump_error(ErrBuf *err, int r, const char *what);
 /* Sorts and deduplicates the entries of out from index start on; returns
  * how many remain there. */
 size_t diag_sort_dedup_tail(ListenerSet *out, size_t start);
+
+/* Puts the header of an inet_diag dump request for the given states and
+ * extensions into buf (zeroed first, >= 256 bytes): AF_UNSPEC builds the old
+ * TCPDIAG_GETSOCK request (both families in one walk), any other family
+ * SOCK_DIAG_BY_FAMILY. *ret_id points at the request's socket id, for
+ * filters. NULL if buf is too small. */
+struct nlmsghdr *diag_put_inet_request(void *buf, size_t size, uint8_t family, uint32_t seq, uint32_t states,
+                                       uint8_t ext, struct inet_diag_sockid **ret_id);

@@ -18,30 +18,11 @@
 static const uint8_t v4mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
 int diag_build_syn_request(void *buf, size_t size, uint8_t family, uint32_t seq) {
-        struct nlmsghdr *nlh;
-
-        if (size < 256 || size > UINT32_MAX)
-                return -ENOBUFS;
-        memset(buf, 0, size);
-        nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-        nlh->nlmsg_seq = seq;
-        if (family == AF_UNSPEC) {
-                /* Both families in one walk of the established hash. */
-                struct inet_diag_req *req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
-
-                nlh->nlmsg_type = TCPDIAG_GETSOCK;
-                req->idiag_states = 1U << TCP_SYN_RECV;
-        } else {
-                struct inet_diag_req_v2 *req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
-
-                nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
-                req->sdiag_family = family;
-                req->sdiag_protocol = IPPROTO_TCP;
-                req->idiag_states = 1U << TCP_SYN_RECV;
-        }
+        struct inet_diag_sockid *id;
         /* No extensions: request sockets carry none of them. */
-        return (int) nlh->nlmsg_len;
+        struct nlmsghdr *nlh = diag_put_inet_request(buf, size, family, seq, 1U << TCP_SYN_RECV, 0, &id);
+
+        return nlh ? (int) nlh->nlmsg_len : -ENOBUFS;
 }
 
 static int key_cmp(const SynCount *a, const SynCount *b) {

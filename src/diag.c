@@ -60,13 +60,12 @@ static int put_bytecode(struct nlmsghdr *nlh, size_t size, const PortRange *rang
         return 0;
 }
 
-int diag_build_request(void *buf, size_t size, uint8_t family, uint32_t seq,
-                       const PortRange *ranges, size_t n_ranges) {
+struct nlmsghdr *diag_put_inet_request(void *buf, size_t size, uint8_t family, uint32_t seq, uint32_t states,
+                                       uint8_t ext, struct inet_diag_sockid **ret_id) {
         struct nlmsghdr *nlh;
-        struct inet_diag_sockid *id;
 
         if (size < 256 || size > UINT32_MAX)
-                return -ENOBUFS;
+                return NULL;
         memset(buf, 0, size);
         nlh = mnl_nlmsg_put_header(buf);
         nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
@@ -74,25 +73,35 @@ int diag_build_request(void *buf, size_t size, uint8_t family, uint32_t seq,
 
         if (family == AF_UNSPEC) {
                 /* The old TCPDIAG_GETSOCK request dumps with no family
-                 * filter: both families in one walk of the listener hash,
-                 * where SOCK_DIAG_BY_FAMILY needs one walk per family. */
+                 * filter: both families in one walk of the hash, where
+                 * SOCK_DIAG_BY_FAMILY needs one walk per family. */
                 struct inet_diag_req *req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
 
                 nlh->nlmsg_type = TCPDIAG_GETSOCK;
-                req->idiag_states = 1U << TCP_LISTEN;
-                req->idiag_ext = 1U << (INET_DIAG_SKMEMINFO - 1);
-                id = &req->id;
+                req->idiag_states = states;
+                req->idiag_ext = ext;
+                *ret_id = &req->id;
         } else {
                 struct inet_diag_req_v2 *req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
 
                 nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
                 req->sdiag_family = family;
                 req->sdiag_protocol = IPPROTO_TCP;
-                req->idiag_states = 1U << TCP_LISTEN;
-                req->idiag_ext = 1U << (INET_DIAG_SKMEMINFO - 1);
-                id = &req->id;
+                req->idiag_states = states;
+                req->idiag_ext = ext;
+                *ret_id = &req->id;
         }
+        return nlh;
+}
 
+int diag_build_request(void *buf, size_t size, uint8_t family, uint32_t seq,
+                       const PortRange *ranges, size_t n_ranges) {
+        struct inet_diag_sockid *id;
+        struct nlmsghdr *nlh = diag_put_inet_request(buf, size, family, seq, 1U << TCP_LISTEN,
+                                                     1U << (INET_DIAG_SKMEMINFO - 1), &id);
+
+        if (!nlh)
+                return -ENOBUFS;
         if (n_ranges == 1 && ranges[0].lo == ranges[0].hi)
                 id->idiag_sport = htons(ranges[0].lo);
         else if (n_ranges > 0) {
