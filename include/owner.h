@@ -79,3 +79,9 @@ int owner_process(Owner *o, uint32_t inode, int *ret_pid, char ret_comm[16]);
 
 /* The time budget of one owner_process() scan, in microseconds. */
 void owner_set_process_budget(Owner *o, uint64_t usec);
+
+/* Bounds the scans of all owner_process() calls from now on to usec in
+ * total (0: no bound): a poll with a hundred new alerts spends that much
+ * looking for processes, and the alerts it could not resolve carry none.
+ * Cached answers are still given. */
+void owner_set_process_deadline(Owner *o, uint64_t usec);

@@ -111,7 +111,11 @@ static const EventOwner *daemon_owner(Daemon *d, const Event *e, EventOwner *o, 
         return o;
 }
 
+/* All process lookups of one poll together. */
+#define DAEMON_PROCESS_LOOKUP_USEC (100ULL * 1000)
+
 static void daemon_emit(Daemon *d) {
+        owner_set_process_deadline(d->owner, DAEMON_PROCESS_LOOKUP_USEC);
         for (size_t i = 0; i < d->events.n; i++) {
                 char unit[256];
                 EventOwner owner;
@@ -123,6 +127,7 @@ static void daemon_emit(Daemon *d) {
                         fprintf(stderr, "backlogd: cannot write to the journal: %s\n", strerror(-r));
                 d->journal_error = r < 0 ? r : 0;
         }
+        owner_set_process_deadline(d->owner, 0);
         event_list_clear(&d->events);
 }
 

@@ -287,6 +287,8 @@ static int run_once(void) {
         netstat_read_sysctls(arg.proc_root, &snap.sysctls);
 
         (void) owner_new("/sys/fs/cgroup", &owner); /* no owner column on ENOMEM */
+        /* Processes are named for listeners in trouble, within a bound. */
+        owner_set_process_deadline(owner, 100ULL * 1000);
 
         r = arg.json ? report_json(stdout, &snap, c, owner) : report_table(stdout, &snap, c, owner);
         if (r < 0) {

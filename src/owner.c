@@ -70,6 +70,7 @@ struct Owner {
 
         char *proc_root;
         uint64_t proc_budget_usec;
+        uint64_t proc_deadline_usec; /* CLOCK_MONOTONIC; 0 = none */
         OwnerProc procs[OWNER_PROCESS_MAX];
         int *pids; /* scratch for one scan, kept to avoid reallocating */
         size_t n_pids, cap_pids;
@@ -391,6 +392,11 @@ void owner_set_process_budget(Owner *o, uint64_t usec) {
                 o->proc_budget_usec = usec;
 }
 
+void owner_set_process_deadline(Owner *o, uint64_t usec) {
+        if (o)
+                o->proc_deadline_usec = usec ? now_usec() + usec : 0;
+}
+
 static bool parse_pid(const char *s, int *ret) {
         long v = 0;
 
@@ -444,7 +450,10 @@ typedef struct Scan {
 } Scan;
 
 static bool over_budget(const Scan *s) {
-        return now_usec() - s->start >= s->o->proc_budget_usec;
+        uint64_t now = now_usec();
+
+        return now - s->start >= s->o->proc_budget_usec ||
+               (s->o->proc_deadline_usec && now >= s->o->proc_deadline_usec);
 }
 
 /* Reads pid's descriptors from number first_fd up. Returns 1 (*ret_fd
@@ -550,7 +559,7 @@ static int proc_scan(Owner *o, OwnerProc *e, const char *want, size_t wlen) {
         struct statfs sfs;
         int rfd, r;
 
-        if (o->proc_budget_usec == 0) {
+        if (o->proc_budget_usec == 0 || (o->proc_deadline_usec && now_usec() >= o->proc_deadline_usec)) {
                 e->state = PROC_PARTIAL;
                 return -ETIMEDOUT;
         }
