@@ -5,6 +5,7 @@
  * recorder file through diag_replay(). */
 
 #include <errno.h>
+#include <string.h>
 #include <linux/netlink.h>
 #include <sys/socket.h>
 
@@ -69,6 +70,32 @@ static void replay(const uint8_t *data, size_t size) {
         listener_set_done(&set);
 }
 
+/* The same bytes as a unix_diag answer and as a SYN_RECV dump answer: the
+ * other two parsers of the module share its checks. */
+static void other_parsers(const uint8_t *buf, size_t len) {
+        ListenerSet set = { 0 };
+        SynCounts syn = { 0 };
+        ErrBuf err;
+        int r;
+
+        r = diag_parse_unix(buf, len, 0, 0, &set, &err);
+        FUZZ_ASSERT(r == 0 || r == 1 || (r < 0 && r >= -4095));
+        for (size_t i = 0; i < set.n; i++) {
+                FUZZ_ASSERT(set.items[i].kind == LISTENER_UNIX);
+                FUZZ_ASSERT(memchr(set.items[i].path, 0, sizeof(set.items[i].path)));
+        }
+        listener_set_done(&set);
+
+        r = diag_parse_syn(buf, len, 0, 0, &syn, &err);
+        FUZZ_ASSERT(r == 0 || r == 1 || (r < 0 && r >= -4095));
+        syn_counts_sort(&syn);
+        for (size_t i = 1; i < syn.n; i++)
+                FUZZ_ASSERT(syn.items[i - 1].family != syn.items[i].family ||
+                            syn.items[i - 1].port != syn.items[i].port ||
+                            memcmp(syn.items[i - 1].addr, syn.items[i].addr, 16) != 0);
+        syn_counts_done(&syn);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         int r0;
 
@@ -78,6 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         memcpy(datagram, data, size);
 
+        other_parsers(datagram, size);
         r0 = parse_once(datagram, size, 0, 0);
         if (size >= sizeof(struct nlmsghdr)) {
                 struct nlmsghdr h;

@@ -37,7 +37,8 @@ def records(data):
 def seeds(root, target):
     fx = root / "tests" / "fixtures"
     if target == "fuzz-diag":
-        for rec in sorted((fx / "diag").glob("*.rec")):
+        for rec in sorted([*(fx / "diag").glob("*.rec"), *(fx / "diag-unix").glob("*.rec"),
+                           *(fx / "diag-syn").glob("*.rec")]):
             data = rec.read_bytes()
             yield data
             yield from records(data)
