@@ -20,19 +20,10 @@
 #include "diag-internal.h"
 #include "diag.h"
 
+#define FIXTURE_DIR "diag-syn"
+#include "recording.h"
+
 /* ---- helpers ---------------------------------------------------------- */
-
-static FILE *open_fixture(const char *name) {
-        const char *dir = getenv("FIXTURES");
-        char path[4096];
-        FILE *f;
-
-        ck_assert_ptr_nonnull(dir);
-        snprintf(path, sizeof(path), "%s/diag-syn/%s", dir, name);
-        f = fopen(path, "re");
-        ck_assert_msg(f, "cannot open %s", path);
-        return f;
-}
 
 /* Parses every record of a recording; the last must end the dump. Returns
  * the number of request sockets and the number of records. */

@@ -14,19 +14,10 @@
 
 #include "diag.h"
 
+#define FIXTURE_DIR "diag"
+#include "recording.h"
+
 /* ---- helpers ---------------------------------------------------------- */
-
-static FILE *open_fixture(const char *name) {
-        const char *dir = getenv("FIXTURES");
-        char path[4096];
-        FILE *f;
-
-        ck_assert_ptr_nonnull(dir);
-        snprintf(path, sizeof(path), "%s/diag/%s", dir, name);
-        f = fopen(path, "re");
-        ck_assert_msg(f, "cannot open %s", path);
-        return f;
-}
 
 static int replay(const char *name, ListenerSet *set, ErrBuf *err) {
         FILE *f = open_fixture(name);
@@ -37,19 +28,6 @@ static int replay(const char *name, ListenerSet *set, ErrBuf *err) {
 }
 
 /* Reads record idx of a recording into buf (aligned), returns its length. */
-static size_t load_record(const char *name, size_t idx, uint32_t *buf, size_t size) {
-        FILE *f = open_fixture(name);
-        uint32_t len = 0;
-
-        for (size_t i = 0; i <= idx; i++) {
-                ck_assert_uint_eq(fread(&len, sizeof(len), 1, f), 1);
-                ck_assert_uint_le(len, size);
-                ck_assert_uint_eq(fread(buf, 1, len, f), len);
-        }
-        fclose(f);
-        return len;
-}
-
 static size_t count_records(const char *name) {
         FILE *f = open_fixture(name);
         uint32_t len;
