@@ -136,8 +136,9 @@ static int observe_cb(const Listener *listener, void *userdata) {
         const Listener *l = listener;
         Listener with_syn;
 
-        /* Only on polls that counted the SYN queues, which are rare. */
-        if (d->syn_fresh) {
+        /* Only on polls that counted the SYN queues, which are rare; UNIX
+         * listeners have no SYN queue. */
+        if (d->syn_fresh && listener->kind == LISTENER_TCP) {
                 with_syn = *listener;
                 with_syn.syn_depth = syn_counts_for(&d->syn, listener, listener->v6only);
                 with_syn.has_syn = true;
@@ -210,12 +211,10 @@ static int daemon_read_listeners(Daemon *d, uint64_t now) {
                 if (r < 0)
                         goto fail;
         }
+        /* On its cadence; on failure it drops the socket, reopened here. */
         daemon_count_syn(d, now);
-        if (!d->diag) {
-                r = diag_open(&d->diag, &err);
-                if (r < 0)
-                        goto fail;
-        }
+        if (!d->diag && (r = diag_open(&d->diag, &err)) < 0)
+                goto fail;
         r = diag_dump_each(d->diag, d->ranges, d->n_ranges, observe_cb, d, &err);
         if (r >= 0 && config_wants_unix(d->config))
                 r = diag_dump_unix(d->diag, observe_cb, d, &err);

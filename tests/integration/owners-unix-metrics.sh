@@ -32,6 +32,7 @@ mkdir "$TEST_TMP/metrics"
 cat >"$TEST_TMP/backlogd.conf" <<CONF
 interval = 0.1;
 unix = true;
+syn_interval = 0.1;
 metrics_file = "$TEST_TMP/metrics/backlogd.prom";
 watch = ( { port = 8080; name = "api"; } );
 CONF
@@ -112,6 +113,10 @@ check "metrics: depth of 8080" \
 check "metrics: backlog of 8080" "$(grep -c '^backlogd_listen_queue_backlog{address="127.0.0.1",port="8080",.*} 2$' "$PROM")" 1
 check "metrics: depth of the UNIX listener" \
         "$(grep -c "^backlogd_listen_queue_depth{address=\"$TEST_TMP/php.sock\",port=\"\",family=\"unix\",.*} 2$" "$PROM")" 1
+# Every poll counts the SYN queues here: TCP listeners have one, UNIX ones not.
+check "metrics: SYN depth of 8080" \
+        "$(grep -c '^backlogd_syn_queue_depth{address="127.0.0.1",port="8080",.*} 0$' "$PROM")" 1
+check "metrics: no SYN depth for UNIX listeners" "$(grep -c '^backlogd_syn_queue_depth{.*family="unix"' "$PROM")" 0
 check "metrics: mode" "$(stat -c %a "$PROM")" 644
 check "metrics: no temporary file left" "$(find "$TEST_TMP/metrics" -name '.*tmp' | wc -l)" 0
 
