@@ -21,6 +21,7 @@ struct DiagSocket {
         FILE *recorder;
         uint8_t *buf; /* DIAG_BUFFER_SIZE bytes, requests and answers */
         bool per_family; /* the kernel refused the one-walk request */
+        uint64_t netns;  /* stamped into every Listener (diag_set_netns()) */
 };
 
 /* State shared by the libmnl callbacks of one parse of a datagram. */
@@ -30,6 +31,7 @@ typedef struct ParseContext {
         size_t n;            /* listeners handed to cb */
         ErrBuf *err;
         int error; /* set by a callback that returns MNL_CB_ERROR */
+        uint64_t netns; /* Listener.netns of what is handed to cb */
         bool done;
 } ParseContext;
 
@@ -41,11 +43,11 @@ int diag_push_cb(const Listener *l, void *userdata);
 
 /* Parses one datagram: checks every message's length (a cut datagram must
  * not look complete), then runs data_cb on each data message with a
- * ParseContext for cb/userdata, and the shared control callbacks (error,
- * done, overrun). Adds the listeners handed over to *n. Returns 1 if more
- * datagrams follow, 0 after NLMSG_DONE, or a negative errno. */
+ * ParseContext for cb/userdata/netns, and the shared control callbacks
+ * (error, done, overrun). Adds the listeners handed over to *n. Returns 1
+ * if more datagrams follow, 0 after NLMSG_DONE, or a negative errno. */
 int diag_parse_each(const void *buf, size_t len, uint32_t seq, uint32_t portid, mnl_cb_t data_cb,
-                    diag_listener_cb cb, void *userdata, size_t *n, ErrBuf *err);
+                    diag_listener_cb cb, void *userdata, uint64_t netns, size_t *n, ErrBuf *err);
 
 /* The next sequence number of s, never 0. */
 uint32_t diag_next_seq(DiagSocket *s);

@@ -28,6 +28,10 @@ typedef struct DiagSocket DiagSocket;
 int diag_open(DiagSocket **ret, ErrBuf *err);
 DiagSocket *diag_close(DiagSocket *s);
 
+/* Every Listener this socket dumps from now on carries netns (Listener.netns;
+ * default 0, the daemon's own namespace). */
+void diag_set_netns(DiagSocket *s, uint64_t netns);
+
 /* When f is not NULL, every datagram received from now on is appended to f
  * as a record: a 4-byte length in host byte order, then the bytes. Tests
  * replay such files with diag_parse(). */

@@ -146,7 +146,7 @@ static int syn_data_cb(const struct nlmsghdr *nlh, void *data) {
 int diag_parse_syn(const void *buf, size_t len, uint32_t seq, uint32_t portid, SynCounts *out, ErrBuf *err) {
         size_t n = 0;
 
-        return diag_parse_each(buf, len, seq, portid, syn_data_cb, NULL, out, &n, err);
+        return diag_parse_each(buf, len, seq, portid, syn_data_cb, NULL, out, 0, &n, err);
 }
 
 static int dump_syn_family(DiagSocket *s, uint8_t family, SynCounts *out, size_t *n, ErrBuf *err) {

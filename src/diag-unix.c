@@ -137,6 +137,7 @@ static int unix_data_cb(const struct nlmsghdr *nlh, void *data) {
 
         l->kind = LISTENER_UNIX;
         l->family = AF_UNIX;
+        l->netns = ctx->netns;
         copy_name(l->path, attrs.name, attrs.name_len);
         l->depth = attrs.rqlen->udiag_rqueue;
         l->backlog = attrs.rqlen->udiag_wqueue;
@@ -157,7 +158,7 @@ int diag_parse_unix(const void *buf, size_t len, uint32_t seq, uint32_t portid, 
                     ErrBuf *err) {
         size_t n = 0;
 
-        return diag_parse_each(buf, len, seq, portid, unix_data_cb, diag_push_cb, out, &n, err);
+        return diag_parse_each(buf, len, seq, portid, unix_data_cb, diag_push_cb, out, 0, &n, err);
 }
 
 int diag_dump_unix(DiagSocket *s, diag_listener_cb cb, void *userdata, ErrBuf *err) {

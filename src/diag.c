@@ -205,7 +205,7 @@ static int data_cb(const struct nlmsghdr *nlh, void *data) {
         l->cookie = (uint64_t) m->id.idiag_cookie[0] | (uint64_t) m->id.idiag_cookie[1] << 32;
         l->inode = m->idiag_inode;
         l->uid = m->idiag_uid;
-        l->netns = 0;
+        l->netns = ctx->netns;
         if (attrs.meminfo_len > SK_MEMINFO_DROPS) {
                 l->drops = attrs.meminfo[SK_MEMINFO_DROPS];
                 l->has_drops = true;
@@ -293,8 +293,8 @@ static int describe_mismatch(const void *buf, size_t len, uint32_t seq, uint32_t
 }
 
 int diag_parse_each(const void *buf, size_t len, uint32_t seq, uint32_t portid, mnl_cb_t data,
-                    diag_listener_cb cb, void *userdata, size_t *n, ErrBuf *err) {
-        ParseContext ctx = { .cb = cb, .userdata = userdata, .err = err };
+                    diag_listener_cb cb, void *userdata, uint64_t netns, size_t *n, ErrBuf *err) {
+        ParseContext ctx = { .cb = cb, .userdata = userdata, .err = err, .netns = netns };
         mnl_cb_t ctl_cbs[NLMSG_MIN_TYPE] = {
                 [NLMSG_NOOP] = noop_cb,
                 [NLMSG_ERROR] = error_cb,
@@ -346,7 +346,7 @@ int diag_parse_each(const void *buf, size_t len, uint32_t seq, uint32_t portid, 
 int diag_parse(const void *buf, size_t len, uint32_t seq, uint32_t portid, ListenerSet *out, ErrBuf *err) {
         size_t n = 0;
 
-        return diag_parse_each(buf, len, seq, portid, data_cb, diag_push_cb, out, &n, err);
+        return diag_parse_each(buf, len, seq, portid, data_cb, diag_push_cb, out, 0, &n, err);
 }
 
 /* Sorts and deduplicates only what was appended from index start on, so the
@@ -404,6 +404,10 @@ int diag_replay(FILE *f, ListenerSet *out, ErrBuf *err) {
                 return errbuf_set(err, -EPROTO, "recording ends before NLMSG_DONE");
         }
         return (int) diag_sort_dedup_tail(out, start);
+}
+
+void diag_set_netns(DiagSocket *s, uint64_t netns) {
+        s->netns = netns;
 }
 
 DiagSocket *diag_close(DiagSocket *s) {
@@ -502,7 +506,7 @@ int diag_exchange(DiagSocket *s, size_t len, uint32_t seq, mnl_cb_t data, diag_l
                         if (r < 0)
                                 return r;
                 }
-                r = diag_parse_each(s->buf, (size_t) n, seq, s->portid, data, cb, userdata, n_seen, err);
+                r = diag_parse_each(s->buf, (size_t) n, seq, s->portid, data, cb, userdata, s->netns, n_seen, err);
                 if (r <= 0)
                         return r;
         }
