@@ -93,6 +93,15 @@ static inline void netstat_reader_freep(NetstatReader **r) {
         netstat_reader_free(*r);
 }
 
+/* Opens the file now unless it is open: a reader for another network
+ * namespace is opened while the caller is inside it (/proc/net follows the
+ * opening task's namespace, and the open file keeps it). -errno with
+ * "PATH: strerror". A failed read closes the file, so the caller checks
+ * netstat_reader_is_open() and reopens from inside the namespace first;
+ * a read of a closed reader opens it wherever the caller is. */
+int netstat_reader_open(NetstatReader *r, ErrBuf *err);
+bool netstat_reader_is_open(const NetstatReader *r);
+
 /* As netstat_read(): "PATH: strerror" when open fails, "PATH: line N: read
  * error: strerror" when a read fails, "PATH: <parse reason>" otherwise. */
 int netstat_reader_read(NetstatReader *r, NetstatCounters *ret, ErrBuf *err);

@@ -353,16 +353,27 @@ static int reader_fail(NetstatReader *r, int e, ErrBuf *err, const ErrBuf *reaso
         return errbuf_set(err, e, "%s: %s", r->path, reason->text);
 }
 
+int netstat_reader_open(NetstatReader *r, ErrBuf *err) {
+        if (r->fd >= 0)
+                return 0;
+        r->fd = open(r->path, O_RDONLY | O_CLOEXEC);
+        if (r->fd < 0)
+                return errbuf_set(err, -errno, "%s: %s", r->path, strerror(errno));
+        return 0;
+}
+
+bool netstat_reader_is_open(const NetstatReader *r) {
+        return r->fd >= 0;
+}
+
 int netstat_reader_read(NetstatReader *r, NetstatCounters *ret, ErrBuf *err) {
         ErrBuf e = { "" };
         size_t size = 0;
         int k;
 
-        if (r->fd < 0) {
-                r->fd = open(r->path, O_RDONLY | O_CLOEXEC);
-                if (r->fd < 0)
-                        return errbuf_set(err, -errno, "%s: %s", r->path, strerror(errno));
-        }
+        k = netstat_reader_open(r, err);
+        if (k < 0)
+                return k;
         /* seq_file regenerates the text on a read at offset 0; the reads
          * that follow continue that same snapshot. */
         for (;;) {
