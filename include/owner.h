@@ -31,8 +31,14 @@ const char *owner_unit(Owner *o, uint64_t cgroup_id);
 
 /* While held, a miss does not rescan the hierarchy, so the strings
  * owner_cgroup() and owner_unit() returned stay valid (a poll that hands them
- * to the metrics writer holds the owner until it commits). */
+ * to the metrics writer holds the owner until it commits). A miss while held
+ * is remembered: releasing the hold then rescans (within the same
+ * OWNER_RESCAN limit), so a new unit is known from the next poll on. */
 void owner_hold(Owner *o, bool hold);
+
+/* Replaces the OWNER_RESCAN interval (5 s) between scans of the hierarchy;
+ * tests use it so that they need not wait. */
+void owner_set_rescan_interval(Owner *o, uint64_t usec);
 
 /* The innermost unit named by a cgroup path ("nginx.service" for
  * "/system.slice/nginx.service/worker"), or NULL. Written into buf. */

@@ -63,7 +63,9 @@ struct Owner {
         size_t n, cap;
         bool scanned;
         bool held; /* no rescans: pointers handed out stay valid */
+        bool missed; /* a lookup missed while held: rescan on release */
         uint64_t last_scan_usec;
+        uint64_t rescan_usec; /* OWNER_RESCAN_USEC, or a test's own */
 
         OwnerUser users[OWNER_USER_MAX];
         size_t n_users;
@@ -95,6 +97,7 @@ int owner_new_full(const char *cgroup_root, const char *proc_root, Owner **ret) 
                 return -ENOMEM;
         }
         o->proc_budget_usec = OWNER_PROCESS_BUDGET_USEC;
+        o->rescan_usec = OWNER_RESCAN_USEC;
         *ret = o;
         return 0;
 }
@@ -219,6 +222,7 @@ static void owner_scan(Owner *o) {
 
         owner_drop_entries(o);
         o->scanned = true;
+        o->missed = false;
         o->last_scan_usec = now_usec();
         fd = open_unified(o->root);
         if (fd < 0)
@@ -238,6 +242,10 @@ static const OwnerEntry *bsearch_entry(const Owner *o, const OwnerEntry *key) {
         return bsearch(key, o->entries, o->n, sizeof(*key), entry_cmp);
 }
 
+static bool owner_may_rescan(const Owner *o) {
+        return now_usec() - o->last_scan_usec >= o->rescan_usec;
+}
+
 static const OwnerEntry *owner_find(Owner *o, uint64_t cgroup_id) {
         OwnerEntry key = { .ino = cgroup_id };
         const OwnerEntry *e;
@@ -247,7 +255,11 @@ static const OwnerEntry *owner_find(Owner *o, uint64_t cgroup_id) {
         if (!o->scanned)
                 owner_scan(o);
         e = bsearch_entry(o, &key);
-        if (!e && !o->held && now_usec() - o->last_scan_usec >= OWNER_RESCAN_USEC) {
+        if (e)
+                return e;
+        if (o->held)
+                o->missed = true;
+        else if (owner_may_rescan(o)) {
                 owner_scan(o);
                 e = bsearch_entry(o, &key);
         }
@@ -267,8 +279,19 @@ const char *owner_unit(Owner *o, uint64_t cgroup_id) {
 }
 
 void owner_hold(Owner *o, bool hold) {
+        if (!o)
+                return;
+        o->held = hold;
+        /* The daemon holds the owner through every poll, so without this a
+         * unit started after the last scan would never be found. Too soon
+         * after a scan, the miss stays remembered for a later release. */
+        if (!hold && o->missed && owner_may_rescan(o))
+                owner_scan(o);
+}
+
+void owner_set_rescan_interval(Owner *o, uint64_t usec) {
         if (o)
-                o->held = hold;
+                o->rescan_usec = usec;
 }
 
 static bool is_unit_name(const char *s, size_t len) {

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "owner.h"
+#include "util.h"
 
 /* Live scans that must finish: the default 50 ms is not enough under
  * valgrind on a busy machine, and the budget has tests of its own. */
@@ -548,6 +549,114 @@ START_TEST(test_fake_budget_resume) {
 }
 END_TEST
 
+static uint64_t mkdir_ino(const char *dir, const char *name) {
+        char p[256];
+        struct stat st;
+
+        snprintf(p, sizeof(p), "%s/%s", dir, name);
+        if (mkdir(p, 0755) < 0 || stat(p, &st) < 0)
+                return 0;
+        return (uint64_t) st.st_ino;
+}
+
+/* The first mismatch of test_hold_rescan, asserted once its cgroups are
+ * removed again: a failing check would leave them behind. */
+static char hold_failure[256];
+
+static void expect(unsigned line, const char *got, const char *want) {
+        if (hold_failure[0] || (!got && !want) || (got && want && strcmp(got, want) == 0))
+                return;
+        snprintf(hold_failure, sizeof(hold_failure), "line %u: got %s, want %s", line, got ? got : "NULL",
+                 want ? want : "NULL");
+}
+#define EXPECT(got, want) expect(__LINE__, got, want)
+
+/* A unit that starts while the daemon holds the owner through its polls:
+ * the miss is remembered and the release rescans, at most as often as the
+ * rescan interval allows. The tree is a real cgroup2 one (the scan checks
+ * the file system), mounted in a cgroup namespace of our own, so the
+ * directories made are below this test's cgroup. */
+START_TEST(test_hold_rescan) {
+        static const char *const names[] = { "d.service", "c.service", "b.service", "a.service" };
+        char mnt[64], top[128], p[256];
+        uint64_t a, b, c, d;
+        Owner *o = NULL;
+
+        if (geteuid() != 0) {
+                fprintf(stderr, "test_hold_rescan: not root, no cgroup2 mount, skipping\n");
+                return;
+        }
+        snprintf(mnt, sizeof(mnt), "%s/test-owner-cg-XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+        if (unshare(CLONE_NEWNS | CLONE_NEWCGROUP) < 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+            !mkdtemp(mnt)) {
+                fprintf(stderr, "test_hold_rescan: no private mount and cgroup namespace (%s), skipping\n",
+                        strerror(errno));
+                return;
+        }
+        if (mount("cgroup2", mnt, "cgroup2", 0, NULL) < 0) {
+                fprintf(stderr, "test_hold_rescan: cannot mount cgroup2 (%s), skipping\n", strerror(errno));
+                rmdir(mnt);
+                return;
+        }
+        snprintf(top, sizeof(top), "%s/test-owner-XXXXXX", mnt);
+        ck_assert_ptr_nonnull(mkdtemp(top));
+
+        a = mkdir_ino(top, "a.service");
+        ck_assert_int_eq(owner_new(top, &o), 0);
+        owner_set_rescan_interval(o, 0);
+        EXPECT(owner_cgroup(o, a), "/a.service");
+
+        /* Started after the first scan: not seen while held, even though
+         * the interval would allow a rescan; found from the release on. */
+        b = mkdir_ino(top, "b.service");
+        owner_hold(o, true);
+        EXPECT(owner_unit(o, b), NULL);
+        EXPECT(owner_unit(o, a), "a.service");
+        owner_hold(o, false);
+        owner_hold(o, true);
+        EXPECT(owner_unit(o, b), "b.service");
+        EXPECT(owner_cgroup(o, b), "/b.service");
+        owner_hold(o, false);
+
+        /* A release without a miss does not rescan. */
+        c = mkdir_ino(top, "c.service");
+        owner_hold(o, true);
+        owner_hold(o, false);
+        owner_hold(o, true);
+        EXPECT(owner_unit(o, c), NULL);
+        owner_hold(o, false);
+        EXPECT(owner_unit(o, c), "c.service");
+
+        /* Too soon after a scan the release does not rescan, but the miss
+         * is kept: a later release, once allowed, rescans without another. */
+        d = mkdir_ino(top, "d.service");
+        owner_set_rescan_interval(o, 3600ULL * 1000000ULL);
+        owner_hold(o, true);
+        EXPECT(owner_unit(o, d), NULL);
+        owner_hold(o, false);
+        owner_hold(o, true);
+        EXPECT(owner_cgroup(o, d), NULL);
+        owner_hold(o, false);
+        owner_set_rescan_interval(o, 0);
+        owner_hold(o, true);
+        owner_hold(o, false);
+        owner_hold(o, true);
+        EXPECT(owner_unit(o, d), "d.service");
+        owner_hold(o, false);
+        owner_free(o);
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                snprintf(p, sizeof(p), "%s/%s", top, names[i]);
+                rmdir(p);
+        }
+        ck_assert_int_eq(rmdir(top), 0);
+        ck_assert_int_eq(umount2(mnt, MNT_DETACH), 0);
+        ck_assert_int_eq(rmdir(mnt), 0);
+        ck_assert(a != 0 && b != 0 && c != 0 && d != 0);
+        ck_assert_msg(hold_failure[0] == 0, "%s", hold_failure);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("owner");
         TCase *tc = tcase_create("core");
@@ -566,6 +675,7 @@ int main(void) {
         tcase_add_test(tc, test_process_budget_within);
         tcase_add_test(tc, test_fake_lowest_and_comm);
         tcase_add_test(tc, test_fake_budget_resume);
+        tcase_add_test(tc, test_hold_rescan);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
