@@ -29,6 +29,10 @@ typedef struct Watch {
         uint8_t addr[16]; /* network byte order */
         char *unix_path;  /* selects the UNIX listener bound there ("@x": abstract);
                            * NULL: the entry selects TCP listeners */
+        char *unit;       /* fnmatch(3) pattern on the owning systemd unit
+                           * ("nginx.service", "php*-fpm.service"); NULL: any */
+        char *netns;      /* fnmatch(3) pattern on the network namespace's
+                           * name ("host", "web1", "/proc/812/ns/net"); NULL: any */
         char *name;       /* NULL when not configured */
         unsigned warn;    /* percent; inherited from the top level if unset */
         unsigned clear;
@@ -45,6 +49,9 @@ typedef struct Config {
         bool unix_all;   /* `unix = true`: watch every UNIX listener */
         char *metrics_file; /* NULL: none */
         uint64_t syn_interval_usec; /* between SYN-queue counts; 0 = never */
+        bool host;       /* watch the daemon's own network namespace (default true) */
+        char **namespaces; /* namespace files or glob(7) patterns, absolute, in file order */
+        size_t n_namespaces;
         Watch *watch; /* no TCP entry: every TCP listener, with the top-level levels */
         size_t n_watch;
 } Config;
@@ -82,8 +89,17 @@ void config_print(const Config *c, FILE *f);
  * without `unix`; when there are none, every TCP listener is watched with a
  * static entry that carries the top-level warn/clear. UNIX listeners are
  * selected by the entries with a matching `unix` path, or, with
- * `unix = true`, by that static entry. */
-const Watch *config_match(const Config *c, const Listener *l);
+ * `unix = true`, by that static entry. An entry with `unit` matches only
+ * when unit (the listener's owning unit, NULL when unknown) matches its
+ * pattern; one with `netns` only when netns (the name of the listener's
+ * namespace, NULL when unknown) matches its pattern. Callers that do not
+ * know pass NULL: such entries then select nothing. */
+const Watch *config_match(const Config *c, const Listener *l, const char *unit, const char *netns);
+
+/* Whether any watch entry selects by `unit` / by `netns`: callers resolve
+ * those names for config_match() only then. */
+bool config_wants_unit(const Config *c);
+bool config_wants_netns(const Config *c);
 
 /* Whether UNIX listeners need to be dumped at all. */
 bool config_wants_unix(const Config *c);

@@ -2,8 +2,10 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <inttypes.h>
 #include <libconfig.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,8 @@
 #define CONFIG_FILE_MAX (1024 * 1024)
 #define CONFIG_NAME_MAX 64
 #define CONFIG_REPEAT_MAX_USEC (86400ULL * 7 * 1000000ULL)
+#define CONFIG_NAMESPACES_MAX 256
+#define CONFIG_PATTERN_MAX 255 /* unit and netns: a unit name is at most 255 bytes */
 
 /* Where messages point: the name of the file (or string) being parsed. */
 typedef struct Parser {
@@ -51,6 +55,7 @@ int config_new_default(Config **ret) {
         c->repeat_usec = CONFIG_DEFAULT_REPEAT_USEC;
         c->counters = true;
         c->syn_interval_usec = CONFIG_DEFAULT_SYN_INTERVAL_USEC;
+        c->host = true;
         *ret = c;
         return 0;
 }
@@ -61,8 +66,13 @@ Config *config_free(Config *c) {
         for (size_t i = 0; i < c->n_watch; i++) {
                 free(c->watch[i].name);
                 free(c->watch[i].unix_path);
+                free(c->watch[i].unit);
+                free(c->watch[i].netns);
         }
         free(c->watch);
+        for (size_t i = 0; i < c->n_namespaces; i++)
+                free(c->namespaces[i]);
+        free(c->namespaces);
         free(c->metrics_file);
         free(c->path);
         free(c);
@@ -224,8 +234,30 @@ static int check_name(const Parser *p, const config_setting_t *s, int idx, const
         return 0;
 }
 
+/* unit and netns: fnmatch(3) patterns, stored as written. */
+static int get_pattern(const Parser *p, const config_setting_t *s, int idx, char **ret) {
+        const char *key = config_setting_name(s), *v = NULL;
+        unsigned line = config_setting_source_line(s);
+        size_t n;
+        int r;
+
+        r = get_string(p, s, idx, &v);
+        if (r < 0)
+                return r;
+        n = strlen(v);
+        if (n == 0)
+                return fail(p, line, key, idx, "must not be empty");
+        if (n > CONFIG_PATTERN_MAX)
+                return fail(p, line, key, idx, "must be at most %d bytes, not %zu", CONFIG_PATTERN_MAX, n);
+        *ret = strdup(v);
+        if (!*ret)
+                return errbuf_set(p->err, -ENOMEM, "%s: %s", p->name, strerror(ENOMEM));
+        return 0;
+}
+
 static int parse_watch_entry(const Parser *p, const config_setting_t *g, int idx, const Config *c, Watch *w) {
-        const config_setting_t *port = NULL, *ports = NULL, *warn = NULL, *clear = NULL, *unix_sel = NULL;
+        const config_setting_t *port = NULL, *ports = NULL, *warn = NULL, *clear = NULL, *unix_sel = NULL,
+                               *unit_sel = NULL;
         unsigned line = config_setting_source_line(g);
         char q[48];
         int n, r;
@@ -235,7 +267,8 @@ static int parse_watch_entry(const Parser *p, const config_setting_t *g, int idx
         n = config_setting_length(g);
         if (n == 0)
                 return fail(p, line, NULL, idx,
-                            "empty entry; give at least one of port, ports, address, unix, name, warn, clear");
+                            "empty entry; give at least one of port, ports, address, unix, unit, netns, name, "
+                            "warn, clear");
 
         *w = (Watch) { .any_port = true, .warn = c->warn, .clear = c->clear, .line = line };
         for (int i = 0; i < n; i++) {
@@ -286,6 +319,15 @@ static int parse_watch_entry(const Parser *p, const config_setting_t *g, int idx
                         if (!w->unix_path)
                                 return errbuf_set(p->err, -ENOMEM, "%s: %s", p->name, strerror(ENOMEM));
                         unix_sel = s;
+                } else if (strcmp(key, "unit") == 0) {
+                        r = get_pattern(p, s, idx, &w->unit);
+                        if (r < 0)
+                                return r;
+                        unit_sel = s;
+                } else if (strcmp(key, "netns") == 0) {
+                        r = get_pattern(p, s, idx, &w->netns);
+                        if (r < 0)
+                                return r;
                 } else if (strcmp(key, "name") == 0) {
                         r = get_string(p, s, idx, &v);
                         if (r < 0)
@@ -313,6 +355,10 @@ static int parse_watch_entry(const Parser *p, const config_setting_t *g, int idx
         if (unix_sel && (port || ports || w->has_address))
                 return fail(p, config_setting_source_line(unix_sel), "unix", idx,
                             "selects a UNIX listener: cannot be combined with port, ports or address");
+        /* unix_diag reports no cgroup: such an entry would never match. */
+        if (unix_sel && unit_sel)
+                return fail(p, config_setting_source_line(unit_sel), "unit", idx,
+                            "cannot select UNIX listeners: the kernel reports no cgroup for them");
         if (w->clear >= w->warn) {
                 if (clear)
                         return fail(p, config_setting_source_line(clear), "clear", idx,
@@ -346,8 +392,54 @@ static int parse_watch(const Parser *p, const config_setting_t *list, Config *c)
         return 0;
 }
 
+/* Namespace files or glob(7) patterns; the daemon expands them, on every
+ * rescan, so only their form is checked here. Repeats are kept as written:
+ * overlapping patterns find the same namespace anyway, and the daemon
+ * tells namespaces apart by inode, not by the entry that found them. */
+static int parse_namespaces(const Parser *p, const config_setting_t *list, Config *c) {
+        unsigned line = config_setting_source_line(list);
+        int n;
+
+        if (!config_setting_is_array(list) && !config_setting_is_list(list))
+                return fail(p, line, "namespaces", -1, "must be a list of paths [ \"...\", ... ], not %s",
+                            type_name(list));
+        n = config_setting_length(list);
+        if (n > CONFIG_NAMESPACES_MAX)
+                return fail(p, line, "namespaces", -1, "must hold at most %d paths, not %d", CONFIG_NAMESPACES_MAX,
+                            n);
+        if (n == 0)
+                return 0;
+        c->namespaces = calloc((size_t) n, sizeof(char *));
+        if (!c->namespaces)
+                return errbuf_set(p->err, -ENOMEM, "%s: %s", p->name, strerror(ENOMEM));
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *e = config_setting_get_elem(list, (unsigned) i);
+                unsigned l = config_setting_source_line(e);
+                const char *v;
+                char key[32], q[48];
+                size_t len;
+
+                snprintf(key, sizeof(key), "namespaces[%d]", i);
+                if (config_setting_type(e) != CONFIG_TYPE_STRING)
+                        return fail(p, l, key, -1, "must be a string, not %s", type_name(e));
+                v = config_setting_get_string(e);
+                len = strlen(v);
+                if (len == 0)
+                        return fail(p, l, key, -1, "must not be empty");
+                if (v[0] != '/')
+                        return fail(p, l, key, -1, "must be an absolute path, not \"%s\"", quote(v, q, sizeof(q)));
+                if (len >= PATH_MAX)
+                        return fail(p, l, key, -1, "must be at most %d bytes, not %zu", PATH_MAX - 1, len);
+                c->namespaces[i] = strdup(v);
+                if (!c->namespaces[i])
+                        return errbuf_set(p->err, -ENOMEM, "%s: %s", p->name, strerror(ENOMEM));
+                c->n_namespaces++;
+        }
+        return 0;
+}
+
 static int parse_root(const Parser *p, const config_setting_t *root, Config *c) {
-        const config_setting_t *warn = NULL, *clear = NULL, *watch = NULL;
+        const config_setting_t *warn = NULL, *clear = NULL, *watch = NULL, *host = NULL;
         int n = config_setting_length(root), r;
 
         for (int i = 0; i < n; i++) {
@@ -377,17 +469,27 @@ static int parse_root(const Parser *p, const config_setting_t *root, Config *c) 
                                             "must be true or false, not %s", type_name(s));
                         c->unix_all = config_setting_get_bool(s);
                         r = 0;
-                } else if (strcmp(key, "syn_interval") == 0)
+                } else if (strcmp(key, "host") == 0) {
+                        if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+                                return fail(p, config_setting_source_line(s), key, -1,
+                                            "must be true or false, not %s", type_name(s));
+                        c->host = config_setting_get_bool(s);
+                        host = s;
+                        r = 0;
+                } else if (strcmp(key, "namespaces") == 0)
+                        r = parse_namespaces(p, s, c);
+                else if (strcmp(key, "syn_interval") == 0)
                         r = get_seconds(p, s, 0, CONFIG_INTERVAL_MAX_USEC, "0 and 3600", &c->syn_interval_usec);
                 else if (strcmp(key, "metrics_file") == 0) {
                         const char *v = NULL;
+                        char q[48];
 
                         r = get_string(p, s, -1, &v);
                         if (r < 0)
                                 return r;
                         if (v[0] != '/' || strlen(v) >= 4096 || v[strlen(v) - 1] == '/')
                                 return fail(p, config_setting_source_line(s), key, -1,
-                                            "must be an absolute file name, not \"%s\"", v);
+                                            "must be an absolute file name, not \"%s\"", quote(v, q, sizeof(q)));
                         free(c->metrics_file);
                         c->metrics_file = strdup(v);
                         if (!c->metrics_file)
@@ -408,6 +510,9 @@ static int parse_root(const Parser *p, const config_setting_t *root, Config *c) 
                 return fail(p, warn ? config_setting_source_line(warn) : 0, "warn", -1,
                             "must be above clear (%u, the default), not %u", c->clear, c->warn);
         }
+        if (!c->host && c->n_namespaces == 0)
+                return fail(p, config_setting_source_line(host), "host", -1,
+                            "false needs a non-empty namespaces list, or nothing is watched");
         return watch ? parse_watch(p, watch, c) : 0;
 }
 
@@ -571,6 +676,15 @@ void config_print(const Config *c, FILE *f) {
         fprintf(f, "syn_interval = %s;\n", format_seconds(c->syn_interval_usec, false, buf, sizeof(buf)));
         if (c->metrics_file)
                 print_string(f, "metrics_file = ", c->metrics_file, ";\n");
+        fprintf(f, "host = %s;\n", c->host ? "true" : "false");
+        if (c->n_namespaces == 0)
+                fputs("namespaces = [ ];\n", f);
+        else {
+                fputs("namespaces = [\n", f);
+                for (size_t i = 0; i < c->n_namespaces; i++)
+                        print_string(f, "        ", c->namespaces[i], i + 1 < c->n_namespaces ? ",\n" : "\n");
+                fputs("];\n", f);
+        }
         if (c->n_watch == 0) {
                 fputs("watch = ( );\n", f);
                 return;
@@ -588,6 +702,10 @@ void config_print(const Config *c, FILE *f) {
                         fprintf(f, " address = \"%s\";", inet_ntop(w->family, w->addr, buf, sizeof(buf)));
                 if (w->unix_path)
                         print_string(f, " unix = ", w->unix_path, ";");
+                if (w->unit)
+                        print_string(f, " unit = ", w->unit, ";");
+                if (w->netns)
+                        print_string(f, " netns = ", w->netns, ";");
                 if (w->name)
                         print_string(f, " name = ", w->name, ";");
                 fprintf(f, " warn = %u; clear = %u; }%s\n", w->warn, w->clear, i + 1 < c->n_watch ? "," : "");
@@ -595,17 +713,27 @@ void config_print(const Config *c, FILE *f) {
         fputs(");\n", f);
 }
 
-static bool watch_matches(const Watch *w, const Listener *l) {
-        if (l->kind == LISTENER_UNIX)
-                return w->unix_path && strcmp(w->unix_path, l->path) == 0;
-        if (w->unix_path)
-                return false;
-        if (!w->any_port && (l->port < w->ports.lo || l->port > w->ports.hi))
-                return false;
-        if (w->has_address &&
-            (w->family != l->family || memcmp(w->addr, l->addr, w->family == AF_INET ? 4 : 16) != 0))
-                return false;
-        return true;
+/* An entry's pattern (unit, netns) matches known names only. */
+static bool pattern_matches(const char *pattern, const char *name) {
+        return !pattern || (name && fnmatch(pattern, name, 0) == 0);
+}
+
+/* The cheap tests first: fnmatch() runs only for listeners that the
+ * entry's port, address or path already selects. */
+static bool watch_matches(const Watch *w, const Listener *l, const char *unit, const char *netns) {
+        if (l->kind == LISTENER_UNIX) {
+                if (!w->unix_path || strcmp(w->unix_path, l->path) != 0)
+                        return false;
+        } else {
+                if (w->unix_path)
+                        return false;
+                if (!w->any_port && (l->port < w->ports.lo || l->port > w->ports.hi))
+                        return false;
+                if (w->has_address &&
+                    (w->family != l->family || memcmp(w->addr, l->addr, w->family == AF_INET ? 4 : 16) != 0))
+                        return false;
+        }
+        return pattern_matches(w->unit, unit) && pattern_matches(w->netns, netns);
 }
 
 static size_t n_tcp_entries(const Config *c) {
@@ -620,13 +748,27 @@ bool config_wants_unix(const Config *c) {
         return c->unix_all || n_tcp_entries(c) < c->n_watch;
 }
 
-const Watch *config_match(const Config *c, const Listener *l) {
+bool config_wants_unit(const Config *c) {
+        for (size_t i = 0; i < c->n_watch; i++)
+                if (c->watch[i].unit)
+                        return true;
+        return false;
+}
+
+bool config_wants_netns(const Config *c) {
+        for (size_t i = 0; i < c->n_watch; i++)
+                if (c->watch[i].netns)
+                        return true;
+        return false;
+}
+
+const Watch *config_match(const Config *c, const Listener *l, const char *unit, const char *netns) {
         /* Thread-unsafe by design: the daemon is single-threaded and the
          * entry is rewritten from c on every call. */
         static Watch all;
 
         for (size_t i = 0; i < c->n_watch; i++)
-                if (watch_matches(&c->watch[i], l))
+                if (watch_matches(&c->watch[i], l, unit, netns))
                         return &c->watch[i];
         if (l->kind == LISTENER_UNIX ? c->unix_all : n_tcp_entries(c) == 0) {
                 all = (Watch) { .any_port = true, .warn = c->warn, .clear = c->clear };

@@ -53,12 +53,27 @@ static char *print_config(const Config *c) {
         return buf;
 }
 
+/* Both NULL or the same string. */
+static void assert_str_or_null_eq(const char *a, const char *b, const char *what, const char *field, size_t i) {
+        ck_assert_msg((a == NULL) == (b == NULL), "%s: %s[%zu]: \"%s\" vs \"%s\"", what, field, i, a ? a : "(null)",
+                      b ? b : "(null)");
+        if (a)
+                ck_assert_msg(strcmp(a, b) == 0, "%s: %s[%zu]: \"%s\" vs \"%s\"", what, field, i, a, b);
+}
+
 /* Everything but path and the source lines. */
 static void assert_config_eq(const Config *a, const Config *b, const char *what) {
         ck_assert_msg(a->interval_usec == b->interval_usec, "%s: interval", what);
         ck_assert_msg(a->warn == b->warn && a->clear == b->clear, "%s: levels", what);
         ck_assert_msg(a->repeat_usec == b->repeat_usec, "%s: repeat", what);
         ck_assert_msg(a->counters == b->counters, "%s: counters", what);
+        ck_assert_msg(a->unix_all == b->unix_all, "%s: unix", what);
+        ck_assert_msg(a->syn_interval_usec == b->syn_interval_usec, "%s: syn_interval", what);
+        assert_str_or_null_eq(a->metrics_file, b->metrics_file, what, "metrics_file", 0);
+        ck_assert_msg(a->host == b->host, "%s: host", what);
+        ck_assert_msg(a->n_namespaces == b->n_namespaces, "%s: n_namespaces", what);
+        for (size_t i = 0; i < a->n_namespaces; i++)
+                ck_assert_msg(strcmp(a->namespaces[i], b->namespaces[i]) == 0, "%s: namespaces[%zu]", what, i);
         ck_assert_msg(a->n_watch == b->n_watch, "%s: n_watch", what);
         for (size_t i = 0; i < a->n_watch; i++) {
                 const Watch *x = &a->watch[i], *y = &b->watch[i];
@@ -74,6 +89,9 @@ static void assert_config_eq(const Config *a, const Config *b, const char *what)
                 ck_assert_msg((x->name == NULL) == (y->name == NULL), "%s: watch[%zu].name", what, i);
                 if (x->name)
                         ck_assert_str_eq(x->name, y->name);
+                assert_str_or_null_eq(x->unix_path, y->unix_path, what, "unix", i);
+                assert_str_or_null_eq(x->unit, y->unit, what, "unit", i);
+                assert_str_or_null_eq(x->netns, y->netns, what, "netns", i);
                 ck_assert_msg(x->warn == y->warn && x->clear == y->clear, "%s: watch[%zu] levels", what, i);
         }
 }
@@ -113,7 +131,7 @@ START_TEST(test_golden_good) {
 
         enter_fixtures();
         n = list_conf("good", &names);
-        ck_assert_uint_eq(n, 11);
+        ck_assert_uint_eq(n, 14);
         for (size_t i = 0; i < n; i++) {
                 char conf[256], out[256];
                 Config *c = NULL, *again = NULL;
@@ -153,7 +171,7 @@ START_TEST(test_golden_bad) {
 
         enter_fixtures();
         n = list_conf("bad", &names);
-        ck_assert_uint_eq(n, 48);
+        ck_assert_uint_eq(n, 67);
         for (size_t i = 0; i < n; i++) {
                 char conf[256], errfile[256], got[300];
                 Config *c = (Config *) 0x1;
@@ -396,23 +414,23 @@ START_TEST(test_match_unix) {
                                              "u", &c, NULL),
                          0);
         ck_assert(config_wants_unix(c));
-        ck_assert_uint_eq(config_match(c, &fpm)->warn, 50);
-        ck_assert_ptr_null(config_match(c, &other));
-        ck_assert_uint_eq(config_match(c, &tcp)->warn, 80);
+        ck_assert_uint_eq(config_match(c, &fpm, NULL, NULL)->warn, 50);
+        ck_assert_ptr_null(config_match(c, &other, NULL, NULL));
+        ck_assert_uint_eq(config_match(c, &tcp, NULL, NULL)->warn, 80);
         ck_assert_uint_eq(config_port_ranges(c, r, 4), 0);
         config_free(c);
 
         ck_assert_int_eq(config_parse_string("unix = true; watch = ( { port = 443; } );", "u", &c, NULL), 0);
         ck_assert(config_wants_unix(c));
-        ck_assert_uint_eq(config_match(c, &other)->warn, 80);
-        ck_assert_ptr_null(config_match(c, &tcp));
+        ck_assert_uint_eq(config_match(c, &other, NULL, NULL)->warn, 80);
+        ck_assert_ptr_null(config_match(c, &tcp, NULL, NULL));
         ck_assert_uint_eq(config_port_ranges(c, r, 4), 1);
         config_free(c);
 
         ck_assert_int_eq(config_new_default(&c), 0);
         ck_assert(!config_wants_unix(c));
-        ck_assert_ptr_null(config_match(c, &fpm));
-        ck_assert_ptr_nonnull(config_match(c, &tcp));
+        ck_assert_ptr_null(config_match(c, &fpm, NULL, NULL));
+        ck_assert_ptr_nonnull(config_match(c, &tcp, NULL, NULL));
         config_free(c);
 }
 END_TEST
@@ -456,7 +474,7 @@ START_TEST(test_match) {
         const Watch *w;
 
         ck_assert_int_eq(config_parse_string("warn = 90; clear = 20;", "m", &c, &err), 0);
-        w = config_match(c, &l);
+        w = config_match(c, &l, NULL, NULL);
         ck_assert_ptr_nonnull(w);
         ck_assert(w->any_port);
         ck_assert_uint_eq(w->warn, 90);
@@ -468,18 +486,18 @@ START_TEST(test_match) {
                                              "  { address = \"::1\"; } );",
                                              "m", &c, &err),
                          0);
-        ck_assert_ptr_null(config_match(c, &l)); /* 0.0.0.0:8050 */
+        ck_assert_ptr_null(config_match(c, &l, NULL, NULL)); /* 0.0.0.0:8050 */
         inet_pton(AF_INET, "127.0.0.1", l.addr);
-        ck_assert_ptr_eq(config_match(c, &l), &c->watch[1]);
+        ck_assert_ptr_eq(config_match(c, &l, NULL, NULL), &c->watch[1]);
         l.port = 8100;
-        ck_assert_ptr_null(config_match(c, &l));
+        ck_assert_ptr_null(config_match(c, &l, NULL, NULL));
         l.port = 443;
-        ck_assert_ptr_eq(config_match(c, &l), &c->watch[0]);
+        ck_assert_ptr_eq(config_match(c, &l, NULL, NULL), &c->watch[0]);
         l.family = AF_INET6;
         l.port = 22;
         memset(l.addr, 0, sizeof(l.addr));
         l.addr[15] = 1;
-        ck_assert_ptr_eq(config_match(c, &l), &c->watch[2]);
+        ck_assert_ptr_eq(config_match(c, &l, NULL, NULL), &c->watch[2]);
         config_free(c);
 }
 END_TEST
@@ -512,6 +530,382 @@ START_TEST(test_port_ranges) {
 }
 END_TEST
 
+START_TEST(test_host_namespaces) {
+        Config *c = NULL;
+        ErrBuf err = {{0}};
+
+        ck_assert_int_eq(config_new_default(&c), 0);
+        ck_assert(c->host);
+        ck_assert_uint_eq(c->n_namespaces, 0);
+        ck_assert_ptr_null(c->namespaces);
+        config_free(c);
+        ck_assert_int_eq(config_parse_string("warn = 90;", "h", &c, &err), 0);
+        ck_assert(c->host);
+        ck_assert_uint_eq(c->n_namespaces, 0);
+        config_free(c);
+
+        enter_fixtures();
+        ck_assert_int_eq(config_load("good/namespaces.conf", true, &c, &err), 0);
+        ck_assert(!c->host);
+        ck_assert_uint_eq(c->n_namespaces, 4);
+        ck_assert_str_eq(c->namespaces[0], "/run/netns/*");
+        ck_assert_str_eq(c->namespaces[1], "/proc/812/ns/net");
+        ck_assert_str_eq(c->namespaces[2], "/run/netns/web[0-9]");
+        ck_assert_str_eq(c->namespaces[3], "/run/netns/*");
+        ck_assert_uint_eq(c->n_watch, 0);
+        config_free(c);
+
+        ck_assert_int_eq(config_load("good/namespaces-list.conf", true, &c, &err), 0);
+        ck_assert(c->host);
+        ck_assert_uint_eq(c->n_namespaces, 2);
+        ck_assert_str_eq(c->namespaces[0], "/run/netns/web1");
+        ck_assert_str_eq(c->namespaces[1], "/var/run/netns/db 1");
+        config_free(c);
+
+        /* host = true with an empty list is the default, spelt out. */
+        ck_assert_int_eq(config_parse_string("host = true; namespaces = ( );", "h", &c, &err), 0);
+        ck_assert(c->host);
+        ck_assert_uint_eq(c->n_namespaces, 0);
+        config_free(c);
+        /* The order of the keys does not matter for the host check. */
+        ck_assert_int_eq(config_parse_string("namespaces = [ \"/run/netns/a\" ];\nhost = false;", "h", &c, &err), 0);
+        ck_assert(!c->host);
+        ck_assert_uint_eq(c->n_namespaces, 1);
+        config_free(c);
+}
+END_TEST
+
+/* The limits themselves are accepted; one more is the golden bad files. */
+START_TEST(test_limits_new_keys) {
+        char *text, path[4096], unit[256];
+        size_t len = 0, size = 256 * 32 + 64;
+        Config *c = NULL;
+        ErrBuf err = {{0}};
+
+        text = malloc(size);
+        ck_assert_ptr_nonnull(text);
+        len += (size_t) snprintf(text + len, size - len, "host = false; namespaces = [");
+        for (int i = 0; i < 256; i++)
+                len += (size_t) snprintf(text + len, size - len, "%s\"/run/netns/n%d\"", i ? ", " : " ", i);
+        snprintf(text + len, size - len, " ];");
+        ck_assert_msg(config_parse_string(text, "l", &c, &err) == 0, "%s", err.text);
+        ck_assert_uint_eq(c->n_namespaces, 256);
+        ck_assert_str_eq(c->namespaces[0], "/run/netns/n0");
+        ck_assert_str_eq(c->namespaces[255], "/run/netns/n255");
+        config_free(c);
+        free(text);
+
+        memset(path, 'p', sizeof(path) - 1);
+        path[0] = '/';
+        path[sizeof(path) - 1] = 0; /* 4095 bytes */
+        memset(unit, 'u', sizeof(unit) - 1);
+        unit[sizeof(unit) - 1] = 0; /* 255 bytes */
+        size = sizeof(path) + 2 * sizeof(unit) + 128;
+        text = malloc(size);
+        ck_assert_ptr_nonnull(text);
+        snprintf(text, size, "namespaces = [ \"%s\" ];\nwatch = ( { unit = \"%s\"; netns = \"%s\"; } );", path, unit,
+                 unit);
+        ck_assert_msg(config_parse_string(text, "l", &c, &err) == 0, "%s", err.text);
+        ck_assert_uint_eq(strlen(c->namespaces[0]), 4095);
+        ck_assert_uint_eq(strlen(c->watch[0].unit), 255);
+        ck_assert_uint_eq(strlen(c->watch[0].netns), 255);
+        config_free(c);
+        free(text);
+
+        /* A single byte is enough for a pattern and for a path. */
+        ck_assert_int_eq(config_parse_string("namespaces = [ \"/\" ]; watch = ( { unit = \"*\"; netns = \"?\"; } );",
+                                             "l", &c, &err),
+                         0);
+        ck_assert_str_eq(c->namespaces[0], "/");
+        ck_assert_str_eq(c->watch[0].unit, "*");
+        ck_assert_str_eq(c->watch[0].netns, "?");
+        config_free(c);
+}
+END_TEST
+
+START_TEST(test_unit_netns_values) {
+        Config *c = NULL;
+        ErrBuf err = {{0}};
+
+        enter_fixtures();
+        ck_assert_int_eq(config_load("good/unit-netns.conf", true, &c, &err), 0);
+        ck_assert_uint_eq(c->n_watch, 5);
+        ck_assert_str_eq(c->watch[0].unit, "nginx.service");
+        ck_assert_ptr_null(c->watch[0].netns);
+        ck_assert(c->watch[0].any_port);
+        ck_assert_ptr_null(c->watch[0].unix_path);
+        ck_assert_str_eq(c->watch[1].unit, "php*-fpm.service");
+        ck_assert_str_eq(c->watch[1].netns, "host");
+        ck_assert_uint_eq(c->watch[1].ports.lo, 8080);
+        ck_assert_uint_eq(c->watch[1].warn, 50);
+        ck_assert_ptr_null(c->watch[2].unit);
+        ck_assert_str_eq(c->watch[2].netns, "web*");
+        ck_assert_str_eq(c->watch[3].unix_path, "/run/php/php-fpm.sock");
+        ck_assert_ptr_null(c->watch[3].unit);
+        ck_assert_str_eq(c->watch[3].netns, "php");
+        ck_assert_str_eq(c->watch[4].unit, "say \"[a-z]\\*\".service");
+        ck_assert_str_eq(c->watch[4].netns, "/proc/812/ns/net");
+        ck_assert_uint_eq(c->watch[4].line, 8);
+        config_free(c);
+}
+END_TEST
+
+START_TEST(test_match_unit) {
+        Config *c = NULL;
+        ErrBuf err = {{0}};
+        Listener l = { .family = AF_INET, .port = 8080 };
+        PortRange r[4];
+
+        /* Exact name: one unit, whatever the port; the entry is a TCP
+         * entry, so listeners of other units are no longer watched. */
+        ck_assert_int_eq(config_parse_string("watch = ( { unit = \"nginx.service\"; warn = 50; clear = 20; } );", "m",
+                                             &c, &err),
+                         0);
+        ck_assert(config_wants_unit(c));
+        ck_assert(!config_wants_netns(c));
+        ck_assert(!config_wants_unix(c));
+        ck_assert_ptr_eq(config_match(c, &l, "nginx.service", NULL), &c->watch[0]);
+        ck_assert_ptr_eq(config_match(c, &l, "nginx.service", "web1"), &c->watch[0]);
+        l.port = 1;
+        ck_assert_ptr_eq(config_match(c, &l, "nginx.service", "host"), &c->watch[0]);
+        ck_assert_ptr_null(config_match(c, &l, "nginx.service2", NULL));
+        ck_assert_ptr_null(config_match(c, &l, "nginx", NULL));
+        ck_assert_ptr_null(config_match(c, &l, "apache2.service", NULL));
+        ck_assert_ptr_null(config_match(c, &l, "", NULL));
+        /* Unknown unit: the entry does not select the listener. */
+        ck_assert_ptr_null(config_match(c, &l, NULL, NULL));
+        ck_assert_uint_eq(config_port_ranges(c, r, 4), 0);
+        config_free(c);
+
+        /* Glob patterns, fnmatch(3) with no flags: '*' also matches '/'
+         * and a leading '.', '\' escapes, first matching entry wins. */
+        ck_assert_int_eq(config_parse_string("watch = (\n"
+                                             "  { port = 8080; unit = \"php*-fpm.service\"; name = \"fpm\"; },\n"
+                                             "  { unit = \"[a-c]*.service\"; name = \"abc\"; },\n"
+                                             "  { unit = \"lit\\\\*\"; name = \"literal\"; },\n"
+                                             "  { unit = \"*\"; name = \"any unit\"; } );",
+                                             "m", &c, &err),
+                         0);
+        ck_assert_str_eq(c->watch[2].unit, "lit\\*");
+        l.port = 8080;
+        ck_assert_ptr_eq(config_match(c, &l, "php8.2-fpm.service", NULL), &c->watch[0]);
+        ck_assert_ptr_eq(config_match(c, &l, "php-fpm.service", NULL), &c->watch[0]);
+        ck_assert_ptr_eq(config_match(c, &l, "php-fpm.socket", NULL), &c->watch[3]);
+        ck_assert_ptr_eq(config_match(c, &l, "bind9.service", NULL), &c->watch[1]);
+        ck_assert_ptr_eq(config_match(c, &l, "lit*", NULL), &c->watch[2]);
+        ck_assert_ptr_eq(config_match(c, &l, "literal", NULL), &c->watch[3]);
+        ck_assert_ptr_eq(config_match(c, &l, "user@1000.service/app.slice", NULL), &c->watch[3]);
+        ck_assert_ptr_eq(config_match(c, &l, ".hidden", NULL), &c->watch[3]);
+        ck_assert_ptr_null(config_match(c, &l, NULL, NULL));
+        /* Port and unit together: both must match. */
+        l.port = 8081;
+        ck_assert_ptr_eq(config_match(c, &l, "php8.2-fpm.service", NULL), &c->watch[3]);
+        ck_assert_ptr_eq(config_match(c, &l, "cron.service", NULL), &c->watch[1]);
+        config_free(c);
+
+        /* Port and unit, with a port-only fallback behind it. */
+        ck_assert_int_eq(config_parse_string("watch = ( { port = 80; unit = \"nginx.service\"; warn = 50; clear = 20; },"
+                                             " { port = 80; } );",
+                                             "m", &c, &err),
+                         0);
+        l.port = 80;
+        ck_assert_ptr_eq(config_match(c, &l, "nginx.service", NULL), &c->watch[0]);
+        ck_assert_ptr_eq(config_match(c, &l, "apache2.service", NULL), &c->watch[1]);
+        ck_assert_ptr_eq(config_match(c, &l, NULL, NULL), &c->watch[1]);
+        l.port = 81;
+        ck_assert_ptr_null(config_match(c, &l, "nginx.service", NULL));
+        ck_assert_uint_eq(config_port_ranges(c, r, 4), 1);
+        ck_assert_uint_eq(r[0].lo, 80);
+        ck_assert_uint_eq(r[0].hi, 80);
+        config_free(c);
+}
+END_TEST
+
+START_TEST(test_match_netns) {
+        Config *c = NULL;
+        ErrBuf err = {{0}};
+        Listener l = { .family = AF_INET6, .port = 443, .netns = 4026532999 };
+        Listener sock = { .kind = LISTENER_UNIX, .family = AF_UNIX, .path = "/run/app.sock" };
+
+        /* netns alone selects every TCP listener of the matching
+         * namespaces, and nothing else. */
+        ck_assert_int_eq(config_parse_string("namespaces = [ \"/run/netns/*\" ];\n"
+                                             "watch = ( { netns = \"web*\"; name = \"web\"; } );",
+                                             "n", &c, &err),
+                         0);
+        ck_assert(config_wants_netns(c));
+        ck_assert(!config_wants_unit(c));
+        ck_assert_ptr_eq(config_match(c, &l, NULL, "web1"), &c->watch[0]);
+        ck_assert_ptr_eq(config_match(c, &l, "nginx.service", "web1"), &c->watch[0]);
+        l.port = 22;
+        ck_assert_ptr_eq(config_match(c, &l, NULL, "web"), &c->watch[0]);
+        ck_assert_ptr_null(config_match(c, &l, NULL, "host"));
+        ck_assert_ptr_null(config_match(c, &l, NULL, "db1"));
+        ck_assert_ptr_null(config_match(c, &l, NULL, "aweb1"));
+        ck_assert_ptr_null(config_match(c, &l, NULL, NULL));
+        ck_assert_ptr_null(config_match(c, &sock, NULL, "web1"));
+        config_free(c);
+
+        /* Both patterns must match; a path name matches a path pattern. */
+        ck_assert_int_eq(config_parse_string("watch = ( { unit = \"nginx.service\"; netns = \"host\"; },\n"
+                                             "  { netns = \"/proc/*/ns/net\"; } );",
+                                             "n", &c, &err),
+                         0);
+        ck_assert(config_wants_unit(c));
+        ck_assert(config_wants_netns(c));
+        ck_assert_ptr_eq(config_match(c, &l, "nginx.service", "host"), &c->watch[0]);
+        ck_assert_ptr_null(config_match(c, &l, "nginx.service", "web1"));
+        ck_assert_ptr_null(config_match(c, &l, "nginx.service", NULL));
+        ck_assert_ptr_null(config_match(c, &l, NULL, "host"));
+        ck_assert_ptr_eq(config_match(c, &l, "nginx.service", "/proc/812/ns/net"), &c->watch[1]);
+        ck_assert_ptr_eq(config_match(c, &l, NULL, "/proc/812/ns/net"), &c->watch[1]);
+        config_free(c);
+}
+END_TEST
+
+/* netns narrows a UNIX entry (unit cannot: see bad/unit-unix.conf); the
+ * static "watch all" entry ignores it. */
+START_TEST(test_match_unix_unit) {
+        Config *c = NULL;
+        ErrBuf err = {{0}};
+        Listener fpm = { .kind = LISTENER_UNIX, .family = AF_UNIX, .path = "/run/php/php-fpm.sock" };
+        Listener tcp = { .family = AF_INET, .port = 8080 };
+        const Watch *w;
+
+        ck_assert_int_eq(config_parse_string("watch = ( { unix = \"/run/php/php-fpm.sock\";"
+                                             " netns = \"host\"; warn = 50; clear = 20; } );",
+                                             "u", &c, &err),
+                         0);
+        ck_assert(config_wants_unix(c));
+        ck_assert(!config_wants_unit(c));
+        ck_assert(config_wants_netns(c));
+        ck_assert_ptr_eq(config_match(c, &fpm, NULL, "host"), &c->watch[0]);
+        ck_assert_ptr_null(config_match(c, &fpm, NULL, "web1"));
+        ck_assert_ptr_null(config_match(c, &fpm, NULL, NULL));
+        /* Only UNIX entries: every TCP listener, whatever its unit. */
+        w = config_match(c, &tcp, NULL, NULL);
+        ck_assert_ptr_nonnull(w);
+        ck_assert(w->any_port);
+        ck_assert_ptr_null(w->unit);
+        ck_assert_ptr_null(w->netns);
+        ck_assert_uint_eq(w->warn, 80);
+        ck_assert_ptr_eq(config_match(c, &tcp, "nginx.service", "web1"), w);
+        config_free(c);
+
+        /* unix = true: a UNIX listener the entry does not select falls to
+         * the static entry, with or without a known unit. */
+        ck_assert_int_eq(config_parse_string("unix = true; warn = 70; clear = 10;\n"
+                                             "watch = ( { unix = \"/run/php/php-fpm.sock\"; netns = \"php*\"; },"
+                                             " { port = 443; } );",
+                                             "u", &c, &err),
+                         0);
+        ck_assert_ptr_eq(config_match(c, &fpm, NULL, "php"), &c->watch[0]);
+        w = config_match(c, &fpm, NULL, "web1");
+        ck_assert_ptr_nonnull(w);
+        ck_assert(w != &c->watch[0] && w != &c->watch[1]);
+        ck_assert_uint_eq(w->warn, 70);
+        ck_assert_uint_eq(w->clear, 10);
+        ck_assert_ptr_eq(config_match(c, &fpm, NULL, NULL), w);
+        ck_assert_ptr_null(config_match(c, &tcp, NULL, "php"));
+        config_free(c);
+}
+END_TEST
+
+START_TEST(test_wants) {
+        Config *c = NULL;
+        ErrBuf err = {{0}};
+
+        ck_assert_int_eq(config_new_default(&c), 0);
+        ck_assert(!config_wants_unit(c));
+        ck_assert(!config_wants_netns(c));
+        config_free(c);
+        /* namespaces alone do not need netns names for matching. */
+        ck_assert_int_eq(config_parse_string("host = false; namespaces = [ \"/run/netns/*\" ];\n"
+                                             "watch = ( { port = 80; }, { unix = \"/x.sock\"; name = \"x\"; } );",
+                                             "w", &c, &err),
+                         0);
+        ck_assert(!config_wants_unit(c));
+        ck_assert(!config_wants_netns(c));
+        config_free(c);
+        /* The entry that asks may be the last one. */
+        ck_assert_int_eq(config_parse_string("watch = ( { port = 80; }, { port = 81; }, { netns = \"db\"; } );", "w",
+                                             &c, &err),
+                         0);
+        ck_assert(!config_wants_unit(c));
+        ck_assert(config_wants_netns(c));
+        config_free(c);
+        ck_assert_int_eq(config_parse_string("watch = ( { port = 80; }, { port = 81; unit = \"a.service\"; } );",
+                                             "w", &c, &err),
+                         0);
+        ck_assert(config_wants_unit(c));
+        ck_assert(!config_wants_netns(c));
+        config_free(c);
+}
+END_TEST
+
+/* The new keys print as written, quotes and backslashes escaped, and parse
+ * back to the same values. */
+START_TEST(test_print_new_keys) {
+        static const char want[] = "interval = 1.0;\n"
+                                   "warn = 80;\n"
+                                   "clear = 60;\n"
+                                   "repeat = 300;\n"
+                                   "counters = true;\n"
+                                   "unix = false;\n"
+                                   "syn_interval = 10;\n"
+                                   "host = false;\n"
+                                   "namespaces = [\n"
+                                   "        \"/run/netns/a\\\"b\",\n"
+                                   "        \"/run/netns/c\\\\*\"\n"
+                                   "];\n"
+                                   "watch = (\n"
+                                   "        { port = 80; unit = \"x\\\\[\\\"\"; netns = \"w*\"; warn = 80; clear = 60; }\n"
+                                   ");\n";
+        Config *c = NULL, *again = NULL;
+        ErrBuf err = {{0}};
+        char *got, *got2;
+
+        ck_assert_int_eq(config_parse_string("host = false;\n"
+                                             "namespaces = [ \"/run/netns/a\\\"b\", \"/run/netns/c\\\\*\" ];\n"
+                                             "watch = ( { netns = \"w*\"; unit = \"x\\\\[\\\"\"; port = 80; } );",
+                                             "p", &c, &err),
+                         0);
+        ck_assert_str_eq(c->namespaces[0], "/run/netns/a\"b");
+        ck_assert_str_eq(c->namespaces[1], "/run/netns/c\\*");
+        ck_assert_str_eq(c->watch[0].unit, "x\\[\"");
+        got = print_config(c);
+        ck_assert_str_eq(got, want);
+        ck_assert_msg(config_parse_string(got, "p2", &again, &err) == 0, "%s", err.text);
+        assert_config_eq(c, again, "print_new_keys");
+        got2 = print_config(again);
+        ck_assert_str_eq(got2, want);
+        free(got2);
+        free(got);
+        config_free(again);
+        config_free(c);
+}
+END_TEST
+
+/* A failure after some namespaces or patterns were copied frees them (run
+ * under ASan/valgrind to see it) and leaves ret alone. */
+START_TEST(test_partial_failure) {
+        Config *c = (Config *) 0x1;
+        ErrBuf err = {{0}};
+
+        ck_assert_int_eq(config_parse_string("namespaces = [ \"/a\", \"/b\", \"c\" ];", "f", &c, &err), -EINVAL);
+        ck_assert_str_eq(err.text, "f:1: namespaces[2]: must be an absolute path, not \"c\"");
+        ck_assert_int_eq(config_parse_string("namespaces = [ \"/a\" ];\nwatch = ( { unit = \"a\"; netns = \"b\"; },\n"
+                                             "  { unit = \"a\"; netns = \"b\"; port = 0; } );",
+                                             "f", &c, &err),
+                         -EINVAL);
+        ck_assert_str_eq(err.text, "f:3: watch[1].port: must be between 1 and 65535, not 0");
+        ck_assert_int_eq(config_parse_string("host = false;\nwatch = ( { netns = \"web\"; } );", "f", &c, &err),
+                         -EINVAL);
+        ck_assert_str_eq(err.text, "f:1: host: false needs a non-empty namespaces list, or nothing is watched");
+        ck_assert_ptr_eq(c, (Config *) 0x1);
+}
+END_TEST
+
 static Suite *config_suite(void) {
         Suite *s = suite_create("config");
         TCase *tc = tcase_create("core");
@@ -530,6 +924,15 @@ static Suite *config_suite(void) {
         tcase_add_test(tc, test_sample);
         tcase_add_test(tc, test_match);
         tcase_add_test(tc, test_port_ranges);
+        tcase_add_test(tc, test_host_namespaces);
+        tcase_add_test(tc, test_limits_new_keys);
+        tcase_add_test(tc, test_unit_netns_values);
+        tcase_add_test(tc, test_match_unit);
+        tcase_add_test(tc, test_match_netns);
+        tcase_add_test(tc, test_match_unix_unit);
+        tcase_add_test(tc, test_wants);
+        tcase_add_test(tc, test_print_new_keys);
+        tcase_add_test(tc, test_partial_failure);
         suite_add_tcase(s, tc);
         return s;
 }
