@@ -111,6 +111,25 @@ Policy *policy_free(Policy *p);
  * the poll. Table and record pool keep their peak size (records are
  * reused, deleted keys leave no tombstones). */
 
+/* What the policy asks its caller about a listener, when the configuration
+ * needs it: the names config_match() selects by, and the sysctls of the
+ * listener's network namespace (for Event.clamped/somaxconn/
+ * abort_on_overflow). Any member may be NULL. Defaults: unit NULL;
+ * netns_name NETNS_HOST_NAME for netns 0 and NULL otherwise; sysctls (also
+ * when the function answers NULL) those given to policy_begin(). unit and
+ * netns_name are asked only when config_wants_unit()/config_wants_netns();
+ * sysctls only for listeners outside netns 0, when an event is made. The
+ * strings must stay valid until the call returns. */
+typedef struct PolicyLookup {
+        const char *(*unit)(void *userdata, uint64_t cgroup_id);
+        const char *(*netns_name)(void *userdata, uint64_t netns);
+        const NetstatSysctls *(*sysctls)(void *userdata, uint64_t netns);
+        void *userdata;
+} PolicyLookup;
+
+/* Copies *lookup (NULL: the defaults); kept across polls. */
+void policy_set_lookup(Policy *p, const PolicyLookup *lookup);
+
 /* Starts a poll at time now_usec (CLOCK_MONOTONIC). sysctls may be NULL
  * (somaxconn unknown). c must stay valid until policy_end()/policy_abort()
  * and, as events point into it, until the events are used. */
@@ -125,11 +144,34 @@ void policy_begin(Policy *p, const Config *c, uint64_t now_usec, const NetstatSy
  * dropped, and seen as new by the next poll); the poll goes on either way. */
 int policy_observe(Policy *p, const Listener *l, EventList *out);
 
+/* The host counters of network namespace netns for this poll, between
+ * policy_begin() and policy_end(), at most once per namespace and poll.
+ * Each namespace keeps its own baselines and rate limits. counters NULL:
+ * not available this poll (neither reported nor losing the baseline; sums
+ * held back are still reported when due). EVENT_COUNTER events carry the
+ * namespace in listener.netns (the rest of listener is zero). Returns the
+ * number of events appended or -ENOMEM. */
+int policy_counters(Policy *p, uint64_t netns, const NetstatCounters *counters, EventList *out);
+
+/* The dump of namespace netns failed this poll: at policy_end(), its
+ * listeners that were not observed are not gone (as policy_abort() does
+ * for a whole poll). Between policy_begin() and policy_end(). */
+void policy_keep_netns(Policy *p, uint64_t netns);
+
+/* Namespace netns is no longer watched: its counter state is dropped after
+ * reporting the sums held back (as policy_flush()). Its listeners are
+ * left to the next policy_end(), which finds them gone. Between polls or
+ * during one. Returns the number of events appended. */
+int policy_forget_netns(Policy *p, uint64_t netns, EventList *out);
+
 /* Ends the poll: watched listeners not observed since policy_begin() are
- * gone (pending drops, then EVENT_GONE for raised ones), then the host
- * counters are evaluated (counters NULL: not available this poll, neither
- * reported nor losing the baseline). Returns the number of events appended
- * during the whole poll, or -ENOMEM if anything in the poll was lost. */
+ * gone (pending drops, then EVENT_GONE for raised ones), except those of
+ * namespaces passed to policy_keep_netns(); then the host counters:
+ * counters non-NULL is policy_counters(p, 0, counters, out) unless that was
+ * called this poll, and every namespace with counter state that got no
+ * policy_counters() call this poll is stepped as unavailable. Returns the
+ * number of events appended during the whole poll, or -ENOMEM if anything
+ * in the poll was lost. */
 int policy_end(Policy *p, const NetstatCounters *counters, EventList *out);
 
 /* The dump failed: forgets this poll's sightings without declaring anything
@@ -138,11 +180,12 @@ int policy_end(Policy *p, const NetstatCounters *counters, EventList *out);
 void policy_abort(Policy *p);
 
 /* A whole poll from a snapshot: begin, observe every listener (any order),
- * end with the counters if s->have_counters. Returns as policy_end(). */
+ * the counters of each s->netns entry that has them, end with the host
+ * counters if s->have_counters. Returns as policy_end(). */
 int policy_step(Policy *p, const Config *c, const Snapshot *s, EventList *out);
 
 /* Reports what the rate limits still hold back (drop and host counter
- * increases summed since their last report), so that nothing seen is lost
+ * increases summed since their last report, of every namespace), so that nothing seen is lost
  * when the daemon stops. Between polls only. Returns the number of events
  * appended. */
 int policy_flush(Policy *p, const Config *c, EventList *out);

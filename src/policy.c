@@ -32,7 +32,13 @@
  * change not reported yet, tokens spent, drops pending or reported within
  * POLICY_DROPS_USEC) also holds an Active record from a pool; one that is
  * ok, quiet and has all its tokens is exactly what a new Active record
- * would describe, so the record goes back to the pool's free list. */
+ * would describe, so the record goes back to the pool's free list.
+ *
+ * Network namespaces: listeners are keyed by (netns, cookie) as above; host
+ * counters have a NetnsCounters record per namespace, in an array sorted by
+ * netns that keeps its peak size (created on a namespace's first counters,
+ * removed by policy_forget_netns() only), so that a poll over namespaces
+ * already known allocates nothing. */
 
 /* Increases of one drop or host counter, reported at once the first time
  * (and whenever nothing was reported in the last POLICY_DROPS_USEC), else
@@ -61,6 +67,7 @@ typedef struct Active {
 enum {
         SLOT_USED = 1 << 0,
         SLOT_DROPS_KNOWN = 1 << 1,
+        SLOT_KEPT = 1 << 2, /* not seen, kept by policy_keep_netns() */
 };
 
 typedef struct Slot {
@@ -85,7 +92,25 @@ static const NetstatCounter watched_counters[] = {
         NETSTAT_TCP_REQQ_FULL_DO_COOKIES,
 };
 
+#define N_WATCHED ELEMENTSOF(watched_counters)
+
+/* The host counters of one network namespace, indexed like
+ * watched_counters[]. */
+typedef struct NetnsCounters {
+        uint64_t netns;
+        uint64_t counters_usec; /* last poll with counters */
+        uint64_t value[N_WATCHED];
+        Rate rate[N_WATCHED];
+        bool known[N_WATCHED];
+        bool stepped; /* this poll */
+} NetnsCounters;
+
 #define OBSERVE_LAG 8
+
+/* Begin times of the last GEN_RING polls (by gen), so that a listener kept
+ * through polls that failed to dump its namespace still knows when it was
+ * last seen. A power of two, so that it divides the 2^16 gens. */
+#define GEN_RING 16
 
 struct Policy {
         Slot *slots;
@@ -121,10 +146,23 @@ struct Policy {
         unsigned lag_head, lag_n;
         EventList *lag_out;
 
-        uint64_t counters_usec; /* last poll with counters */
-        uint64_t counter[_NETSTAT_COUNTER_MAX];
-        bool counter_known[_NETSTAT_COUNTER_MAX];
-        Rate counter_rate[_NETSTAT_COUNTER_MAX];
+        uint64_t gen_usec[GEN_RING];
+
+        PolicyLookup lookup;
+        /* policy_step(): answers for what lookup leaves NULL */
+        const Snapshot *snap;
+        bool wants_unit;  /* config_wants_unit() of config */
+        bool wants_netns;
+
+        NetnsCounters *ns; /* sorted by netns */
+        size_t n_ns, ns_cap;
+        bool host_counted; /* policy_counters(p, 0, …) this poll */
+
+        /* policy_keep_netns() this poll; keep_all when the list could not
+         * grow: then no listener is gone this poll, as for policy_abort() */
+        uint64_t *keep;
+        size_t n_keep, keep_cap;
+        bool keep_all;
 };
 
 static const char *const listen_state_names[] = {
@@ -231,6 +269,8 @@ Policy *policy_free(Policy *p) {
                 return NULL;
         free(p->slots);
         free(p->pool);
+        free(p->ns);
+        free(p->keep);
         free(p);
         return NULL;
 }
@@ -244,7 +284,8 @@ size_t policy_n_watched(const Policy *p) {
 }
 
 size_t policy_memory_bytes(const Policy *p) {
-        return sizeof(*p) + p->cap * sizeof(Slot) + (size_t) p->pool_cap * sizeof(Active);
+        return sizeof(*p) + p->cap * sizeof(Slot) + (size_t) p->pool_cap * sizeof(Active) +
+               p->ns_cap * sizeof(NetnsCounters) + p->keep_cap * sizeof(uint64_t);
 }
 
 /* Cookies are small sequential numbers and netns inodes cluster too: mix
@@ -378,6 +419,44 @@ static bool rate_step(Rate *r, uint64_t increase, uint64_t prev_usec, uint64_t n
         return true;
 }
 
+static int64_t sysctls_somaxconn(const NetstatSysctls *s) {
+        return s && s->present[SYSCTL_SOMAXCONN] ? s->value[SYSCTL_SOMAXCONN] : -1;
+}
+
+static int8_t sysctls_abort_on_overflow(const NetstatSysctls *s) {
+        return s && s->present[SYSCTL_TCP_ABORT_ON_OVERFLOW] ?
+                       (int8_t) (s->value[SYSCTL_TCP_ABORT_ON_OVERFLOW] != 0) :
+                       -1;
+}
+
+/* policy_step() without a lookup: the snapshot knows the namespaces. */
+static const NetstatSysctls *snapshot_sysctls(const Snapshot *s, uint64_t netns) {
+        for (size_t i = 0; i < s->n_netns; i++)
+                if (s->netns[i].netns == netns)
+                        return &s->netns[i].sysctls;
+        return NULL;
+}
+
+/* The sysctls an event of namespace netns is stamped with: asked when an
+ * event is made (rare), not per listener observed. */
+static void event_set_sysctls(const Policy *p, Event *e, uint64_t netns) {
+        const NetstatSysctls *s = NULL;
+
+        if (netns != 0) {
+                if (p->lookup.sysctls)
+                        s = p->lookup.sysctls(p->lookup.userdata, netns);
+                else if (p->snap)
+                        s = snapshot_sysctls(p->snap, netns);
+        }
+        if (s) {
+                e->somaxconn = sysctls_somaxconn(s);
+                e->abort_on_overflow = sysctls_abort_on_overflow(s);
+        } else {
+                e->somaxconn = p->somaxconn;
+                e->abort_on_overflow = p->abort_on_overflow;
+        }
+}
+
 static Event *emit(Policy *p, EventList *out, EventKind kind, const Listener *l, const char *name) {
         Event *e = event_push(out);
 
@@ -387,15 +466,57 @@ static Event *emit(Policy *p, EventList *out, EventKind kind, const Listener *l,
         }
         p->poll_events++;
         e->kind = kind;
-        e->somaxconn = p->somaxconn;
-        e->abort_on_overflow = p->abort_on_overflow;
-        if (l) {
-                e->listener = *l;
-                e->name = name;
-                e->fill_pct = listener_fill_pct(l);
-                e->clamped = p->somaxconn >= 0 && (int64_t) l->backlog == p->somaxconn;
-        }
+        e->listener = *l;
+        e->name = name;
+        e->fill_pct = listener_fill_pct(l);
+        event_set_sysctls(p, e, l->netns);
+        e->clamped = e->somaxconn >= 0 && (int64_t) l->backlog == e->somaxconn;
         return e;
+}
+
+static void emit_counter(Policy *p, EventList *out, uint64_t netns, NetstatCounter k, uint64_t increase,
+                         uint64_t period_usec) {
+        Event *e = event_push(out);
+
+        if (!e) {
+                p->poll_lost++;
+                return;
+        }
+        p->poll_events++;
+        e->kind = EVENT_COUNTER;
+        e->listener.netns = netns;
+        event_set_sysctls(p, e, netns);
+        e->counter = k;
+        e->increase = increase;
+        e->period_usec = period_usec;
+}
+
+/* config_match() with the names its entries select by, asked only when
+ * some entry needs them. */
+static const Watch *match(const Policy *p, const Listener *l) {
+        const char *unit = NULL, *netns = NULL;
+
+        if (p->wants_unit && p->lookup.unit)
+                unit = p->lookup.unit(p->lookup.userdata, l->cgroup_id);
+        if (p->wants_netns) {
+                if (p->lookup.netns_name)
+                        netns = p->lookup.netns_name(p->lookup.userdata, l->netns);
+                else if (p->snap)
+                        netns = snapshot_netns_name(p->snap, l->netns);
+                else if (l->netns == 0)
+                        netns = NETNS_HOST_NAME;
+        }
+        return config_match(p->config, l, unit, netns);
+}
+
+static void set_config(Policy *p, const Config *c) {
+        p->config = c;
+        p->wants_unit = config_wants_unit(c);
+        p->wants_netns = config_wants_netns(c);
+}
+
+void policy_set_lookup(Policy *p, const PolicyLookup *lookup) {
+        p->lookup = lookup ? *lookup : (PolicyLookup) { 0 };
 }
 
 static EventKind state_event_kind(ListenState s) {
@@ -447,7 +568,7 @@ static void syn_update(Policy *p, Slot *s, Active *a, const Listener *l, const W
 }
 
 static void active_gone(Policy *p, const Active *a, EventList *out) {
-        const Watch *w = config_match(p->config, &a->l);
+        const Watch *w = match(p, &a->l);
         const char *name = w ? w->name : NULL;
 
         if (a->drops_rate.pending > 0) {
@@ -503,19 +624,26 @@ static void active_update(Policy *p, Active *a, const Listener *l, const Watch *
 }
 
 void policy_begin(Policy *p, const Config *c, uint64_t now_usec, const NetstatSysctls *sysctls) {
-        p->config = c;
+        set_config(p, c);
         p->prev_begin_usec = p->now;
         p->now = now_usec;
-        p->somaxconn = sysctls && sysctls->present[SYSCTL_SOMAXCONN] ? sysctls->value[SYSCTL_SOMAXCONN] : -1;
-        p->abort_on_overflow = sysctls && sysctls->present[SYSCTL_TCP_ABORT_ON_OVERFLOW] ?
-                                       (int8_t) (sysctls->value[SYSCTL_TCP_ABORT_ON_OVERFLOW] != 0) :
-                                       -1;
+        p->somaxconn = sysctls_somaxconn(sysctls);
+        p->abort_on_overflow = sysctls_abort_on_overflow(sysctls);
         if (++p->gen == 0) {
-                /* Wrapped: nothing may look seen in the new poll. */
-                for (size_t i = 0; i < p->cap; i++)
+                /* Wrapped: nothing may look seen in the new poll, nor
+                 * find its last sighting in gen_usec[]. */
+                for (size_t i = 0; i < p->cap; i++) {
                         p->slots[i].gen = 0;
+                        p->slots[i].flags &= (uint8_t) ~SLOT_KEPT;
+                }
                 p->gen = 1;
         }
+        p->gen_usec[p->gen % GEN_RING] = now_usec;
+        for (size_t i = 0; i < p->n_ns; i++)
+                p->ns[i].stepped = false;
+        p->host_counted = false;
+        p->n_keep = 0;
+        p->keep_all = false;
         p->n_seen = 0;
         p->poll_raised = 0;
         p->poll_watched = 0;
@@ -524,7 +652,7 @@ void policy_begin(Policy *p, const Config *c, uint64_t now_usec, const NetstatSy
 }
 
 static int observe_now(Policy *p, const Listener *l, EventList *out) {
-        const Watch *w = config_match(p->config, l);
+        const Watch *w = match(p, l);
         size_t i, lost = p->poll_lost;
         uint64_t increase = 0, prev;
         bool found = false;
@@ -540,7 +668,13 @@ static int observe_now(Policy *p, const Listener *l, EventList *out) {
                 s = &p->slots[i];
                 if (s->gen == p->gen)
                         return 0; /* a dump is not a snapshot */
-                prev = s->gen == (uint16_t) (p->gen - 1) ? p->prev_begin_usec : p->end_usec;
+                if (s->gen == (uint16_t) (p->gen - 1))
+                        prev = p->prev_begin_usec;
+                else if ((s->flags & SLOT_KEPT) && (uint16_t) (p->gen - s->gen) < GEN_RING)
+                        prev = p->gen_usec[s->gen % GEN_RING];
+                else
+                        prev = p->end_usec;
+                s->flags &= (uint8_t) ~SLOT_KEPT;
 
                 /* The drop counter is 32 bits wide: going backwards is a
                  * wrap or a new socket behind the same key; either way only
@@ -612,10 +746,6 @@ static int observe_now(Policy *p, const Listener *l, EventList *out) {
         return p->poll_lost > lost ? -ENOMEM : 0;
 }
 
-/* Every slot not seen in this poll is gone. Starts right after an empty slot
- * (there is one: the load is below 1), so that no cluster wraps past the
- * start and backward shifts only move entries into places not passed yet, or
- * into the one being looked at, which is looked at again. */
 /* Processes the waiting observations, oldest first. */
 static int lag_drain(Policy *p, unsigned keep) {
         int r = 0;
@@ -641,8 +771,24 @@ int policy_observe(Policy *p, const Listener *l, EventList *out) {
         return lag_drain(p, OBSERVE_LAG - 1);
 }
 
+static bool kept(const Policy *p, uint64_t netns) {
+        if (p->keep_all)
+                return true;
+        for (size_t i = 0; i < p->n_keep; i++)
+                if (p->keep[i] == netns)
+                        return true;
+        return false;
+}
+
+/* Every slot not seen in this poll is gone, unless its namespace is kept.
+ * Starts right after an empty slot (there is one: the load is below 1), so
+ * that no cluster wraps past the start and backward shifts only move entries
+ * into places not passed yet, or into the one being looked at, which is
+ * looked at again. A kept slot moves, if at all, only into that one, so it is
+ * counted once. */
 static void sweep(Policy *p, EventList *out) {
         size_t mask = p->cap - 1, start = 0;
+        bool keeping = p->keep_all || p->n_keep > 0;
 
         while (p->slots[start].flags & SLOT_USED)
                 start++;
@@ -651,6 +797,15 @@ static void sweep(Policy *p, EventList *out) {
                 Slot *s = &p->slots[i];
 
                 while ((s->flags & SLOT_USED) && s->gen != p->gen) {
+                        if (keeping && kept(p, s->netns)) {
+                                /* As if seen: its state stays, and it counts
+                                 * in policy_n_watched()/policy_n_raised(). */
+                                s->flags |= SLOT_KEPT;
+                                p->poll_watched++;
+                                if (s->active && p->pool[s->active - 1].st != STATE_OK)
+                                        p->poll_raised++;
+                                break;
+                        }
                         if (s->active) {
                                 active_gone(p, &p->pool[s->active - 1], out);
                                 active_release(p, s);
@@ -660,54 +815,176 @@ static void sweep(Policy *p, EventList *out) {
         }
 }
 
-static void counters_step(Policy *p, const NetstatCounters *counters, EventList *out) {
+/* The index of netns's record, or where it would go. */
+static bool ns_find(const Policy *p, uint64_t netns, size_t *ret) {
+        size_t lo = 0, hi = p->n_ns;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (p->ns[mid].netns < netns)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        *ret = lo;
+        return lo < p->n_ns && p->ns[lo].netns == netns;
+}
+
+/* A fresh record (no baselines) for netns at index i, from ns_find(). */
+static int ns_insert(Policy *p, size_t i, uint64_t netns) {
+        if (p->n_ns == p->ns_cap) {
+                size_t cap = p->ns_cap ? p->ns_cap * 2 : 4;
+                NetnsCounters *ns;
+
+                if (cap > SIZE_MAX / sizeof(*ns))
+                        return -ENOMEM;
+                ns = realloc(p->ns, cap * sizeof(*ns));
+                if (!ns)
+                        return -ENOMEM;
+                p->ns = ns;
+                p->ns_cap = cap;
+        }
+        memmove(&p->ns[i + 1], &p->ns[i], (p->n_ns - i) * sizeof(p->ns[0]));
+        p->ns[i] = (NetnsCounters) { .netns = netns };
+        p->n_ns++;
+        return 0;
+}
+
+/* One poll of a namespace's counters; counters NULL: not available. */
+static void ns_step(Policy *p, NetnsCounters *n, const NetstatCounters *counters, EventList *out) {
         uint64_t now = p->now;
 
+        n->stepped = true;
         if (!p->config->counters) {
                 /* Start afresh if they are switched on again. */
-                memset(p->counter_known, 0, sizeof(p->counter_known));
-                memset(p->counter_rate, 0, sizeof(p->counter_rate));
+                memset(n->known, 0, sizeof(n->known));
+                memset(n->rate, 0, sizeof(n->rate));
                 return;
         }
 
-        for (size_t i = 0; i < ELEMENTSOF(watched_counters); i++) {
+        for (size_t i = 0; i < N_WATCHED; i++) {
                 NetstatCounter k = watched_counters[i];
                 uint64_t increase = 0, sum, period;
 
                 if (counters) {
                         if (!counters->present[k])
-                                p->counter_known[k] = false;
+                                n->known[i] = false;
                         else {
                                 uint64_t v = counters->value[k];
 
                                 /* Backwards: the namespace was recreated. */
-                                if (p->counter_known[k] && v > p->counter[k])
-                                        increase = v - p->counter[k];
-                                p->counter[k] = v;
-                                p->counter_known[k] = true;
+                                if (n->known[i] && v > n->value[i])
+                                        increase = v - n->value[i];
+                                n->value[i] = v;
+                                n->known[i] = true;
                         }
                 }
 
-                if (rate_step(&p->counter_rate[k], increase, p->counters_usec, now, &sum, &period)) {
-                        Event *ev = emit(p, out, EVENT_COUNTER, NULL, NULL);
-
-                        if (ev) {
-                                ev->counter = k;
-                                ev->increase = sum;
-                                ev->period_usec = period;
-                        }
-                }
+                if (rate_step(&n->rate[i], increase, n->counters_usec, now, &sum, &period))
+                        emit_counter(p, out, n->netns, k, sum, period);
         }
 
         if (counters)
-                p->counters_usec = now;
+                n->counters_usec = now;
+}
+
+/* policy_counters() without draining the lag. A namespace gets a record
+ * only once it has counters to keep: stepping "unavailable" or "switched
+ * off" without one has nothing to do. */
+static int counters_now(Policy *p, uint64_t netns, const NetstatCounters *counters, EventList *out) {
+        size_t i;
+
+        if (netns == 0)
+                p->host_counted = true;
+        if (!ns_find(p, netns, &i)) {
+                if (!counters || !p->config->counters)
+                        return 0;
+                if (ns_insert(p, i, netns) < 0) {
+                        p->poll_lost++;
+                        return -ENOMEM;
+                }
+        }
+        if (p->ns[i].stepped)
+                return 0; /* at most once a poll */
+        ns_step(p, &p->ns[i], counters, out);
+        return 0;
+}
+
+int policy_counters(Policy *p, uint64_t netns, const NetstatCounters *counters, EventList *out) {
+        size_t lost;
+        int before;
+
+        /* The listeners observed so far come first, as at policy_end(). */
+        (void) lag_drain(p, 0); /* a loss is counted in poll_lost */
+        lost = p->poll_lost;
+        before = p->poll_events;
+        (void) counters_now(p, netns, counters, out);
+        return p->poll_lost > lost ? -ENOMEM : p->poll_events - before;
+}
+
+void policy_keep_netns(Policy *p, uint64_t netns) {
+        if (kept(p, netns))
+                return;
+        if (p->n_keep == p->keep_cap) {
+                size_t cap = p->keep_cap ? p->keep_cap * 2 : 4;
+                uint64_t *keep = cap <= SIZE_MAX / sizeof(*keep) ? realloc(p->keep, cap * sizeof(*keep)) : NULL;
+
+                if (!keep) {
+                        /* Declaring nothing gone this poll is the safe
+                         * side of not knowing which namespace to keep. */
+                        p->keep_all = true;
+                        return;
+                }
+                p->keep = keep;
+                p->keep_cap = cap;
+        }
+        p->keep[p->n_keep++] = netns;
+}
+
+/* Reports a record's held-back sums (what policy_flush() does for all). */
+static void ns_flush(Policy *p, NetnsCounters *n, EventList *out) {
+        for (size_t i = 0; i < N_WATCHED; i++) {
+                Rate *r = &n->rate[i];
+
+                if (r->pending == 0)
+                        continue;
+                emit_counter(p, out, n->netns, watched_counters[i], r->pending,
+                             elapsed(n->counters_usec, r->pending_from));
+                r->pending = 0;
+        }
+}
+
+int policy_forget_netns(Policy *p, uint64_t netns, EventList *out) {
+        size_t before = out->n, i;
+
+        /* Its listeners are to be found gone, even if it was kept. */
+        for (i = 0; i < p->n_keep; i++)
+                if (p->keep[i] == netns) {
+                        p->keep[i] = p->keep[--p->n_keep];
+                        break;
+                }
+
+        if (!ns_find(p, netns, &i))
+                return 0;
+        /* Sums are reported whatever the configuration says now: they were
+         * summed while counters were on (switching them off resets them). */
+        ns_flush(p, &p->ns[i], out);
+        memmove(&p->ns[i], &p->ns[i + 1], (p->n_ns - i - 1) * sizeof(p->ns[0]));
+        p->n_ns--;
+        return (int) (out->n - before);
 }
 
 int policy_end(Policy *p, const NetstatCounters *counters, EventList *out) {
         (void) lag_drain(p, 0); /* a loss is counted in poll_lost */
         if (p->n_seen < p->n_used)
                 sweep(p, out);
-        counters_step(p, counters, out);
+        if (counters && !p->host_counted)
+                (void) counters_now(p, 0, counters, out);
+        /* Sums held back come out when due, counters or not. */
+        for (size_t i = 0; i < p->n_ns; i++)
+                if (!p->ns[i].stepped)
+                        ns_step(p, &p->ns[i], NULL, out);
 
         p->end_usec = p->now;
         p->n_raised = p->poll_raised;
@@ -726,7 +1003,7 @@ void policy_abort(Policy *p) {
 int policy_flush(Policy *p, const Config *c, EventList *out) {
         size_t before = out->n;
 
-        p->config = c;
+        set_config(p, c);
         for (size_t i = 0; i < p->cap; i++) {
                 const Slot *s = &p->slots[i];
                 const Watch *w;
@@ -738,7 +1015,7 @@ int policy_flush(Policy *p, const Config *c, EventList *out) {
                 a = &p->pool[s->active - 1];
                 if (a->drops_rate.pending == 0)
                         continue;
-                w = config_match(c, &a->l);
+                w = match(p, &a->l);
                 ev = emit(p, out, EVENT_DROPS, &a->l, w ? w->name : NULL);
                 if (ev) {
                         ev->drops = a->drops_rate.pending;
@@ -746,26 +1023,24 @@ int policy_flush(Policy *p, const Config *c, EventList *out) {
                 }
                 a->drops_rate.pending = 0;
         }
-        for (size_t i = 0; c->counters && i < ELEMENTSOF(watched_counters); i++) {
-                Rate *r = &p->counter_rate[watched_counters[i]];
-                Event *ev;
-
-                if (r->pending == 0)
-                        continue;
-                ev = emit(p, out, EVENT_COUNTER, NULL, NULL);
-                if (ev) {
-                        ev->counter = watched_counters[i];
-                        ev->increase = r->pending;
-                        ev->period_usec = elapsed(p->counters_usec, r->pending_from);
-                }
-                r->pending = 0;
-        }
+        for (size_t i = 0; c->counters && i < p->n_ns; i++)
+                ns_flush(p, &p->ns[i], out);
         return (int) (out->n - before);
 }
 
+/* Without a lookup (or for the members it leaves NULL), the snapshot names
+ * the namespaces and holds their sysctls. */
 int policy_step(Policy *p, const Config *c, const Snapshot *s, EventList *out) {
+        int r;
+
         policy_begin(p, c, s->time_usec, &s->sysctls);
+        p->snap = s;
         for (size_t i = 0; i < s->listeners.n; i++)
                 (void) policy_observe(p, &s->listeners.items[i], out);
-        return policy_end(p, s->have_counters ? &s->counters : NULL, out);
+        for (size_t i = 0; i < s->n_netns; i++)
+                (void) policy_counters(p, s->netns[i].netns,
+                                       s->netns[i].have_counters ? &s->netns[i].counters : NULL, out);
+        r = policy_end(p, !s->no_host && s->have_counters ? &s->counters : NULL, out);
+        p->snap = NULL;
+        return r;
 }
