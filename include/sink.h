@@ -31,9 +31,12 @@ typedef struct Sink {
 
 void sink_init(Sink *s, LogTarget t);
 
-/* Who owns the listener of an event, as far as is known: NULL members and
- * pid 0 are unknown and left out, never guessed. */
+/* Where the listener of an event lives and who owns it, as far as is known:
+ * NULL members and pid 0 are unknown and left out, never guessed. For
+ * EVENT_COUNTER only netns is used. */
 typedef struct EventOwner {
+        const char *netns;  /* the network namespace's name (BACKLOGD_NETNS);
+                             * the sentence names it unless it is NETNS_HOST_NAME */
         const char *unit;   /* "nginx.service" */
         const char *cgroup; /* "/system.slice/nginx.service" */
         const char *user;   /* from the socket's uid */

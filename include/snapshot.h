@@ -19,8 +19,11 @@ typedef enum ListenerKind {
 #define LISTENER_PATH_MAX 110
 
 /* One listening socket as the kernel reported it. */
+/* How the daemon's own network namespace is named in every output. */
+#define NETNS_HOST_NAME "host"
+
 typedef struct Listener {
-        uint64_t netns;     /* network namespace inode, 0 = the daemon's own */
+        uint64_t netns;     /* network namespace (nsfs inode), 0 = the daemon's own */
         uint64_t cookie;    /* idiag_cookie: stable for the socket's life */
         uint64_t cgroup_id; /* INET_DIAG_CGROUP_ID, 0 when not sent */
         uint32_t inode;
@@ -88,14 +91,33 @@ bool listener_is_wildcard(const Listener *l);
 #define LISTENER_ADDRESS_MAX LISTENER_PATH_MAX
 #define LISTENER_ENDPOINT_MAX (LISTENER_PATH_MAX + 10)
 
-/* Everything one poll saw. */
+/* What one poll saw of a network namespace other than the daemon's own. */
+typedef struct SnapshotNetns {
+        uint64_t netns;   /* Listener.netns of its listeners */
+        char *name;       /* "web1" (owned by the snapshot) */
+        NetstatCounters counters; /* valid when have_counters */
+        bool have_counters;
+        NetstatSysctls sysctls;
+} SnapshotNetns;
+
+/* Everything one poll saw. counters and sysctls are the daemon's own
+ * namespace's (netns 0); other namespaces, if any, are in netns[]. */
 typedef struct Snapshot {
         ListenerSet listeners;
         NetstatCounters counters; /* valid when have_counters */
         bool have_counters;
+        bool no_host;       /* the daemon's own namespace was not read (`host = false`) */
         NetstatSysctls sysctls;
+        SnapshotNetns *netns;
+        size_t n_netns;
         uint64_t time_usec; /* CLOCK_MONOTONIC, supplied by the caller */
 } Snapshot;
+
+/* Appends a namespace entry (name copied, the rest zeroed); NULL on ENOMEM. */
+SnapshotNetns *snapshot_add_netns(Snapshot *s, uint64_t netns, const char *name);
+/* The name of a listener's namespace: NETNS_HOST_NAME for 0, the entry's
+ * name, or NULL when s has no entry for it. */
+const char *snapshot_netns_name(const Snapshot *s, uint64_t netns);
 
 void snapshot_done(Snapshot *s);
 

@@ -9,6 +9,9 @@
 #include "policy.h"
 #include "report.h"
 
+/* " in network namespace " and a name as long as a namespace file's path. */
+#define NETNS_WHERE_MAX 160
+
 /* Fullest first: compare depth/capacity as fractions without division. */
 static int fullest_first(const void *a, const void *b) {
         const Listener *x = *(const Listener *const *) a, *y = *(const Listener *const *) b;
@@ -26,6 +29,8 @@ static int fullest_first(const void *a, const void *b) {
         int r = memcmp(x->addr, y->addr, sizeof(x->addr));
         if (r != 0)
                 return r;
+        if (x->netns != y->netns)
+                return x->netns < y->netns ? -1 : 1;
         return x->cookie < y->cookie ? -1 : x->cookie > y->cookie;
 }
 
@@ -40,10 +45,40 @@ static const Listener **sorted_view(const Snapshot *s) {
         return v;
 }
 
-static unsigned warn_for(const Config *c, const Listener *l) {
-        const Watch *w = config_match(c, l);
+/* The sysctls of a listener's namespace, NULL when the snapshot has none. */
+static const NetstatSysctls *sysctls_of(const Snapshot *s, uint64_t netns) {
+        if (netns == 0)
+                return s->no_host ? NULL : &s->sysctls;
+        for (size_t i = 0; i < s->n_netns; i++)
+                if (s->netns[i].netns == netns)
+                        return &s->netns[i].sysctls;
+        return NULL;
+}
+
+/* The names config_match() selects by are resolved only when an entry asks
+ * for them: a unit costs a cgroup scan. */
+static unsigned warn_for(const Snapshot *s, const Config *c, Owner *owner, const Listener *l) {
+        const char *unit = config_wants_unit(c) ? owner_unit(owner, l->cgroup_id) : NULL;
+        const char *netns = config_wants_netns(c) ? snapshot_netns_name(s, l->netns) : NULL;
+        const Watch *w = config_match(c, l, unit, netns);
 
         return w ? w->warn : c->warn;
+}
+
+static bool troubled(const Snapshot *s, const Config *c, Owner *owner, const Listener *l) {
+        return policy_classify(l, warn_for(s, c, owner, l)) != STATE_OK || (l->has_drops && l->drops > 0);
+}
+
+/* " in network namespace web1", or "" for the daemon's own and unknown ones,
+ * as the journal's sentences say it. */
+static const char *netns_phrase(const Snapshot *s, uint64_t netns, char *buf, size_t size) {
+        const char *name = snapshot_netns_name(s, netns);
+
+        if (name && strcmp(name, NETNS_HOST_NAME) != 0)
+                snprintf(buf, size, " in network namespace %s", name);
+        else
+                buf[0] = '\0';
+        return buf;
 }
 
 /* "127.0.0.1:80", "[::1]%eth0:80" style, as ss shows bound devices. */
@@ -65,20 +100,21 @@ static const char *display_endpoint(const Listener *l, char *buf, size_t size) {
 
 /* The process is looked up (a bounded scan of /proc) only for listeners in
  * trouble: the ones a person will want to find. */
-static bool owner_process_of(Owner *owner, const Listener *l, const Config *c, int *ret_pid, char ret_comm[16]) {
-        bool troubled = policy_classify(l, warn_for(c, l)) != STATE_OK || (l->has_drops && l->drops > 0);
-
-        return owner && troubled && l->inode != 0 && owner_process(owner, l->inode, ret_pid, ret_comm) >= 0;
+static bool owner_process_of(Owner *owner, const Snapshot *s, const Listener *l, const Config *c, int *ret_pid,
+                             char ret_comm[16]) {
+        return owner && troubled(s, c, owner, l) && l->inode != 0 &&
+               owner_process(owner, l->inode, ret_pid, ret_comm) >= 0;
 }
 
 /* "nginx.service (nginx, pid 812)", the cgroup path, or "-". */
-static const char *owner_text(Owner *owner, const Listener *l, const Config *c, char *buf, size_t size) {
+static const char *owner_text(Owner *owner, const Snapshot *s, const Listener *l, const Config *c, char *buf,
+                              size_t size) {
         const char *cg = owner_cgroup(owner, l->cgroup_id), *unit = owner_unit(owner, l->cgroup_id);
         const char *who = unit ? unit : cg;
         char comm[16];
         int pid;
 
-        if (!owner_process_of(owner, l, c, &pid, comm))
+        if (!owner_process_of(owner, s, l, c, &pid, comm))
                 return who ? who : "-";
         if (who)
                 snprintf(buf, size, "%s (%s, pid %d)", who, comm, pid);
@@ -87,44 +123,64 @@ static const char *owner_text(Owner *owner, const Listener *l, const Config *c, 
         return buf;
 }
 
+/* "net.ipv4.tcp_abort_on_overflow is 1 …" when that namespace's overflows
+ * were answered with resets. */
+static bool abort_hint(const NetstatCounters *counters, const NetstatSysctls *sysctls, const char *where, char *hint,
+                       size_t size) {
+        if (!counters->present[NETSTAT_LISTEN_OVERFLOWS] || counters->value[NETSTAT_LISTEN_OVERFLOWS] == 0 ||
+            !sysctls->present[SYSCTL_TCP_ABORT_ON_OVERFLOW] || sysctls->value[SYSCTL_TCP_ABORT_ON_OVERFLOW] == 0)
+                return false;
+        snprintf(hint, size,
+                 "net.ipv4.tcp_abort_on_overflow is 1%s: the %" PRIu64
+                 " overflows counted in ListenOverflows sent resets to their clients.",
+                 where, counters->value[NETSTAT_LISTEN_OVERFLOWS]);
+        return true;
+}
+
 /* What --once can tell beyond the numbers: only about listeners that are
- * raised or have dropped, so a healthy host prints no hints. Returns the
- * number of hints; each is written by emit() as a whole sentence. */
-static size_t report_hints(const Snapshot *s, const Config *c, const Listener *const *v,
+ * raised or have dropped, so a healthy host prints no hints. somaxconn and
+ * tcp_abort_on_overflow are per network namespace: each listener and each
+ * namespace's counters are judged by its own. Returns the number of hints;
+ * each is written by emit() as a whole sentence. */
+static size_t report_hints(const Snapshot *s, const Config *c, Owner *owner, const Listener *const *v,
                            void (*emit)(FILE *f, bool first, const char *hint), FILE *f) {
-        int64_t somaxconn = s->sysctls.present[SYSCTL_SOMAXCONN] ? s->sysctls.value[SYSCTL_SOMAXCONN] : -1;
-        char hint[512], ep[LISTENER_ENDPOINT_MAX];
+        char hint[512], ep[LISTENER_ENDPOINT_MAX], where[NETNS_WHERE_MAX];
         size_t n = 0;
 
         for (size_t i = 0; i < s->listeners.n; i++) {
                 const Listener *l = v[i];
-                bool troubled = policy_classify(l, warn_for(c, l)) != STATE_OK || (l->has_drops && l->drops > 0);
+                const NetstatSysctls *sysctls = sysctls_of(s, l->netns);
+                int64_t somaxconn = sysctls && sysctls->present[SYSCTL_SOMAXCONN] ?
+                                            sysctls->value[SYSCTL_SOMAXCONN] :
+                                            -1;
 
-                if (!troubled)
+                if (!troubled(s, c, owner, l))
                         continue;
                 listener_endpoint(l, ep, sizeof(ep));
+                netns_phrase(s, l->netns, where, sizeof(where));
                 if (somaxconn >= 0 && (int64_t) l->backlog == somaxconn)
                         snprintf(hint, sizeof(hint),
-                                 "%s: backlog %u equals net.core.somaxconn, so the application's own value was "
+                                 "%s%s: backlog %u equals net.core.somaxconn, so the application's own value was "
                                  "probably cut down: raise net.core.somaxconn (and the application's backlog).",
-                                 ep, l->backlog);
+                                 ep, where, l->backlog);
                 else if (listener_backlog_is_common_default(l))
                         snprintf(hint, sizeof(hint),
-                                 "%s: backlog %u is a common framework default, often too small for a busy "
+                                 "%s%s: backlog %u is a common framework default, often too small for a busy "
                                  "service: raise the application's listen backlog.",
-                                 ep, l->backlog);
+                                 ep, where, l->backlog);
                 else
                         continue;
                 emit(f, n++ == 0, hint);
         }
-        if (s->have_counters && s->counters.present[NETSTAT_LISTEN_OVERFLOWS] &&
-            s->counters.value[NETSTAT_LISTEN_OVERFLOWS] > 0 && s->sysctls.present[SYSCTL_TCP_ABORT_ON_OVERFLOW] &&
-            s->sysctls.value[SYSCTL_TCP_ABORT_ON_OVERFLOW] != 0) {
-                snprintf(hint, sizeof(hint),
-                         "net.ipv4.tcp_abort_on_overflow is 1: the %" PRIu64
-                         " overflows counted in ListenOverflows sent resets to their clients.",
-                         s->counters.value[NETSTAT_LISTEN_OVERFLOWS]);
+        if (!s->no_host && s->have_counters && abort_hint(&s->counters, &s->sysctls, "", hint, sizeof(hint)))
                 emit(f, n++ == 0, hint);
+        for (size_t i = 0; i < s->n_netns; i++) {
+                const SnapshotNetns *ns = &s->netns[i];
+
+                if (ns->have_counters &&
+                    abort_hint(&ns->counters, &ns->sysctls, netns_phrase(s, ns->netns, where, sizeof(where)), hint,
+                               sizeof(hint)))
+                        emit(f, n++ == 0, hint);
         }
         return n;
 }
@@ -135,51 +191,91 @@ static void table_hint(FILE *f, bool first, const char *hint) {
         fprintf(f, "  %s\n", hint);
 }
 
+static void table_counters(FILE *f, bool have, const NetstatCounters *counters) {
+        if (!have) {
+                fputs("  unavailable\n", f);
+                return;
+        }
+        for (int k = 0; k < _NETSTAT_COUNTER_MAX; k++)
+                if (counters->present[k])
+                        fprintf(f, "  %-22s %12" PRIu64 "\n", netstat_counter_name((NetstatCounter) k),
+                                counters->value[k]);
+}
+
+static void table_sysctls(FILE *f, const NetstatSysctls *sysctls) {
+        for (int k = 0; k < _SYSCTL_MAX; k++)
+                if (sysctls->present[k])
+                        fprintf(f, "  %-30s %6" PRId64 "\n", netstat_sysctl_name((NetstatSysctl) k),
+                                sysctls->value[k]);
+                else
+                        fprintf(f, "  %-30s %6s\n", netstat_sysctl_name((NetstatSysctl) k), "?");
+}
+
+static const char *netns_or_unknown(const Snapshot *s, uint64_t netns) {
+        const char *name = snapshot_netns_name(s, netns);
+
+        return name ? name : "?";
+}
+
+/* The NETNS column and the sections of other namespaces appear only when
+ * the snapshot has some: a host-only report looks as it always did. When
+ * the daemon's own namespace was not read (host = false), its counters and
+ * sysctls are left out rather than shown as unavailable. */
 int report_table(FILE *f, const Snapshot *s, const Config *c, Owner *owner) {
         _cleanup_(freep) const Listener **v = sorted_view(s);
         char ep[LISTENER_ENDPOINT_MAX + IF_NAMESIZE], unit[256];
-        int width = 6;
+        int width = 6, nswidth = 0;
 
         if (!v)
                 return -ENOMEM;
+        if (s->n_netns > 0)
+                nswidth = (int) strlen("NETNS");
         for (size_t i = 0; i < s->listeners.n; i++) {
                 int len = (int) strlen(display_endpoint(v[i], ep, sizeof(ep)));
                 if (len > width)
                         width = len;
+                if (nswidth > 0 && (len = (int) strlen(netns_or_unknown(s, v[i]->netns))) > nswidth)
+                        nswidth = len;
         }
-        fprintf(f, "%-*s %7s %7s %5s %-5s %7s %6s %s\n", width, "LISTEN", "DEPTH", "BACKLOG", "FILL",
-                "STATE", "DROPS", "UID", "OWNER");
+        fprintf(f, "%-*s", width, "LISTEN");
+        if (nswidth > 0)
+                fprintf(f, " %-*s", nswidth, "NETNS");
+        fprintf(f, " %7s %7s %5s %-5s %7s %6s %s\n", "DEPTH", "BACKLOG", "FILL", "STATE", "DROPS", "UID", "OWNER");
         for (size_t i = 0; i < s->listeners.n; i++) {
                 const Listener *l = v[i];
                 char drops[24] = "-";
 
                 if (l->has_drops)
                         snprintf(drops, sizeof(drops), "%u", l->drops);
-                fprintf(f, "%-*s %7u %7u %4u%% %-5s %7s %6u %s\n", width,
-                        display_endpoint(l, ep, sizeof(ep)), l->depth, l->backlog, listener_fill_pct(l),
-                        listen_state_name(policy_classify(l, warn_for(c, l))), drops, l->uid,
-                        owner_text(owner, l, c, unit, sizeof(unit)));
+                fprintf(f, "%-*s", width, display_endpoint(l, ep, sizeof(ep)));
+                if (nswidth > 0)
+                        fprintf(f, " %-*s", nswidth, netns_or_unknown(s, l->netns));
+                fprintf(f, " %7u %7u %4u%% %-5s %7s %6u %s\n", l->depth, l->backlog, listener_fill_pct(l),
+                        listen_state_name(policy_classify(l, warn_for(s, c, owner, l))), drops, l->uid,
+                        owner_text(owner, s, l, c, unit, sizeof(unit)));
         }
         if (s->listeners.n == 0)
                 fprintf(f, "(no listening TCP sockets%s)\n", "");
 
-        fputs("\nHost counters (TcpExt, since the namespace was created):\n", f);
-        if (!s->have_counters)
-                fputs("  unavailable\n", f);
-        else
-                for (int k = 0; k < _NETSTAT_COUNTER_MAX; k++)
-                        if (s->counters.present[k])
-                                fprintf(f, "  %-22s %12" PRIu64 "\n", netstat_counter_name((NetstatCounter) k),
-                                        s->counters.value[k]);
+        if (!s->no_host) {
+                fputs("\nHost counters (TcpExt, since the namespace was created):\n", f);
+                table_counters(f, s->have_counters, &s->counters);
+        }
+        for (size_t i = 0; i < s->n_netns; i++) {
+                fprintf(f, "\nHost counters in network namespace %s (TcpExt, since the namespace was created):\n",
+                        s->netns[i].name);
+                table_counters(f, s->netns[i].have_counters, &s->netns[i].counters);
+        }
 
-        fputs("\nSysctls:\n", f);
-        for (int k = 0; k < _SYSCTL_MAX; k++)
-                if (s->sysctls.present[k])
-                        fprintf(f, "  %-30s %6" PRId64 "\n", netstat_sysctl_name((NetstatSysctl) k),
-                                s->sysctls.value[k]);
-                else
-                        fprintf(f, "  %-30s %6s\n", netstat_sysctl_name((NetstatSysctl) k), "?");
-        report_hints(s, c, v, table_hint, f);
+        if (!s->no_host) {
+                fputs("\nSysctls:\n", f);
+                table_sysctls(f, &s->sysctls);
+        }
+        for (size_t i = 0; i < s->n_netns; i++) {
+                fprintf(f, "\nSysctls in network namespace %s:\n", s->netns[i].name);
+                table_sysctls(f, &s->netns[i].sysctls);
+        }
+        report_hints(s, c, owner, v, table_hint, f);
 
         fflush(f);
         return ferror(f) ? -EIO : 0;
@@ -205,9 +301,41 @@ static void json_string(FILE *f, const char *s) {
         fputc('"', f);
 }
 
+static void json_counters(FILE *f, const NetstatCounters *counters) {
+        bool first = true;
+
+        fputc('{', f);
+        for (int k = 0; k < _NETSTAT_COUNTER_MAX; k++)
+                if (counters->present[k]) {
+                        fprintf(f, "%s\"%s\":%" PRIu64, first ? "" : ",", netstat_counter_name((NetstatCounter) k),
+                                counters->value[k]);
+                        first = false;
+                }
+        fputc('}', f);
+}
+
+static void json_sysctls(FILE *f, const NetstatSysctls *sysctls) {
+        bool first = true;
+
+        fputc('{', f);
+        for (int k = 0; k < _SYSCTL_MAX; k++)
+                if (sysctls->present[k]) {
+                        fprintf(f, "%s\"%s\":%" PRId64, first ? "" : ",", netstat_sysctl_name((NetstatSysctl) k),
+                                sysctls->value[k]);
+                        first = false;
+                }
+        fputc('}', f);
+}
+
+/* Top level: "counters" and "sysctl" are the daemon's own namespace's, as
+ * they always were ({} counters when unavailable); when that namespace was
+ * not read at all (host = false) both are null, so that nobody takes them
+ * for an empty reading. "namespaces" has one object per other namespace,
+ * with the same two members, "counters" only when they were read. Each
+ * listener names its namespace in "netns" (null if the snapshot does not
+ * know it). */
 int report_json(FILE *f, const Snapshot *s, const Config *c, Owner *owner) {
         _cleanup_(freep) const Listener **v = sorted_view(s);
-        bool first;
 
         if (!v)
                 return -ENOMEM;
@@ -217,9 +345,15 @@ int report_json(FILE *f, const Snapshot *s, const Config *c, Owner *owner) {
                 char a[LISTENER_ADDRESS_MAX], dev[IF_NAMESIZE], comm[16];
                 const char *cg = owner_cgroup(owner, l->cgroup_id), *unit = owner_unit(owner, l->cgroup_id);
                 const char *user = owner ? owner_user(owner, l->uid) : NULL;
+                const char *netns = snapshot_netns_name(s, l->netns);
                 int pid;
 
-                fprintf(f, "%s\n{\"family\":\"%s\",\"address\":", i ? "," : "",
+                fprintf(f, "%s\n{\"netns\":", i ? "," : "");
+                if (netns)
+                        json_string(f, netns);
+                else
+                        fputs("null", f);
+                fprintf(f, ",\"family\":\"%s\",\"address\":",
                         l->kind == LISTENER_UNIX ? "unix" : l->family == AF_INET ? "inet" : "inet6");
                 json_string(f, listener_address(l, a, sizeof(a)));
                 fprintf(f, ",\"port\":%u,", l->port);
@@ -234,7 +368,7 @@ int report_json(FILE *f, const Snapshot *s, const Config *c, Owner *owner) {
                 fprintf(f, "\"depth\":%u,\"backlog\":%u,\"capacity\":%" PRIu64 ",\"fill\":%.3f,\"state\":\"%s\",",
                         l->depth, l->backlog, listener_capacity(l),
                         (double) l->depth / (double) listener_capacity(l),
-                        listen_state_name(policy_classify(l, warn_for(c, l))));
+                        listen_state_name(policy_classify(l, warn_for(s, c, owner, l))));
                 if (l->has_drops)
                         fprintf(f, "\"drops\":%u,", l->drops);
                 if (l->has_syn)
@@ -254,30 +388,40 @@ int report_json(FILE *f, const Snapshot *s, const Config *c, Owner *owner) {
                         fputs(",\"user\":", f);
                         json_string(f, user);
                 }
-                if (owner_process_of(owner, l, c, &pid, comm)) {
+                if (owner_process_of(owner, s, l, c, &pid, comm)) {
                         fprintf(f, ",\"pid\":%d,\"comm\":", pid);
                         json_string(f, comm);
                 }
                 fputc('}', f);
         }
-        fputs("],\n\"counters\":{", f);
-        first = true;
-        for (int k = 0; s->have_counters && k < _NETSTAT_COUNTER_MAX; k++)
-                if (s->counters.present[k]) {
-                        fprintf(f, "%s\"%s\":%" PRIu64, first ? "" : ",", netstat_counter_name((NetstatCounter) k),
-                                s->counters.value[k]);
-                        first = false;
+        fputs("],\n\"counters\":", f);
+        if (s->no_host)
+                fputs("null", f);
+        else if (s->have_counters)
+                json_counters(f, &s->counters);
+        else
+                fputs("{}", f);
+        fputs(",\n\"sysctl\":", f);
+        if (s->no_host)
+                fputs("null", f);
+        else
+                json_sysctls(f, &s->sysctls);
+        fputs(",\n\"namespaces\":[", f);
+        for (size_t i = 0; i < s->n_netns; i++) {
+                const SnapshotNetns *ns = &s->netns[i];
+
+                fprintf(f, "%s\n{\"netns\":", i ? "," : "");
+                json_string(f, ns->name);
+                if (ns->have_counters) {
+                        fputs(",\"counters\":", f);
+                        json_counters(f, &ns->counters);
                 }
-        fputs("},\n\"sysctl\":{", f);
-        first = true;
-        for (int k = 0; k < _SYSCTL_MAX; k++)
-                if (s->sysctls.present[k]) {
-                        fprintf(f, "%s\"%s\":%" PRId64, first ? "" : ",", netstat_sysctl_name((NetstatSysctl) k),
-                                s->sysctls.value[k]);
-                        first = false;
-                }
-        fputs("},\n\"hints\":[", f);
-        report_hints(s, c, v, json_hint, f);
+                fputs(",\"sysctl\":", f);
+                json_sysctls(f, &ns->sysctls);
+                fputc('}', f);
+        }
+        fputs("],\n\"hints\":[", f);
+        report_hints(s, c, owner, v, json_hint, f);
         fputs("]}\n", f);
         fflush(f);
         return ferror(f) ? -EIO : 0;

@@ -12,6 +12,10 @@
 #include "message-ids.h"
 #include "sink.h"
 
+/* " in network namespace " and a name as long as a path to a namespace
+ * file ("/proc/812/ns/net", "/run/netns/web1") is likely to be. */
+#define NETNS_PHRASE_MAX 160
+
 static const char *const log_target_names[_LOG_TARGET_MAX] = {
         [LOG_TARGET_AUTO] = "auto",
         [LOG_TARGET_JOURNAL] = "journal",
@@ -90,13 +94,24 @@ static int event_priority(const Event *e) {
         }
 }
 
-/* "127.0.0.1:8080 (api) of nginx.service (nginx, pid 812)" */
+/* " in network namespace web1", or "" for the daemon's own namespace (and an
+ * unknown one): the sentences of a host-only setup stay as they were. */
+static const char *netns_phrase(const EventOwner *o, char *buf, size_t size) {
+        if (o && o->netns && strcmp(o->netns, NETNS_HOST_NAME) != 0)
+                snprintf(buf, size, " in network namespace %s", o->netns);
+        else if (size > 0)
+                buf[0] = '\0';
+        return buf;
+}
+
+/* "127.0.0.1:8080 (api) in network namespace web1 of nginx.service (nginx, pid 812)" */
 static const char *event_subject(const Event *e, const EventOwner *o, char *buf, size_t size) {
-        char ep[LISTENER_ENDPOINT_MAX], name[80] = "", proc[48] = "", owner[200] = "";
+        char ep[LISTENER_ENDPOINT_MAX], name[80] = "", ns[NETNS_PHRASE_MAX], proc[48] = "", owner[200] = "";
 
         listener_endpoint(&e->listener, ep, sizeof(ep));
         if (e->name)
                 snprintf(name, sizeof(name), " (%s)", e->name);
+        netns_phrase(o, ns, sizeof(ns));
         if (o && o->pid > 0)
                 snprintf(proc, sizeof(proc), "%s, pid %d", o->comm, o->pid);
         if (o && o->unit && proc[0])
@@ -105,7 +120,7 @@ static const char *event_subject(const Event *e, const EventOwner *o, char *buf,
                 snprintf(owner, sizeof(owner), " of %s", o->unit);
         else if (proc[0])
                 snprintf(owner, sizeof(owner), " of %s", proc);
-        snprintf(buf, size, "%s%s%s", ep, name, owner);
+        snprintf(buf, size, "%s%s%s%s", ep, name, ns, owner);
         return buf;
 }
 
@@ -162,7 +177,7 @@ static const char *counter_meaning(NetstatCounter c) {
 }
 
 size_t sink_format_message(const Event *e, const EventOwner *o, char *buf, size_t size) {
-        char who[LISTENER_ENDPOINT_MAX + 300], remedy[512], period[48];
+        char who[LISTENER_ENDPOINT_MAX + 300 + NETNS_PHRASE_MAX], remedy[512], period[48], ns[NETNS_PHRASE_MAX];
         const Listener *l = &e->listener;
         int n = 0;
 
@@ -216,8 +231,8 @@ size_t sink_format_message(const Event *e, const EventOwner *o, char *buf, size_
                              who, l->depth, listener_capacity(l));
                 break;
         default:
-                n = snprintf(buf, size, "Host counter %s rose by %" PRIu64 " %s: %s.%s",
-                             netstat_counter_name(e->counter), e->increase,
+                n = snprintf(buf, size, "Host counter %s rose by %" PRIu64 "%s %s: %s.%s",
+                             netstat_counter_name(e->counter), e->increase, netns_phrase(o, ns, sizeof(ns)),
                              period_text(e->period_usec, period, sizeof(period)), counter_meaning(e->counter),
                              e->counter == NETSTAT_LISTEN_OVERFLOWS && e->abort_on_overflow == 1 ?
                                      " net.ipv4.tcp_abort_on_overflow is 1: those clients were sent resets." :
@@ -269,6 +284,8 @@ int sink_event(const Sink *s, const Event *e, const EventOwner *o) {
         field(&f, "MESSAGE_ID=%s", event_message_id(e));
         field(&f, "SYSLOG_IDENTIFIER=backlogd");
         field(&f, "BACKLOGD_EVENT=%s", event_kind_name(e->kind));
+        if (o && o->netns)
+                field(&f, "BACKLOGD_NETNS=%s", o->netns);
         if (e->kind == EVENT_COUNTER) {
                 field(&f, "BACKLOGD_COUNTER=%s", netstat_counter_name(e->counter));
                 field(&f, "BACKLOGD_INCREASE=%" PRIu64, e->increase);

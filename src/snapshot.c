@@ -88,6 +88,42 @@ const char *listener_endpoint(const Listener *l, char *buf, size_t size) {
         return buf;
 }
 
+SnapshotNetns *snapshot_add_netns(Snapshot *s, uint64_t netns, const char *name) {
+        SnapshotNetns *a;
+        char *copy;
+
+        copy = strdup(name);
+        if (!copy)
+                return NULL;
+        /* Grown one at a time: a poll adds each namespace once and the
+         * daemon watches a handful, so doubling would buy nothing. */
+        a = realloc(s->netns, (s->n_netns + 1) * sizeof(*a));
+        if (!a) {
+                free(copy);
+                return NULL;
+        }
+        s->netns = a;
+        a = &s->netns[s->n_netns++];
+        *a = (SnapshotNetns) { 0 };
+        a->netns = netns;
+        a->name = copy;
+        return a;
+}
+
+const char *snapshot_netns_name(const Snapshot *s, uint64_t netns) {
+        if (netns == 0)
+                return NETNS_HOST_NAME;
+        for (size_t i = 0; i < s->n_netns; i++)
+                if (s->netns[i].netns == netns)
+                        return s->netns[i].name;
+        return NULL;
+}
+
 void snapshot_done(Snapshot *s) {
         listener_set_done(&s->listeners);
+        for (size_t i = 0; i < s->n_netns; i++)
+                free(s->netns[i].name);
+        free(s->netns);
+        s->netns = NULL;
+        s->n_netns = 0;
 }

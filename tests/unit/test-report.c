@@ -11,8 +11,8 @@
 #include "owner.h"
 #include "report.h"
 
-static void add(Snapshot *s, int family, const char *addr, uint16_t port, uint32_t depth, uint32_t backlog,
-                int drops, uint32_t uid, uint64_t cookie) {
+static Listener *add(Snapshot *s, int family, const char *addr, uint16_t port, uint32_t depth, uint32_t backlog,
+                     int drops, uint32_t uid, uint64_t cookie) {
         Listener *l = listener_set_push(&s->listeners);
 
         ck_assert_ptr_nonnull(l);
@@ -26,6 +26,7 @@ static void add(Snapshot *s, int family, const char *addr, uint16_t port, uint32
         l->uid = uid;
         l->cookie = cookie;
         l->inode = (uint32_t) (1000 + cookie);
+        return l;
 }
 
 /* Listed in an order that is not the report's, so the sort is exercised. */
@@ -94,22 +95,24 @@ START_TEST(test_json) {
         ck_assert_str_eq(
                 out,
                 "{\"listeners\":[\n"
-                "{\"family\":\"inet\",\"address\":\"127.0.0.1\",\"port\":8080,\"depth\":3,\"backlog\":2,"
-                "\"capacity\":3,\"fill\":1.000,\"state\":\"full\",\"drops\":5,\"cookie\":\"1\",\"inode\":1001,"
-                "\"uid\":1000},\n"
-                "{\"family\":\"inet6\",\"address\":\"::1\",\"port\":9000,\"depth\":4,\"backlog\":4,"
-                "\"capacity\":5,\"fill\":0.800,\"state\":\"high\",\"drops\":0,\"cookie\":\"2\",\"inode\":1002,"
-                "\"uid\":1000},\n"
-                "{\"family\":\"inet\",\"address\":\"0.0.0.0\",\"port\":22,\"depth\":1,\"backlog\":128,"
-                "\"capacity\":129,\"fill\":0.008,\"state\":\"ok\",\"drops\":0,\"cookie\":\"4\",\"inode\":1004,"
+                "{\"netns\":\"host\",\"family\":\"inet\",\"address\":\"127.0.0.1\",\"port\":8080,\"depth\":3,"
+                "\"backlog\":2,\"capacity\":3,\"fill\":1.000,\"state\":\"full\",\"drops\":5,\"cookie\":\"1\","
+                "\"inode\":1001,\"uid\":1000},\n"
+                "{\"netns\":\"host\",\"family\":\"inet6\",\"address\":\"::1\",\"port\":9000,\"depth\":4,"
+                "\"backlog\":4,\"capacity\":5,\"fill\":0.800,\"state\":\"high\",\"drops\":0,\"cookie\":\"2\","
+                "\"inode\":1002,\"uid\":1000},\n"
+                "{\"netns\":\"host\",\"family\":\"inet\",\"address\":\"0.0.0.0\",\"port\":22,\"depth\":1,"
+                "\"backlog\":128,\"capacity\":129,\"fill\":0.008,\"state\":\"ok\",\"drops\":0,\"cookie\":\"4\","
+                "\"inode\":1004,\"uid\":0},\n"
+                "{\"netns\":\"host\",\"family\":\"inet\",\"address\":\"10.1.2.3\",\"port\":25,\"depth\":0,"
+                "\"backlog\":0,\"capacity\":1,\"fill\":0.000,\"state\":\"ok\",\"cookie\":\"5\",\"inode\":1005,"
                 "\"uid\":0},\n"
-                "{\"family\":\"inet\",\"address\":\"10.1.2.3\",\"port\":25,\"depth\":0,\"backlog\":0,"
-                "\"capacity\":1,\"fill\":0.000,\"state\":\"ok\",\"cookie\":\"5\",\"inode\":1005,\"uid\":0},\n"
-                "{\"family\":\"inet6\",\"address\":\"::\",\"port\":443,\"depth\":0,\"backlog\":4096,"
-                "\"capacity\":4097,\"fill\":0.000,\"state\":\"ok\",\"drops\":0,\"cookie\":\"3\",\"inode\":1003,"
-                "\"uid\":0}],\n"
+                "{\"netns\":\"host\",\"family\":\"inet6\",\"address\":\"::\",\"port\":443,\"depth\":0,"
+                "\"backlog\":4096,\"capacity\":4097,\"fill\":0.000,\"state\":\"ok\",\"drops\":0,\"cookie\":\"3\","
+                "\"inode\":1003,\"uid\":0}],\n"
                 "\"counters\":{\"ListenOverflows\":10,\"ListenDrops\":12},\n"
                 "\"sysctl\":{\"net.core.somaxconn\":4096,\"net.ipv4.tcp_syncookies\":1},\n"
+                "\"namespaces\":[],\n"
                 "\"hints\":[]}\n");
         free(out);
 }
@@ -182,6 +185,234 @@ START_TEST(test_hints) {
 }
 END_TEST
 
+/* The daemon's own namespace and web1, two listeners each. web1's
+ * somaxconn is 100, the host's 4096: both have a full listener with backlog
+ * 100, and only web1's was clamped. */
+#define WEB1 4026532999ULL
+
+static void fill_netns(Snapshot *s) {
+        SnapshotNetns *ns;
+
+        add(s, AF_INET, "0.0.0.0", 22, 1, 128, 0, 0, 1);
+        add(s, AF_INET, "127.0.0.1", 8080, 101, 100, 5, 0, 2);
+        add(s, AF_INET6, "::1", 9000, 4, 4, -1, 1000, 3)->netns = WEB1;
+        add(s, AF_INET, "10.0.0.1", 8080, 101, 100, 7, 1000, 4)->netns = WEB1;
+        s->have_counters = true;
+        s->counters.present[NETSTAT_LISTEN_OVERFLOWS] = true;
+        s->counters.value[NETSTAT_LISTEN_OVERFLOWS] = 10;
+        s->sysctls.present[SYSCTL_SOMAXCONN] = true;
+        s->sysctls.value[SYSCTL_SOMAXCONN] = 4096;
+        s->sysctls.present[SYSCTL_TCP_ABORT_ON_OVERFLOW] = true;
+        s->sysctls.value[SYSCTL_TCP_ABORT_ON_OVERFLOW] = 0;
+
+        ns = snapshot_add_netns(s, WEB1, "web1");
+        ck_assert_ptr_nonnull(ns);
+        ck_assert_uint_eq(ns->netns, WEB1);
+        ck_assert(!ns->have_counters);
+        ns->have_counters = true;
+        ns->counters.present[NETSTAT_LISTEN_OVERFLOWS] = true;
+        ns->counters.value[NETSTAT_LISTEN_OVERFLOWS] = 2;
+        ns->counters.present[NETSTAT_LISTEN_DROPS] = true;
+        ns->counters.value[NETSTAT_LISTEN_DROPS] = 3;
+        ns->sysctls.present[SYSCTL_SOMAXCONN] = true;
+        ns->sysctls.value[SYSCTL_SOMAXCONN] = 100;
+        ns->sysctls.present[SYSCTL_TCP_ABORT_ON_OVERFLOW] = true;
+        ns->sysctls.value[SYSCTL_TCP_ABORT_ON_OVERFLOW] = 1;
+}
+
+static char *render_snapshot(const Snapshot *s, const char *config, bool json) {
+        Config *c = NULL;
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+
+        ck_assert_ptr_nonnull(f);
+        if (config)
+                ck_assert_int_eq(config_parse_string(config, "t", &c, NULL), 0);
+        else
+                ck_assert_int_eq(config_new_default(&c), 0);
+        ck_assert_int_eq(json ? report_json(f, s, c, NULL) : report_table(f, s, c, NULL), 0);
+        fclose(f);
+        config_free(c);
+        return buf;
+}
+
+START_TEST(test_netns_names) {
+        Snapshot s = { 0 };
+        char name[] = "web1";
+
+        ck_assert_str_eq(snapshot_netns_name(&s, 0), NETNS_HOST_NAME);
+        ck_assert_ptr_null(snapshot_netns_name(&s, WEB1));
+        ck_assert_ptr_nonnull(snapshot_add_netns(&s, WEB1, name));
+        ck_assert_ptr_nonnull(snapshot_add_netns(&s, WEB1 + 1, "/proc/812/ns/net"));
+        name[0] = 'X'; /* the snapshot keeps its own copy */
+        ck_assert_str_eq(snapshot_netns_name(&s, WEB1), "web1");
+        ck_assert_str_eq(snapshot_netns_name(&s, WEB1 + 1), "/proc/812/ns/net");
+        ck_assert_ptr_null(snapshot_netns_name(&s, WEB1 + 2));
+        ck_assert_uint_eq(s.n_netns, 2);
+        snapshot_done(&s);
+        ck_assert_uint_eq(s.n_netns, 0);
+        ck_assert_ptr_null(s.netns);
+}
+END_TEST
+
+START_TEST(test_netns_table) {
+        Snapshot s = { 0 };
+        char *out;
+
+        fill_netns(&s);
+        out = render_snapshot(&s, NULL, false);
+        ck_assert_str_eq(out,
+                         "LISTEN         NETNS   DEPTH BACKLOG  FILL STATE   DROPS    UID OWNER\n"
+                         "10.0.0.1:8080  web1      101     100  100% full        7   1000 -\n"
+                         "127.0.0.1:8080 host      101     100  100% full        5      0 -\n"
+                         "[::1]:9000     web1        4       4   80% high        -   1000 -\n"
+                         "*:22           host        1     128    0% ok          0      0 -\n"
+                         "\n"
+                         "Host counters (TcpExt, since the namespace was created):\n"
+                         "  ListenOverflows                  10\n"
+                         "\n"
+                         "Host counters in network namespace web1 (TcpExt, since the namespace was created):\n"
+                         "  ListenOverflows                   2\n"
+                         "  ListenDrops                       3\n"
+                         "\n"
+                         "Sysctls:\n"
+                         "  net.core.somaxconn               4096\n"
+                         "  net.ipv4.tcp_max_syn_backlog        ?\n"
+                         "  net.ipv4.tcp_syncookies             ?\n"
+                         "  net.ipv4.tcp_abort_on_overflow      0\n"
+                         "  net.ipv4.tcp_synack_retries         ?\n"
+                         "\n"
+                         "Sysctls in network namespace web1:\n"
+                         "  net.core.somaxconn                100\n"
+                         "  net.ipv4.tcp_max_syn_backlog        ?\n"
+                         "  net.ipv4.tcp_syncookies             ?\n"
+                         "  net.ipv4.tcp_abort_on_overflow      1\n"
+                         "  net.ipv4.tcp_synack_retries         ?\n"
+                         "\n"
+                         "Hints:\n"
+                         "  10.0.0.1:8080 in network namespace web1: backlog 100 equals net.core.somaxconn, so "
+                         "the application's own value was probably cut down: raise net.core.somaxconn (and the "
+                         "application's backlog).\n"
+                         "  net.ipv4.tcp_abort_on_overflow is 1 in network namespace web1: the 2 overflows "
+                         "counted in ListenOverflows sent resets to their clients.\n");
+        free(out);
+        snapshot_done(&s);
+}
+END_TEST
+
+START_TEST(test_netns_json) {
+        Snapshot s = { 0 };
+        char *out;
+
+        fill_netns(&s);
+        out = render_snapshot(&s, NULL, true);
+        ck_assert_str_eq(
+                out,
+                "{\"listeners\":[\n"
+                "{\"netns\":\"web1\",\"family\":\"inet\",\"address\":\"10.0.0.1\",\"port\":8080,\"depth\":101,"
+                "\"backlog\":100,\"capacity\":101,\"fill\":1.000,\"state\":\"full\",\"drops\":7,\"cookie\":\"4\","
+                "\"inode\":1004,\"uid\":1000},\n"
+                "{\"netns\":\"host\",\"family\":\"inet\",\"address\":\"127.0.0.1\",\"port\":8080,\"depth\":101,"
+                "\"backlog\":100,\"capacity\":101,\"fill\":1.000,\"state\":\"full\",\"drops\":5,\"cookie\":\"2\","
+                "\"inode\":1002,\"uid\":0},\n"
+                "{\"netns\":\"web1\",\"family\":\"inet6\",\"address\":\"::1\",\"port\":9000,\"depth\":4,"
+                "\"backlog\":4,\"capacity\":5,\"fill\":0.800,\"state\":\"high\",\"cookie\":\"3\",\"inode\":1003,"
+                "\"uid\":1000},\n"
+                "{\"netns\":\"host\",\"family\":\"inet\",\"address\":\"0.0.0.0\",\"port\":22,\"depth\":1,"
+                "\"backlog\":128,\"capacity\":129,\"fill\":0.008,\"state\":\"ok\",\"drops\":0,\"cookie\":\"1\","
+                "\"inode\":1001,\"uid\":0}],\n"
+                "\"counters\":{\"ListenOverflows\":10},\n"
+                "\"sysctl\":{\"net.core.somaxconn\":4096,\"net.ipv4.tcp_abort_on_overflow\":0},\n"
+                "\"namespaces\":[\n"
+                "{\"netns\":\"web1\",\"counters\":{\"ListenOverflows\":2,\"ListenDrops\":3},"
+                "\"sysctl\":{\"net.core.somaxconn\":100,\"net.ipv4.tcp_abort_on_overflow\":1}}],\n"
+                "\"hints\":[\"10.0.0.1:8080 in network namespace web1: backlog 100 equals net.core.somaxconn, so "
+                "the application's own value was probably cut down: raise net.core.somaxconn (and the "
+                "application's backlog).\",\"net.ipv4.tcp_abort_on_overflow is 1 in network namespace web1: the 2 "
+                "overflows counted in ListenOverflows sent resets to their clients.\"]}\n");
+        free(out);
+        snapshot_done(&s);
+}
+END_TEST
+
+/* Without the daemon's own namespace (host = false) its counters and
+ * sysctls are null in JSON and left out of the table; a namespace whose
+ * counters could not be read has no "counters"; a listener of a namespace
+ * the snapshot does not know has a null name ("?" in the table). */
+START_TEST(test_netns_no_host) {
+        Snapshot s = { .no_host = true };
+        SnapshotNetns *ns;
+        char *out;
+
+        add(&s, AF_INET, "10.0.0.1", 80, 0, 511, 0, 0, 1)->netns = WEB1;
+        add(&s, AF_INET, "10.0.0.2", 80, 0, 511, 0, 0, 2)->netns = WEB1 + 1;
+        ns = snapshot_add_netns(&s, WEB1, "/run/netns/a-long-name");
+        ck_assert_ptr_nonnull(ns);
+        ns->sysctls.present[SYSCTL_SOMAXCONN] = true;
+        ns->sysctls.value[SYSCTL_SOMAXCONN] = 4096;
+
+        out = render_snapshot(&s, NULL, true);
+        ck_assert_str_eq(out,
+                         "{\"listeners\":[\n"
+                         "{\"netns\":\"/run/netns/a-long-name\",\"family\":\"inet\",\"address\":\"10.0.0.1\","
+                         "\"port\":80,\"depth\":0,\"backlog\":511,\"capacity\":512,\"fill\":0.000,\"state\":\"ok\","
+                         "\"drops\":0,\"cookie\":\"1\",\"inode\":1001,\"uid\":0},\n"
+                         "{\"netns\":null,\"family\":\"inet\",\"address\":\"10.0.0.2\",\"port\":80,\"depth\":0,"
+                         "\"backlog\":511,\"capacity\":512,\"fill\":0.000,\"state\":\"ok\",\"drops\":0,"
+                         "\"cookie\":\"2\",\"inode\":1002,\"uid\":0}],\n"
+                         "\"counters\":null,\n"
+                         "\"sysctl\":null,\n"
+                         "\"namespaces\":[\n"
+                         "{\"netns\":\"/run/netns/a-long-name\",\"sysctl\":{\"net.core.somaxconn\":4096}}],\n"
+                         "\"hints\":[]}\n");
+        free(out);
+        out = render_snapshot(&s, NULL, false);
+        ck_assert_str_eq(out,
+                         "LISTEN      NETNS                    DEPTH BACKLOG  FILL STATE   DROPS    UID OWNER\n"
+                         "10.0.0.1:80 /run/netns/a-long-name       0     511    0% ok          0      0 -\n"
+                         "10.0.0.2:80 ?                            0     511    0% ok          0      0 -\n"
+                         "\n"
+                         "Host counters in network namespace /run/netns/a-long-name (TcpExt, since the namespace "
+                         "was created):\n"
+                         "  unavailable\n"
+                         "\n"
+                         "Sysctls in network namespace /run/netns/a-long-name:\n"
+                         "  net.core.somaxconn               4096\n"
+                         "  net.ipv4.tcp_max_syn_backlog        ?\n"
+                         "  net.ipv4.tcp_syncookies             ?\n"
+                         "  net.ipv4.tcp_abort_on_overflow      ?\n"
+                         "  net.ipv4.tcp_synack_retries         ?\n");
+        free(out);
+        snapshot_done(&s);
+}
+END_TEST
+
+/* Watch entries that select by namespace get the listener's namespace name:
+ * [::1]:9000 of web1 (80%) is high at the default level but ok under the
+ * web* entry (warn 90), and the host entry before it does not take it. An
+ * entry by unit selects nothing without an owner to name the unit. */
+START_TEST(test_netns_watch) {
+        Snapshot s = { 0 };
+        char *out;
+
+        fill_netns(&s);
+        out = render_snapshot(&s,
+                              "watch = ( { port = 9000; netns = \"host\"; warn = 50; clear = 10; },"
+                              "          { port = 9000; netns = \"web*\"; warn = 90; clear = 50; },"
+                              "          { port = 22; netns = \"host\"; warn = 2; clear = 1; } );",
+                              false);
+        ck_assert_ptr_nonnull(strstr(out, "\n[::1]:9000     web1        4       4   80% ok          -   1000 -\n"));
+        ck_assert_ptr_nonnull(strstr(out, "\n*:22           host        1     128    0% ok          0      0 -\n"));
+        free(out);
+        out = render_snapshot(&s, "watch = ( { port = 9000; unit = \"*\"; warn = 90; clear = 50; } );", true);
+        ck_assert_ptr_nonnull(strstr(out, "\"address\":\"::1\",\"port\":9000,\"depth\":4,\"backlog\":4,"
+                                          "\"capacity\":5,\"fill\":0.800,\"state\":\"high\","));
+        free(out);
+        snapshot_done(&s);
+}
+END_TEST
+
 START_TEST(test_table_empty) {
         Snapshot s = { 0 };
         Config *c = NULL;
@@ -210,6 +441,11 @@ int main(void) {
         tcase_add_test(tc, test_table_watch_levels);
         tcase_add_test(tc, test_table_empty);
         tcase_add_test(tc, test_hints);
+        tcase_add_test(tc, test_netns_names);
+        tcase_add_test(tc, test_netns_table);
+        tcase_add_test(tc, test_netns_json);
+        tcase_add_test(tc, test_netns_no_host);
+        tcase_add_test(tc, test_netns_watch);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);

@@ -9,9 +9,38 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <systemd/sd-journal.h>
 #include <unistd.h>
 
 #include "sink.h"
+
+/* sink_event()'s journal entries, caught here instead of sent: the test
+ * binary's own definition takes precedence over libsystemd's. sd-journal.h
+ * makes sd_journal_sendv() a macro for this function (with CODE_FILE= etc.,
+ * not recorded here). */
+static char sent[32][1600];
+static int n_sent;
+
+int sd_journal_sendv_with_location(const char *file, const char *line, const char *func, const struct iovec *iov,
+                                   int n) {
+        n_sent = 0;
+        for (int i = 0; i < n && i < 32; i++) {
+                snprintf(sent[i], sizeof(sent[i]), "%.*s", (int) iov[i].iov_len, (const char *) iov[i].iov_base);
+                n_sent++;
+        }
+        return 0;
+}
+
+/* The value of the journal field name in the last entry sent, or NULL. */
+static const char *sent_field(const char *name) {
+        size_t len = strlen(name);
+
+        for (int i = 0; i < n_sent; i++)
+                if (strncmp(sent[i], name, len) == 0 && sent[i][len] == '=')
+                        return sent[i] + len + 1;
+        return NULL;
+}
 
 static Event event(EventKind kind, const char *addr, uint16_t port, uint32_t depth, uint32_t backlog) {
         Event e = { .kind = kind, .somaxconn = 4096 };
@@ -170,6 +199,127 @@ START_TEST(test_counter) {
 }
 END_TEST
 
+/* Outside the daemon's own namespace, every sentence says which one, right
+ * after the listener's address and name; "host" is not named. */
+START_TEST(test_netns_sentences) {
+        Event e = event(EVENT_FULL, "127.0.0.1", 8080, 3, 2);
+        EventOwner o = { .netns = "web1", .unit = "nginx.service", .pid = 812, .comm = "nginx" };
+        char buf[1024], host[1024];
+
+        e.name = "api";
+        sink_format_message(&e, &o, buf, sizeof(buf));
+        ck_assert_str_eq(buf, "Listen queue of 127.0.0.1:8080 (api) in network namespace web1 of nginx.service "
+                              "(nginx, pid 812) is full: 3 of 3 connections wait for accept(), new connections "
+                              "are dropped or delayed. Raise the application's listen backlog (now 2) or make it "
+                              "accept connections faster.");
+        o.netns = NETNS_HOST_NAME;
+        sink_format_message(&e, &o, host, sizeof(host));
+        ck_assert_str_eq(host, "Listen queue of 127.0.0.1:8080 (api) of nginx.service (nginx, pid 812) is full: 3 "
+                               "of 3 connections wait for accept(), new connections are dropped or delayed. Raise "
+                               "the application's listen backlog (now 2) or make it accept connections faster.");
+
+        o = (EventOwner) { .netns = "web1" };
+        e.name = NULL;
+        e.kind = EVENT_DROPS;
+        e.drops = 1;
+        e.period_usec = 100000;
+        ck_assert_uint_eq(sink_format_message(&e, &o, buf, sizeof(buf)), strlen(buf));
+        ck_assert_str_eq(buf, "127.0.0.1:8080 in network namespace web1 dropped 1 connection attempt since the "
+                              "previous poll (queue 3 of 3). Raise the application's listen backlog (now 2) or "
+                              "make it accept connections faster.");
+        e.kind = EVENT_GONE;
+        sink_format_message(&e, &o, buf, sizeof(buf));
+        ck_assert_str_eq(buf, "127.0.0.1:8080 in network namespace web1 stopped listening while its queue alert "
+                              "was raised (last 3 of 3); alert withdrawn.");
+
+        e = event(EVENT_SYN_FULL, "0.0.0.0", 443, 0, 4);
+        e.listener.syn_depth = 5;
+        e.listener.has_syn = true;
+        o.pid = 90;
+        snprintf(o.comm, sizeof(o.comm), "haproxy");
+        sink_format_message(&e, &o, buf, sizeof(buf));
+        ck_assert_str_eq(buf, "SYN queue of *:443 in network namespace web1 of haproxy, pid 90 is full: 5 half-open "
+                              "connections for a capacity of 5, new SYNs are dropped or answered with SYN cookies. "
+                              "Raise the listen backlog and net.ipv4.tcp_max_syn_backlog, keep "
+                              "net.ipv4.tcp_syncookies on, and look for clients that connect and stall or a SYN "
+                              "flood.");
+
+        e = (Event) { .kind = EVENT_COUNTER, .counter = NETSTAT_LISTEN_OVERFLOWS, .increase = 3,
+                      .period_usec = 5000000, .abort_on_overflow = 1 };
+        o = (EventOwner) { .netns = "web1" };
+        sink_format_message(&e, &o, buf, sizeof(buf));
+        ck_assert_str_eq(buf, "Host counter ListenOverflows rose by 3 in network namespace web1 in the last 5 s: a "
+                              "listener's accept queue was full when a handshake completed. "
+                              "net.ipv4.tcp_abort_on_overflow is 1: those clients were sent resets.");
+        o.netns = NETNS_HOST_NAME;
+        sink_format_message(&e, &o, buf, sizeof(buf));
+        ck_assert_str_eq(buf, "Host counter ListenOverflows rose by 3 in the last 5 s: a listener's accept queue "
+                              "was full when a handshake completed. net.ipv4.tcp_abort_on_overflow is 1: those "
+                              "clients were sent resets.");
+}
+END_TEST
+
+/* BACKLOGD_NETNS comes with every event kind whose owner names a namespace,
+ * "host" included; a counter's owner gives nothing else. */
+START_TEST(test_netns_fields) {
+        Sink s = { .target = LOG_TARGET_JOURNAL };
+        Event e = event(EVENT_HIGH, "127.0.0.1", 8080, 4, 4);
+        EventOwner o = { .netns = "web1", .unit = "api.service" };
+
+        ck_assert_int_eq(sink_event(&s, &e, &o), 0);
+        ck_assert_str_eq(sent_field("BACKLOGD_NETNS"), "web1");
+        ck_assert_str_eq(sent_field("BACKLOGD_UNIT"), "api.service");
+        ck_assert_str_eq(sent_field("BACKLOGD_PORT"), "8080");
+        ck_assert_str_eq(sent_field("MESSAGE"), "Listen queue of 127.0.0.1:8080 in network namespace web1 of "
+                                                "api.service is 80% full: 4 of 5 connections wait for accept(). "
+                                                "Raise the application's listen backlog (now 4) or make it "
+                                                "accept connections faster.");
+        o.netns = NETNS_HOST_NAME;
+        ck_assert_int_eq(sink_event(&s, &e, &o), 0);
+        ck_assert_str_eq(sent_field("BACKLOGD_NETNS"), "host");
+        ck_assert_ptr_nonnull(strstr(sent_field("MESSAGE"), "Listen queue of 127.0.0.1:8080 of api.service is"));
+        ck_assert_int_eq(sink_event(&s, &e, NULL), 0);
+        ck_assert_ptr_null(sent_field("BACKLOGD_NETNS"));
+        ck_assert_str_eq(sent_field("BACKLOGD_EVENT"), "high");
+
+        e = (Event) { .kind = EVENT_COUNTER, .counter = NETSTAT_LISTEN_DROPS, .increase = 7,
+                      .period_usec = 1000000 };
+        o = (EventOwner) { .netns = "web1", .unit = "ignored.service", .pid = 5, .comm = "x" };
+        ck_assert_int_eq(sink_event(&s, &e, &o), 0);
+        ck_assert_str_eq(sent_field("BACKLOGD_EVENT"), "counter");
+        ck_assert_str_eq(sent_field("BACKLOGD_NETNS"), "web1");
+        ck_assert_str_eq(sent_field("BACKLOGD_COUNTER"), "ListenDrops");
+        ck_assert_str_eq(sent_field("BACKLOGD_INCREASE"), "7");
+        ck_assert_ptr_null(sent_field("BACKLOGD_UNIT"));
+        ck_assert_ptr_null(sent_field("BACKLOGD_PID"));
+        ck_assert_str_eq(sent_field("MESSAGE"), "Host counter ListenDrops rose by 7 in network namespace web1 in "
+                                                "the last 1 s: connection attempts were dropped at a listening "
+                                                "socket.");
+        ck_assert_int_eq(sink_event(&s, &e, NULL), 0);
+        ck_assert_ptr_null(sent_field("BACKLOGD_NETNS"));
+        ck_assert_str_eq(sent_field("BACKLOGD_COUNTER"), "ListenDrops");
+}
+END_TEST
+
+/* The console prints the journal's sentence. */
+START_TEST(test_netns_console) {
+        Sink s = { .target = LOG_TARGET_CONSOLE };
+        Event e = event(EVENT_CLEARED, "127.0.0.1", 8080, 1, 9);
+        EventOwner o = { .netns = "web1" };
+        FILE *f = tmpfile();
+        char line[512] = "";
+
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_eq(dup2(fileno(f), STDERR_FILENO), STDERR_FILENO);
+        ck_assert_int_eq(sink_event(&s, &e, &o), 0);
+        rewind(f);
+        ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+        ck_assert_str_eq(line, "cleared: Listen queue of 127.0.0.1:8080 in network namespace web1 has drained to "
+                               "10% (1 of 10); alert cleared.\n");
+        fclose(f);
+}
+END_TEST
+
 START_TEST(test_truncation) {
         Event e = event(EVENT_FULL, "127.0.0.1", 8080, 3, 2);
         char small[16];
@@ -240,6 +390,9 @@ int main(void) {
         tcase_add_test(tc, test_counter);
         tcase_add_test(tc, test_owner);
         tcase_add_test(tc, test_syn);
+        tcase_add_test(tc, test_netns_sentences);
+        tcase_add_test(tc, test_netns_fields);
+        tcase_add_test(tc, test_netns_console);
         tcase_add_test(tc, test_truncation);
         tcase_add_test(tc, test_log_target);
         tcase_add_test(tc, test_stderr_is_journal);
