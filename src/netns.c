@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <linux/nsfs.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+
+#include "netns.h"
+#include "snapshot.h"
+
+#define RUN_NETNS "/run/netns/"
+
+void netns_list_clear(NetnsList *l) {
+        for (size_t i = 0; i < l->n; i++) {
+                free(l->items[i].path);
+                free(l->items[i].name);
+        }
+        l->n = 0;
+}
+
+void netns_list_done(NetnsList *l) {
+        netns_list_clear(l);
+        free(l->items);
+        *l = (NetnsList) { 0 };
+}
+
+/* ip-netns names its namespaces by their file under /run/netns. */
+static char *name_for(const char *path) {
+        size_t n = strlen(RUN_NETNS);
+
+        if (strncmp(path, RUN_NETNS, n) == 0 && path[n] && !strchr(path + n, '/') &&
+            strcmp(path + n, NETNS_HOST_NAME) != 0)
+                return strdup(path + n);
+        return strdup(path);
+}
+
+static bool seen_inode(const NetnsList *l, uint64_t inode) {
+        for (size_t i = 0; i < l->n; i++)
+                if (l->items[i].inode == inode)
+                        return true;
+        return false;
+}
+
+static int add(NetnsList *l, const char *path, uint64_t inode, int error) {
+        NetnsFile *f;
+
+        if (l->n == l->cap) {
+                size_t cap = l->cap ? l->cap * 2 : 8;
+                NetnsFile *items = reallocarray(l->items, cap, sizeof(*items));
+
+                if (!items)
+                        return -ENOMEM;
+                l->items = items;
+                l->cap = cap;
+        }
+        f = &l->items[l->n];
+        *f = (NetnsFile) { .path = strdup(path), .name = name_for(path), .inode = inode, .error = error };
+        if (!f->path || !f->name) {
+                free(f->path);
+                free(f->name);
+                return -ENOMEM;
+        }
+        l->n++;
+        return 0;
+}
+
+/* Namespace files live on nsfs, one superblock for all of them. */
+static int check(const char *path, dev_t nsfs, uint64_t *ret_inode) {
+        struct stat st;
+
+        if (stat(path, &st) < 0)
+                return -errno;
+        if (st.st_dev != nsfs)
+                return -ENOTTY;
+        *ret_inode = (uint64_t) st.st_ino;
+        return 0;
+}
+
+int netns_expand(char *const *patterns, size_t n, NetnsList *out) {
+        struct stat self;
+        int r;
+
+        netns_list_clear(out);
+        if (n == 0)
+                return 0;
+        if (stat("/proc/self/ns/net", &self) < 0)
+                return -errno;
+        for (size_t i = 0; i < n; i++) {
+                const char *p = patterns[i];
+                uint64_t inode = 0;
+
+                if (!strpbrk(p, "*?[")) {
+                        r = check(p, self.st_dev, &inode);
+                        if (r >= 0 && seen_inode(out, inode))
+                                continue;
+                        if (add(out, p, r < 0 ? 0 : inode, r < 0 ? r : 0) < 0)
+                                return -ENOMEM;
+                        continue;
+                }
+
+                glob_t g = { 0 };
+
+                r = glob(p, 0, NULL, &g);
+                if (r == GLOB_NOSPACE) {
+                        globfree(&g);
+                        return -ENOMEM;
+                }
+                for (size_t k = 0; r == 0 && k < g.gl_pathc; k++) {
+                        if (check(g.gl_pathv[k], self.st_dev, &inode) < 0 || seen_inode(out, inode))
+                                continue;
+                        if (add(out, g.gl_pathv[k], inode, 0) < 0) {
+                                globfree(&g);
+                                return -ENOMEM;
+                        }
+                }
+                globfree(&g);
+        }
+        return (int) out->n;
+}
+
+int netns_open_self(int *ret_fd, uint64_t *ret_inode, ErrBuf *err) {
+        return netns_open("/proc/self/ns/net", ret_fd, ret_inode, err);
+}
+
+int netns_open(const char *path, int *ret_fd, uint64_t *ret_inode, ErrBuf *err) {
+        struct stat st;
+        int fd, type;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return errbuf_set(err, -errno, "%s: %s", path, strerror(errno));
+        type = ioctl(fd, NS_GET_NSTYPE);
+        if (type != CLONE_NEWNET || fstat(fd, &st) < 0) {
+                close(fd);
+                return errbuf_set(err, -ENOTTY, "%s: not a network namespace", path);
+        }
+        *ret_fd = fd;
+        *ret_inode = (uint64_t) st.st_ino;
+        return 0;
+}
+
+int netns_run(int fd, int self_fd, int (*fn)(void *userdata, ErrBuf *err), void *userdata, ErrBuf *err) {
+        int r;
+
+        if (setns(fd, CLONE_NEWNET) < 0) {
+                r = -errno;
+                if (r == -EPERM)
+                        return errbuf_set(err, r,
+                                          "cannot enter the namespace: %s (needs CAP_SYS_ADMIN, and setns() "
+                                          "allowed by the service's RestrictNamespaces=)",
+                                          strerror(-r));
+                return errbuf_set(err, r, "cannot enter the namespace: %s", strerror(-r));
+        }
+        r = fn(userdata, err);
+        if (setns(self_fd, CLONE_NEWNET) < 0)
+                return errbuf_set(err, -ENOTRECOVERABLE, "cannot return to the own network namespace: %s",
+                                  strerror(errno));
+        return r;
+}
