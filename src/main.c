@@ -13,12 +13,14 @@
 #include "config.h"
 #include "daemon.h"
 #include "diag.h"
+#include "netns.h"
 #include "netstat.h"
 #include "owner.h"
 #include "report.h"
 #include "sink.h"
 
 #define MAX_PORT_ARGS DIAG_MAX_RANGES
+#define MAX_NETNS_ARGS 64
 
 static struct {
         const char *config_path;
@@ -29,6 +31,8 @@ static struct {
         bool unix_listeners;
         PortRange ports[MAX_PORT_ARGS];
         size_t n_ports;
+        char *netns[MAX_NETNS_ARGS];
+        size_t n_netns;
         uint64_t interval_usec;
         LogTarget log_target;
         const char *record_path;
@@ -51,6 +55,7 @@ static void help(void) {
                "      --json               with --once: print one JSON object\n"
                "  -p, --port=N|N-M         with --once: only these ports (repeatable)\n"
                "  -u, --unix               with --once: also UNIX stream listeners\n"
+               "  -n, --netns=FILE|GLOB    with --once: also this network namespace (repeatable)\n"
                "  -i, --interval=SECONDS   seconds between polls (overrides the file)\n"
                "      --log-target=TARGET  auto, journal or console (default auto)\n"
                "  -h, --help               show this help\n"
@@ -110,6 +115,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "json", no_argument, NULL, ARG_JSON },
                 { "port", required_argument, NULL, 'p' },
                 { "unix", no_argument, NULL, 'u' },
+                { "netns", required_argument, NULL, 'n' },
                 { "interval", required_argument, NULL, 'i' },
                 { "log-target", required_argument, NULL, ARG_LOG_TARGET },
                 { "record", required_argument, NULL, ARG_RECORD },
@@ -120,7 +126,7 @@ static int parse_argv(int argc, char *argv[]) {
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "c:p:i:uhV", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "c:p:i:n:uhV", options, NULL)) >= 0)
                 switch (c) {
                 case 'c':
                         arg.config_path = optarg;
@@ -149,6 +155,19 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case 'u':
                         arg.unix_listeners = true;
+                        break;
+                case 'n':
+                        if (arg.n_netns == MAX_NETNS_ARGS) {
+                                fprintf(stderr, "backlogd: at most %d --netns options\n", MAX_NETNS_ARGS);
+                                return EX_USAGE;
+                        }
+                        if (optarg[0] != '/') {
+                                fprintf(stderr, "backlogd: --netns: expected an absolute path or pattern "
+                                                "(/run/netns/NAME, /proc/PID/ns/net), not '%s'\n",
+                                        optarg);
+                                return EX_USAGE;
+                        }
+                        arg.netns[arg.n_netns++] = optarg;
                         break;
                 case 'i':
                         if (parse_interval_arg(optarg, &arg.interval_usec) < 0) {
@@ -189,8 +208,8 @@ static int parse_argv(int argc, char *argv[]) {
                 fputs("backlogd: --once and --check-config exclude each other\n", stderr);
                 return EX_USAGE;
         }
-        if (!arg.once && (arg.json || arg.n_ports > 0 || arg.record_path || arg.unix_listeners)) {
-                fputs("backlogd: --json, --port, --unix and --record need --once\n", stderr);
+        if (!arg.once && (arg.json || arg.n_ports > 0 || arg.record_path || arg.unix_listeners || arg.n_netns > 0)) {
+                fputs("backlogd: --json, --port, --unix, --netns and --record need --once\n", stderr);
                 return EX_USAGE;
         }
         return -1;
@@ -231,14 +250,160 @@ static int push_listener(const Listener *l, void *userdata) {
         return 0;
 }
 
+/* What --once reads in one network namespace, from inside it. */
+typedef struct OnceSpace {
+        Snapshot *snap;
+        uint64_t id;              /* Listener.netns */
+        const char *proc_root;
+        FILE *record;             /* the host's dump only */
+        bool unix_listeners;
+        NetstatCounters *counters;
+        bool *have_counters;
+        NetstatSysctls *sysctls;
+        const char *name;         /* for messages: NULL for the host */
+} OnceSpace;
+
+static void once_warn(const OnceSpace *o, const char *what, const char *text) {
+        if (o->name)
+                fprintf(stderr, "backlogd: network namespace %s: %s%s\n", o->name, text, what);
+        else
+                fprintf(stderr, "backlogd: %s%s\n", text, what);
+}
+
+static int once_read_space(void *userdata, ErrBuf *err) {
+        OnceSpace *o = userdata;
+        ListenerSet *ls = &o->snap->listeners;
+        _cleanup_(syn_counts_done) SynCounts syn = { 0 };
+        ErrBuf e = { "" };
+        DiagSocket *diag = NULL;
+        size_t start = ls->n;
+        int r;
+
+        r = diag_open(&diag, err);
+        if (r < 0)
+                return r;
+        diag_set_netns(diag, o->id);
+        diag_set_recorder(diag, o->record);
+        r = diag_dump_listeners(diag, arg.ports, arg.n_ports, ls, err);
+        if (r >= 0 && o->unix_listeners)
+                r = diag_dump_unix(diag, push_listener, ls, err);
+        if (r < 0) {
+                diag_close(diag);
+                return r;
+        }
+        /* Half-open connections per listener: a walk of every connection,
+         * affordable once. */
+        diag_set_recorder(diag, NULL);
+        r = diag_count_syn(diag, &syn, &e);
+        diag_close(diag);
+        if (r < 0)
+                once_warn(o, ", showing no SYN queues", e.text);
+        for (size_t i = start; r >= 0 && i < ls->n; i++) {
+                Listener *l = &ls->items[i];
+
+                if (l->kind == LISTENER_TCP) {
+                        l->syn_depth = syn_counts_for(&syn, l, l->v6only);
+                        l->has_syn = true;
+                }
+        }
+
+        r = netstat_read(o->proc_root, o->counters, &e);
+        if (r < 0)
+                once_warn(o, o->name ? ", showing no listen counters" : ", showing no host counters", e.text);
+        *o->have_counters = r >= 0;
+        netstat_read_sysctls(o->proc_root, o->sysctls);
+        return 0;
+}
+
+/* The configured namespaces and those of --netns. Returns false if one of
+ * them could not be read (it was said on stderr). */
+static bool once_read_namespaces(const Config *c, Snapshot *snap) {
+        _cleanup_(netns_list_done) NetnsList found = { 0 };
+        _cleanup_(freep) char **patterns = calloc(c->n_namespaces + arg.n_netns + 1, sizeof(char *));
+        uint64_t self_inode = 0;
+        int self_fd = -1;
+        size_t n = 0;
+        bool ok = true;
+        ErrBuf err = { "" };
+        int r;
+
+        if (!patterns)
+                return false;
+        for (size_t i = 0; i < c->n_namespaces; i++)
+                patterns[n++] = c->namespaces[i];
+        for (size_t i = 0; i < arg.n_netns; i++)
+                patterns[n++] = arg.netns[i];
+        if (n == 0)
+                return true;
+        r = netns_open_self(&self_fd, &self_inode, &err);
+        if (r < 0) {
+                fprintf(stderr, "backlogd: %s\n", err.text);
+                return false;
+        }
+        r = netns_expand(patterns, n, &found);
+        if (r < 0) {
+                fprintf(stderr, "backlogd: looking for network namespaces: %s\n", strerror(-r));
+                close(self_fd);
+                return false;
+        }
+        for (size_t i = 0; i < found.n; i++) {
+                const NetnsFile *f = &found.items[i];
+                SnapshotNetns *e;
+                OnceSpace o;
+                uint64_t inode;
+                int fd;
+
+                if (f->error < 0) {
+                        fprintf(stderr, "backlogd: network namespace %s: %s\n", f->path, strerror(-f->error));
+                        ok = false;
+                        continue;
+                }
+                if (f->inode == self_inode && !snap->no_host)
+                        continue; /* shown as the host */
+                r = netns_open(f->path, &fd, &inode, &err);
+                if (r < 0) {
+                        fprintf(stderr, "backlogd: %s\n", err.text);
+                        ok = false;
+                        continue;
+                }
+                e = snapshot_add_netns(snap, inode, f->name);
+                if (!e) {
+                        close(fd);
+                        ok = false;
+                        break;
+                }
+                o = (OnceSpace) {
+                        .snap = snap,
+                        .id = inode,
+                        .proc_root = "/proc",
+                        .unix_listeners = arg.unix_listeners || config_wants_unix(c),
+                        .counters = &e->counters,
+                        .have_counters = &e->have_counters,
+                        .sysctls = &e->sysctls,
+                        .name = e->name,
+                };
+                r = netns_run(fd, self_fd, once_read_space, &o, &err);
+                close(fd);
+                if (r == -ENOTRECOVERABLE) {
+                        fprintf(stderr, "backlogd: %s\n", err.text);
+                        exit(EXIT_FAILURE);
+                }
+                if (r < 0) {
+                        fprintf(stderr, "backlogd: network namespace %s: %s\n", f->name, err.text);
+                        ok = false;
+                }
+        }
+        close(self_fd);
+        return ok;
+}
+
 static int run_once(void) {
         _cleanup_(fclosep) FILE *record = NULL;
-        SynCounts syn = {0};
         Snapshot snap = {0};
-        DiagSocket *diag = NULL;
         Owner *owner = NULL;
         Config *c = NULL;
         ErrBuf err = {0};
+        bool all_read;
         int r, ret = EXIT_FAILURE;
 
         r = load_config(&c);
@@ -253,38 +418,25 @@ static int run_once(void) {
                 }
         }
 
-        r = diag_open(&diag, &err);
-        if (r < 0) {
-                fprintf(stderr, "backlogd: %s\n", err.text);
-                goto finish;
-        }
-        diag_set_recorder(diag, record);
-        r = diag_dump_listeners(diag, arg.ports, arg.n_ports, &snap.listeners, &err);
-        if (r >= 0 && (arg.unix_listeners || config_wants_unix(c)))
-                r = diag_dump_unix(diag, push_listener, &snap.listeners, &err);
-        if (r < 0) {
-                fprintf(stderr, "backlogd: %s\n", err.text);
-                goto finish;
-        }
-        /* Half-open connections per listener: a walk of every connection,
-         * affordable once. */
-        r = diag_count_syn(diag, &syn, &err);
-        if (r < 0)
-                fprintf(stderr, "backlogd: %s, showing no SYN queues\n", err.text);
-        for (size_t i = 0; r >= 0 && i < snap.listeners.n; i++) {
-                Listener *l = &snap.listeners.items[i];
+        snap.no_host = !c->host;
+        if (c->host) {
+                OnceSpace o = {
+                        .snap = &snap,
+                        .proc_root = arg.proc_root,
+                        .record = record,
+                        .unix_listeners = arg.unix_listeners || config_wants_unix(c),
+                        .counters = &snap.counters,
+                        .have_counters = &snap.have_counters,
+                        .sysctls = &snap.sysctls,
+                };
 
-                if (l->kind == LISTENER_TCP) {
-                        l->syn_depth = syn_counts_for(&syn, l, l->v6only);
-                        l->has_syn = true;
+                r = once_read_space(&o, &err);
+                if (r < 0) {
+                        fprintf(stderr, "backlogd: %s\n", err.text);
+                        goto finish;
                 }
         }
-
-        r = netstat_read(arg.proc_root, &snap.counters, &err);
-        if (r < 0)
-                fprintf(stderr, "backlogd: %s, showing no host counters\n", err.text);
-        snap.have_counters = r >= 0;
-        netstat_read_sysctls(arg.proc_root, &snap.sysctls);
+        all_read = once_read_namespaces(c, &snap);
 
         (void) owner_new("/sys/fs/cgroup", &owner); /* no owner column on ENOMEM */
         /* Processes are named for listeners in trouble, within a bound. */
@@ -295,11 +447,9 @@ static int run_once(void) {
                 fprintf(stderr, "backlogd: writing the report: %s\n", strerror(-r));
                 goto finish;
         }
-        ret = EXIT_SUCCESS;
+        ret = all_read ? EXIT_SUCCESS : EXIT_FAILURE;
 finish:
         owner_free(owner);
-        diag_close(diag);
-        syn_counts_done(&syn);
         snapshot_done(&snap);
         config_free(c);
         return ret;
