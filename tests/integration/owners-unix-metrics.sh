@@ -109,7 +109,7 @@ for ((i = 0; i < 50; i++)); do [ -s "$PROM" ] && break; sleep 0.1; done
 promtool check metrics <"$PROM" >"$TEST_TMP/promtool.out" 2>&1
 check "promtool check metrics" "$? $(cat "$TEST_TMP/promtool.out")" "0 "
 check "metrics: depth of 8080" \
-        "$(grep -c "^backlogd_listen_queue_depth{address=\"127.0.0.1\",port=\"8080\",family=\"inet\",netns=\"\",name=\"api\",unit=\"$SCOPE\"} 3$" "$PROM")" 1
+        "$(grep -c "^backlogd_listen_queue_depth{address=\"127.0.0.1\",port=\"8080\",family=\"inet\",netns=\"host\",name=\"api\",unit=\"$SCOPE\"} 3$" "$PROM")" 1
 check "metrics: backlog of 8080" "$(grep -c '^backlogd_listen_queue_backlog{address="127.0.0.1",port="8080",.*} 2$' "$PROM")" 1
 check "metrics: depth of the UNIX listener" \
         "$(grep -c "^backlogd_listen_queue_depth{address=\"$TEST_TMP/php.sock\",port=\"\",family=\"unix\",.*} 2$" "$PROM")" 1
