@@ -262,7 +262,7 @@ int report_table(FILE *f, const Snapshot *s, const Config *c, Owner *owner) {
                 table_counters(f, s->have_counters, &s->counters);
         }
         for (size_t i = 0; i < s->n_netns; i++) {
-                fprintf(f, "\nHost counters in network namespace %s (TcpExt, since the namespace was created):\n",
+                fprintf(f, "\nCounters of network namespace %s (TcpExt, since the namespace was created):\n",
                         s->netns[i].name);
                 table_counters(f, s->netns[i].have_counters, &s->netns[i].counters);
         }

@@ -5,7 +5,9 @@
 # full queues and their own counters with BACKLOGD_NETNS, writes them to the
 # metrics file with their netns label, and drops each namespace when
 # `ip netns delete` removes its file, holding nothing of it afterwards. The
-# test's own namespace plays the host. --once shows all three.
+# test's own namespace plays the host. --once shows all three. A reload to
+# `host = false` drops the host; without CAP_SYS_ADMIN a namespace cannot be
+# entered, which is said once.
 . "$(dirname "$0")/lib.sh"
 require_root
 require_tools
@@ -20,7 +22,7 @@ mount -t tmpfs -o mode=0755 tmpfs /run || fail "cannot mount a private /run"
 mkdir -p /run/systemd /run/log /run/netns || fail "mkdir in the private /run"
 . "$(dirname "$0")/lib-journald.sh"
 journald_start || fail "cannot start a private journald"
-trap 'cleanup; journald_stop; ip netns delete web1 2>/dev/null; ip netns delete web2 2>/dev/null' EXIT
+trap 'cleanup; journald_stop; for n in web1 web2 web3; do ip netns delete $n 2>/dev/null; done' EXIT
 
 mkdir "$TEST_TMP/metrics"
 PROM=$TEST_TMP/metrics/backlogd.prom
@@ -170,8 +172,45 @@ check "sockets the daemon holds in other namespaces" "$(foreign_sockets)" 0
 check "metrics: web1 and web2 are gone" "$(grep -c 'netns="web[12]"' "$PROM")" 0
 check "still watching the host" "$(grep -c '^backlogd_listen_queue_depth{.*netns="host".*} 2$' "$PROM")" 1
 
+# A reload to `host = false` stops watching the host: its listener goes
+# from the metrics file, the namespaces stay.
+ip netns add web3 || fail "ip netns add web3"
+cat >"$TEST_TMP/backlogd.conf" <<CONF
+interval = 0.1;
+host = false;
+namespaces = [ "/run/netns/*" ];
+metrics_file = "$PROM";
+CONF
+kill -HUP "$DAEMON"
+wait_journal 1 MESSAGE="No longer watching the host's namespace."
+for ((i = 0; i < 50; i++)); do
+        grep -q 'netns="host"' "$PROM" || break
+        sleep 0.1
+done
+check "metrics: no host series after host = false" "$(grep -c 'netns="host"' "$PROM")" 0
+wait_journal 1 MESSAGE="Watching network namespace web3 (/run/netns/web3)."
+
 kill -TERM "$DAEMON"
 wait "$DAEMON"
 check "exit status on SIGTERM" "$?" 0
 check "daemon stderr" "$(cat "$TEST_TMP/daemon.err")" ""
+
+# Without CAP_SYS_ADMIN (nobody, no capabilities) a namespace cannot be
+# entered: said once, with the reason, and the host is still watched.
+printf 'interval = 0.1;\nnamespaces = [ "/run/netns/*" ];\n' >"$TEST_TMP/nobody.conf"
+chmod 0755 "$TEST_TMP"
+chmod 0644 "$TEST_TMP/nobody.conf"
+setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all \
+        "$BACKLOGD" -c "$TEST_TMP/nobody.conf" --log-target=console 2>"$TEST_TMP/nobody.err" &
+NOBODY=$!
+TEST_PIDS+=("$NOBODY")
+wait_lines "$TEST_TMP/nobody.err" '^full: Listen queue of 127.0.0.1:8080 ' 1 10 "$NOBODY"
+sleep 2.5 # two more looks at the namespace files
+kill -TERM "$NOBODY"
+wait "$NOBODY"
+check "nobody: exit status" "$?" 0
+check "nobody: the refusal, once" \
+        "$(grep -c '^Cannot watch network namespace /run/netns/web3: cannot enter the namespace: Operation not permitted (needs CAP_SYS_ADMIN' "$TEST_TMP/nobody.err")" 1
+check "nobody: nothing else went wrong" \
+        "$(grep -vcE '^(full: |Cannot watch network namespace |backlogd started|Stopping on )' "$TEST_TMP/nobody.err")" 0
 finish

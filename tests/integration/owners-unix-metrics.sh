@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: MIT
 # Whose queue, and every queue: a listener started inside a transient cgroup
 # (a child of this test's own cgroup) is attributed to it, with its process,
-# in --once and in the journal; a UNIX listener that never accepts raises
-# `full`; the metrics file passes `promtool check metrics` and holds the
-# exact depths.
+# in --once and in the journal, and a `unit` watch entry selects it; a UNIX
+# listener that never accepts raises `full`; the metrics file passes
+# `promtool check metrics` and holds the exact depths.
 . "$(dirname "$0")/lib.sh"
 require_root
 require_tools
@@ -34,7 +34,7 @@ interval = 0.1;
 unix = true;
 syn_interval = 0.1;
 metrics_file = "$TEST_TMP/metrics/backlogd.prom";
-watch = ( { port = 8080; name = "api"; } );
+watch = ( { port = 8080; name = "api"; }, { unit = "$SCOPE"; name = "scoped"; } );
 CONF
 
 # The API server joins the transient cgroup before it creates its socket:
@@ -48,6 +48,24 @@ exec {API_FD}>"$TEST_TMP/api.in"
 wait_lines "$TEST_TMP/api.out" '^ready$' 1 10 "$API"
 echo "connect 3" >&"$API_FD"
 wait_lines "$TEST_TMP/api.out" '^ok$' 1 10 "$API"
+
+# Two more full listeners: 8081 in the transient cgroup, selected by the
+# `unit` entry; 8082 outside it, selected by no entry, so never reported.
+for port in 8081 8082; do
+        mkfifo "$TEST_TMP/s$port.in"
+        if [ "$port" = 8081 ]; then
+                sh -c 'echo $$ >"$1/cgroup.procs" && exec python3 "$2" 127.0.0.1 8081 2' sh "$CG_DIR" "$DRAIN" \
+                        <"$TEST_TMP/s$port.in" >"$TEST_TMP/s$port.out" 2>&1 &
+        else
+                python3 "$DRAIN" 127.0.0.1 8082 2 <"$TEST_TMP/s$port.in" >"$TEST_TMP/s$port.out" 2>&1 &
+        fi
+        pid=$!
+        TEST_PIDS+=("$pid")
+        exec {fd}>"$TEST_TMP/s$port.in"
+        wait_lines "$TEST_TMP/s$port.out" '^ready$' 1 10 "$pid"
+        echo "connect 3" >&"$fd"
+        wait_lines "$TEST_TMP/s$port.out" '^ok$' 1 10 "$pid"
+done
 
 # A UNIX listener with backlog 1 that never accepts: two connections fill it.
 python3 -c '
@@ -98,6 +116,10 @@ check "journal: uid" "$(field BACKLOGD_UID BACKLOGD_PORT=8080)" 0
 check "journal: sentence names the owner" \
         "$(field MESSAGE BACKLOGD_PORT=8080 | grep -c "^Listen queue of 127.0.0.1:8080 (api) of $SCOPE (python3, pid $API) is full: 3 of 3 ")" 1
 
+wait_full BACKLOGD_PORT=8081
+check "journal: selected by unit" "$(field BACKLOGD_NAME BACKLOGD_PORT=8081)" scoped
+check "journal: its unit" "$(field BACKLOGD_UNIT BACKLOGD_PORT=8081)" "$SCOPE"
+
 wait_full BACKLOGD_PATH="$TEST_TMP/php.sock"
 check "journal: UNIX depth" "$(field BACKLOGD_DEPTH BACKLOGD_PATH="$TEST_TMP/php.sock")" 2
 check "journal: UNIX backlog" "$(field BACKLOGD_BACKLOG BACKLOGD_PATH="$TEST_TMP/php.sock")" 1
@@ -119,6 +141,11 @@ check "metrics: SYN depth of 8080" \
 check "metrics: no SYN depth for UNIX listeners" "$(grep -c '^backlogd_syn_queue_depth{.*family="unix"' "$PROM")" 0
 check "metrics: mode" "$(stat -c %a "$PROM")" 644
 check "metrics: no temporary file left" "$(find "$TEST_TMP/metrics" -name '.*tmp' | wc -l)" 0
+
+check "journal: 8082 (outside the unit) is not watched" "$(journal_count backlogd BACKLOGD_PORT=8082)" 0
+check "metrics: 8082 is not watched" "$(grep -c 'port="8082"' "$PROM")" 0
+check "metrics: 8081 by its entry's name" \
+        "$(grep -c "^backlogd_listen_queue_depth{address=\"127.0.0.1\",port=\"8081\",family=\"inet\",netns=\"host\",name=\"scoped\",unit=\"$SCOPE\"} 3$" "$PROM")" 1
 
 kill -TERM "$DAEMON"
 wait "$DAEMON"
