@@ -95,7 +95,7 @@ int diag_replay(FILE *f, ListenerSet *out, ErrBuf *err);
  * somaxconn; the queue holds backlog + 1 as for TCP), inode, cookie, uid
  * (UINT32_MAX when the kernel does not send UNIX_DIAG_UID, before Linux
  * 5.3), has_drops = false (the kernel counts no drops for UNIX listeners),
- * port 0, netns 0. Returns the number handed over; errors as
+ * port 0, netns as set by diag_set_netns(). Returns the number handed over; errors as
  * diag_dump_each(), with err prefixed "unix dump: ". */
 int diag_dump_unix(DiagSocket *s, diag_listener_cb cb, void *userdata, ErrBuf *err);
 

@@ -32,12 +32,15 @@ void netns_list_done(NetnsList *l);
 
 /* Expands the patterns, in order, into out (cleared first). A pattern with
  * glob(7) magic characters yields its matches in sorted order; matches that
- * are not namespace files (a file `ip netns add` has created but not yet
- * mounted over, say) or that vanish meanwhile are left out silently. A
- * literal path yields one entry: with error -ENOENT if it does not exist
- * (yet), -EACCES and the like if stat() fails, -ENOTTY if it is not a
- * namespace file. Namespaces reached by several paths appear once (the
- * first path wins). Returns the number of entries or -ENOMEM. */
+ * are not network namespace files (a file `ip netns add` has created but
+ * not yet mounted over, /proc/PID/ns/uts, ...) or that vanish meanwhile
+ * are left out silently. A literal path yields one entry: with error
+ * -ENOENT if it does not exist (yet), -EACCES and the like if it cannot be
+ * opened, -ENOTTY if it is not a network namespace file. Each candidate is
+ * stat()ed and opened once (NS_GET_NSTYPE). Namespaces reached by several
+ * paths appear once (the first path wins). Allocates (glob(3), the
+ * entries). Returns the number of entries, -ENOMEM, or -errno when the
+ * caller's own namespace file cannot be stat()ed. */
 int netns_expand(char *const *patterns, size_t n, NetnsList *out);
 
 /* The inode of the caller's own network namespace, and an fd to come back

@@ -37,6 +37,8 @@ void sink_init(Sink *s, LogTarget t);
 typedef struct EventOwner {
         const char *netns;  /* the network namespace's name (BACKLOGD_NETNS);
                              * the sentence names it unless it is NETNS_HOST_NAME */
+        bool netns_dropped; /* EVENT_GONE because backlogd stopped watching the
+                             * namespace, not because the listener closed */
         const char *unit;   /* "nginx.service" */
         const char *cgroup; /* "/system.slice/nginx.service" */
         const char *user;   /* from the socket's uid */

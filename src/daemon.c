@@ -2,7 +2,10 @@
 /* The loop: one sd_event with a poll timer, SIGTERM/SIGINT/SIGHUP sources and
  * the watchdog. Each poll streams the kernel's dump through the pure policy
  * (nothing of the population is stored here) and hands its events to the
- * sink. The steady state allocates nothing. */
+ * sink, for the daemon's own network namespace and those configured (one
+ * Space each). The steady state allocates nothing; with `namespaces`
+ * configured, the look at their files once a second does (glob(3), the
+ * names found, and a retry of a namespace that cannot be entered). */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -91,6 +94,7 @@ struct Daemon {
         size_t n_seen; /* listeners in the last dump */
         uint64_t next_usec;
         bool ready;
+        bool fatal;             /* stuck in another namespace: stop */
         int journal_error;
         int metrics_error;
         char status[160];
@@ -134,12 +138,19 @@ static Space *space_free(Space *s) {
 }
 
 static Space *daemon_space(Daemon *d, uint64_t id) {
+        Space *gone = NULL;
+
         if (d->cur && d->cur->id == id)
                 return d->cur;
+        /* A dropped namespace waits for its last events; a live one with
+         * the same id (the host's, after a reload) wins. */
         for (size_t i = 0; i < d->n_spaces; i++)
-                if (d->spaces[i]->id == id)
-                        return d->spaces[i];
-        return NULL;
+                if (d->spaces[i]->id == id) {
+                        if (!d->spaces[i]->gone)
+                                return d->spaces[i];
+                        gone = d->spaces[i];
+                }
+        return gone;
 }
 
 static const char *space_name(Daemon *d, uint64_t id) {
@@ -164,13 +175,12 @@ static int space_run(Daemon *d, Space *s, int (*fn)(void *userdata, ErrBuf *err)
         if (s->fd < 0)
                 return fn(s, err);
         r = netns_run(s->fd, d->self_fd, fn, s, err);
-        if (r == -ENOTRECOVERABLE) {
+        if (r == -ENOTRECOVERABLE && !d->fatal) {
                 /* Every later dump would read the wrong namespace. */
                 sink_log(&d->sink, LOG_CRIT, NULL, "%s; stopping.", err->text);
+                d->fatal = true;
                 if (d->event)
                         sd_event_exit(d->event, EXIT_FAILURE);
-                else
-                        abort();
         }
         return r;
 }
@@ -290,16 +300,22 @@ static void daemon_open_space(Daemon *d, const NetnsFile *f) {
         }
         r = netns_open(f->path, &s->fd, &s->inode, &err);
         if (r >= 0) {
-                s->id = s->inode;
+                /* The daemon's own namespace (listed while `host = false`)
+                 * keeps the id its listeners have as the host's. */
+                s->id = s->inode == d->self_inode ? 0 : s->inode;
                 s->found = true;
                 r = space_run(d, s, open_diag_cb, &err);
         }
         if (r >= 0 && daemon_add_space(d, s) < 0)
                 r = errbuf_set(&err, -ENOMEM, "out of memory");
         if (r < 0) {
-                /* The reason names the path already when opening failed. */
-                daemon_path_error(d, f->path, r, strncmp(err.text, f->path, strlen(f->path)) == 0 ?
-                                                         err.text + strlen(f->path) + 2 : err.text);
+                const char *why = err.text;
+                size_t n = strlen(f->path);
+
+                /* A reason from opening starts with "PATH: ". */
+                if (strncmp(why, f->path, n) == 0 && why[n] == ':' && why[n + 1] == ' ')
+                        why += n + 2;
+                daemon_path_error(d, f->path, r, why);
                 space_free(s);
                 return;
         }
@@ -358,8 +374,10 @@ static void daemon_scan(Daemon *d, uint64_t now) {
                 daemon_add_host(d);
         else if (!c->host && host)
                 daemon_drop_space(d, host, "");
-        if (c->n_namespaces == 0 && n_other == 0)
+        if (c->n_namespaces == 0 && n_other == 0) {
+                daemon_path_errors_sweep(d); /* forget the old errors */
                 return;
+        }
 
         r = d->self_fd < 0 ? -EBADF : netns_expand(c->namespaces, c->n_namespaces, &d->found);
         if (r < 0) {
@@ -378,7 +396,17 @@ static void daemon_scan(Daemon *d, uint64_t now) {
                 bool known = false;
 
                 if (f->error < 0) {
-                        daemon_path_error(d, f->path, f->error, strerror(-f->error));
+                        bool watched = false;
+
+                        /* A watched namespace whose file went away is
+                         * reported as gone below, not as an error. */
+                        for (size_t k = 0; k < d->n_spaces && !watched; k++)
+                                watched = !d->spaces[k]->gone && d->spaces[k]->path &&
+                                          strcmp(d->spaces[k]->path, f->path) == 0;
+                        if (!watched)
+                                daemon_path_error(d, f->path, f->error,
+                                                  f->error == -ENOTTY ? "not a network namespace file" :
+                                                                        strerror(-f->error));
                         continue;
                 }
                 if (f->inode == d->self_inode && c->host)
@@ -442,8 +470,11 @@ static void daemon_notify_status(Daemon *d) {
 static const EventOwner *daemon_owner(Daemon *d, const Event *e, EventOwner *o, char *unit, size_t size) {
         const Listener *l = &e->listener;
 
+        const Space *s = daemon_space(d, l->netns);
+
         *o = (EventOwner) { 0 };
-        o->netns = space_name(d, l->netns);
+        o->netns = s ? s->name : NULL;
+        o->netns_dropped = s && s->gone && e->kind == EVENT_GONE;
         if (e->kind == EVENT_COUNTER)
                 return o;
         o->cgroup = owner_cgroup(d->owner, l->cgroup_id);
@@ -659,6 +690,8 @@ int daemon_poll(Daemon *d, uint64_t now) {
         size_t n_live = 0, n_failed = 0;
         int r, failure = 0;
 
+        if (d->fatal)
+                return -ENOTRECOVERABLE;
         daemon_scan(d, now);
         for (size_t i = 0; i < d->n_spaces; i++) {
                 Space *s = d->spaces[i];
@@ -666,7 +699,7 @@ int daemon_poll(Daemon *d, uint64_t now) {
                 if (s->gone)
                         continue;
                 space_refresh_sysctls(d, s, now);
-                if (!s->path && s->have_sysctls)
+                if (s->id == 0 && s->have_sysctls)
                         host_sysctls = &s->sysctls;
         }
         policy_begin(d->policy, d->config, now, host_sysctls);
@@ -682,6 +715,8 @@ int daemon_poll(Daemon *d, uint64_t now) {
                         continue;
                 n_live++;
                 r = space_read_listeners(d, s, now);
+                if (d->fatal)
+                        break;
                 if (r < 0) {
                         /* What was not seen there is not gone. */
                         policy_keep_netns(d->policy, s->id);
@@ -690,13 +725,20 @@ int daemon_poll(Daemon *d, uint64_t now) {
                 }
         }
         d->cur = NULL;
+        if (d->fatal) {
+                owner_hold(d->owner, false);
+                policy_abort(d->policy);
+                event_list_clear(&d->events);
+                return -ENOTRECOVERABLE;
+        }
         if (n_live > 0 && n_failed == n_live) {
                 /* What was seen before the failure is real; what was not is
                  * not gone. The metrics file keeps the last complete poll. */
                 owner_hold(d->owner, false);
                 policy_abort(d->policy);
                 daemon_emit(d);
-                daemon_reap_spaces(d);
+                /* Dropped namespaces stay until a poll has found their
+                 * listeners gone, so that those events still name them. */
                 return failure;
         }
         for (size_t i = 0; d->config->counters && i < d->n_spaces; i++) {

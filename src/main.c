@@ -288,6 +288,8 @@ static int once_read_space(void *userdata, ErrBuf *err) {
         if (r >= 0 && o->unix_listeners)
                 r = diag_dump_unix(diag, push_listener, ls, err);
         if (r < 0) {
+                /* Half a namespace would look like a whole one. */
+                ls->n = start;
                 diag_close(diag);
                 return r;
         }
@@ -348,13 +350,17 @@ static bool once_read_namespaces(const Config *c, Snapshot *snap) {
         }
         for (size_t i = 0; i < found.n; i++) {
                 const NetnsFile *f = &found.items[i];
+                NetstatCounters counters = { 0 };
+                NetstatSysctls sysctls = { 0 };
+                bool have_counters = false;
                 SnapshotNetns *e;
                 OnceSpace o;
                 uint64_t inode;
                 int fd;
 
                 if (f->error < 0) {
-                        fprintf(stderr, "backlogd: network namespace %s: %s\n", f->path, strerror(-f->error));
+                        fprintf(stderr, "backlogd: network namespace %s: %s\n", f->path,
+                                f->error == -ENOTTY ? "not a network namespace file" : strerror(-f->error));
                         ok = false;
                         continue;
                 }
@@ -366,21 +372,15 @@ static bool once_read_namespaces(const Config *c, Snapshot *snap) {
                         ok = false;
                         continue;
                 }
-                e = snapshot_add_netns(snap, inode, f->name);
-                if (!e) {
-                        close(fd);
-                        ok = false;
-                        break;
-                }
                 o = (OnceSpace) {
                         .snap = snap,
                         .id = inode,
                         .proc_root = "/proc",
                         .unix_listeners = arg.unix_listeners || config_wants_unix(c),
-                        .counters = &e->counters,
-                        .have_counters = &e->have_counters,
-                        .sysctls = &e->sysctls,
-                        .name = e->name,
+                        .counters = &counters,
+                        .have_counters = &have_counters,
+                        .sysctls = &sysctls,
+                        .name = f->name,
                 };
                 r = netns_run(fd, self_fd, once_read_space, &o, &err);
                 close(fd);
@@ -389,9 +389,21 @@ static bool once_read_namespaces(const Config *c, Snapshot *snap) {
                         exit(EXIT_FAILURE);
                 }
                 if (r < 0) {
+                        /* Not shown at all: an empty entry would look like
+                         * an empty namespace. */
                         fprintf(stderr, "backlogd: network namespace %s: %s\n", f->name, err.text);
                         ok = false;
+                        continue;
                 }
+                e = snapshot_add_netns(snap, inode, f->name);
+                if (!e) {
+                        fprintf(stderr, "backlogd: out of memory\n");
+                        ok = false;
+                        break;
+                }
+                e->counters = counters;
+                e->have_counters = have_counters;
+                e->sysctls = sysctls;
         }
         close(self_fd);
         return ok;
@@ -403,7 +415,7 @@ static int run_once(void) {
         Owner *owner = NULL;
         Config *c = NULL;
         ErrBuf err = {0};
-        bool all_read;
+        bool all_read, host_read = true;
         int r, ret = EXIT_FAILURE;
 
         r = load_config(&c);
@@ -433,10 +445,14 @@ static int run_once(void) {
                 r = once_read_space(&o, &err);
                 if (r < 0) {
                         fprintf(stderr, "backlogd: %s\n", err.text);
-                        goto finish;
+                        /* The other namespaces are still worth showing. */
+                        if (c->n_namespaces + arg.n_netns == 0)
+                                goto finish;
+                        snap.no_host = true;
+                        host_read = false;
                 }
         }
-        all_read = once_read_namespaces(c, &snap);
+        all_read = once_read_namespaces(c, &snap) && host_read;
 
         (void) owner_new("/sys/fs/cgroup", &owner); /* no owner column on ENOMEM */
         /* Processes are named for listeners in trouble, within a bound. */

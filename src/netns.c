@@ -67,13 +67,22 @@ static int add(NetnsList *l, const char *path, uint64_t inode, int error) {
         return 0;
 }
 
-/* Namespace files live on nsfs, one superblock for all of them. */
+/* Namespace files live on nsfs, one superblock for all of them; the file
+ * says which kind of namespace it is. */
 static int check(const char *path, dev_t nsfs, uint64_t *ret_inode) {
         struct stat st;
+        int fd, type;
 
         if (stat(path, &st) < 0)
                 return -errno;
         if (st.st_dev != nsfs)
+                return -ENOTTY;
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        type = ioctl(fd, NS_GET_NSTYPE);
+        close(fd);
+        if (type != CLONE_NEWNET)
                 return -ENOTTY;
         *ret_inode = (uint64_t) st.st_ino;
         return 0;
@@ -133,9 +142,15 @@ int netns_open(const char *path, int *ret_fd, uint64_t *ret_inode, ErrBuf *err) 
         if (fd < 0)
                 return errbuf_set(err, -errno, "%s: %s", path, strerror(errno));
         type = ioctl(fd, NS_GET_NSTYPE);
-        if (type != CLONE_NEWNET || fstat(fd, &st) < 0) {
+        if (type != CLONE_NEWNET) {
                 close(fd);
-                return errbuf_set(err, -ENOTTY, "%s: not a network namespace", path);
+                return errbuf_set(err, -ENOTTY, "%s: not a network namespace file", path);
+        }
+        if (fstat(fd, &st) < 0) {
+                int r = -errno;
+
+                close(fd);
+                return errbuf_set(err, r, "%s: %s", path, strerror(-r));
         }
         *ret_fd = fd;
         *ret_inode = (uint64_t) st.st_ino;
@@ -149,8 +164,8 @@ int netns_run(int fd, int self_fd, int (*fn)(void *userdata, ErrBuf *err), void 
                 r = -errno;
                 if (r == -EPERM)
                         return errbuf_set(err, r,
-                                          "cannot enter the namespace: %s (needs CAP_SYS_ADMIN, and setns() "
-                                          "allowed by the service's RestrictNamespaces=)",
+                                          "cannot enter the namespace: %s (needs CAP_SYS_ADMIN; "
+                                          "under systemd, RestrictNamespaces= must allow net)",
                                           strerror(-r));
                 return errbuf_set(err, r, "cannot enter the namespace: %s", strerror(-r));
         }

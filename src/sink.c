@@ -225,10 +225,16 @@ size_t sink_format_message(const Event *e, const EventOwner *o, char *buf, size_
                              who, l->syn_depth);
                 break;
         case EVENT_GONE:
-                n = snprintf(buf, size,
-                             "%s stopped listening while its queue alert was raised (last %u of %" PRIu64
-                             "); alert withdrawn.",
-                             who, l->depth, listener_capacity(l));
+                if (o && o->netns_dropped)
+                        n = snprintf(buf, size,
+                                     "%s is no longer watched, as its network namespace is not, while its queue "
+                                     "alert was raised (last %u of %" PRIu64 "); alert withdrawn.",
+                                     who, l->depth, listener_capacity(l));
+                else
+                        n = snprintf(buf, size,
+                                     "%s stopped listening while its queue alert was raised (last %u of %" PRIu64
+                                     "); alert withdrawn.",
+                                     who, l->depth, listener_capacity(l));
                 break;
         default:
                 n = snprintf(buf, size, "Host counter %s rose by %" PRIu64 "%s %s: %s.%s",

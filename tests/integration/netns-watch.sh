@@ -157,6 +157,9 @@ ip netns delete web2 || fail "ip netns delete web2"
 wait_journal 1 MESSAGE="Network namespace web2 (/run/netns/web2) is gone; no longer watching it."
 wait_journal 1 BACKLOGD_EVENT=gone BACKLOGD_NETNS=web2
 check "web2: gone names the listener" "$(field BACKLOGD_PORT BACKLOGD_EVENT=gone BACKLOGD_NETNS=web2)" 9090
+check "web2: gone says why" "$(field MESSAGE BACKLOGD_EVENT=gone BACKLOGD_NETNS=web2)" \
+        "127.0.0.1:9090 in network namespace web2 is no longer watched, as its network namespace is not, while its queue alert was raised (last 3 of 3); alert withdrawn."
+check "web1: gone after its server exited" "$(field MESSAGE BACKLOGD_EVENT=gone BACKLOGD_NETNS=web1 | grep -c 'stopped listening')" 1
 
 # Nothing of the deleted namespaces is held: no namespace file and no socket
 # of theirs stays open in the daemon.

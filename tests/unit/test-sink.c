@@ -231,6 +231,12 @@ START_TEST(test_netns_sentences) {
         sink_format_message(&e, &o, buf, sizeof(buf));
         ck_assert_str_eq(buf, "127.0.0.1:8080 in network namespace web1 stopped listening while its queue alert "
                               "was raised (last 3 of 3); alert withdrawn.");
+        /* Not closed: the namespace is not watched any more. */
+        o.netns_dropped = true;
+        sink_format_message(&e, &o, buf, sizeof(buf));
+        ck_assert_str_eq(buf, "127.0.0.1:8080 in network namespace web1 is no longer watched, as its network "
+                              "namespace is not, while its queue alert was raised (last 3 of 3); alert withdrawn.");
+        o.netns_dropped = false;
 
         e = event(EVENT_SYN_FULL, "0.0.0.0", 443, 0, 4);
         e.listener.syn_depth = 5;
