@@ -23,7 +23,8 @@ Owner *owner_free(Owner *o);
 
 /* "/system.slice/nginx.service", or NULL when unknown (id 0, not found).
  * The map is built by scanning the hierarchy, cached, and rescanned (at
- * most once per OWNER_RESCAN interval, 5 s) on a miss. */
+ * most once per OWNER_RESCAN interval, 5 s) on a miss of an id that no scan
+ * has looked for yet (see owner_hold()). */
 const char *owner_cgroup(Owner *o, uint64_t cgroup_id);
 
 /* The unit of owner_cgroup()'s path ("nginx.service"), or NULL. */
@@ -33,8 +34,21 @@ const char *owner_unit(Owner *o, uint64_t cgroup_id);
  * owner_cgroup() and owner_unit() returned stay valid (a poll that hands them
  * to the metrics writer holds the owner until it commits). A miss while held
  * is remembered: releasing the hold then rescans (within the same
- * OWNER_RESCAN limit), so a new unit is known from the next poll on. */
+ * OWNER_RESCAN limit), so a new unit is known from the next poll on.
+ *
+ * Only an id that no scan has looked for since it missed is worth a rescan:
+ * once a scan started after its miss did not find it, the id is known
+ * missing (a socket that outlived its cgroup, e.g. passed to another
+ * process or kept in the fd store across a restart) and its misses, held or
+ * not, rescan nothing. Lookups still search the map first, so such an id is
+ * answered if a scan asked for by another miss finds it. At most 256 ids
+ * are known missing (the oldest replaced); past that, misses of the
+ * forgotten ones rescan again, still at most once per OWNER_RESCAN. */
 void owner_hold(Owner *o, bool hold);
+
+/* Number of hierarchy scans so far. For tests only: the daemon has no use
+ * for it. */
+unsigned owner_scans(const Owner *o);
 
 /* Replaces the OWNER_RESCAN interval (5 s) between scans of the hierarchy;
  * tests use it so that they need not wait. */

@@ -20,6 +20,13 @@
 #define OWNER_RESCAN_USEC (5ULL * 1000000ULL)
 #define OWNER_MAX_DEPTH 32
 
+/* Ids that a scan did not find and that will likely never be (a socket that
+ * outlived its cgroup: passed to another process, or stored in the fd store
+ * across a restart). The daemon looks every listener up on every poll, so
+ * without this each one would rescan the hierarchy every OWNER_RESCAN. More
+ * such ids than this only bring those rescans back, never a wrong answer. */
+#define OWNER_MISSING_MAX 256
+
 /* User names change rarely; a uid the database did not know may appear
  * (useradd, a DynamicUser= service starting). */
 #define OWNER_USER_TTL_USEC (60ULL * 1000000ULL)
@@ -63,9 +70,20 @@ struct Owner {
         size_t n, cap;
         bool scanned;
         bool held; /* no rescans: pointers handed out stay valid */
-        bool missed; /* a lookup missed while held: rescan on release */
+        bool missed; /* an id not known missing missed: rescan (on release) */
         uint64_t last_scan_usec;
         uint64_t rescan_usec; /* OWNER_RESCAN_USEC, or a test's own */
+        unsigned scans; /* owner_scans(), for tests */
+
+        /* Known missing: ids a scan started after their miss did not find,
+         * oldest replaced when full. Only decides whether a miss is worth a
+         * rescan; lookups always search the map first. */
+        uint64_t missing[OWNER_MISSING_MAX];
+        size_t n_missing, missing_next;
+        /* Missed since the last scan and not known missing: judged by the
+         * next scan. If more miss, the rest are judged on a later miss. */
+        uint64_t pending[OWNER_MISSING_MAX];
+        size_t n_pending;
 
         OwnerUser users[OWNER_USER_MAX];
         size_t n_users;
@@ -215,15 +233,46 @@ static int open_unified(const char *root) {
         return -ENOENT;
 }
 
-static void owner_scan(Owner *o) {
+static const OwnerEntry *bsearch_entry(const Owner *o, const OwnerEntry *key) {
+        /* bsearch() must not be handed a NULL array, even of 0 entries. */
+        if (o->n == 0)
+                return NULL;
+        return bsearch(key, o->entries, o->n, sizeof(*key), entry_cmp);
+}
+
+static bool id_in(const uint64_t *ids, size_t n, uint64_t id) {
+        for (size_t i = 0; i < n; i++)
+                if (ids[i] == id)
+                        return true;
+        return false;
+}
+
+static void missing_add(Owner *o, uint64_t id) {
+        if (o->n_missing < OWNER_MISSING_MAX) {
+                o->missing[o->n_missing++] = id;
+                return;
+        }
+        o->missing[o->missing_next] = id;
+        o->missing_next = (o->missing_next + 1) % OWNER_MISSING_MAX;
+}
+
+/* A miss of an id the map does not hold: whether a scan may find it. Ids
+ * known missing are not worth one; others are remembered for the next scan
+ * to judge. */
+static bool owner_note_miss(Owner *o, uint64_t id) {
+        if (id_in(o->missing, o->n_missing, id))
+                return false;
+        if (!id_in(o->pending, o->n_pending, id) && o->n_pending < OWNER_MISSING_MAX)
+                o->pending[o->n_pending++] = id;
+        o->missed = true;
+        return true;
+}
+
+static void owner_walk_root(Owner *o) {
         char rel[4096] = "";
         struct stat st;
         int fd;
 
-        owner_drop_entries(o);
-        o->scanned = true;
-        o->missed = false;
-        o->last_scan_usec = now_usec();
         fd = open_unified(o->root);
         if (fd < 0)
                 return;
@@ -235,11 +284,23 @@ static void owner_scan(Owner *o) {
         qsort(o->entries, o->n, sizeof(o->entries[0]), entry_cmp);
 }
 
-static const OwnerEntry *bsearch_entry(const Owner *o, const OwnerEntry *key) {
-        /* bsearch() must not be handed a NULL array, even of 0 entries. */
-        if (o->n == 0)
-                return NULL;
-        return bsearch(key, o->entries, o->n, sizeof(*key), entry_cmp);
+static void owner_scan(Owner *o) {
+        owner_drop_entries(o);
+        o->scanned = true;
+        o->missed = false;
+        o->last_scan_usec = now_usec();
+        o->scans++;
+        owner_walk_root(o);
+        /* This scan started after they missed: what it did not find either
+         * is gone for good (cgroup ids are not reused) or will be found by
+         * a later scan that something else asks for. */
+        for (size_t i = 0; i < o->n_pending; i++) {
+                OwnerEntry key = { .ino = o->pending[i] };
+
+                if (!bsearch_entry(o, &key))
+                        missing_add(o, key.ino);
+        }
+        o->n_pending = 0;
 }
 
 static bool owner_may_rescan(const Owner *o) {
@@ -255,11 +316,11 @@ static const OwnerEntry *owner_find(Owner *o, uint64_t cgroup_id) {
         if (!o->scanned)
                 owner_scan(o);
         e = bsearch_entry(o, &key);
-        if (e)
+        if (e || !owner_note_miss(o, cgroup_id))
                 return e;
-        if (o->held)
-                o->missed = true;
-        else if (owner_may_rescan(o)) {
+        /* Unheld, the miss rescans at once if the interval allows;
+         * otherwise, like a miss while held, it waits for a later scan. */
+        if (!o->held && owner_may_rescan(o)) {
                 owner_scan(o);
                 e = bsearch_entry(o, &key);
         }
@@ -284,7 +345,8 @@ void owner_hold(Owner *o, bool hold) {
         o->held = hold;
         /* The daemon holds the owner through every poll, so without this a
          * unit started after the last scan would never be found. Too soon
-         * after a scan, the miss stays remembered for a later release. */
+         * after a scan, the miss stays remembered for a later release. Ids
+         * a scan already failed to find set no flag (owner_note_miss()). */
         if (!hold && o->missed && owner_may_rescan(o))
                 owner_scan(o);
 }
@@ -292,6 +354,10 @@ void owner_hold(Owner *o, bool hold) {
 void owner_set_rescan_interval(Owner *o, uint64_t usec) {
         if (o)
                 o->rescan_usec = usec;
+}
+
+unsigned owner_scans(const Owner *o) {
+        return o ? o->scans : 0;
 }
 
 static bool is_unit_name(const char *s, size_t len) {

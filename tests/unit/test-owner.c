@@ -571,6 +571,49 @@ static void expect(unsigned line, const char *got, const char *want) {
 }
 #define EXPECT(got, want) expect(__LINE__, got, want)
 
+static void expect_u(unsigned line, unsigned got, unsigned want) {
+        if (hold_failure[0] || got == want)
+                return;
+        snprintf(hold_failure, sizeof(hold_failure), "line %u: got %u, want %u", line, got, want);
+}
+#define EXPECT_SCANS(o, want) expect_u(__LINE__, owner_scans(o), want)
+
+/* A private cgroup2 mount (in a cgroup namespace of our own, so below this
+ * test's cgroup) and a directory in it, into mnt and top; false (and a
+ * message) when the test cannot run here. */
+static bool cgroup_setup(const char *test, char mnt[64], char top[128]) {
+        if (geteuid() != 0) {
+                fprintf(stderr, "%s: not root, no cgroup2 mount, skipping\n", test);
+                return false;
+        }
+        snprintf(mnt, 64, "%s/test-owner-cg-XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+        if (unshare(CLONE_NEWNS | CLONE_NEWCGROUP) < 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+            !mkdtemp(mnt)) {
+                fprintf(stderr, "%s: no private mount and cgroup namespace (%s), skipping\n", test, strerror(errno));
+                return false;
+        }
+        if (mount("cgroup2", mnt, "cgroup2", 0, NULL) < 0) {
+                fprintf(stderr, "%s: cannot mount cgroup2 (%s), skipping\n", test, strerror(errno));
+                rmdir(mnt);
+                return false;
+        }
+        snprintf(top, 128, "%s/test-owner-XXXXXX", mnt);
+        ck_assert_ptr_nonnull(mkdtemp(top));
+        return true;
+}
+
+static void cgroup_teardown(const char *mnt, const char *top, const char *const *names, size_t n) {
+        char p[256];
+
+        for (size_t i = 0; i < n; i++) {
+                snprintf(p, sizeof(p), "%s/%s", top, names[i]);
+                rmdir(p);
+        }
+        ck_assert_int_eq(rmdir(top), 0);
+        ck_assert_int_eq(umount2(mnt, MNT_DETACH), 0);
+        ck_assert_int_eq(rmdir(mnt), 0);
+}
+
 /* A unit that starts while the daemon holds the owner through its polls:
  * the miss is remembered and the release rescans, at most as often as the
  * rescan interval allows. The tree is a real cgroup2 one (the scan checks
@@ -604,7 +647,9 @@ START_TEST(test_hold_rescan) {
         a = mkdir_ino(top, "a.service");
         ck_assert_int_eq(owner_new(top, &o), 0);
         owner_set_rescan_interval(o, 0);
+        EXPECT_SCANS(o, 0);
         EXPECT(owner_cgroup(o, a), "/a.service");
+        EXPECT_SCANS(o, 1);
 
         /* Started after the first scan: not seen while held, even though
          * the interval would allow a rescan; found from the release on. */
@@ -613,18 +658,22 @@ START_TEST(test_hold_rescan) {
         EXPECT(owner_unit(o, b), NULL);
         EXPECT(owner_unit(o, a), "a.service");
         owner_hold(o, false);
+        EXPECT_SCANS(o, 2);
         owner_hold(o, true);
         EXPECT(owner_unit(o, b), "b.service");
         EXPECT(owner_cgroup(o, b), "/b.service");
         owner_hold(o, false);
+        EXPECT_SCANS(o, 2);
 
         /* A release without a miss does not rescan. */
         c = mkdir_ino(top, "c.service");
         owner_hold(o, true);
         owner_hold(o, false);
+        EXPECT_SCANS(o, 2);
         owner_hold(o, true);
         EXPECT(owner_unit(o, c), NULL);
         owner_hold(o, false);
+        EXPECT_SCANS(o, 3);
         EXPECT(owner_unit(o, c), "c.service");
 
         /* Too soon after a scan the release does not rescan, but the miss
@@ -643,6 +692,7 @@ START_TEST(test_hold_rescan) {
         owner_hold(o, true);
         EXPECT(owner_unit(o, d), "d.service");
         owner_hold(o, false);
+        EXPECT_SCANS(o, 4);
         owner_free(o);
 
         for (size_t i = 0; i < ELEMENTSOF(names); i++) {
@@ -654,6 +704,132 @@ START_TEST(test_hold_rescan) {
         ck_assert_int_eq(rmdir(mnt), 0);
         ck_assert(a != 0 && b != 0 && c != 0 && d != 0);
         ck_assert_msg(hold_failure[0] == 0, "%s", hold_failure);
+}
+END_TEST
+
+/* A socket whose cgroup was removed (passed to another process, kept in
+ * the fd store across a restart) is looked up on every poll: one scan
+ * that does not find it is enough, later misses and releases rescan
+ * nothing. A unit started meanwhile is still found after one release. */
+START_TEST(test_known_missing) {
+        static const char *const names[] = { "new.service", "a.service" };
+        char mnt[64], top[128], p[256];
+        uint64_t a, gone, fresh;
+        Owner *o = NULL;
+
+        if (!cgroup_setup("test_known_missing", mnt, top))
+                return;
+        a = mkdir_ino(top, "a.service");
+        gone = mkdir_ino(top, "gone.service");
+        snprintf(p, sizeof(p), "%s/gone.service", top);
+        ck_assert_int_eq(rmdir(p), 0);
+
+        ck_assert_int_eq(owner_new(top, &o), 0);
+        owner_set_rescan_interval(o, 0);
+        /* The first lookup scans; the miss is judged by the release's. */
+        owner_hold(o, true);
+        EXPECT(owner_cgroup(o, gone), NULL);
+        EXPECT(owner_unit(o, a), "a.service");
+        EXPECT_SCANS(o, 1);
+        owner_hold(o, false);
+        EXPECT_SCANS(o, 2);
+
+        /* Known missing: polls of it rescan nothing, held or not, however
+         * often the interval would allow. */
+        for (int i = 0; i < 5; i++) {
+                owner_hold(o, true);
+                EXPECT(owner_cgroup(o, gone), NULL);
+                EXPECT(owner_unit(o, gone), NULL);
+                EXPECT(owner_unit(o, a), "a.service");
+                owner_hold(o, false);
+        }
+        EXPECT(owner_cgroup(o, gone), NULL);
+        EXPECT_SCANS(o, 2);
+
+        /* A unit started now: its miss is new, so the release rescans
+         * once, and from then on it is known. The gone id stays known
+         * missing across that scan. */
+        fresh = mkdir_ino(top, "new.service");
+        owner_hold(o, true);
+        EXPECT(owner_unit(o, gone), NULL);
+        EXPECT(owner_unit(o, fresh), NULL);
+        owner_hold(o, false);
+        EXPECT_SCANS(o, 3);
+        for (int i = 0; i < 3; i++) {
+                owner_hold(o, true);
+                EXPECT(owner_unit(o, fresh), "new.service");
+                EXPECT(owner_cgroup(o, gone), NULL);
+                owner_hold(o, false);
+        }
+        EXPECT_SCANS(o, 3);
+        owner_free(o);
+
+        /* Unheld (--once), the same: a miss scans at once, once. */
+        ck_assert_int_eq(owner_new(top, &o), 0);
+        owner_set_rescan_interval(o, 0);
+        EXPECT(owner_cgroup(o, gone), NULL); /* first scan, then a rescan */
+        EXPECT_SCANS(o, 2);
+        EXPECT(owner_cgroup(o, gone), NULL);
+        EXPECT(owner_unit(o, gone), NULL);
+        EXPECT(owner_cgroup(o, fresh), "/new.service");
+        EXPECT_SCANS(o, 2);
+        owner_free(o);
+
+        cgroup_teardown(mnt, top, names, ELEMENTSOF(names));
+        ck_assert(a != 0 && gone != 0 && fresh != 0 && gone != a && fresh != gone);
+        ck_assert_msg(hold_failure[0] == 0, "%s", hold_failure);
+}
+END_TEST
+
+/* At most 256 ids are known missing, the oldest replaced; so are the misses
+ * a scan is to judge. Ids that no cgroup has (the root does not even exist,
+ * so every scan finds nothing). */
+#define FAKE_ID(i) ((1ULL << 62) + (uint64_t) (i))
+
+static void hold_miss(Owner *o, unsigned from, unsigned to) {
+        owner_hold(o, true);
+        for (unsigned i = from; i < to; i++)
+                ck_assert_ptr_null(owner_cgroup(o, FAKE_ID(i)));
+        owner_hold(o, false);
+}
+
+START_TEST(test_known_missing_bounded) {
+        Owner *o = NULL;
+
+        ck_assert_int_eq(owner_new("/nonexistent", &o), 0);
+        owner_set_rescan_interval(o, 0);
+        hold_miss(o, 0, 256); /* the first scan, then the release's */
+        ck_assert_uint_eq(owner_scans(o), 2);
+        hold_miss(o, 0, 256); /* all 256 are known */
+        ck_assert_uint_eq(owner_scans(o), 2);
+
+        /* A 257th replaces the oldest, 0: 1..256 are known, 0 is not. */
+        hold_miss(o, 256, 257);
+        ck_assert_uint_eq(owner_scans(o), 3);
+        hold_miss(o, 1, 257);
+        ck_assert_uint_eq(owner_scans(o), 3);
+        hold_miss(o, 0, 1);
+        ck_assert_uint_eq(owner_scans(o), 4);
+        /* 0 replaced 1 in turn; unheld, a forgotten id rescans once too. */
+        ck_assert_ptr_null(owner_cgroup(o, FAKE_ID(1)));
+        ck_assert_uint_eq(owner_scans(o), 5);
+        ck_assert_ptr_null(owner_cgroup(o, FAKE_ID(1)));
+        ck_assert_ptr_null(owner_cgroup(o, FAKE_ID(0)));
+        ck_assert_ptr_null(owner_cgroup(o, FAKE_ID(256)));
+        ck_assert_uint_eq(owner_scans(o), 5);
+
+        /* 300 new misses in one poll: the first 256 are judged by the
+         * release's scan, the 44 others (not remembered) by the next. */
+        hold_miss(o, 1000, 1300);
+        ck_assert_uint_eq(owner_scans(o), 6);
+        hold_miss(o, 1000, 1256);
+        ck_assert_uint_eq(owner_scans(o), 6);
+        hold_miss(o, 1256, 1300);
+        ck_assert_uint_eq(owner_scans(o), 7);
+        hold_miss(o, 1256, 1300);
+        ck_assert_uint_eq(owner_scans(o), 7);
+        ck_assert_uint_eq(owner_scans(NULL), 0);
+        owner_free(o);
 }
 END_TEST
 
@@ -676,6 +852,8 @@ int main(void) {
         tcase_add_test(tc, test_fake_lowest_and_comm);
         tcase_add_test(tc, test_fake_budget_resume);
         tcase_add_test(tc, test_hold_rescan);
+        tcase_add_test(tc, test_known_missing);
+        tcase_add_test(tc, test_known_missing_bounded);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
