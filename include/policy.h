@@ -115,11 +115,17 @@ Policy *policy_free(Policy *p);
  * needs it: the names config_match() selects by, and the sysctls of the
  * listener's network namespace (for Event.clamped/somaxconn/
  * abort_on_overflow). Any member may be NULL. Defaults: unit NULL;
- * netns_name NETNS_HOST_NAME for netns 0 and NULL otherwise; sysctls (also
- * when the function answers NULL) those given to policy_begin(). unit and
- * netns_name are asked only when config_wants_unit()/config_wants_netns();
- * sysctls only for listeners outside netns 0, when an event is made. The
- * strings must stay valid until the call returns. */
+ * netns_name NETNS_HOST_NAME for netns 0 and NULL otherwise. sysctls is
+ * asked only outside netns 0 (netns 0 always has policy_begin()'s), when an
+ * event is made; when it answers NULL the namespace's sysctls are unknown:
+ * somaxconn -1, clamped false, abort_on_overflow -1 (never the host's,
+ * which would judge clamped against the wrong namespace). Without a sysctls
+ * function, policy_step() takes them from the snapshot's netns[] entry, and
+ * a namespace without one is unknown the same way; only a poll streamed
+ * with neither (policy_begin()/policy_observe()) stamps every namespace
+ * with policy_begin()'s. unit and netns_name are asked only when
+ * config_wants_unit()/config_wants_netns(). The strings must stay valid
+ * until the call returns. */
 typedef struct PolicyLookup {
         const char *(*unit)(void *userdata, uint64_t cgroup_id);
         const char *(*netns_name)(void *userdata, uint64_t netns);

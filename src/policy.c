@@ -438,23 +438,22 @@ static const NetstatSysctls *snapshot_sysctls(const Snapshot *s, uint64_t netns)
 }
 
 /* The sysctls an event of namespace netns is stamped with: asked when an
- * event is made (rare), not per listener observed. */
+ * event is made (rare), not per listener observed. Outside netns 0, a
+ * source that knows the namespaces (the lookup, else policy_step()'s
+ * snapshot) answers alone: when it does not know one, its sysctls are
+ * unknown, as the host's would judge clamped against the wrong somaxconn.
+ * Only a caller with no such source gets policy_begin()'s. */
 static void event_set_sysctls(const Policy *p, Event *e, uint64_t netns) {
-        const NetstatSysctls *s = NULL;
+        const NetstatSysctls *s;
 
-        if (netns != 0) {
-                if (p->lookup.sysctls)
-                        s = p->lookup.sysctls(p->lookup.userdata, netns);
-                else if (p->snap)
-                        s = snapshot_sysctls(p->snap, netns);
-        }
-        if (s) {
-                e->somaxconn = sysctls_somaxconn(s);
-                e->abort_on_overflow = sysctls_abort_on_overflow(s);
-        } else {
+        if (netns == 0 || (!p->lookup.sysctls && !p->snap)) {
                 e->somaxconn = p->somaxconn;
                 e->abort_on_overflow = p->abort_on_overflow;
+                return;
         }
+        s = p->lookup.sysctls ? p->lookup.sysctls(p->lookup.userdata, netns) : snapshot_sysctls(p->snap, netns);
+        e->somaxconn = sysctls_somaxconn(s);
+        e->abort_on_overflow = sysctls_abort_on_overflow(s);
 }
 
 static Event *emit(Policy *p, EventList *out, EventKind kind, const Listener *l, const char *name) {

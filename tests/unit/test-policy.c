@@ -1823,8 +1823,10 @@ START_TEST(test_watch_netns) {
 END_TEST
 
 /* A listener outside netns 0 is judged against its own namespace's
- * somaxconn, asked only when an event is made; netns 0 and namespaces the
- * lookup does not know use policy_begin()'s. */
+ * somaxconn, asked only when an event is made; netns 0 uses
+ * policy_begin()'s, and a namespace the lookup does not know has unknown
+ * sysctls (not the host's: netns 6's backlog equals the host's somaxconn,
+ * yet it is not clamped). */
 START_TEST(test_netns_sysctls) {
         Config *c = config();
         Lookups k = {0};
@@ -1861,8 +1863,8 @@ START_TEST(test_netns_sysctls) {
         ck_assert_int_eq(ev.items[1].somaxconn, 4096);
         ck_assert_int_eq(ev.items[1].abort_on_overflow, -1);
         check_event(&ev.items[2], EVENT_FULL, false, 3); /* netns 6: unknown to the lookup */
-        ck_assert(ev.items[2].clamped);
-        ck_assert_int_eq(ev.items[2].somaxconn, 4096);
+        ck_assert(!ev.items[2].clamped);
+        ck_assert_int_eq(ev.items[2].somaxconn, -1);
         ck_assert_int_eq(ev.items[2].abort_on_overflow, -1);
         ck_assert_uint_eq(k.n_sysctls, 2); /* netns 5 and 6, one event each */
 
@@ -1890,21 +1892,113 @@ START_TEST(test_netns_sysctls) {
 }
 END_TEST
 
-/* policy_step() without a sysctls lookup takes them from the snapshot. */
+static const NetstatSysctls *lookup_sysctls_none(void *userdata, uint64_t netns) {
+        Lookups *k = userdata;
+
+        (void) netns;
+        k->n_sysctls++;
+        return NULL;
+}
+
+/* The lookup does not know netns 5's sysctls: its events say unknown, not
+ * the host's, although policy_begin()'s somaxconn equals the listener's
+ * backlog and the host aborts on overflow. The host's own listener and
+ * counters keep the host's. */
+START_TEST(test_netns_sysctls_unknown) {
+        Config *c = config();
+        Lookups k = {0};
+        PolicyLookup lookup = { .sysctls = lookup_sysctls_none, .userdata = &k };
+        Policy *p = NULL;
+        EventList ev = {0};
+        Listener ls[2] = { mk(5, 1, 80, 1025, 1024), mk(0, 2, 80, 1025, 1024) };
+        NetstatSysctls sys = {0};
+        NetstatCounters host, k5;
+
+        sys.present[SYSCTL_SOMAXCONN] = true;
+        sys.value[SYSCTL_SOMAXCONN] = 1024;
+        sys.present[SYSCTL_TCP_ABORT_ON_OVERFLOW] = true;
+        sys.value[SYSCTL_TCP_ABORT_ON_OVERFLOW] = 1;
+        ck_assert_int_eq(policy_new(&p), 0);
+        policy_set_lookup(p, &lookup);
+
+        host = counters2(0, 0);
+        k5 = counters2(0, 0);
+        policy_begin(p, c, 0, &sys);
+        for (size_t i = 0; i < 2; i++)
+                ck_assert_int_eq(policy_observe(p, &ls[i], &ev), 0);
+        ck_assert_int_eq(policy_counters(p, 5, &k5, &ev), 0);
+        ck_assert_int_eq(policy_end(p, &host, &ev), 2);
+        ck_assert_uint_eq(ev.n, 2);
+        check_event(&ev.items[0], EVENT_FULL, false, 1);
+        ck_assert_uint_eq(ev.items[0].listener.netns, 5);
+        ck_assert_uint_eq(ev.items[0].listener.backlog, 1024);
+        ck_assert(!ev.items[0].clamped);
+        ck_assert_int_eq(ev.items[0].somaxconn, -1);
+        ck_assert_int_eq(ev.items[0].abort_on_overflow, -1);
+        check_event(&ev.items[1], EVENT_FULL, false, 2);
+        ck_assert(ev.items[1].clamped);
+        ck_assert_int_eq(ev.items[1].somaxconn, 1024);
+        ck_assert_int_eq(ev.items[1].abort_on_overflow, 1);
+        ck_assert_uint_eq(k.n_sysctls, 1); /* netns 5 only */
+
+        /* A counter event of netns 5: unknown too; the host's: the host's. */
+        event_list_clear(&ev);
+        host = counters2(2, 0);
+        k5 = counters2(9, 0);
+        policy_begin(p, c, 1 * SEC, &sys);
+        for (size_t i = 0; i < 2; i++)
+                ck_assert_int_eq(policy_observe(p, &ls[i], &ev), 0);
+        ck_assert_int_eq(policy_counters(p, 5, &k5, &ev), 1);
+        ck_assert_int_eq(policy_end(p, &host, &ev), 2);
+        ck_assert_uint_eq(ev.n, 2);
+        check_counter(&ev.items[0], 5, NETSTAT_LISTEN_OVERFLOWS, 9, 1 * SEC);
+        ck_assert(!ev.items[0].clamped);
+        ck_assert_int_eq(ev.items[0].somaxconn, -1);
+        ck_assert_int_eq(ev.items[0].abort_on_overflow, -1);
+        check_counter(&ev.items[1], 0, NETSTAT_LISTEN_OVERFLOWS, 2, 1 * SEC);
+        ck_assert_int_eq(ev.items[1].somaxconn, 1024);
+        ck_assert_int_eq(ev.items[1].abort_on_overflow, 1);
+        ck_assert_uint_eq(k.n_sysctls, 2);
+        event_list_done(&ev);
+        policy_free(p);
+
+        /* No sysctls function at all (a lookup of names only), streamed:
+         * the documented fallback, policy_begin()'s, for every namespace. */
+        ck_assert_int_eq(policy_new(&p), 0);
+        policy_set_lookup(p, &(PolicyLookup) { .netns_name = lookup_netns_name, .userdata = &k });
+        policy_begin(p, c, 0, &sys);
+        ck_assert_int_eq(policy_observe(p, &ls[0], &ev), 0);
+        ck_assert_int_eq(policy_end(p, NULL, &ev), 1);
+        ck_assert_uint_eq(ev.n, 1);
+        check_event(&ev.items[0], EVENT_FULL, false, 1);
+        ck_assert(ev.items[0].clamped);
+        ck_assert_int_eq(ev.items[0].somaxconn, 1024);
+        ck_assert_int_eq(ev.items[0].abort_on_overflow, 1);
+        ck_assert_uint_eq(k.n_sysctls, 2);
+        event_list_done(&ev);
+        policy_free(p);
+        config_free(c);
+}
+END_TEST
+
+/* policy_step() without a sysctls lookup takes them from the snapshot; a
+ * namespace the snapshot has no entry for has unknown sysctls. */
 START_TEST(test_netns_sysctls_snapshot) {
         Config *c = config();
         Policy *p = NULL;
         EventList ev = {0};
-        Listener ls[2] = { mk(5, 1, 80, 1025, 1024), mk(0, 2, 80, 1025, 1024) };
+        Listener ls[3] = { mk(5, 1, 80, 1025, 1024), mk(0, 2, 80, 1025, 1024), mk(7, 3, 80, 4097, 4096) };
         SnapshotNetns ns = { .netns = 5, .name = (char *) "web1" };
-        Snapshot s = { .listeners = { .items = ls, .n = 2, .cap = 2 }, .netns = &ns, .n_netns = 1 };
+        Snapshot s = { .listeners = { .items = ls, .n = 3, .cap = 3 }, .netns = &ns, .n_netns = 1 };
 
         ns.sysctls.present[SYSCTL_SOMAXCONN] = true;
         ns.sysctls.value[SYSCTL_SOMAXCONN] = 1024;
         s.sysctls.present[SYSCTL_SOMAXCONN] = true;
         s.sysctls.value[SYSCTL_SOMAXCONN] = 4096;
+        s.sysctls.present[SYSCTL_TCP_ABORT_ON_OVERFLOW] = true;
+        s.sysctls.value[SYSCTL_TCP_ABORT_ON_OVERFLOW] = 1;
         ck_assert_int_eq(policy_new(&p), 0);
-        ck_assert_int_eq(policy_step(p, c, &s, &ev), 2);
+        ck_assert_int_eq(policy_step(p, c, &s, &ev), 3);
         check_event(&ev.items[0], EVENT_FULL, false, 1);
         ck_assert(ev.items[0].clamped);
         ck_assert_int_eq(ev.items[0].somaxconn, 1024);
@@ -1912,6 +2006,11 @@ START_TEST(test_netns_sysctls_snapshot) {
         check_event(&ev.items[1], EVENT_FULL, false, 2);
         ck_assert(!ev.items[1].clamped);
         ck_assert_int_eq(ev.items[1].somaxconn, 4096);
+        ck_assert_int_eq(ev.items[1].abort_on_overflow, 1);
+        check_event(&ev.items[2], EVENT_FULL, false, 3); /* netns 7: no entry */
+        ck_assert(!ev.items[2].clamped);
+        ck_assert_int_eq(ev.items[2].somaxconn, -1);
+        ck_assert_int_eq(ev.items[2].abort_on_overflow, -1);
         event_list_done(&ev);
         policy_free(p);
         config_free(c);
@@ -2017,6 +2116,7 @@ static Suite *policy_suite(void) {
         tcase_add_test(tc, test_watch_unit);
         tcase_add_test(tc, test_watch_netns);
         tcase_add_test(tc, test_netns_sysctls);
+        tcase_add_test(tc, test_netns_sysctls_unknown);
         tcase_add_test(tc, test_netns_sysctls_snapshot);
         tcase_add_test(tc, test_netns_steady_state_no_alloc);
         suite_add_tcase(s, tc);
