@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sysexits.h>
 #include <syslog.h>
 #include <systemd/sd-daemon.h>
@@ -89,6 +90,7 @@ struct Daemon {
         size_t n_path_errors;
         int expand_error;
         bool scanned;
+        bool scanned_once;      /* a scan before the one in progress */
         bool scan_forced;       /* the configuration changed */
         uint64_t scan_usec;
         size_t n_seen; /* listeners in the last dump */
@@ -288,7 +290,17 @@ static void daemon_path_errors_sweep(Daemon *d) {
         d->n_path_errors = w;
 }
 
+/* "web1 (/run/netns/web1)", or the path alone when that is its name. */
+static const char *space_label(const Space *s, char *buf, size_t size) {
+        if (strcmp(s->name, s->path) == 0)
+                snprintf(buf, size, "%s", s->path);
+        else
+                snprintf(buf, size, "%s (%s)", s->name, s->path);
+        return buf;
+}
+
 static void daemon_open_space(Daemon *d, const NetnsFile *f) {
+        char label[600];
         ErrBuf err = {0};
         Space *s;
         int r;
@@ -319,14 +331,16 @@ static void daemon_open_space(Daemon *d, const NetnsFile *f) {
                 space_free(s);
                 return;
         }
-        sink_log(&d->sink, LOG_INFO, MESSAGE_ID_LIFECYCLE, "Watching network namespace %s (%s).", s->name,
-                 s->path);
+        sink_log(&d->sink, LOG_INFO, MESSAGE_ID_LIFECYCLE, "Watching network namespace %s.",
+                 space_label(s, label, sizeof(label)));
 }
 
 static void daemon_drop_space(Daemon *d, Space *s, const char *why) {
+        char label[600];
+
         if (s->path)
-                sink_log(&d->sink, LOG_INFO, MESSAGE_ID_LIFECYCLE, "Network namespace %s (%s) %s.", s->name,
-                         s->path, why);
+                sink_log(&d->sink, LOG_INFO, MESSAGE_ID_LIFECYCLE, "Network namespace %s %s.",
+                         space_label(s, label, sizeof(label)), why);
         else
                 sink_log(&d->sink, LOG_INFO, MESSAGE_ID_LIFECYCLE, "No longer watching the host's namespace.");
         (void) policy_forget_netns(d->policy, s->id, &d->events);
@@ -358,6 +372,7 @@ static void daemon_scan(Daemon *d, uint64_t now) {
 
         if (d->scanned && !d->scan_forced && now - d->scan_usec < NETNS_RESCAN_USEC)
                 return;
+        d->scanned_once = d->scanned;
         d->scanned = true;
         d->scan_forced = false;
         d->scan_usec = now;
@@ -370,8 +385,11 @@ static void daemon_scan(Daemon *d, uint64_t now) {
                 else
                         n_other++;
         }
-        if (c->host && !host)
+        if (c->host && !host) {
+                if (d->scanned_once)
+                        sink_log(&d->sink, LOG_INFO, MESSAGE_ID_LIFECYCLE, "Watching the host's namespace again.");
                 daemon_add_host(d);
+        }
         else if (!c->host && host)
                 daemon_drop_space(d, host, "");
         if (c->n_namespaces == 0 && n_other == 0) {
@@ -393,7 +411,6 @@ static void daemon_scan(Daemon *d, uint64_t now) {
                 d->spaces[i]->found = false;
         for (size_t i = 0; i < d->found.n; i++) {
                 const NetnsFile *f = &d->found.items[i];
-                bool known = false;
 
                 if (f->error < 0) {
                         bool watched = false;
@@ -411,24 +428,42 @@ static void daemon_scan(Daemon *d, uint64_t now) {
                 }
                 if (f->inode == d->self_inode && c->host)
                         continue; /* the host's, watched as such */
-                for (size_t k = 0; k < d->n_spaces && !known; k++) {
+                for (size_t k = 0; k < d->n_spaces; k++) {
                         Space *s = d->spaces[k];
 
                         if (!s->gone && s->path && s->inode == f->inode)
-                                known = s->found = true;
+                                s->found = true;
                 }
-                if (!known)
-                        daemon_open_space(d, f);
         }
+        /* First what went: the file of one that is not found any more was
+         * removed (ip netns delete) or its process exited, or another
+         * namespace took its path. Holding its sockets would keep the
+         * namespace alive: drop it. */
         for (size_t i = 0; i < d->n_spaces; i++) {
                 Space *s = d->spaces[i];
 
-                /* New ones are found; the file of an old one that is not
-                 * found any more was removed (ip netns delete) or its
-                 * process exited. Holding its sockets would keep the
-                 * namespace alive: drop it. */
-                if (s->path && !s->gone && !s->found)
+                struct stat st;
+
+                if (!s->path || s->gone || s->found)
+                        continue;
+                if (s->inode == d->self_inode && c->host)
+                        daemon_drop_space(d, s, "is backlogd's own, watched as the host's from now on");
+                else if (stat(s->path, &st) == 0 && (uint64_t) st.st_ino == s->inode)
+                        daemon_drop_space(d, s, "is not in `namespaces` any more; no longer watching it");
+                else
                         daemon_drop_space(d, s, "is gone; no longer watching it");
+        }
+        /* Then what is new. */
+        for (size_t i = 0; i < d->found.n; i++) {
+                const NetnsFile *f = &d->found.items[i];
+                bool known = false;
+
+                if (f->error < 0 || (f->inode == d->self_inode && c->host))
+                        continue; /* an error, or the host's, watched as such */
+                for (size_t k = 0; k < d->n_spaces && !known; k++)
+                        known = !d->spaces[k]->gone && d->spaces[k]->path && d->spaces[k]->inode == f->inode;
+                if (!known)
+                        daemon_open_space(d, f);
         }
         daemon_path_errors_sweep(d);
 }

@@ -192,6 +192,11 @@ for ((i = 0; i < 50; i++)); do
 done
 check "metrics: no host series after host = false" "$(grep -c 'netns="host"' "$PROM")" 0
 wait_journal 1 MESSAGE="Watching network namespace web3 (/run/netns/web3)."
+# Another namespace under the same name: the old one goes, the new one comes.
+ip netns delete web3 && ip netns add web3 || fail "ip netns delete/add web3"
+wait_journal 2 MESSAGE="Watching network namespace web3 (/run/netns/web3)."
+check "web3 replaced: the old one is gone" \
+        "$(journal_count backlogd MESSAGE="Network namespace web3 (/run/netns/web3) is gone; no longer watching it.")" 1
 
 kill -TERM "$DAEMON"
 wait "$DAEMON"
