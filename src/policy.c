@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy.h"
+#include "policy-internal.h"
 
 /* How one listener is followed from poll to poll.
  *
@@ -34,24 +34,10 @@
  * ok, quiet and has all its tokens is exactly what a new Active record
  * would describe, so the record goes back to the pool's free list.
  *
- * Network namespaces: listeners are keyed by (netns, cookie) as above; host
- * counters have a NetnsCounters record per namespace, in an array sorted by
- * netns that keeps its peak size (created on a namespace's first counters,
- * removed by policy_forget_netns() only), so that a poll over namespaces
- * already known allocates nothing. */
+ * Host counters, per network namespace, and the namespaces kept through a
+ * failed dump are in policy-counters.c. */
 
-/* Increases of one drop or host counter, reported at once the first time
- * (and whenever nothing was reported in the last POLICY_DROPS_USEC), else
- * summed and reported on the first poll once POLICY_DROPS_USEC has passed
- * since the previous report. */
-typedef struct Rate {
-        uint64_t pending;      /* increase not reported yet */
-        uint64_t pending_from; /* start of the time the pending sum covers */
-        uint64_t last_usec;    /* last report */
-        bool reported;         /* at least once */
-} Rate;
-
-typedef struct Active {
+struct Active {
         Listener l;         /* as last seen, for GONE */
         uint64_t seen_usec; /* poll that last saw it */
         uint64_t token_usec; /* tokens are earned from here on */
@@ -62,7 +48,7 @@ typedef struct Active {
         uint8_t reported;   /* ListenState the last state message said */
         uint8_t tokens;
         uint8_t syn_reported; /* ListenState the last SYN message said */
-} Active;
+};
 
 enum {
         SLOT_USED = 1 << 0,
@@ -70,7 +56,7 @@ enum {
         SLOT_KEPT = 1 << 2, /* not seen, kept by policy_keep_netns() */
 };
 
-typedef struct Slot {
+struct Slot {
         uint64_t netns;
         uint64_t cookie;
         uint32_t drops;  /* baseline, valid with SLOT_DROPS_KNOWN */
@@ -78,92 +64,11 @@ typedef struct Slot {
         uint16_t gen;    /* poll that last saw it */
         uint8_t flags;
         uint8_t syn;     /* ListenState of the SYN queue, with hysteresis */
-} Slot;
+};
 
 #define TABLE_MIN 64
 /* Load at most 7/10: linear probing stays short with a mixing hash. */
 #define TABLE_FULL(n, cap) ((n) * 10 > (cap) * 7)
-
-/* The host counters that mean a listen queue overflowed. */
-static const NetstatCounter watched_counters[] = {
-        NETSTAT_LISTEN_OVERFLOWS,
-        NETSTAT_LISTEN_DROPS,
-        NETSTAT_TCP_REQQ_FULL_DROP,
-        NETSTAT_TCP_REQQ_FULL_DO_COOKIES,
-};
-
-#define N_WATCHED ELEMENTSOF(watched_counters)
-
-/* The host counters of one network namespace, indexed like
- * watched_counters[]. */
-typedef struct NetnsCounters {
-        uint64_t netns;
-        uint64_t counters_usec; /* last poll with counters */
-        uint64_t value[N_WATCHED];
-        Rate rate[N_WATCHED];
-        bool known[N_WATCHED];
-        bool stepped; /* this poll */
-} NetnsCounters;
-
-#define OBSERVE_LAG 8
-
-/* Begin times of the last GEN_RING polls (by gen), so that a listener kept
- * through polls that failed to dump its namespace still knows when it was
- * last seen. A power of two, so that it divides the 2^16 gens. */
-#define GEN_RING 16
-
-struct Policy {
-        Slot *slots;
-        size_t cap; /* power of two, or 0 */
-        size_t n_used;
-
-        Active *pool;
-        uint32_t pool_n;    /* records handed out at least once */
-        uint32_t pool_cap;
-        uint32_t free_head; /* 1 + index, 0 = none free */
-
-        /* The poll in progress. */
-        const Config *config;
-        uint64_t now;
-        uint64_t prev_begin_usec; /* the poll before (completed or aborted) */
-        uint64_t end_usec;        /* the last completed poll */
-        int64_t somaxconn;
-        int8_t abort_on_overflow;
-        uint16_t gen;
-        size_t n_seen; /* slots marked with gen */
-        size_t poll_raised;
-        size_t poll_watched;
-        int poll_events;
-        size_t poll_lost; /* events or listener states lost to ENOMEM */
-
-        size_t n_raised;
-        size_t n_watched;
-
-        /* Observations wait here for OBSERVE_LAG further ones, so that the
-         * slot each will touch is prefetched while the dump is parsed: a
-         * table of 10,000 listeners does not stay in cache between polls. */
-        Listener lag[OBSERVE_LAG];
-        unsigned lag_head, lag_n;
-        EventList *lag_out;
-
-        uint64_t gen_usec[GEN_RING];
-
-        PolicyLookup lookup;
-        /* policy_step(): answers for what lookup leaves NULL */
-        const Snapshot *snap;
-        bool wants_unit;  /* config_wants_unit() of config */
-        bool wants_netns;
-
-        NetnsCounters *ns; /* sorted by netns */
-        size_t n_ns, ns_cap;
-        bool host_counted; /* policy_counters(p, 0, …) this poll */
-
-        /* policy_keep_netns() this poll; keep_all when the list could not
-         * grow: then no listener is gone this poll, as for policy_abort() */
-        uint64_t *keep;
-        size_t n_keep, keep_cap;
-        bool keep_all;
-};
 
 static const char *const listen_state_names[] = {
         [STATE_OK] = "ok",
@@ -226,10 +131,6 @@ static ListenState classify_syn(ListenState st, const Listener *l, const Watch *
         return (uint64_t) l->syn_depth * 100 >= pct * cap ? STATE_HIGH : STATE_OK;
 }
 
-static uint64_t elapsed(uint64_t now, uint64_t then) {
-        return now > then ? now - then : 0;
-}
-
 void event_list_clear(EventList *l) {
         l->n = 0;
 }
@@ -239,7 +140,7 @@ void event_list_done(EventList *l) {
         *l = (EventList) {0};
 }
 
-static Event *event_push(EventList *l) {
+Event *event_list_push(EventList *l) {
         if (l->n == l->cap) {
                 size_t cap = l->cap ? l->cap * 2 : 16;
                 Event *items = realloc(l->items, cap * sizeof(*items));
@@ -285,7 +186,7 @@ size_t policy_n_watched(const Policy *p) {
 
 size_t policy_memory_bytes(const Policy *p) {
         return sizeof(*p) + p->cap * sizeof(Slot) + (size_t) p->pool_cap * sizeof(Active) +
-               p->ns_cap * sizeof(NetnsCounters) + p->keep_cap * sizeof(uint64_t);
+               policy_ns_memory_bytes(p);
 }
 
 /* Cookies are small sequential numbers and netns inodes cluster too: mix
@@ -399,26 +300,6 @@ static void active_release(Policy *p, Slot *s) {
         s->active = 0;
 }
 
-/* One step of a Rate. prev_usec is the previous poll, which starts the time
- * an increase reported at once covers. Returns true with the sum and its
- * period when a report is due. */
-static bool rate_step(Rate *r, uint64_t increase, uint64_t prev_usec, uint64_t now,
-                      uint64_t *ret_sum, uint64_t *ret_period) {
-        bool open = !r->reported || elapsed(now, r->last_usec) >= POLICY_DROPS_USEC;
-
-        if (increase > 0 && r->pending == 0)
-                r->pending_from = open ? prev_usec : r->last_usec;
-        r->pending += increase;
-        if (r->pending == 0 || !open)
-                return false;
-        *ret_sum = r->pending;
-        *ret_period = elapsed(now, r->pending_from);
-        r->pending = 0;
-        r->last_usec = now;
-        r->reported = true;
-        return true;
-}
-
 static int64_t sysctls_somaxconn(const NetstatSysctls *s) {
         return s && s->present[SYSCTL_SOMAXCONN] ? s->value[SYSCTL_SOMAXCONN] : -1;
 }
@@ -443,7 +324,7 @@ static const NetstatSysctls *snapshot_sysctls(const Snapshot *s, uint64_t netns)
  * snapshot) answers alone: when it does not know one, its sysctls are
  * unknown, as the host's would judge clamped against the wrong somaxconn.
  * Only a caller with no such source gets policy_begin()'s. */
-static void event_set_sysctls(const Policy *p, Event *e, uint64_t netns) {
+void policy_event_set_sysctls(const Policy *p, Event *e, uint64_t netns) {
         const NetstatSysctls *s;
 
         if (netns == 0 || (!p->lookup.sysctls && !p->snap)) {
@@ -457,7 +338,7 @@ static void event_set_sysctls(const Policy *p, Event *e, uint64_t netns) {
 }
 
 static Event *emit(Policy *p, EventList *out, EventKind kind, const Listener *l, const char *name) {
-        Event *e = event_push(out);
+        Event *e = event_list_push(out);
 
         if (!e) {
                 p->poll_lost++;
@@ -468,26 +349,9 @@ static Event *emit(Policy *p, EventList *out, EventKind kind, const Listener *l,
         e->listener = *l;
         e->name = name;
         e->fill_pct = listener_fill_pct(l);
-        event_set_sysctls(p, e, l->netns);
+        policy_event_set_sysctls(p, e, l->netns);
         e->clamped = e->somaxconn >= 0 && (int64_t) l->backlog == e->somaxconn;
         return e;
-}
-
-static void emit_counter(Policy *p, EventList *out, uint64_t netns, NetstatCounter k, uint64_t increase,
-                         uint64_t period_usec) {
-        Event *e = event_push(out);
-
-        if (!e) {
-                p->poll_lost++;
-                return;
-        }
-        p->poll_events++;
-        e->kind = EVENT_COUNTER;
-        e->listener.netns = netns;
-        event_set_sysctls(p, e, netns);
-        e->counter = k;
-        e->increase = increase;
-        e->period_usec = period_usec;
 }
 
 /* config_match() with the names its entries select by, asked only when
@@ -543,14 +407,11 @@ static void earn_tokens(Active *a, uint64_t now) {
 
 /* Nothing in the record that a fresh one would not say again. */
 static bool active_idle(const Active *a, uint64_t now) {
-        return a->st == STATE_OK && a->syn_reported == STATE_OK && a->reported == STATE_OK && a->tokens >= POLICY_BURST &&
-               a->drops_rate.pending == 0 &&
+        return a->st == STATE_OK && a->syn_reported == STATE_OK && a->reported == STATE_OK &&
+               a->tokens >= POLICY_BURST && a->drops_rate.pending == 0 &&
                (!a->drops_rate.reported || elapsed(now, a->drops_rate.last_usec) >= POLICY_DROPS_USEC);
 }
 
-/* A listener of an earlier poll that is not watched any more (closed, or
- * no longer selected after a reload): report drops not reported yet, then
- * GONE if the user was told it is raised. */
 /* SYN queues are counted on their own cadence (POLICY documents it), which
  * bounds their messages: one state change per listener per count. A full
  * queue that drains below full but stays at or above clear becomes high
@@ -566,6 +427,9 @@ static void syn_update(Policy *p, Slot *s, Active *a, const Listener *l, const W
         a->syn_reported = (uint8_t) st;
 }
 
+/* A listener of an earlier poll that is not watched any more (closed, or
+ * no longer selected after a reload): report drops not reported yet, then
+ * GONE if the user was told it is raised. */
 static void active_gone(Policy *p, const Active *a, EventList *out) {
         const Watch *w = match(p, &a->l);
         const char *name = w ? w->name : NULL;
@@ -638,11 +502,7 @@ void policy_begin(Policy *p, const Config *c, uint64_t now_usec, const NetstatSy
                 p->gen = 1;
         }
         p->gen_usec[p->gen % GEN_RING] = now_usec;
-        for (size_t i = 0; i < p->n_ns; i++)
-                p->ns[i].stepped = false;
-        p->host_counted = false;
-        p->n_keep = 0;
-        p->keep_all = false;
+        policy_ns_begin(p);
         p->n_seen = 0;
         p->poll_raised = 0;
         p->poll_watched = 0;
@@ -746,7 +606,7 @@ static int observe_now(Policy *p, const Listener *l, EventList *out) {
 }
 
 /* Processes the waiting observations, oldest first. */
-static int lag_drain(Policy *p, unsigned keep) {
+int policy_lag_drain(Policy *p, unsigned keep) {
         int r = 0;
 
         while (p->lag_n > keep) {
@@ -767,16 +627,7 @@ int policy_observe(Policy *p, const Listener *l, EventList *out) {
         tail = (p->lag_head + p->lag_n) % OBSERVE_LAG;
         p->lag[tail] = *l;
         p->lag_n++;
-        return lag_drain(p, OBSERVE_LAG - 1);
-}
-
-static bool kept(const Policy *p, uint64_t netns) {
-        if (p->keep_all)
-                return true;
-        for (size_t i = 0; i < p->n_keep; i++)
-                if (p->keep[i] == netns)
-                        return true;
-        return false;
+        return policy_lag_drain(p, OBSERVE_LAG - 1);
 }
 
 /* Every slot not seen in this poll is gone, unless its namespace is kept.
@@ -796,7 +647,7 @@ static void sweep(Policy *p, EventList *out) {
                 Slot *s = &p->slots[i];
 
                 while ((s->flags & SLOT_USED) && s->gen != p->gen) {
-                        if (keeping && kept(p, s->netns)) {
+                        if (keeping && policy_ns_kept(p, s->netns)) {
                                 /* As if seen: its state stays, and it counts
                                  * in policy_n_watched()/policy_n_raised(). */
                                 s->flags |= SLOT_KEPT;
@@ -814,176 +665,11 @@ static void sweep(Policy *p, EventList *out) {
         }
 }
 
-/* The index of netns's record, or where it would go. */
-static bool ns_find(const Policy *p, uint64_t netns, size_t *ret) {
-        size_t lo = 0, hi = p->n_ns;
-
-        while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-
-                if (p->ns[mid].netns < netns)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        *ret = lo;
-        return lo < p->n_ns && p->ns[lo].netns == netns;
-}
-
-/* A fresh record (no baselines) for netns at index i, from ns_find(). */
-static int ns_insert(Policy *p, size_t i, uint64_t netns) {
-        if (p->n_ns == p->ns_cap) {
-                size_t cap = p->ns_cap ? p->ns_cap * 2 : 4;
-                NetnsCounters *ns;
-
-                if (cap > SIZE_MAX / sizeof(*ns))
-                        return -ENOMEM;
-                ns = realloc(p->ns, cap * sizeof(*ns));
-                if (!ns)
-                        return -ENOMEM;
-                p->ns = ns;
-                p->ns_cap = cap;
-        }
-        memmove(&p->ns[i + 1], &p->ns[i], (p->n_ns - i) * sizeof(p->ns[0]));
-        p->ns[i] = (NetnsCounters) { .netns = netns };
-        p->n_ns++;
-        return 0;
-}
-
-/* One poll of a namespace's counters; counters NULL: not available. */
-static void ns_step(Policy *p, NetnsCounters *n, const NetstatCounters *counters, EventList *out) {
-        uint64_t now = p->now;
-
-        n->stepped = true;
-        if (!p->config->counters) {
-                /* Start afresh if they are switched on again. */
-                memset(n->known, 0, sizeof(n->known));
-                memset(n->rate, 0, sizeof(n->rate));
-                return;
-        }
-
-        for (size_t i = 0; i < N_WATCHED; i++) {
-                NetstatCounter k = watched_counters[i];
-                uint64_t increase = 0, sum, period;
-
-                if (counters) {
-                        if (!counters->present[k])
-                                n->known[i] = false;
-                        else {
-                                uint64_t v = counters->value[k];
-
-                                /* Backwards: the namespace was recreated. */
-                                if (n->known[i] && v > n->value[i])
-                                        increase = v - n->value[i];
-                                n->value[i] = v;
-                                n->known[i] = true;
-                        }
-                }
-
-                if (rate_step(&n->rate[i], increase, n->counters_usec, now, &sum, &period))
-                        emit_counter(p, out, n->netns, k, sum, period);
-        }
-
-        if (counters)
-                n->counters_usec = now;
-}
-
-/* policy_counters() without draining the lag. A namespace gets a record
- * only once it has counters to keep: stepping "unavailable" or "switched
- * off" without one has nothing to do. */
-static int counters_now(Policy *p, uint64_t netns, const NetstatCounters *counters, EventList *out) {
-        size_t i;
-
-        if (netns == 0)
-                p->host_counted = true;
-        if (!ns_find(p, netns, &i)) {
-                if (!counters || !p->config->counters)
-                        return 0;
-                if (ns_insert(p, i, netns) < 0) {
-                        p->poll_lost++;
-                        return -ENOMEM;
-                }
-        }
-        if (p->ns[i].stepped)
-                return 0; /* at most once a poll */
-        ns_step(p, &p->ns[i], counters, out);
-        return 0;
-}
-
-int policy_counters(Policy *p, uint64_t netns, const NetstatCounters *counters, EventList *out) {
-        size_t lost;
-        int before;
-
-        /* The listeners observed so far come first, as at policy_end(). */
-        (void) lag_drain(p, 0); /* a loss is counted in poll_lost */
-        lost = p->poll_lost;
-        before = p->poll_events;
-        (void) counters_now(p, netns, counters, out);
-        return p->poll_lost > lost ? -ENOMEM : p->poll_events - before;
-}
-
-void policy_keep_netns(Policy *p, uint64_t netns) {
-        if (kept(p, netns))
-                return;
-        if (p->n_keep == p->keep_cap) {
-                size_t cap = p->keep_cap ? p->keep_cap * 2 : 4;
-                uint64_t *keep = cap <= SIZE_MAX / sizeof(*keep) ? realloc(p->keep, cap * sizeof(*keep)) : NULL;
-
-                if (!keep) {
-                        /* Declaring nothing gone this poll is the safe
-                         * side of not knowing which namespace to keep. */
-                        p->keep_all = true;
-                        return;
-                }
-                p->keep = keep;
-                p->keep_cap = cap;
-        }
-        p->keep[p->n_keep++] = netns;
-}
-
-/* Reports a record's held-back sums (what policy_flush() does for all). */
-static void ns_flush(Policy *p, NetnsCounters *n, EventList *out) {
-        for (size_t i = 0; i < N_WATCHED; i++) {
-                Rate *r = &n->rate[i];
-
-                if (r->pending == 0)
-                        continue;
-                emit_counter(p, out, n->netns, watched_counters[i], r->pending,
-                             elapsed(n->counters_usec, r->pending_from));
-                r->pending = 0;
-        }
-}
-
-int policy_forget_netns(Policy *p, uint64_t netns, EventList *out) {
-        size_t before = out->n, i;
-
-        /* Its listeners are to be found gone, even if it was kept. */
-        for (i = 0; i < p->n_keep; i++)
-                if (p->keep[i] == netns) {
-                        p->keep[i] = p->keep[--p->n_keep];
-                        break;
-                }
-
-        if (!ns_find(p, netns, &i))
-                return 0;
-        /* Sums are reported whatever the configuration says now: they were
-         * summed while counters were on (switching them off resets them). */
-        ns_flush(p, &p->ns[i], out);
-        memmove(&p->ns[i], &p->ns[i + 1], (p->n_ns - i - 1) * sizeof(p->ns[0]));
-        p->n_ns--;
-        return (int) (out->n - before);
-}
-
 int policy_end(Policy *p, const NetstatCounters *counters, EventList *out) {
-        (void) lag_drain(p, 0); /* a loss is counted in poll_lost */
+        (void) policy_lag_drain(p, 0); /* a loss is counted in poll_lost */
         if (p->n_seen < p->n_used)
                 sweep(p, out);
-        if (counters && !p->host_counted)
-                (void) counters_now(p, 0, counters, out);
-        /* Sums held back come out when due, counters or not. */
-        for (size_t i = 0; i < p->n_ns; i++)
-                if (!p->ns[i].stepped)
-                        ns_step(p, &p->ns[i], NULL, out);
+        policy_ns_end(p, counters, out);
 
         p->end_usec = p->now;
         p->n_raised = p->poll_raised;
@@ -993,7 +679,7 @@ int policy_end(Policy *p, const NetstatCounters *counters, EventList *out) {
 
 void policy_abort(Policy *p) {
         /* What was seen before the failure is real: decide it. */
-        (void) lag_drain(p, 0);
+        (void) policy_lag_drain(p, 0);
         /* The marks of this poll's gen are simply never compared again: the
          * next policy_begin() moves on to a new one. */
         p->n_seen = 0;
@@ -1022,8 +708,8 @@ int policy_flush(Policy *p, const Config *c, EventList *out) {
                 }
                 a->drops_rate.pending = 0;
         }
-        for (size_t i = 0; c->counters && i < p->n_ns; i++)
-                ns_flush(p, &p->ns[i], out);
+        if (c->counters)
+                policy_ns_flush(p, out);
         return (int) (out->n - before);
 }
 
