@@ -16,7 +16,7 @@
 #                 (at most 0.2) when a dump costs more than 2 ms, so that the
 #                 daemon keeps up and polls = wall time / interval holds.
 #
-# Exit status: 0 done, 1 error, 77 skipped (not root, or no unshare).
+# Exit status: 0 done, 1 error, 77 skipped (not root, or a tool missing).
 
 set -euo pipefail
 
@@ -37,7 +37,7 @@ if [[ $(id -u) -ne 0 ]]; then
         echo "run.sh: skipped: needs root to create a private network namespace" >&2
         exit 77
 fi
-for tool in unshare ip ss awk sysctl; do
+for tool in unshare nsenter mount findmnt ip ss awk sysctl; do
         if ! command -v "$tool" >/dev/null; then
                 echo "run.sh: skipped: '$tool' not found" >&2
                 exit 77
@@ -54,29 +54,47 @@ if [[ -z "${BENCH_IN_NETNS:-}" ]]; then
         export BENCH_IN_NETNS=1
         exec unshare --net --mount --propagation private "$SELF" "$@"
 fi
+# BENCH_IN_NETNS set by hand would run all of this, sysctls and the tmpfs on
+# /run included, in the caller's namespaces: refuse.
+if [[ $(readlink /proc/self/ns/net) == "$(readlink /proc/1/ns/net)" ||
+      $(readlink /proc/self/ns/mnt) == "$(readlink /proc/1/ns/mnt)" ]]; then
+        echo "run.sh: not in a private network and mount namespace (unset BENCH_IN_NETNS)" >&2
+        exit 1
+fi
 
 # Sizes. Each connection costs two descriptors (both ends live in the
 # namespace), and a process may hold 20,000 at most: 6 processes keep
 # each one near 11,700.
 if [[ $SMALL -eq 1 ]]; then
-        LISTENERS=200 CONNECTIONS=300 PROCS=1 DUMPS=50 RUNS=5 POLLS=50
+        LISTENERS=200 CONNECTIONS=300 PROCS=1 DUMPS=50 RUNS=5 POLLS=50 EXTRA_NETNS=3
 else
-        LISTENERS=10000 CONNECTIONS=30000 PROCS=6 DUMPS=200 RUNS=20 POLLS=200
+        LISTENERS=10000 CONNECTIONS=30000 PROCS=6 DUMPS=200 RUNS=20 POLLS=200 EXTRA_NETNS=10
 fi
+NETNS_LISTENERS=10       # listeners in each extra namespace
 FIRST_PORT=8001          # listeners on 8001..8001+LISTENERS-1, below the
 EPHEMERAL="20000 65535"  # ephemeral range used by the connections
 POP_LIFETIME=600         # bench-pop exits by itself after this (seconds)
 
 TMP=$(mktemp -d /tmp/backlogd-bench.XXXXXX)
 PIDS=()
+DAEMON_PID=
+NETNS=() NS_PIDS=()
 
+# The namespaces would go with this mount namespace anyway (their files are
+# on its tmpfs /run); deleting them says so, and frees them while a killed
+# bench-pop is still exiting.
 cleanup() {
-        local pid
+        local pid ns
+        [[ -n "$DAEMON_PID" ]] && PIDS+=("$DAEMON_PID")
         for pid in "${PIDS[@]}"; do
                 kill -TERM "$pid" 2>/dev/null || true
         done
         for pid in "${PIDS[@]}"; do
                 wait "$pid" 2>/dev/null || true
+        done
+        for ns in "${NETNS[@]}"; do
+                ip netns delete "$ns" 2>/dev/null ||
+                        echo "run.sh: warning: 'ip netns delete $ns' failed" >&2
         done
         rm -rf "$TMP"
 }
@@ -143,8 +161,8 @@ done
 for (( i = 0; i < 2400; i++ )); do
         ready=0
         for (( p = 0; p < PROCS; p++ )); do
-                grep -q '^ready' "$TMP/pop$p.out" && ready=$(( ready + 1 ))
-                if ! kill -0 "${PIDS[$p]}" 2>/dev/null && ! grep -q '^ready' "$TMP/pop$p.out"; then
+                grep -qs '^ready' "$TMP/pop$p.out" && ready=$(( ready + 1 ))
+                if ! kill -0 "${PIDS[$p]}" 2>/dev/null && ! grep -qs '^ready' "$TMP/pop$p.out"; then
                         cat "$TMP/pop$p.err" >&2
                         die "bench-pop $p failed"
                 fi
@@ -243,16 +261,20 @@ proc_cpu_us() {
 # "cpu_us_per_poll nominal_polls wakeups vmhwm_kb cpu_share_%". Polls are counted as
 # wall time / interval (sd_event may coalesce or delay timer wake-ups); the
 # voluntary context switches (wake-ups from epoll_wait) are shown as a check.
+# Call it with its output redirected to a file, not in a $( ) or < <( )
+# subshell, so that the trap knows DAEMON_PID.
 measure_daemon() {
         local conf=$1 name=$2 pid t0 t1 w0 w1 v0 v1 hwm i
         "$BACKLOGD" -c "$conf" --interval "$INTERVAL" --log-target console \
                 >"$TMP/$name.log" 2>&1 </dev/null &
         pid=$!
-        PIDS+=("$pid")
+        DAEMON_PID=$pid
         sleep 0.5
         if ! kill -0 "$pid" 2>/dev/null; then
                 echo "run.sh: backlogd ($name) exited early:" >&2
                 tail -5 "$TMP/$name.log" >&2
+                wait "$pid" 2>/dev/null || true
+                DAEMON_PID=
                 echo "n/a n/a n/a n/a n/a"
                 return
         fi
@@ -269,6 +291,7 @@ measure_daemon() {
         done
         kill -KILL "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
+        DAEMON_PID=
         awk -v t0="$t0" -v t1="$t1" -v w0="$w0" -v w1="$w1" -v v0="$v0" -v v1="$v1" \
             -v iv="$INTERVAL" -v hwm="$hwm" 'BEGIN {
                 polls = (w1 - w0) / iv
@@ -281,13 +304,89 @@ D_CPU=n/a D_POLLS=n/a D_WAKE=n/a D_HWM=n/a D_SHARE=n/a
 W_CPU=n/a W_POLLS=n/a W_WAKE=n/a W_HWM=n/a W_SHARE=n/a
 if (( HAVE_DAEMON )); then
         echo "Running backlogd --interval $INTERVAL for $DAEMON_SECONDS s, twice" >&2
-        read -r D_CPU D_POLLS D_WAKE D_HWM D_SHARE < <(measure_daemon "$TMP/empty.conf" defaults)
-        read -r W_CPU W_POLLS W_WAKE W_HWM W_SHARE < <(measure_daemon "$TMP/watch.conf" watch5)
+        measure_daemon "$TMP/empty.conf" defaults >"$TMP/defaults.res"
+        read -r D_CPU D_POLLS D_WAKE D_HWM D_SHARE <"$TMP/defaults.res"
+        measure_daemon "$TMP/watch.conf" watch5 >"$TMP/watch5.res"
+        read -r W_CPU W_POLLS W_WAKE W_HWM W_SHARE <"$TMP/watch5.res"
+fi
+
+# ---- other network namespaces ---------------------------------------------
+# EXTRA_NETNS namespaces made by `ip netns add`, NETNS_LISTENERS listeners
+# each. The kernel keeps one listener hash for all namespaces, so a dump in
+# one of them still walks the LISTENERS of this one. `ip netns add` writes
+# to /run/netns: a tmpfs on /run of this mount namespace keeps the
+# machine's /run out of it, which holds only while mounts do not propagate.
+prop=$(findmnt -no PROPAGATION --target /run) || die "findmnt /run failed"
+[[ "$prop" != *shared* ]] || die "/run propagates to other mount namespaces ($prop)"
+mount -t tmpfs -o mode=0755,size=1m backlogd-bench /run || die "cannot mount a tmpfs on /run"
+echo "Adding $EXTRA_NETNS network namespaces with $NETNS_LISTENERS listeners each" >&2
+for (( k = 1; k <= EXTRA_NETNS; k++ )); do
+        ns=bench-ns$k
+        ip netns add "$ns" || die "ip netns add $ns failed"
+        NETNS+=("$ns")
+        ip -n "$ns" link set lo up
+        # nsenter execs the program: $! is bench-pop itself.
+        nsenter --net="/run/netns/$ns" "$POP" -p "$FIRST_PORT" -l "$NETNS_LISTENERS" -c 0 \
+                -t "$POP_LIFETIME" >"$TMP/$ns.out" 2>"$TMP/$ns.err" </dev/null &
+        PIDS+=($!)
+        NS_PIDS[k]=$!
+done
+for (( k = 1; k <= EXTRA_NETNS; k++ )); do
+        ns=bench-ns$k
+        for (( i = 0; i < 300; i++ )); do
+                grep -qs '^ready' "$TMP/$ns.out" && break
+                if ! kill -0 "${NS_PIDS[k]}" 2>/dev/null; then
+                        cat "$TMP/$ns.err" >&2
+                        die "bench-pop in $ns failed"
+                fi
+                sleep 0.1
+        done
+        grep -qs '^ready' "$TMP/$ns.out" || die "bench-pop in $ns not ready after 30 s"
+done
+
+# The floor of one extra namespace: backlogd's one-walk request inside it.
+nsfloor_out=$(nsenter --net=/run/netns/bench-ns1 "$FLOOR" --one-walk "$DUMPS") ||
+        die "bench-floor --one-walk in bench-ns1 failed"
+nsfloor_sockets=$(sed -n 's/.*sockets=\([0-9]*\).*/\1/p' <<<"$nsfloor_out")
+NSFLOOR_CPU=$(sed -n 's/.*cpu_us_per_dump=\([0-9.]*\).*/\1/p' <<<"$nsfloor_out")
+NSFLOOR_WALL=$(sed -n 's/.*wall_us_per_dump=\([0-9.]*\).*/\1/p' <<<"$nsfloor_out")
+[[ "$nsfloor_sockets" -eq "$NETNS_LISTENERS" ]] ||
+        die "bench-floor saw $nsfloor_sockets listeners in bench-ns1, expected $NETNS_LISTENERS"
+
+# The daemon without and with the namespaces, both without SYN counts (the
+# defaults run counts them every 10 s) and both with the namespaces in
+# place, so that the difference is the namespaces' polls alone.
+printf 'syn_interval = 0;\n' >"$TMP/nosyn.conf"
+printf 'namespaces = [ "/run/netns/*" ];\nsyn_interval = 0;\n' >"$TMP/netns.conf"
+S_CPU=n/a S_POLLS=n/a S_WAKE=n/a S_SHARE=n/a
+N_CPU=n/a N_POLLS=n/a N_WAKE=n/a N_HWM=n/a N_SHARE=n/a
+NS_EXTRA=n/a
+if (( HAVE_DAEMON )); then
+        # Does the daemon see them all? One --once --json, as a check.
+        if timeout 30 "$BACKLOGD" -c "$TMP/netns.conf" --once --json >"$TMP/netns.json" 2>"$TMP/netns.err"; then
+                ns_seen=$(grep -c '^{"netns":"bench-ns[0-9]*","family"' "$TMP/netns.json" || true)
+                if (( ns_seen != EXTRA_NETNS * NETNS_LISTENERS )); then
+                        echo "run.sh: warning: backlogd --once --json listed $ns_seen listeners in" \
+                             "the extra namespaces, expected $(( EXTRA_NETNS * NETNS_LISTENERS ))" >&2
+                fi
+        else
+                echo "run.sh: warning: backlogd --once --json with the namespaces failed:" >&2
+                head -5 "$TMP/netns.err" >&2
+        fi
+        echo "Running backlogd --interval $INTERVAL for $DAEMON_SECONDS s, syn_interval = 0," \
+             "without and with the $EXTRA_NETNS namespaces" >&2
+        measure_daemon "$TMP/nosyn.conf" nosyn >"$TMP/nosyn.res"
+        read -r S_CPU S_POLLS S_WAKE _ S_SHARE <"$TMP/nosyn.res"
+        measure_daemon "$TMP/netns.conf" netns >"$TMP/netns.res"
+        read -r N_CPU N_POLLS N_WAKE N_HWM N_SHARE <"$TMP/netns.res"
+        NS_EXTRA=$(awk -v n="$N_CPU" -v s="$S_CPU" -v k="$EXTRA_NETNS" 'BEGIN {
+                if (n == "n/a" || s == "n/a") print "n/a"; else printf "%.0f\n", (n - s) / k }')
 fi
 
 # ---- table ----------------------------------------------------------------
+# ratio CPU [FLOOR]: CPU / FLOOR, by default the floor's CPU per dump.
 ratio() {
-        awk -v a="$1" -v f="$FLOOR_CPU" 'BEGIN {
+        awk -v a="$1" -v f="${2:-$FLOOR_CPU}" 'BEGIN {
                 if (a == "n/a" || f <= 0) print "n/a"; else printf "%.2fx\n", a / f }'
 }
 row() {
@@ -304,14 +403,25 @@ row "backlogd poll, defaults (${D_POLLS} polls)" "-" "$D_CPU" "$(ratio "$D_CPU")
 row "backlogd poll, watch 5 ports (${W_POLLS} polls)" "-" "$W_CPU" "$(ratio "$W_CPU")"
 row "backlogd --once --json, per run ($RUNS runs)" "$ONCE_WALL" "$ONCE_CPU" "$(ratio "$ONCE_CPU")"
 row "ss -ltnm, per run ($RUNS runs)" "$SS_WALL" "$SS_CPU" "$(ratio "$SS_CPU")"
+row "backlogd poll, no SYN counts (${S_POLLS} polls)" "-" "$S_CPU" "$(ratio "$S_CPU")"
+row "backlogd poll, no SYN, +$EXTRA_NETNS netns (${N_POLLS} polls)" "-" "$N_CPU" "$(ratio "$N_CPU")"
+row "  one-walk dump in one netns ($DUMPS dumps)" "$NSFLOOR_WALL" "$NSFLOOR_CPU" "$(ratio "$NSFLOOR_CPU")"
+row "per extra namespace: daemon vs dump in it" "-" "$NS_EXTRA" "$(ratio "$NS_EXTRA" "$NSFLOOR_CPU")"
 row "backlogd peak RSS (VmHWM), defaults" "" "${D_HWM} kB" ""
 row "backlogd peak RSS (VmHWM), watch 5 ports" "" "${W_HWM} kB" ""
+row "backlogd peak RSS (VmHWM), +$EXTRA_NETNS netns" "" "${N_HWM} kB" ""
 echo
 echo "Daemon: --interval $INTERVAL, polls counted as wall time / interval (the timer keeps a fixed"
 echo "cadence while a poll takes less than the interval); voluntary context switches (epoll_wait"
 echo "wake-ups) seen: defaults $D_WAKE, watch $W_WAKE; CPU share of one core: defaults $D_SHARE %," \
      "watch $W_SHARE %."
-for share in "$D_SHARE" "$W_SHARE"; do
+echo "Namespaces: $EXTRA_NETNS more made by 'ip netns add', $NETNS_LISTENERS listeners each. The no-SYN rows"
+echo "set syn_interval = 0, with all namespaces in place; the second also watches them"
+echo "(namespaces = [ \"/run/netns/*\" ]). Per extra namespace = (its CPU - no SYN's) / $EXTRA_NETNS; its"
+echo "last column divides by the one-walk dump in one namespace, not by the floor."
+echo "Wake-ups: no SYN $S_WAKE, +$EXTRA_NETNS netns $N_WAKE; CPU share: no SYN $S_SHARE %," \
+     "+$EXTRA_NETNS netns $N_SHARE %."
+for share in "$D_SHARE" "$W_SHARE" "$S_SHARE" "$N_SHARE"; do
         if [[ "$share" != n/a ]] && (( share > 50 )); then
                 echo "WARNING: the daemon used more than half a core: it may have skipped polls," \
                      "so CPU per poll is underestimated; raise BENCH_INTERVAL."
