@@ -54,6 +54,11 @@ typedef struct Config {
         size_t n_namespaces;
         Watch *watch; /* no TCP entry: every TCP listener, with the top-level levels */
         size_t n_watch;
+        /* Worked out when the configuration is made, for the queries below. */
+        Watch all;          /* the entry that watches what no entry selects:
+                             * every port, the top-level warn/clear */
+        size_t n_tcp_watch; /* entries without `unix` */
+        bool wants_unit, wants_netns;
 } Config;
 
 /* The built-in defaults. */
@@ -86,10 +91,10 @@ void config_print(const Config *c, FILE *f);
 
 /* The watch entry that selects l (the first that matches, in file order),
  * or NULL if l is not watched. TCP listeners are selected by the entries
- * without `unix`; when there are none, every TCP listener is watched with a
- * static entry that carries the top-level warn/clear. UNIX listeners are
+ * without `unix`; when there are none, every TCP listener is watched with the
+ * entry c->all, which carries the top-level warn/clear. UNIX listeners are
  * selected by the entries with a matching `unix` path, or, with
- * `unix = true`, by that static entry. An entry with `unit` matches only
+ * `unix = true`, by c->all. An entry with `unit` matches only
  * when unit (the listener's owning unit, NULL when unknown) matches its
  * pattern; one with `netns` only when netns (the name of the listener's
  * namespace, NULL when unknown) matches its pattern. Callers that do not

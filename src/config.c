@@ -2,7 +2,6 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <fnmatch.h>
 #include <inttypes.h>
 #include <libconfig.h>
 #include <limits.h>
@@ -44,6 +43,23 @@ _printf_(5, 6) static int fail(const Parser *p, unsigned line, const char *key, 
         return errbuf_set(p->err, -EINVAL, "%s:%u: %s: %s", p->name, line, k, msg);
 }
 
+static int oom(const Parser *p) {
+        return errbuf_set(p->err, -ENOMEM, "%s: %s", p->name, strerror(ENOMEM));
+}
+
+/* What config_match() and the config_wants_*() queries need, worked out
+ * once per configuration instead of once per listener. */
+static void config_finish(Config *c) {
+        c->all = (Watch) { .any_port = true, .warn = c->warn, .clear = c->clear };
+        c->n_tcp_watch = 0;
+        c->wants_unit = c->wants_netns = false;
+        for (size_t i = 0; i < c->n_watch; i++) {
+                c->n_tcp_watch += !c->watch[i].unix_path;
+                c->wants_unit |= c->watch[i].unit != NULL;
+                c->wants_netns |= c->watch[i].netns != NULL;
+        }
+}
+
 int config_new_default(Config **ret) {
         Config *c = calloc(1, sizeof(*c));
 
@@ -56,6 +72,7 @@ int config_new_default(Config **ret) {
         c->counters = true;
         c->syn_interval_usec = CONFIG_DEFAULT_SYN_INTERVAL_USEC;
         c->host = true;
+        config_finish(c);
         *ret = c;
         return 0;
 }
@@ -212,6 +229,14 @@ static int parse_address(const char *s, Watch *w) {
         return 0;
 }
 
+static int get_bool(const Parser *p, const config_setting_t *s, bool *ret) {
+        if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+                return fail(p, config_setting_source_line(s), config_setting_name(s), -1,
+                            "must be true or false, not %s", type_name(s));
+        *ret = config_setting_get_bool(s);
+        return 0;
+}
+
 static int get_string(const Parser *p, const config_setting_t *s, int idx, const char **ret) {
         if (config_setting_type(s) != CONFIG_TYPE_STRING)
                 return fail(p, config_setting_source_line(s), config_setting_name(s), idx,
@@ -251,7 +276,7 @@ static int get_pattern(const Parser *p, const config_setting_t *s, int idx, char
                 return fail(p, line, key, idx, "must be at most %d bytes, not %zu", CONFIG_PATTERN_MAX, n);
         *ret = strdup(v);
         if (!*ret)
-                return errbuf_set(p->err, -ENOMEM, "%s: %s", p->name, strerror(ENOMEM));
+                return oom(p);
         return 0;
 }
 
@@ -317,7 +342,7 @@ static int parse_watch_entry(const Parser *p, const config_setting_t *g, int idx
                                             quote(v, q, sizeof(q)));
                         w->unix_path = strdup(v);
                         if (!w->unix_path)
-                                return errbuf_set(p->err, -ENOMEM, "%s: %s", p->name, strerror(ENOMEM));
+                                return oom(p);
                         unix_sel = s;
                 } else if (strcmp(key, "unit") == 0) {
                         r = get_pattern(p, s, idx, &w->unit);
@@ -337,7 +362,7 @@ static int parse_watch_entry(const Parser *p, const config_setting_t *g, int idx
                                 return r;
                         w->name = strdup(v);
                         if (!w->name)
-                                return errbuf_set(p->err, -ENOMEM, "%s: %s", p->name, strerror(ENOMEM));
+                                return oom(p);
                 } else if (strcmp(key, "warn") == 0) {
                         r = get_int(p, s, idx, 2, 100, &w->warn);
                         if (r < 0)
@@ -380,7 +405,7 @@ static int parse_watch(const Parser *p, const config_setting_t *list, Config *c)
                 return 0;
         c->watch = calloc((size_t) n, sizeof(Watch));
         if (!c->watch)
-                return errbuf_set(p->err, -ENOMEM, "%s: %s", p->name, strerror(ENOMEM));
+                return oom(p);
         for (int i = 0; i < n; i++) {
                 /* Counted before parsing so that config_free() releases a
                  * name the failing entry already copied. */
@@ -411,7 +436,7 @@ static int parse_namespaces(const Parser *p, const config_setting_t *list, Confi
                 return 0;
         c->namespaces = calloc((size_t) n, sizeof(char *));
         if (!c->namespaces)
-                return errbuf_set(p->err, -ENOMEM, "%s: %s", p->name, strerror(ENOMEM));
+                return oom(p);
         for (int i = 0; i < n; i++) {
                 const config_setting_t *e = config_setting_get_elem(list, (unsigned) i);
                 unsigned l = config_setting_source_line(e);
@@ -432,7 +457,7 @@ static int parse_namespaces(const Parser *p, const config_setting_t *list, Confi
                         return fail(p, l, key, -1, "must be at most %d bytes, not %zu", PATH_MAX - 1, len);
                 c->namespaces[i] = strdup(v);
                 if (!c->namespaces[i])
-                        return errbuf_set(p->err, -ENOMEM, "%s: %s", p->name, strerror(ENOMEM));
+                        return oom(p);
                 c->n_namespaces++;
         }
         return 0;
@@ -457,25 +482,13 @@ static int parse_root(const Parser *p, const config_setting_t *root, Config *c) 
                 } else if (strcmp(key, "clear") == 0) {
                         r = get_int(p, s, -1, 1, 99, &c->clear);
                         clear = s;
-                } else if (strcmp(key, "counters") == 0) {
-                        if (config_setting_type(s) != CONFIG_TYPE_BOOL)
-                                return fail(p, config_setting_source_line(s), key, -1,
-                                            "must be true or false, not %s", type_name(s));
-                        c->counters = config_setting_get_bool(s);
-                        r = 0;
-                } else if (strcmp(key, "unix") == 0) {
-                        if (config_setting_type(s) != CONFIG_TYPE_BOOL)
-                                return fail(p, config_setting_source_line(s), key, -1,
-                                            "must be true or false, not %s", type_name(s));
-                        c->unix_all = config_setting_get_bool(s);
-                        r = 0;
-                } else if (strcmp(key, "host") == 0) {
-                        if (config_setting_type(s) != CONFIG_TYPE_BOOL)
-                                return fail(p, config_setting_source_line(s), key, -1,
-                                            "must be true or false, not %s", type_name(s));
-                        c->host = config_setting_get_bool(s);
+                } else if (strcmp(key, "counters") == 0)
+                        r = get_bool(p, s, &c->counters);
+                else if (strcmp(key, "unix") == 0)
+                        r = get_bool(p, s, &c->unix_all);
+                else if (strcmp(key, "host") == 0) {
+                        r = get_bool(p, s, &c->host);
                         host = s;
-                        r = 0;
                 } else if (strcmp(key, "namespaces") == 0)
                         r = parse_namespaces(p, s, c);
                 else if (strcmp(key, "syn_interval") == 0)
@@ -487,13 +500,13 @@ static int parse_root(const Parser *p, const config_setting_t *root, Config *c) 
                         r = get_string(p, s, -1, &v);
                         if (r < 0)
                                 return r;
-                        if (v[0] != '/' || strlen(v) >= 4096 || v[strlen(v) - 1] == '/')
+                        if (v[0] != '/' || strlen(v) >= PATH_MAX || v[strlen(v) - 1] == '/')
                                 return fail(p, config_setting_source_line(s), key, -1,
                                             "must be an absolute file name, not \"%s\"", quote(v, q, sizeof(q)));
                         free(c->metrics_file);
                         c->metrics_file = strdup(v);
                         if (!c->metrics_file)
-                                return errbuf_set(p->err, -ENOMEM, "%s: %s", p->name, strerror(ENOMEM));
+                                return oom(p);
                 } else if (strcmp(key, "watch") == 0) {
                         watch = s; /* after warn and clear, which it inherits */
                         r = 0;
@@ -561,6 +574,7 @@ int config_parse_string(const char *text, const char *name, Config **ret, ErrBuf
         config_destroy(&lc);
         if (r < 0)
                 return r;
+        config_finish(c);
         *ret = c;
         c = NULL;
         return 0;
@@ -711,100 +725,4 @@ void config_print(const Config *c, FILE *f) {
                 fprintf(f, " warn = %u; clear = %u; }%s\n", w->warn, w->clear, i + 1 < c->n_watch ? "," : "");
         }
         fputs(");\n", f);
-}
-
-/* An entry's pattern (unit, netns) matches known names only. */
-static bool pattern_matches(const char *pattern, const char *name) {
-        return !pattern || (name && fnmatch(pattern, name, 0) == 0);
-}
-
-/* The cheap tests first: fnmatch() runs only for listeners that the
- * entry's port, address or path already selects. */
-static bool watch_matches(const Watch *w, const Listener *l, const char *unit, const char *netns) {
-        if (l->kind == LISTENER_UNIX) {
-                if (!w->unix_path || strcmp(w->unix_path, l->path) != 0)
-                        return false;
-        } else {
-                if (w->unix_path)
-                        return false;
-                if (!w->any_port && (l->port < w->ports.lo || l->port > w->ports.hi))
-                        return false;
-                if (w->has_address &&
-                    (w->family != l->family || memcmp(w->addr, l->addr, w->family == AF_INET ? 4 : 16) != 0))
-                        return false;
-        }
-        return pattern_matches(w->unit, unit) && pattern_matches(w->netns, netns);
-}
-
-static size_t n_tcp_entries(const Config *c) {
-        size_t n = 0;
-
-        for (size_t i = 0; i < c->n_watch; i++)
-                n += !c->watch[i].unix_path;
-        return n;
-}
-
-bool config_wants_unix(const Config *c) {
-        return c->unix_all || n_tcp_entries(c) < c->n_watch;
-}
-
-bool config_wants_unit(const Config *c) {
-        for (size_t i = 0; i < c->n_watch; i++)
-                if (c->watch[i].unit)
-                        return true;
-        return false;
-}
-
-bool config_wants_netns(const Config *c) {
-        for (size_t i = 0; i < c->n_watch; i++)
-                if (c->watch[i].netns)
-                        return true;
-        return false;
-}
-
-const Watch *config_match(const Config *c, const Listener *l, const char *unit, const char *netns) {
-        /* Thread-unsafe by design: the daemon is single-threaded and the
-         * entry is rewritten from c on every call. */
-        static Watch all;
-
-        for (size_t i = 0; i < c->n_watch; i++)
-                if (watch_matches(&c->watch[i], l, unit, netns))
-                        return &c->watch[i];
-        if (l->kind == LISTENER_UNIX ? c->unix_all : n_tcp_entries(c) == 0) {
-                all = (Watch) { .any_port = true, .warn = c->warn, .clear = c->clear };
-                return &all;
-        }
-        return NULL;
-}
-
-static int range_cmp(const void *a, const void *b) {
-        const PortRange *x = a, *y = b;
-
-        return x->lo != y->lo ? (x->lo < y->lo ? -1 : 1) : (x->hi < y->hi ? -1 : x->hi > y->hi);
-}
-
-size_t config_port_ranges(const Config *c, PortRange *ret, size_t max) {
-        size_t n = 0;
-
-        if (c->n_watch == 0)
-                return 0;
-        for (size_t i = 0; i < c->n_watch; i++) {
-                if (c->watch[i].unix_path)
-                        continue;
-                if (c->watch[i].any_port || n == max)
-                        return 0;
-                ret[n++] = c->watch[i].ports;
-        }
-        if (n == 0)
-                return 0;
-        qsort(ret, n, sizeof(*ret), range_cmp);
-        size_t w = 0;
-        for (size_t r = 1; r < n; r++) {
-                if ((unsigned) ret[r].lo <= (unsigned) ret[w].hi + 1) {
-                        if (ret[r].hi > ret[w].hi)
-                                ret[w].hi = ret[r].hi;
-                } else
-                        ret[++w] = ret[r];
-        }
-        return w + 1;
 }

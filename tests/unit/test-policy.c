@@ -20,6 +20,25 @@ static Config *config(void) {
         return c;
 }
 
+static Policy *policy(void) {
+        Policy *p = NULL;
+
+        ck_assert_int_eq(policy_new(&p), 0);
+        return p;
+}
+
+static void policy_freep(Policy **p) {
+        policy_free(*p);
+}
+
+static Config *config_text(const char *text) {
+        ErrBuf err = {{0}};
+        Config *c = NULL;
+
+        ck_assert_msg(config_parse_string(text, "test", &c, &err) == 0, "%s", err.text);
+        return c;
+}
+
 static Listener mk(uint64_t netns, uint64_t cookie, uint16_t port, uint32_t depth, uint32_t backlog) {
         Listener l = {
                 .netns = netns,
@@ -90,6 +109,9 @@ START_TEST(test_names) {
         ck_assert_str_eq(event_kind_name(EVENT_DROPS), "drops");
         ck_assert_str_eq(event_kind_name(EVENT_GONE), "gone");
         ck_assert_str_eq(event_kind_name(EVENT_COUNTER), "counter");
+        ck_assert_str_eq(event_kind_name(EVENT_SYN_HIGH), "syn_high");
+        ck_assert_str_eq(event_kind_name(EVENT_SYN_FULL), "syn_full");
+        ck_assert_str_eq(event_kind_name(EVENT_SYN_CLEARED), "syn_cleared");
         ck_assert_ptr_null(event_kind_name(_EVENT_KIND_MAX));
 }
 END_TEST
@@ -118,11 +140,10 @@ START_TEST(test_classify) {
 END_TEST
 
 START_TEST(test_ok_high_full_cleared) {
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
 
-        ck_assert_int_eq(policy_new(&p), 0);
         ck_assert_uint_eq(step1(p, c, mk(0, 5, 80, 7, 9), 0, &ev), 0);
         ck_assert_uint_eq(policy_n_raised(p), 0);
 
@@ -164,19 +185,14 @@ START_TEST(test_ok_high_full_cleared) {
         check_event(&ev.items[0], EVENT_CLEARED, false, 5);
         ck_assert_uint_eq(ev.items[0].fill_pct, 50);
         ck_assert_uint_eq(policy_n_raised(p), 0);
-
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
 START_TEST(test_ok_to_full_and_new_listener) {
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
 
-        ck_assert_int_eq(policy_new(&p), 0);
         /* first sighting already full: raised at once */
         ck_assert_uint_eq(step1(p, c, mk(0, 9, 80, 1, 0), 0, &ev), 1);
         check_event(&ev.items[0], EVENT_FULL, false, 9);
@@ -188,20 +204,14 @@ START_TEST(test_ok_to_full_and_new_listener) {
         /* ok -> full directly, skipping high */
         ck_assert_uint_eq(step1(p, c, mk(0, 9, 80, 1, 0), 2 * SEC, &ev), 1);
         check_event(&ev.items[0], EVENT_FULL, false, 9);
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
 START_TEST(test_hysteresis_band) {
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config_text("warn = 50; clear = 20;");
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
 
-        c->warn = 50;
-        c->clear = 20;
-        ck_assert_int_eq(policy_new(&p), 0);
         ck_assert_uint_eq(step1(p, c, mk(0, 1, 80, 49, 99), 0, &ev), 0);
         ck_assert_uint_eq(step1(p, c, mk(0, 1, 80, 50, 99), 1 * SEC, &ev), 1);
         check_event(&ev.items[0], EVENT_HIGH, false, 1);
@@ -217,28 +227,21 @@ START_TEST(test_hysteresis_band) {
         /* and from ok, [20, 50) stays ok */
         ck_assert_uint_eq(step1(p, c, mk(0, 1, 80, 49, 99), 41 * SEC, &ev), 0);
         ck_assert_uint_eq(policy_n_raised(p), 0);
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
-static void set_watch(Config *c) {
-        c->watch = calloc(2, sizeof(Watch));
-        ck_assert_ptr_nonnull(c->watch);
-        c->n_watch = 2;
-        c->watch[0] = (Watch) { .ports = { 80, 80 }, .name = strdup("web"), .warn = 50, .clear = 20, .line = 3 };
-        c->watch[1] = (Watch) { .ports = { 443, 443 }, .name = strdup("tls"), .warn = 90, .clear = 10, .line = 7 };
+/* Two entries: "web" on port 80 (warn 50, clear 20), "tls" on 443 (90, 10). */
+static Config *config_watch(void) {
+        return config_text("watch = ( { port = 80; name = \"web\"; warn = 50; clear = 20; },\n"
+                           "          { port = 443; name = \"tls\"; warn = 90; clear = 10; } );");
 }
 
 START_TEST(test_watch_levels_and_names) {
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config_watch();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
         Listener ls[3];
 
-        set_watch(c);
-        ck_assert_int_eq(policy_new(&p), 0);
         ls[0] = mk(0, 1, 80, 5, 9);  /* 50 %: high for "web" */
         ls[1] = mk(0, 2, 443, 8, 9); /* 80 %: ok for "tls" */
         ls[2] = mk(0, 3, 22, 10, 9); /* full, but not watched */
@@ -264,43 +267,33 @@ START_TEST(test_watch_levels_and_names) {
         check_event(&ev.items[0], EVENT_CLEARED, false, 2);
         ck_assert_str_eq(ev.items[0].name, "tls");
         ck_assert_uint_eq(policy_n_raised(p), 0);
-
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
 START_TEST(test_unwatched_ignored) {
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config_watch();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
         Listener l = mkd(3, 10, 9, 0);
 
-        set_watch(c);
         l.port = 22;
-        ck_assert_int_eq(policy_new(&p), 0);
         ck_assert_uint_eq(step1(p, c, l, 0, &ev), 0);
         l.drops = 50;
         ck_assert_uint_eq(step1(p, c, l, 1 * SEC, &ev), 0);
         ck_assert_uint_eq(policy_n_raised(p), 0);
         ck_assert_uint_eq(step(p, c, NULL, 0, 2 * SEC, &ev), 0);
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
 START_TEST(test_clamped_and_somaxconn) {
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
         Listener l = mk(0, 1, 80, 4097, 4096);
         Snapshot s = {
                 .listeners = { .items = &l, .n = 1, .cap = 1 },
         };
 
-        ck_assert_int_eq(policy_new(&p), 0);
         ck_assert_uint_eq(step1(p, c, l, 0, &ev), 1);
         ck_assert(ev.items[0].clamped);
         ck_assert_int_eq(ev.items[0].somaxconn, 4096);
@@ -313,20 +306,16 @@ START_TEST(test_clamped_and_somaxconn) {
         check_event(&ev.items[0], EVENT_CLEARED, false, 1);
         ck_assert(!ev.items[0].clamped);
         ck_assert_int_eq(ev.items[0].somaxconn, -1);
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
 START_TEST(test_reminders) {
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
         size_t n = 0;
 
         c->repeat_usec = 10 * SEC;
-        ck_assert_int_eq(policy_new(&p), 0);
         ck_assert_uint_eq(step1(p, c, mk(0, 1, 80, 10, 9), 0, &ev), 1);
         for (uint64_t t = 1; t <= 35; t++) {
                 size_t k = step1(p, c, mk(0, 1, 80, 10, 9), t * SEC, &ev);
@@ -359,37 +348,28 @@ START_TEST(test_reminders) {
         ck_assert_uint_eq(step1(p, c, mk(0, 1, 80, 0, 9), 56 * SEC, &ev), 1);
         check_event(&ev.items[0], EVENT_CLEARED, false, 1);
         ck_assert_uint_eq(step1(p, c, mk(0, 1, 80, 0, 9), 100 * SEC, &ev), 0);
-
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
 START_TEST(test_repeat_never) {
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
         size_t n = 0;
 
         c->repeat_usec = 0;
-        ck_assert_int_eq(policy_new(&p), 0);
         for (uint64_t t = 0; t <= 1000; t++)
                 n += step1(p, c, mk(0, 1, 80, 10, 9), t * SEC, &ev);
         ck_assert_uint_eq(n, 1);
         ck_assert_uint_eq(policy_n_raised(p), 1);
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
 START_TEST(test_drops_increase) {
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
 
-        ck_assert_int_eq(policy_new(&p), 0);
         /* first sighting: baseline only */
         ck_assert_uint_eq(step1(p, c, mkd(4, 0, 9, 5), 0, &ev), 0);
         ck_assert_uint_eq(step1(p, c, mkd(4, 0, 9, 5), 2 * SEC, &ev), 0);
@@ -399,19 +379,15 @@ START_TEST(test_drops_increase) {
         ck_assert_uint_eq(ev.items[0].period_usec, 1 * SEC);
         ck_assert_uint_eq(ev.items[0].listener.drops, 12);
         ck_assert_uint_eq(ev.items[0].fill_pct, 0);
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
 START_TEST(test_drops_rate_limit) {
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
         uint32_t d = 0;
 
-        ck_assert_int_eq(policy_new(&p), 0);
         ck_assert_uint_eq(step1(p, c, mkd(1, 0, 9, d), 0, &ev), 0);
         /* first rise: at once */
         d += 3;
@@ -447,21 +423,17 @@ START_TEST(test_drops_rate_limit) {
         ck_assert_uint_eq(step1(p, c, mkd(1, 0, 9, d), 200 * SEC, &ev), 1);
         ck_assert_uint_eq(ev.items[0].drops, 2);
         ck_assert_uint_eq(ev.items[0].period_usec, 1 * SEC);
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
 /* On stop, the sums the rate limit holds back are reported, once. */
 START_TEST(test_flush) {
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
         NetstatCounters nc = {0};
         Listener l = mkd(1, 0, 9, 0);
 
-        ck_assert_int_eq(policy_new(&p), 0);
         nc.present[NETSTAT_LISTEN_OVERFLOWS] = true;
         for (uint64_t t = 0; t <= 10; t++) {
                 l.drops = (uint32_t) (t * 3);
@@ -484,9 +456,6 @@ START_TEST(test_flush) {
         ck_assert_uint_eq(ev.items[1].period_usec, 9 * SEC);
         event_list_clear(&ev);
         ck_assert_int_eq(policy_flush(p, c, &ev), 0);
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
@@ -501,11 +470,10 @@ static Listener mks(uint64_t cookie, uint32_t syn_depth, bool has_syn) {
 /* The SYN queue: same levels and hysteresis as the accept queue, decided
  * only on polls that counted it; a SYN-raised listener that goes is gone. */
 START_TEST(test_syn_queue) {
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
 
-        ck_assert_int_eq(policy_new(&p), 0);
         ck_assert_uint_eq(step1(p, c, mks(1, 3, true), 0, &ev), 0); /* 60 % */
         ck_assert_uint_eq(step1(p, c, mks(1, 4, true), 1 * SEC, &ev), 1);
         ck_assert_str_eq(event_kind_name(ev.items[0].kind), "syn_high");
@@ -521,18 +489,14 @@ START_TEST(test_syn_queue) {
         ck_assert_uint_eq(policy_n_raised(p), 0); /* the accept queue is empty */
         ck_assert_uint_eq(step(p, c, NULL, 0, 7 * SEC, &ev), 1);
         check_event(&ev.items[0], EVENT_GONE, false, 1);
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
 START_TEST(test_drops_backwards) {
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
 
-        ck_assert_int_eq(policy_new(&p), 0);
         ck_assert_uint_eq(step1(p, c, mkd(1, 0, 9, 100), 0, &ev), 0);
         ck_assert_uint_eq(step1(p, c, mkd(1, 0, 9, 40), 1 * SEC, &ev), 0);
         ck_assert_uint_eq(step1(p, c, mkd(1, 0, 9, 45), 2 * SEC, &ev), 1);
@@ -549,9 +513,6 @@ START_TEST(test_drops_backwards) {
         ck_assert_uint_eq(step1(p, c, mkd(1, 0, 9, 20), 500 * SEC, &ev), 0);
         ck_assert_uint_eq(step1(p, c, mkd(1, 0, 9, 21), 600 * SEC, &ev), 1);
         ck_assert_uint_eq(ev.items[0].drops, 1);
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
@@ -566,12 +527,11 @@ static NetstatCounters counters_all(uint64_t v) {
 }
 
 START_TEST(test_counters) {
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
         NetstatCounters k = counters_all(10);
 
-        ck_assert_int_eq(policy_new(&p), 0);
         /* baseline */
         ck_assert_uint_eq(step_full(p, c, NULL, 0, &k, 0, &ev), 0);
         k.value[NETSTAT_LISTEN_OVERFLOWS] = 15;
@@ -615,19 +575,15 @@ START_TEST(test_counters) {
         ck_assert_int_eq(ev.items[0].counter, NETSTAT_LISTEN_DROPS);
         ck_assert_uint_eq(ev.items[0].increase, 10);
         ck_assert_uint_eq(ev.items[0].period_usec, 138 * SEC);
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
 START_TEST(test_counters_backwards_absent_off) {
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
         NetstatCounters k = counters_all(100);
 
-        ck_assert_int_eq(policy_new(&p), 0);
         ck_assert_uint_eq(step_full(p, c, NULL, 0, &k, 0, &ev), 0);
         k.value[NETSTAT_LISTEN_OVERFLOWS] = 50; /* namespace recreated */
         ck_assert_uint_eq(step_full(p, c, NULL, 0, &k, 1 * SEC, &ev), 0);
@@ -653,20 +609,15 @@ START_TEST(test_counters_backwards_absent_off) {
                 k = counters_all(1000 * t);
                 ck_assert_uint_eq(step_full(p, c, NULL, 0, &k, t * SEC, &ev), 0);
         }
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
 START_TEST(test_gone) {
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config_watch();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
         Listener ls[3];
 
-        set_watch(c);
-        ck_assert_int_eq(policy_new(&p), 0);
         ls[0] = mk(1, 7, 80, 10, 9); /* raised */
         ls[1] = mk(1, 8, 80, 0, 9);  /* ok */
         ls[2] = mk(2, 1, 443, 0, 9); /* ok, other netns */
@@ -682,18 +633,14 @@ START_TEST(test_gone) {
         ck_assert_str_eq(ev.items[0].name, "web");
         ck_assert_uint_eq(policy_n_raised(p), 0);
         ck_assert_uint_eq(step(p, c, NULL, 0, 2 * SEC, &ev), 0);
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
 START_TEST(test_gone_with_pending_drops) {
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
 
-        ck_assert_int_eq(policy_new(&p), 0);
         ck_assert_uint_eq(step1(p, c, mkd(1, 10, 9, 0), 0, &ev), 1);
         check_event(&ev.items[0], EVENT_FULL, false, 1);
         ck_assert_uint_eq(step1(p, c, mkd(1, 10, 9, 1), 1 * SEC, &ev), 1);
@@ -713,28 +660,21 @@ START_TEST(test_gone_with_pending_drops) {
         ck_assert_uint_eq(step(p, c, NULL, 0, 13 * SEC, &ev), 1);
         check_event(&ev.items[0], EVENT_DROPS, false, 2);
         ck_assert_uint_eq(ev.items[0].drops, 1);
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
 START_TEST(test_unwatched_after_reload_is_gone) {
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(config_freep) Config *reloaded = config_watch(); /* port 22 not watched */
+        _cleanup_(event_list_done) EventList ev = { 0 };
 
-        ck_assert_int_eq(policy_new(&p), 0);
         ck_assert_uint_eq(step1(p, c, mk(0, 1, 22, 10, 9), 0, &ev), 1);
-        set_watch(c); /* port 22 no longer watched */
-        ck_assert_uint_eq(step1(p, c, mk(0, 1, 22, 10, 9), 1 * SEC, &ev), 1);
+        ck_assert_uint_eq(step1(p, reloaded, mk(0, 1, 22, 10, 9), 1 * SEC, &ev), 1);
         check_event(&ev.items[0], EVENT_GONE, false, 1);
         ck_assert_ptr_null(ev.items[0].name);
-        ck_assert_uint_eq(step1(p, c, mk(0, 1, 22, 10, 9), 2 * SEC, &ev), 0);
+        ck_assert_uint_eq(step1(p, reloaded, mk(0, 1, 22, 10, 9), 2 * SEC, &ev), 0);
         ck_assert_uint_eq(policy_n_raised(p), 0);
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
@@ -753,12 +693,11 @@ START_TEST(test_flapping) {
                 { 0, EVENT_FULL }, { 1, EVENT_CLEARED }, { 2, EVENT_FULL }, { 3, EVENT_CLEARED },
                 { 16, EVENT_FULL }, { 31, EVENT_CLEARED }, { 46, EVENT_FULL },
         };
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
         size_t n = 0;
 
-        ck_assert_int_eq(policy_new(&p), 0);
         for (uint64_t t = 0; t < 60; t++) {
                 size_t k = step1(p, c, mk(0, 1, 80, t % 2 == 0 ? 10 : 0, 9), t * SEC, &ev);
 
@@ -771,9 +710,6 @@ START_TEST(test_flapping) {
                 }
         }
         ck_assert_uint_eq(n, 7);
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
@@ -842,12 +778,11 @@ START_TEST(test_constantly_full_and_dropping) {
 END_TEST
 
 START_TEST(test_merge_keys) {
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
         Listener ls[4];
 
-        ck_assert_int_eq(policy_new(&p), 0);
         ls[0] = mk(1, 5, 80, 10, 9);
         ls[1] = mk(2, 1, 80, 0, 9);
         ls[2] = mk(2, 3, 80, 8, 9);
@@ -890,21 +825,17 @@ START_TEST(test_merge_keys) {
                 ck_assert_uint_eq(seen, 7);
         }
         ck_assert_uint_eq(policy_n_raised(p), 1);
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
 START_TEST(test_steady_state_no_alloc) {
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
         Listener ls[50];
         size_t n = 0, allocs = 0;
         int r_min = 0;
 
-        ck_assert_int_eq(policy_new(&p), 0);
         for (unsigned i = 0; i < 50; i++)
                 ls[i] = mkd(i, 10, 9, 0);
         /* warm up: both state buffers and the event list reach their size
@@ -943,9 +874,6 @@ START_TEST(test_steady_state_no_alloc) {
          * (listener 0 never drops) */
         ck_assert_uint_eq(n, 50 * 8 + 49);
         ck_assert_uint_eq(policy_n_raised(p), 0); /* t = 102: empty */
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
@@ -968,12 +896,11 @@ static size_t stream(Policy *p, const Config *c, const Listener *ls, size_t n, u
 }
 
 START_TEST(test_stream_duplicates) {
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
         Listener ls[5];
 
-        ck_assert_int_eq(policy_new(&p), 0);
         /* the raised listener twice (the second copy already emptied, as a
          * dump that overlaps a change may show), the ok one three times */
         ls[0] = mkd(1, 10, 9, 0);
@@ -1010,19 +937,15 @@ START_TEST(test_stream_duplicates) {
         ck_assert_uint_eq(ev.items[2].listener.netns, 0);
         ck_assert_uint_eq(policy_n_watched(p), 2);
         ck_assert_uint_eq(policy_n_raised(p), 2);
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
 START_TEST(test_abort) {
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
         Listener ls[3];
 
-        ck_assert_int_eq(policy_new(&p), 0);
         ls[0] = mkd(1, 10, 9, 0); /* raised */
         ls[1] = mkd(2, 0, 9, 0);
         ls[2] = mkd(3, 0, 9, 0);
@@ -1066,23 +989,19 @@ START_TEST(test_abort) {
         check_event(&ev.items[0], EVENT_GONE, false, 1);
         ck_assert_uint_eq(policy_n_raised(p), 0);
         ck_assert_uint_eq(policy_n_watched(p), 2);
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
 /* The gen counter wraps after 65,535 polls: no listener may then look
  * seen, or gone. */
 START_TEST(test_gen_wrap) {
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
         Listener ls[2] = { mk(0, 1, 80, 10, 9), mk(0, 2, 80, 0, 9) };
         size_t n = 0;
 
         c->repeat_usec = 0;
-        ck_assert_int_eq(policy_new(&p), 0);
         for (uint64_t t = 0; t < 70000; t++) {
                 Snapshot s = {
                         .listeners = { .items = ls, .n = 2, .cap = 2 },
@@ -1113,9 +1032,6 @@ START_TEST(test_gen_wrap) {
         ck_assert_uint_eq(step(p, c, &ls[1], 1, 200000 * SEC, &ev), 1);
         check_event(&ev.items[0], EVENT_FULL, false, 2);
         ck_assert_uint_eq(policy_n_raised(p), 1);
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
@@ -1145,14 +1061,13 @@ static int event_cmp(const void *a_, const void *b_) {
  * duplicates, give the same events (as a set) on every poll. */
 START_TEST(test_order_independent) {
         enum { N = 300 };
-        Config *c = config();
+        Config *c = config_watch();
         Policy *p[2] = { NULL, NULL };
         EventList ev[2] = { {0}, {0} };
         Listener pop[N], shuffled[N + N / 10];
         uint64_t next_cookie = N;
         size_t total = 0, kinds[_EVENT_KIND_MAX] = {0};
 
-        set_watch(c);
         c->repeat_usec = 20 * SEC;
         rng_state = 42;
         ck_assert_int_eq(policy_new(&p[0]), 0);
@@ -1235,16 +1150,15 @@ static uint64_t mono_nsec(void) {
  * 10 dropping one connection a poll, for 100 polls at 1 s. */
 START_TEST(test_10000_listeners) {
         enum { N = 10000, POLLS = 100 };
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
         Listener *ls = calloc(N, sizeof(Listener));
         size_t n_events = 0, allocs = 0, mem, mem_steady = 0;
         uint64_t ns = 0;
         int r_min = 0;
 
         ck_assert_ptr_nonnull(ls);
-        ck_assert_int_eq(policy_new(&p), 0);
         for (size_t i = 0; i < N; i++) {
                 /* cookies as the kernel hands them out: sequential */
                 ls[i] = mkd(4096 + i, i % 100 == 0 ? 10 : 3, 9, 0);
@@ -1294,9 +1208,6 @@ START_TEST(test_10000_listeners) {
         printf("policy: %d listeners: %zu bytes (%.1f per listener), %.1f ns per observe (incl. begin/end)\n", N,
                mem, (double) mem / N, (double) ns / ((POLLS - 2) * (double) N));
         free(ls);
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
@@ -1305,15 +1216,14 @@ END_TEST
  * state allocates nothing, and the persistent half loses nothing. */
 START_TEST(test_churn) {
         enum { N = 1000, POLLS = 1000 };
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
         Listener ls[2 * N];
         size_t allocs = 0, mem_steady = 0, n_events = 0, n_full = 0, n_gone = 0;
         int r_min = 0;
 
         c->repeat_usec = 0;
-        ck_assert_int_eq(policy_new(&p), 0);
         for (size_t i = 0; i < N; i++)
                 ls[i] = mk(0, 1 + 2 * i, 80, i % 10 == 0 ? 10 : 0, 9); /* persistent: odd cookies */
         for (uint64_t t = 0; t < POLLS; t++) {
@@ -1362,9 +1272,6 @@ START_TEST(test_churn) {
         ck_assert_uint_eq(step(p, c, NULL, 0, POLLS * SEC, &ev), 200);
         ck_assert_uint_eq(policy_n_watched(p), 0);
         ck_assert_uint_eq(policy_memory_bytes(p), mem_steady);
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
@@ -1396,12 +1303,11 @@ static void check_counter(const Event *e, uint64_t netns, NetstatCounter k, uint
  * counters only set its baseline; a namespace without counters in a poll
  * keeps its baseline and still reports its sums when due. */
 START_TEST(test_netns_counters) {
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
         NetstatCounters host, ns7, ns9;
 
-        ck_assert_int_eq(policy_new(&p), 0);
 
         /* t = 0: baselines of 0 and 7 */
         host = counters2(10, 10);
@@ -1464,21 +1370,17 @@ START_TEST(test_netns_counters) {
         policy_begin(p, c, 62 * SEC, NULL);
         ck_assert_int_eq(policy_end(p, &host, &ev), 1);
         check_counter(&ev.items[0], 0, NETSTAT_LISTEN_OVERFLOWS, 1, 59 * SEC);
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
 /* policy_end()'s counters stand for policy_counters(p, 0, …) only when
  * that was not called this poll, even with NULL. */
 START_TEST(test_netns_host_counted_once) {
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
         static const uint64_t host[] = { 10, 15, 17 };
 
-        ck_assert_int_eq(policy_new(&p), 0);
         for (uint64_t t = 0; t < 3; t++) {
                 NetstatCounters k = counters2(host[t], 0);
 
@@ -1490,23 +1392,19 @@ START_TEST(test_netns_host_counted_once) {
                 ck_assert_int_eq(policy_end(p, &k, &ev), t == 2 ? 1 : 0);
         }
         check_counter(&ev.items[0], 0, NETSTAT_LISTEN_OVERFLOWS, 2, 1 * SEC);
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
 /* policy_step() hands each namespace of the snapshot its counters, and
  * policy_flush() reports the held-back sums of every namespace. */
 START_TEST(test_netns_flush) {
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
         SnapshotNetns ns = { .netns = 7, .name = (char *) "web1", .have_counters = true };
         Snapshot s = { .netns = &ns, .n_netns = 1, .have_counters = true };
         static const uint64_t host[] = { 10, 11, 15, 16 }, web[] = { 100, 102, 110, 111 };
 
-        ck_assert_int_eq(policy_new(&p), 0);
         for (uint64_t t = 0; t < 4; t++) {
                 s.time_usec = t * SEC;
                 s.counters = counters2(host[t], 0);
@@ -1540,22 +1438,18 @@ START_TEST(test_netns_flush) {
         ck_assert_int_eq(policy_step(p, c, &s, &ev), 1);
         /* 16 -> 17 since the last counters read, at 3 s */
         check_counter(&ev.items[0], 0, NETSTAT_LISTEN_OVERFLOWS, 1, 97 * SEC);
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
 /* A namespace that goes: its sums are reported, and a namespace seen later
  * under the same inode starts afresh. */
 START_TEST(test_netns_forget) {
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
         static const uint64_t web[] = { 100, 103, 105, 110 };
         size_t mem;
 
-        ck_assert_int_eq(policy_new(&p), 0);
         for (uint64_t t = 0; t < 4; t++) {
                 NetstatCounters k = counters2(web[t], 0);
 
@@ -1585,20 +1479,16 @@ START_TEST(test_netns_forget) {
                 ck_assert_int_eq(policy_end(p, NULL, &ev), t == 5 ? 1 : 0);
         }
         check_counter(&ev.items[0], 7, NETSTAT_LISTEN_OVERFLOWS, 1, 1 * SEC);
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
 /* counters = false: no namespace reports, and switched on again each
  * starts from a new baseline. */
 START_TEST(test_netns_counters_off) {
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
 
-        ck_assert_int_eq(policy_new(&p), 0);
         for (uint64_t t = 0; t < 6; t++) {
                 NetstatCounters host = counters2(10 * t, 0), ns7 = counters2(100 * t, 0);
 
@@ -1614,9 +1504,6 @@ START_TEST(test_netns_counters_off) {
                         check_counter(&ev.items[1], 0, NETSTAT_LISTEN_OVERFLOWS, 10, 1 * SEC);
                 }
         }
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
@@ -1624,13 +1511,12 @@ END_TEST
  * their baselines; a listener of another namespace that was not seen is
  * gone. */
 START_TEST(test_netns_keep) {
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
         Listener a = mk(5, 1, 80, 10, 9), b = mk(6, 2, 80, 10, 9), h = mk(0, 3, 80, 0, 9), d = mkd(4, 0, 9, 0);
 
         d.netns = 5;
-        ck_assert_int_eq(policy_new(&p), 0);
         ck_assert_uint_eq(stream(p, c, (Listener[]) { a, b, h, d }, 4, 0, &ev), 2);
         check_event(&ev.items[0], EVENT_FULL, false, 1);
         check_event(&ev.items[1], EVENT_FULL, false, 2);
@@ -1663,20 +1549,16 @@ START_TEST(test_netns_keep) {
         ck_assert_uint_eq(ev.items[0].listener.netns, 5);
         ck_assert_uint_eq(policy_n_raised(p), 0);
         ck_assert_uint_eq(policy_n_watched(p), 1);
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
 /* Forgetting a kept namespace in the same poll: its listeners are gone. */
 START_TEST(test_netns_keep_then_forget) {
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
         Listener a = mk(5, 1, 80, 10, 9);
 
-        ck_assert_int_eq(policy_new(&p), 0);
         ck_assert_uint_eq(stream(p, c, &a, 1, 0, &ev), 1);
         event_list_clear(&ev);
         policy_begin(p, c, 1 * SEC, NULL);
@@ -1684,9 +1566,6 @@ START_TEST(test_netns_keep_then_forget) {
         ck_assert_int_eq(policy_forget_netns(p, 5, &ev), 0);
         ck_assert_int_eq(policy_end(p, NULL, &ev), 1);
         check_event(&ev.items[0], EVENT_GONE, false, 1);
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
@@ -1716,13 +1595,6 @@ static const NetstatSysctls *lookup_sysctls(void *userdata, uint64_t netns) {
         return netns == 5 ? &k->sysctls5 : NULL;
 }
 
-static Config *config_text(const char *text) {
-        ErrBuf err = {{0}};
-        Config *c = NULL;
-
-        ck_assert_msg(config_parse_string(text, "test", &c, &err) == 0, "%s", err.text);
-        return c;
-}
 
 static Listener mkc(uint64_t netns, uint64_t cookie, uint64_t cgroup_id) {
         Listener l = mk(netns, cookie, 80, 10, 9); /* full */
@@ -1984,9 +1856,9 @@ END_TEST
 /* policy_step() without a sysctls lookup takes them from the snapshot; a
  * namespace the snapshot has no entry for has unknown sysctls. */
 START_TEST(test_netns_sysctls_snapshot) {
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
         Listener ls[3] = { mk(5, 1, 80, 1025, 1024), mk(0, 2, 80, 1025, 1024), mk(7, 3, 80, 4097, 4096) };
         SnapshotNetns ns = { .netns = 5, .name = (char *) "web1" };
         Snapshot s = { .listeners = { .items = ls, .n = 3, .cap = 3 }, .netns = &ns, .n_netns = 1 };
@@ -1997,7 +1869,6 @@ START_TEST(test_netns_sysctls_snapshot) {
         s.sysctls.value[SYSCTL_SOMAXCONN] = 4096;
         s.sysctls.present[SYSCTL_TCP_ABORT_ON_OVERFLOW] = true;
         s.sysctls.value[SYSCTL_TCP_ABORT_ON_OVERFLOW] = 1;
-        ck_assert_int_eq(policy_new(&p), 0);
         ck_assert_int_eq(policy_step(p, c, &s, &ev), 3);
         check_event(&ev.items[0], EVENT_FULL, false, 1);
         ck_assert(ev.items[0].clamped);
@@ -2011,18 +1882,15 @@ START_TEST(test_netns_sysctls_snapshot) {
         ck_assert(!ev.items[2].clamped);
         ck_assert_int_eq(ev.items[2].somaxconn, -1);
         ck_assert_int_eq(ev.items[2].abort_on_overflow, -1);
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
 /* Namespaces known from earlier polls cost no allocation per poll. */
 START_TEST(test_netns_steady_state_no_alloc) {
         enum { NS = 40 };
-        Config *c = config();
-        Policy *p = NULL;
-        EventList ev = {0};
+        _cleanup_(config_freep) Config *c = config();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
         Listener ls[NS];
         SnapshotNetns ns[NS];
         Snapshot s = { .listeners = { .items = ls, .n = NS, .cap = NS }, .netns = ns, .n_netns = NS,
@@ -2030,7 +1898,6 @@ START_TEST(test_netns_steady_state_no_alloc) {
         size_t allocs = 0, n = 0, mem = 0;
         int r_min = 0;
 
-        ck_assert_int_eq(policy_new(&p), 0);
         for (size_t i = 0; i < NS; i++) {
                 ls[i] = mk(1000 + i, 1, 80, 0, 9);
                 ns[i] = (SnapshotNetns) { .netns = 1000 + i, .name = (char *) "x", .have_counters = true };
@@ -2070,9 +1937,6 @@ START_TEST(test_netns_steady_state_no_alloc) {
          * odd polls, first rise at 2 s, then report at 62, 122 and 182;
          * namespace 0 never rises */
         ck_assert_uint_eq(n, 37 * 3 + 3 * 4);
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
