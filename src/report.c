@@ -255,7 +255,7 @@ int report_table(FILE *f, const Snapshot *s, const Config *c, Owner *owner) {
                         owner_text(owner, s, l, c, unit, sizeof(unit)));
         }
         if (s->listeners.n == 0)
-                fprintf(f, "(no listening TCP sockets%s)\n", "");
+                fputs("(no listening TCP sockets)\n", f);
 
         if (!s->no_host) {
                 fputs("\nHost counters (TcpExt, since the namespace was created):\n", f);

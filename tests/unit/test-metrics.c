@@ -235,6 +235,14 @@ static void assert_golden(const char *text, const char *golden_name) {
                       golden_path, i, tlen, len, text + (i > 40 ? i - 40 : 0));
 }
 
+/* target holds what the commit with now_unix = stamp wrote. */
+static void assert_committed(const char *target, const char *stamp) {
+        _cleanup_(freep) char *text = read_file(target, NULL), *want = NULL;
+
+        ck_assert_int_ge(asprintf(&want, "\nbacklogd_last_poll_timestamp_seconds %s\n", stamp), 0);
+        ck_assert_msg(strstr(text, want), "%s is not the commit at %s:\n%s", target, stamp, text);
+}
+
 /* ---- promtool ----------------------------------------------------------- */
 
 /* Runs `promtool check metrics < path`; returns its exit status. Fails the
@@ -438,9 +446,9 @@ START_TEST(test_commit_mode_and_content) {
         /* a second commit replaces it */
         metrics_begin(m);
         ck_assert_int_gt(metrics_commit(m, 0, 5, &err), 0);
+        assert_committed(target, "5.000");
         free(file);
         file = read_file(target, NULL);
-        ck_assert_ptr_nonnull(strstr(file, "\nbacklogd_last_poll_timestamp_seconds 5.000\n"));
         ck_assert_ptr_null(strstr(file, "backlogd_listen_queue_depth"));
         ck_assert_int_eq(count_entries(dir), 1);
         unlink(target);
@@ -496,9 +504,7 @@ START_TEST(test_tmp_symlink_not_followed) {
         ck_assert_str_eq(text, "precious\n");
         ck_assert_int_eq(lstat(victim, &st), 0);
         ck_assert_int_eq(st.st_size, 9);
-        free(text);
-        text = read_file(target, NULL);
-        ck_assert_ptr_nonnull(strstr(text, "backlogd_last_poll_timestamp_seconds 1.000\n"));
+        assert_committed(target, "1.000");
         ck_assert_int_eq(lstat(tmp, &st), -1); /* the link itself was removed */
 
         /* a dangling symlink (target file absent) is not followed either */
@@ -508,9 +514,7 @@ START_TEST(test_tmp_symlink_not_followed) {
         ck_assert_int_eq(lstat(victim, &st), -1);
 
         ck_assert_int_gt(metrics_commit(m, 0, 4, &err), 0);
-        free(text);
-        text = read_file(target, NULL);
-        ck_assert_ptr_nonnull(strstr(text, "backlogd_last_poll_timestamp_seconds 4.000\n"));
+        assert_committed(target, "4.000");
         ck_assert_int_eq(count_entries(dir), 1);
         unlink(target);
         rmdir(dir);
@@ -544,7 +548,7 @@ END_TEST
  * Root ignores modes, so the commit runs in a child that became nobody. */
 START_TEST(test_unwritable_dir) {
         _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
-        _cleanup_(freep) char *dir = make_dir(), *target = NULL, *text = NULL, *want = NULL;
+        _cleanup_(freep) char *dir = make_dir(), *target = NULL, *want = NULL;
         ErrBuf err = {0};
         int r, status;
         pid_t pid;
@@ -571,8 +575,7 @@ START_TEST(test_unwritable_dir) {
         ck_assert_int_eq(waitpid(pid, &status, 0), pid);
         ck_assert_int_eq(chmod(dir, 0755), 0);
         ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
-        text = read_file(target, NULL);
-        ck_assert_ptr_nonnull(strstr(text, "backlogd_last_poll_timestamp_seconds 1.000\n"));
+        assert_committed(target, "1.000");
         ck_assert_int_eq(count_entries(dir), 1);
         unlink(target);
         rmdir(dir);

@@ -47,21 +47,32 @@ static void fill(Snapshot *s) {
         s->sysctls.value[SYSCTL_TCP_SYNCOOKIES] = 1;
 }
 
-static char *render(bool json) {
-        Snapshot s = { 0 };
+/* The table or the JSON of s under config (NULL: the defaults). */
+static char *render_snapshot(const Snapshot *s, const char *config, bool json) {
         Config *c = NULL;
         char *buf = NULL;
         size_t size = 0;
         FILE *f = open_memstream(&buf, &size);
 
         ck_assert_ptr_nonnull(f);
-        ck_assert_int_eq(config_new_default(&c), 0);
-        fill(&s);
-        ck_assert_int_eq(json ? report_json(f, &s, c, NULL) : report_table(f, &s, c, NULL), 0);
+        if (config)
+                ck_assert_int_eq(config_parse_string(config, "t", &c, NULL), 0);
+        else
+                ck_assert_int_eq(config_new_default(&c), 0);
+        ck_assert_int_eq(json ? report_json(f, s, c, NULL) : report_table(f, s, c, NULL), 0);
         fclose(f);
-        snapshot_done(&s);
         config_free(c);
         return buf;
+}
+
+static char *render(bool json) {
+        Snapshot s = { 0 };
+        char *out;
+
+        fill(&s);
+        out = render_snapshot(&s, NULL, json);
+        snapshot_done(&s);
+        return out;
 }
 
 START_TEST(test_table) {
@@ -121,22 +132,16 @@ END_TEST
 /* A per-watch warn level changes the state column. */
 START_TEST(test_table_watch_levels) {
         Snapshot s = { 0 };
-        Config *c = NULL;
-        char *buf = NULL;
-        size_t size = 0;
-        FILE *f = open_memstream(&buf, &size);
+        char *buf;
 
-        ck_assert_int_eq(config_parse_string("watch = ( { port = 22; warn = 2; clear = 1; } );", "t", &c, NULL), 0);
         add(&s, AF_INET, "0.0.0.0", 22, 3, 128, 0, 0, 1);
         add(&s, AF_INET, "0.0.0.0", 23, 3, 128, 0, 0, 2);
-        ck_assert_int_eq(report_table(f, &s, c, NULL), 0);
-        fclose(f);
+        buf = render_snapshot(&s, "watch = ( { port = 22; warn = 2; clear = 1; } );", false);
         ck_assert_ptr_nonnull(strstr(buf, "*:22         3     128    2% high"));
         ck_assert_ptr_nonnull(strstr(buf, "*:23         3     128    2% ok"));
         ck_assert_ptr_nonnull(strstr(buf, "Host counters (TcpExt, since the namespace was created):\n  unavailable\n"));
         free(buf);
         snapshot_done(&s);
-        config_free(c);
 }
 END_TEST
 
@@ -144,12 +149,8 @@ END_TEST
  * default backlog, resets with tcp_abort_on_overflow. */
 START_TEST(test_hints) {
         Snapshot s = { 0 };
-        Config *c = NULL;
-        char *buf = NULL;
-        size_t size = 0;
-        FILE *f = open_memstream(&buf, &size);
+        char *buf;
 
-        ck_assert_int_eq(config_new_default(&c), 0);
         add(&s, AF_INET, "127.0.0.1", 80, 4097, 4096, 3, 0, 1);  /* full, clamped */
         add(&s, AF_INET, "127.0.0.1", 6379, 0, 511, 2, 0, 2);    /* dropped, a default */
         add(&s, AF_INET, "127.0.0.1", 8080, 0, 128, 0, 0, 3);    /* a default, but fine */
@@ -161,8 +162,7 @@ START_TEST(test_hints) {
         s.have_counters = true;
         s.counters.present[NETSTAT_LISTEN_OVERFLOWS] = true;
         s.counters.value[NETSTAT_LISTEN_OVERFLOWS] = 7;
-        ck_assert_int_eq(report_table(f, &s, c, NULL), 0);
-        fclose(f);
+        buf = render_snapshot(&s, NULL, false);
         ck_assert_ptr_nonnull(strstr(buf, "\nHints:\n"
                                           "  127.0.0.1:80: backlog 4096 equals net.core.somaxconn, so the "
                                           "application's own value was probably cut down: raise "
@@ -173,15 +173,11 @@ START_TEST(test_hints) {
                                           "ListenOverflows sent resets to their clients.\n"));
         ck_assert_ptr_null(strstr(buf, ":8080: backlog"));
         free(buf);
-        buf = NULL;
-        f = open_memstream(&buf, &size);
-        ck_assert_int_eq(report_json(f, &s, c, NULL), 0);
-        fclose(f);
+        buf = render_snapshot(&s, NULL, true);
         ck_assert_ptr_nonnull(strstr(buf, "\"hints\":[\"127.0.0.1:80: backlog 4096 equals"));
         ck_assert_ptr_nonnull(strstr(buf, "their clients.\"]}\n"));
         free(buf);
         snapshot_done(&s);
-        config_free(c);
 }
 END_TEST
 
@@ -218,23 +214,6 @@ static void fill_netns(Snapshot *s) {
         ns->sysctls.value[SYSCTL_SOMAXCONN] = 100;
         ns->sysctls.present[SYSCTL_TCP_ABORT_ON_OVERFLOW] = true;
         ns->sysctls.value[SYSCTL_TCP_ABORT_ON_OVERFLOW] = 1;
-}
-
-static char *render_snapshot(const Snapshot *s, const char *config, bool json) {
-        Config *c = NULL;
-        char *buf = NULL;
-        size_t size = 0;
-        FILE *f = open_memstream(&buf, &size);
-
-        ck_assert_ptr_nonnull(f);
-        if (config)
-                ck_assert_int_eq(config_parse_string(config, "t", &c, NULL), 0);
-        else
-                ck_assert_int_eq(config_new_default(&c), 0);
-        ck_assert_int_eq(json ? report_json(f, s, c, NULL) : report_table(f, s, c, NULL), 0);
-        fclose(f);
-        config_free(c);
-        return buf;
 }
 
 START_TEST(test_netns_names) {
@@ -415,18 +394,11 @@ END_TEST
 
 START_TEST(test_table_empty) {
         Snapshot s = { 0 };
-        Config *c = NULL;
-        char *buf = NULL;
-        size_t size = 0;
-        FILE *f = open_memstream(&buf, &size);
+        char *buf = render_snapshot(&s, NULL, false);
 
-        ck_assert_int_eq(config_new_default(&c), 0);
-        ck_assert_int_eq(report_table(f, &s, c, NULL), 0);
-        fclose(f);
         ck_assert_ptr_nonnull(strstr(buf, "LISTEN   DEPTH BACKLOG  FILL STATE   DROPS    UID OWNER\n"
                                           "(no listening TCP sockets)\n"));
         free(buf);
-        config_free(c);
 }
 END_TEST
 
