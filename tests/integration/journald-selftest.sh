@@ -132,9 +132,11 @@ s.sendto(b"RELOADING=1\nMONOTONIC_USEC=123456", os.environ["NOTIFY_SOCKET"])
 s.sendto(b"STOPPING=1", os.environ["NOTIFY_SOCKET"])
 EOT
 check_rc "STOPPING=1 seen" 0 notify_wait_for 'STOPPING=1' 5
-check_eq "RELOADING and MONOTONIC_USEC in one datagram" \
-        "$(awk -F'\t' '$3 == "RELOADING=1" { print $1 }' "$out")" \
-        "$(awk -F'\t' '$3 == "MONOTONIC_USEC=123456" { print $1 }' "$out")"
+# Both fields with the same datagram number (and both there at all: two
+# empty answers would compare equal too).
+check_eq "RELOADING and MONOTONIC_USEC in one datagram" yes \
+        "$(awk -F'\t' '$3 == "RELOADING=1" { r = $1 } $3 == "MONOTONIC_USEC=123456" { m = $1 }
+                END { print (r != "" && r == m) ? "yes" : "no: " r "/" m }' "$out")"
 check_eq "sender pid reported" 1 \
         "$(awk -F'\t' '$3 == "STOPPING=1" && $2 > 1' "$out" | wc -l)"
 check_eq "all fields, in order" "READY=1
@@ -148,6 +150,8 @@ check_rc "notify_wait_for times out" 1 notify_wait_for 'WATCHDOG=1' 1 2>/dev/nul
 check_eq "timeout bounded" yes "$([ $((SECONDS - start)) -le 3 ] && echo yes)"
 # A partial match is not a match.
 check_rc "whole-field match" 1 notify_wait_for 'READY' 0 2>/dev/null
+check_rc "notify_wait_count: one READY=1 is not two" 1 notify_wait_count 'READY=1' 2 0 2>/dev/null
+check_rc "notify_wait_count: one READY=1 is one" 0 notify_wait_count 'READY=1' 1 0
 notify_stop
 check_eq "listener removed its socket" no "$([ -e /run/systemd/test-notify ] && echo yes || echo no)"
 

@@ -31,6 +31,9 @@
 #   notify_wait_for REGEX [TIMEOUT]  wait (default 5 s) until a field
 #                                FIELD=VALUE matches REGEX (grep -E, whole
 #                                field); 1 and a dump of OUTFILE on timeout
+#   notify_wait_count REGEX N [TIMEOUT]  the same until N fields match: a
+#                                field seen before (READY=1 after a reload)
+#                                does not satisfy the wait again
 #   notify_fields                the FIELD=VALUE parts received so far
 #   notify_stop
 #
@@ -211,13 +214,18 @@ notify_start() {
 }
 
 notify_wait_for() {
-        local pattern=$1 timeout=${2:-5} i n tab=$'\t'
+        notify_wait_count "$1" 1 "${2:-5}"
+}
+
+notify_wait_count() {
+        local pattern=$1 want=$2 timeout=${3:-5} i n c tab=$'\t'
         n=$((timeout * 10))
         for ((i = 0; i <= n; i++)); do
-                grep -Eq -- "^[0-9]+${tab}-?[0-9]+${tab}(${pattern})\$" "$NOTIFY_OUT" && return 0
+                c=$(grep -Ec -- "^[0-9]+${tab}-?[0-9]+${tab}(${pattern})\$" "$NOTIFY_OUT")
+                [ "${c:-0}" -ge "$want" ] && return 0
                 sleep 0.1
         done
-        _lj_err "no notify message matching '$pattern' within ${timeout} s; got:"
+        _lj_err "fewer than $want notify messages matching '$pattern' within ${timeout} s; got:"
         cat "$NOTIFY_OUT" >&2
         return 1
 }

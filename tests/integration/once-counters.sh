@@ -23,12 +23,20 @@ print(json.load(sys.stdin)["kernel"][sys.argv[1]])
 ' "$1" <"$TEST_TMP/nstat.json" || fail "no $1 in nstat output"
 }
 
+# These sysctls belong to the network namespace: values no kernel defaults
+# to prove they are read from this one, not assumed.
+echo 1234 >/proc/sys/net/core/somaxconn &&
+        echo 777 >/proc/sys/net/ipv4/tcp_max_syn_backlog &&
+        echo 4 >/proc/sys/net/ipv4/tcp_synack_retries ||
+        fail "cannot set the namespace's sysctls"
+
 out=$TEST_TMP/before.json
 run_backlogd "$out" --once --json
 check "ListenOverflows in a fresh namespace" "$(json_get "$out" 'j["counters"]["ListenOverflows"]')" 0
 check "ListenDrops in a fresh namespace" "$(json_get "$out" 'j["counters"]["ListenDrops"]')" 0
-check "somaxconn" "$(json_get "$out" 'j["sysctl"]["net.core.somaxconn"]')" \
-        "$(cat /proc/sys/net/core/somaxconn)"
+check "sysctls of this namespace" \
+        "$(json_get "$out" '" ".join(str(j["sysctl"][k]) for k in ("net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog", "net.ipv4.tcp_syncookies", "net.ipv4.tcp_abort_on_overflow", "net.ipv4.tcp_synack_retries"))')" \
+        "1234 777 $(cat /proc/sys/net/ipv4/tcp_syncookies) 0 4"
 
 qfill_start q "127.0.0.1:8200:1:c=4" "[::1]:8201:0:c=3" "[::]:8202:2:c=5:to=127.0.0.1"
 pending=$(awk '$1 == "listener" { s += $8 } END { print s }' "$TEST_TMP/q.out")
