@@ -274,6 +274,13 @@ static double clock_seconds(clockid_t clock) {
         return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
+static uint64_t monotonic_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
+}
+
 static void daemon_write_metrics(Daemon *d, double started) {
         ErrBuf err = {0};
         int r;
@@ -371,11 +378,16 @@ int daemon_poll(Daemon *d, uint64_t now) {
         return d->n_seen > INT32_MAX ? INT32_MAX : (int) d->n_seen;
 }
 
+/* usec is the time the timer was due, not the time it fired: after a stall
+ * (SIGSTOP, a debugger, a slow poll) the poll is timed by the loop's clock. */
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Daemon *d = userdata;
+        uint64_t now;
         int r;
 
-        r = daemon_poll(d, usec);
+        if (sd_event_now(d->event, CLOCK_MONOTONIC, &now) < 0)
+                now = usec;
+        r = daemon_poll(d, now);
         if (r < 0 && !d->ready) {
                 /* Nothing ever worked: let the service manager see it. */
                 sd_event_exit(d->event, EXIT_FAILURE);
@@ -397,11 +409,12 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         }
         daemon_notify_status(d);
 
-        /* Fixed cadence from the previous target; after a stall (suspend,
-         * debugger, a slow poll), skip ahead instead of firing a burst. */
+        /* Fixed cadence from the previous target; after a stall (SIGSTOP,
+         * a debugger, a slow poll), skip ahead instead of firing a burst. */
         d->next_usec += d->config->interval_usec;
-        if (d->next_usec <= usec)
-                d->next_usec = usec + d->config->interval_usec;
+        now = monotonic_usec();
+        if (d->next_usec <= now)
+                d->next_usec = now + d->config->interval_usec;
         sd_event_source_set_time(s, d->next_usec);
         sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
@@ -418,14 +431,11 @@ static void daemon_set_accuracy(Daemon *d) {
 static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Daemon *d = userdata;
         uint64_t old_interval = d->config->interval_usec;
-        struct timespec ts;
         Config *c = NULL;
         ErrBuf err = {0};
         int r;
 
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64,
-                   (uint64_t) (ts.tv_sec * 1000000LL + ts.tv_nsec / 1000));
+        sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64, monotonic_usec());
         /* A file that existed when the running config was read must still be
          * there: a deleted file is an error, not a silent switch to defaults. */
         r = config_load(d->opts.config_path, d->opts.config_must_exist || d->config->path, &c, &err);

@@ -1,16 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /* The daemon's poll against the real kernel in a private network namespace:
- * what it counts, and that the steady state allocates nothing. */
+ * what it counts, that the steady state allocates nothing, and the loop's
+ * cadence. */
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "alloc-count.h"
@@ -115,6 +122,81 @@ START_TEST(test_poll_watch_list) {
 }
 END_TEST
 
+/* Metrics files the daemon committed (renamed into dir) within timeout_ms;
+ * stops at the first one if first_only. */
+static int count_commits(int ino, int timeout_ms, bool first_only) {
+        char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+        int n = 0;
+
+        for (;;) {
+                struct pollfd p = { .fd = ino, .events = POLLIN };
+                ssize_t len;
+
+                if (poll(&p, 1, timeout_ms) <= 0)
+                        return n;
+                len = read(ino, buf, sizeof(buf));
+                ck_assert_int_gt(len, 0);
+                for (char *c = buf; c < buf + len; c += sizeof(struct inotify_event) + ((struct inotify_event *) c)->len)
+                        if (strcmp(((struct inotify_event *) c)->name, "m.prom") == 0)
+                                n++;
+                if (first_only && n > 0)
+                        return n;
+        }
+}
+
+/* After a stall (here SIGSTOP for four intervals), the loop polls once and
+ * goes on at its interval: the missed polls are skipped, not made up for in
+ * a burst. */
+START_TEST(test_loop_skips_missed_polls) {
+        char dir[] = "/tmp/test-daemon-XXXXXX", conf[64], text[128];
+        int ino, fd, status;
+        pid_t pid;
+
+        if (geteuid() != 0)
+                return;
+        enter_netns();
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        snprintf(conf, sizeof(conf), "%s/c.conf", dir);
+        snprintf(text, sizeof(text), "interval = 0.5;\nmetrics_file = \"%s/m.prom\";\n", dir);
+        fd = open(conf, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t) strlen(text));
+        close(fd);
+        ino = inotify_init1(IN_CLOEXEC);
+        ck_assert_int_ge(ino, 0);
+        ck_assert_int_ge(inotify_add_watch(ino, dir, IN_MOVED_TO), 0);
+
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+                dup2(null, STDERR_FILENO);
+                unsetenv("NOTIFY_SOCKET");
+                unsetenv("WATCHDOG_USEC");
+                _exit(daemon_run(&(DaemonOptions) { .config_path = conf, .config_must_exist = true,
+                                                    .log_target = LOG_TARGET_CONSOLE, .proc_root = "/proc" }));
+        }
+        ck_assert_int_eq(count_commits(ino, 5000, true), 1); /* the first poll */
+        ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+        usleep(2000 * 1000);
+        ck_assert_int_eq(kill(pid, SIGCONT), 0);
+        ck_assert_int_eq(count_commits(ino, 2000, true), 1); /* the one after the stall */
+        /* The next one is due an interval later, not at once. */
+        ck_assert_int_eq(count_commits(ino, 250, false), 0);
+
+        ck_assert_int_eq(kill(pid, SIGTERM), 0);
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert(WIFEXITED(status));
+        ck_assert_int_eq(WEXITSTATUS(status), 0);
+        close(ino);
+        unlink(conf);
+        snprintf(text, sizeof(text), "%s/m.prom", dir);
+        unlink(text);
+        ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("daemon");
         TCase *tc = tcase_create("core");
@@ -128,6 +210,7 @@ int main(void) {
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_poll_counts_and_allocates_nothing);
         tcase_add_test(tc, test_poll_watch_list);
+        tcase_add_test(tc, test_loop_skips_missed_polls);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
