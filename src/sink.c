@@ -15,6 +15,8 @@
 /* " in network namespace " and a name as long as a path to a namespace
  * file ("/proc/812/ns/net", "/run/netns/web1") is likely to be. */
 #define NETNS_PHRASE_MAX 160
+/* " of UNIT (COMM, pid N)": a unit name has up to 255 bytes. */
+#define OWNER_PHRASE_MAX (4 + 256 + 2 + 16 + 6 + 11 + 1)
 
 static const char *const log_target_names[_LOG_TARGET_MAX] = {
         [LOG_TARGET_AUTO] = "auto",
@@ -106,7 +108,7 @@ static const char *netns_phrase(const EventOwner *o, char *buf, size_t size) {
 
 /* "127.0.0.1:8080 (api) in network namespace web1 of nginx.service (nginx, pid 812)" */
 static const char *event_subject(const Event *e, const EventOwner *o, char *buf, size_t size) {
-        char ep[LISTENER_ENDPOINT_MAX], name[80] = "", ns[NETNS_PHRASE_MAX], proc[48] = "", owner[200] = "";
+        char ep[LISTENER_ENDPOINT_MAX], name[80] = "", ns[NETNS_PHRASE_MAX], proc[48] = "", owner[OWNER_PHRASE_MAX] = "";
 
         listener_endpoint(&e->listener, ep, sizeof(ep));
         if (e->name)
@@ -177,7 +179,7 @@ static const char *counter_meaning(NetstatCounter c) {
 }
 
 size_t sink_format_message(const Event *e, const EventOwner *o, char *buf, size_t size) {
-        char who[LISTENER_ENDPOINT_MAX + 300 + NETNS_PHRASE_MAX], remedy[512], period[48], ns[NETNS_PHRASE_MAX];
+        char who[LISTENER_ENDPOINT_MAX + 80 + NETNS_PHRASE_MAX + OWNER_PHRASE_MAX], remedy[512], period[48], ns[NETNS_PHRASE_MAX];
         const Listener *l = &e->listener;
         int n = 0;
 
@@ -250,35 +252,39 @@ size_t sink_format_message(const Event *e, const EventOwner *o, char *buf, size_
 
 #define MAX_FIELDS 24
 
+/* One entry's fields, each "NAME=value", packed into one buffer: a value is
+ * cut only when the whole entry would not fit. A cgroup path (a Kubernetes
+ * pod's is near 200 bytes) or a unit name (up to 255) must come out whole. */
 typedef struct Fields {
         struct iovec iov[MAX_FIELDS];
-        char buf[MAX_FIELDS][128];
-        size_t n;
+        char buf[8192];
+        size_t n, used;
 } Fields;
 
 static void field(Fields *f, const char *fmt, ...) _printf_(2, 3);
 static void field(Fields *f, const char *fmt, ...) {
+        size_t room = sizeof(f->buf) - f->used;
+        char *p = f->buf + f->used;
         va_list ap;
         int len;
 
-        if (f->n == MAX_FIELDS)
+        if (f->n == MAX_FIELDS || room <= 1)
                 return;
         va_start(ap, fmt);
-        len = vsnprintf(f->buf[f->n], sizeof(f->buf[0]), fmt, ap);
+        len = vsnprintf(p, room, fmt, ap);
         va_end(ap);
         if (len < 0)
                 return;
-        if ((size_t) len >= sizeof(f->buf[0]))
-                len = sizeof(f->buf[0]) - 1;
-        f->iov[f->n] = (struct iovec) { .iov_base = f->buf[f->n], .iov_len = (size_t) len };
-        f->n++;
+        if ((size_t) len >= room)
+                len = (int) room - 1;
+        f->iov[f->n++] = (struct iovec) { .iov_base = p, .iov_len = (size_t) len };
+        f->used += (size_t) len + 1;
 }
 
 int sink_event(const Sink *s, const Event *e, const EventOwner *o) {
-        char text[1400], msg[1500];
-        Fields f = { .n = 0 };
-        struct iovec iov[MAX_FIELDS + 1];
-        int r, len;
+        char text[1400];
+        Fields f;
+        int r;
 
         sink_format_message(e, o, text, sizeof(text));
         if (s->target != LOG_TARGET_JOURNAL) {
@@ -286,6 +292,8 @@ int sink_event(const Sink *s, const Event *e, const EventOwner *o) {
                 return 0;
         }
 
+        f.n = f.used = 0;
+        field(&f, "MESSAGE=%s", text);
         field(&f, "PRIORITY=%d", event_priority(e));
         field(&f, "MESSAGE_ID=%s", event_message_id(e));
         field(&f, "SYSLOG_IDENTIFIER=backlogd");
@@ -328,11 +336,7 @@ int sink_event(const Sink *s, const Event *e, const EventOwner *o) {
                         field(&f, "BACKLOGD_COMM=%s", o->comm);
                 }
         }
-        /* MESSAGE is longer than the other fields' buffers: its own iovec. */
-        memcpy(iov, f.iov, f.n * sizeof(iov[0]));
-        len = snprintf(msg, sizeof(msg), "MESSAGE=%s", text);
-        iov[f.n] = (struct iovec) { .iov_base = msg, .iov_len = len < 0 ? 0 : strnlen(msg, sizeof(msg)) };
-        r = sd_journal_sendv(iov, (int) f.n + 1);
+        r = sd_journal_sendv(f.iov, (int) f.n);
         return r < 0 ? r : 0;
 }
 

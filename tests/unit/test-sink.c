@@ -307,6 +307,32 @@ START_TEST(test_netns_fields) {
 }
 END_TEST
 
+/* Long values come out whole: a Kubernetes pod's cgroup path, a unit name
+ * near its limit of 255. */
+START_TEST(test_long_fields) {
+        const char *cgroup = "/kubepods.slice/kubepods-burstable.slice/"
+                             "kubepods-burstable-pod0f5c8a3e_2b1d_4c6e_9a7f_3d2e1c0b9a8f.slice/"
+                             "cri-containerd-4f3e2d1c0b9a8f7e6d5c4b3a29181716f5e4d3c2b1a09f8e7d6c5b4a39281716.scope";
+        Sink s = { .target = LOG_TARGET_JOURNAL };
+        Event e = event(EVENT_FULL, "127.0.0.1", 8080, 3, 2);
+        EventOwner o = { .cgroup = cgroup, .pid = 812, .comm = "nginx" };
+        char unit[256];
+
+        memset(unit, 'u', 247);
+        strcpy(unit + 247, ".service");
+        o.unit = unit;
+        ck_assert_uint_gt(strlen(cgroup), 128);
+        ck_assert_int_eq(sink_event(&s, &e, &o), 0);
+        ck_assert_str_eq(sent_field("BACKLOGD_CGROUP"), cgroup);
+        ck_assert_str_eq(sent_field("BACKLOGD_UNIT"), unit);
+        ck_assert_str_eq(sent_field("BACKLOGD_COMM"), "nginx");
+        ck_assert_str_eq(sent_field("BACKLOGD_PID"), "812");
+        ck_assert_str_eq(sent_field("PRIORITY"), "3");
+        ck_assert_str_eq(sent_field("MESSAGE_ID"), "77fd7abb3e3a4e0bacef8b70ddfa268e");
+        ck_assert_ptr_nonnull(strstr(sent_field("MESSAGE"), ".service (nginx, pid 812) is full: 3 of 3 "));
+}
+END_TEST
+
 /* The console prints the journal's sentence. */
 START_TEST(test_netns_console) {
         Sink s = { .target = LOG_TARGET_CONSOLE };
@@ -398,6 +424,7 @@ int main(void) {
         tcase_add_test(tc, test_syn);
         tcase_add_test(tc, test_netns_sentences);
         tcase_add_test(tc, test_netns_fields);
+        tcase_add_test(tc, test_long_fields);
         tcase_add_test(tc, test_netns_console);
         tcase_add_test(tc, test_truncation);
         tcase_add_test(tc, test_log_target);
