@@ -32,6 +32,8 @@ typedef struct Space {
         char *name;     /* NETNS_HOST_NAME, "web1", "/proc/812/ns/net" */
         char *path;     /* NULL for the daemon's own */
         int fd;         /* the namespace file, -1 for the daemon's own */
+        const char *proc_root; /* its /proc as seen from inside: --proc-root for
+                                * the daemon's own, "/proc" for the others */
         DiagSocket *diag;
         NetstatReader *netstat;
         NetstatCounters counters;

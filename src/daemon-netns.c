@@ -108,7 +108,7 @@ int space_open_netstat_cb(void *userdata, ErrBuf *err) {
 int space_read_sysctls_cb(void *userdata, ErrBuf *err) {
         Space *s = userdata;
 
-        netstat_read_sysctls("/proc", &s->sysctls);
+        netstat_read_sysctls(s->proc_root, &s->sysctls);
         return 0;
 }
 
@@ -132,6 +132,7 @@ static Space *space_new(const char *name, const char *path, const char *proc_roo
         if (!s)
                 return NULL;
         s->fd = -1;
+        s->proc_root = proc_root;
         s->name = strdup(name);
         s->path = path ? strdup(path) : NULL;
         if (!s->name || (path && !s->path) || netstat_reader_new(proc_root, &s->netstat) < 0)

@@ -53,15 +53,23 @@ static void daemon_apply_config(Daemon *d, Config *c) {
         d->scan_forced = true;
 }
 
+/* " in 3 network namespaces", or "" when only the daemon's own is watched:
+ * the messages of a plain host read as they always did. */
+static const char *daemon_where_spaces(const Daemon *d, char *buf, size_t size) {
+        buf[0] = 0;
+        if (d->n_spaces != 1 || d->spaces[0]->path)
+                snprintf(buf, size, " in %zu network namespace%s", d->n_spaces, d->n_spaces == 1 ? "" : "s");
+        return buf;
+}
+
 static void daemon_notify_status(Daemon *d) {
-        char status[sizeof(d->status)];
+        char status[sizeof(d->status)], where[64];
         size_t n = policy_n_watched(d->policy), raised = policy_n_raised(d->policy);
 
         snprintf(status, sizeof(status), "watching %zu listener%s, %zu above %u%%", n, n == 1 ? "" : "s", raised,
                  d->config->warn);
-        if (d->n_spaces != 1 || d->spaces[0]->path)
-                snprintf(status + strlen(status), sizeof(status) - strlen(status), ", in %zu network namespace%s",
-                         d->n_spaces, d->n_spaces == 1 ? "" : "s");
+        snprintf(status + strlen(status), sizeof(status) - strlen(status), "%s",
+                 daemon_where_spaces(d, where, sizeof(where)));
         if (strcmp(status, d->status) == 0)
                 return;
         memcpy(d->status, status, sizeof(status));
@@ -225,31 +233,24 @@ static bool space_read_counters(Daemon *d, Space *s) {
         char where[300];
         int r = 0;
 
-        if (s->path && !netstat_reader_is_open(s->netstat))
+        /* Opened from inside the namespace: /proc/net follows the opener. */
+        if (!netstat_reader_is_open(s->netstat))
                 r = space_run(d, s, space_open_netstat_cb, &err);
         if (r >= 0)
                 r = netstat_reader_read(s->netstat, &s->counters, &err);
+        if (!s->path)
+                snprintf(where, sizeof(where), "host's listen counters");
+        else
+                snprintf(where, sizeof(where), "listen counters in network namespace %s", s->name);
         if (r < 0) {
-                if (!s->netstat_error) {
-                        if (s->path)
-                                sink_log(&d->sink, LOG_WARNING, NULL,
-                                         "Cannot read the listen counters%s: %s; retrying every poll.",
-                                         space_where(s, where, sizeof(where)), err.text);
-                        else
-                                sink_log(&d->sink, LOG_WARNING, NULL,
-                                         "Cannot read the host's listen counters: %s; retrying every poll.",
-                                         err.text);
-                }
+                if (!s->netstat_error)
+                        sink_log(&d->sink, LOG_WARNING, NULL, "Cannot read the %s: %s; retrying every poll.", where,
+                                 err.text);
                 s->netstat_error = r;
                 return false;
         }
-        if (s->netstat_error) {
-                if (s->path)
-                        sink_log(&d->sink, LOG_NOTICE, NULL, "The listen counters%s are readable again.",
-                                 space_where(s, where, sizeof(where)));
-                else
-                        sink_log(&d->sink, LOG_NOTICE, NULL, "The host's listen counters are readable again.");
-        }
+        if (s->netstat_error)
+                sink_log(&d->sink, LOG_NOTICE, NULL, "The %s are readable again.", where);
         s->netstat_error = 0;
         return true;
 }
@@ -260,9 +261,7 @@ static void space_refresh_sysctls(Daemon *d, Space *s, uint64_t now) {
         if (s->have_sysctls && now - s->sysctls_usec < SYSCTL_REFRESH_USEC)
                 return;
         s->sysctls_usec = now;
-        if (!s->path)
-                netstat_read_sysctls(d->opts.proc_root, &s->sysctls);
-        else if (space_run(d, s, space_read_sysctls_cb, &err) < 0)
+        if (space_run(d, s, space_read_sysctls_cb, &err) < 0)
                 return; /* the dump will fail too, and say why */
         s->have_sysctls = true;
 }
@@ -395,11 +394,9 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         }
         if (r >= 0 && !d->ready) {
                 size_t n = policy_n_watched(d->policy);
-                char where[64] = "";
+                char where[64];
 
-                if (d->n_spaces != 1 || d->spaces[0]->path)
-                        snprintf(where, sizeof(where), " in %zu network namespace%s", d->n_spaces,
-                                 d->n_spaces == 1 ? "" : "s");
+                daemon_where_spaces(d, where, sizeof(where));
                 d->ready = true;
                 sink_log(&d->sink, LOG_INFO, MESSAGE_ID_LIFECYCLE,
                          "backlogd started: watching %zu listener%s%s every %.3g s (warn %u%%, clear %u%%), %s.",
