@@ -42,6 +42,7 @@ typedef struct Space {
         uint64_t sysctls_usec;
         SynCounts syn;          /* the last SYN-queue count */
         bool syn_fresh;         /* counted in this poll: attach to listeners */
+        bool syn_known;         /* syn holds a successful count (maybe older) */
         bool syn_due;           /* a drop counter rose: count at the next poll */
         uint64_t next_syn_usec;
         uint64_t syn_trigger[3]; /* ListenDrops, TCPReqQFullDrop, TCPReqQFullDoCookies */

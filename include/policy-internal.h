@@ -67,6 +67,7 @@ struct Policy {
          * slot each will touch is prefetched while the dump is parsed: a
          * table of 10,000 listeners does not stay in cache between polls. */
         Listener lag[OBSERVE_LAG];
+        const Watch *lag_watch[OBSERVE_LAG]; /* each one's entry, never NULL */
         unsigned lag_head, lag_n;
         EventList *lag_out;
 

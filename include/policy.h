@@ -150,6 +150,12 @@ void policy_begin(Policy *p, const Config *c, uint64_t now_usec, const NetstatSy
  * dropped, and seen as new by the next poll); the poll goes on either way. */
 int policy_observe(Policy *p, const Listener *l, EventList *out);
 
+/* The same for a caller that has matched l already: w is what
+ * config_match() answered for it with the Config of policy_begin() (NULL:
+ * not watched), so that a listener is matched once per poll even when the
+ * caller needs the entry too (the metrics file). */
+int policy_observe_watched(Policy *p, const Listener *l, const Watch *w, EventList *out);
+
 /* The host counters of network namespace netns for this poll, between
  * policy_begin() and policy_end(), at most once per namespace and poll.
  * Each namespace keeps its own baselines and rate limits. counters NULL:

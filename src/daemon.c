@@ -124,6 +124,8 @@ static int observe_cb(const Listener *listener, void *userdata) {
         Space *s = d->cur;
         const Listener *l = listener;
         Listener with_syn;
+        const char *unit;
+        const Watch *w;
 
         /* Only on polls that counted the SYN queues, which are rare; UNIX
          * listeners have no SYN queue. */
@@ -134,17 +136,22 @@ static int observe_cb(const Listener *listener, void *userdata) {
                 l = &with_syn;
         }
         d->n_seen++;
-        if (d->metrics) {
-                const char *unit = owner_unit(d->owner, l->cgroup_id);
-                const Watch *w = config_match(d->config, l, unit, s->name);
-
-                if (w)
-                        (void) metrics_add_listener(d->metrics, l, s->name, w->name, unit,
-                                                    l->has_syn ? (int64_t) l->syn_depth : -1);
-        }
+        /* Matched once, for the metrics file and the policy alike; the unit
+         * is looked up only when an entry or the metrics file needs it. */
+        unit = d->metrics || config_wants_unit(d->config) ? owner_unit(d->owner, l->cgroup_id) : NULL;
+        w = config_match(d->config, l, unit, s->name);
+        /* The metrics file shows the last count on every poll, so that the
+         * SYN depth series has no gaps between counts; the policy decides
+         * SYN states on fresh counts only (their message bound). */
+        if (d->metrics && w)
+                (void) metrics_add_listener(d->metrics, l, s->name, w->name, unit,
+                                            l->has_syn ? (int64_t) l->syn_depth :
+                                            s->syn_known && l->kind == LISTENER_TCP ?
+                                                         (int64_t) syn_counts_for(&s->syn, l, l->v6only) :
+                                                         -1);
         /* Out of memory for one listener's state: it is skipped this poll,
          * the dump goes on. */
-        (void) policy_observe(d->policy, l, &d->events);
+        (void) policy_observe_watched(d->policy, l, w, &d->events);
         return 0;
 }
 
@@ -157,7 +164,13 @@ static void space_count_syn(Daemon *d, Space *s, uint64_t now) {
         int r;
 
         s->syn_fresh = false;
-        if (d->config->syn_interval_usec == 0 || (now < s->next_syn_usec && !s->syn_due))
+        if (d->config->syn_interval_usec == 0)
+                s->syn_known = false;
+        /* Polls fire a little late, never early: the poll within half an
+         * interval of the due time counts, so that a cadence equal to the
+         * poll interval does not skip every other poll. */
+        if (d->config->syn_interval_usec == 0 ||
+            (now + d->config->interval_usec / 2 < s->next_syn_usec && !s->syn_due))
                 return;
         s->syn_due = false;
         s->next_syn_usec = now + d->config->syn_interval_usec;
@@ -168,6 +181,7 @@ static void space_count_syn(Daemon *d, Space *s, uint64_t now) {
                                  space_where(s, where, sizeof(where)), err.text,
                                  (double) d->config->syn_interval_usec / 1e6);
                 s->syn_error = r;
+                s->syn_known = false;
                 s->diag = diag_close(s->diag); /* it may be mid-dump */
                 return;
         }
@@ -175,7 +189,7 @@ static void space_count_syn(Daemon *d, Space *s, uint64_t now) {
                 sink_log(&d->sink, LOG_NOTICE, NULL, "Counting the SYN queues%s works again.",
                          space_where(s, where, sizeof(where)));
         s->syn_error = 0;
-        s->syn_fresh = true;
+        s->syn_fresh = s->syn_known = true;
 }
 
 static void space_check_syn_trigger(Space *s) {

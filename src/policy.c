@@ -510,8 +510,7 @@ void policy_begin(Policy *p, const Config *c, uint64_t now_usec, const NetstatSy
         p->poll_lost = 0;
 }
 
-static int observe_now(Policy *p, const Listener *l, EventList *out) {
-        const Watch *w = match(p, l);
+static int observe_now(Policy *p, const Listener *l, const Watch *w, EventList *out) {
         size_t i, lost = p->poll_lost;
         uint64_t increase = 0, prev;
         bool found = false;
@@ -610,7 +609,7 @@ int policy_lag_drain(Policy *p, unsigned keep) {
         int r = 0;
 
         while (p->lag_n > keep) {
-                if (observe_now(p, &p->lag[p->lag_head], p->lag_out) < 0)
+                if (observe_now(p, &p->lag[p->lag_head], p->lag_watch[p->lag_head], p->lag_out) < 0)
                         r = -ENOMEM;
                 p->lag_head = (p->lag_head + 1) % OBSERVE_LAG;
                 p->lag_n--;
@@ -618,16 +617,23 @@ int policy_lag_drain(Policy *p, unsigned keep) {
         return r;
 }
 
-int policy_observe(Policy *p, const Listener *l, EventList *out) {
+int policy_observe_watched(Policy *p, const Listener *l, const Watch *w, EventList *out) {
         unsigned tail;
 
+        if (!w)
+                return 0; /* not watched: costs nothing */
         if (p->cap > 0)
                 __builtin_prefetch(&p->slots[key_hash(l->netns, l->cookie) & (p->cap - 1)]);
         p->lag_out = out;
         tail = (p->lag_head + p->lag_n) % OBSERVE_LAG;
         p->lag[tail] = *l;
+        p->lag_watch[tail] = w;
         p->lag_n++;
         return policy_lag_drain(p, OBSERVE_LAG - 1);
+}
+
+int policy_observe(Policy *p, const Listener *l, EventList *out) {
+        return policy_observe_watched(p, l, match(p, l), out);
 }
 
 /* Every slot not seen in this poll is gone, unless its namespace is kept.
