@@ -43,19 +43,6 @@ drain() {
         tail -n 1 "$TEST_TMP/$1.out" | grep -q '^ok' || fail "drain-server $1: $2: $(tail -n 1 "$TEST_TMP/$1.out")"
 }
 
-# wait_journal N MATCH...: until at least N backlogd entries match.
-wait_journal() {
-        local n=$1 i c
-        shift
-        for ((i = 0; i < 100; i++)); do
-                c=$(journal_count backlogd "$@")
-                [ "$c" -ge "$n" ] && return 0
-                sleep 0.1
-        done
-        journal_json backlogd >&2
-        fail "fewer than $n journal entries match $* after 10 s (got $c)"
-}
-
 # entry_field FIELD MATCH...: FIELD of the first entry matching.
 entry_field() {
         local f=$1
@@ -66,7 +53,7 @@ entry_field() {
 "$BACKLOGD" -c "$TEST_TMP/backlogd.conf" --log-target=journal 2>"$TEST_TMP/daemon.err" &
 DAEMON=$!
 TEST_PIDS+=("$DAEMON")
-wait_journal 1 MESSAGE_ID=0565ceedc5744a2db6570af63dd3d8d5
+journal_wait 1 backlogd MESSAGE_ID=0565ceedc5744a2db6570af63dd3d8d5
 note "$(journal_field backlogd MESSAGE | head -n 1)"
 
 # 8080: backlog 2 → capacity 3. Fill it, overflow it, drain it.
@@ -76,7 +63,7 @@ drain_start other 127.0.0.1 9090 0
 drain other "connect 1"
 drain other "pend 2"
 drain api "connect 3"
-wait_journal 1 BACKLOGD_EVENT=full
+journal_wait 1 backlogd BACKLOGD_EVENT=full
 check "full: address" "$(entry_field BACKLOGD_ADDRESS BACKLOGD_EVENT=full)" 127.0.0.1
 check "full: port" "$(entry_field BACKLOGD_PORT BACKLOGD_EVENT=full)" 8080
 check "full: depth" "$(entry_field BACKLOGD_DEPTH BACKLOGD_EVENT=full)" 3
@@ -95,16 +82,16 @@ check "full: message" "$(entry_field MESSAGE BACKLOGD_EVENT=full | strip_owner)"
 
 # One more client cannot fit: its SYNs are dropped, at once and on retransmit.
 drain api "pend 1"
-wait_journal 1 BACKLOGD_EVENT=drops BACKLOGD_PORT=8080
+journal_wait 1 backlogd BACKLOGD_EVENT=drops BACKLOGD_PORT=8080
 check "drops: increase" "$(entry_field BACKLOGD_DROPS BACKLOGD_EVENT=drops BACKLOGD_PORT=8080)" 1
 check "drops: priority" "$(entry_field PRIORITY BACKLOGD_EVENT=drops BACKLOGD_PORT=8080)" 3
-wait_journal 1 BACKLOGD_EVENT=counter BACKLOGD_COUNTER=ListenOverflows
+journal_wait 1 backlogd BACKLOGD_EVENT=counter BACKLOGD_COUNTER=ListenOverflows
 check "counter: message id" "$(entry_field MESSAGE_ID BACKLOGD_COUNTER=ListenOverflows)" aa8e05269270447caa03f3309f0134da
 drain api "close-pending"
 
 # Drain: the alert clears, with the queue as it then is.
 drain api accept
-wait_journal 1 BACKLOGD_EVENT=cleared
+journal_wait 1 backlogd BACKLOGD_EVENT=cleared
 check "cleared: depth" "$(entry_field BACKLOGD_DEPTH BACKLOGD_EVENT=cleared)" 0
 check "cleared: fill" "$(entry_field BACKLOGD_FILL BACKLOGD_EVENT=cleared)" 0
 check "cleared: priority" "$(entry_field PRIORITY BACKLOGD_EVENT=cleared)" 5
@@ -114,14 +101,14 @@ check "cleared: message" "$(entry_field MESSAGE BACKLOGD_EVENT=cleared | strip_o
 # 8081: backlog 4 → capacity 5; 4 connections = 80% = high. Then it closes.
 drain_start web 127.0.0.1 8081 4
 drain web "connect 4"
-wait_journal 1 BACKLOGD_EVENT=high
+journal_wait 1 backlogd BACKLOGD_EVENT=high
 check "high: port" "$(entry_field BACKLOGD_PORT BACKLOGD_EVENT=high)" 8081
 check "high: depth" "$(entry_field BACKLOGD_DEPTH BACKLOGD_EVENT=high)" 4
 check "high: fill" "$(entry_field BACKLOGD_FILL BACKLOGD_EVENT=high)" 80
 check "high: priority" "$(entry_field PRIORITY BACKLOGD_EVENT=high)" 4
 check "high: no name" "$(entry_field BACKLOGD_NAME BACKLOGD_EVENT=high)" ""
 drain web close
-wait_journal 1 BACKLOGD_EVENT=gone
+journal_wait 1 backlogd BACKLOGD_EVENT=gone
 check "gone: port" "$(entry_field BACKLOGD_PORT BACKLOGD_EVENT=gone)" 8081
 check "gone: priority" "$(entry_field PRIORITY BACKLOGD_EVENT=gone)" 5
 

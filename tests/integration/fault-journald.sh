@@ -16,26 +16,13 @@ trap 'cleanup; journald_stop' EXIT
 
 printf 'interval = 0.1;\n' >"$TEST_TMP/backlogd.conf"
 
-# wait_journal N MATCH...: until at least N backlogd entries match (5 s).
-wait_journal() {
-        local n=$1 i c
-        shift
-        for ((i = 0; i < 50; i++)); do
-                c=$(journal_count backlogd "$@")
-                [ "$c" -ge "$n" ] && return 0
-                sleep 0.1
-        done
-        journal_json backlogd >&2
-        fail "fewer than $n journal entries match $* after 5 s (got $c)"
-}
-
 "$BACKLOGD" -c "$TEST_TMP/backlogd.conf" --log-target=journal 2>"$TEST_TMP/daemon.err" &
 DAEMON=$!
 TEST_PIDS+=("$DAEMON")
-wait_journal 1 MESSAGE_ID=0565ceedc5744a2db6570af63dd3d8d5
+journal_wait 1 backlogd MESSAGE_ID=0565ceedc5744a2db6570af63dd3d8d5
 
 qfill_start a 127.0.0.1:8080:2:c=3
-wait_journal 1 BACKLOGD_EVENT=full BACKLOGD_PORT=8080
+journal_wait 1 backlogd BACKLOGD_EVENT=full BACKLOGD_PORT=8080
 check "before: full 8080 in the journal" "$(journal_count backlogd BACKLOGD_EVENT=full BACKLOGD_PORT=8080)" 1
 
 # Outage 1: journald stops and its socket goes away.  libsystemd drops
@@ -48,7 +35,7 @@ kill -0 "$DAEMON" 2>/dev/null
 check "outage 1: alive while journald is stopped" "$?" 0
 journald_restart || fail "cannot restart journald"
 qfill_start c 127.0.0.1:8082:2:c=3
-wait_journal 1 BACKLOGD_EVENT=full BACKLOGD_PORT=8082
+journal_wait 1 backlogd BACKLOGD_EVENT=full BACKLOGD_PORT=8082
 check "outage 1: full 8082 in the journal after the restart" \
         "$(journal_count backlogd BACKLOGD_EVENT=full BACKLOGD_PORT=8082)" 1
 check "outage 1: message of the entry" \
@@ -71,7 +58,7 @@ check "outage 2: stderr" "$(cat "$TEST_TMP/daemon.err")" \
 journald_restart || fail "cannot restart journald"
 sleep 0.5 # journald replaces the stale socket
 qfill_start e 127.0.0.1:8085:2:c=3
-wait_journal 1 BACKLOGD_EVENT=full BACKLOGD_PORT=8085
+journal_wait 1 backlogd BACKLOGD_EVENT=full BACKLOGD_PORT=8085
 check "outage 2: full 8085 in the journal after the restart" \
         "$(journal_count backlogd BACKLOGD_EVENT=full BACKLOGD_PORT=8085)" 1
 

@@ -20,6 +20,9 @@
 #   journal_json IDENT [MATCH...]  --sync, then every entry of
 #                                SYSLOG_IDENTIFIER=IDENT as JSON, one a line
 #   journal_count IDENT [MATCH...] how many such entries
+#   journal_wait N IDENT [MATCH...]  wait (<= 15 s, less if $DAEMON, when
+#                                set, exits) until at least N entries match;
+#                                on timeout print the journal and exit 1
 #   journal_field IDENT FIELD [MATCH...]  the values of FIELD, one a line
 #                                (needs python3; $PYTHON overrides)
 # Notify:
@@ -179,6 +182,22 @@ journal_count() {
         else
                 printf '%s\n' "$n" | wc -l
         fi
+}
+
+journal_wait() {
+        local want=$1 ident=$2 i c=0
+        shift 2
+        for ((i = 0; i < 150; i++)); do
+                c=$(journal_count "$ident" "$@")
+                [ "$c" -ge "$want" ] && return 0
+                if [ -n "${DAEMON:-}" ] && ! kill -0 "$DAEMON" 2>/dev/null; then
+                        break
+                fi
+                sleep 0.1
+        done
+        journal_json "$ident" >&2
+        echo "FAIL: fewer than $want journal entries of $ident match $* (got $c)"
+        exit 1
 }
 
 journal_field() {

@@ -39,26 +39,13 @@ qfill_start host 127.0.0.1:8080:1:c=2
 DAEMON=$!
 TEST_PIDS+=("$DAEMON")
 
-# wait_journal COUNT MATCH...: at least COUNT entries of backlogd match.
-wait_journal() {
-        local want=$1 i
-        shift
-        for ((i = 0; i < 150; i++)); do
-                [ "$(journal_count backlogd "$@")" -ge "$want" ] && return 0
-                kill -0 "$DAEMON" 2>/dev/null || break
-                sleep 0.1
-        done
-        journal_json backlogd >&2
-        cat "$TEST_TMP/daemon.err" >&2
-        fail "no $want journal entries for $*"
-}
 field() {
         local f=$1
         shift
         journal_field backlogd "$f" "$@" | head -n 1
 }
 
-wait_journal 1 BACKLOGD_EVENT=full BACKLOGD_NETNS=host
+journal_wait 1 backlogd BACKLOGD_EVENT=full BACKLOGD_NETNS=host
 check "host: full 8080, netns field" "$(field BACKLOGD_PORT BACKLOGD_EVENT=full BACKLOGD_NETNS=host)" 8080
 check "host: the sentence" \
         "$(field MESSAGE BACKLOGD_EVENT=full BACKLOGD_NETNS=host | grep -cE '^Listen queue of 127.0.0.1:8080 (of .*)?is full: 2 of 2 ')" 1
@@ -71,8 +58,8 @@ ip netns add web2 || fail "ip netns add web2"
 ip -n web1 link set lo up && ip -n web2 link set lo up || fail "lo up in the namespaces"
 INODE1=$(stat -L -c %i /run/netns/web1)
 INODE2=$(stat -L -c %i /run/netns/web2)
-wait_journal 1 MESSAGE="Watching network namespace web1 (/run/netns/web1)."
-wait_journal 1 MESSAGE="Watching network namespace web2 (/run/netns/web2)."
+journal_wait 1 backlogd MESSAGE="Watching network namespace web1 (/run/netns/web1)."
+journal_wait 1 backlogd MESSAGE="Watching network namespace web2 (/run/netns/web2)."
 
 # web1: the same address and port as the host's listener, backlog 1, full.
 # web2: 127.0.0.1:9090, backlog 2, full, and 2 more clients whose SYNs are
@@ -85,16 +72,16 @@ done
 QFILL=$TEST_TMP/qfill-web1 qfill_start web1 127.0.0.1:8080:1:c=2
 QFILL=$TEST_TMP/qfill-web2 qfill_start web2 127.0.0.1:9090:2:c=5
 
-wait_journal 1 BACKLOGD_EVENT=full BACKLOGD_NETNS=web1
+journal_wait 1 backlogd BACKLOGD_EVENT=full BACKLOGD_NETNS=web1
 check "web1: full on port" "$(field BACKLOGD_PORT BACKLOGD_EVENT=full BACKLOGD_NETNS=web1)" 8080
 # The process inside the namespace is found in the daemon's own /proc.
 check "web1: pid of the listener" "$(field BACKLOGD_PID BACKLOGD_EVENT=full BACKLOGD_NETNS=web1)" "$QFILL_PID_web1"
 check "web1: the sentence names the namespace" \
         "$(field MESSAGE BACKLOGD_EVENT=full BACKLOGD_NETNS=web1 | grep -c '^Listen queue of 127.0.0.1:8080 in network namespace web1 .*is full: 2 of 2 ')" 1
-wait_journal 1 BACKLOGD_EVENT=full BACKLOGD_NETNS=web2
+journal_wait 1 backlogd BACKLOGD_EVENT=full BACKLOGD_NETNS=web2
 check "web2: full on port" "$(field BACKLOGD_PORT BACKLOGD_EVENT=full BACKLOGD_NETNS=web2)" 9090
 check "web2: depth" "$(field BACKLOGD_DEPTH BACKLOGD_EVENT=full BACKLOGD_NETNS=web2)" 3
-wait_journal 1 BACKLOGD_EVENT=counter BACKLOGD_NETNS=web2 BACKLOGD_COUNTER=ListenOverflows
+journal_wait 1 backlogd BACKLOGD_EVENT=counter BACKLOGD_NETNS=web2 BACKLOGD_COUNTER=ListenOverflows
 check "web2: the counter sentence names the namespace" \
         "$(field MESSAGE BACKLOGD_EVENT=counter BACKLOGD_NETNS=web2 BACKLOGD_COUNTER=ListenOverflows | grep -c 'network namespace web2')" 1
 check "host: no counter moved" "$(journal_count backlogd BACKLOGD_EVENT=counter BACKLOGD_NETNS=host)" 0
@@ -148,14 +135,14 @@ check "sockets the daemon holds in web1 and web2" "$(foreign_sockets)" 2
 
 # web1's server exits, then its namespace is deleted.
 kill -TERM "$QFILL_PID_web1"
-wait_journal 1 BACKLOGD_EVENT=gone BACKLOGD_NETNS=web1
+journal_wait 1 backlogd BACKLOGD_EVENT=gone BACKLOGD_NETNS=web1
 ip netns delete web1 || fail "ip netns delete web1"
-wait_journal 1 MESSAGE="Network namespace web1 (/run/netns/web1) is gone; no longer watching it."
+journal_wait 1 backlogd MESSAGE="Network namespace web1 (/run/netns/web1) is gone; no longer watching it."
 # web2 is deleted while its server still runs: the namespace lives on in that
 # process, but its file is gone, so it is not watched any more.
 ip netns delete web2 || fail "ip netns delete web2"
-wait_journal 1 MESSAGE="Network namespace web2 (/run/netns/web2) is gone; no longer watching it."
-wait_journal 1 BACKLOGD_EVENT=gone BACKLOGD_NETNS=web2
+journal_wait 1 backlogd MESSAGE="Network namespace web2 (/run/netns/web2) is gone; no longer watching it."
+journal_wait 1 backlogd BACKLOGD_EVENT=gone BACKLOGD_NETNS=web2
 check "web2: gone names the listener" "$(field BACKLOGD_PORT BACKLOGD_EVENT=gone BACKLOGD_NETNS=web2)" 9090
 check "web2: gone says why" "$(field MESSAGE BACKLOGD_EVENT=gone BACKLOGD_NETNS=web2)" \
         "127.0.0.1:9090 in network namespace web2 is no longer watched, as its network namespace is not, while its queue alert was raised (last 3 of 3); alert withdrawn."
@@ -185,16 +172,16 @@ namespaces = [ "/run/netns/*" ];
 metrics_file = "$PROM";
 CONF
 kill -HUP "$DAEMON"
-wait_journal 1 MESSAGE="No longer watching the host's namespace."
+journal_wait 1 backlogd MESSAGE="No longer watching the host's namespace."
 for ((i = 0; i < 50; i++)); do
         grep -q 'netns="host"' "$PROM" || break
         sleep 0.1
 done
 check "metrics: no host series after host = false" "$(grep -c 'netns="host"' "$PROM")" 0
-wait_journal 1 MESSAGE="Watching network namespace web3 (/run/netns/web3)."
+journal_wait 1 backlogd MESSAGE="Watching network namespace web3 (/run/netns/web3)."
 # Another namespace under the same name: the old one goes, the new one comes.
 ip netns delete web3 && ip netns add web3 || fail "ip netns delete/add web3"
-wait_journal 2 MESSAGE="Watching network namespace web3 (/run/netns/web3)."
+journal_wait 2 backlogd MESSAGE="Watching network namespace web3 (/run/netns/web3)."
 check "web3 replaced: the old one is gone" \
         "$(journal_count backlogd MESSAGE="Network namespace web3 (/run/netns/web3) is gone; no longer watching it.")" 1
 
