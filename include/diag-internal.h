@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "diag.h"
 
@@ -35,8 +36,27 @@ typedef struct ParseContext {
         bool done;
 } ParseContext;
 
-/* Sets ctx->error from r and what, returns MNL_CB_ERROR. */
-int diag_ctx_fail(ParseContext *ctx, int r, const char *what);
+/* Sets ctx->error to r and the reason from fmt, returns MNL_CB_ERROR. */
+int diag_ctx_fail(ParseContext *ctx, int r, const char *fmt, ...) _printf_(3, 4);
+
+/* Hands l to ctx->cb and counts it: MNL_CB_OK, or MNL_CB_ERROR with the
+ * callback's error. */
+int diag_ctx_deliver(ParseContext *ctx, const Listener *l);
+
+/* The inet_diag_msg of a data message, after checking its type
+ * (SOCK_DIAG_BY_FAMILY or TCPDIAG_GETSOCK), length and family (AF_INET or
+ * AF_INET6); NULL after diag_ctx_fail() otherwise. */
+const struct inet_diag_msg *diag_get_inet_msg(const struct nlmsghdr *nlh, ParseContext *ctx);
+
+/* mnl_attr_get_payload_len() and mnl_attr_get_payload() without a library
+ * call: they run for every attribute of every listener of a poll. */
+static inline size_t diag_attr_len(const struct nlattr *a) {
+        return a->nla_len - MNL_ATTR_HDRLEN;
+}
+
+static inline const void *diag_attr_data(const struct nlattr *a) {
+        return (const uint8_t *) a + MNL_ATTR_HDRLEN;
+}
 
 /* A diag_listener_cb that appends to the ListenerSet in userdata. */
 int diag_push_cb(const Listener *l, void *userdata);
@@ -71,3 +91,34 @@ size_t diag_sort_dedup_tail(ListenerSet *out, size_t start);
  * filters. NULL if buf is too small. */
 struct nlmsghdr *diag_put_inet_request(void *buf, size_t size, uint8_t family, uint32_t seq, uint32_t states,
                                        uint8_t ext, struct inet_diag_sockid **ret_id);
+
+/* Walks the attributes that follow a family header of hdrlen bytes to the
+ * end of the message and stores each of type < n in tb[type] (tb has n
+ * slots, cleared first; the last of a type wins); others are skipped, as
+ * are types newer than our headers. Returns false if an attribute is cut
+ * or shorter than its header: a dump answer is consumed to its end, where
+ * mnl_attr_parse() would stop silently. Payload lengths are the caller's
+ * to check. */
+static inline bool diag_attr_table(const struct nlmsghdr *nlh, size_t hdrlen, const struct nlattr **tb, size_t n) {
+        const uint8_t *p = (const uint8_t *) nlh + MNL_NLMSG_HDRLEN + MNL_ALIGN(hdrlen);
+        const uint8_t *tail = (const uint8_t *) nlh + nlh->nlmsg_len;
+
+        /* Inline, in place, no libmnl calls: this runs for every listener
+         * of every poll. */
+        if (n > 0) /* memset(NULL, 0, 0) is undefined */
+                memset(tb, 0, n * sizeof(*tb));
+        while (p < tail) {
+                const struct nlattr *a = (const struct nlattr *) p;
+                size_t left = (size_t) (tail - p), type = a->nla_type & NLA_TYPE_MASK, step;
+
+                if (left < sizeof(*a) || a->nla_len < sizeof(*a) || a->nla_len > left)
+                        return false;
+                if (type < n)
+                        tb[type] = a;
+                step = MNL_ALIGN((size_t) a->nla_len);
+                if (step >= left) /* the last one, maybe without its padding */
+                        break;
+                p += step;
+        }
+        return true;
+}

@@ -91,44 +91,17 @@ static int add_request(SynCounts *c, const SynCount *key) {
         return 0;
 }
 
-/* Attributes are not read, but they must be well formed: an answer is
- * consumed to its end. */
-static bool attrs_valid(const struct nlmsghdr *nlh, size_t offset) {
-        const uint8_t *p = (const uint8_t *) nlh + MNL_NLMSG_HDRLEN + MNL_ALIGN(offset);
-        const uint8_t *tail = (const uint8_t *) nlh + nlh->nlmsg_len;
-
-        while (p < tail) {
-                const struct nlattr *a = (const struct nlattr *) p;
-                size_t left = (size_t) (tail - p), step;
-
-                if (left < sizeof(*a) || a->nla_len < sizeof(*a) || a->nla_len > left)
-                        return false;
-                step = MNL_ALIGN((size_t) a->nla_len);
-                if (step >= left)
-                        break;
-                p += step;
-        }
-        return true;
-}
-
 static int syn_data_cb(const struct nlmsghdr *nlh, void *data) {
         ParseContext *ctx = data;
-        const struct inet_diag_msg *m;
-        SynCount key = {0};
+        const struct inet_diag_msg *m = diag_get_inet_msg(nlh, ctx);
+        SynCount key = { 0 };
         int r;
 
-        if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY && nlh->nlmsg_type != TCPDIAG_GETSOCK) {
-                ctx->error = errbuf_set(ctx->err, -EPROTO, "unexpected message type %u", nlh->nlmsg_type);
+        if (!m)
                 return MNL_CB_ERROR;
-        }
-        if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*m))
-                return diag_ctx_fail(ctx, -EPROTO, "inet_diag_msg payload too short");
-        m = mnl_nlmsg_get_payload(nlh);
-        if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6) {
-                ctx->error = errbuf_set(ctx->err, -EPROTO, "unexpected address family %u", m->idiag_family);
-                return MNL_CB_ERROR;
-        }
-        if (!attrs_valid(nlh, sizeof(*m)))
+        /* Attributes are not read, but they must be well formed: an answer
+         * is consumed to its end. */
+        if (!diag_attr_table(nlh, sizeof(*m), NULL, 0))
                 return diag_ctx_fail(ctx, -EPROTO, "malformed attributes");
         if (m->idiag_state != TCP_SYN_RECV)
                 return MNL_CB_OK;

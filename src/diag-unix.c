@@ -37,56 +37,6 @@ int diag_build_unix_request(void *buf, size_t size, uint32_t seq) {
         return (int) nlh->nlmsg_len;
 }
 
-/* The attributes of a unix_diag message that we read. */
-typedef struct UnixAttrs {
-        const uint8_t *name; /* UNIX_DIAG_NAME: sun_path bytes, not terminated */
-        size_t name_len;
-        const struct unix_diag_rqlen *rqlen;
-        const uint8_t *uid;
-} UnixAttrs;
-
-/* One pass over the attributes, consumed to the end and validated as in
- * diag.c; unknown attributes are skipped. Returns NULL or what is wrong. */
-static const char *parse_unix_attrs(const struct nlmsghdr *nlh, UnixAttrs *ret) {
-        const uint8_t *p = (const uint8_t *) nlh + MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct unix_diag_msg));
-        const uint8_t *tail = (const uint8_t *) nlh + nlh->nlmsg_len;
-
-        *ret = (UnixAttrs) { 0 };
-        while (p < tail) {
-                const struct nlattr *a = (const struct nlattr *) p;
-                size_t left = (size_t) (tail - p), payload, step;
-
-                if (left < sizeof(*a) || a->nla_len < sizeof(*a) || a->nla_len > left)
-                        return "malformed attributes";
-                payload = a->nla_len - MNL_ATTR_HDRLEN;
-                switch (a->nla_type & NLA_TYPE_MASK) {
-                case UNIX_DIAG_NAME:
-                        if (payload == 0 || payload > UNIX_NAME_MAX)
-                                return "UNIX_DIAG_NAME of invalid length";
-                        ret->name = p + MNL_ATTR_HDRLEN;
-                        ret->name_len = payload;
-                        break;
-                case UNIX_DIAG_RQLEN:
-                        if (payload != sizeof(struct unix_diag_rqlen))
-                                return "UNIX_DIAG_RQLEN of invalid length";
-                        ret->rqlen = (const struct unix_diag_rqlen *) (p + MNL_ATTR_HDRLEN);
-                        break;
-                case UNIX_DIAG_UID:
-                        if (payload != sizeof(uint32_t))
-                                return "UNIX_DIAG_UID of invalid length";
-                        ret->uid = p + MNL_ATTR_HDRLEN;
-                        break;
-                default:
-                        break;
-                }
-                step = MNL_ALIGN((size_t) a->nla_len);
-                if (step >= left)
-                        break;
-                p += step;
-        }
-        return NULL;
-}
-
 /* "@name" for an abstract name (NULs inside shown as '@', as ss does), the
  * path up to its NUL otherwise. */
 static void copy_name(char *dst, const uint8_t *name, size_t len) {
@@ -108,50 +58,48 @@ static void copy_name(char *dst, const uint8_t *name, size_t len) {
 
 static int unix_data_cb(const struct nlmsghdr *nlh, void *data) {
         ParseContext *ctx = data;
+        const struct nlattr *tb[UNIX_DIAG_UID + 1], *name, *rqlen, *uid;
+        const struct unix_diag_rqlen *rq;
         const struct unix_diag_msg *m;
-        Listener listener = {0}, *l = &listener;
-        UnixAttrs attrs;
-        const char *why;
-        int r;
+        Listener listener = { 0 }, *l = &listener;
 
-        if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY) {
-                ctx->error = errbuf_set(ctx->err, -EPROTO, "unexpected message type %u", nlh->nlmsg_type);
-                return MNL_CB_ERROR;
-        }
+        if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY)
+                return diag_ctx_fail(ctx, -EPROTO, "unexpected message type %u", nlh->nlmsg_type);
         if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*m))
                 return diag_ctx_fail(ctx, -EPROTO, "unix_diag_msg payload too short");
         m = mnl_nlmsg_get_payload(nlh);
-        if (m->udiag_family != AF_UNIX) {
-                ctx->error = errbuf_set(ctx->err, -EPROTO, "unexpected address family %u", m->udiag_family);
-                return MNL_CB_ERROR;
-        }
-        why = parse_unix_attrs(nlh, &attrs);
-        if (why)
-                return diag_ctx_fail(ctx, -EPROTO, why);
+        if (m->udiag_family != AF_UNIX)
+                return diag_ctx_fail(ctx, -EPROTO, "unexpected address family %u", m->udiag_family);
+        if (!diag_attr_table(nlh, sizeof(*m), tb, ELEMENTSOF(tb)))
+                return diag_ctx_fail(ctx, -EPROTO, "malformed attributes");
+        name = tb[UNIX_DIAG_NAME];
+        rqlen = tb[UNIX_DIAG_RQLEN];
+        uid = tb[UNIX_DIAG_UID];
+        if (name && (diag_attr_len(name) == 0 || diag_attr_len(name) > UNIX_NAME_MAX))
+                return diag_ctx_fail(ctx, -EPROTO, "UNIX_DIAG_NAME of invalid length");
+        if (rqlen && diag_attr_len(rqlen) != sizeof(*rq))
+                return diag_ctx_fail(ctx, -EPROTO, "UNIX_DIAG_RQLEN of invalid length");
+        if (uid && diag_attr_len(uid) != sizeof(uint32_t))
+                return diag_ctx_fail(ctx, -EPROTO, "UNIX_DIAG_UID of invalid length");
 
         /* The request asks for listeners only; anything else is skipped. */
         if (m->udiag_state != TCP_LISTEN)
                 return MNL_CB_OK;
-        if (!attrs.rqlen)
+        if (!rqlen)
                 return diag_ctx_fail(ctx, -EPROTO, "listener without UNIX_DIAG_RQLEN");
+        rq = diag_attr_data(rqlen);
 
         l->kind = LISTENER_UNIX;
         l->family = AF_UNIX;
         l->netns = ctx->netns;
-        copy_name(l->path, attrs.name, attrs.name_len);
-        l->depth = attrs.rqlen->udiag_rqueue;
-        l->backlog = attrs.rqlen->udiag_wqueue;
+        if (name)
+                copy_name(l->path, diag_attr_data(name), diag_attr_len(name));
+        l->depth = rq->udiag_rqueue;
+        l->backlog = rq->udiag_wqueue;
         l->inode = m->udiag_ino;
         l->cookie = (uint64_t) m->udiag_cookie[0] | (uint64_t) m->udiag_cookie[1] << 32;
-        if (attrs.uid)
-                memcpy(&l->uid, attrs.uid, sizeof(l->uid));
-        else
-                l->uid = UINT32_MAX;
-        r = ctx->cb(l, ctx->userdata);
-        if (r < 0)
-                return diag_ctx_fail(ctx, r, r == -ENOMEM ? "out of memory" : "listener rejected by the caller");
-        ctx->n++;
-        return MNL_CB_OK;
+        l->uid = uid ? mnl_attr_get_u32(uid) : UINT32_MAX;
+        return diag_ctx_deliver(ctx, l);
 }
 
 int diag_parse_unix(const void *buf, size_t len, uint32_t seq, uint32_t portid, ListenerSet *out,

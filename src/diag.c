@@ -8,7 +8,9 @@
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -112,84 +114,57 @@ int diag_build_request(void *buf, size_t size, uint8_t family, uint32_t seq,
         return (int) nlh->nlmsg_len;
 }
 
-/* The attributes a listener message may carry that we read. */
-typedef struct ListenerAttrs {
-        const uint32_t *meminfo; /* INET_DIAG_SKMEMINFO */
-        size_t meminfo_len;      /* in u32 */
-        const struct nlattr *cgroup_id;
-        int v6only; /* INET_DIAG_SKV6ONLY, -1 when not sent */
-} ListenerAttrs;
+int diag_ctx_fail(ParseContext *ctx, int r, const char *fmt, ...) {
+        va_list ap;
 
-/* One pass over a message's attributes, validating each as it goes: a dump
- * answer must be consumed to its end, and mnl_attr_parse() would stop
- * silently at a malformed attribute. This runs once per listener per poll,
- * so it reads the two attributes it needs in place instead of calling into
- * libmnl for every attribute (a third of the poll's user time otherwise).
- * Attributes newer than our headers are skipped, not errors. */
-static bool parse_listener_attrs(const struct nlmsghdr *nlh, size_t offset, ListenerAttrs *ret) {
-        const uint8_t *p = (const uint8_t *) nlh + MNL_NLMSG_HDRLEN + MNL_ALIGN(offset);
-        const uint8_t *tail = (const uint8_t *) nlh + nlh->nlmsg_len;
-
-        *ret = (ListenerAttrs) { .v6only = -1 };
-        while (p < tail) {
-                const struct nlattr *a = (const struct nlattr *) p;
-                size_t left = (size_t) (tail - p), payload, step;
-
-                if (left < sizeof(*a) || a->nla_len < sizeof(*a) || a->nla_len > left)
-                        return false;
-                payload = a->nla_len - MNL_ATTR_HDRLEN;
-                switch (a->nla_type & NLA_TYPE_MASK) {
-                case INET_DIAG_SKMEMINFO:
-                        if (payload % sizeof(uint32_t) != 0)
-                                return false;
-                        ret->meminfo = (const uint32_t *) (p + MNL_ATTR_HDRLEN);
-                        ret->meminfo_len = payload / sizeof(uint32_t);
-                        break;
-                case INET_DIAG_CGROUP_ID:
-                        if (payload != sizeof(uint64_t))
-                                return false;
-                        ret->cgroup_id = a;
-                        break;
-                case INET_DIAG_SKV6ONLY:
-                        if (payload != sizeof(uint8_t))
-                                return false;
-                        ret->v6only = *(p + MNL_ATTR_HDRLEN) != 0;
-                        break;
-                default:
-                        break;
-                }
-                step = MNL_ALIGN((size_t) a->nla_len);
-                if (step >= left)
-                        break;
-                p += step;
-        }
-        return true;
+        va_start(ap, fmt);
+        if (ctx->err)
+                vsnprintf(ctx->err->text, sizeof(ctx->err->text), fmt, ap);
+        va_end(ap);
+        ctx->error = r;
+        return MNL_CB_ERROR;
 }
 
-int diag_ctx_fail(ParseContext *ctx, int r, const char *what) {
-        ctx->error = errbuf_set(ctx->err, r, "%s", what);
-        return MNL_CB_ERROR;
+const struct inet_diag_msg *diag_get_inet_msg(const struct nlmsghdr *nlh, ParseContext *ctx) {
+        const struct inet_diag_msg *m;
+
+        if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY && nlh->nlmsg_type != TCPDIAG_GETSOCK) {
+                diag_ctx_fail(ctx, -EPROTO, "unexpected message type %u", nlh->nlmsg_type);
+                return NULL;
+        }
+        if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*m)) {
+                diag_ctx_fail(ctx, -EPROTO, "inet_diag_msg payload too short");
+                return NULL;
+        }
+        m = mnl_nlmsg_get_payload(nlh);
+        if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6) {
+                diag_ctx_fail(ctx, -EPROTO, "unexpected address family %u", m->idiag_family);
+                return NULL;
+        }
+        return m;
+}
+
+int diag_ctx_deliver(ParseContext *ctx, const Listener *l) {
+        int r = ctx->cb(l, ctx->userdata);
+
+        if (r < 0)
+                return diag_ctx_fail(ctx, r, "%s", r == -ENOMEM ? "out of memory" : "listener rejected by the caller");
+        ctx->n++;
+        return MNL_CB_OK;
 }
 
 static int data_cb(const struct nlmsghdr *nlh, void *data) {
         ParseContext *ctx = data;
-        ListenerAttrs attrs;
-        const struct inet_diag_msg *m;
-        Listener listener = {0}, *l = &listener;
-        int r;
+        const struct nlattr *tb[INET_DIAG_CGROUP_ID + 1];
+        const struct inet_diag_msg *m = diag_get_inet_msg(nlh, ctx);
+        Listener listener = { 0 }, *l = &listener;
 
-        if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY && nlh->nlmsg_type != TCPDIAG_GETSOCK) {
-                ctx->error = errbuf_set(ctx->err, -EPROTO, "unexpected message type %u", nlh->nlmsg_type);
+        if (!m)
                 return MNL_CB_ERROR;
-        }
-        if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*m))
-                return diag_ctx_fail(ctx, -EPROTO, "inet_diag_msg payload too short");
-        m = mnl_nlmsg_get_payload(nlh);
-        if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6) {
-                ctx->error = errbuf_set(ctx->err, -EPROTO, "unexpected address family %u", m->idiag_family);
-                return MNL_CB_ERROR;
-        }
-        if (!parse_listener_attrs(nlh, sizeof(*m), &attrs))
+        if (!diag_attr_table(nlh, sizeof(*m), tb, ELEMENTSOF(tb)) ||
+            (tb[INET_DIAG_SKMEMINFO] && diag_attr_len(tb[INET_DIAG_SKMEMINFO]) % sizeof(uint32_t) != 0) ||
+            (tb[INET_DIAG_CGROUP_ID] && diag_attr_len(tb[INET_DIAG_CGROUP_ID]) != sizeof(uint64_t)) ||
+            (tb[INET_DIAG_SKV6ONLY] && diag_attr_len(tb[INET_DIAG_SKV6ONLY]) != sizeof(uint8_t)))
                 return diag_ctx_fail(ctx, -EPROTO, "malformed attributes");
 
         /* The request asks for listeners only; anything else is skipped. */
@@ -206,18 +181,15 @@ static int data_cb(const struct nlmsghdr *nlh, void *data) {
         l->inode = m->idiag_inode;
         l->uid = m->idiag_uid;
         l->netns = ctx->netns;
-        if (attrs.meminfo_len > SK_MEMINFO_DROPS) {
-                l->drops = attrs.meminfo[SK_MEMINFO_DROPS];
+        if (tb[INET_DIAG_SKMEMINFO] &&
+            diag_attr_len(tb[INET_DIAG_SKMEMINFO]) > SK_MEMINFO_DROPS * sizeof(uint32_t)) {
+                l->drops = ((const uint32_t *) diag_attr_data(tb[INET_DIAG_SKMEMINFO]))[SK_MEMINFO_DROPS];
                 l->has_drops = true;
         }
-        if (attrs.cgroup_id)
-                l->cgroup_id = mnl_attr_get_u64(attrs.cgroup_id);
-        l->v6only = attrs.v6only == 1;
-        r = ctx->cb(l, ctx->userdata);
-        if (r < 0)
-                return diag_ctx_fail(ctx, r, r == -ENOMEM ? "out of memory" : "listener rejected by the caller");
-        ctx->n++;
-        return MNL_CB_OK;
+        if (tb[INET_DIAG_CGROUP_ID])
+                l->cgroup_id = mnl_attr_get_u64(tb[INET_DIAG_CGROUP_ID]);
+        l->v6only = tb[INET_DIAG_SKV6ONLY] && *(const uint8_t *) diag_attr_data(tb[INET_DIAG_SKV6ONLY]) != 0;
+        return diag_ctx_deliver(ctx, l);
 }
 
 int diag_push_cb(const Listener *l, void *userdata) {
@@ -243,11 +215,8 @@ static int error_cb(const struct nlmsghdr *nlh, void *data) {
         if (e->error > 0 || e->error < -4095)
                 return diag_ctx_fail(ctx, -EPROTO, "NLMSG_ERROR with an invalid error code");
         if (e->error == -EBUSY)
-                ctx->error = errbuf_set(ctx->err, e->error,
-                                        "kernel answered EBUSY: another dump is running on this socket");
-        else
-                ctx->error = errbuf_set(ctx->err, e->error, "kernel answered: %s", strerror(-e->error));
-        return MNL_CB_ERROR;
+                return diag_ctx_fail(ctx, e->error, "kernel answered EBUSY: another dump is running on this socket");
+        return diag_ctx_fail(ctx, e->error, "kernel answered: %s", strerror(-e->error));
 }
 
 static int done_cb(const struct nlmsghdr *nlh, void *data) {
@@ -258,17 +227,11 @@ static int done_cb(const struct nlmsghdr *nlh, void *data) {
                 int32_t status;
 
                 memcpy(&status, mnl_nlmsg_get_payload(nlh), sizeof(status));
-                if (status < 0 && status >= -4095) {
-                        ctx->error = errbuf_set(ctx->err, status, "dump failed: %s", strerror(-status));
-                        return MNL_CB_ERROR;
-                }
+                if (status < 0 && status >= -4095)
+                        return diag_ctx_fail(ctx, status, "dump failed: %s", strerror(-status));
         }
         ctx->done = true;
         return MNL_CB_STOP;
-}
-
-static int noop_cb(const struct nlmsghdr *nlh, void *data) {
-        return MNL_CB_OK;
 }
 
 static int overrun_cb(const struct nlmsghdr *nlh, void *data) {
@@ -295,8 +258,9 @@ static int describe_mismatch(const void *buf, size_t len, uint32_t seq, uint32_t
 int diag_parse_each(const void *buf, size_t len, uint32_t seq, uint32_t portid, mnl_cb_t data,
                     diag_listener_cb cb, void *userdata, uint64_t netns, size_t *n, ErrBuf *err) {
         ParseContext ctx = { .cb = cb, .userdata = userdata, .err = err, .netns = netns };
+        /* Covering every control type turns libmnl's defaults off; NULL
+         * (NLMSG_NOOP and the reserved ones) skips the message. */
         mnl_cb_t ctl_cbs[NLMSG_MIN_TYPE] = {
-                [NLMSG_NOOP] = noop_cb,
                 [NLMSG_ERROR] = error_cb,
                 [NLMSG_DONE] = done_cb,
                 [NLMSG_OVERRUN] = overrun_cb,
@@ -309,8 +273,10 @@ int diag_parse_each(const void *buf, size_t len, uint32_t seq, uint32_t portid, 
                 return errbuf_set(err, -EPROTO, "empty datagram");
         if (len > INT32_MAX)
                 return errbuf_set(err, -EPROTO, "datagram too long");
-        /* libmnl ignores a trailing partial message; a cut datagram must
-         * not look like a complete one. */
+        /* mnl_cb_run() stops silently at a cut message, as at the end, and
+         * mnl_nlmsg_ok() casts nlmsg_len to int, so that a length of 2 GiB
+         * or more passes it; a cut datagram must not look like a complete
+         * one, nor may a parser read past it. */
         while (left > 0) {
                 const struct nlmsghdr *nlh = (const struct nlmsghdr *) p;
                 size_t step;

@@ -15,9 +15,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "diag-internal.h"
 #include "diag.h"
 
 #define FIXTURE_DIR "diag-unix"
+#include "diag-test-util.h"
 #include "recording.h"
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -52,7 +54,7 @@ static int replay_fixture(const char *name, ListenerSet *set, size_t *records, E
         return r;
 }
 
-/* Reads record idx of a recording into buf, returns its length. */
+/* The one listener of set bound to path. */
 static const Listener *find_path(const ListenerSet *set, const char *path) {
         const Listener *found = NULL;
 
@@ -292,48 +294,19 @@ END_TEST
 
 START_TEST(test_parse_seq_portid_mismatch) {
         ListenerSet set = {0};
-        ErrBuf err = {{0}};
         uint32_t rec[DIAG_BUFFER_SIZE / 4];
         size_t len = load_record("basic.rec", 0, rec, sizeof(rec));
-        const struct nlmsghdr *nlh = (const struct nlmsghdr *) rec;
-        char want[128];
 
-        ck_assert_int_eq(diag_parse_unix(rec, len, nlh->nlmsg_seq + 1, 0, &set, &err), -EPROTO);
-        snprintf(want, sizeof(want), "sequence number %u, expected %u", nlh->nlmsg_seq, nlh->nlmsg_seq + 1);
-        ck_assert_str_eq(err.text, want);
-        ck_assert_int_eq(diag_parse_unix(rec, len, 0, nlh->nlmsg_pid + 1, &set, &err), -ESRCH);
-        snprintf(want, sizeof(want), "message for port id %u, expected %u", nlh->nlmsg_pid, nlh->nlmsg_pid + 1);
-        ck_assert_str_eq(err.text, want);
-        ck_assert_uint_eq(set.n, 0);
-        ck_assert_int_eq(diag_parse_unix(rec, len, nlh->nlmsg_seq, nlh->nlmsg_pid, &set, &err), 1);
+        ck_assert_int_eq(check_seq_portid(parse_unix, rec, len, &set), 1);
         ck_assert_uint_eq(set.n, 7);
         listener_set_done(&set);
 }
 END_TEST
 
-START_TEST(test_parse_nlmsg_error_and_done) {
+START_TEST(test_parse_control_messages) {
         ListenerSet set = {0};
-        ErrBuf err = {{0}};
-        uint32_t buf[64] = {0};
-        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-        struct nlmsgerr *e;
-        int32_t *status;
 
-        nlh->nlmsg_type = NLMSG_ERROR;
-        e = mnl_nlmsg_put_extra_header(nlh, sizeof(*e));
-        e->error = -EINVAL;
-        ck_assert_int_eq(diag_parse_unix(buf, nlh->nlmsg_len, 0, 0, &set, &err), -EINVAL);
-        ck_assert_str_eq(err.text, "kernel answered: Invalid argument");
-
-        memset(buf, 0, sizeof(buf));
-        nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = NLMSG_DONE;
-        status = mnl_nlmsg_put_extra_header(nlh, sizeof(*status));
-        *status = -ENOBUFS;
-        ck_assert_int_eq(diag_parse_unix(buf, nlh->nlmsg_len, 0, 0, &set, &err), -ENOBUFS);
-        ck_assert_str_eq(err.text, "dump failed: No buffer space available");
-        *status = 0;
-        ck_assert_int_eq(diag_parse_unix(buf, nlh->nlmsg_len, 0, 0, &set, &err), 0);
+        check_control_messages(parse_unix, &set);
         ck_assert_uint_eq(set.n, 0);
         listener_set_done(&set);
 }
@@ -566,15 +539,6 @@ static int unix_connect(const struct sockaddr_un *sa, socklen_t len) {
         return fd;
 }
 
-static int push_cb(const Listener *l, void *userdata) {
-        Listener *slot = listener_set_push(userdata);
-
-        if (!slot)
-                return -ENOMEM;
-        *slot = *l;
-        return 0;
-}
-
 static int reject_cb(const Listener *l, void *userdata) {
         (void) l;
         ++*(int *) userdata;
@@ -618,7 +582,7 @@ START_TEST(test_live_backlog) {
         rec = tmpfile();
         ck_assert_ptr_nonnull(rec);
         diag_set_recorder(s, rec);
-        ck_assert_int_eq(diag_dump_unix(s, push_cb, &set, &err), 2);
+        ck_assert_int_eq(diag_dump_unix(s, diag_push_cb, &set, &err), 2);
         ck_assert_uint_eq(set.n, 2);
         l = find_path(&set, path.sun_path);
         ck_assert_uint_eq(l->depth, 3);
@@ -659,7 +623,7 @@ START_TEST(test_live_backlog) {
                 close(c);
         }
         set.n = 0;
-        ck_assert_int_eq(diag_dump_unix(s, push_cb, &set, &err), 2);
+        ck_assert_int_eq(diag_dump_unix(s, diag_push_cb, &set, &err), 2);
         ck_assert_uint_eq(find_path(&set, path.sun_path)->depth, 2);
 
         /* a callback's error aborts the dump */
@@ -693,7 +657,7 @@ START_TEST(test_live_many) {
                 fds[i] = unix_listener(&sa, (socklen_t) (offsetof(struct sockaddr_un, sun_path) + 1 + n), i % 7);
         }
         ck_assert_int_eq(diag_open(&s, &err), 0);
-        ck_assert_int_eq(diag_dump_unix(s, push_cb, &set, &err), N);
+        ck_assert_int_eq(diag_dump_unix(s, diag_push_cb, &set, &err), N);
         ck_assert_uint_eq(set.n, N);
         for (size_t i = 0; i < set.n; i++) {
                 unsigned k;
@@ -726,7 +690,7 @@ static Suite *diag_unix_suite(void) {
         tcase_add_test(tc, test_parse_truncated);
         tcase_add_test(tc, test_parse_garbage);
         tcase_add_test(tc, test_parse_seq_portid_mismatch);
-        tcase_add_test(tc, test_parse_nlmsg_error_and_done);
+        tcase_add_test(tc, test_parse_control_messages);
         tcase_add_test(tc, test_parse_synthetic_fields);
         tcase_add_test(tc, test_parse_skips_non_listeners);
         tcase_add_test(tc, test_parse_bad_attributes);

@@ -15,6 +15,7 @@
 #include "diag.h"
 
 #define FIXTURE_DIR "diag"
+#include "diag-test-util.h"
 #include "recording.h"
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -27,7 +28,7 @@ static int replay(const char *name, ListenerSet *set, ErrBuf *err) {
         return r;
 }
 
-/* Reads record idx of a recording into buf (aligned), returns its length. */
+/* The number of datagrams in a recording. */
 static size_t count_records(const char *name) {
         FILE *f = open_fixture(name);
         uint32_t len;
@@ -353,78 +354,20 @@ END_TEST
 
 START_TEST(test_parse_seq_portid_mismatch) {
         ListenerSet set = {0};
-        ErrBuf err = {{0}};
         uint32_t rec[DIAG_BUFFER_SIZE / 4];
         size_t len = load_record("ipv4.rec", 0, rec, sizeof(rec));
-        const struct nlmsghdr *nlh = (const struct nlmsghdr *) rec;
-        char want[128];
 
-        ck_assert_int_eq(diag_parse(rec, len, nlh->nlmsg_seq + 1, 0, &set, &err), -EPROTO);
-        snprintf(want, sizeof(want), "sequence number %u, expected %u", nlh->nlmsg_seq, nlh->nlmsg_seq + 1);
-        ck_assert_str_eq(err.text, want);
-        ck_assert_int_eq(diag_parse(rec, len, 0, nlh->nlmsg_pid + 1, &set, &err), -ESRCH);
-        snprintf(want, sizeof(want), "message for port id %u, expected %u", nlh->nlmsg_pid, nlh->nlmsg_pid + 1);
-        ck_assert_str_eq(err.text, want);
+        ck_assert_int_eq(check_seq_portid(parse_inet, rec, len, &set), 1);
+        ck_assert_uint_eq(set.n, 4);
+        listener_set_done(&set);
+}
+END_TEST
+
+START_TEST(test_parse_control_messages) {
+        ListenerSet set = {0};
+
+        check_control_messages(parse_inet, &set);
         ck_assert_uint_eq(set.n, 0);
-        listener_set_done(&set);
-}
-END_TEST
-
-static size_t put_error(void *buf, int error, size_t payload) {
-        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-        struct nlmsgerr *e;
-
-        nlh->nlmsg_type = NLMSG_ERROR;
-        e = mnl_nlmsg_put_extra_header(nlh, payload);
-        if (payload >= sizeof(*e))
-                e->error = error;
-        return nlh->nlmsg_len;
-}
-
-START_TEST(test_parse_nlmsg_error) {
-        ListenerSet set = {0};
-        ErrBuf err = {{0}};
-        uint32_t buf[64] = {0};
-
-        ck_assert_int_eq(diag_parse(buf, put_error(buf, -EBUSY, sizeof(struct nlmsgerr)), 0, 0, &set, &err), -EBUSY);
-        ck_assert_str_eq(err.text, "kernel answered EBUSY: another dump is running on this socket");
-        memset(buf, 0, sizeof(buf));
-        ck_assert_int_eq(diag_parse(buf, put_error(buf, -EINVAL, sizeof(struct nlmsgerr)), 0, 0, &set, &err), -EINVAL);
-        ck_assert_str_eq(err.text, "kernel answered: Invalid argument");
-        memset(buf, 0, sizeof(buf));
-        ck_assert_int_eq(diag_parse(buf, put_error(buf, 0, sizeof(struct nlmsgerr)), 0, 0, &set, &err), 0);
-        memset(buf, 0, sizeof(buf));
-        ck_assert_int_eq(diag_parse(buf, put_error(buf, 0, 4), 0, 0, &set, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "NLMSG_ERROR too short");
-        memset(buf, 0, sizeof(buf));
-        ck_assert_int_eq(diag_parse(buf, put_error(buf, 5, sizeof(struct nlmsgerr)), 0, 0, &set, &err), -EPROTO);
-        listener_set_done(&set);
-}
-END_TEST
-
-START_TEST(test_parse_done_status_and_intr) {
-        ListenerSet set = {0};
-        ErrBuf err = {{0}};
-        uint32_t buf[16] = {0};
-        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-        int32_t *status;
-
-        nlh->nlmsg_type = NLMSG_DONE;
-        nlh->nlmsg_flags = NLM_F_MULTI;
-        status = mnl_nlmsg_put_extra_header(nlh, sizeof(*status));
-        ck_assert_int_eq(diag_parse(buf, nlh->nlmsg_len, 0, 0, &set, &err), 0);
-        *status = -ENOBUFS;
-        ck_assert_int_eq(diag_parse(buf, nlh->nlmsg_len, 0, 0, &set, &err), -ENOBUFS);
-        ck_assert_str_eq(err.text, "dump failed: No buffer space available");
-        *status = 0;
-        nlh->nlmsg_flags |= NLM_F_DUMP_INTR;
-        ck_assert_int_eq(diag_parse(buf, nlh->nlmsg_len, 0, 0, &set, &err), -EINTR);
-        ck_assert_str_eq(err.text, "dump interrupted (NLM_F_DUMP_INTR)");
-        nlh->nlmsg_flags = NLM_F_MULTI;
-        nlh->nlmsg_type = NLMSG_NOOP;
-        ck_assert_int_eq(diag_parse(buf, nlh->nlmsg_len, 0, 0, &set, &err), 1);
-        nlh->nlmsg_type = NLMSG_OVERRUN;
-        ck_assert_int_eq(diag_parse(buf, nlh->nlmsg_len, 0, 0, &set, &err), -ENOSPC);
         listener_set_done(&set);
 }
 END_TEST
@@ -772,8 +715,7 @@ static Suite *diag_suite(void) {
         tcase_add_test(tc, test_parse_truncated);
         tcase_add_test(tc, test_parse_garbage_length);
         tcase_add_test(tc, test_parse_seq_portid_mismatch);
-        tcase_add_test(tc, test_parse_nlmsg_error);
-        tcase_add_test(tc, test_parse_done_status_and_intr);
+        tcase_add_test(tc, test_parse_control_messages);
         tcase_add_test(tc, test_parse_synthetic_fields);
         tcase_add_test(tc, test_parse_short_meminfo_and_no_cgroup);
         tcase_add_test(tc, test_parse_skips_non_listeners);
