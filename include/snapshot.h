@@ -40,6 +40,7 @@ typedef struct Listener {
         uint8_t family;    /* AF_INET or AF_INET6 */
         uint8_t addr[16];  /* network byte order; IPv4 uses the first 4 */
         uint8_t kind;      /* ListenerKind; LISTENER_TCP is 0 */
+        uint8_t sotype;    /* LISTENER_UNIX: SOCK_STREAM or SOCK_SEQPACKET; 0 for TCP */
         char path[LISTENER_PATH_MAX]; /* LISTENER_UNIX: the bound name, "" if none */
 } Listener;
 

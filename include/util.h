@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -44,3 +45,13 @@ int errbuf_set(ErrBuf *err, int r, const char *fmt, ...) _printf_(3, 4);
 /* Parses a decimal unsigned 64-bit number that fills the whole of s.
  * -EINVAL if s is empty or holds anything else, -ERANGE on overflow. */
 int parse_u64(const char *s, uint64_t *ret);
+
+/* Grows the array *p of *cap elements of size bytes so that it holds at
+ * least want elements: the capacity doubles from min_cap (or from *cap),
+ * with every multiplication checked for overflow. *p and *cap change only on
+ * success; the contents are kept, the new tail is not initialised. Returns
+ * 0, or -ENOMEM (allocation failed, or the size would overflow). */
+int grow_array(void **p, size_t *cap, size_t size, size_t want, size_t min_cap);
+
+/* grow_array() for a typed pointer: GROW(&v, &cap, n + 1, 16). */
+#define GROW(pp, capp, want, min_cap) grow_array((void **) (pp), (capp), sizeof(**(pp)), (want), (min_cap))

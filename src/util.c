@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "util.h"
 
@@ -35,5 +36,28 @@ int parse_u64(const char *s, uint64_t *ret) {
                 v = v * 10 + d;
         }
         *ret = v;
+        return 0;
+}
+
+int grow_array(void **p, size_t *cap, size_t size, size_t want, size_t min_cap) {
+        size_t c = *cap ? *cap : (min_cap ? min_cap : 1);
+        void *q;
+
+        if (want <= *cap)
+                return 0;
+        if (size == 0)
+                return -ENOMEM;
+        while (c < want) {
+                if (c > SIZE_MAX / 2)
+                        return -ENOMEM;
+                c *= 2;
+        }
+        if (c > SIZE_MAX / size)
+                return -ENOMEM;
+        q = realloc(*p, c * size);
+        if (!q)
+                return -ENOMEM;
+        *p = q;
+        *cap = c;
         return 0;
 }
