@@ -3,11 +3,13 @@
 # The daemon's alerts reach a real systemd-journald with the documented
 # fields, when a watched queue fills, overflows, drains, and when a raised
 # listener goes away; an unwatched full queue stays silent.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_root
 require_tools
 enter_netns "$@"
 setup_tmp
+# shellcheck source=lib-journald.sh
 . "$(dirname "$0")/lib-journald.sh"
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 DRAIN=$SRC/tests/helpers/drain-server.py

@@ -4,11 +4,13 @@
 # STOPPING on a notify socket the test owns; SIGHUP with a changed config
 # takes effect, SIGHUP with a broken one keeps the running config and logs
 # the error with file and line; SIGTERM exits 0 within a second.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_root
 require_tools
 enter_netns "$@"
 setup_tmp
+# shellcheck source=lib-journald.sh
 . "$(dirname "$0")/lib-journald.sh"
 trap 'cleanup; notify_stop' EXIT
 

@@ -6,12 +6,14 @@
 # 0.05 s.  No crash, no alert for a listener that never filled, every full
 # alert followed by cleared or gone, and the daemon's RSS at the end within
 # 10% of its RSS after a warm-up.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_root
 require_tools
 [ -x "${CHURN:-}" ] || fail "CHURN is not set to the churn helper (run through meson test)"
 enter_netns "$@"
 setup_tmp
+# shellcheck source=lib-journald.sh
 . "$(dirname "$0")/lib-journald.sh"
 trap 'cleanup; notify_stop' EXIT
 SRC=$(cd "$(dirname "$0")/../.." && pwd)

@@ -7,6 +7,7 @@
 # full queue on a watched port is reported, one on an unwatched port is not.
 # Then an empty file, which is a valid configuration (the defaults: every
 # listener watched), takes effect.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_root
 require_tools

@@ -10,6 +10,7 @@
 #   drops           1 + floor(T / 60), + 1 held-back sum reported at stop
 #   host counters   the same, each, for the 4 counters watched
 # and above the lower bound the continuous drops force.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_root
 require_tools

@@ -4,11 +4,13 @@
 # journal: the daemon does not crash, says once on stderr that it cannot
 # write, keeps polling, and an alert produced after the restart is in the
 # journal.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_root
 require_tools
 enter_netns "$@"
 setup_tmp
+# shellcheck source=lib-journald.sh
 . "$(dirname "$0")/lib-journald.sh"
 
 journald_start || fail "cannot start a private journald"

@@ -6,6 +6,7 @@
 # that stays full is neither reported gone nor full again (no stale or
 # duplicated listeners from a half-read dump), and a listener created after
 # the fault is still seen.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_root
 require_tools

@@ -5,6 +5,7 @@
 # fault logs exactly one line however many polls fail, the polls go on
 # (listener alerts still arrive), and when a valid file returns, one "readable
 # again" line and a counter alert with the exact increase follow.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_root
 require_tools

@@ -5,6 +5,7 @@
 # the last file's configuration.  SIGTERM while 5,000 listeners are polled
 # every 0.01 s (so a poll is most likely in progress): exit 0 within a
 # second, 20 times.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_root
 require_tools

@@ -19,6 +19,7 @@ if [ -z "${LIB_JOURNALD_SELFTEST_INNER:-}" ]; then
 fi
 
 SRC=${1:?usage: journald-selftest.sh SOURCE_ROOT}
+# shellcheck source=lib-journald.sh
 . "$SRC/tests/integration/lib-journald.sh"
 
 failures=0

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
+# shellcheck shell=bash
 #
 # A private systemd-journald and a notify socket for integration tests.
 # Source this file from a test that already runs as root inside a private

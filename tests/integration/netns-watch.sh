@@ -8,6 +8,7 @@
 # test's own namespace plays the host. --once shows all three. A reload to
 # `host = false` drops the host; without CAP_SYS_ADMIN a namespace cannot be
 # entered, which is said once.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_root
 require_tools
@@ -20,6 +21,7 @@ setup_tmp
 # and the daemon use it, the machine's /run is never touched.
 mount -t tmpfs -o mode=0755 tmpfs /run || fail "cannot mount a private /run"
 mkdir -p /run/systemd /run/log /run/netns || fail "mkdir in the private /run"
+# shellcheck source=lib-journald.sh
 . "$(dirname "$0")/lib-journald.sh"
 journald_start || fail "cannot start a private journald"
 trap 'cleanup; journald_stop; for n in web1 web2 web3; do ip netns delete $n 2>/dev/null; done' EXIT

@@ -6,7 +6,7 @@
 # `backlogd --once --json`; one more client is dropped, and backlogd's drop
 # count must then be >= 1 and equal to ss's d<N>.  One table row is checked
 # as text too.
-# shellcheck source=tests/integration/lib.sh
+# shellcheck source=lib.sh
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
 
 require_root

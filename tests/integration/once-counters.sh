@@ -5,7 +5,7 @@
 # clients, and then ListenOverflows and ListenDrops in
 # `backlogd --once --json` must be > 0 and equal to `nstat -az` in the same
 # (fresh) namespace, and to the sum of the listeners' own drop counts.
-# shellcheck source=tests/integration/lib.sh
+# shellcheck source=lib.sh
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
 
 require_root

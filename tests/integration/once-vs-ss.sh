@@ -7,7 +7,7 @@
 # `ss -ltnmHe` shows for the same inode, with the same count of listeners;
 # the table must list them fullest first; --port filters must select
 # exactly the expected subset.
-# shellcheck source=tests/integration/lib.sh
+# shellcheck source=lib.sh
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
 
 require_root

@@ -5,12 +5,14 @@
 # in --once and in the journal, and a `unit` watch entry selects it; a UNIX
 # listener that never accepts raises `full`; the metrics file passes
 # `promtool check metrics` and holds the exact depths.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_root
 require_tools
 command -v promtool >/dev/null || fail "missing tool: promtool (Debian package prometheus; CI installs it)"
 enter_netns "$@"
 setup_tmp
+# shellcheck source=lib-journald.sh
 . "$(dirname "$0")/lib-journald.sh"
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 DRAIN=$SRC/tests/helpers/drain-server.py

@@ -4,6 +4,7 @@
 # --json` lists exactly the listeners ss lists as root (by inode), including
 # those of root and of other uids, and the daemon raises a full alert, a
 # drops alert and a host counter alert.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_root
 require_tools

@@ -5,6 +5,7 @@
 # sockets (SYN_RECV). --once counts them exactly as ss does; the daemon,
 # counting SYN queues every second here, raises syn_high and, when they go,
 # syn_cleared.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_root
 require_tools
