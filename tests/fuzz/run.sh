@@ -95,7 +95,7 @@ run_target() {
 }
 
 summary() {
-        local t=$1 log=$build/tests/fuzz/work/$1/fuzz.log status=$2 runs secs cov ft corpus
+        local t=$1 log=$build/tests/fuzz/work/$1/fuzz.log status=$2 runs secs cov corpus
         [[ -f $log ]] || log=/dev/null
         runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
         secs=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -n 1)

@@ -40,6 +40,7 @@ qfill_start c 127.0.0.1:8082:2:c=3
 journal_wait 1 backlogd BACKLOGD_EVENT=full BACKLOGD_PORT=8082
 check "outage 1: full 8082 in the journal after the restart" \
         "$(journal_count backlogd BACKLOGD_EVENT=full BACKLOGD_PORT=8082)" 1
+# shellcheck disable=SC2154 # QFILL_PID_c is set by qfill_start (printf -v)
 check "outage 1: message of the entry" \
         "$(journal_field backlogd MESSAGE BACKLOGD_EVENT=full BACKLOGD_PORT=8082)" \
         "Listen queue of 127.0.0.1:8082 of qfill, pid $QFILL_PID_c is full: 3 of 3 connections wait for accept(), new connections are dropped or delayed. Raise the application's listen backlog (now 2) or make it accept connections faster."

@@ -57,7 +57,7 @@ check "host: the sentence names no namespace" \
 # Two namespaces appear while the daemon runs.
 ip netns add web1 || fail "ip netns add web1"
 ip netns add web2 || fail "ip netns add web2"
-ip -n web1 link set lo up && ip -n web2 link set lo up || fail "lo up in the namespaces"
+{ ip -n web1 link set lo up && ip -n web2 link set lo up; } || fail "lo up in the namespaces"
 INODE1=$(stat -L -c %i /run/netns/web1)
 INODE2=$(stat -L -c %i /run/netns/web2)
 journal_wait 1 backlogd MESSAGE="Watching network namespace web1 (/run/netns/web1)."
@@ -77,6 +77,7 @@ QFILL=$TEST_TMP/qfill-web2 qfill_start web2 127.0.0.1:9090:2:c=5
 journal_wait 1 backlogd BACKLOGD_EVENT=full BACKLOGD_NETNS=web1
 check "web1: full on port" "$(field BACKLOGD_PORT BACKLOGD_EVENT=full BACKLOGD_NETNS=web1)" 8080
 # The process inside the namespace is found in the daemon's own /proc.
+# shellcheck disable=SC2154 # QFILL_PID_web1 is set by qfill_start (printf -v)
 check "web1: pid of the listener" "$(field BACKLOGD_PID BACKLOGD_EVENT=full BACKLOGD_NETNS=web1)" "$QFILL_PID_web1"
 check "web1: the sentence names the namespace" \
         "$(field MESSAGE BACKLOGD_EVENT=full BACKLOGD_NETNS=web1 | grep -c '^Listen queue of 127.0.0.1:8080 in network namespace web1 .*is full: 2 of 2 ')" 1
@@ -182,7 +183,7 @@ done
 check "metrics: no host series after host = false" "$(grep -c 'netns="host"' "$PROM")" 0
 journal_wait 1 backlogd MESSAGE="Watching network namespace web3 (/run/netns/web3)."
 # Another namespace under the same name: the old one goes, the new one comes.
-ip netns delete web3 && ip netns add web3 || fail "ip netns delete/add web3"
+{ ip netns delete web3 && ip netns add web3; } || fail "ip netns delete/add web3"
 journal_wait 2 backlogd MESSAGE="Watching network namespace web3 (/run/netns/web3)."
 check "web3 replaced: the old one is gone" \
         "$(journal_count backlogd MESSAGE="Network namespace web3 (/run/netns/web3) is gone; no longer watching it.")" 1

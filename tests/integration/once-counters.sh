@@ -25,9 +25,9 @@ print(json.load(sys.stdin)["kernel"][sys.argv[1]])
 
 # These sysctls belong to the network namespace: values no kernel defaults
 # to prove they are read from this one, not assumed.
-echo 1234 >/proc/sys/net/core/somaxconn &&
+{ echo 1234 >/proc/sys/net/core/somaxconn &&
         echo 777 >/proc/sys/net/ipv4/tcp_max_syn_backlog &&
-        echo 4 >/proc/sys/net/ipv4/tcp_synack_retries ||
+        echo 4 >/proc/sys/net/ipv4/tcp_synack_retries; } ||
         fail "cannot set the namespace's sysctls"
 
 out=$TEST_TMP/before.json

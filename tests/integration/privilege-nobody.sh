@@ -23,6 +23,7 @@ as_user() {
         setpriv --reuid="$uid" --regid="$uid" --clear-groups --inh-caps=-all --bounding-set=-all \
                 "$QFILL" -t 60 "$@" <"$TEST_TMP/$name.in" >"$TEST_TMP/$name.out" 2>"$TEST_TMP/$name.err" &
         TEST_PIDS+=("$!")
+        # shellcheck disable=SC2034 # fd only holds the FIFO open: qfill never reads EOF
         exec {fd}>"$TEST_TMP/$name.in"
         wait_lines "$TEST_TMP/$name.out" '^ready$' 1 15 "$!"
         check "qfill $name runs as uid" "$(awk '$1 == "Uid:" { print $2 }' "/proc/$!/status")" "$uid"
