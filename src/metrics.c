@@ -76,32 +76,12 @@ struct MetricsWriter {
         Buf out;
 };
 
-/* Grows *p (of *cap elements of size) to hold at least want elements. */
-static int grow(void **p, size_t *cap, size_t size, size_t want, size_t min_cap) {
-        size_t c = *cap ? *cap : min_cap;
-        void *q;
-
-        if (want <= *cap)
-                return 0;
-        while (c < want) {
-                if (c > SIZE_MAX / 2 / size)
-                        return -ENOMEM;
-                c *= 2;
-        }
-        q = realloc(*p, c * size);
-        if (!q)
-                return -ENOMEM;
-        *p = q;
-        *cap = c;
-        return 0;
-}
-
 static bool buf_reserve(Buf *b, size_t k) {
         if (b->oom)
                 return false;
         if (b->cap - b->n >= k)
                 return true;
-        if (k > SIZE_MAX - b->n || grow((void **) &b->p, &b->cap, 1, b->n + k, 64 * 1024) < 0) {
+        if (k > SIZE_MAX - b->n || GROW(&b->p, &b->cap, b->n + k, 64 * 1024) < 0) {
                 b->oom = true;
                 return false;
         }
@@ -290,7 +270,7 @@ int metrics_add_listener(MetricsWriter *m, const Listener *l, const char *netns,
                          const char *unit, int64_t syn_depth) {
         Record *r;
 
-        if (grow((void **) &m->recs, &m->cap_recs, sizeof(Record), m->n_recs + 1, 64) < 0)
+        if (GROW(&m->recs, &m->cap_recs, m->n_recs + 1, 64) < 0)
                 return -ENOMEM;
         r = &m->recs[m->n_recs];
         *r = (Record) {
@@ -307,7 +287,7 @@ int metrics_add_listener(MetricsWriter *m, const Listener *l, const char *netns,
                 size_t n = strnlen(l->path, sizeof(l->path)) + 1;
 
                 if (m->n_paths > UINT32_MAX - n ||
-                    grow((void **) &m->paths, &m->cap_paths, 1, m->n_paths + n, 4096) < 0)
+                    GROW(&m->paths, &m->cap_paths, m->n_paths + n, 4096) < 0)
                         return -ENOMEM;
                 memcpy(m->paths + m->n_paths, l->path, n - 1);
                 m->paths[m->n_paths + n - 1] = 0;
@@ -338,7 +318,7 @@ int metrics_set_counters(MetricsWriter *m, const char *netns, const NetstatCount
                 if (d < 0)
                         break;
         }
-        if (grow((void **) &m->counters, &m->cap_counters, sizeof(NsCounters), m->n_counters + 1, 4) < 0)
+        if (GROW(&m->counters, &m->cap_counters, m->n_counters + 1, 4) < 0)
                 return -ENOMEM;
         memmove(&m->counters[i + 1], &m->counters[i], (m->n_counters - i) * sizeof(NsCounters));
         m->counters[i] = (NsCounters) { netns, *c };
