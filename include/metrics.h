@@ -33,7 +33,17 @@
  * are not valid UTF-8 (a UNIX path can hold any) become U+FFFD, since
  * Prometheus rejects the whole file otherwise.
  *
- * Listeners whose six labels are equal (an SO_REUSEPORT group: several
+ * A dump is not a snapshot: the kernel may show one socket twice in it. A
+ * socket is known by Listener.netns and Listener.cookie, so of the records
+ * of one poll with the same pair only the one added last is kept (as
+ * listener_set_sort_dedup() keeps the later sighting), before any merge; a
+ * socket seen twice would otherwise count twice, and its drop counter would
+ * double for one write and fall back, which Prometheus reads as a reset.
+ * The kernel never reports cookie 0 (it means "none assigned yet"), so a
+ * record with cookie 0, from a caller that does not know the cookie, is
+ * never taken for a repeat.
+ *
+ * Then listeners whose six labels are equal (an SO_REUSEPORT group: several
  * sockets on one address:port) are merged into one series, because a
  * repeated series makes node_exporter drop the whole file: depth, backlog
  * and drops are summed, the SYN depth is the largest of the known ones (the
@@ -42,7 +52,7 @@
  * treats that as a counter reset. Samples are sorted by netns, family,
  * address, port, name, unit, so the output does not depend on dump order.
  *
- * Memory: 88 bytes per listener record, plus strlen(path) + 1 for a UNIX
+ * Memory: 104 bytes per listener record, plus strlen(path) + 1 for a UNIX
  * listener, plus the rendered text (4 lines of about 135 bytes per listener
  * with short names: 5.45 MB at 10,000 listeners), all
  * kept and reused. */
@@ -76,7 +86,8 @@ void metrics_begin(MetricsWriter *m);
  * are NOT copied: the caller keeps them valid and unchanged until the
  * metrics_commit()/metrics_render() of this poll returns. l is copied (its
  * UNIX path too) and need not outlive the call. syn_depth < 0 means unknown.
- * -ENOMEM when the record array or the path store cannot grow; the listener
+ * Adding the same socket (l->netns, l->cookie) again in one poll replaces
+ * the earlier sighting rather than adding to it. -ENOMEM when the record array or the path store cannot grow; the listener
  * is then missing from this poll's file. */
 int metrics_add_listener(MetricsWriter *m, const Listener *l, const char *netns, const char *name,
                          const char *unit, int64_t syn_depth);

@@ -24,7 +24,7 @@ enum {
         REC_HAS_SYN = 1 << 1,
 };
 
-/* One listener, 88 bytes on x86-64. The label text is rendered once per
+/* One listener, 104 bytes on x86-64. The label text is rendered once per
  * commit, with the first family, into the output buffer; the other families
  * copy it from there (label_off/label_len). */
 typedef struct Record {
@@ -34,15 +34,21 @@ typedef struct Record {
         uint64_t depth;
         uint64_t backlog;
         uint64_t drops;
+        uint64_t sock_netns; /* Listener.netns and .cookie: which socket it is */
+        uint64_t cookie;
         uint8_t addr[16];  /* network byte order, zero-padded for IPv4 */
         uint32_t syn_depth;
         uint32_t path_off; /* FAM_UNIX: offset of the NUL-terminated path in paths */
         uint32_t label_off;
         uint32_t label_len;
+        uint32_t seq;      /* order of the metrics_add_listener() calls of this poll */
         uint16_t port;
         uint8_t family;
         uint8_t flags;
 } Record;
+
+/* The size metrics.h states; a new field should not grow it unnoticed. */
+_Static_assert(sizeof(void *) != 8 || sizeof(Record) == 104, "Record is not 104 bytes: update metrics.h");
 
 typedef struct NsCounters {
         const char *netns;
@@ -76,32 +82,12 @@ struct MetricsWriter {
         Buf out;
 };
 
-/* Grows *p (of *cap elements of size) to hold at least want elements. */
-static int grow(void **p, size_t *cap, size_t size, size_t want, size_t min_cap) {
-        size_t c = *cap ? *cap : min_cap;
-        void *q;
-
-        if (want <= *cap)
-                return 0;
-        while (c < want) {
-                if (c > SIZE_MAX / 2 / size)
-                        return -ENOMEM;
-                c *= 2;
-        }
-        q = realloc(*p, c * size);
-        if (!q)
-                return -ENOMEM;
-        *p = q;
-        *cap = c;
-        return 0;
-}
-
 static bool buf_reserve(Buf *b, size_t k) {
         if (b->oom)
                 return false;
         if (b->cap - b->n >= k)
                 return true;
-        if (k > SIZE_MAX - b->n || grow((void **) &b->p, &b->cap, 1, b->n + k, 64 * 1024) < 0) {
+        if (k > SIZE_MAX - b->n || GROW(&b->p, &b->cap, b->n + k, 64 * 1024) < 0) {
                 b->oom = true;
                 return false;
         }
@@ -290,13 +276,16 @@ int metrics_add_listener(MetricsWriter *m, const Listener *l, const char *netns,
                          const char *unit, int64_t syn_depth) {
         Record *r;
 
-        if (grow((void **) &m->recs, &m->cap_recs, sizeof(Record), m->n_recs + 1, 64) < 0)
+        if (m->n_recs >= UINT32_MAX || GROW(&m->recs, &m->cap_recs, m->n_recs + 1, 64) < 0)
                 return -ENOMEM;
         r = &m->recs[m->n_recs];
         *r = (Record) {
                 .netns = str_or_empty(netns),
                 .name = str_or_empty(name),
                 .unit = str_or_empty(unit),
+                .sock_netns = l->netns,
+                .cookie = l->cookie,
+                .seq = (uint32_t) m->n_recs,
                 .depth = l->depth,
                 .backlog = l->backlog,
                 .drops = l->has_drops ? l->drops : 0,
@@ -307,7 +296,7 @@ int metrics_add_listener(MetricsWriter *m, const Listener *l, const char *netns,
                 size_t n = strnlen(l->path, sizeof(l->path)) + 1;
 
                 if (m->n_paths > UINT32_MAX - n ||
-                    grow((void **) &m->paths, &m->cap_paths, 1, m->n_paths + n, 4096) < 0)
+                    GROW(&m->paths, &m->cap_paths, m->n_paths + n, 4096) < 0)
                         return -ENOMEM;
                 memcpy(m->paths + m->n_paths, l->path, n - 1);
                 m->paths[m->n_paths + n - 1] = 0;
@@ -338,7 +327,7 @@ int metrics_set_counters(MetricsWriter *m, const char *netns, const NetstatCount
                 if (d < 0)
                         break;
         }
-        if (grow((void **) &m->counters, &m->cap_counters, sizeof(NsCounters), m->n_counters + 1, 4) < 0)
+        if (GROW(&m->counters, &m->cap_counters, m->n_counters + 1, 4) < 0)
                 return -ENOMEM;
         memmove(&m->counters[i + 1], &m->counters[i], (m->n_counters - i) * sizeof(NsCounters));
         m->counters[i] = (NsCounters) { netns, *c };
@@ -375,6 +364,20 @@ static int record_cmp(const MetricsWriter *m, const Record *a, const Record *b) 
         return strcmp_fast(a->unit, b->unit);
 }
 
+/* Which socket, then which sighting of it: repeats end up adjacent, the
+ * later sighting last. */
+static int record_id_cmp(_unused_ const MetricsWriter *m, const Record *a, const Record *b) {
+        int d;
+
+        if ((d = cmp3(a->sock_netns, b->sock_netns)) != 0)
+                return d;
+        if ((d = cmp3(a->cookie, b->cookie)) != 0)
+                return d;
+        return cmp3(a->seq, b->seq);
+}
+
+typedef int (*RecordCmp)(const MetricsWriter *m, const Record *a, const Record *b);
+
 static void record_swap(Record *a, Record *b) {
         Record t = *a;
 
@@ -382,15 +385,15 @@ static void record_swap(Record *a, Record *b) {
         *b = t;
 }
 
-static void sift_down(const MetricsWriter *m, Record *r, size_t i, size_t n) {
+static void sift_down(const MetricsWriter *m, RecordCmp cmp, Record *r, size_t i, size_t n) {
         for (;;) {
                 size_t c = 2 * i + 1;
 
                 if (c >= n)
                         return;
-                if (c + 1 < n && record_cmp(m, &r[c], &r[c + 1]) < 0)
+                if (c + 1 < n && cmp(m, &r[c], &r[c + 1]) < 0)
                         c++;
-                if (record_cmp(m, &r[i], &r[c]) >= 0)
+                if (cmp(m, &r[i], &r[c]) >= 0)
                         return;
                 record_swap(&r[i], &r[c]);
                 i = c;
@@ -399,17 +402,17 @@ static void sift_down(const MetricsWriter *m, Record *r, size_t i, size_t n) {
 
 /* Heapsort: glibc's qsort() may malloc a scratch buffer, and a poll must
  * not allocate. */
-static void records_sort(MetricsWriter *m) {
+static void records_sort(MetricsWriter *m, RecordCmp cmp) {
         Record *r = m->recs;
         size_t n = m->n_recs;
 
         if (n < 2)
                 return;
         for (size_t i = n / 2; i-- > 0;)
-                sift_down(m, r, i, n);
+                sift_down(m, cmp, r, i, n);
         for (size_t end = n - 1; end > 0; end--) {
                 record_swap(&r[0], &r[end]);
-                sift_down(m, r, 0, end);
+                sift_down(m, cmp, r, 0, end);
         }
 }
 
@@ -417,13 +420,33 @@ static uint64_t sat_add(uint64_t a, uint64_t b) {
         return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
-/* Sorts, then merges records with equal labels (see metrics.h). */
+/* Keeps the last sighting of each socket (see metrics.h); records with
+ * cookie 0 are all kept. */
+static void records_drop_repeats(MetricsWriter *m) {
+        size_t w = 0;
+
+        records_sort(m, record_id_cmp);
+        for (size_t i = 1; i < m->n_recs; i++) {
+                Record *a = &m->recs[w], *b = &m->recs[i];
+
+                if (b->cookie != 0 && b->cookie == a->cookie && b->sock_netns == a->sock_netns)
+                        *a = *b;
+                else
+                        m->recs[++w] = *b;
+        }
+        if (m->n_recs > 0)
+                m->n_recs = w + 1;
+}
+
+/* Drops repeated sightings, sorts, then merges records with equal labels
+ * (see metrics.h). */
 static void records_prepare(MetricsWriter *m) {
         size_t w = 0;
 
         if (m->prepared)
                 return;
-        records_sort(m);
+        records_drop_repeats(m);
+        records_sort(m, record_cmp);
         for (size_t i = 1; i < m->n_recs; i++) {
                 Record *a = &m->recs[w], *b = &m->recs[i];
 

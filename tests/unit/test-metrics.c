@@ -243,6 +243,25 @@ static void assert_committed(const char *target, const char *stamp) {
         ck_assert_msg(strstr(text, want), "%s is not the commit at %s:\n%s", target, stamp, text);
 }
 
+/* The sample lines of text (HELP and TYPE lines left out), in order. */
+static char *sample_lines(const char *text) {
+        char *out = malloc(strlen(text) + 1), *w = out;
+
+        ck_assert(out);
+        for (const char *line = text; *line;) {
+                const char *nl = strchr(line, '\n');
+                size_t len = nl ? (size_t) (nl - line) + 1 : strlen(line);
+
+                if (line[0] != '#') {
+                        memcpy(w, line, len);
+                        w += len;
+                }
+                line += len;
+        }
+        *w = 0;
+        return out;
+}
+
 /* ---- promtool ----------------------------------------------------------- */
 
 /* Runs `promtool check metrics < path`; returns its exit status. Fails the
@@ -353,6 +372,75 @@ END_TEST
 
 /* Each family once, its samples together: no family name reappears after
  * another family started. */
+/* A dump is not a snapshot: the same socket (netns, cookie) seen twice in one
+ * poll is one listener, the later sighting, not two summed; an SO_REUSEPORT
+ * group (different sockets, same labels) is still summed, and the same
+ * cookie in another namespace is another socket. */
+START_TEST(test_duplicate_sighting) {
+        _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
+        _cleanup_(freep) char *dir = make_dir(), *target = NULL, *a = NULL, *b = NULL, *sa = NULL, *sb = NULL;
+        Listener web = tcp4("127.0.0.1", 8080, 3, 128, 7), stale;
+        Listener g1 = tcp4("0.0.0.0", 80, 2, 511, 1), g2 = tcp4("0.0.0.0", 80, 4, 511, 5);
+        Listener other = tcp4("127.0.0.1", 8080, 1, 64, 0);
+        static const char want[] =
+                "backlogd_listen_queue_depth{address=\"0.0.0.0\",port=\"80\",family=\"inet\",netns=\"blue\","
+                "name=\"http\",unit=\"nginx.service\"} 6\n"
+                "backlogd_listen_queue_depth{address=\"127.0.0.1\",port=\"8080\",family=\"inet\",netns=\"blue\","
+                "name=\"web\",unit=\"web.service\"} 3\n"
+                "backlogd_listen_queue_depth{address=\"127.0.0.1\",port=\"8080\",family=\"inet\",netns=\"red\","
+                "name=\"web\",unit=\"\"} 1\n"
+                "backlogd_listen_queue_backlog{address=\"0.0.0.0\",port=\"80\",family=\"inet\",netns=\"blue\","
+                "name=\"http\",unit=\"nginx.service\"} 1022\n"
+                "backlogd_listen_queue_backlog{address=\"127.0.0.1\",port=\"8080\",family=\"inet\",netns=\"blue\","
+                "name=\"web\",unit=\"web.service\"} 128\n"
+                "backlogd_listen_queue_backlog{address=\"127.0.0.1\",port=\"8080\",family=\"inet\",netns=\"red\","
+                "name=\"web\",unit=\"\"} 64\n"
+                "backlogd_listen_drops_total{address=\"0.0.0.0\",port=\"80\",family=\"inet\",netns=\"blue\","
+                "name=\"http\",unit=\"nginx.service\"} 6\n"
+                "backlogd_listen_drops_total{address=\"127.0.0.1\",port=\"8080\",family=\"inet\",netns=\"blue\","
+                "name=\"web\",unit=\"web.service\"} 7\n"
+                "backlogd_listen_drops_total{address=\"127.0.0.1\",port=\"8080\",family=\"inet\",netns=\"red\","
+                "name=\"web\",unit=\"\"} 0\n"
+                "backlogd_syn_queue_depth{address=\"127.0.0.1\",port=\"8080\",family=\"inet\",netns=\"blue\","
+                "name=\"web\",unit=\"web.service\"} 2\n"
+                "backlogd_poll_seconds 0.001000\n"
+                "backlogd_last_poll_timestamp_seconds 1700000000.000\n";
+
+        web.netns = g1.netns = g2.netns = 4026532001;
+        web.cookie = 0x1001;
+        g1.cookie = 0x2001;
+        g2.cookie = 0x2002;
+        other.netns = 4026532002;
+        other.cookie = web.cookie; /* before Linux 5.12 cookies count per namespace */
+
+        m = writer_in(dir, &target);
+        metrics_begin(m);
+        ck_assert_int_eq(metrics_add_listener(m, &web, "blue", "web", "web.service", 2), 0);
+        ck_assert_int_eq(metrics_add_listener(m, &g1, "blue", "http", "nginx.service", -1), 0);
+        ck_assert_int_eq(metrics_add_listener(m, &other, "red", "web", NULL, -1), 0);
+        ck_assert_int_eq(metrics_add_listener(m, &g2, "blue", "http", "nginx.service", -1), 0);
+        ck_assert_int_eq(metrics_add_listener(m, &web, "blue", "web", "web.service", 2), 0);
+        a = render_string(m, 0.001, 1700000000);
+        sa = sample_lines(a);
+        ck_assert_str_eq(sa, want);
+
+        /* the sightings differ: the later one is kept, wherever it lands */
+        stale = web;
+        stale.depth = 1;
+        stale.drops = 6;
+        metrics_begin(m);
+        ck_assert_int_eq(metrics_add_listener(m, &g2, "blue", "http", "nginx.service", -1), 0);
+        ck_assert_int_eq(metrics_add_listener(m, &stale, "blue", "web", "web.service", 5), 0);
+        ck_assert_int_eq(metrics_add_listener(m, &other, "red", "web", NULL, -1), 0);
+        ck_assert_int_eq(metrics_add_listener(m, &g1, "blue", "http", "nginx.service", -1), 0);
+        ck_assert_int_eq(metrics_add_listener(m, &web, "blue", "web", "web.service", 2), 0);
+        b = render_string(m, 0.001, 1700000000);
+        sb = sample_lines(b);
+        ck_assert_str_eq(sb, want);
+        rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_families_contiguous) {
         _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
         _cleanup_(freep) char *dir = make_dir(), *target = NULL, *a = NULL;
@@ -799,6 +887,7 @@ static Suite *metrics_suite(void) {
         tcase_add_test(tc, test_golden);
         tcase_add_test(tc, test_golden_empty);
         tcase_add_test(tc, test_values);
+        tcase_add_test(tc, test_duplicate_sighting);
         tcase_add_test(tc, test_families_contiguous);
         tcase_add_test(tc, test_promtool);
         tcase_add_test(tc, test_commit_mode_and_content);
