@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check-main.h"
 #include "diag-internal.h"
 #include "diag.h"
 
@@ -581,7 +582,7 @@ START_TEST(test_live) {
 }
 END_TEST
 
-static Suite *diag_syn_suite(void) {
+Suite *test_suite(void) {
         Suite *s = suite_create("diag-syn");
         TCase *tc = tcase_create("fixtures");
 
@@ -608,15 +609,4 @@ static Suite *diag_syn_suite(void) {
         tcase_set_timeout(tc, 30);
         suite_add_tcase(s, tc);
         return s;
-}
-
-int main(void) {
-        SRunner *sr = srunner_create(diag_syn_suite());
-        int failed;
-
-        srunner_set_fork_status(sr, CK_FORK);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -15,6 +15,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "check-main.h"
 #include "diag-internal.h"
 #include "diag.h"
 
@@ -677,7 +678,7 @@ START_TEST(test_live_many) {
 }
 END_TEST
 
-static Suite *diag_unix_suite(void) {
+Suite *test_suite(void) {
         Suite *s = suite_create("diag-unix");
         TCase *tc = tcase_create("replay");
 
@@ -708,15 +709,4 @@ static Suite *diag_unix_suite(void) {
         tcase_set_timeout(tc, 30);
         suite_add_tcase(s, tc);
         return s;
-}
-
-int main(void) {
-        SRunner *sr = srunner_create(diag_unix_suite());
-        int failed;
-
-        srunner_set_fork_status(sr, CK_FORK);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "check-main.h"
 #include "diag.h"
 
 #define FIXTURE_DIR "diag"
@@ -696,7 +697,7 @@ START_TEST(test_bytecode_semantics) {
 }
 END_TEST
 
-static Suite *diag_suite(void) {
+Suite *test_suite(void) {
         Suite *s = suite_create("diag");
         TCase *tc = tcase_create("replay");
 
@@ -732,15 +733,4 @@ static Suite *diag_suite(void) {
         tcase_set_timeout(tc, 30);
         suite_add_tcase(s, tc);
         return s;
-}
-
-int main(void) {
-        SRunner *sr = srunner_create(diag_suite());
-        int failed;
-
-        srunner_set_fork_status(sr, CK_FORK);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check-main.h"
 #include "netns.h"
 #include "util.h"
 
@@ -255,11 +256,9 @@ START_TEST(test_run_netns_names) {
 }
 END_TEST
 
-int main(void) {
+Suite *test_suite(void) {
         Suite *s = suite_create("netns");
         TCase *tc = tcase_create("core");
-        SRunner *sr;
-        int failed;
 
         tcase_add_test(tc, test_expand_literal);
         tcase_add_test(tc, test_expand_glob);
@@ -268,9 +267,5 @@ int main(void) {
         tcase_add_test(tc, test_run_unprivileged);
         tcase_add_test(tc, test_run_netns_names);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+        return s;
 }

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check-main.h"
 #include "netstat.h"
 
 #include "alloc-count.h"
@@ -890,7 +891,7 @@ START_TEST(test_reader_live_overflow) {
 }
 END_TEST
 
-static Suite *netstat_suite(void) {
+Suite *test_suite(void) {
         Suite *s = suite_create("netstat");
         TCase *tc = tcase_create("fixtures");
 
@@ -934,15 +935,4 @@ static Suite *netstat_suite(void) {
         tcase_add_test(tc, test_reader_live_overflow);
         suite_add_tcase(s, tc);
         return s;
-}
-
-int main(void) {
-        SRunner *sr = srunner_create(netstat_suite());
-        int failed;
-
-        srunner_set_fork_status(sr, CK_FORK);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check-main.h"
 #include "owner.h"
 #include "util.h"
 
@@ -833,11 +834,9 @@ START_TEST(test_known_missing_bounded) {
 }
 END_TEST
 
-int main(void) {
+Suite *test_suite(void) {
         Suite *s = suite_create("owner");
         TCase *tc = tcase_create("core");
-        SRunner *sr;
-        int failed;
 
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_unit_from_cgroup);
@@ -855,9 +854,5 @@ int main(void) {
         tcase_add_test(tc, test_known_missing);
         tcase_add_test(tc, test_known_missing_bounded);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+        return s;
 }
