@@ -68,11 +68,12 @@ static const Listener *find_path(const ListenerSet *set, const char *path) {
         return found;
 }
 
-static void check_unix(const Listener *l, const char *path, uint32_t depth, uint32_t backlog, uint32_t inode,
-                       uint64_t cookie) {
+static void check_unix(const Listener *l, const char *path, uint8_t sotype, uint32_t depth, uint32_t backlog,
+                       uint32_t inode, uint64_t cookie) {
         ck_assert_str_eq(l->path, path);
         ck_assert_uint_eq(l->kind, LISTENER_UNIX);
         ck_assert_uint_eq(l->family, AF_UNIX);
+        ck_assert_uint_eq(l->sotype, sotype);
         ck_assert_uint_eq(l->depth, depth);
         ck_assert_uint_eq(l->backlog, backlog);
         ck_assert_uint_eq(l->inode, inode);
@@ -112,8 +113,8 @@ static size_t read_ss(const char *name, SsLine *lines, size_t max) {
         return n;
 }
 
-/* Every LISTEN line of NAME.ss is in set with the same depth, backlog and
- * inode, and set holds nothing else. */
+/* Every LISTEN line of NAME.ss is in set with the same socket type,
+ * depth, backlog and inode, and set holds nothing else. */
 static void check_against_ss(const char *name, const ListenerSet *set) {
         static SsLine lines[1024];
         size_t n = read_ss(name, lines, ELEMENTSOF(lines));
@@ -122,6 +123,9 @@ static void check_against_ss(const char *name, const ListenerSet *set) {
         for (size_t i = 0; i < n; i++) {
                 const Listener *l = find_path(set, lines[i].path);
 
+                ck_assert_msg(strcmp(lines[i].type, "u_str") == 0 || strcmp(lines[i].type, "u_seq") == 0,
+                              "%s: listener of type %s", lines[i].path, lines[i].type);
+                ck_assert_uint_eq(l->sotype, strcmp(lines[i].type, "u_seq") == 0 ? SOCK_SEQPACKET : SOCK_STREAM);
                 ck_assert_uint_eq(l->depth, lines[i].recvq);
                 ck_assert_uint_eq(l->backlog, lines[i].sendq);
                 ck_assert_uint_eq(l->inode, lines[i].inode);
@@ -142,14 +146,14 @@ START_TEST(test_replay_basic) {
         ck_assert_uint_eq(records, 2);
         ck_assert_uint_eq(set.n, 7);
         /* the kernel's order, as ss printed it */
-        check_unix(&set.items[0], "/tmp/backlogd/full.sock", 3, 2, 14044632, 1039320);
-        check_unix(&set.items[1], "/tmp/backlogd/seqpacket.sock", 3, 8, 14044635, 1039321);
+        check_unix(&set.items[0], "/tmp/backlogd/full.sock", SOCK_STREAM, 3, 2, 14044632, 1039320);
+        check_unix(&set.items[1], "/tmp/backlogd/seqpacket.sock", SOCK_SEQPACKET, 3, 8, 14044635, 1039321);
         ck_assert_uint_eq(strlen(LONG_PATH), 107);
-        check_unix(&set.items[2], LONG_PATH, 1, 0, 14044637, 1039322);
-        check_unix(&set.items[3], "/tmp/backlogd/unlinked.sock", 0, 4, 14044638, 1039323);
-        check_unix(&set.items[4], "@backlogd-abstract", 1, 16, 14044633, 1039324);
-        check_unix(&set.items[5], "@b671a", 2, 5, 14044634, 1039325); /* autobind */
-        check_unix(&set.items[6], "@with@nul", 0, 1, 14044636, 1039326);
+        check_unix(&set.items[2], LONG_PATH, SOCK_STREAM, 1, 0, 14044637, 1039322);
+        check_unix(&set.items[3], "/tmp/backlogd/unlinked.sock", SOCK_STREAM, 0, 4, 14044638, 1039323);
+        check_unix(&set.items[4], "@backlogd-abstract", SOCK_STREAM, 1, 16, 14044633, 1039324);
+        check_unix(&set.items[5], "@b671a", SOCK_STREAM, 2, 5, 14044634, 1039325); /* autobind */
+        check_unix(&set.items[6], "@with@nul", SOCK_STREAM, 0, 1, 14044636, 1039326);
 
         /* Full queues: backlog + 1 connects succeeded, the next failed. */
         ck_assert(listener_is_full(&set.items[0]));
@@ -178,18 +182,18 @@ START_TEST(test_replay_large) {
 
         snprintf(path, sizeof(path), "/tmp/backlogd-large/%.60s-%03d.sock",
                  "pppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppp", 7);
-        check_unix(find_path(&set, path), path, 3, 8, 14044708, 1039722);
+        check_unix(find_path(&set, path), path, SOCK_STREAM, 3, 8, 14044708, 1039722);
         snprintf(path, sizeof(path), "/tmp/backlogd-large/%.60s-%03d.sock",
                  "pppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppp", 419);
-        check_unix(find_path(&set, path), path, 0, 20, 14045120, 1040033);
-        check_unix(&set.items[0], set.items[0].path, 0, 4, 14044954, 1039704);
+        check_unix(find_path(&set, path), path, SOCK_STREAM, 0, 20, 14045120, 1040033);
+        check_unix(&set.items[0], set.items[0].path, SOCK_STREAM, 0, 4, 14044954, 1039704);
         ck_assert_str_eq(set.items[0].path, "/tmp/backlogd-large/"
                                             "pppppppppppppppppppppppppppppppppppppppppppppppppppppppppppp-253.sock");
         l = find_path(&set, "@backlogd-large-039");
-        check_unix(l, "@backlogd-large-039", 1, 100, 14045160, 1040163);
+        check_unix(l, "@backlogd-large-039", SOCK_STREAM, 1, 100, 14045160, 1040163);
         ck_assert(l == &set.items[459]);
         l = find_path(&set, "@backlogd-large-000");
-        check_unix(l, "@backlogd-large-000", 0, 100, 14045121, 1040149);
+        check_unix(l, "@backlogd-large-000", SOCK_STREAM, 0, 100, 14045121, 1040149);
 
         for (size_t i = 0; i < set.n; i++)
                 abstract += set.items[i].path[0] == '@';
@@ -366,6 +370,7 @@ START_TEST(test_parse_synthetic_fields) {
         ck_assert_uint_eq(set.items[0].uid, 65534);
         ck_assert_uint_eq(set.items[0].kind, LISTENER_UNIX);
         ck_assert_uint_eq(set.items[0].family, AF_UNIX);
+        ck_assert_uint_eq(set.items[0].sotype, SOCK_SEQPACKET);
         ck_assert(!set.items[0].has_drops);
         ck_assert(listener_is_full(&set.items[0]));
 
@@ -379,6 +384,7 @@ START_TEST(test_parse_synthetic_fields) {
         ck_assert_uint_eq(set.items[1].uid, UINT32_MAX);
         ck_assert_uint_eq(set.items[1].backlog, 128);
         ck_assert_uint_eq(set.items[1].cookie, 8);
+        ck_assert_uint_eq(set.items[1].sotype, SOCK_STREAM);
 
         /* a path of 108 bytes with the kernel's NUL after it (109 bytes) */
         {
@@ -513,8 +519,8 @@ static void enter_netns(void) {
         ck_assert_int_eq(unshare(CLONE_NEWNET), 0);
 }
 
-static int unix_listener(const struct sockaddr_un *sa, socklen_t len, int backlog) {
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+static int unix_listener(int type, const struct sockaddr_un *sa, socklen_t len, int backlog) {
+        int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
 
         ck_assert_int_ge(fd, 0);
         ck_assert_int_eq(bind(fd, (const struct sockaddr *) sa, len), 0);
@@ -522,8 +528,8 @@ static int unix_listener(const struct sockaddr_un *sa, socklen_t len, int backlo
         return fd;
 }
 
-static int unix_connect(const struct sockaddr_un *sa, socklen_t len) {
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+static int unix_connect(int type, const struct sockaddr_un *sa, socklen_t len) {
+        int fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
         ck_assert_int_ge(fd, 0);
         if (connect(fd, (const struct sockaddr *) sa, len) < 0) {
@@ -556,22 +562,23 @@ START_TEST(test_live_backlog) {
         enter_netns();
         ck_assert_ptr_nonnull(mkdtemp(dir));
         snprintf(path.sun_path, sizeof(path.sun_path), "%s/live.sock", dir);
-        fds[nfds++] = unix_listener(&path, sizeof(path), 2);
+        fds[nfds++] = unix_listener(SOCK_STREAM, &path, sizeof(path), 2);
         memcpy(abstract.sun_path, "\0backlogd-live", 14);
         abstract_len = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + 14);
-        fds[nfds++] = unix_listener(&abstract, abstract_len, 0);
+        fds[nfds++] = unix_listener(SOCK_SEQPACKET, &abstract, abstract_len, 0);
 
-        /* listen(2) takes exactly 3 connections, listen(0) one */
+        /* a SOCK_STREAM listener on a path, a SOCK_SEQPACKET one on an
+         * abstract name; listen(2) takes exactly 3 connections, listen(0) one */
         for (int i = 0; i < 3; i++) {
-                fds[nfds] = unix_connect(&path, sizeof(path));
+                fds[nfds] = unix_connect(SOCK_STREAM, &path, sizeof(path));
                 ck_assert_int_ge(fds[nfds], 0);
                 nfds++;
         }
-        ck_assert_int_eq(unix_connect(&path, sizeof(path)), -EAGAIN);
-        fds[nfds] = unix_connect(&abstract, abstract_len);
+        ck_assert_int_eq(unix_connect(SOCK_STREAM, &path, sizeof(path)), -EAGAIN);
+        fds[nfds] = unix_connect(SOCK_SEQPACKET, &abstract, abstract_len);
         ck_assert_int_ge(fds[nfds], 0);
         nfds++;
-        ck_assert_int_eq(unix_connect(&abstract, abstract_len), -EAGAIN);
+        ck_assert_int_eq(unix_connect(SOCK_SEQPACKET, &abstract, abstract_len), -EAGAIN);
 
         ck_assert_int_eq(diag_open(&s, &err), 0);
         rec = tmpfile();
@@ -584,6 +591,7 @@ START_TEST(test_live_backlog) {
         ck_assert_uint_eq(l->backlog, 2);
         ck_assert(listener_is_full(l));
         ck_assert_uint_eq(l->kind, LISTENER_UNIX);
+        ck_assert_uint_eq(l->sotype, SOCK_STREAM);
         ck_assert_uint_eq(l->uid, 0);
         ck_assert(!l->has_drops);
         ck_assert_uint_ne(l->cookie, 0);
@@ -594,6 +602,7 @@ START_TEST(test_live_backlog) {
                 ck_assert_uint_eq(l->inode, st.st_ino);
         }
         l = find_path(&set, "@backlogd-live");
+        ck_assert_uint_eq(l->sotype, SOCK_SEQPACKET);
         ck_assert_uint_eq(l->depth, 1);
         ck_assert_uint_eq(l->backlog, 0);
 
@@ -648,7 +657,8 @@ START_TEST(test_live_many) {
                 struct sockaddr_un sa = { .sun_family = AF_UNIX };
                 int n = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, "many-%03d", i);
 
-                fds[i] = unix_listener(&sa, (socklen_t) (offsetof(struct sockaddr_un, sun_path) + 1 + n), i % 7);
+                fds[i] = unix_listener(SOCK_STREAM, &sa, (socklen_t) (offsetof(struct sockaddr_un, sun_path) + 1 + n),
+                                       i % 7);
         }
         ck_assert_int_eq(diag_open(&s, &err), 0);
         ck_assert_int_eq(diag_dump_unix(s, diag_push_cb, &set, &err), N);
