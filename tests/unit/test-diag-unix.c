@@ -232,67 +232,41 @@ START_TEST(test_parse_more_then_done) {
 }
 END_TEST
 
-START_TEST(test_parse_truncated) {
+/* The first datagram of basic.rec: 680 bytes, messages of 88, 96, 172,
+ * 92, 84, 72 and 76 bytes. */
+static const FramingCase framing[] = {
+        { "as captured", FRAMING_WHOLE, .want_r = 1, .want_n = 7 },
+        { "cut in the third message", 300, .want_r = -EPROTO,
+          .want_text = "netlink message length 172 invalid (116 bytes left)" },
+        { "cut in the second header", 88 + 10, .want_r = -EPROTO,
+          .want_text = "10 trailing bytes: netlink message too short" },
+        { "empty", 0, .want_r = -EPROTO, .want_text = "empty datagram" },
+        /* whole messages only: the first two parse, and more must follow */
+        { "the first two messages", 88 + 96, .want_r = 1, .want_n = 2 },
+        { "garbage length", FRAMING_WHOLE, .nlmsg_len = 0xffff0000u, .want_r = -EPROTO,
+          .want_text = "netlink message length 4294901760 invalid (680 bytes left)" },
+        { "length below a header", FRAMING_WHOLE, .nlmsg_len = 8, .want_r = -EPROTO,
+          .want_text = "netlink message length 8 invalid (680 bytes left)" },
+        { "header only", 16, .nlmsg_len = 16, .want_r = -EPROTO, .want_text = "unix_diag_msg payload too short" },
+        { "cut in the unix_diag_msg", 28, .nlmsg_len = 16 + 12, .want_r = -EPROTO,
+          .want_text = "unix_diag_msg payload too short" },
+        { "attribute cut by the message's end", 40, .nlmsg_len = 16 + 16 + 6, .want_r = -EPROTO,
+          .want_text = "malformed attributes" },
+        { "not AF_UNIX", FRAMING_WHOLE, .family = AF_INET, .want_r = -EPROTO,
+          .want_text = "unexpected address family 2" },
+        { "not SOCK_DIAG_BY_FAMILY", FRAMING_WHOLE, .nlmsg_type = 21, .want_r = -EPROTO,
+          .want_text = "unexpected message type 21" },
+};
+
+START_TEST(test_parse_framing) {
+        const FramingCase *c = &framing[_i];
         ListenerSet set = {0};
-        ErrBuf err = {{0}};
         uint32_t rec[DIAG_BUFFER_SIZE / 4];
         size_t len = load_record("basic.rec", 0, rec, sizeof(rec));
 
         ck_assert_uint_eq(len, 680);
-        /* messages of 88, 96, 172, 92, 84, 72 and 76 bytes: cut the third */
-        ck_assert_int_eq(diag_parse_unix(rec, 300, 0, 0, &set, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "netlink message length 172 invalid (116 bytes left)");
-        /* cut inside the second header */
-        ck_assert_int_eq(diag_parse_unix(rec, 88 + 10, 0, 0, &set, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "10 trailing bytes: netlink message too short");
-        ck_assert_int_eq(diag_parse_unix(rec, 0, 0, 0, &set, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "empty datagram");
-        ck_assert_uint_eq(set.n, 0);
-        /* whole messages only: the first two parse, and more must follow */
-        ck_assert_int_eq(diag_parse_unix(rec, 88 + 96, 0, 0, &set, &err), 1);
-        ck_assert_uint_eq(set.n, 2);
-        listener_set_done(&set);
-}
-END_TEST
-
-START_TEST(test_parse_garbage) {
-        ListenerSet set = {0};
-        ErrBuf err = {{0}};
-        uint32_t rec[DIAG_BUFFER_SIZE / 4];
-        size_t len = load_record("basic.rec", 0, rec, sizeof(rec));
-        struct nlmsghdr *nlh = (struct nlmsghdr *) rec;
-        struct unix_diag_msg *m = mnl_nlmsg_get_payload(nlh);
-
-        nlh->nlmsg_len = 0xffff0000u;
-        ck_assert_int_eq(diag_parse_unix(rec, len, 0, 0, &set, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "netlink message length 4294901760 invalid (680 bytes left)");
-        nlh->nlmsg_len = 8;
-        ck_assert_int_eq(diag_parse_unix(rec, len, 0, 0, &set, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "netlink message length 8 invalid (680 bytes left)");
-        /* a header-only SOCK_DIAG_BY_FAMILY message, then one cut in the
-         * unix_diag_msg */
-        nlh->nlmsg_len = 16;
-        ck_assert_int_eq(diag_parse_unix(rec, 16, 0, 0, &set, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "unix_diag_msg payload too short");
-        nlh->nlmsg_len = 16 + 12;
-        ck_assert_int_eq(diag_parse_unix(rec, 28, 0, 0, &set, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "unix_diag_msg payload too short");
-        /* an attribute cut by the message's end */
-        nlh->nlmsg_len = 16 + 16 + 6;
-        ck_assert_int_eq(diag_parse_unix(rec, 40, 0, 0, &set, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "malformed attributes");
-        nlh->nlmsg_len = 88;
-        m->udiag_family = AF_INET;
-        ck_assert_int_eq(diag_parse_unix(rec, len, 0, 0, &set, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "unexpected address family 2");
-        m->udiag_family = AF_UNIX;
-        nlh->nlmsg_type = 21;
-        ck_assert_int_eq(diag_parse_unix(rec, len, 0, 0, &set, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "unexpected message type 21");
-        ck_assert_uint_eq(set.n, 0);
-        nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
-        ck_assert_int_eq(diag_parse_unix(rec, len, 0, 0, &set, &err), 1);
-        ck_assert_uint_eq(set.n, 7);
+        check_framing_case(parse_unix, rec, len, sizeof(struct unix_diag_msg), c, &set);
+        ck_assert_msg(set.n == c->want_n, "%s: %zu listeners, want %zu", c->name, set.n, c->want_n);
         listener_set_done(&set);
 }
 END_TEST
@@ -429,58 +403,43 @@ START_TEST(test_parse_skips_non_listeners) {
 }
 END_TEST
 
+/* A listener message with an attribute of type (-1: none) and len bytes,
+ * then a valid UNIX_DIAG_RQLEN if rqlen, cut by cut bytes or with its first
+ * attribute's nla_len changed: refused with want_text. */
+static const struct {
+        const char *name;
+        int type; /* UNIX_DIAG_NAME is 0 */
+        uint16_t len;
+        bool rqlen;
+        uint16_t cut, nla_len;
+        const char *want_text;
+} bad_attrs[] = {
+        { "no UNIX_DIAG_RQLEN", -1, 0, false, .want_text = "listener without UNIX_DIAG_RQLEN" },
+        { "short UNIX_DIAG_RQLEN", UNIX_DIAG_RQLEN, 4, false, .want_text = "UNIX_DIAG_RQLEN of invalid length" },
+        { "short UNIX_DIAG_UID", UNIX_DIAG_UID, 2, true, .want_text = "UNIX_DIAG_UID of invalid length" },
+        { "empty UNIX_DIAG_NAME", UNIX_DIAG_NAME, 0, true, .want_text = "UNIX_DIAG_NAME of invalid length" },
+        { "long UNIX_DIAG_NAME", UNIX_DIAG_NAME, 110, true, .want_text = "UNIX_DIAG_NAME of invalid length" },
+        /* the message's length is cut, the datagram's is not */
+        { "attribute longer than the message", -1, 0, true, .cut = 4, .want_text = "malformed attributes" },
+        { "attribute shorter than its header", -1, 0, true, .nla_len = 2, .want_text = "malformed attributes" },
+};
+
 START_TEST(test_parse_bad_attributes) {
         ListenerSet set = {0};
         ErrBuf err = {{0}};
-        uint32_t buf[128];
-        struct nlmsghdr *nlh;
-        char name[120] = "/x";
+        uint32_t buf[128] = {0};
+        struct nlmsghdr *nlh = put_msg(buf, SOCK_STREAM, TCP_LISTEN, 1, 2);
+        static const char name[120] = "/x";
 
-        memset(buf, 0, sizeof(buf));
-        nlh = put_msg(buf, SOCK_STREAM, TCP_LISTEN, 1, 2);
-        ck_assert_int_eq(parse_one(nlh, &set, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "listener without UNIX_DIAG_RQLEN");
-
-        memset(buf, 0, sizeof(buf));
-        nlh = put_msg(buf, SOCK_STREAM, TCP_LISTEN, 1, 2);
-        mnl_attr_put(nlh, UNIX_DIAG_RQLEN, 4, name);
-        ck_assert_int_eq(parse_one(nlh, &set, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "UNIX_DIAG_RQLEN of invalid length");
-
-        memset(buf, 0, sizeof(buf));
-        nlh = put_msg(buf, SOCK_STREAM, TCP_LISTEN, 1, 2);
-        put_rqlen(nlh, 0, 1);
-        mnl_attr_put_u16(nlh, UNIX_DIAG_UID, 0);
-        ck_assert_int_eq(parse_one(nlh, &set, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "UNIX_DIAG_UID of invalid length");
-
-        memset(buf, 0, sizeof(buf));
-        nlh = put_msg(buf, SOCK_STREAM, TCP_LISTEN, 1, 2);
-        mnl_attr_put(nlh, UNIX_DIAG_NAME, 0, name);
-        put_rqlen(nlh, 0, 1);
-        ck_assert_int_eq(parse_one(nlh, &set, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "UNIX_DIAG_NAME of invalid length");
-
-        memset(buf, 0, sizeof(buf));
-        nlh = put_msg(buf, SOCK_STREAM, TCP_LISTEN, 1, 2);
-        mnl_attr_put(nlh, UNIX_DIAG_NAME, 110, name);
-        put_rqlen(nlh, 0, 1);
-        ck_assert_int_eq(parse_one(nlh, &set, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "UNIX_DIAG_NAME of invalid length");
-
-        /* an attribute longer than the message: the message's length is
-         * cut, the datagram's is not */
-        memset(buf, 0, sizeof(buf));
-        nlh = put_msg(buf, SOCK_STREAM, TCP_LISTEN, 1, 2);
-        put_rqlen(nlh, 0, 1);
-        nlh->nlmsg_len -= 4;
-        ck_assert_int_eq(parse_one(nlh, &set, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "malformed attributes");
-        /* an attribute shorter than its own header */
-        nlh->nlmsg_len += 4;
-        ((struct nlattr *) ((uint8_t *) nlh + 32))->nla_len = 2;
-        ck_assert_int_eq(parse_one(nlh, &set, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "malformed attributes");
+        if (bad_attrs[_i].type >= 0)
+                mnl_attr_put(nlh, (uint16_t) bad_attrs[_i].type, bad_attrs[_i].len, name);
+        if (bad_attrs[_i].rqlen)
+                put_rqlen(nlh, 0, 1);
+        nlh->nlmsg_len -= bad_attrs[_i].cut;
+        if (bad_attrs[_i].nla_len)
+                ((struct nlattr *) ((uint8_t *) nlh + 32))->nla_len = bad_attrs[_i].nla_len;
+        ck_assert_msg(parse_one(nlh, &set, &err) == -EPROTO, "%s: not refused", bad_attrs[_i].name);
+        ck_assert_msg(strcmp(err.text, bad_attrs[_i].want_text) == 0, "%s: \"%s\"", bad_attrs[_i].name, err.text);
         ck_assert_uint_eq(set.n, 0);
         listener_set_done(&set);
 }
@@ -691,13 +650,12 @@ Suite *test_suite(void) {
 
         tc = tcase_create("parse");
         tcase_add_test(tc, test_parse_more_then_done);
-        tcase_add_test(tc, test_parse_truncated);
-        tcase_add_test(tc, test_parse_garbage);
+        tcase_add_loop_test(tc, test_parse_framing, 0, ELEMENTSOF(framing));
         tcase_add_test(tc, test_parse_seq_portid_mismatch);
         tcase_add_test(tc, test_parse_control_messages);
         tcase_add_test(tc, test_parse_synthetic_fields);
         tcase_add_test(tc, test_parse_skips_non_listeners);
-        tcase_add_test(tc, test_parse_bad_attributes);
+        tcase_add_loop_test(tc, test_parse_bad_attributes, 0, ELEMENTSOF(bad_attrs));
         suite_add_tcase(s, tc);
 
         tc = tcase_create("request");

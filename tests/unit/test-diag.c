@@ -319,42 +319,30 @@ START_TEST(test_parse_record_more_then_done) {
 }
 END_TEST
 
-START_TEST(test_parse_truncated) {
+/* The first datagram of ipv4.rec: 656 bytes, four messages of 164. */
+static const FramingCase framing[] = {
+        { "as captured", FRAMING_WHOLE, .want_r = 1, .want_n = 4 },
+        { "cut in the third message", 400, .want_r = -EPROTO,
+          .want_text = "netlink message length 164 invalid (72 bytes left)" },
+        { "cut in the second header", 164 + 10, .want_r = -EPROTO,
+          .want_text = "10 trailing bytes: netlink message too short" },
+        { "empty", 0, .want_r = -EPROTO, .want_text = "empty datagram" },
+        { "garbage length", FRAMING_WHOLE, .nlmsg_len = 0xffff0000u, .want_r = -EPROTO,
+          .want_text = "netlink message length 4294901760 invalid (656 bytes left)" },
+        { "length below a header", FRAMING_WHOLE, .nlmsg_len = 8, .want_r = -EPROTO,
+          .want_text = "netlink message length 8 invalid (656 bytes left)" },
+        { "header only", 16, .nlmsg_len = 16, .want_r = -EPROTO, .want_text = "inet_diag_msg payload too short" },
+};
+
+START_TEST(test_parse_framing) {
+        const FramingCase *c = &framing[_i];
         ListenerSet set = {0};
-        ErrBuf err = {{0}};
         uint32_t rec[DIAG_BUFFER_SIZE / 4];
         size_t len = load_record("ipv4.rec", 0, rec, sizeof(rec));
 
         ck_assert_uint_eq(len, 656);
-        /* cut in the middle of the third message */
-        ck_assert_int_eq(diag_parse(rec, 400, 0, 0, &set, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "netlink message length 164 invalid (72 bytes left)");
-        /* cut inside a header */
-        ck_assert_int_eq(diag_parse(rec, 164 + 10, 0, 0, &set, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "10 trailing bytes: netlink message too short");
-        ck_assert_int_eq(diag_parse(rec, 0, 0, 0, &set, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "empty datagram");
-        listener_set_done(&set);
-}
-END_TEST
-
-START_TEST(test_parse_garbage_length) {
-        ListenerSet set = {0};
-        ErrBuf err = {{0}};
-        uint32_t rec[DIAG_BUFFER_SIZE / 4];
-        size_t len = load_record("ipv4.rec", 0, rec, sizeof(rec));
-        struct nlmsghdr *nlh = (struct nlmsghdr *) rec;
-
-        nlh->nlmsg_len = 0xffff0000u;
-        ck_assert_int_eq(diag_parse(rec, len, 0, 0, &set, &err), -EPROTO);
-        nlh->nlmsg_len = 8;
-        ck_assert_int_eq(diag_parse(rec, len, 0, 0, &set, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "netlink message length 8 invalid (656 bytes left)");
-        /* a header-only SOCK_DIAG_BY_FAMILY message */
-        nlh->nlmsg_len = 16;
-        ck_assert_int_eq(diag_parse(rec, 16, 0, 0, &set, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "inet_diag_msg payload too short");
-        ck_assert_uint_eq(set.n, 0);
+        check_framing_case(parse_inet, rec, len, sizeof(struct inet_diag_msg), c, &set);
+        ck_assert_msg(set.n == c->want_n, "%s: %zu listeners, want %zu", c->name, set.n, c->want_n);
         listener_set_done(&set);
 }
 END_TEST
@@ -791,8 +779,7 @@ Suite *test_suite(void) {
 
         tc = tcase_create("parse");
         tcase_add_test(tc, test_parse_record_more_then_done);
-        tcase_add_test(tc, test_parse_truncated);
-        tcase_add_test(tc, test_parse_garbage_length);
+        tcase_add_loop_test(tc, test_parse_framing, 0, ELEMENTSOF(framing));
         tcase_add_test(tc, test_parse_seq_portid_mismatch);
         tcase_add_test(tc, test_parse_control_messages);
         tcase_add_test(tc, test_parse_synthetic_fields);
