@@ -5,6 +5,7 @@
  * Everything netlink stays inside diag.c: callers see Listener structs and
  * negative errno values with a reason in an ErrBuf. */
 
+#include <net/if.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,6 +32,12 @@ DiagSocket *diag_close(DiagSocket *s);
 /* Every Listener this socket dumps from now on carries netns (Listener.netns;
  * default 0, the daemon's own namespace). */
 void diag_set_netns(DiagSocket *s, uint64_t netns);
+
+/* The name of interface ifindex (as in Listener.ifindex) in the network
+ * namespace s was opened in, whatever namespace the caller is in now, into
+ * ret_name (NUL-terminated). Returns 0, -ENODEV when that namespace has no
+ * such interface, or another negative errno. */
+int diag_interface_name(DiagSocket *s, uint32_t ifindex, char ret_name[IF_NAMESIZE]);
 
 /* When f is not NULL, every datagram received from now on is appended to f
  * as a record: a 4-byte length in host byte order, then the bytes. Tests

@@ -91,6 +91,7 @@ static int unix_data_cb(const struct nlmsghdr *nlh, void *data) {
 
         l->kind = LISTENER_UNIX;
         l->family = AF_UNIX;
+        l->sotype = m->udiag_type;
         l->netns = ctx->netns;
         if (name)
                 copy_name(l->path, diag_attr_data(name), diag_attr_len(name));

@@ -6,6 +6,7 @@
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -411,6 +413,21 @@ int diag_open(DiagSocket **ret, ErrBuf *err) {
 
         *ret = s;
         s = NULL;
+        return 0;
+}
+
+int diag_interface_name(DiagSocket *s, uint32_t ifindex, char ret_name[IF_NAMESIZE]) {
+        struct ifreq ifr = { .ifr_ifindex = (int) ifindex };
+
+        if (ifindex == 0 || ifindex > INT_MAX)
+                return -ENODEV;
+        /* Netlink does not handle SIOCGIFNAME itself, so the kernel's
+         * sock_do_ioctl() hands it to dev_ioctl() in sock_net(): the
+         * namespace this socket was opened in, not the caller's current. */
+        if (ioctl(mnl_socket_get_fd(s->nl), SIOCGIFNAME, &ifr) < 0)
+                return -errno;
+        memcpy(ret_name, ifr.ifr_name, IF_NAMESIZE);
+        ret_name[IF_NAMESIZE - 1] = '\0';
         return 0;
 }
 

@@ -13,15 +13,14 @@ __attribute__((weak)) const char *test_needs_root = NULL;
 
 int main(void) {
         Suite *s = test_suite();
-        SRunner *sr;
+        SRunner *sr = srunner_create(s); /* owns s from here on */
         int failed, run;
 
         if (test_needs_root && geteuid() != 0) {
                 printf("SKIP: not root: %s\n", test_needs_root);
-                suite_free(s);
+                srunner_free(sr);
                 return EXIT_SKIP;
         }
-        sr = srunner_create(s);
         if (geteuid() != 0 && suite_tcase(s, "root")) {
                 printf("not root: skipping the checks of TCase \"root\"\n");
                 srunner_run_tagged(sr, NULL, NULL, NULL, "root", CK_NORMAL);

@@ -10,7 +10,9 @@
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <linux/netlink.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "diag.h"
 
@@ -113,4 +115,45 @@ static inline void check_control_messages(diag_parse_fn parse, void *out) {
         ck_assert_int_eq(parse(buf, nlh->nlmsg_len, 0, 0, out, &err), 1);
         nlh->nlmsg_type = NLMSG_OVERRUN;
         expect_parse_error(parse, buf, nlh->nlmsg_len, out, -ENOSPC, "NLMSG_OVERRUN: the kernel dropped data");
+}
+
+/* A framing case: a captured datagram, changed in its first message or cut,
+ * and what the parser must answer. Zero fields leave the recording as it
+ * is. */
+#define FRAMING_WHOLE SIZE_MAX
+
+typedef struct FramingCase {
+        const char *name;
+        size_t len;            /* bytes of the datagram parsed, FRAMING_WHOLE: all */
+        uint32_t nlmsg_len;    /* the first message's nlmsg_len */
+        uint16_t nlmsg_type;   /* the first message's nlmsg_type */
+        uint8_t family;        /* the first message's family (its first payload byte) */
+        uint16_t nla_len;      /* the first message's first attribute's nla_len */
+        int want_r;
+        const char *want_text; /* the exact reason, for want_r < 0 */
+        size_t want_n;         /* entries in out afterwards */
+} FramingCase;
+
+/* Changes rec (len bytes, messages whose fixed header of hdrlen bytes
+ * precedes the attributes) as c says, parses it (checks off) into out and
+ * asserts the result and the reason; the caller checks c->want_n. */
+static inline void check_framing_case(diag_parse_fn parse, void *rec, size_t len, size_t hdrlen,
+                                      const FramingCase *c, void *out) {
+        struct nlmsghdr *nlh = rec;
+        ErrBuf err = { { 0 } };
+        int r;
+
+        if (c->nlmsg_len)
+                nlh->nlmsg_len = c->nlmsg_len;
+        if (c->nlmsg_type)
+                nlh->nlmsg_type = c->nlmsg_type;
+        if (c->family)
+                *(uint8_t *) mnl_nlmsg_get_payload(nlh) = c->family;
+        if (c->nla_len)
+                ((struct nlattr *) ((uint8_t *) rec + NLMSG_HDRLEN + MNL_ALIGN(hdrlen)))->nla_len = c->nla_len;
+        r = parse(rec, c->len == FRAMING_WHOLE ? len : c->len, 0, 0, out, &err);
+        ck_assert_msg(r == c->want_r, "%s: returned %d, want %d (%s)", c->name, r, c->want_r, err.text);
+        if (c->want_r < 0)
+                ck_assert_msg(strcmp(err.text, c->want_text) == 0, "%s: \"%s\", want \"%s\"", c->name, err.text,
+                              c->want_text);
 }

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check-main.h"
 #include "config.h"
 
 /* Golden files are loaded with paths relative to FIXTURES/config, so that
@@ -906,7 +907,7 @@ START_TEST(test_partial_failure) {
 }
 END_TEST
 
-static Suite *config_suite(void) {
+Suite *test_suite(void) {
         Suite *s = suite_create("config");
         TCase *tc = tcase_create("core");
 
@@ -935,14 +936,4 @@ static Suite *config_suite(void) {
         tcase_add_test(tc, test_partial_failure);
         suite_add_tcase(s, tc);
         return s;
-}
-
-int main(void) {
-        SRunner *sr = srunner_create(config_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check-main.h"
 #include "diag-internal.h"
 #include "diag.h"
 
@@ -78,6 +79,25 @@ static Listener listener(uint8_t family, const char *addr, uint16_t port) {
 
         ck_assert_int_eq(inet_pton(family, addr, l.addr), 1);
         return l;
+}
+
+/* What syn_counts_for() must answer for a listener (with v6only). */
+typedef struct ForCase {
+        uint8_t family;
+        const char *addr;
+        uint16_t port;
+        bool v6only;
+        uint32_t want;
+} ForCase;
+
+static void check_for(const SynCounts *c, const ForCase *cases, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                Listener l = listener(cases[i].family, cases[i].addr, cases[i].port);
+                uint32_t got = syn_counts_for(c, &l, cases[i].v6only);
+
+                ck_assert_msg(got == cases[i].want, "%s port %u%s: %u, want %u", cases[i].addr, cases[i].port,
+                              cases[i].v6only ? " v6only" : "", got, cases[i].want);
+        }
 }
 
 /* Reads NAME.ss (`ss -tnH state syn-recv`) and checks that c holds exactly
@@ -190,28 +210,22 @@ START_TEST(test_fixture_dual) {
 END_TEST
 
 START_TEST(test_fixture_dual_listeners) {
+        static const ForCase cases[] = {
+                { AF_INET, "127.0.0.1", 7001, false, 3 },
+                { AF_INET6, "::1", 7002, true, 2 },
+                { AF_INET, "0.0.0.0", 7003, false, 3 },
+                { AF_INET, "127.0.0.2", 7003, false, 1 },
+                { AF_INET6, "::", 7004, false, 3 }, /* dual-stack */
+                { AF_INET6, "::", 7004, true, 1 },  /* as if v6only */
+                { AF_INET6, "::", 7005, true, 1 },
+                { AF_INET, "127.0.0.1", 7006, false, 0 },
+                /* a v4 wildcard never takes the v4-mapped requests of [::]:7004 */
+                { AF_INET, "0.0.0.0", 7004, false, 0 },
+        };
         SynCounts c = {0};
-        Listener l;
 
         ck_assert_uint_eq(replay("dual.rec", &c, NULL), 12);
-        l = listener(AF_INET, "127.0.0.1", 7001);
-        ck_assert_uint_eq(syn_counts_for(&c, &l, false), 3);
-        l = listener(AF_INET6, "::1", 7002);
-        ck_assert_uint_eq(syn_counts_for(&c, &l, true), 2);
-        l = listener(AF_INET, "0.0.0.0", 7003);
-        ck_assert_uint_eq(syn_counts_for(&c, &l, false), 3);
-        l = listener(AF_INET, "127.0.0.2", 7003);
-        ck_assert_uint_eq(syn_counts_for(&c, &l, false), 1);
-        l = listener(AF_INET6, "::", 7004);
-        ck_assert_uint_eq(syn_counts_for(&c, &l, false), 3); /* dual-stack */
-        ck_assert_uint_eq(syn_counts_for(&c, &l, true), 1);  /* as if v6only */
-        l = listener(AF_INET6, "::", 7005);
-        ck_assert_uint_eq(syn_counts_for(&c, &l, true), 1);
-        l = listener(AF_INET, "127.0.0.1", 7006);
-        ck_assert_uint_eq(syn_counts_for(&c, &l, false), 0);
-        /* a v4 wildcard never takes the v4-mapped requests of [::]:7004 */
-        l = listener(AF_INET, "0.0.0.0", 7004);
-        ck_assert_uint_eq(syn_counts_for(&c, &l, false), 0);
+        check_for(&c, cases, ELEMENTSOF(cases));
         syn_counts_done(&c);
 }
 END_TEST
@@ -254,6 +268,26 @@ static void add(SynCounts *c, uint8_t family, const char *addr, uint16_t port, u
 }
 
 START_TEST(test_for_rules) {
+        static const ForCase cases[] = {
+                /* exact */
+                { AF_INET, "127.0.0.1", 80, false, 3 },
+                { AF_INET, "127.0.0.1", 80, true, 3 }, /* ignored for AF_INET */
+                { AF_INET6, "::1", 80, true, 7 },
+                { AF_INET6, "::1", 80, false, 7 },
+                { AF_INET6, "::ffff:10.0.0.1", 80, false, 11 },
+                /* other address, other port */
+                { AF_INET, "127.0.0.2", 80, false, 0 },
+                { AF_INET, "127.0.0.1", 82, false, 0 },
+                /* v4 wildcard: every AF_INET request of the port, no AF_INET6 */
+                { AF_INET, "0.0.0.0", 80, false, 5 },
+                { AF_INET, "0.0.0.0", 81, false, 100 },
+                /* [::] v6only: AF_INET6 but not v4-mapped */
+                { AF_INET6, "::", 80, true, 20 },
+                /* [::] dual-stack: all AF_INET6 and all AF_INET */
+                { AF_INET6, "::", 80, false, 7 + 11 + 13 + 2 + 3 },
+                { AF_INET6, "::", 81, true, 0 },
+                { AF_INET6, "::", 81, false, 100 },
+        };
         SynCounts c = {0};
         Listener l;
 
@@ -266,34 +300,7 @@ START_TEST(test_for_rules) {
         add(&c, AF_INET, "127.0.0.1", 79, 1000);
         syn_counts_sort(&c);
         ck_assert_uint_eq(c.n, 7);
-
-        /* exact */
-        l = listener(AF_INET, "127.0.0.1", 80);
-        ck_assert_uint_eq(syn_counts_for(&c, &l, false), 3);
-        ck_assert_uint_eq(syn_counts_for(&c, &l, true), 3); /* ignored for AF_INET */
-        l = listener(AF_INET6, "::1", 80);
-        ck_assert_uint_eq(syn_counts_for(&c, &l, true), 7);
-        ck_assert_uint_eq(syn_counts_for(&c, &l, false), 7);
-        l = listener(AF_INET6, "::ffff:10.0.0.1", 80);
-        ck_assert_uint_eq(syn_counts_for(&c, &l, false), 11);
-        /* other address, other port */
-        l = listener(AF_INET, "127.0.0.2", 80);
-        ck_assert_uint_eq(syn_counts_for(&c, &l, false), 0);
-        l = listener(AF_INET, "127.0.0.1", 82);
-        ck_assert_uint_eq(syn_counts_for(&c, &l, false), 0);
-        /* v4 wildcard: every AF_INET request of the port, no AF_INET6 */
-        l = listener(AF_INET, "0.0.0.0", 80);
-        ck_assert_uint_eq(syn_counts_for(&c, &l, false), 5);
-        l = listener(AF_INET, "0.0.0.0", 81);
-        ck_assert_uint_eq(syn_counts_for(&c, &l, false), 100);
-        /* [::] v6only: AF_INET6 but not v4-mapped */
-        l = listener(AF_INET6, "::", 80);
-        ck_assert_uint_eq(syn_counts_for(&c, &l, true), 20);
-        /* [::] dual-stack: all AF_INET6 and all AF_INET */
-        ck_assert_uint_eq(syn_counts_for(&c, &l, false), 7 + 11 + 13 + 2 + 3);
-        l = listener(AF_INET6, "::", 81);
-        ck_assert_uint_eq(syn_counts_for(&c, &l, true), 0);
-        ck_assert_uint_eq(syn_counts_for(&c, &l, false), 100);
+        check_for(&c, cases, ELEMENTSOF(cases));
         /* SO_REUSEPORT: every member of the group gets the group's count */
         Listener a = listener(AF_INET, "127.0.0.1", 79), b = a;
         a.cookie = 1;
@@ -376,58 +383,49 @@ START_TEST(test_parse_skips_other_states) {
 }
 END_TEST
 
-START_TEST(test_parse_malformed) {
+/* The first datagram of dual.rec: 1152 bytes, twelve messages of 96 (an
+ * inet_diag_msg and one 8-byte attribute). */
+static const FramingCase framing[] = {
+        { "as captured", FRAMING_WHOLE, .want_r = 1, .want_n = 12 }, /* one entry per request until sorted */
+        { "cut in the third message", 250, .want_r = -EPROTO,
+          .want_text = "netlink message length 96 invalid (58 bytes left)" },
+        { "cut in the second header", 96 + 10, .want_r = -EPROTO,
+          .want_text = "10 trailing bytes: netlink message too short" },
+        { "empty", 0, .want_r = -EPROTO, .want_text = "empty datagram" },
+        { "attribute past its message", FRAMING_WHOLE, .nla_len = 12, .want_r = -EPROTO,
+          .want_text = "malformed attributes" },
+        { "header only", 16, .nlmsg_len = 16, .want_r = -EPROTO, .want_text = "inet_diag_msg payload too short" },
+        { "garbage length", FRAMING_WHOLE, .nlmsg_len = 0xffff0000u, .want_r = -EPROTO,
+          .want_text = "netlink message length 4294901760 invalid (1152 bytes left)" },
+        { "unknown family", FRAMING_WHOLE, .family = 7, .want_r = -EPROTO,
+          .want_text = "unexpected address family 7" },
+        { "unknown message type", FRAMING_WHOLE, .nlmsg_type = 99, .want_r = -EPROTO,
+          .want_text = "unexpected message type 99" },
+};
+
+START_TEST(test_parse_framing) {
+        const FramingCase *c = &framing[_i];
         static uint32_t rec[DIAG_BUFFER_SIZE / 4];
-        uint8_t buf[1024];
-        SynCounts c = {0};
-        ErrBuf err = {{0}};
-        FILE *f = open_fixture("dual.rec");
-        uint32_t len;
-        size_t off = 0;
-        struct nlmsghdr *nlh;
+        SynCounts s = {0};
+        size_t len = load_record("dual.rec", 0, rec, sizeof(rec));
 
-        ck_assert_uint_eq(fread(&len, sizeof(len), 1, f), 1);
         ck_assert_uint_eq(len, 1152);
-        ck_assert_uint_eq(fread(rec, 1, len, f), len);
-        fclose(f);
+        check_framing_case(parse_syn, rec, len, sizeof(struct inet_diag_msg), c, &s);
+        ck_assert_msg(s.n == c->want_n, "%s: %zu entries, want %zu", c->name, s.n, c->want_n);
+        syn_counts_done(&s);
+}
+END_TEST
 
-        /* cut in the middle of the third message (96 bytes each) */
-        ck_assert_int_eq(diag_parse_syn(rec, 250, 0, 0, &c, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "netlink message length 96 invalid (58 bytes left)");
-        ck_assert_int_eq(diag_parse_syn(rec, 96 + 10, 0, 0, &c, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "10 trailing bytes: netlink message too short");
-        ck_assert_int_eq(diag_parse_syn(rec, 0, 0, 0, &c, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "empty datagram");
-        ck_assert_uint_eq(c.n, 0);
-        /* sequence number and port id are checked */
-        nlh = (struct nlmsghdr *) rec;
+/* Sequence number and port id are checked. */
+START_TEST(test_parse_seq_portid_mismatch) {
+        static uint32_t rec[DIAG_BUFFER_SIZE / 4];
+        SynCounts c = {0};
+        size_t len = load_record("dual.rec", 0, rec, sizeof(rec));
+
         ck_assert_int_eq(check_seq_portid(parse_syn, rec, len, &c), 1);
         ck_assert_uint_eq(c.n, 12); /* one entry per request until sorted */
         syn_counts_sort(&c);
         ck_assert_uint_eq(c.n, 7);
-        c.n = 0;
-        /* an attribute that runs past its message */
-        ((struct nlattr *) ((uint8_t *) rec + 16 + sizeof(struct inet_diag_msg)))->nla_len = 12;
-        ck_assert_int_eq(diag_parse_syn(rec, len, 0, 0, &c, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "malformed attributes");
-        /* header-only message */
-        nlh->nlmsg_len = 16;
-        ck_assert_int_eq(diag_parse_syn(rec, 16, 0, 0, &c, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "inet_diag_msg payload too short");
-        /* garbage length */
-        nlh->nlmsg_len = 0xffff0000u;
-        ck_assert_int_eq(diag_parse_syn(rec, len, 0, 0, &c, &err), -EPROTO);
-
-        /* synthetic: bad family, bad type */
-        put_msg(buf, &off, SOCK_DIAG_BY_FAMILY, 7, TCP_SYN_RECV, NULL, 80);
-        ck_assert_int_eq(diag_parse_syn(buf, off, 0, 0, &c, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "unexpected address family 7");
-        off = 0;
-        put_msg(buf, &off, 99, AF_INET, TCP_SYN_RECV, "127.0.0.1", 80);
-        ck_assert_int_eq(diag_parse_syn(buf, off, 0, 0, &c, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "unexpected message type 99");
-        ck_assert_uint_eq(c.n, 0);
-
         syn_counts_done(&c);
 }
 END_TEST
@@ -542,8 +540,6 @@ START_TEST(test_live) {
         Listener l4 = listener(AF_INET, "127.0.0.1", 4711), l6 = listener(AF_INET6, "::1", 4712);
         int r = -1;
 
-        if (geteuid() != 0)
-                return; /* needs a private network namespace */
         ck_assert_int_eq(unshare(CLONE_NEWNET), 0);
         lo_up();
         deferred_listener(AF_INET, "127.0.0.1", 4711);
@@ -581,7 +577,7 @@ START_TEST(test_live) {
 }
 END_TEST
 
-static Suite *diag_syn_suite(void) {
+Suite *test_suite(void) {
         Suite *s = suite_create("diag-syn");
         TCase *tc = tcase_create("fixtures");
 
@@ -598,25 +594,16 @@ static Suite *diag_syn_suite(void) {
 
         tc = tcase_create("parse");
         tcase_add_test(tc, test_parse_skips_other_states);
-        tcase_add_test(tc, test_parse_malformed);
+        tcase_add_loop_test(tc, test_parse_framing, 0, ELEMENTSOF(framing));
+        tcase_add_test(tc, test_parse_seq_portid_mismatch);
         tcase_add_test(tc, test_parse_control_messages);
         tcase_add_test(tc, test_request);
         suite_add_tcase(s, tc);
 
-        tc = tcase_create("live");
+        /* Live, in a private network namespace: root. */
+        tc = tcase_create_root();
         tcase_add_test(tc, test_live);
         tcase_set_timeout(tc, 30);
         suite_add_tcase(s, tc);
         return s;
-}
-
-int main(void) {
-        SRunner *sr = srunner_create(diag_syn_suite());
-        int failed;
-
-        srunner_set_fork_status(sr, CK_FORK);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -2,16 +2,23 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/inet_diag.h>
+#include <linux/if_link.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include "check-main.h"
 #include "diag.h"
 
 #define FIXTURE_DIR "diag"
@@ -312,42 +319,30 @@ START_TEST(test_parse_record_more_then_done) {
 }
 END_TEST
 
-START_TEST(test_parse_truncated) {
+/* The first datagram of ipv4.rec: 656 bytes, four messages of 164. */
+static const FramingCase framing[] = {
+        { "as captured", FRAMING_WHOLE, .want_r = 1, .want_n = 4 },
+        { "cut in the third message", 400, .want_r = -EPROTO,
+          .want_text = "netlink message length 164 invalid (72 bytes left)" },
+        { "cut in the second header", 164 + 10, .want_r = -EPROTO,
+          .want_text = "10 trailing bytes: netlink message too short" },
+        { "empty", 0, .want_r = -EPROTO, .want_text = "empty datagram" },
+        { "garbage length", FRAMING_WHOLE, .nlmsg_len = 0xffff0000u, .want_r = -EPROTO,
+          .want_text = "netlink message length 4294901760 invalid (656 bytes left)" },
+        { "length below a header", FRAMING_WHOLE, .nlmsg_len = 8, .want_r = -EPROTO,
+          .want_text = "netlink message length 8 invalid (656 bytes left)" },
+        { "header only", 16, .nlmsg_len = 16, .want_r = -EPROTO, .want_text = "inet_diag_msg payload too short" },
+};
+
+START_TEST(test_parse_framing) {
+        const FramingCase *c = &framing[_i];
         ListenerSet set = {0};
-        ErrBuf err = {{0}};
         uint32_t rec[DIAG_BUFFER_SIZE / 4];
         size_t len = load_record("ipv4.rec", 0, rec, sizeof(rec));
 
         ck_assert_uint_eq(len, 656);
-        /* cut in the middle of the third message */
-        ck_assert_int_eq(diag_parse(rec, 400, 0, 0, &set, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "netlink message length 164 invalid (72 bytes left)");
-        /* cut inside a header */
-        ck_assert_int_eq(diag_parse(rec, 164 + 10, 0, 0, &set, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "10 trailing bytes: netlink message too short");
-        ck_assert_int_eq(diag_parse(rec, 0, 0, 0, &set, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "empty datagram");
-        listener_set_done(&set);
-}
-END_TEST
-
-START_TEST(test_parse_garbage_length) {
-        ListenerSet set = {0};
-        ErrBuf err = {{0}};
-        uint32_t rec[DIAG_BUFFER_SIZE / 4];
-        size_t len = load_record("ipv4.rec", 0, rec, sizeof(rec));
-        struct nlmsghdr *nlh = (struct nlmsghdr *) rec;
-
-        nlh->nlmsg_len = 0xffff0000u;
-        ck_assert_int_eq(diag_parse(rec, len, 0, 0, &set, &err), -EPROTO);
-        nlh->nlmsg_len = 8;
-        ck_assert_int_eq(diag_parse(rec, len, 0, 0, &set, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "netlink message length 8 invalid (656 bytes left)");
-        /* a header-only SOCK_DIAG_BY_FAMILY message */
-        nlh->nlmsg_len = 16;
-        ck_assert_int_eq(diag_parse(rec, 16, 0, 0, &set, &err), -EPROTO);
-        ck_assert_str_eq(err.text, "inet_diag_msg payload too short");
-        ck_assert_uint_eq(set.n, 0);
+        check_framing_case(parse_inet, rec, len, sizeof(struct inet_diag_msg), c, &set);
+        ck_assert_msg(set.n == c->want_n, "%s: %zu listeners, want %zu", c->name, set.n, c->want_n);
         listener_set_done(&set);
 }
 END_TEST
@@ -696,7 +691,79 @@ START_TEST(test_bytecode_semantics) {
 }
 END_TEST
 
-static Suite *diag_suite(void) {
+/* ---- interface names (root: a network namespace of our own) ---------- */
+
+/* Adds a device of that kind, with that name and index, to the current
+ * namespace through RTM_NEWLINK; 0 or a negative errno. */
+static int link_add(const char *kind, const char *name, int ifindex) {
+        uint8_t buf[512];
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        struct ifinfomsg *ifi;
+        struct nlattr *info;
+        struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+        int r;
+
+        ck_assert_ptr_nonnull(nl);
+        ck_assert_int_eq(mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID), 0);
+        nlh->nlmsg_type = RTM_NEWLINK;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK;
+        nlh->nlmsg_seq = 1;
+        ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+        ifi->ifi_family = AF_UNSPEC;
+        ifi->ifi_index = ifindex;
+        mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+        info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+        mnl_attr_put_strz(nlh, IFLA_INFO_KIND, kind);
+        mnl_attr_nest_end(nlh, info);
+        ck_assert_int_ge(mnl_socket_sendto(nl, nlh, nlh->nlmsg_len), 0);
+        r = (int) mnl_socket_recvfrom(nl, buf, sizeof(buf));
+        ck_assert_int_gt(r, 0);
+        r = mnl_cb_run(buf, (size_t) r, 1, mnl_socket_get_portid(nl), NULL, NULL);
+        r = r < 0 ? -errno : 0;
+        mnl_socket_close(nl);
+        return r;
+}
+
+/* A socket opened in another namespace names that namespace's interfaces:
+ * d0, made there with an index the test's own namespace does not have, is
+ * found through the socket after we went back, and not by if_indextoname(). */
+START_TEST(test_interface_name_other_netns) {
+        static const char *const kinds[] = { "dummy", "ifb", "bridge" };
+        char name[IF_NAMESIZE], other[IF_NAMESIZE];
+        DiagSocket *inside = NULL, *here = NULL;
+        ErrBuf err = {{0}};
+        int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), idx = 4242, r = -1;
+
+        ck_assert_int_ge(self, 0);
+        while (if_indextoname((unsigned) idx, other))
+                idx++;
+        ck_assert_int_eq(diag_open(&here, &err), 0);
+
+        ck_assert_int_eq(unshare(CLONE_NEWNET), 0);
+        /* dummy is not built everywhere: any kind that needs no options */
+        for (size_t i = 0; i < ELEMENTSOF(kinds) && r < 0; i++)
+                r = link_add(kinds[i], "d0", idx);
+        ck_assert_msg(r == 0, "cannot add d0: %s", strerror(-r));
+        ck_assert_int_eq(diag_open(&inside, &err), 0);
+        ck_assert_int_eq(setns(self, CLONE_NEWNET), 0); /* back; the socket keeps its namespace */
+        close(self);
+
+        ck_assert_int_eq(diag_interface_name(inside, (uint32_t) idx, name), 0);
+        ck_assert_str_eq(name, "d0");
+        ck_assert_ptr_null(if_indextoname((unsigned) idx, other));
+        ck_assert_int_eq(diag_interface_name(here, (uint32_t) idx, name), -ENODEV);
+        /* lo is index 1 in every namespace */
+        ck_assert_int_eq(diag_interface_name(inside, 1, name), 0);
+        ck_assert_str_eq(name, "lo");
+        ck_assert_int_eq(diag_interface_name(inside, (uint32_t) idx + 1, name), -ENODEV);
+        ck_assert_int_eq(diag_interface_name(inside, 0, name), -ENODEV);
+        ck_assert_int_eq(diag_interface_name(inside, UINT32_MAX, name), -ENODEV);
+        diag_close(inside);
+        diag_close(here);
+}
+END_TEST
+
+Suite *test_suite(void) {
         Suite *s = suite_create("diag");
         TCase *tc = tcase_create("replay");
 
@@ -712,8 +779,7 @@ static Suite *diag_suite(void) {
 
         tc = tcase_create("parse");
         tcase_add_test(tc, test_parse_record_more_then_done);
-        tcase_add_test(tc, test_parse_truncated);
-        tcase_add_test(tc, test_parse_garbage_length);
+        tcase_add_loop_test(tc, test_parse_framing, 0, ELEMENTSOF(framing));
         tcase_add_test(tc, test_parse_seq_portid_mismatch);
         tcase_add_test(tc, test_parse_control_messages);
         tcase_add_test(tc, test_parse_synthetic_fields);
@@ -731,16 +797,9 @@ static Suite *diag_suite(void) {
         tcase_add_test(tc, test_bytecode_semantics);
         tcase_set_timeout(tc, 30);
         suite_add_tcase(s, tc);
+
+        tc = tcase_create_root();
+        tcase_add_test(tc, test_interface_name_other_netns);
+        suite_add_tcase(s, tc);
         return s;
-}
-
-int main(void) {
-        SRunner *sr = srunner_create(diag_suite());
-        int failed;
-
-        srunner_set_fork_status(sr, CK_FORK);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

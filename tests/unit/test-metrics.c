@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check-main.h"
 #include "metrics.h"
 
 #include "alloc-count.h"
@@ -879,7 +880,7 @@ START_TEST(test_scale_10k) {
 }
 END_TEST
 
-static Suite *metrics_suite(void) {
+Suite *test_suite(void) {
         Suite *s = suite_create("metrics");
         TCase *tc = tcase_create("core");
 
@@ -900,14 +901,4 @@ static Suite *metrics_suite(void) {
         tcase_add_test(tc, test_scale_10k);
         suite_add_tcase(s, tc);
         return s;
-}
-
-int main(void) {
-        SRunner *sr = srunner_create(metrics_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

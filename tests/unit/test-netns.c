@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check-main.h"
 #include "netns.h"
 #include "util.h"
 
@@ -134,13 +135,6 @@ static int read_own_netns(void *userdata, ErrBuf *err) {
         return 42;
 }
 
-static bool have_root(void) {
-        if (geteuid() == 0)
-                return true;
-        fprintf(stderr, "skipping: needs root to make network namespaces\n");
-        return false;
-}
-
 START_TEST(test_run) {
         char own[64], inside[64] = "", want[64], path[64];
         ErrBuf err = { "" };
@@ -148,8 +142,6 @@ START_TEST(test_run) {
         int self_fd, fd;
         pid_t child;
 
-        if (!have_root())
-                return;
         child = spawn_netns();
         snprintf(path, sizeof(path), "/proc/%d/ns/net", (int) child);
         link_of(path, want);
@@ -177,8 +169,6 @@ START_TEST(test_run_unprivileged) {
         int self_fd, fd, status;
         pid_t child, pid;
 
-        if (!have_root())
-                return;
         child = spawn_netns();
         snprintf(path, sizeof(path), "/proc/%d/ns/net", (int) child);
         ck_assert_int_eq(netns_open_self(&self_fd, &self_inode, &err), 0);
@@ -216,8 +206,6 @@ START_TEST(test_run_netns_names) {
         NetnsList l = { 0 };
         pid_t child[2];
 
-        if (!have_root())
-                return;
         /* This test runs in its own process (CK_FORK): a private /run. */
         ck_assert_int_eq(unshare(CLONE_NEWNS), 0);
         ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
@@ -255,22 +243,20 @@ START_TEST(test_run_netns_names) {
 }
 END_TEST
 
-int main(void) {
+Suite *test_suite(void) {
         Suite *s = suite_create("netns");
         TCase *tc = tcase_create("core");
-        SRunner *sr;
-        int failed;
 
         tcase_add_test(tc, test_expand_literal);
         tcase_add_test(tc, test_expand_glob);
         tcase_add_test(tc, test_open);
+        suite_add_tcase(s, tc);
+
+        /* Making network namespaces, mounts under /run, setns(): root. */
+        tc = tcase_create_root();
         tcase_add_test(tc, test_run);
         tcase_add_test(tc, test_run_unprivileged);
         tcase_add_test(tc, test_run_netns_names);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+        return s;
 }

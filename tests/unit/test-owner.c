@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check-main.h"
 #include "owner.h"
 #include "util.h"
 
@@ -232,10 +233,6 @@ START_TEST(test_process_nobody) {
         uint32_t ino;
         pid_t child;
 
-        if (geteuid() != 0) {
-                fprintf(stderr, "test_process_nobody: not root, cannot drop to nobody, skipping\n");
-                return;
-        }
         ck_assert_int_ge(s, 0);
         ino = sock_inode(s);
         child = fork();
@@ -374,10 +371,6 @@ START_TEST(test_process_budget_within) {
         int status;
         pid_t child;
 
-        if (geteuid() != 0) {
-                fprintf(stderr, "test_process_budget_within: not root, no pid namespace, skipping\n");
-                return;
-        }
         child = fork();
         ck_assert_int_ge(child, 0);
         if (child == 0) {
@@ -579,27 +572,16 @@ static void expect_u(unsigned line, unsigned got, unsigned want) {
 #define EXPECT_SCANS(o, want) expect_u(__LINE__, owner_scans(o), want)
 
 /* A private cgroup2 mount (in a cgroup namespace of our own, so below this
- * test's cgroup) and a directory in it, into mnt and top; false (and a
- * message) when the test cannot run here. */
-static bool cgroup_setup(const char *test, char mnt[64], char top[128]) {
-        if (geteuid() != 0) {
-                fprintf(stderr, "%s: not root, no cgroup2 mount, skipping\n", test);
-                return false;
-        }
+ * test's cgroup) and a directory in it, into mnt and top. Root only (the
+ * TCase "root"): as root, not getting them is a failure. */
+static void cgroup_setup(char mnt[64], char top[128]) {
         snprintf(mnt, 64, "%s/test-owner-cg-XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-        if (unshare(CLONE_NEWNS | CLONE_NEWCGROUP) < 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-            !mkdtemp(mnt)) {
-                fprintf(stderr, "%s: no private mount and cgroup namespace (%s), skipping\n", test, strerror(errno));
-                return false;
-        }
-        if (mount("cgroup2", mnt, "cgroup2", 0, NULL) < 0) {
-                fprintf(stderr, "%s: cannot mount cgroup2 (%s), skipping\n", test, strerror(errno));
-                rmdir(mnt);
-                return false;
-        }
+        ck_assert_msg(unshare(CLONE_NEWNS | CLONE_NEWCGROUP) == 0 &&
+                              mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 && mkdtemp(mnt),
+                      "no private mount and cgroup namespace: %s", strerror(errno));
+        ck_assert_msg(mount("cgroup2", mnt, "cgroup2", 0, NULL) == 0, "cannot mount cgroup2: %s", strerror(errno));
         snprintf(top, 128, "%s/test-owner-XXXXXX", mnt);
         ck_assert_ptr_nonnull(mkdtemp(top));
-        return true;
 }
 
 static void cgroup_teardown(const char *mnt, const char *top, const char *const *names, size_t n) {
@@ -625,25 +607,7 @@ START_TEST(test_hold_rescan) {
         uint64_t a, b, c, d;
         Owner *o = NULL;
 
-        if (geteuid() != 0) {
-                fprintf(stderr, "test_hold_rescan: not root, no cgroup2 mount, skipping\n");
-                return;
-        }
-        snprintf(mnt, sizeof(mnt), "%s/test-owner-cg-XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-        if (unshare(CLONE_NEWNS | CLONE_NEWCGROUP) < 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-            !mkdtemp(mnt)) {
-                fprintf(stderr, "test_hold_rescan: no private mount and cgroup namespace (%s), skipping\n",
-                        strerror(errno));
-                return;
-        }
-        if (mount("cgroup2", mnt, "cgroup2", 0, NULL) < 0) {
-                fprintf(stderr, "test_hold_rescan: cannot mount cgroup2 (%s), skipping\n", strerror(errno));
-                rmdir(mnt);
-                return;
-        }
-        snprintf(top, sizeof(top), "%s/test-owner-XXXXXX", mnt);
-        ck_assert_ptr_nonnull(mkdtemp(top));
-
+        cgroup_setup(mnt, top);
         a = mkdir_ino(top, "a.service");
         ck_assert_int_eq(owner_new(top, &o), 0);
         owner_set_rescan_interval(o, 0);
@@ -717,8 +681,7 @@ START_TEST(test_known_missing) {
         uint64_t a, gone, fresh;
         Owner *o = NULL;
 
-        if (!cgroup_setup("test_known_missing", mnt, top))
-                return;
+        cgroup_setup(mnt, top);
         a = mkdir_ino(top, "a.service");
         gone = mkdir_ino(top, "gone.service");
         snprintf(p, sizeof(p), "%s/gone.service", top);
@@ -833,11 +796,9 @@ START_TEST(test_known_missing_bounded) {
 }
 END_TEST
 
-int main(void) {
+Suite *test_suite(void) {
         Suite *s = suite_create("owner");
         TCase *tc = tcase_create("core");
-        SRunner *sr;
-        int failed;
 
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_unit_from_cgroup);
@@ -846,18 +807,19 @@ int main(void) {
         tcase_add_test(tc, test_user_many);
         tcase_add_test(tc, test_process_self);
         tcase_add_test(tc, test_process_child);
-        tcase_add_test(tc, test_process_nobody);
         tcase_add_test(tc, test_process_budget);
-        tcase_add_test(tc, test_process_budget_within);
         tcase_add_test(tc, test_fake_lowest_and_comm);
         tcase_add_test(tc, test_fake_budget_resume);
-        tcase_add_test(tc, test_hold_rescan);
-        tcase_add_test(tc, test_known_missing);
         tcase_add_test(tc, test_known_missing_bounded);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+
+        /* Dropping to nobody, pid and cgroup namespaces, cgroup2 mounts: root. */
+        tc = tcase_create_root();
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, test_process_nobody);
+        tcase_add_test(tc, test_process_budget_within);
+        tcase_add_test(tc, test_hold_rescan);
+        tcase_add_test(tc, test_known_missing);
+        suite_add_tcase(s, tc);
+        return s;
 }

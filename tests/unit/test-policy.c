@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "check-main.h"
 #include "config.h"
 #include "policy.h"
 
@@ -1940,7 +1941,7 @@ START_TEST(test_netns_steady_state_no_alloc) {
 }
 END_TEST
 
-static Suite *policy_suite(void) {
+Suite *test_suite(void) {
         Suite *s = suite_create("policy");
         TCase *tc = tcase_create("core");
 
@@ -1995,15 +1996,4 @@ static Suite *policy_suite(void) {
         tcase_add_test(tc, test_churn);
         suite_add_tcase(s, tc);
         return s;
-}
-
-int main(void) {
-        SRunner *sr = srunner_create(policy_suite());
-        int failed;
-
-        srunner_set_fork_status(sr, CK_FORK);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "check-main.h"
 #include "config.h"
 #include "owner.h"
 #include "report.h"
@@ -402,11 +403,9 @@ START_TEST(test_table_empty) {
 }
 END_TEST
 
-int main(void) {
+Suite *test_suite(void) {
         Suite *s = suite_create("report");
         TCase *tc = tcase_create("core");
-        SRunner *sr;
-        int failed;
 
         tcase_add_test(tc, test_table);
         tcase_add_test(tc, test_json);
@@ -419,9 +418,5 @@ int main(void) {
         tcase_add_test(tc, test_netns_no_host);
         tcase_add_test(tc, test_netns_watch);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+        return s;
 }

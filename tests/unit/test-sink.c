@@ -13,6 +13,7 @@
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 
+#include "check-main.h"
 #include "sink.h"
 
 /* sink_event()'s journal entries, caught here instead of sent: the test
@@ -408,11 +409,9 @@ START_TEST(test_stderr_is_journal) {
 }
 END_TEST
 
-int main(void) {
+Suite *test_suite(void) {
         Suite *s = suite_create("sink");
         TCase *tc = tcase_create("core");
-        SRunner *sr;
-        int failed;
 
         tcase_add_test(tc, test_high);
         tcase_add_test(tc, test_full_clamped);
@@ -430,9 +429,5 @@ int main(void) {
         tcase_add_test(tc, test_log_target);
         tcase_add_test(tc, test_stderr_is_journal);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+        return s;
 }
