@@ -89,8 +89,7 @@ void process_finder_set_deadline(ProcessFinder *p, uint64_t usec) {
 }
 
 /* A positive decimal number without sign or leading zeros, as procfs names
- * pids ("self", "0042" are not pids). Descriptor 0 fails it too: a socket
- * there is not seen (as before the split). */
+ * pids ("self", "0042" are not pids). */
 static bool parse_number(const char *s, int *ret) {
         long v = 0;
 
@@ -103,6 +102,16 @@ static bool parse_number(const char *s, int *ret) {
         }
         *ret = (int) v;
         return true;
+}
+
+/* A descriptor number: as a pid, or "0" (a socket-activated service with
+ * StandardInput=socket holds its listener there). */
+static bool parse_fd(const char *s, int *ret) {
+        if (s[0] == '0' && s[1] == 0) {
+                *ret = 0;
+                return true;
+        }
+        return parse_number(s, ret);
 }
 
 /* /proc/<pid>/comm holds up to 15 characters and a newline. */
@@ -171,7 +180,7 @@ static int pid_holds(Scan *s, int rfd, int pid, int first_fd, int *ret_fd) {
         for (struct dirent *de; r == 0 && (de = readdir(d));) {
                 int fd;
 
-                if ((de->d_type != DT_LNK && de->d_type != DT_UNKNOWN) || !parse_number(de->d_name, &fd))
+                if ((de->d_type != DT_LNK && de->d_type != DT_UNKNOWN) || !parse_fd(de->d_name, &fd))
                         continue;
                 if (fd < first_fd)
                         continue;

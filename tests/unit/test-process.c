@@ -366,6 +366,7 @@ START_TEST(test_fake_lowest_and_comm) {
         fake_proc(42, NULL, 1, "socket:[42420]");
         fake_proc(43, "nocomm-holder", 9, "socket:[4243]");
         fake_proc(12, "nofd\n", 0, NULL);
+        fake_proc(44, "stdin\n", 0, "socket:[4244]");
         snprintf(p, sizeof(p), "%s/self", fake);
         ck_assert_int_eq(mkdir(p, 0755), 0);
         snprintf(p, sizeof(p), "%s/0042", fake);
@@ -379,6 +380,10 @@ START_TEST(test_fake_lowest_and_comm) {
         ck_assert_int_eq(process_find(o, 4243, &pid, comm), 0);
         ck_assert_int_eq(pid, 43);
         ck_assert_str_eq(comm, "nocomm-holder");
+        /* Descriptor 0 counts (StandardInput=socket). */
+        ck_assert_int_eq(process_find(o, 4244, &pid, comm), 0);
+        ck_assert_int_eq(pid, 44);
+        ck_assert_str_eq(comm, "stdin");
 
         /* Our holder lets go: the next one, its comm cut at 15. */
         snprintf(p, sizeof(p), "%s/42/fd/5", fake);
