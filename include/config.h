@@ -50,6 +50,7 @@ typedef struct Config {
         char *metrics_file; /* NULL: none */
         uint64_t syn_interval_usec; /* between SYN-queue counts; 0 = never */
         bool host;       /* watch the daemon's own network namespace (default true) */
+        int log_level;   /* `log_level`: a syslog priority, -1 when not set */
         char **namespaces; /* namespace files or glob(7) patterns, absolute, in file order */
         size_t n_namespaces;
         Watch *watch; /* no TCP entry: every TCP listener, with the top-level levels */

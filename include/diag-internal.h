@@ -58,9 +58,6 @@ static inline const void *diag_attr_data(const struct nlattr *a) {
         return (const uint8_t *) a + MNL_ATTR_HDRLEN;
 }
 
-/* A diag_listener_cb that appends to the ListenerSet in userdata. */
-int diag_push_cb(const Listener *l, void *userdata);
-
 /* Parses one datagram: checks every message's length (a cut datagram must
  * not look complete), then runs data_cb on each data message with a
  * ParseContext for cb/userdata/netns, and the shared control callbacks

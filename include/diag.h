@@ -67,6 +67,9 @@ int diag_dump_listeners(DiagSocket *s, const PortRange *ranges, size_t n_ranges,
  * aborts the dump. */
 typedef int (*diag_listener_cb)(const Listener *l, void *userdata);
 
+/* A diag_listener_cb that appends to the ListenerSet in userdata. */
+int diag_push_cb(const Listener *l, void *userdata);
+
 /* Like diag_dump_listeners(), but hands each listener to cb instead of
  * storing it: the daemon's poll path keeps no copy of the population.
  * Returns the number of listeners handed over. On error, cb may already

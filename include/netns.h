@@ -25,7 +25,18 @@ typedef struct NetnsFile {
 typedef struct NetnsList {
         NetnsFile *items;
         size_t n, cap;
+        size_t deferred; /* candidates left for a later call (max_opens) */
 } NetnsList;
+
+/* How netns_expand() may spare work: files whose inode known() says is a
+ * network namespace the caller watches are only stat()ed, not opened; at
+ * most max_opens (0: no limit) other files are opened per call, the rest
+ * are counted in NetnsList.deferred and left for a later call. */
+typedef struct NetnsExpand {
+        bool (*known)(void *userdata, uint64_t inode);
+        void *userdata;
+        size_t max_opens;
+} NetnsExpand;
 
 void netns_list_clear(NetnsList *l);
 void netns_list_done(NetnsList *l);
@@ -34,14 +45,16 @@ void netns_list_done(NetnsList *l);
  * glob(7) magic characters yields its matches in sorted order; matches that
  * are not network namespace files (a file `ip netns add` has created but
  * not yet mounted over, /proc/PID/ns/uts, ...) or that vanish meanwhile
- * are left out silently. A literal path yields one entry: with error
- * -ENOENT if it does not exist (yet), -EACCES and the like if it cannot be
- * opened, -ENOTTY if it is not a network namespace file. Each candidate is
- * stat()ed and opened once (NS_GET_NSTYPE). Namespaces reached by several
- * paths appear once (the first path wins). Allocates (glob(3), the
- * entries). Returns the number of entries, -ENOMEM, or -errno when the
- * caller's own namespace file cannot be stat()ed. */
-int netns_expand(char *const *patterns, size_t n, NetnsList *out);
+ * are left out silently, and matches that could not be opened for want of
+ * resources (EMFILE, ENFILE, ENOMEM) are entries with that error. A literal
+ * path yields one entry: with error -ENOENT if it does not exist (yet),
+ * -EACCES and the like if it cannot be opened, -ENOTTY if it is not a
+ * network namespace file. Each candidate is stat()ed, and opened once
+ * (NS_GET_NSTYPE) unless x says it is known. Namespaces reached by several
+ * paths appear once (the first path wins). x may be NULL. Allocates
+ * (glob(3), the entries). Returns the number of entries, -ENOMEM, or -errno
+ * when the caller's own namespace file cannot be stat()ed. */
+int netns_expand(char *const *patterns, size_t n, const NetnsExpand *x, NetnsList *out);
 
 /* The inode of the caller's own network namespace, and an fd to come back
  * to it (O_RDONLY|O_CLOEXEC on /proc/self/ns/net). */

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "policy.h"
+#include "event.h"
 #include "util.h"
 
 typedef enum LogTarget {
@@ -27,9 +27,19 @@ bool sink_stderr_is_journal(void);
 
 typedef struct Sink {
         LogTarget target; /* resolved: JOURNAL or CONSOLE */
+        int max_priority; /* lines of a higher (less urgent) priority are not
+                           * written: LOG_INFO by default, LOG_DEBUG to see why
+                           * each poll did what it did */
 } Sink;
 
+/* Resolves t; the level starts at LOG_INFO. */
 void sink_init(Sink *s, LogTarget t);
+
+/* Whether a line of this priority is written (skip formatting it if not). */
+static inline bool sink_enabled(const Sink *s, int priority) {
+        return priority <= s->max_priority;
+}
+
 
 /* Where the listener of an event lives and who owns it, as far as is known:
  * NULL members and pid 0 are unknown and left out, never guessed. For
@@ -37,9 +47,10 @@ void sink_init(Sink *s, LogTarget t);
 typedef struct EventOwner {
         const char *netns;  /* the network namespace's name (BACKLOGD_NETNS);
                              * the sentence names it unless it is NETNS_HOST_NAME */
-        bool netns_dropped; /* EVENT_GONE because backlogd stopped watching the
-                             * namespace, not because the listener closed */
-        const char *unit;   /* "nginx.service" */
+        const char *interface; /* the bound device's name in the listener's own
+                                * namespace (BACKLOGD_INTERFACE), when bound */
+        const char *unit;   /* "nginx.service": the system unit systemd attributes
+                             * the socket's cgroup to (BACKLOGD_UNIT) */
         const char *cgroup; /* "/system.slice/nginx.service" */
         const char *user;   /* from the socket's uid */
         int pid;

@@ -70,13 +70,6 @@ static inline unsigned listener_fill_pct(const Listener *l) {
         return (unsigned) ((uint64_t) l->depth * 100 / listener_capacity(l));
 }
 
-/* Backlogs that frameworks and servers use when nobody chose one (128:
- * the old SOMAXCONN and many runtimes; 511: nginx, Redis, Node.js; 4096:
- * today's SOMAXCONN): worth raising for a busy service. */
-static inline bool listener_backlog_is_common_default(const Listener *l) {
-        return l->backlog == 128 || l->backlog == 511 || l->backlog == 4096;
-}
-
 static inline bool listener_is_full(const Listener *l) {
         return l->depth >= listener_capacity(l);
 }
@@ -101,10 +94,23 @@ typedef struct SnapshotNetns {
         NetstatSysctls sysctls;
 } SnapshotNetns;
 
+/* What was resolved about a listener for the outputs (--once), so that they
+ * look nothing up while rendering. NULL and 0 are unknown. The strings are
+ * the resolver's and must outlive the rendering. */
+typedef struct ListenerInfo {
+        const char *unit;   /* the system unit of its cgroup */
+        const char *cgroup; /* the cgroup path */
+        const char *user;   /* the user name of its uid */
+        int pid;            /* a process holding it (looked up for listeners in trouble) */
+        char comm[16];
+        char interface[16]; /* the bound device, named in its own namespace; "" */
+} ListenerInfo;
+
 /* Everything one poll saw. counters and sysctls are the daemon's own
  * namespace's (netns 0); other namespaces, if any, are in netns[]. */
 typedef struct Snapshot {
         ListenerSet listeners;
+        ListenerInfo *info;       /* NULL, or one per listener, same index */
         NetstatCounters counters; /* valid when have_counters */
         bool have_counters;
         bool no_host;       /* the daemon's own namespace was not read (`host = false`) */

@@ -46,6 +46,11 @@ int errbuf_set(ErrBuf *err, int r, const char *fmt, ...) _printf_(3, 4);
  * -EINVAL if s is empty or holds anything else, -ERANGE on overflow. */
 int parse_u64(const char *s, uint64_t *ret);
 
+/* A syslog priority from "emerg" .. "debug" (the names of systemd's
+ * LogLevel= and SYSTEMD_LOG_LEVEL) or "0" .. "7"; -EINVAL otherwise. */
+int log_level_from_string(const char *s, int *ret);
+const char *log_level_to_string(int level);
+
 /* Grows the array *p of *cap elements of size bytes so that it holds at
  * least want elements: the capacity doubles from min_cap (or from *cap),
  * with every multiplication checked for overflow. *p and *cap change only on

@@ -72,6 +72,7 @@ int config_new_default(Config **ret) {
         c->counters = true;
         c->syn_interval_usec = CONFIG_DEFAULT_SYN_INTERVAL_USEC;
         c->host = true;
+        c->log_level = -1;
         config_finish(c);
         *ret = c;
         return 0;
@@ -491,7 +492,17 @@ static int parse_root(const Parser *p, const config_setting_t *root, Config *c) 
                         host = s;
                 } else if (strcmp(key, "namespaces") == 0)
                         r = parse_namespaces(p, s, c);
-                else if (strcmp(key, "syn_interval") == 0)
+                else if (strcmp(key, "log_level") == 0) {
+                        const char *v = NULL;
+                        char q[48];
+
+                        r = get_string(p, s, -1, &v);
+                        if (r >= 0 && log_level_from_string(v, &c->log_level) < 0)
+                                return fail(p, config_setting_source_line(s), key, -1,
+                                            "must be one of emerg, alert, crit, err, warning, notice, info, debug, "
+                                            "not \"%s\"",
+                                            quote(v, q, sizeof(q)));
+                } else if (strcmp(key, "syn_interval") == 0)
                         r = get_seconds(p, s, 0, CONFIG_INTERVAL_MAX_USEC, "0 and 3600", &c->syn_interval_usec);
                 else if (strcmp(key, "metrics_file") == 0) {
                         const char *v = NULL;
@@ -691,6 +702,8 @@ void config_print(const Config *c, FILE *f) {
         if (c->metrics_file)
                 print_string(f, "metrics_file = ", c->metrics_file, ";\n");
         fprintf(f, "host = %s;\n", c->host ? "true" : "false");
+        if (c->log_level >= 0)
+                fprintf(f, "log_level = \"%s\";\n", log_level_to_string(c->log_level));
         if (c->n_namespaces == 0)
                 fputs("namespaces = [ ];\n", f);
         else {

@@ -13,10 +13,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "diag.h"
-#include "netns.h"
-#include "netstat.h"
-#include "owner.h"
-#include "report.h"
+#include "once.h"
 #include "sink.h"
 
 #define MAX_PORT_ARGS DIAG_MAX_RANGES
@@ -35,11 +32,13 @@ static struct {
         size_t n_netns;
         uint64_t interval_usec;
         LogTarget log_target;
+        int log_level;
         const char *record_path;
         const char *proc_root;
 } arg = {
         .config_path = CONFIG_FILE,
         .log_target = LOG_TARGET_AUTO,
+        .log_level = -1,
         .proc_root = "/proc",
 };
 
@@ -58,6 +57,8 @@ static void help(void) {
                "  -n, --netns=FILE|GLOB    with --once: also this network namespace (repeatable)\n"
                "  -i, --interval=SECONDS   seconds between polls (overrides the file)\n"
                "      --log-target=TARGET  auto, journal or console (default auto)\n"
+               "      --log-level=LEVEL    emerg .. info (default), debug: why each poll did what\n"
+               "  -d, --debug              the same as --log-level=debug\n"
                "  -h, --help               show this help\n"
                "  -V, --version            show the version\n"
                "\n"
@@ -105,6 +106,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_ONCE,
                 ARG_JSON,
                 ARG_LOG_TARGET,
+                ARG_LOG_LEVEL,
                 ARG_RECORD,
                 ARG_PROC_ROOT,
         };
@@ -118,6 +120,8 @@ static int parse_argv(int argc, char *argv[]) {
                 { "netns", required_argument, NULL, 'n' },
                 { "interval", required_argument, NULL, 'i' },
                 { "log-target", required_argument, NULL, ARG_LOG_TARGET },
+                { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                { "debug", no_argument, NULL, 'd' },
                 { "record", required_argument, NULL, ARG_RECORD },
                 { "proc-root", required_argument, NULL, ARG_PROC_ROOT },
                 { "help", no_argument, NULL, 'h' },
@@ -126,7 +130,7 @@ static int parse_argv(int argc, char *argv[]) {
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "c:p:i:n:uhV", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "c:p:i:n:udhV", options, NULL)) >= 0)
                 switch (c) {
                 case 'c':
                         arg.config_path = optarg;
@@ -182,6 +186,17 @@ static int parse_argv(int argc, char *argv[]) {
                                         optarg);
                                 return EX_USAGE;
                         }
+                        break;
+                case ARG_LOG_LEVEL:
+                        if (log_level_from_string(optarg, &arg.log_level) < 0) {
+                                fprintf(stderr, "backlogd: --log-level: expected emerg, alert, crit, err, warning, "
+                                                "notice, info or debug, not '%s'\n",
+                                        optarg);
+                                return EX_USAGE;
+                        }
+                        break;
+                case 'd':
+                        arg.log_level = 7; /* LOG_DEBUG */
                         break;
                 case ARG_RECORD:
                         arg.record_path = optarg;
@@ -241,238 +256,34 @@ static int run_check_config(void) {
         return EXIT_SUCCESS;
 }
 
-static int push_listener(const Listener *l, void *userdata) {
-        Listener *slot = listener_set_push(userdata);
-
-        if (!slot)
-                return -ENOMEM;
-        *slot = *l;
-        return 0;
-}
-
-/* What --once reads in one network namespace, from inside it. */
-typedef struct OnceSpace {
-        Snapshot *snap;
-        uint64_t id;              /* Listener.netns */
-        const char *proc_root;
-        FILE *record;             /* the host's dump only */
-        bool unix_listeners;
-        NetstatCounters *counters;
-        bool *have_counters;
-        NetstatSysctls *sysctls;
-        const char *name;         /* for messages: NULL for the host */
-} OnceSpace;
-
-static void once_warn(const OnceSpace *o, const char *what, const char *text) {
-        if (o->name)
-                fprintf(stderr, "backlogd: network namespace %s: %s%s\n", o->name, text, what);
-        else
-                fprintf(stderr, "backlogd: %s%s\n", text, what);
-}
-
-static int once_read_space(void *userdata, ErrBuf *err) {
-        OnceSpace *o = userdata;
-        ListenerSet *ls = &o->snap->listeners;
-        _cleanup_(syn_counts_done) SynCounts syn = { 0 };
-        ErrBuf e = { "" };
-        DiagSocket *diag = NULL;
-        size_t start = ls->n;
-        int r;
-
-        r = diag_open(&diag, err);
-        if (r < 0)
-                return r;
-        diag_set_netns(diag, o->id);
-        diag_set_recorder(diag, o->record);
-        r = diag_dump_listeners(diag, arg.ports, arg.n_ports, ls, err);
-        if (r >= 0 && o->unix_listeners)
-                r = diag_dump_unix(diag, push_listener, ls, err);
-        if (r < 0) {
-                /* Half a namespace would look like a whole one. */
-                ls->n = start;
-                diag_close(diag);
-                return r;
-        }
-        /* Half-open connections per listener: a walk of every connection,
-         * affordable once. */
-        diag_set_recorder(diag, NULL);
-        r = diag_count_syn(diag, &syn, &e);
-        diag_close(diag);
-        if (r < 0)
-                once_warn(o, ", showing no SYN queues", e.text);
-        for (size_t i = start; r >= 0 && i < ls->n; i++) {
-                Listener *l = &ls->items[i];
-
-                if (l->kind == LISTENER_TCP) {
-                        l->syn_depth = syn_counts_for(&syn, l, l->v6only);
-                        l->has_syn = true;
-                }
-        }
-
-        r = netstat_read(o->proc_root, o->counters, &e);
-        if (r < 0)
-                once_warn(o, o->name ? ", showing no listen counters" : ", showing no host counters", e.text);
-        *o->have_counters = r >= 0;
-        netstat_read_sysctls(o->proc_root, o->sysctls);
-        return 0;
-}
-
-/* The configured namespaces and those of --netns. Returns false if one of
- * them could not be read (it was said on stderr). */
-static bool once_read_namespaces(const Config *c, Snapshot *snap) {
-        _cleanup_(netns_list_done) NetnsList found = { 0 };
-        _cleanup_(freep) char **patterns = calloc(c->n_namespaces + arg.n_netns + 1, sizeof(char *));
-        uint64_t self_inode = 0;
-        int self_fd = -1;
-        size_t n = 0;
-        bool ok = true;
-        ErrBuf err = { "" };
-        int r;
-
-        if (!patterns)
-                return false;
-        for (size_t i = 0; i < c->n_namespaces; i++)
-                patterns[n++] = c->namespaces[i];
-        for (size_t i = 0; i < arg.n_netns; i++)
-                patterns[n++] = arg.netns[i];
-        if (n == 0)
-                return true;
-        r = netns_open_self(&self_fd, &self_inode, &err);
-        if (r < 0) {
-                fprintf(stderr, "backlogd: %s\n", err.text);
-                return false;
-        }
-        r = netns_expand(patterns, n, &found);
-        if (r < 0) {
-                fprintf(stderr, "backlogd: looking for network namespaces: %s\n", strerror(-r));
-                close(self_fd);
-                return false;
-        }
-        for (size_t i = 0; i < found.n; i++) {
-                const NetnsFile *f = &found.items[i];
-                NetstatCounters counters = { 0 };
-                NetstatSysctls sysctls = { 0 };
-                bool have_counters = false;
-                SnapshotNetns *e;
-                OnceSpace o;
-                uint64_t inode;
-                int fd;
-
-                if (f->error < 0) {
-                        fprintf(stderr, "backlogd: network namespace %s: %s\n", f->path,
-                                f->error == -ENOTTY ? "not a network namespace file" : strerror(-f->error));
-                        ok = false;
-                        continue;
-                }
-                if (f->inode == self_inode && !snap->no_host)
-                        continue; /* shown as the host */
-                r = netns_open(f->path, &fd, &inode, &err);
-                if (r < 0) {
-                        fprintf(stderr, "backlogd: %s\n", err.text);
-                        ok = false;
-                        continue;
-                }
-                o = (OnceSpace) {
-                        .snap = snap,
-                        .id = inode,
-                        .proc_root = "/proc",
-                        .unix_listeners = arg.unix_listeners || config_wants_unix(c),
-                        .counters = &counters,
-                        .have_counters = &have_counters,
-                        .sysctls = &sysctls,
-                        .name = f->name,
-                };
-                r = netns_run(fd, self_fd, once_read_space, &o, &err);
-                close(fd);
-                if (r == -ENOTRECOVERABLE) {
-                        fprintf(stderr, "backlogd: %s\n", err.text);
-                        exit(EXIT_FAILURE);
-                }
-                if (r < 0) {
-                        /* Not shown at all: an empty entry would look like
-                         * an empty namespace. */
-                        fprintf(stderr, "backlogd: network namespace %s: %s\n", f->name, err.text);
-                        ok = false;
-                        continue;
-                }
-                e = snapshot_add_netns(snap, inode, f->name);
-                if (!e) {
-                        fprintf(stderr, "backlogd: out of memory\n");
-                        ok = false;
-                        break;
-                }
-                e->counters = counters;
-                e->have_counters = have_counters;
-                e->sysctls = sysctls;
-        }
-        close(self_fd);
-        return ok;
-}
-
 static int run_once(void) {
-        _cleanup_(fclosep) FILE *record = NULL;
-        Snapshot snap = {0};
-        Owner *owner = NULL;
         Config *c = NULL;
-        ErrBuf err = {0};
-        bool all_read, host_read = true;
-        int r, ret = EXIT_FAILURE;
+        int r = load_config(&c);
 
-        r = load_config(&c);
         if (r != 0)
                 return r;
-
-        if (arg.record_path) {
-                record = fopen(arg.record_path, "wex");
-                if (!record) {
-                        fprintf(stderr, "backlogd: --record: %s: %s\n", arg.record_path, strerror(errno));
-                        goto finish;
-                }
-        }
-
-        snap.no_host = !c->host;
-        if (c->host) {
-                OnceSpace o = {
-                        .snap = &snap,
-                        .proc_root = arg.proc_root,
-                        .record = record,
-                        .unix_listeners = arg.unix_listeners || config_wants_unix(c),
-                        .counters = &snap.counters,
-                        .have_counters = &snap.have_counters,
-                        .sysctls = &snap.sysctls,
-                };
-
-                r = once_read_space(&o, &err);
-                if (r < 0) {
-                        fprintf(stderr, "backlogd: %s\n", err.text);
-                        /* The other namespaces are still worth showing. */
-                        if (c->n_namespaces + arg.n_netns == 0)
-                                goto finish;
-                        snap.no_host = true;
-                        host_read = false;
-                }
-        }
-        all_read = once_read_namespaces(c, &snap) && host_read;
-
-        (void) owner_new("/sys/fs/cgroup", &owner); /* no owner column on ENOMEM */
-        /* Processes are named for listeners in trouble, within a bound. */
-        owner_set_process_deadline(owner, 100ULL * 1000);
-
-        r = arg.json ? report_json(stdout, &snap, c, owner) : report_table(stdout, &snap, c, owner);
-        if (r < 0) {
-                fprintf(stderr, "backlogd: writing the report: %s\n", strerror(-r));
-                goto finish;
-        }
-        ret = all_read ? EXIT_SUCCESS : EXIT_FAILURE;
-finish:
-        owner_free(owner);
-        snapshot_done(&snap);
+        r = once_run(&(OnceOptions) {
+                .config = c,
+                .proc_root = arg.proc_root,
+                .ports = arg.ports,
+                .n_ports = arg.n_ports,
+                .netns = arg.netns,
+                .n_netns = arg.n_netns,
+                .unix_listeners = arg.unix_listeners,
+                .json = arg.json,
+                .record_path = arg.record_path,
+        });
         config_free(c);
-        return ret;
+        return r;
 }
 
 int main(int argc, char *argv[]) {
-        int r = parse_argv(argc, argv);
+        int r;
+
+        /* First thing: a SIGHUP or SIGTERM during start-up is the loop's to
+         * handle (it reads them from a signalfd), not a cause of death. */
+        daemon_block_signals();
+        r = parse_argv(argc, argv);
 
         if (r >= 0)
                 return r;
@@ -485,6 +296,7 @@ int main(int argc, char *argv[]) {
                 .config_must_exist = arg.config_given,
                 .interval_usec = arg.interval_usec,
                 .log_target = arg.log_target,
+                .log_level = arg.log_level,
                 .proc_root = arg.proc_root,
         });
 }

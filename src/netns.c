@@ -69,8 +69,9 @@ static int add(NetnsList *l, const char *path, uint64_t inode, int error) {
 
 /* Namespace files live on nsfs, one superblock for all of them; the file
  * says which kind of namespace it is (NS_GET_NSTYPE: readlink() of the
- * descriptor would show the bind mount's path for /run/netns files). */
-static int check(const char *path, dev_t nsfs, uint64_t *ret_inode) {
+ * descriptor would show the bind mount's path for /run/netns files). A file
+ * whose inode the caller knows as a network namespace is not opened. */
+static int check(const char *path, dev_t nsfs, const NetnsExpand *x, size_t *opens, uint64_t *ret_inode) {
         struct stat st;
         int fd, type;
 
@@ -78,6 +79,13 @@ static int check(const char *path, dev_t nsfs, uint64_t *ret_inode) {
                 return -errno;
         if (st.st_dev != nsfs)
                 return -ENOTTY;
+        if (x->known && x->known(x->userdata, (uint64_t) st.st_ino)) {
+                *ret_inode = (uint64_t) st.st_ino;
+                return 0;
+        }
+        if (x->max_opens > 0 && *opens >= x->max_opens)
+                return -EAGAIN;
+        (*opens)++;
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
@@ -89,11 +97,21 @@ static int check(const char *path, dev_t nsfs, uint64_t *ret_inode) {
         return 0;
 }
 
-int netns_expand(char *const *patterns, size_t n, NetnsList *out) {
+/* Errors that say nothing about whether the file is a namespace. */
+static bool transient(int r) {
+        return r == -EMFILE || r == -ENFILE || r == -ENOMEM || r == -EAGAIN || r == -EINTR;
+}
+
+int netns_expand(char *const *patterns, size_t n, const NetnsExpand *x, NetnsList *out) {
+        static const NetnsExpand none = { 0 };
+        size_t opens = 0;
         struct stat self;
         int r;
 
+        if (!x)
+                x = &none;
         netns_list_clear(out);
+        out->deferred = 0;
         if (n == 0)
                 return 0;
         if (stat("/proc/self/ns/net", &self) < 0)
@@ -103,7 +121,11 @@ int netns_expand(char *const *patterns, size_t n, NetnsList *out) {
                 uint64_t inode = 0;
 
                 if (!strpbrk(p, "*?[")) {
-                        r = check(p, self.st_dev, &inode);
+                        r = check(p, self.st_dev, x, &opens, &inode);
+                        if (r == -EAGAIN) {
+                                out->deferred++;
+                                continue;
+                        }
                         if (r >= 0 && seen_inode(out, inode))
                                 continue;
                         if (add(out, p, r < 0 ? 0 : inode, r < 0 ? r : 0) < 0)
@@ -119,9 +141,18 @@ int netns_expand(char *const *patterns, size_t n, NetnsList *out) {
                         return -ENOMEM;
                 }
                 for (size_t k = 0; r == 0 && k < g.gl_pathc; k++) {
-                        if (check(g.gl_pathv[k], self.st_dev, &inode) < 0 || seen_inode(out, inode))
+                        int e = check(g.gl_pathv[k], self.st_dev, x, &opens, &inode);
+
+                        if (e == -EAGAIN) {
+                                out->deferred++;
                                 continue;
-                        if (add(out, g.gl_pathv[k], inode, 0) < 0) {
+                        }
+                        /* A match that is not a network namespace file (or
+                         * vanished) is not one; a match that could not be
+                         * looked at for want of resources is reported. */
+                        if ((e < 0 && !transient(e)) || (e >= 0 && seen_inode(out, inode)))
+                                continue;
+                        if (add(out, g.gl_pathv[k], e < 0 ? 0 : inode, e < 0 ? e : 0) < 0) {
                                 globfree(&g);
                                 return -ENOMEM;
                         }

@@ -1,11 +1,4 @@
 /* SPDX-License-Identifier: MIT */
-#include <errno.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "policy-internal.h"
-
 /* How one listener is followed from poll to poll.
  *
  * Levels, with hysteresis (the "classified" state, st):
@@ -26,49 +19,72 @@
  * last message about the state; they cost no token, and are held back while
  * a folded change is pending (it is reported within POLICY_TOKEN_USEC).
  *
- * Memory: every watched listener has a compact Slot in an open-addressing
- * hash table keyed by (netns, cookie) (linear probing, backward-shift
- * deletion, so no tombstones). Only a listener with history (raised, a
- * change not reported yet, tokens spent, drops pending or reported within
- * POLICY_DROPS_USEC) also holds an Active record from a pool; one that is
- * ok, quiet and has all its tokens is exactly what a new Active record
- * would describe, so the record goes back to the pool's free list.
- *
- * Host counters, per network namespace, and the namespaces kept through a
- * failed dump are in policy-counters.c. */
+ * The table of slots and records is policy-table.c; the namespaces of a poll
+ * (sysctls, kept, dropped, first poll) are kept here in a small array. */
+#include <assert.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-struct Active {
-        Listener l;         /* as last seen, for GONE */
-        uint64_t seen_usec; /* poll that last saw it */
-        uint64_t token_usec; /* tokens are earned from here on */
-        uint64_t msg_usec;   /* last message about the state (reminders) */
-        Rate drops_rate;
-        uint32_t next_free; /* on the free list: 1 + index of the next, 0 = end */
-        uint8_t st;         /* ListenState, classified, with hysteresis */
-        uint8_t reported;   /* ListenState the last state message said */
-        uint8_t tokens;
-        uint8_t syn_reported; /* ListenState the last SYN message said */
-};
+#include "policy-table.h"
+#include "policy.h"
+#include "util.h"
 
-enum {
-        SLOT_USED = 1 << 0,
-        SLOT_DROPS_KNOWN = 1 << 1,
-        SLOT_KEPT = 1 << 2, /* not seen, kept by policy_keep_netns() */
-};
+#define OBSERVE_LAG 8
 
-struct Slot {
+/* Begin times of the last GEN_RING polls (by gen), so that a listener kept
+ * through polls that failed to dump its namespace still knows when it was
+ * last seen. A power of two, so that it divides the 2^16 gens. */
+#define GEN_RING 16
+
+/* A namespace the policy has heard of. */
+typedef struct NsState {
         uint64_t netns;
-        uint64_t cookie;
-        uint32_t drops;  /* baseline, valid with SLOT_DROPS_KNOWN */
-        uint32_t active; /* 1 + index into the pool, 0 = none */
-        uint16_t gen;    /* poll that last saw it */
-        uint8_t flags;
-        uint8_t syn;     /* ListenState of the SYN queue, with hysteresis */
-};
+        int64_t somaxconn;        /* -1 unknown */
+        int8_t abort_on_overflow; /* -1 unknown */
+        bool polled;              /* had a complete poll: new listeners are new */
+        bool declared, kept, dropped; /* this poll */
+} NsState;
 
-#define TABLE_MIN 64
-/* Load at most 7/10: linear probing stays short with a mixing hash. */
-#define TABLE_FULL(n, cap) ((n) * 10 > (cap) * 7)
+typedef struct Observation {
+        Listener l;
+        const Watch *w;
+} Observation;
+
+struct Policy {
+        Table t;
+
+        /* The poll in progress. */
+        const Config *config;
+        uint64_t now;
+        uint64_t prev_begin_usec; /* the poll before (completed or aborted) */
+        uint64_t end_usec;        /* the last completed poll */
+        bool reconfigured;
+        uint16_t gen;
+        size_t n_seen; /* slots marked with gen */
+        size_t poll_raised;
+        size_t poll_watched;
+        int poll_events;
+        size_t poll_lost; /* events or listener states lost to ENOMEM */
+
+        size_t n_raised;
+        size_t n_watched;
+
+        /* Observations wait here for OBSERVE_LAG further ones, so that the
+         * slot each will touch is prefetched while the dump is parsed: a
+         * table of 10,000 listeners does not stay in cache between polls. */
+        Observation lag[OBSERVE_LAG];
+        unsigned lag_head, lag_n;
+        EventList *lag_out;
+
+        uint64_t gen_usec[GEN_RING];
+
+        NsState *ns;
+        size_t n_ns, ns_cap;
+        size_t cur; /* index into ns of the namespace being observed */
+};
 
 static const char *const listen_state_names[] = {
         [STATE_OK] = "ok",
@@ -80,24 +96,6 @@ const char *listen_state_name(ListenState s) {
         if ((unsigned) s >= ELEMENTSOF(listen_state_names))
                 return NULL;
         return listen_state_names[s];
-}
-
-static const char *const event_kind_names[_EVENT_KIND_MAX] = {
-        [EVENT_HIGH] = "high",
-        [EVENT_FULL] = "full",
-        [EVENT_CLEARED] = "cleared",
-        [EVENT_DROPS] = "drops",
-        [EVENT_GONE] = "gone",
-        [EVENT_COUNTER] = "counter",
-        [EVENT_SYN_HIGH] = "syn_high",
-        [EVENT_SYN_FULL] = "syn_full",
-        [EVENT_SYN_CLEARED] = "syn_cleared",
-};
-
-const char *event_kind_name(EventKind k) {
-        if ((unsigned) k >= _EVENT_KIND_MAX)
-                return NULL;
-        return event_kind_names[k];
 }
 
 static bool fill_at_least(const Listener *l, unsigned pct) {
@@ -131,36 +129,11 @@ static ListenState classify_syn(ListenState st, const Listener *l, const Watch *
         return (uint64_t) l->syn_depth * 100 >= pct * cap ? STATE_HIGH : STATE_OK;
 }
 
-void event_list_clear(EventList *l) {
-        l->n = 0;
-}
-
-void event_list_done(EventList *l) {
-        free(l->items);
-        *l = (EventList) {0};
-}
-
-Event *event_list_push(EventList *l) {
-        if (l->n == l->cap) {
-                size_t cap = l->cap ? l->cap * 2 : 16;
-                Event *items = realloc(l->items, cap * sizeof(*items));
-
-                if (!items)
-                        return NULL;
-                l->items = items;
-                l->cap = cap;
-        }
-        memset(&l->items[l->n], 0, sizeof(l->items[0]));
-        return &l->items[l->n++];
-}
-
 int policy_new(Policy **ret) {
         Policy *p = calloc(1, sizeof(*p));
 
         if (!p)
                 return -ENOMEM;
-        p->somaxconn = -1;
-        p->abort_on_overflow = -1;
         *ret = p;
         return 0;
 }
@@ -168,10 +141,8 @@ int policy_new(Policy **ret) {
 Policy *policy_free(Policy *p) {
         if (!p)
                 return NULL;
-        free(p->slots);
-        free(p->pool);
+        table_done(&p->t);
         free(p->ns);
-        free(p->keep);
         free(p);
         return NULL;
 }
@@ -185,159 +156,50 @@ size_t policy_n_watched(const Policy *p) {
 }
 
 size_t policy_memory_bytes(const Policy *p) {
-        return sizeof(*p) + p->cap * sizeof(Slot) + (size_t) p->pool_cap * sizeof(Active) +
-               policy_ns_memory_bytes(p);
+        return sizeof(*p) + table_memory_bytes(&p->t) + p->ns_cap * sizeof(NsState);
 }
 
-/* Cookies are small sequential numbers and netns inodes cluster too: mix
- * both through murmur3's finaliser so that the low bits spread. */
-static size_t key_hash(uint64_t netns, uint64_t cookie) {
-        uint64_t x = cookie ^ (netns * UINT64_C(0x9e3779b97f4a7c15));
+/* ---- namespaces ------------------------------------------------------ */
 
-        x ^= x >> 33;
-        x *= UINT64_C(0xff51afd7ed558ccd);
-        x ^= x >> 33;
-        x *= UINT64_C(0xc4ceb9fe1a85ec53);
-        x ^= x >> 33;
-        return (size_t) x;
-}
-
-/* Returns true with the slot's index, or false with the empty slot where the
- * key would go. p->cap must be > 0. */
-static bool table_find(const Policy *p, uint64_t netns, uint64_t cookie, size_t *ret) {
-        size_t mask = p->cap - 1, i = key_hash(netns, cookie) & mask;
-
-        for (;;) {
-                const Slot *s = &p->slots[i];
-
-                if (!(s->flags & SLOT_USED)) {
-                        *ret = i;
-                        return false;
+static NsState *ns_find(Policy *p, uint64_t netns) {
+        if (p->cur < p->n_ns && p->ns[p->cur].netns == netns)
+                return &p->ns[p->cur];
+        for (size_t i = 0; i < p->n_ns; i++)
+                if (p->ns[i].netns == netns) {
+                        p->cur = i;
+                        return &p->ns[i];
                 }
-                if (s->cookie == cookie && s->netns == netns) {
-                        *ret = i;
-                        return true;
-                }
-                i = (i + 1) & mask;
-        }
-}
-
-static int table_resize(Policy *p, size_t cap) {
-        Slot *old = p->slots, *slots;
-        size_t old_cap = p->cap;
-
-        if (cap > SIZE_MAX / sizeof(*slots))
-                return -ENOMEM;
-        slots = calloc(cap, sizeof(*slots));
-        if (!slots)
-                return -ENOMEM;
-        p->slots = slots;
-        p->cap = cap;
-        for (size_t i = 0; i < old_cap; i++) {
-                size_t j;
-
-                if (!(old[i].flags & SLOT_USED))
-                        continue;
-                (void) table_find(p, old[i].netns, old[i].cookie, &j);
-                slots[j] = old[i];
-        }
-        free(old);
-        return 0;
-}
-
-/* Backward-shift deletion: later members of the cluster that may live at i
- * move up, so that lookups never need tombstones. */
-static void table_delete(Policy *p, size_t i) {
-        size_t mask = p->cap - 1, j = i;
-
-        for (;;) {
-                size_t home;
-
-                j = (j + 1) & mask;
-                if (!(p->slots[j].flags & SLOT_USED))
-                        break;
-                home = key_hash(p->slots[j].netns, p->slots[j].cookie) & mask;
-                /* j may move to i when i lies in [home, j) cyclically */
-                if (((j - home) & mask) >= ((j - i) & mask)) {
-                        p->slots[i] = p->slots[j];
-                        i = j;
-                }
-        }
-        p->slots[i] = (Slot) {0};
-        p->n_used--;
-}
-
-static int active_alloc(Policy *p, uint32_t *ret) {
-        uint32_t i;
-
-        if (p->free_head > 0) {
-                i = p->free_head - 1;
-                p->free_head = p->pool[i].next_free;
-        } else {
-                if (p->pool_n == p->pool_cap) {
-                        size_t cap = p->pool_cap ? (size_t) p->pool_cap * 2 : 16;
-                        Active *pool;
-
-                        if (cap >= UINT32_MAX || cap > SIZE_MAX / sizeof(*pool))
-                                return -ENOMEM;
-                        pool = realloc(p->pool, (size_t) cap * sizeof(*pool));
-                        if (!pool)
-                                return -ENOMEM;
-                        p->pool = pool;
-                        p->pool_cap = (uint32_t) cap;
-                }
-                i = p->pool_n++;
-        }
-        *ret = i;
-        return 0;
-}
-
-static void active_release(Policy *p, Slot *s) {
-        uint32_t i = s->active - 1;
-
-        p->pool[i].next_free = p->free_head;
-        p->free_head = i + 1;
-        s->active = 0;
-}
-
-static int64_t sysctls_somaxconn(const NetstatSysctls *s) {
-        return s && s->present[SYSCTL_SOMAXCONN] ? s->value[SYSCTL_SOMAXCONN] : -1;
-}
-
-static int8_t sysctls_abort_on_overflow(const NetstatSysctls *s) {
-        return s && s->present[SYSCTL_TCP_ABORT_ON_OVERFLOW] ?
-                       (int8_t) (s->value[SYSCTL_TCP_ABORT_ON_OVERFLOW] != 0) :
-                       -1;
-}
-
-/* policy_step() without a lookup: the snapshot knows the namespaces. */
-static const NetstatSysctls *snapshot_sysctls(const Snapshot *s, uint64_t netns) {
-        for (size_t i = 0; i < s->n_netns; i++)
-                if (s->netns[i].netns == netns)
-                        return &s->netns[i].sysctls;
         return NULL;
 }
 
-/* The sysctls an event of namespace netns is stamped with: asked when an
- * event is made (rare), not per listener observed. Outside netns 0, a
- * source that knows the namespaces (the lookup, else policy_step()'s
- * snapshot) answers alone: when it does not know one, its sysctls are
- * unknown, as the host's would judge clamped against the wrong somaxconn.
- * Only a caller with no such source gets policy_begin()'s. */
-void policy_event_set_sysctls(const Policy *p, Event *e, uint64_t netns) {
-        const NetstatSysctls *s;
+/* The namespace's state, made if new; NULL on ENOMEM (counted). */
+static NsState *ns_get(Policy *p, uint64_t netns) {
+        NsState *n = ns_find(p, netns);
 
-        if (netns == 0 || (!p->lookup.sysctls && !p->snap)) {
-                e->somaxconn = p->somaxconn;
-                e->abort_on_overflow = p->abort_on_overflow;
-                return;
+        if (n)
+                return n;
+        if (GROW(&p->ns, &p->ns_cap, p->n_ns + 1, 4) < 0) {
+                p->poll_lost++;
+                return NULL;
         }
-        s = p->lookup.sysctls ? p->lookup.sysctls(p->lookup.userdata, netns) : snapshot_sysctls(p->snap, netns);
-        e->somaxconn = sysctls_somaxconn(s);
-        e->abort_on_overflow = sysctls_abort_on_overflow(s);
+        p->cur = p->n_ns++;
+        n = &p->ns[p->cur];
+        *n = (NsState) { .netns = netns, .somaxconn = -1, .abort_on_overflow = -1 };
+        return n;
 }
 
-static Event *emit(Policy *p, EventList *out, EventKind kind, const Listener *l, const char *name) {
+/* The drops of a listener seen for the first time: all since it was
+ * created, unless it may have existed unseen (its namespace's first poll,
+ * or a new configuration selecting it). */
+static bool ns_new_is_new(const Policy *p, const NsState *n) {
+        return n && n->polled && !p->reconfigured;
+}
+
+/* ---- events ------------------------------------------------------------ */
+
+static Event *emit(Policy *p, EventList *out, EventKind kind, const Listener *l, const char *name,
+                   const Slot *s) {
+        const NsState *n = ns_find(p, l->netns);
         Event *e = event_list_push(out);
 
         if (!e) {
@@ -347,39 +209,24 @@ static Event *emit(Policy *p, EventList *out, EventKind kind, const Listener *l,
         p->poll_events++;
         e->kind = kind;
         e->listener = *l;
-        e->name = name;
+        if (name)
+                snprintf(e->name, sizeof(e->name), "%s", name);
         e->fill_pct = listener_fill_pct(l);
-        policy_event_set_sysctls(p, e, l->netns);
-        e->clamped = e->somaxconn >= 0 && (int64_t) l->backlog == e->somaxconn;
+        e->somaxconn = n ? n->somaxconn : -1;
+        e->abort_on_overflow = n ? n->abort_on_overflow : -1;
+        e->clamped = e->somaxconn >= 0 && (int64_t) l->backlog == e->somaxconn && s &&
+                     (int64_t) s->somaxconn == e->somaxconn;
         return e;
 }
 
-/* config_match() with the names its entries select by, asked only when
- * some entry needs them. */
-static const Watch *match(const Policy *p, const Listener *l) {
-        const char *unit = NULL, *netns = NULL;
+static void emit_drops(Policy *p, EventList *out, const Active *a, const Slot *s, uint64_t sum,
+                       uint64_t period) {
+        Event *e = emit(p, out, EVENT_DROPS, &a->l, a->name, s);
 
-        if (p->wants_unit && p->lookup.unit)
-                unit = p->lookup.unit(p->lookup.userdata, l->cgroup_id);
-        if (p->wants_netns) {
-                if (p->lookup.netns_name)
-                        netns = p->lookup.netns_name(p->lookup.userdata, l->netns);
-                else if (p->snap)
-                        netns = snapshot_netns_name(p->snap, l->netns);
-                else if (l->netns == 0)
-                        netns = NETNS_HOST_NAME;
+        if (e) {
+                e->drops = sum;
+                e->period_usec = period;
         }
-        return config_match(p->config, l, unit, netns);
-}
-
-static void set_config(Policy *p, const Config *c) {
-        p->config = c;
-        p->wants_unit = config_wants_unit(c);
-        p->wants_netns = config_wants_netns(c);
-}
-
-void policy_set_lookup(Policy *p, const PolicyLookup *lookup) {
-        p->lookup = lookup ? *lookup : (PolicyLookup) { 0 };
 }
 
 static EventKind state_event_kind(ListenState s) {
@@ -408,14 +255,13 @@ static void earn_tokens(Active *a, uint64_t now) {
 /* Nothing in the record that a fresh one would not say again. */
 static bool active_idle(const Active *a, uint64_t now) {
         return a->st == STATE_OK && a->syn_reported == STATE_OK && a->reported == STATE_OK &&
-               a->tokens >= POLICY_BURST && a->drops_rate.pending == 0 &&
-               (!a->drops_rate.reported || elapsed(now, a->drops_rate.last_usec) >= POLICY_DROPS_USEC);
+               a->tokens >= POLICY_BURST && rate_idle(&a->drops_rate, now);
 }
 
-/* SYN queues are counted on their own cadence (POLICY documents it), which
- * bounds their messages: one state change per listener per count. A full
- * queue that drains below full but stays at or above clear becomes high
- * silently, as for the accept queue. */
+/* SYN queues are counted on their own cadence, which bounds their
+ * messages: one state change per listener per count. A full queue that
+ * drains below full but stays at or above clear becomes high silently, as
+ * for the accept queue. */
 static void syn_update(Policy *p, Slot *s, Active *a, const Listener *l, const Watch *w, EventList *out) {
         ListenState st = classify_syn((ListenState) s->syn, l, w);
 
@@ -423,36 +269,31 @@ static void syn_update(Policy *p, Slot *s, Active *a, const Listener *l, const W
         if (st == a->syn_reported || (st == STATE_HIGH && a->syn_reported == STATE_FULL))
                 return;
         emit(p, out, st == STATE_FULL ? EVENT_SYN_FULL : st == STATE_HIGH ? EVENT_SYN_HIGH : EVENT_SYN_CLEARED, l,
-             w->name);
+             a->name, s);
         a->syn_reported = (uint8_t) st;
 }
 
-/* A listener of an earlier poll that is not watched any more (closed, or
- * no longer selected after a reload): report drops not reported yet, then
- * GONE if the user was told it is raised. */
-static void active_gone(Policy *p, const Active *a, EventList *out) {
-        const Watch *w = match(p, &a->l);
-        const char *name = w ? w->name : NULL;
+/* A listener of an earlier poll that is no longer watched: report drops not
+ * reported yet, then GONE if the user was told it is raised. */
+static void active_gone(Policy *p, Active *a, const Slot *s, GoneReason why, EventList *out) {
+        if (a->drops_rate.pending > 0)
+                emit_drops(p, out, a, s, a->drops_rate.pending, elapsed(a->seen_usec, a->drops_rate.pending_from));
+        if (a->reported != STATE_OK || a->syn_reported != STATE_OK) {
+                Event *e = emit(p, out, EVENT_GONE, &a->l, a->name, s);
 
-        if (a->drops_rate.pending > 0) {
-                Event *ev = emit(p, out, EVENT_DROPS, &a->l, name);
-
-                if (ev) {
-                        ev->drops = a->drops_rate.pending;
-                        ev->period_usec = elapsed(a->seen_usec, a->drops_rate.pending_from);
-                }
+                if (e)
+                        e->gone = why;
         }
-        if (a->reported != STATE_OK || a->syn_reported != STATE_OK)
-                emit(p, out, EVENT_GONE, &a->l, name);
 }
 
-static void active_update(Policy *p, Active *a, const Listener *l, const Watch *w, uint64_t increase,
-                          EventList *out) {
+static void active_update(Policy *p, Active *a, const Slot *s, const Listener *l, const Watch *w,
+                          uint64_t increase, EventList *out) {
         uint64_t now = p->now, prev = a->seen_usec, sum, period;
         bool said = false;
 
         a->l = *l;
         a->seen_usec = now;
+        snprintf(a->name, sizeof(a->name), "%s", w->name ? w->name : "");
         a->st = classify_from(a->st, l, w);
 
         if (a->reported == STATE_FULL && a->st == STATE_HIGH)
@@ -463,46 +304,43 @@ static void active_update(Policy *p, Active *a, const Listener *l, const Watch *
                 a->tokens--;
                 a->reported = a->st;
                 a->msg_usec = now;
-                emit(p, out, state_event_kind(a->st), l, w->name);
+                emit(p, out, state_event_kind(a->st), l, a->name, s);
                 said = true;
         }
 
         if (!said && a->reported != STATE_OK && a->st == a->reported && p->config->repeat_usec > 0 &&
             elapsed(now, a->msg_usec) >= p->config->repeat_usec) {
-                Event *ev = emit(p, out, state_event_kind(a->reported), l, w->name);
+                Event *e = emit(p, out, state_event_kind(a->reported), l, a->name, s);
 
                 a->msg_usec = now;
-                if (ev)
-                        ev->reminder = true;
+                if (e)
+                        e->reminder = true;
         }
 
-        if (rate_step(&a->drops_rate, increase, prev, now, &sum, &period)) {
-                Event *ev = emit(p, out, EVENT_DROPS, l, w->name);
-
-                if (ev) {
-                        ev->drops = sum;
-                        ev->period_usec = period;
-                }
-        }
+        if (rate_step(&a->drops_rate, increase, prev, now, &sum, &period))
+                emit_drops(p, out, a, s, sum, period);
 }
 
-void policy_begin(Policy *p, const Config *c, uint64_t now_usec, const NetstatSysctls *sysctls) {
-        set_config(p, c);
+/* ---- a poll ------------------------------------------------------------ */
+
+void policy_begin(Policy *p, const Config *c, uint64_t now_usec, bool reconfigured) {
+        assert(p->lag_n == 0);
+        p->config = c;
+        p->reconfigured = reconfigured;
         p->prev_begin_usec = p->now;
         p->now = now_usec;
-        p->somaxconn = sysctls_somaxconn(sysctls);
-        p->abort_on_overflow = sysctls_abort_on_overflow(sysctls);
         if (++p->gen == 0) {
                 /* Wrapped: nothing may look seen in the new poll, nor
                  * find its last sighting in gen_usec[]. */
-                for (size_t i = 0; i < p->cap; i++) {
-                        p->slots[i].gen = 0;
-                        p->slots[i].flags &= (uint8_t) ~SLOT_KEPT;
+                for (size_t i = 0; i < p->t.cap; i++) {
+                        p->t.slots[i].gen = 0;
+                        p->t.slots[i].flags &= (uint8_t) ~SLOT_KEPT;
                 }
                 p->gen = 1;
         }
         p->gen_usec[p->gen % GEN_RING] = now_usec;
-        policy_ns_begin(p);
+        for (size_t i = 0; i < p->n_ns; i++)
+                p->ns[i].declared = p->ns[i].kept = p->ns[i].dropped = false;
         p->n_seen = 0;
         p->poll_raised = 0;
         p->poll_watched = 0;
@@ -510,20 +348,66 @@ void policy_begin(Policy *p, const Config *c, uint64_t now_usec, const NetstatSy
         p->poll_lost = 0;
 }
 
-static int observe_now(Policy *p, const Listener *l, const Watch *w, EventList *out) {
+static int lag_drain(Policy *p, unsigned keep);
+
+void policy_netns(Policy *p, uint64_t netns, const NetstatSysctls *sysctls) {
+        NsState *n;
+
+        /* Waiting observations are decided with their own namespace's. */
+        (void) lag_drain(p, 0);
+        n = ns_get(p, netns);
+        if (!n)
+                return;
+        n->declared = true;
+        n->somaxconn = sysctls && sysctls->present[SYSCTL_SOMAXCONN] ? sysctls->value[SYSCTL_SOMAXCONN] : -1;
+        n->abort_on_overflow = sysctls && sysctls->present[SYSCTL_TCP_ABORT_ON_OVERFLOW] ?
+                                       (int8_t) (sysctls->value[SYSCTL_TCP_ABORT_ON_OVERFLOW] != 0) :
+                                       -1;
+}
+
+void policy_keep_netns(Policy *p, uint64_t netns) {
+        NsState *n = ns_get(p, netns);
+
+        if (n)
+                n->kept = true;
+}
+
+void policy_drop_netns(Policy *p, uint64_t netns) {
+        NsState *n = ns_get(p, netns);
+
+        if (n)
+                n->dropped = true;
+}
+
+/* A tracked listener the configuration no longer selects. */
+static void observe_unwatched(Policy *p, const Listener *l, EventList *out) {
+        size_t i;
+        Slot *s;
+
+        if (!table_find(&p->t, l->netns, l->cookie, &i))
+                return;
+        s = &p->t.slots[i];
+        if (s->active) {
+                Active *a = table_active(&p->t, s);
+
+                a->l = *l;
+                active_gone(p, a, s, GONE_UNWATCHED, out);
+                table_active_release(&p->t, s);
+        }
+        table_delete(&p->t, i);
+}
+
+static int observe_now(Policy *p, const Observation *o, EventList *out) {
+        const Listener *l = &o->l;
+        const Watch *w = o->w;
+        NsState *n = ns_find(p, l->netns);
         size_t i, lost = p->poll_lost;
         uint64_t increase = 0, prev;
-        bool found = false;
         Slot *s;
         Active *a;
 
-        if (!w)
-                return 0;
-
-        if (p->cap > 0)
-                found = table_find(p, l->netns, l->cookie, &i);
-        if (found) {
-                s = &p->slots[i];
+        if (table_find(&p->t, l->netns, l->cookie, &i)) {
+                s = &p->t.slots[i];
                 if (s->gen == p->gen)
                         return 0; /* a dump is not a snapshot */
                 if (s->gen == (uint16_t) (p->gen - 1))
@@ -533,42 +417,35 @@ static int observe_now(Policy *p, const Listener *l, const Watch *w, EventList *
                 else
                         prev = p->end_usec;
                 s->flags &= (uint8_t) ~SLOT_KEPT;
-
-                /* The drop counter is 32 bits wide: going backwards is a
-                 * wrap or a new socket behind the same key; either way only
-                 * a new baseline. */
-                if (l->has_drops && (s->flags & SLOT_DROPS_KNOWN) && l->drops > s->drops)
-                        increase = l->drops - s->drops;
+                /* 32 bits that wrap: the difference modulo 2^32 is exact for
+                 * one socket's life (a cookie is never reused). */
+                if (l->has_drops && (s->flags & SLOT_DROPS_KNOWN))
+                        increase = (uint32_t) (l->drops - s->drops);
         } else {
-                if (p->cap == 0 || TABLE_FULL(p->n_used + 1, p->cap)) {
-                        if (table_resize(p, p->cap ? p->cap * 2 : TABLE_MIN) < 0) {
-                                p->poll_lost++;
-                                return -ENOMEM;
-                        }
-                        (void) table_find(p, l->netns, l->cookie, &i);
+                if (table_insert(&p->t, l->netns, l->cookie, &i) < 0) {
+                        p->poll_lost++;
+                        return -ENOMEM;
                 }
-                s = &p->slots[i];
-                *s = (Slot) {
-                        .netns = l->netns,
-                        .cookie = l->cookie,
-                        .flags = SLOT_USED,
-                };
-                p->n_used++;
-                prev = p->now;
+                s = &p->t.slots[i];
+                prev = p->prev_begin_usec;
+                /* It was not there at the previous poll: whatever its
+                 * counter holds was dropped since. */
+                if (l->has_drops && ns_new_is_new(p, n))
+                        increase = l->drops;
         }
+        if (s->somaxconn == UINT32_MAX && n && n->somaxconn >= 0)
+                s->somaxconn = n->somaxconn > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t) n->somaxconn;
 
         if (!s->active && (increase > 0 || classify_from(STATE_OK, l, w) != STATE_OK ||
                            (l->has_syn && classify_syn(STATE_OK, l, w) != STATE_OK))) {
-                uint32_t k;
-
-                if (active_alloc(p, &k) < 0) {
+                if (table_active_alloc(&p->t, s) < 0) {
                         /* Forget it: the next poll sees it as new. */
-                        table_delete(p, i);
+                        table_delete(&p->t, i);
                         p->poll_lost++;
                         return -ENOMEM;
                 }
                 /* What an ok listener with all its tokens is. */
-                p->pool[k] = (Active) {
+                *table_active(&p->t, s) = (Active) {
                         .seen_usec = prev,
                         .token_usec = p->now,
                         .msg_usec = p->now,
@@ -576,7 +453,6 @@ static int observe_now(Policy *p, const Listener *l, const Watch *w, EventList *
                         .reported = STATE_OK,
                         .tokens = POLICY_BURST,
                 };
-                s->active = k + 1;
         }
 
         s->gen = p->gen;
@@ -590,26 +466,25 @@ static int observe_now(Policy *p, const Listener *l, const Watch *w, EventList *
                 s->flags &= (uint8_t) ~SLOT_DROPS_KNOWN;
         }
 
-        if (s->active) {
-                a = &p->pool[s->active - 1];
-                active_update(p, a, l, w, increase, out);
+        a = table_active(&p->t, s);
+        if (a) {
+                active_update(p, a, s, l, w, increase, out);
                 if (l->has_syn)
                         syn_update(p, s, a, l, w, out);
                 if (a->st != STATE_OK)
                         p->poll_raised++;
                 if (active_idle(a, p->now))
-                        active_release(p, s);
+                        table_active_release(&p->t, s);
         }
-
         return p->poll_lost > lost ? -ENOMEM : 0;
 }
 
-/* Processes the waiting observations, oldest first. */
-int policy_lag_drain(Policy *p, unsigned keep) {
+/* Decides the waiting observations, oldest first, until at most keep wait. */
+static int lag_drain(Policy *p, unsigned keep) {
         int r = 0;
 
         while (p->lag_n > keep) {
-                if (observe_now(p, &p->lag[p->lag_head], p->lag_watch[p->lag_head], p->lag_out) < 0)
+                if (observe_now(p, &p->lag[p->lag_head], p->lag_out) < 0)
                         r = -ENOMEM;
                 p->lag_head = (p->lag_head + 1) % OBSERVE_LAG;
                 p->lag_n--;
@@ -617,23 +492,26 @@ int policy_lag_drain(Policy *p, unsigned keep) {
         return r;
 }
 
-int policy_observe_watched(Policy *p, const Listener *l, const Watch *w, EventList *out) {
-        unsigned tail;
+int policy_observe(Policy *p, const Listener *l, const Watch *w, EventList *out) {
+        Observation *o;
 
-        if (!w)
-                return 0; /* not watched: costs nothing */
-        if (p->cap > 0)
-                __builtin_prefetch(&p->slots[key_hash(l->netns, l->cookie) & (p->cap - 1)]);
+        assert(p->config);
+        if (!w) {
+                /* Not watched: costs nothing, unless a new configuration
+                 * stopped watching a listener the table tracks. */
+                if (p->reconfigured && p->t.n_used > 0) {
+                        (void) lag_drain(p, 0);
+                        observe_unwatched(p, l, out);
+                }
+                return 0;
+        }
+        table_prefetch(&p->t, l->netns, l->cookie);
         p->lag_out = out;
-        tail = (p->lag_head + p->lag_n) % OBSERVE_LAG;
-        p->lag[tail] = *l;
-        p->lag_watch[tail] = w;
+        o = &p->lag[(p->lag_head + p->lag_n) % OBSERVE_LAG];
+        o->l = *l;
+        o->w = w;
         p->lag_n++;
-        return policy_lag_drain(p, OBSERVE_LAG - 1);
-}
-
-int policy_observe(Policy *p, const Listener *l, EventList *out) {
-        return policy_observe_watched(p, l, match(p, l), out);
+        return lag_drain(p, OBSERVE_LAG - 1);
 }
 
 /* Every slot not seen in this poll is gone, unless its namespace is kept.
@@ -643,95 +521,99 @@ int policy_observe(Policy *p, const Listener *l, EventList *out) {
  * looked at again. A kept slot moves, if at all, only into that one, so it is
  * counted once. */
 static void sweep(Policy *p, EventList *out) {
-        size_t mask = p->cap - 1, start = 0;
-        bool keeping = p->keep_all || p->n_keep > 0;
+        Table *t = &p->t;
+        size_t mask = t->cap - 1, start = 0;
 
-        while (p->slots[start].flags & SLOT_USED)
+        while (t->slots[start].flags & SLOT_USED)
                 start++;
-        for (size_t k = 1; k <= p->cap; k++) {
+        for (size_t k = 1; k <= t->cap; k++) {
                 size_t i = (start + k) & mask;
-                Slot *s = &p->slots[i];
+                Slot *s = &t->slots[i];
 
                 while ((s->flags & SLOT_USED) && s->gen != p->gen) {
-                        if (keeping && policy_ns_kept(p, s->netns)) {
+                        const NsState *n = ns_find(p, s->netns);
+
+                        if (n && n->kept && !n->dropped) {
                                 /* As if seen: its state stays, and it counts
                                  * in policy_n_watched()/policy_n_raised(). */
                                 s->flags |= SLOT_KEPT;
                                 p->poll_watched++;
-                                if (s->active && p->pool[s->active - 1].st != STATE_OK)
+                                if (s->active && table_active(t, s)->st != STATE_OK)
                                         p->poll_raised++;
                                 break;
                         }
                         if (s->active) {
-                                active_gone(p, &p->pool[s->active - 1], out);
-                                active_release(p, s);
+                                active_gone(p, table_active(t, s), s, n && n->dropped ? GONE_NETNS : GONE_CLOSED,
+                                            out);
+                                table_active_release(t, s);
                         }
-                        table_delete(p, i);
+                        table_delete(t, i);
                 }
         }
 }
 
-int policy_end(Policy *p, const NetstatCounters *counters, EventList *out) {
-        (void) policy_lag_drain(p, 0); /* a loss is counted in poll_lost */
-        if (p->n_seen < p->n_used)
-                sweep(p, out);
-        policy_ns_end(p, counters, out);
+int policy_end(Policy *p, EventList *out) {
+        size_t w = 0;
 
+        (void) lag_drain(p, 0); /* a loss is counted in poll_lost */
+        if (p->n_seen < p->t.n_used)
+                sweep(p, out);
+        /* Dropped namespaces are forgotten; the others had a poll. */
+        for (size_t i = 0; i < p->n_ns; i++) {
+                NsState *n = &p->ns[i];
+
+                if (n->dropped)
+                        continue;
+                if (n->declared && !n->kept)
+                        n->polled = true;
+                p->ns[w++] = *n;
+        }
+        p->n_ns = w;
+        p->cur = 0;
         p->end_usec = p->now;
         p->n_raised = p->poll_raised;
         p->n_watched = p->poll_watched;
+        p->config = NULL;
         return p->poll_lost > 0 ? -ENOMEM : p->poll_events;
 }
 
 void policy_abort(Policy *p) {
         /* What was seen before the failure is real: decide it. */
-        (void) policy_lag_drain(p, 0);
+        (void) lag_drain(p, 0);
         /* The marks of this poll's gen are simply never compared again: the
          * next policy_begin() moves on to a new one. */
         p->n_seen = 0;
+        p->config = NULL;
 }
 
-int policy_flush(Policy *p, const Config *c, EventList *out) {
+int policy_flush(Policy *p, EventList *out) {
         size_t before = out->n;
 
-        set_config(p, c);
-        for (size_t i = 0; i < p->cap; i++) {
-                const Slot *s = &p->slots[i];
-                const Watch *w;
+        for (size_t i = 0; i < p->t.cap; i++) {
+                const Slot *s = &p->t.slots[i];
                 Active *a;
-                Event *ev;
 
                 if (!(s->flags & SLOT_USED) || !s->active)
                         continue;
-                a = &p->pool[s->active - 1];
+                a = table_active(&p->t, s);
                 if (a->drops_rate.pending == 0)
                         continue;
-                w = match(p, &a->l);
-                ev = emit(p, out, EVENT_DROPS, &a->l, w ? w->name : NULL);
-                if (ev) {
-                        ev->drops = a->drops_rate.pending;
-                        ev->period_usec = elapsed(a->seen_usec, a->drops_rate.pending_from);
-                }
+                emit_drops(p, out, a, s, a->drops_rate.pending, elapsed(a->seen_usec, a->drops_rate.pending_from));
                 a->drops_rate.pending = 0;
         }
-        if (c->counters)
-                policy_ns_flush(p, out);
         return (int) (out->n - before);
 }
 
-/* Without a lookup (or for the members it leaves NULL), the snapshot names
- * the namespaces and holds their sysctls. */
-int policy_step(Policy *p, const Config *c, const Snapshot *s, EventList *out) {
-        int r;
-
-        policy_begin(p, c, s->time_usec, &s->sysctls);
-        p->snap = s;
-        for (size_t i = 0; i < s->listeners.n; i++)
-                (void) policy_observe(p, &s->listeners.items[i], out);
+int policy_step(Policy *p, const Config *c, const Snapshot *s, bool reconfigured, EventList *out) {
+        policy_begin(p, c, s->time_usec, reconfigured);
+        if (!s->no_host)
+                policy_netns(p, 0, &s->sysctls);
         for (size_t i = 0; i < s->n_netns; i++)
-                (void) policy_counters(p, s->netns[i].netns,
-                                       s->netns[i].have_counters ? &s->netns[i].counters : NULL, out);
-        r = policy_end(p, !s->no_host && s->have_counters ? &s->counters : NULL, out);
-        p->snap = NULL;
-        return r;
+                policy_netns(p, s->netns[i].netns, &s->netns[i].sysctls);
+        for (size_t i = 0; i < s->listeners.n; i++) {
+                const Listener *l = &s->listeners.items[i];
+
+                (void) policy_observe(p, l, config_match(c, l, NULL, snapshot_netns_name(s, l->netns)), out);
+        }
+        return policy_end(p, out);
 }

@@ -6,11 +6,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "describe.h"
 #include "policy.h"
 #include "report.h"
-
-/* " in network namespace " and a name as long as a namespace file's path. */
-#define NETNS_WHERE_MAX 160
 
 /* Fullest first: compare depth/capacity as fractions without division. */
 static int fullest_first(const void *a, const void *b) {
@@ -55,71 +53,43 @@ static const NetstatSysctls *sysctls_of(const Snapshot *s, uint64_t netns) {
         return NULL;
 }
 
-/* The names config_match() selects by are resolved only when an entry asks
- * for them: a unit costs a cgroup scan. */
-static unsigned warn_for(const Snapshot *s, const Config *c, Owner *owner, const Listener *l) {
-        const char *unit = config_wants_unit(c) ? owner_unit(owner, l->cgroup_id) : NULL;
-        const char *netns = config_wants_netns(c) ? snapshot_netns_name(s, l->netns) : NULL;
-        const Watch *w = config_match(c, l, unit, netns);
+static const ListenerInfo *info_of(const Snapshot *s, const Listener *l) {
+        static const ListenerInfo none = { 0 };
+
+        return s->info ? &s->info[l - s->listeners.items] : &none;
+}
+
+/* The watch levels of a listener: the entry that selects it (by its
+ * resolved unit and its namespace's name), else the top level. */
+static unsigned warn_for(const Snapshot *s, const Config *c, const Listener *l) {
+        const Watch *w = config_match(c, l, info_of(s, l)->unit, snapshot_netns_name(s, l->netns));
 
         return w ? w->warn : c->warn;
 }
 
-static bool troubled(const Snapshot *s, const Config *c, Owner *owner, const Listener *l) {
-        return policy_classify(l, warn_for(s, c, owner, l)) != STATE_OK || (l->has_drops && l->drops > 0);
+static ListenState state_of(const Snapshot *s, const Config *c, const Listener *l) {
+        return policy_classify(l, warn_for(s, c, l));
 }
 
-/* " in network namespace web1", or "" for the daemon's own and unknown ones,
- * as the journal's sentences say it. */
-static const char *netns_phrase(const Snapshot *s, uint64_t netns, char *buf, size_t size) {
-        const char *name = snapshot_netns_name(s, netns);
-
-        if (name && strcmp(name, NETNS_HOST_NAME) != 0)
-                snprintf(buf, size, " in network namespace %s", name);
-        else
-                buf[0] = '\0';
-        return buf;
+static bool troubled(const Snapshot *s, const Config *c, const Listener *l) {
+        return state_of(s, c, l) != STATE_OK || (l->has_drops && l->drops > 0);
 }
 
-/* "127.0.0.1:80", "[::1]%eth0:80" style, as ss shows bound devices. */
-static const char *display_endpoint(const Listener *l, char *buf, size_t size) {
-        char a[LISTENER_ADDRESS_MAX], dev[IF_NAMESIZE + 1] = "";
-
-        if (l->kind == LISTENER_UNIX)
-                return listener_endpoint(l, buf, size);
-        if (l->ifindex && if_indextoname(l->ifindex, dev + 1))
-                dev[0] = '%';
-        if (listener_is_wildcard(l))
-                snprintf(buf, size, "*%s:%u", dev, l->port);
-        else if (l->family == AF_INET6)
-                snprintf(buf, size, "[%s]%s:%u", listener_address(l, a, sizeof(a)), dev, l->port);
-        else
-                snprintf(buf, size, "%s%s:%u", listener_address(l, a, sizeof(a)), dev, l->port);
-        return buf;
-}
-
-/* The process is looked up (a bounded scan of /proc) only for listeners in
- * trouble: the ones a person will want to find. */
-static bool owner_process_of(Owner *owner, const Snapshot *s, const Listener *l, const Config *c, int *ret_pid,
-                             char ret_comm[16]) {
-        return owner && troubled(s, c, owner, l) && l->inode != 0 &&
-               owner_process(owner, l->inode, ret_pid, ret_comm) >= 0;
+static const char *endpoint_of(const Snapshot *s, const Listener *l, char *buf, size_t size) {
+        return describe_endpoint(l, info_of(s, l)->interface, buf, size);
 }
 
 /* "nginx.service (nginx, pid 812)", the cgroup path, or "-". */
-static const char *owner_text(Owner *owner, const Snapshot *s, const Listener *l, const Config *c, char *buf,
-                              size_t size) {
-        const char *cg = owner_cgroup(owner, l->cgroup_id), *unit = owner_unit(owner, l->cgroup_id);
-        const char *who = unit ? unit : cg;
-        char comm[16];
-        int pid;
+static const char *owner_text(const Snapshot *s, const Listener *l, char *buf, size_t size) {
+        const ListenerInfo *i = info_of(s, l);
+        const char *who = i->unit ? i->unit : i->cgroup;
 
-        if (!owner_process_of(owner, s, l, c, &pid, comm))
+        if (i->pid <= 0)
                 return who ? who : "-";
         if (who)
-                snprintf(buf, size, "%s (%s, pid %d)", who, comm, pid);
+                snprintf(buf, size, "%s (%s, pid %d)", who, i->comm, i->pid);
         else
-                snprintf(buf, size, "%s, pid %d", comm, pid);
+                snprintf(buf, size, "%s, pid %d", i->comm, i->pid);
         return buf;
 }
 
@@ -142,9 +112,9 @@ static bool abort_hint(const NetstatCounters *counters, const NetstatSysctls *sy
  * tcp_abort_on_overflow are per network namespace: each listener and each
  * namespace's counters are judged by its own. Returns the number of hints;
  * each is written by emit() as a whole sentence. */
-static size_t report_hints(const Snapshot *s, const Config *c, Owner *owner, const Listener *const *v,
+static size_t report_hints(const Snapshot *s, const Config *c, const Listener *const *v,
                            void (*emit)(FILE *f, bool first, const char *hint), FILE *f) {
-        char hint[512], ep[LISTENER_ENDPOINT_MAX], where[NETNS_WHERE_MAX];
+        char hint[640], what[320], ep[DESCRIBE_ENDPOINT_MAX], where[DESCRIBE_NETNS_MAX];
         size_t n = 0;
 
         for (size_t i = 0; i < s->listeners.n; i++) {
@@ -154,22 +124,15 @@ static size_t report_hints(const Snapshot *s, const Config *c, Owner *owner, con
                                             sysctls->value[SYSCTL_SOMAXCONN] :
                                             -1;
 
-                if (!troubled(s, c, owner, l))
+                if (!troubled(s, c, l))
                         continue;
-                listener_endpoint(l, ep, sizeof(ep));
-                netns_phrase(s, l->netns, where, sizeof(where));
-                if (somaxconn >= 0 && (int64_t) l->backlog == somaxconn)
-                        snprintf(hint, sizeof(hint),
-                                 "%s%s: backlog %u equals net.core.somaxconn, so the application's own value was "
-                                 "probably cut down: raise net.core.somaxconn (and the application's backlog).",
-                                 ep, where, l->backlog);
-                else if (listener_backlog_is_common_default(l))
-                        snprintf(hint, sizeof(hint),
-                                 "%s%s: backlog %u is a common framework default, often too small for a busy "
-                                 "service: raise the application's listen backlog.",
-                                 ep, where, l->backlog);
-                else
+                /* One look: whether somaxconn was the same at listen() time
+                 * is not known, hence "probably". */
+                if (!describe_backlog_hint(l->backlog, somaxconn >= 0 && (int64_t) l->backlog == somaxconn, what,
+                                           sizeof(what))[0])
                         continue;
+                snprintf(hint, sizeof(hint), "%s%s: %s", endpoint_of(s, l, ep, sizeof(ep)),
+                         describe_netns(snapshot_netns_name(s, l->netns), where, sizeof(where)), what);
                 emit(f, n++ == 0, hint);
         }
         if (!s->no_host && s->have_counters && abort_hint(&s->counters, &s->sysctls, "", hint, sizeof(hint)))
@@ -178,7 +141,7 @@ static size_t report_hints(const Snapshot *s, const Config *c, Owner *owner, con
                 const SnapshotNetns *ns = &s->netns[i];
 
                 if (ns->have_counters &&
-                    abort_hint(&ns->counters, &ns->sysctls, netns_phrase(s, ns->netns, where, sizeof(where)), hint,
+                    abort_hint(&ns->counters, &ns->sysctls, describe_netns(ns->name, where, sizeof(where)), hint,
                                sizeof(hint)))
                         emit(f, n++ == 0, hint);
         }
@@ -221,9 +184,9 @@ static const char *netns_or_unknown(const Snapshot *s, uint64_t netns) {
  * the snapshot has some: a host-only report looks as it always did. When
  * the daemon's own namespace was not read (host = false), its counters and
  * sysctls are left out rather than shown as unavailable. */
-int report_table(FILE *f, const Snapshot *s, const Config *c, Owner *owner) {
+int report_table(FILE *f, const Snapshot *s, const Config *c) {
         _cleanup_(freep) const Listener **v = sorted_view(s);
-        char ep[LISTENER_ENDPOINT_MAX + IF_NAMESIZE], unit[256];
+        char ep[DESCRIBE_ENDPOINT_MAX], unit[320];
         int width = 6, nswidth = 0;
 
         if (!v)
@@ -231,7 +194,7 @@ int report_table(FILE *f, const Snapshot *s, const Config *c, Owner *owner) {
         if (s->n_netns > 0)
                 nswidth = (int) strlen("NETNS");
         for (size_t i = 0; i < s->listeners.n; i++) {
-                int len = (int) strlen(display_endpoint(v[i], ep, sizeof(ep)));
+                int len = (int) strlen(endpoint_of(s, v[i], ep, sizeof(ep)));
                 if (len > width)
                         width = len;
                 if (nswidth > 0 && (len = (int) strlen(netns_or_unknown(s, v[i]->netns))) > nswidth)
@@ -247,12 +210,11 @@ int report_table(FILE *f, const Snapshot *s, const Config *c, Owner *owner) {
 
                 if (l->has_drops)
                         snprintf(drops, sizeof(drops), "%u", l->drops);
-                fprintf(f, "%-*s", width, display_endpoint(l, ep, sizeof(ep)));
+                fprintf(f, "%-*s", width, endpoint_of(s, l, ep, sizeof(ep)));
                 if (nswidth > 0)
                         fprintf(f, " %-*s", nswidth, netns_or_unknown(s, l->netns));
                 fprintf(f, " %7u %7u %4u%% %-5s %7s %6u %s\n", l->depth, l->backlog, listener_fill_pct(l),
-                        listen_state_name(policy_classify(l, warn_for(s, c, owner, l))), drops, l->uid,
-                        owner_text(owner, s, l, c, unit, sizeof(unit)));
+                        listen_state_name(state_of(s, c, l)), drops, l->uid, owner_text(s, l, unit, sizeof(unit)));
         }
         if (s->listeners.n == 0)
                 fputs("(no listening TCP sockets)\n", f);
@@ -275,7 +237,7 @@ int report_table(FILE *f, const Snapshot *s, const Config *c, Owner *owner) {
                 fprintf(f, "\nSysctls in network namespace %s:\n", s->netns[i].name);
                 table_sysctls(f, &s->netns[i].sysctls);
         }
-        report_hints(s, c, owner, v, table_hint, f);
+        report_hints(s, c, v, table_hint, f);
 
         fflush(f);
         return ferror(f) ? -EIO : 0;
@@ -334,7 +296,7 @@ static void json_sysctls(FILE *f, const NetstatSysctls *sysctls) {
  * with the same two members, "counters" only when they were read. Each
  * listener names its namespace in "netns" (null if the snapshot does not
  * know it). */
-int report_json(FILE *f, const Snapshot *s, const Config *c, Owner *owner) {
+int report_json(FILE *f, const Snapshot *s, const Config *c) {
         _cleanup_(freep) const Listener **v = sorted_view(s);
 
         if (!v)
@@ -342,11 +304,11 @@ int report_json(FILE *f, const Snapshot *s, const Config *c, Owner *owner) {
         fputs("{\"listeners\":[", f);
         for (size_t i = 0; i < s->listeners.n; i++) {
                 const Listener *l = v[i];
-                char a[LISTENER_ADDRESS_MAX], dev[IF_NAMESIZE], comm[16];
-                const char *cg = owner_cgroup(owner, l->cgroup_id), *unit = owner_unit(owner, l->cgroup_id);
-                const char *user = owner ? owner_user(owner, l->uid) : NULL;
+                const ListenerInfo *in = info_of(s, l);
                 const char *netns = snapshot_netns_name(s, l->netns);
-                int pid;
+                char a[LISTENER_ADDRESS_MAX];
+                /* Rounded down: a queue that is not full never reads 1.000. */
+                uint64_t permille = (uint64_t) l->depth * 1000 / listener_capacity(l);
 
                 fprintf(f, "%s\n{\"netns\":", i ? "," : "");
                 if (netns)
@@ -357,18 +319,21 @@ int report_json(FILE *f, const Snapshot *s, const Config *c, Owner *owner) {
                         l->kind == LISTENER_UNIX ? "unix" : l->family == AF_INET ? "inet" : "inet6");
                 json_string(f, listener_address(l, a, sizeof(a)));
                 fprintf(f, ",\"port\":%u,", l->port);
+                if (l->kind == LISTENER_UNIX)
+                        fprintf(f, "\"type\":\"%s\",", l->sotype == SOCK_SEQPACKET ? "seqpacket" : "stream");
                 if (l->ifindex) {
                         fprintf(f, "\"ifindex\":%u,", l->ifindex);
-                        if (if_indextoname(l->ifindex, dev)) {
+                        if (in->interface[0]) {
                                 fputs("\"interface\":", f);
-                                json_string(f, dev);
+                                json_string(f, in->interface);
                                 fputc(',', f);
                         }
                 }
-                fprintf(f, "\"depth\":%u,\"backlog\":%u,\"capacity\":%" PRIu64 ",\"fill\":%.3f,\"state\":\"%s\",",
-                        l->depth, l->backlog, listener_capacity(l),
-                        (double) l->depth / (double) listener_capacity(l),
-                        listen_state_name(policy_classify(l, warn_for(s, c, owner, l))));
+                fprintf(f,
+                        "\"depth\":%u,\"backlog\":%u,\"capacity\":%" PRIu64 ",\"fill\":%" PRIu64 ".%03" PRIu64
+                        ",\"state\":\"%s\",",
+                        l->depth, l->backlog, listener_capacity(l), permille / 1000, permille % 1000,
+                        listen_state_name(state_of(s, c, l)));
                 if (l->has_drops)
                         fprintf(f, "\"drops\":%u,", l->drops);
                 if (l->has_syn)
@@ -376,21 +341,21 @@ int report_json(FILE *f, const Snapshot *s, const Config *c, Owner *owner) {
                 fprintf(f, "\"cookie\":\"%" PRIu64 "\",\"inode\":%u,\"uid\":%u", l->cookie, l->inode, l->uid);
                 if (l->cgroup_id)
                         fprintf(f, ",\"cgroup_id\":%" PRIu64, l->cgroup_id);
-                if (cg) {
+                if (in->cgroup) {
                         fputs(",\"cgroup\":", f);
-                        json_string(f, cg);
+                        json_string(f, in->cgroup);
                 }
-                if (unit) {
+                if (in->unit) {
                         fputs(",\"unit\":", f);
-                        json_string(f, unit);
+                        json_string(f, in->unit);
                 }
-                if (user) {
+                if (in->user) {
                         fputs(",\"user\":", f);
-                        json_string(f, user);
+                        json_string(f, in->user);
                 }
-                if (owner_process_of(owner, s, l, c, &pid, comm)) {
-                        fprintf(f, ",\"pid\":%d,\"comm\":", pid);
-                        json_string(f, comm);
+                if (in->pid > 0) {
+                        fprintf(f, ",\"pid\":%d,\"comm\":", in->pid);
+                        json_string(f, in->comm);
                 }
                 fputc('}', f);
         }
@@ -421,7 +386,7 @@ int report_json(FILE *f, const Snapshot *s, const Config *c, Owner *owner) {
                 fputc('}', f);
         }
         fputs("],\n\"hints\":[", f);
-        report_hints(s, c, owner, v, json_hint, f);
+        report_hints(s, c, v, json_hint, f);
         fputs("]}\n", f);
         fflush(f);
         return ferror(f) ? -EIO : 0;

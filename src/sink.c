@@ -9,12 +9,10 @@
 #include <syslog.h>
 #include <systemd/sd-journal.h>
 
+#include "describe.h"
 #include "message-ids.h"
 #include "sink.h"
 
-/* " in network namespace " and a name as long as a path to a namespace
- * file ("/proc/812/ns/net", "/run/netns/web1") is likely to be. */
-#define NETNS_PHRASE_MAX 160
 /* " of UNIT (COMM, pid N)": a unit name has up to 255 bytes. */
 #define OWNER_PHRASE_MAX (4 + 256 + 2 + 16 + 6 + 11 + 1)
 
@@ -53,7 +51,9 @@ void sink_init(Sink *s, LogTarget t) {
         if (t == LOG_TARGET_AUTO)
                 t = sink_stderr_is_journal() ? LOG_TARGET_JOURNAL : LOG_TARGET_CONSOLE;
         s->target = t;
+        s->max_priority = LOG_INFO;
 }
+
 
 static const char *event_message_id(const Event *e) {
         switch (e->kind) {
@@ -96,24 +96,15 @@ static int event_priority(const Event *e) {
         }
 }
 
-/* " in network namespace web1", or "" for the daemon's own namespace (and an
- * unknown one): the sentences of a host-only setup stay as they were. */
-static const char *netns_phrase(const EventOwner *o, char *buf, size_t size) {
-        if (o && o->netns && strcmp(o->netns, NETNS_HOST_NAME) != 0)
-                snprintf(buf, size, " in network namespace %s", o->netns);
-        else if (size > 0)
-                buf[0] = '\0';
-        return buf;
-}
-
 /* "127.0.0.1:8080 (api) in network namespace web1 of nginx.service (nginx, pid 812)" */
 static const char *event_subject(const Event *e, const EventOwner *o, char *buf, size_t size) {
-        char ep[LISTENER_ENDPOINT_MAX], name[80] = "", ns[NETNS_PHRASE_MAX], proc[48] = "", owner[OWNER_PHRASE_MAX] = "";
+        char ep[DESCRIBE_ENDPOINT_MAX], name[80] = "", ns[DESCRIBE_NETNS_MAX], proc[48] = "",
+                                                                        owner[OWNER_PHRASE_MAX] = "";
 
-        listener_endpoint(&e->listener, ep, sizeof(ep));
-        if (e->name)
+        describe_endpoint(&e->listener, o ? o->interface : NULL, ep, sizeof(ep));
+        if (e->name[0])
                 snprintf(name, sizeof(name), " (%s)", e->name);
-        netns_phrase(o, ns, sizeof(ns));
+        describe_netns(o ? o->netns : NULL, ns, sizeof(ns));
         if (o && o->pid > 0)
                 snprintf(proc, sizeof(proc), "%s, pid %d", o->comm, o->pid);
         if (o && o->unit && proc[0])
@@ -127,28 +118,9 @@ static const char *event_subject(const Event *e, const EventOwner *o, char *buf,
 }
 
 static const char *event_remedy(const Event *e, char *buf, size_t size) {
-        /* Only where connections are being turned away. */
-        const char *resets = e->abort_on_overflow == 1 && (e->kind == EVENT_FULL || e->kind == EVENT_DROPS) ?
-                                     " With net.ipv4.tcp_abort_on_overflow = 1, clients get a reset instead of "
-                                     "retrying." :
-                                     "";
-
-        if (e->clamped)
-                snprintf(buf, size,
-                         "Its backlog %u equals net.core.somaxconn, so the application's own value was probably "
-                         "cut down: raise net.core.somaxconn, and the application's listen backlog with it, or "
-                         "make the application accept faster.%s",
-                         e->listener.backlog, resets);
-        else if (listener_backlog_is_common_default(&e->listener))
-                snprintf(buf, size,
-                         "Its backlog %u is a common framework default, often too small for a busy service: "
-                         "raise the application's listen backlog or make it accept connections faster.%s",
-                         e->listener.backlog, resets);
-        else
-                snprintf(buf, size,
-                         "Raise the application's listen backlog (now %u) or make it accept connections faster.%s",
-                         e->listener.backlog, resets);
-        return buf;
+        /* The reset note only where connections are being turned away. */
+        return describe_remedy(e->listener.backlog, e->clamped, e->abort_on_overflow,
+                               e->kind == EVENT_FULL || e->kind == EVENT_DROPS, buf, size);
 }
 
 static const char *period_text(uint64_t usec, char *buf, size_t size) {
@@ -179,7 +151,8 @@ static const char *counter_meaning(NetstatCounter c) {
 }
 
 size_t sink_format_message(const Event *e, const EventOwner *o, char *buf, size_t size) {
-        char who[LISTENER_ENDPOINT_MAX + 80 + NETNS_PHRASE_MAX + OWNER_PHRASE_MAX], remedy[512], period[48], ns[NETNS_PHRASE_MAX];
+        char who[DESCRIBE_ENDPOINT_MAX + 80 + DESCRIBE_NETNS_MAX + OWNER_PHRASE_MAX], remedy[512], period[48],
+                ns[DESCRIBE_NETNS_MAX];
         const Listener *l = &e->listener;
         int n = 0;
 
@@ -227,10 +200,15 @@ size_t sink_format_message(const Event *e, const EventOwner *o, char *buf, size_
                              who, l->syn_depth);
                 break;
         case EVENT_GONE:
-                if (o && o->netns_dropped)
+                if (e->gone == GONE_NETNS)
                         n = snprintf(buf, size,
                                      "%s is no longer watched, as its network namespace is not, while its queue "
                                      "alert was raised (last %u of %" PRIu64 "); alert withdrawn.",
+                                     who, l->depth, listener_capacity(l));
+                else if (e->gone == GONE_UNWATCHED)
+                        n = snprintf(buf, size,
+                                     "%s is no longer watched after a reload of the configuration, while its "
+                                     "queue alert was raised (last %u of %" PRIu64 "); alert withdrawn.",
                                      who, l->depth, listener_capacity(l));
                 else
                         n = snprintf(buf, size,
@@ -240,7 +218,8 @@ size_t sink_format_message(const Event *e, const EventOwner *o, char *buf, size_
                 break;
         default:
                 n = snprintf(buf, size, "Host counter %s rose by %" PRIu64 "%s %s: %s.%s",
-                             netstat_counter_name(e->counter), e->increase, netns_phrase(o, ns, sizeof(ns)),
+                             netstat_counter_name(e->counter), e->increase,
+                             describe_netns(o ? o->netns : NULL, ns, sizeof(ns)),
                              period_text(e->period_usec, period, sizeof(period)), counter_meaning(e->counter),
                              e->counter == NETSTAT_LISTEN_OVERFLOWS && e->abort_on_overflow == 1 ?
                                      " net.ipv4.tcp_abort_on_overflow is 1: those clients were sent resets." :
@@ -312,6 +291,8 @@ int sink_event(const Sink *s, const Event *e, const EventOwner *o) {
                 else {
                         field(&f, "BACKLOGD_ADDRESS=%s", listener_address(l, a, sizeof(a)));
                         field(&f, "BACKLOGD_PORT=%u", l->port);
+                        if (o && o->interface && o->interface[0])
+                                field(&f, "BACKLOGD_INTERFACE=%s", o->interface);
                 }
                 field(&f, "BACKLOGD_DEPTH=%u", l->depth);
                 field(&f, "BACKLOGD_BACKLOG=%u", l->backlog);
@@ -320,8 +301,12 @@ int sink_event(const Sink *s, const Event *e, const EventOwner *o) {
                         field(&f, "BACKLOGD_DROPS=%" PRIu64, e->drops);
                 if (l->has_syn)
                         field(&f, "BACKLOGD_SYN_DEPTH=%u", l->syn_depth);
-                if (e->name)
+                if (e->name[0])
                         field(&f, "BACKLOGD_NAME=%s", e->name);
+                if (e->kind == EVENT_GONE)
+                        field(&f, "BACKLOGD_GONE=%s", e->gone == GONE_NETNS     ? "netns" :
+                                                      e->gone == GONE_UNWATCHED ? "unwatched" :
+                                                                                  "closed");
                 if (e->reminder)
                         field(&f, "BACKLOGD_REMINDER=1");
                 field(&f, "BACKLOGD_UID=%u", l->uid);
@@ -345,6 +330,8 @@ int sink_log(const Sink *s, int priority, const char *message_id, const char *fm
         va_list ap;
         int r;
 
+        if (!sink_enabled(s, priority))
+                return 0;
         va_start(ap, fmt);
         vsnprintf(text, sizeof(text), fmt, ap);
         va_end(ap);

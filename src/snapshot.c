@@ -121,6 +121,8 @@ const char *snapshot_netns_name(const Snapshot *s, uint64_t netns) {
 
 void snapshot_done(Snapshot *s) {
         listener_set_done(&s->listeners);
+        free(s->info);
+        s->info = NULL;
         for (size_t i = 0; i < s->n_netns; i++)
                 free(s->netns[i].name);
         free(s->netns);

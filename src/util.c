@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "util.h"
 
@@ -60,4 +61,19 @@ int grow_array(void **p, size_t *cap, size_t size, size_t want, size_t min_cap) 
         *p = q;
         *cap = c;
         return 0;
+}
+
+static const char *const log_levels[] = { "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug" };
+
+int log_level_from_string(const char *s, int *ret) {
+        for (int i = 0; i < (int) ELEMENTSOF(log_levels); i++)
+                if (strcmp(s, log_levels[i]) == 0 || (s[0] == '0' + i && s[1] == 0)) {
+                        *ret = i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+const char *log_level_to_string(int level) {
+        return level >= 0 && level < (int) ELEMENTSOF(log_levels) ? log_levels[level] : NULL;
 }

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The phrases every output shares, each written in one place: how a
+ * listener's endpoint is shown, how another network namespace is named in a
+ * sentence, and the remedy hints about a listener's backlog. Pure. */
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "snapshot.h"
+
+/* "127.0.0.1:80", "[::1]:80", "*:80"; with a bound device as ss shows it,
+ * "127.0.0.1%eth0:80"; a UNIX listener's path. ifname may be NULL or "". */
+#define DESCRIBE_ENDPOINT_MAX (LISTENER_ENDPOINT_MAX + IF_NAMESIZE + 1)
+const char *describe_endpoint(const Listener *l, const char *ifname, char *buf, size_t size);
+
+/* " in network namespace web1", or "" for the daemon's own namespace
+ * (NETNS_HOST_NAME) and an unknown one (NULL): the sentences about a plain
+ * host read without it. */
+#define DESCRIBE_NETNS_MAX 160
+const char *describe_netns(const char *netns, char *buf, size_t size);
+
+/* What is known about a listener's backlog, as a sentence, or "" when
+ * nothing: clamped (it equals net.core.somaxconn, unchanged since the
+ * listener was first seen), or a common framework default (128, 511,
+ * 4096). "Its backlog 4096 equals net.core.somaxconn, ..." */
+const char *describe_backlog_hint(uint32_t backlog, bool clamped, char *buf, size_t size);
+
+/* The remedy for a queue that is full or dropping: the backlog hint, or the
+ * generic advice with the backlog, then the reset note when
+ * abort_on_overflow is 1 and connections are turned away. */
+const char *describe_remedy(uint32_t backlog, bool clamped, int abort_on_overflow, bool turned_away, char *buf,
+                            size_t size);

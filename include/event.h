@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* What the decision steps (policy for listeners, counters for the host's
+ * listen counters) hand to the outputs: plain events, each with everything
+ * its sentence and journal fields need from the kernel side. Who owns a
+ * listener is resolved later, by the caller, into an EventOwner (sink.h). */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netstat.h"
+#include "snapshot.h"
+
+/* A watch entry's name: printable ASCII, at most this many bytes. */
+#define EVENT_NAME_MAX 64
+
+typedef enum EventKind {
+        EVENT_HIGH,        /* fill rose to warn or above */
+        EVENT_FULL,        /* depth reached capacity */
+        EVENT_CLEARED,     /* fill fell below clear */
+        EVENT_DROPS,       /* the listener's drop count rose */
+        EVENT_GONE,        /* a raised listener is no longer watched (GoneReason) */
+        EVENT_COUNTER,     /* a host counter rose */
+        EVENT_SYN_HIGH,    /* the SYN queue rose to warn or above */
+        EVENT_SYN_FULL,    /* the SYN queue reached capacity */
+        EVENT_SYN_CLEARED, /* the SYN queue fell below clear */
+        _EVENT_KIND_MAX,
+} EventKind;
+
+/* Why an EVENT_GONE listener is no longer watched. */
+typedef enum GoneReason {
+        GONE_CLOSED,    /* the dump no longer shows it: it stopped listening */
+        GONE_UNWATCHED, /* it still listens, but the configuration no longer selects it */
+        GONE_NETNS,     /* its network namespace is no longer watched */
+} GoneReason;
+
+/* BACKLOGD_EVENT values: "high", "full", ...; NULL out of range. */
+const char *event_kind_name(EventKind k);
+
+typedef struct Event {
+        EventKind kind;
+        bool reminder;                 /* a repeat of a raised high/full alert */
+        GoneReason gone;               /* EVENT_GONE */
+        Listener listener;             /* as last seen (EVENT_COUNTER: only netns) */
+        char name[EVENT_NAME_MAX + 1]; /* the watch entry's name, "" if none */
+        unsigned fill_pct;
+        uint64_t drops;                /* EVENT_DROPS: the increase being reported */
+        uint64_t period_usec;          /* EVENT_DROPS/COUNTER: time the increase covers */
+        NetstatCounter counter;        /* EVENT_COUNTER */
+        uint64_t increase;             /* EVENT_COUNTER */
+        bool clamped;                  /* backlog == net.core.somaxconn, which has not
+                                        * changed since the listener was first seen */
+        int64_t somaxconn;             /* -1 when unknown */
+        int8_t abort_on_overflow;      /* net.ipv4.tcp_abort_on_overflow: 0, 1, -1 unknown */
+} Event;
+
+typedef struct EventList {
+        Event *items;
+        size_t n;
+        size_t cap;
+} EventList;
+
+/* Appends a zeroed event; NULL when out of memory. */
+Event *event_list_push(EventList *l);
+void event_list_clear(EventList *l);
+void event_list_done(EventList *l);

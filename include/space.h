@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Reading one network namespace — the same code for `--once` and the
+ * daemon: its sock_diag socket (listeners, SYN-queue counts, interface
+ * names), its /proc/net/netstat counters and its sysctls, each opened from
+ * inside the namespace (setns(2) there and back), so that they keep reading
+ * it. The daemon's own namespace is read directly. A Space also keeps the
+ * SYN-queue cadence and, per source, the last error, so that the caller
+ * reports an outage once and its end once. Nothing here logs. Not for
+ * threaded programs (setns acts on the calling thread). */
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diag.h"
+#include "netstat.h"
+#include "snapshot.h"
+#include "util.h"
+
+typedef struct Space {
+        uint64_t id;     /* Listener.netns of its listeners: 0 for the reader's own */
+        uint64_t inode;  /* nsfs inode (0 for the own namespace until known) */
+        char *name;      /* NETNS_HOST_NAME, "web1", "/proc/812/ns/net" */
+        char *path;      /* the namespace file; NULL for the own namespace */
+        int fd;          /* the namespace file, -1 for the own namespace */
+        int self_fd;     /* borrowed: the own namespace, to come back to */
+        char *proc_root; /* its /proc as seen from inside */
+        DiagSocket *diag;
+        NetstatReader *netstat;
+
+        NetstatCounters counters; /* valid when have_counters */
+        bool have_counters;
+        NetstatSysctls sysctls; /* valid when have_sysctls */
+        bool have_sysctls;
+        uint64_t sysctls_usec;
+
+        SynCounts syn;      /* the last SYN-queue count */
+        bool syn_fresh;     /* counted in this poll */
+        bool syn_known;     /* syn holds a successful count (maybe older) */
+        uint64_t syn_usec;  /* when it was counted */
+        uint64_t next_syn_usec;
+
+        /* The last error of each source (0: working), for the caller's
+         * once-per-outage messages: see space_error_transition(). */
+        int diag_error, netstat_error, syn_error;
+
+        bool dumped;     /* a complete dump was read at least once */
+        bool found;      /* namespaces.c: found by the scan in progress */
+        bool gone;       /* namespaces.c: dropped; freed once its events are out */
+} Space;
+
+/* The caller's own namespace, read through proc_root ("/proc"). */
+int space_new_own(const char *proc_root, Space **ret);
+
+/* The namespace of a file (/run/netns/NAME, /proc/PID/ns/net), named name,
+ * entered from self_fd (the caller's own namespace; see netns_open_self()).
+ * Opens the file and, from inside, the sock_diag socket, so that a
+ * namespace that cannot be read fails here: -ENOTTY (not a network
+ * namespace file), -EPERM (no CAP_SYS_ADMIN), -errno, with the reason in
+ * err; -ENOTRECOVERABLE when coming back failed (the caller must stop).
+ * If its inode is self_inode, the Space keeps id 0: its listeners are the
+ * own namespace's. */
+int space_new_file(const char *path, const char *name, int self_fd, uint64_t self_inode, Space **ret,
+                   ErrBuf *err);
+
+Space *space_free(Space *s);
+static inline void space_freep(Space **s) {
+        space_free(*s);
+}
+
+/* Opens the sock_diag socket (from inside) unless it is open; the reads
+ * below do it themselves. */
+int space_open(Space *s, ErrBuf *err);
+
+/* Re-reads the sysctls when older than max_age_usec (or never read). */
+int space_refresh_sysctls(Space *s, uint64_t now, uint64_t max_age_usec, ErrBuf *err);
+
+/* Dumps the TCP listeners (only the port ranges given; none: all) and, with
+ * unix, the UNIX listeners, handing each to cb. Opens the socket first if
+ * an earlier failure closed it. Returns the number handed over or -errno
+ * (the socket is then closed: it may be mid-dump). Each Listener carries
+ * netns = s->id. */
+int space_dump(Space *s, const PortRange *ranges, size_t n_ranges, bool with_unix, diag_listener_cb cb, void *userdata,
+               ErrBuf *err);
+
+/* Counts the SYN queues now (a walk of every connection of the namespace).
+ * Sets syn_fresh/syn_known/syn_usec on success; on failure syn_known is
+ * false and the socket is closed. Returns the number of request sockets. */
+int space_count_syn(Space *s, uint64_t now, ErrBuf *err);
+
+/* Whether a SYN count is due at now: every syn_interval_usec (the poll
+ * within half a poll interval of the due time counts: polls fire late,
+ * never early), and, while a listen counter moves (a full SYN or accept
+ * queue moves them), early — but at most once per syn_interval_usec / 4,
+ * so that a host under load does not walk its connections every poll.
+ * syn_interval_usec 0: never. Pure. */
+bool space_syn_due(uint64_t now, uint64_t next_usec, uint64_t last_usec, uint64_t interval_usec,
+                   uint64_t syn_interval_usec, bool counters_moved);
+
+/* Starts the cadence afresh (a reload): the next poll counts. */
+void space_syn_reset(Space *s);
+
+/* The SYN-queue entries of listener l from the last successful count, or
+ * -1 when none is known (no count yet, a UNIX listener). */
+int64_t space_syn_for(const Space *s, const Listener *l);
+
+/* Reads the namespace's listen counters into s->counters (have_counters
+ * tells whether they are valid). Opens /proc/net/netstat from inside when
+ * needed. */
+int space_read_counters(Space *s, ErrBuf *err);
+
+/* The name of interface ifindex in the namespace (not the caller's):
+ * 0, -ENODEV, or -errno. */
+int space_interface_name(Space *s, uint32_t ifindex, char ret_name[IF_NAMESIZE]);
+
+/* Records an outcome r (0 or -errno) of a source into *state: returns 1
+ * when it starts failing, -1 when it works again, 0 when nothing changed
+ * (an outage is one, whatever its errors). */
+static inline int space_error_transition(int *state, int r) {
+        int before = *state;
+
+        *state = r < 0 ? r : 0;
+        if (r < 0)
+                return before == 0 ? 1 : 0;
+        return before < 0 ? -1 : 0;
+}

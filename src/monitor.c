@@ -1,0 +1,438 @@
+/* SPDX-License-Identifier: MIT */
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "cgroup.h"
+#include "counters.h"
+#include "describe.h"
+#include "message-ids.h"
+#include "metrics.h"
+#include "monitor.h"
+#include "namespaces.h"
+#include "policy.h"
+#include "process.h"
+#include "space.h"
+#include "users.h"
+
+/* Sysctls change rarely and only explain alerts: re-read them this often. */
+#define SYSCTL_REFRESH_USEC (30ULL * 1000000ULL)
+/* All process lookups of one poll together. */
+#define PROCESS_LOOKUP_USEC (100ULL * 1000)
+
+struct Monitor {
+        MonitorOptions opts;
+        Config *config;
+        bool reconfigured; /* since the last poll */
+        Namespaces *ns;
+        Policy *policy;
+        Counters *counters;
+        CgroupNames *cgroups;
+        UserNames *users;
+        ProcessFinder *processes;
+        MetricsWriter *metrics; /* NULL without metrics_file */
+        int metrics_error;
+        int journal_error;
+        EventList events;
+        PortRange ranges[DIAG_MAX_RANGES];
+        size_t n_ranges;
+        Space *cur;    /* the namespace being dumped */
+        size_t n_seen; /* listeners in this poll's dumps */
+        bool fatal;
+};
+
+static void apply_metrics(Monitor *m, const Config *old, const Config *c) {
+        ErrBuf err = { "" };
+
+        if (old && old->metrics_file && c->metrics_file && strcmp(old->metrics_file, c->metrics_file) == 0)
+                return;
+        m->metrics = metrics_writer_free(m->metrics);
+        m->metrics_error = 0;
+        if (c->metrics_file && metrics_writer_new(c->metrics_file, &m->metrics, &err) < 0)
+                sink_log(&m->opts.sink, LOG_ERR, NULL, "Not writing metrics: %s", err.text);
+}
+
+void monitor_set_config(Monitor *m, Config *c) {
+        apply_metrics(m, m->config, c);
+        config_free(m->config);
+        m->config = c;
+        m->n_ranges = config_port_ranges(c, m->ranges, DIAG_MAX_RANGES);
+        m->reconfigured = true;
+        namespaces_force(m->ns);
+        for (size_t i = 0; i < m->ns->n; i++)
+                space_syn_reset(m->ns->spaces[i]);
+}
+
+const Config *monitor_config(const Monitor *m) {
+        return m->config;
+}
+
+int monitor_new(const MonitorOptions *o, Config *c, Monitor **ret) {
+        Monitor *m = calloc(1, sizeof(*m));
+
+        if (!m) {
+                config_free(c);
+                return -ENOMEM;
+        }
+        m->opts = *o;
+        if (namespaces_new(o->proc_root, &m->ns) < 0 || policy_new(&m->policy) < 0 ||
+            counters_new(&m->counters) < 0 || cgroup_names_new(o->cgroup_root, &m->cgroups) < 0 ||
+            users_new(&m->users) < 0 || process_finder_new(o->proc_root, &m->processes) < 0) {
+                config_free(c);
+                monitor_free(m);
+                return -ENOMEM;
+        }
+        monitor_set_config(m, c);
+        /* The first poll sets baselines anyway. */
+        m->reconfigured = false;
+        *ret = m;
+        return 0;
+}
+
+Monitor *monitor_free(Monitor *m) {
+        if (!m)
+                return NULL;
+        namespaces_free(m->ns);
+        policy_free(m->policy);
+        counters_free(m->counters);
+        cgroup_names_free(m->cgroups);
+        users_free(m->users);
+        process_finder_free(m->processes);
+        metrics_writer_free(m->metrics);
+        config_free(m->config);
+        event_list_done(&m->events);
+        free(m);
+        return NULL;
+}
+
+size_t monitor_n_watched(const Monitor *m) {
+        return policy_n_watched(m->policy);
+}
+
+/* " in 3 network namespaces", or "" when only the own one is watched. */
+static const char *where_spaces(const Monitor *m, char *buf, size_t size) {
+        size_t n = namespaces_n_live(m->ns);
+
+        buf[0] = 0;
+        if (n != 1 || m->ns->n == 0 || m->ns->spaces[0]->path)
+                snprintf(buf, size, " in %zu network namespace%s", n, n == 1 ? "" : "s");
+        return buf;
+}
+
+const char *monitor_status(const Monitor *m, char *buf, size_t size) {
+        size_t n = policy_n_watched(m->policy), raised = policy_n_raised(m->policy);
+        char where[64];
+
+        snprintf(buf, size, "watching %zu listener%s, %zu above %u%%%s", n, n == 1 ? "" : "s", raised,
+                 m->config->warn, where_spaces(m, where, sizeof(where)));
+        return buf;
+}
+
+static void say(Monitor *m, int priority, const char *fmt, ...) _printf_(3, 4);
+static void say(Monitor *m, int priority, const char *fmt, ...) {
+        char text[1024];
+        va_list ap;
+
+        if (!sink_enabled(&m->opts.sink, priority))
+                return;
+        va_start(ap, fmt);
+        vsnprintf(text, sizeof(text), fmt, ap);
+        va_end(ap);
+        sink_log(&m->opts.sink, priority, NULL, "%s", text);
+}
+
+/* A source's outage is said once, and its end. */
+static void say_transition(Monitor *m, int *state, int r, int priority, const char *failing, const char *works,
+                           const char *where, const char *why) {
+        int t = space_error_transition(state, r);
+
+        if (t > 0)
+                say(m, priority, "%s%s: %s; retrying every poll.", failing, where, why);
+        else if (t < 0)
+                say(m, LOG_NOTICE, "%s%s works again.", works, where);
+}
+
+/* ---- the dump ----------------------------------------------------------- */
+
+static int observe_cb(const Listener *listener, void *userdata) {
+        Monitor *m = userdata;
+        Space *s = m->cur;
+        const Listener *l = listener;
+        Listener with_syn;
+        const char *unit;
+        const Watch *w;
+        int64_t syn = -1;
+
+        /* Only on polls that counted the SYN queues, which are rare; UNIX
+         * listeners have no SYN queue. */
+        if (s->syn_fresh && listener->kind == LISTENER_TCP) {
+                with_syn = *listener;
+                with_syn.syn_depth = (uint32_t) space_syn_for(s, listener);
+                with_syn.has_syn = true;
+                l = &with_syn;
+        }
+        m->n_seen++;
+        /* Matched once, for the metrics file and the policy alike; the unit
+         * is looked up only when an entry or the metrics file needs it. */
+        unit = m->metrics || config_wants_unit(m->config) ? cgroup_names_unit(m->cgroups, l->cgroup_id) : NULL;
+        w = config_match(m->config, l, unit, s->name);
+        /* The metrics file shows the last count on every poll, so that the
+         * SYN depth series has no gaps between counts. */
+        if (m->metrics && w) {
+                syn = l->has_syn ? (int64_t) l->syn_depth : space_syn_for(s, l);
+                (void) metrics_add_listener(m->metrics, l, s->name, w->name, unit, syn);
+        }
+        /* Out of memory for one listener's state: it is skipped this poll,
+         * the dump goes on. */
+        (void) policy_observe(m->policy, l, w, &m->events);
+        return 0;
+}
+
+static void count_syn(Monitor *m, Space *s, uint64_t now) {
+        const Config *c = m->config;
+        bool moved = counters_listen_moved(m->counters, s->id);
+        ErrBuf err = { "" };
+        char where[DESCRIBE_NETNS_MAX];
+        int r;
+
+        s->syn_fresh = false;
+        if (c->syn_interval_usec == 0) {
+                s->syn_known = false;
+                return;
+        }
+        if (!space_syn_due(now, s->next_syn_usec, s->syn_usec, c->interval_usec, c->syn_interval_usec, moved))
+                return;
+        s->next_syn_usec = now + c->syn_interval_usec;
+        r = space_count_syn(s, now, &err);
+        describe_netns(s->name, where, sizeof(where));
+        if (r >= 0)
+                say(m, LOG_DEBUG, "Counted %d half-open connection%s%s (%s).", r, r == 1 ? "" : "s", where,
+                    moved ? "listen counters moved" : "every syn_interval");
+        say_transition(m, &s->syn_error, r, LOG_WARNING, "Cannot count the SYN queues", "Counting the SYN queues",
+                       where, err.text);
+}
+
+static int dump_space(Monitor *m, Space *s, uint64_t now) {
+        ErrBuf err = { "" };
+        char where[DESCRIBE_NETNS_MAX];
+        int r;
+
+        m->cur = s;
+        policy_netns(m->policy, s->id, s->have_sysctls ? &s->sysctls : NULL);
+        count_syn(m, s, now);
+        r = space_dump(s, m->ranges, m->n_ranges, config_wants_unix(m->config), observe_cb, m, &err);
+        describe_netns(s->name, where, sizeof(where));
+        if (r == -ENOTRECOVERABLE) {
+                sink_log(&m->opts.sink, LOG_CRIT, NULL, "%s; stopping.", err.text);
+                m->fatal = true;
+        }
+        say_transition(m, &s->diag_error, r, LOG_ERR, "Cannot list listening sockets", "Listing listeners", where,
+                       err.text);
+        if (r >= 0)
+                say(m, LOG_DEBUG, "Dumped %d listener%s%s.", r, r == 1 ? "" : "s", where);
+        return r;
+}
+
+static void read_counters(Monitor *m, Space *s, uint64_t now) {
+        ErrBuf err = { "" };
+        char what[256];
+        int r = 0;
+
+        if (m->config->counters) {
+                r = space_read_counters(s, &err);
+                if (!s->path)
+                        snprintf(what, sizeof(what), "host's listen counters");
+                else
+                        snprintf(what, sizeof(what), "listen counters in network namespace %s", s->name);
+                switch (space_error_transition(&s->netstat_error, r)) {
+                case 1:
+                        say(m, LOG_WARNING, "Cannot read the %s: %s; retrying every poll.", what, err.text);
+                        break;
+                case -1:
+                        say(m, LOG_NOTICE, "The %s are readable again.", what);
+                        break;
+                }
+                if (r >= 0 && m->metrics)
+                        (void) metrics_set_counters(m->metrics, s->name, &s->counters);
+        }
+        if (counters_step(m->counters, s->id, r >= 0 && m->config->counters ? &s->counters : NULL,
+                          s->have_sysctls ? &s->sysctls : NULL, m->config->counters, now, &m->events) < 0)
+                say(m, LOG_ERR, "Out of memory while evaluating the listen counters; some alerts are lost.");
+}
+
+/* ---- the outputs ------------------------------------------------------- */
+
+static double clock_seconds(clockid_t clock) {
+        struct timespec ts;
+
+        clock_gettime(clock, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static void write_metrics(Monitor *m, double started) {
+        ErrBuf err = { "" };
+        int r;
+
+        r = metrics_commit(m->metrics, clock_seconds(CLOCK_MONOTONIC) - started, clock_seconds(CLOCK_REALTIME),
+                           &err);
+        if (r < 0 && !m->metrics_error)
+                sink_log(&m->opts.sink, LOG_ERR, NULL, "Cannot write the metrics file: %s; retrying every poll.",
+                         err.text);
+        else if (r >= 0 && m->metrics_error)
+                sink_log(&m->opts.sink, LOG_NOTICE, NULL, "The metrics file is written again.");
+        m->metrics_error = r < 0 ? r : 0;
+}
+
+/* Who owns an event's listener, resolved before the sink renders it: the
+ * namespace and the bound device's name in it, the unit from the cgroup id
+ * (no privilege needed), the user, and, for alerts that ask someone to act,
+ * the process (a bounded, cached scan of /proc that may find nothing). */
+static const EventOwner *resolve(Monitor *m, const Event *e, EventOwner *o, char ifname[IF_NAMESIZE]) {
+        const Listener *l = &e->listener;
+        Space *s = namespaces_find(m->ns, l->netns);
+
+        *o = (EventOwner) { 0 };
+        o->netns = s ? s->name : NULL;
+        if (e->kind == EVENT_COUNTER)
+                return o;
+        if (l->ifindex && s && space_interface_name(s, l->ifindex, ifname) >= 0)
+                o->interface = ifname;
+        o->cgroup = cgroup_names_path(m->cgroups, l->cgroup_id);
+        o->unit = cgroup_names_unit(m->cgroups, l->cgroup_id);
+        o->user = users_name(m->users, l->uid);
+        /* A socket of another namespace is still in this /proc's fd tables. */
+        if ((e->kind == EVENT_HIGH || e->kind == EVENT_FULL || e->kind == EVENT_DROPS) && l->inode != 0 &&
+            process_find(m->processes, l->inode, &o->pid, o->comm) < 0)
+                o->pid = 0;
+        return o;
+}
+
+static void emit(Monitor *m) {
+        process_finder_set_deadline(m->processes, PROCESS_LOOKUP_USEC);
+        for (size_t i = 0; i < m->events.n; i++) {
+                char ifname[IF_NAMESIZE];
+                EventOwner owner;
+                int r = sink_event(&m->opts.sink, &m->events.items[i],
+                                   resolve(m, &m->events.items[i], &owner, ifname));
+
+                /* journald may be restarting: say so once on stderr, go on. */
+                if (r < 0 && r != m->journal_error)
+                        fprintf(stderr, "backlogd: cannot write to the journal: %s\n", strerror(-r));
+                m->journal_error = r < 0 ? r : 0;
+        }
+        process_finder_set_deadline(m->processes, 0);
+        event_list_clear(&m->events);
+}
+
+/* ---- a poll ------------------------------------------------------------ */
+
+static void scan(Monitor *m, uint64_t now) {
+        namespaces_scan(m->ns, m->config, now);
+        for (size_t i = 0; i < m->ns->n_changes; i++) {
+                const NsChange *c = &m->ns->changes[i];
+
+                switch (c->kind) {
+                case NS_WATCHING:
+                        sink_log(&m->opts.sink, LOG_INFO, MESSAGE_ID_LIFECYCLE, "%s", c->text);
+                        break;
+                case NS_DROPPED:
+                        sink_log(&m->opts.sink, LOG_INFO, MESSAGE_ID_LIFECYCLE, "%s", c->text);
+                        (void) counters_forget(m->counters, c->id, &m->events);
+                        break;
+                case NS_FAILING:
+                        sink_log(&m->opts.sink, LOG_WARNING, NULL, "%s", c->text);
+                        break;
+                case NS_FATAL:
+                        sink_log(&m->opts.sink, LOG_CRIT, NULL, "%s", c->text);
+                        m->fatal = true;
+                        break;
+                }
+        }
+}
+
+int monitor_poll(Monitor *m, uint64_t now) {
+        double started = clock_seconds(CLOCK_MONOTONIC);
+        size_t n_live = 0, n_failed = 0;
+        int r, failure = 0;
+
+        if (m->fatal)
+                return -ENOTRECOVERABLE;
+        scan(m, now);
+        if (m->fatal) {
+                event_list_clear(&m->events);
+                return -ENOTRECOVERABLE;
+        }
+        for (size_t i = 0; i < m->ns->n; i++)
+                if (!m->ns->spaces[i]->gone)
+                        (void) space_refresh_sysctls(m->ns->spaces[i], now, SYSCTL_REFRESH_USEC, NULL);
+
+        policy_begin(m->policy, m->config, now, m->reconfigured);
+        for (size_t i = 0; i < m->ns->n; i++)
+                if (m->ns->spaces[i]->gone)
+                        policy_drop_netns(m->policy, m->ns->spaces[i]->id);
+        /* The metrics writer keeps the unit strings until it commits. */
+        cgroup_names_hold(m->cgroups, true);
+        if (m->metrics)
+                metrics_begin(m->metrics);
+        m->n_seen = 0;
+        for (size_t i = 0; i < m->ns->n && !m->fatal; i++) {
+                Space *s = m->ns->spaces[i];
+
+                if (s->gone)
+                        continue;
+                n_live++;
+                r = dump_space(m, s, now);
+                if (r < 0) {
+                        /* What was not seen there is not gone. */
+                        policy_keep_netns(m->policy, s->id);
+                        failure = r;
+                        n_failed++;
+                }
+        }
+        m->cur = NULL;
+        if (m->fatal || (n_live > 0 && n_failed == n_live)) {
+                /* What was seen before the failure is real; what was not is
+                 * not gone. The metrics file keeps the last complete poll.
+                 * Dropped namespaces stay until a poll has found their
+                 * listeners gone, so that those events still name them. */
+                cgroup_names_hold(m->cgroups, false);
+                policy_abort(m->policy);
+                if (m->fatal) {
+                        event_list_clear(&m->events);
+                        return -ENOTRECOVERABLE;
+                }
+                emit(m);
+                return failure;
+        }
+        for (size_t i = 0; i < m->ns->n; i++)
+                if (!m->ns->spaces[i]->gone)
+                        read_counters(m, m->ns->spaces[i], now);
+        r = policy_end(m->policy, &m->events);
+        if (r < 0)
+                sink_log(&m->opts.sink, LOG_ERR, NULL, "Out of memory while evaluating a poll; some alerts are lost.");
+        if (m->metrics)
+                write_metrics(m, started);
+        cgroup_names_hold(m->cgroups, false);
+        if (sink_enabled(&m->opts.sink, LOG_DEBUG)) {
+                char status[160];
+
+                say(m, LOG_DEBUG, "Poll: %zu listener%s seen, %s; %zu event%s.", m->n_seen,
+                    m->n_seen == 1 ? "" : "s", monitor_status(m, status, sizeof(status)), m->events.n,
+                    m->events.n == 1 ? "" : "s");
+        }
+        emit(m);
+        namespaces_reap(m->ns);
+        m->reconfigured = false;
+        return m->n_seen > INT32_MAX ? INT32_MAX : (int) m->n_seen;
+}
+
+void monitor_flush(Monitor *m) {
+        if (policy_flush(m->policy, &m->events) + counters_flush(m->counters, &m->events) > 0)
+                emit(m);
+}

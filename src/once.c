@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "describe.h"
+#include "netns.h"
+#include "once.h"
+#include "policy.h"
+#include "process.h"
+#include "report.h"
+#include "space.h"
+#include "users.h"
+
+/* Processes are named for listeners in trouble, within this bound. */
+#define ONCE_PROCESS_LOOKUP_USEC (100ULL * 1000)
+
+typedef struct Once {
+        const OnceOptions *o;
+        Snapshot snap;
+        Space **spaces;
+        size_t n_spaces, cap_spaces;
+        int self_fd;
+        uint64_t self_inode;
+        bool failed;
+        /* user names by uid, owned here (the cache may replace its own) */
+        struct {
+                uint32_t uid;
+                char *name;
+        } *users;
+        size_t n_users, cap_users;
+} Once;
+
+static void warn(Once *w, const Space *s, const char *what, const char *text) {
+        if (s && s->path)
+                fprintf(stderr, "backlogd: network namespace %s: %s%s\n", s->name, text, what);
+        else
+                fprintf(stderr, "backlogd: %s%s\n", text, what);
+        w->failed = true;
+}
+
+static int add_space(Once *w, Space *s) {
+        if (GROW(&w->spaces, &w->cap_spaces, w->n_spaces + 1, 4) < 0) {
+                space_free(s);
+                return -ENOMEM;
+        }
+        w->spaces[w->n_spaces++] = s;
+        return 0;
+}
+
+/* The configured namespaces and those of --netns. */
+static void open_namespaces(Once *w) {
+        const Config *c = w->o->config;
+        _cleanup_(netns_list_done) NetnsList found = { 0 };
+        _cleanup_(freep) char **patterns = calloc(c->n_namespaces + w->o->n_netns + 1, sizeof(char *));
+        ErrBuf err = { "" };
+        size_t n = 0;
+        int r;
+
+        if (!patterns) {
+                warn(w, NULL, "", "out of memory");
+                return;
+        }
+        for (size_t i = 0; i < c->n_namespaces; i++)
+                patterns[n++] = c->namespaces[i];
+        for (size_t i = 0; i < w->o->n_netns; i++)
+                patterns[n++] = w->o->netns[i];
+        if (n == 0)
+                return;
+        if (netns_open_self(&w->self_fd, &w->self_inode, &err) < 0) {
+                warn(w, NULL, "", err.text);
+                return;
+        }
+        r = netns_expand(patterns, n, NULL, &found);
+        if (r < 0) {
+                warn(w, NULL, strerror(-r), "looking for network namespaces: ");
+                return;
+        }
+        for (size_t i = 0; i < found.n; i++) {
+                const NetnsFile *f = &found.items[i];
+                Space *s = NULL;
+
+                if (f->error < 0) {
+                        fprintf(stderr, "backlogd: network namespace %s: %s\n", f->path,
+                                f->error == -ENOTTY ? "not a network namespace file" : strerror(-f->error));
+                        w->failed = true;
+                        continue;
+                }
+                if (f->inode == w->self_inode && c->host)
+                        continue; /* shown as the host */
+                r = space_new_file(f->path, f->name, w->self_fd, w->self_inode, &s, &err);
+                if (r == -ENOTRECOVERABLE) {
+                        fprintf(stderr, "backlogd: %s\n", err.text);
+                        exit(EXIT_FAILURE);
+                }
+                if (r < 0) {
+                        /* Not shown at all: an empty entry would look like
+                         * an empty namespace. */
+                        fprintf(stderr, "backlogd: %s\n", err.text);
+                        w->failed = true;
+                        continue;
+                }
+                if (add_space(w, s) < 0)
+                        warn(w, NULL, "", "out of memory");
+        }
+}
+
+/* One namespace: its listeners, SYN queues, counters and sysctls. */
+static void read_space(Once *w, Space *s, FILE *record) {
+        const OnceOptions *o = w->o;
+        ListenerSet *ls = &w->snap.listeners;
+        PortRange ranges[DIAG_MAX_RANGES];
+        size_t n_ranges = o->n_ports, start = ls->n;
+        ErrBuf err = { "" };
+        int r;
+
+        if (o->n_ports > 0)
+                memcpy(ranges, o->ports, o->n_ports * sizeof(ranges[0]));
+        else
+                n_ranges = config_port_ranges(o->config, ranges, DIAG_MAX_RANGES);
+        if (record && space_open(s, &err) >= 0)
+                diag_set_recorder(s->diag, record);
+        r = space_dump(s, ranges, n_ranges, o->unix_listeners || config_wants_unix(o->config), diag_push_cb, ls,
+                       &err);
+        if (s->diag)
+                diag_set_recorder(s->diag, NULL);
+        if (r < 0) {
+                /* Half a namespace would look like a whole one. */
+                ls->n = start;
+                warn(w, s, "", err.text);
+                return;
+        }
+        /* Half-open connections per listener: a walk of every connection,
+         * affordable once. */
+        r = space_count_syn(s, 0, &err);
+        if (r < 0)
+                warn(w, s, ", showing no SYN queues", err.text);
+        for (size_t i = start; i < ls->n; i++) {
+                int64_t syn = space_syn_for(s, &ls->items[i]);
+
+                if (syn >= 0) {
+                        ls->items[i].syn_depth = (uint32_t) syn;
+                        ls->items[i].has_syn = true;
+                }
+        }
+        r = space_read_counters(s, &err);
+        if (r < 0)
+                warn(w, s, s->path ? ", showing no listen counters" : ", showing no host counters", err.text);
+        (void) space_refresh_sysctls(s, 0, 0, NULL);
+}
+
+static const char *user_name(Once *w, UserNames *users, uint32_t uid) {
+        const char *name;
+
+        for (size_t i = 0; i < w->n_users; i++)
+                if (w->users[i].uid == uid)
+                        return w->users[i].name;
+        name = users_name(users, uid);
+        if (GROW(&w->users, &w->cap_users, w->n_users + 1, 16) < 0)
+                return NULL;
+        w->users[w->n_users].uid = uid;
+        w->users[w->n_users].name = name ? strdup(name) : NULL;
+        return w->users[w->n_users++].name;
+}
+
+/* Owners and devices, resolved before the report renders. */
+static void resolve(Once *w, CgroupNames *cgroups, UserNames *users, ProcessFinder *processes) {
+        const Config *c = w->o->config;
+        Snapshot *s = &w->snap;
+
+        s->info = calloc(s->listeners.n ? s->listeners.n : 1, sizeof(*s->info));
+        if (!s->info)
+                return;
+        cgroup_names_hold(cgroups, true);
+        process_finder_set_deadline(processes, ONCE_PROCESS_LOOKUP_USEC);
+        for (size_t i = 0; i < s->listeners.n; i++) {
+                const Listener *l = &s->listeners.items[i];
+                ListenerInfo *in = &s->info[i];
+                const Watch *wt;
+                Space *sp = NULL;
+
+                in->cgroup = cgroup_names_path(cgroups, l->cgroup_id);
+                in->unit = cgroup_names_unit(cgroups, l->cgroup_id);
+                in->user = user_name(w, users, l->uid);
+                for (size_t k = 0; k < w->n_spaces && !sp; k++)
+                        if (w->spaces[k]->id == l->netns)
+                                sp = w->spaces[k];
+                if (l->ifindex && sp)
+                        (void) space_interface_name(sp, l->ifindex, in->interface);
+                /* The process only for listeners in trouble: the ones a
+                 * person will want to find (a bounded scan of /proc). */
+                wt = config_match(c, l, in->unit, snapshot_netns_name(s, l->netns));
+                if (l->inode != 0 &&
+                    (policy_classify(l, wt ? wt->warn : c->warn) != STATE_OK || (l->has_drops && l->drops > 0)) &&
+                    process_find(processes, l->inode, &in->pid, in->comm) < 0)
+                        in->pid = 0;
+        }
+}
+
+int once_run(const OnceOptions *o) {
+        _cleanup_(fclosep) FILE *record = NULL;
+        CgroupNames *cgroups = NULL;
+        UserNames *users = NULL;
+        ProcessFinder *processes = NULL;
+        Once w = { .o = o, .self_fd = -1 };
+        int r, ret = EXIT_FAILURE;
+
+        if (o->record_path) {
+                record = fopen(o->record_path, "wex");
+                if (!record) {
+                        fprintf(stderr, "backlogd: --record: %s: %s\n", o->record_path, strerror(errno));
+                        return EXIT_FAILURE;
+                }
+        }
+        w.snap.no_host = !o->config->host;
+        if (o->config->host) {
+                Space *s = NULL;
+
+                if (space_new_own(o->proc_root, &s) < 0 || add_space(&w, s) < 0) {
+                        fprintf(stderr, "backlogd: out of memory\n");
+                        return EXIT_FAILURE;
+                }
+        }
+        open_namespaces(&w);
+        for (size_t i = 0; i < w.n_spaces; i++) {
+                Space *s = w.spaces[i];
+
+                read_space(&w, s, s->path ? NULL : record);
+                if (s->path) {
+                        SnapshotNetns *e;
+
+                        if (!s->dumped)
+                                continue; /* not shown at all: see open_namespaces() */
+                        e = snapshot_add_netns(&w.snap, s->id, s->name);
+                        if (!e) {
+                                fprintf(stderr, "backlogd: out of memory\n");
+                                w.failed = true;
+                                break;
+                        }
+                        e->counters = s->counters;
+                        e->have_counters = s->have_counters;
+                        e->sysctls = s->sysctls;
+                } else {
+                        if (!s->dumped) {
+                                /* The other namespaces are still worth showing. */
+                                w.snap.no_host = true;
+                                if (w.n_spaces == 1)
+                                        goto finish;
+                        }
+                        w.snap.counters = s->counters;
+                        w.snap.have_counters = s->have_counters;
+                        w.snap.sysctls = s->sysctls;
+                }
+        }
+        /* A dump is not a snapshot: a socket may show twice. */
+        listener_set_sort_dedup(&w.snap.listeners);
+
+        if (cgroup_names_new("/sys/fs/cgroup", &cgroups) < 0 || users_new(&users) < 0 ||
+            process_finder_new(o->proc_root, &processes) < 0) {
+                fprintf(stderr, "backlogd: out of memory\n");
+                goto finish;
+        }
+        resolve(&w, cgroups, users, processes);
+
+        r = o->json ? report_json(stdout, &w.snap, o->config) : report_table(stdout, &w.snap, o->config);
+        if (r < 0) {
+                fprintf(stderr, "backlogd: writing the report: %s\n", strerror(-r));
+                goto finish;
+        }
+        ret = w.failed ? EXIT_FAILURE : EXIT_SUCCESS;
+finish:
+        cgroup_names_free(cgroups);
+        users_free(users);
+        process_finder_free(processes);
+        snapshot_done(&w.snap);
+        for (size_t i = 0; i < w.n_spaces; i++)
+                space_free(w.spaces[i]);
+        free(w.spaces);
+        for (size_t i = 0; i < w.n_users; i++)
+                free(w.users[i].name);
+        free(w.users);
+        if (w.self_fd >= 0)
+                close(w.self_fd);
+        return ret;
+}

@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "netns.h"
+#include "space.h"
+
+static Space *space_alloc(const char *name, const char *path, const char *proc_root) {
+        Space *s = calloc(1, sizeof(*s));
+
+        if (!s)
+                return NULL;
+        s->fd = -1;
+        s->self_fd = -1;
+        s->name = strdup(name);
+        s->path = path ? strdup(path) : NULL;
+        s->proc_root = strdup(proc_root);
+        if (!s->name || (path && !s->path) || !s->proc_root || netstat_reader_new(proc_root, &s->netstat) < 0)
+                return space_free(s);
+        return s;
+}
+
+Space *space_free(Space *s) {
+        if (!s)
+                return NULL;
+        diag_close(s->diag);
+        netstat_reader_free(s->netstat);
+        syn_counts_done(&s->syn);
+        if (s->fd >= 0)
+                close(s->fd);
+        free(s->name);
+        free(s->path);
+        free(s->proc_root);
+        free(s);
+        return NULL;
+}
+
+/* Runs fn inside s (directly for the own namespace). */
+static int space_run(Space *s, int (*fn)(void *userdata, ErrBuf *err), ErrBuf *err) {
+        if (s->fd < 0)
+                return fn(s, err);
+        return netns_run(s->fd, s->self_fd, fn, s, err);
+}
+
+static int open_diag_cb(void *userdata, ErrBuf *err) {
+        Space *s = userdata;
+        int r = diag_open(&s->diag, err);
+
+        if (r >= 0)
+                diag_set_netns(s->diag, s->id);
+        return r;
+}
+
+static int open_netstat_cb(void *userdata, ErrBuf *err) {
+        Space *s = userdata;
+
+        return netstat_reader_open(s->netstat, err);
+}
+
+static int read_sysctls_cb(void *userdata, ErrBuf *err) {
+        Space *s = userdata;
+
+        netstat_read_sysctls(s->proc_root, &s->sysctls);
+        return 0;
+}
+
+int space_new_own(const char *proc_root, Space **ret) {
+        Space *s = space_alloc(NETNS_HOST_NAME, NULL, proc_root);
+
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+int space_new_file(const char *path, const char *name, int self_fd, uint64_t self_inode, Space **ret,
+                   ErrBuf *err) {
+        _cleanup_(space_freep) Space *s = space_alloc(name, path, "/proc");
+        int r;
+
+        if (!s)
+                return errbuf_set(err, -ENOMEM, "out of memory");
+        s->self_fd = self_fd;
+        r = netns_open(path, &s->fd, &s->inode, err);
+        if (r < 0)
+                return r;
+        /* The own namespace (listed while `host = false`) keeps the id its
+         * listeners have as the host's. */
+        s->id = s->inode == self_inode ? 0 : s->inode;
+        r = space_run(s, open_diag_cb, err);
+        if (r < 0)
+                return r;
+        *ret = s;
+        s = NULL;
+        return 0;
+}
+
+int space_refresh_sysctls(Space *s, uint64_t now, uint64_t max_age_usec, ErrBuf *err) {
+        int r;
+
+        if (s->have_sysctls && now - s->sysctls_usec < max_age_usec)
+                return 0;
+        s->sysctls_usec = now;
+        r = space_run(s, read_sysctls_cb, err);
+        if (r < 0)
+                return r;
+        s->have_sysctls = true;
+        return 0;
+}
+
+int space_open(Space *s, ErrBuf *err) {
+        return s->diag ? 0 : space_run(s, open_diag_cb, err);
+}
+
+int space_dump(Space *s, const PortRange *ranges, size_t n_ranges, bool with_unix, diag_listener_cb cb, void *userdata,
+               ErrBuf *err) {
+        int r, n;
+
+        r = space_open(s, err);
+        if (r < 0)
+                return r;
+        n = r = diag_dump_each(s->diag, ranges, n_ranges, cb, userdata, err);
+        if (r >= 0 && with_unix) {
+                r = diag_dump_unix(s->diag, cb, userdata, err);
+                n = r < 0 ? r : n > INT32_MAX - r ? INT32_MAX : n + r;
+        }
+        if (r < 0) {
+                s->diag = diag_close(s->diag); /* it may be mid-dump */
+                return r;
+        }
+        s->dumped = true;
+        return n;
+}
+
+bool space_syn_due(uint64_t now, uint64_t next_usec, uint64_t last_usec, uint64_t interval_usec,
+                   uint64_t syn_interval_usec, bool counters_moved) {
+        if (syn_interval_usec == 0)
+                return false;
+        if (now + interval_usec / 2 >= next_usec)
+                return true;
+        return counters_moved && now >= last_usec + syn_interval_usec / 4;
+}
+
+void space_syn_reset(Space *s) {
+        s->next_syn_usec = 0;
+}
+
+int space_count_syn(Space *s, uint64_t now, ErrBuf *err) {
+        int r;
+
+        s->syn_fresh = false;
+        r = space_open(s, err);
+        if (r >= 0)
+                r = diag_count_syn(s->diag, &s->syn, err);
+        if (r < 0) {
+                s->syn_known = false;
+                s->diag = diag_close(s->diag);
+                return r;
+        }
+        s->syn_fresh = s->syn_known = true;
+        s->syn_usec = now;
+        return r;
+}
+
+int64_t space_syn_for(const Space *s, const Listener *l) {
+        if (!s->syn_known || l->kind != LISTENER_TCP)
+                return -1;
+        return syn_counts_for(&s->syn, l, l->v6only);
+}
+
+int space_read_counters(Space *s, ErrBuf *err) {
+        int r = 0;
+
+        /* Opened from inside the namespace: /proc/net follows the opener. */
+        if (!netstat_reader_is_open(s->netstat))
+                r = space_run(s, open_netstat_cb, err);
+        if (r >= 0)
+                r = netstat_reader_read(s->netstat, &s->counters, err);
+        s->have_counters = r >= 0;
+        return r;
+}
+
+int space_interface_name(Space *s, uint32_t ifindex, char ret_name[IF_NAMESIZE]) {
+        int r = space_open(s, NULL);
+
+        if (r < 0)
+                return r;
+        return diag_interface_name(s->diag, ifindex, ret_name);
+}
