@@ -8,6 +8,7 @@
 
 #include "check-main.h"
 #include "config.h"
+#include "counters.h"
 #include "policy.h"
 
 #define SEC 1000000ULL
@@ -28,8 +29,46 @@ static Policy *policy(void) {
         return p;
 }
 
+/* The host counters beside each policy of a test (check forks a process
+ * per test, so a few slots are plenty). */
+static struct {
+        Policy *p;
+        Counters *c;
+} paired[8];
+
+static Counters *counters_of(Policy *p) {
+        for (size_t i = 0; i < ELEMENTSOF(paired); i++)
+                if (paired[i].p == p)
+                        return paired[i].c;
+        for (size_t i = 0; i < ELEMENTSOF(paired); i++)
+                if (!paired[i].p) {
+                        paired[i].p = p;
+                        ck_assert_int_eq(counters_new(&paired[i].c), 0);
+                        return paired[i].c;
+                }
+        ck_abort_msg("too many policies");
+        return NULL;
+}
+
 static void policy_freep(Policy **p) {
+        for (size_t i = 0; i < ELEMENTSOF(paired); i++)
+                if (paired[i].p == *p) {
+                        paired[i].c = counters_free(paired[i].c);
+                        paired[i].p = NULL;
+                }
         policy_free(*p);
+}
+
+/* The host's counters of a poll (NULL: not readable), as the monitor does
+ * after the policy. Returns the number of events appended. */
+static int host_counters(Policy *p, const Config *c, const NetstatCounters *k, const NetstatSysctls *sys,
+                         uint64_t t, EventList *ev) {
+        return counters_step(counters_of(p), 0, k, sys, c->counters, t, ev);
+}
+
+/* Observes l with the watch entry that selects it, as the monitor does. */
+static int observe(Policy *p, const Config *c, const Listener *l, EventList *ev) {
+        return policy_observe(p, l, config_match(c, l, NULL, NETNS_HOST_NAME), ev);
 }
 
 static Config *config_text(const char *text) {
@@ -38,6 +77,12 @@ static Config *config_text(const char *text) {
 
         ck_assert_msg(config_parse_string(text, "test", &c, &err) == 0, "%s", err.text);
         return c;
+}
+
+/* policy-table.h's Active record, the unit of the pool. */
+#include "policy-table.h"
+static size_t sizeof_active(void) {
+        return sizeof(Active);
 }
 
 static Listener mk(uint64_t netns, uint64_t cookie, uint16_t port, uint32_t depth, uint32_t backlog) {
@@ -79,9 +124,11 @@ static size_t step_full(Policy *p, const Config *c, Listener *ls, size_t n, cons
         s.sysctls.present[SYSCTL_SOMAXCONN] = true;
         s.sysctls.value[SYSCTL_SOMAXCONN] = 4096;
         event_list_clear(ev);
-        r = policy_step(p, c, &s, ev);
+        r = policy_step(p, c, &s, false, ev);
         ck_assert_int_ge(r, 0);
         ck_assert_uint_eq((size_t) r, ev->n);
+        r = host_counters(p, c, counters, &s.sysctls, t, ev);
+        ck_assert_int_ge(r, 0);
         return ev->n;
 }
 
@@ -154,7 +201,7 @@ START_TEST(test_ok_high_full_cleared) {
         ck_assert_uint_eq(ev.items[0].fill_pct, 80);
         ck_assert_uint_eq(ev.items[0].listener.depth, 8);
         ck_assert_uint_eq(ev.items[0].listener.backlog, 9);
-        ck_assert_ptr_null(ev.items[0].name);
+        ck_assert_str_eq(ev.items[0].name, "");
         ck_assert_int_eq(ev.items[0].somaxconn, 4096);
         ck_assert(!ev.items[0].clamped);
         ck_assert_uint_eq(policy_n_raised(p), 1);
@@ -303,7 +350,7 @@ START_TEST(test_clamped_and_somaxconn) {
         l.depth = 0;
         s.time_usec = 1 * SEC;
         event_list_clear(&ev);
-        ck_assert_int_eq(policy_step(p, c, &s, &ev), 1);
+        ck_assert_int_eq(policy_step(p, c, &s, false, &ev), 1);
         check_event(&ev.items[0], EVENT_CLEARED, false, 1);
         ck_assert(!ev.items[0].clamped);
         ck_assert_int_eq(ev.items[0].somaxconn, -1);
@@ -440,14 +487,16 @@ START_TEST(test_flush) {
                 l.drops = (uint32_t) (t * 3);
                 nc.value[NETSTAT_LISTEN_OVERFLOWS] = t * 2;
                 event_list_clear(&ev);
-                policy_begin(p, c, t * SEC, NULL);
-                ck_assert_int_eq(policy_observe(p, &l, &ev), 0);
-                ck_assert_int_ge(policy_end(p, &nc, &ev), 0);
+                policy_begin(p, c, t * SEC, false);
+                policy_netns(p, 0, NULL);
+                ck_assert_int_eq(observe(p, c, &l, &ev), 0);
+                ck_assert_int_ge(policy_end(p, &ev), 0);
+                ck_assert_int_ge(host_counters(p, c, &nc, NULL, t * SEC, &ev), 0);
                 /* the first rise of each is reported at once, then summed */
                 ck_assert_uint_eq(ev.n, t == 1 ? 2 : 0);
         }
         event_list_clear(&ev);
-        ck_assert_int_eq(policy_flush(p, c, &ev), 2);
+        ck_assert_int_eq(policy_flush(p, &ev) + counters_flush(counters_of(p), &ev), 2);
         check_event(&ev.items[0], EVENT_DROPS, false, 1);
         ck_assert_uint_eq(ev.items[0].drops, 27);
         ck_assert_uint_eq(ev.items[0].period_usec, 9 * SEC);
@@ -456,7 +505,7 @@ START_TEST(test_flush) {
         ck_assert_uint_eq(ev.items[1].increase, 18);
         ck_assert_uint_eq(ev.items[1].period_usec, 9 * SEC);
         event_list_clear(&ev);
-        ck_assert_int_eq(policy_flush(p, c, &ev), 0);
+        ck_assert_int_eq(policy_flush(p, &ev) + counters_flush(counters_of(p), &ev), 0);
 }
 END_TEST
 
@@ -498,17 +547,17 @@ START_TEST(test_drops_backwards) {
         _cleanup_(policy_freep) Policy *p = policy();
         _cleanup_(event_list_done) EventList ev = { 0 };
 
-        ck_assert_uint_eq(step1(p, c, mkd(1, 0, 9, 100), 0, &ev), 0);
-        ck_assert_uint_eq(step1(p, c, mkd(1, 0, 9, 40), 1 * SEC, &ev), 0);
-        ck_assert_uint_eq(step1(p, c, mkd(1, 0, 9, 45), 2 * SEC, &ev), 1);
+        ck_assert_uint_eq(step1(p, c, mkd(1, 0, 9, 4294967290U), 0, &ev), 0);
+        ck_assert_uint_eq(step1(p, c, mkd(1, 0, 9, 4294967295U), 1 * SEC, &ev), 1);
         ck_assert_uint_eq(ev.items[0].drops, 5);
-        /* wrap of the u32 counter: silent, new baseline */
-        ck_assert_uint_eq(step1(p, c, mkd(1, 0, 9, 4294967290U), 100 * SEC, &ev), 1);
-        ck_assert_uint_eq(ev.items[0].drops, 4294967245ULL);
-        ck_assert_uint_eq(step1(p, c, mkd(1, 0, 9, 3), 200 * SEC, &ev), 0);
+        /* the u32 counter wraps: the increase is taken modulo 2^32, exact
+         * for one socket's life (a cookie is never reused) */
+        ck_assert_uint_eq(step1(p, c, mkd(1, 0, 9, 3), 100 * SEC, &ev), 1);
+        ck_assert_uint_eq(ev.items[0].drops, 4);
+        ck_assert_uint_eq(ev.items[0].period_usec, 99 * SEC);
         ck_assert_uint_eq(step1(p, c, mkd(1, 0, 9, 10), 300 * SEC, &ev), 1);
         ck_assert_uint_eq(ev.items[0].drops, 7);
-        ck_assert_uint_eq(ev.items[0].period_usec, 100 * SEC);
+        ck_assert_uint_eq(ev.items[0].period_usec, 200 * SEC);
         /* no drop count (has_drops false) forgets the baseline */
         ck_assert_uint_eq(step1(p, c, mk(0, 1, 80, 0, 9), 400 * SEC, &ev), 0);
         ck_assert_uint_eq(step1(p, c, mkd(1, 0, 9, 20), 500 * SEC, &ev), 0);
@@ -544,7 +593,7 @@ START_TEST(test_counters) {
         ck_assert_uint_eq(ev.items[0].increase, 5);
         ck_assert_uint_eq(ev.items[0].period_usec, 2 * SEC);
         ck_assert_uint_eq(ev.items[0].listener.cookie, 0);
-        ck_assert_ptr_null(ev.items[0].name);
+        ck_assert_str_eq(ev.items[0].name, "");
         ck_assert_int_eq(ev.items[0].somaxconn, 4096);
         ck_assert_int_eq(ev.items[1].kind, EVENT_COUNTER);
         ck_assert_int_eq(ev.items[1].counter, NETSTAT_LISTEN_DROPS);
@@ -673,8 +722,33 @@ START_TEST(test_unwatched_after_reload_is_gone) {
         ck_assert_uint_eq(step1(p, c, mk(0, 1, 22, 10, 9), 0, &ev), 1);
         ck_assert_uint_eq(step1(p, reloaded, mk(0, 1, 22, 10, 9), 1 * SEC, &ev), 1);
         check_event(&ev.items[0], EVENT_GONE, false, 1);
-        ck_assert_ptr_null(ev.items[0].name);
+        ck_assert_str_eq(ev.items[0].name, "");
         ck_assert_uint_eq(step1(p, reloaded, mk(0, 1, 22, 10, 9), 2 * SEC, &ev), 0);
+        ck_assert_uint_eq(policy_n_raised(p), 0);
+}
+END_TEST
+
+/* After a reload, a raised listener that still listens but is no longer
+ * selected is GONE_UNWATCHED ("no longer watched", not "stopped
+ * listening"), under the name it had. */
+START_TEST(test_reload_unwatched_keeps_name) {
+        _cleanup_(config_freep) Config *c = config_watch();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(config_freep) Config *reloaded = config_text("watch = ( { port = 443; } );");
+        _cleanup_(event_list_done) EventList ev = { 0 };
+        Listener l = mk(0, 1, 80, 10, 9);
+        Snapshot s = { .listeners = { .items = &l, .n = 1, .cap = 1 }, .time_usec = 1 * SEC };
+
+        ck_assert_uint_eq(step1(p, c, l, 0, &ev), 1);
+        check_event(&ev.items[0], EVENT_FULL, false, 1);
+        event_list_clear(&ev);
+        ck_assert_int_eq(policy_step(p, reloaded, &s, true, &ev), 1);
+        check_event(&ev.items[0], EVENT_GONE, false, 1);
+        ck_assert_int_eq(ev.items[0].gone, GONE_UNWATCHED);
+        ck_assert_str_eq(ev.items[0].name, "web");
+        s.time_usec = 2 * SEC;
+        event_list_clear(&ev);
+        ck_assert_int_eq(policy_step(p, reloaded, &s, false, &ev), 0);
         ck_assert_uint_eq(policy_n_raised(p), 0);
 }
 END_TEST
@@ -859,7 +933,7 @@ START_TEST(test_steady_state_no_alloc) {
 #endif
                 event_list_clear(&ev);
                 /* no ck_assert in here: check itself allocates */
-                r = policy_step(p, c, &s, &ev);
+                r = policy_step(p, c, &s, false, &ev);
                 if (r < r_min)
                         r_min = r;
                 if (t >= 3)
@@ -887,10 +961,11 @@ static size_t stream(Policy *p, const Config *c, const Listener *ls, size_t n, u
         sys.present[SYSCTL_SOMAXCONN] = true;
         sys.value[SYSCTL_SOMAXCONN] = 4096;
         event_list_clear(ev);
-        policy_begin(p, c, t, &sys);
+        policy_begin(p, c, t, false);
+        policy_netns(p, 0, &sys);
         for (size_t i = 0; i < n; i++)
-                ck_assert_int_eq(policy_observe(p, &ls[i], ev), 0);
-        r = policy_end(p, NULL, ev);
+                ck_assert_int_eq(observe(p, c, &ls[i], ev), 0);
+        r = policy_end(p, ev);
         ck_assert_int_ge(r, 0);
         ck_assert_uint_eq((size_t) r, ev->n);
         return ev->n;
@@ -956,9 +1031,10 @@ START_TEST(test_abort) {
 
         /* the dump breaks after one listener: nothing is gone */
         event_list_clear(&ev);
-        policy_begin(p, c, 1 * SEC, NULL);
+        policy_begin(p, c, 1 * SEC, false);
+        policy_netns(p, 0, NULL);
         ls[2].drops = 5;
-        ck_assert_int_eq(policy_observe(p, &ls[2], &ev), 0);
+        ck_assert_int_eq(observe(p, c, &ls[2], &ev), 0);
         policy_abort(p);
         ck_assert_uint_eq(ev.n, 1); /* the rise stands */
         check_event(&ev.items[0], EVENT_DROPS, false, 3);
@@ -983,7 +1059,8 @@ START_TEST(test_abort) {
 
         /* an aborted poll, then one without the raised listener: GONE */
         event_list_clear(&ev);
-        policy_begin(p, c, 3 * SEC, NULL);
+        policy_begin(p, c, 3 * SEC, false);
+        policy_netns(p, 0, NULL);
         policy_abort(p);
         ck_assert_uint_eq(ev.n, 0);
         ck_assert_uint_eq(stream(p, c, &ls[1], 2, 4 * SEC, &ev), 1);
@@ -1011,7 +1088,7 @@ START_TEST(test_gen_wrap) {
                 int r;
 
                 event_list_clear(&ev);
-                r = policy_step(p, c, &s, &ev);
+                r = policy_step(p, c, &s, false, &ev);
                 if (r != 0 || t == 0)
                         ck_assert_int_eq(r, t == 0 ? 1 : 0);
                 n += (size_t) r;
@@ -1026,7 +1103,8 @@ START_TEST(test_gen_wrap) {
          * look seen when the counter comes round to its poll again. */
         ck_assert_uint_eq(step(p, c, &ls[1], 1, 70001 * SEC, &ev), 0);
         for (uint64_t t = 70002; t < 70002 + 65534; t++) {
-                policy_begin(p, c, t * SEC, NULL);
+                policy_begin(p, c, t * SEC, false);
+        policy_netns(p, 0, NULL);
                 policy_abort(p);
         }
         ls[1].depth = 10;
@@ -1047,10 +1125,10 @@ static int event_cmp(const void *a_, const void *b_) {
         const Event *a = a_, *b = b_;
         uint64_t ka[] = { a->kind, a->listener.netns, a->listener.cookie, a->reminder, a->drops,
                           a->period_usec, a->counter, a->increase, a->fill_pct, a->listener.depth,
-                          a->listener.drops, (uint64_t) (uintptr_t) a->name };
+                          a->listener.drops, (uint64_t) (unsigned char) a->name[0] };
         uint64_t kb[] = { b->kind, b->listener.netns, b->listener.cookie, b->reminder, b->drops,
                           b->period_usec, b->counter, b->increase, b->fill_pct, b->listener.depth,
-                          b->listener.drops, (uint64_t) (uintptr_t) b->name };
+                          b->listener.drops, (uint64_t) (unsigned char) b->name[0] };
 
         for (size_t i = 0; i < ELEMENTSOF(ka); i++)
                 if (ka[i] != kb[i])
@@ -1177,11 +1255,12 @@ START_TEST(test_10000_listeners) {
 #endif
                 event_list_clear(&ev);
                 t0 = mono_nsec();
-                policy_begin(p, c, t * SEC, NULL);
+                policy_begin(p, c, t * SEC, false);
+                policy_netns(p, 0, NULL);
                 for (size_t i = 0; i < N; i++)
-                        if (policy_observe(p, &ls[i], &ev) < 0)
+                        if (observe(p, c, &ls[i], &ev) < 0)
                                 r_min = -1;
-                r = policy_end(p, NULL, &ev);
+                r = policy_end(p, &ev);
                 if (t >= 2)
                         ns += mono_nsec() - t0;
                 if (r < r_min)
@@ -1241,7 +1320,7 @@ START_TEST(test_churn) {
                         allocs = n_allocs;
 #endif
                 event_list_clear(&ev);
-                r = policy_step(p, c, &s, &ev);
+                r = policy_step(p, c, &s, false, &ev);
                 if (r < r_min)
                         r_min = r;
                 for (size_t i = 0; i < ev.n; i++) {
@@ -1267,7 +1346,7 @@ START_TEST(test_churn) {
         /* up to 3,000 keys during a poll (2,000 stay, 1,000 arrive): 8,192
          * slots of 32 bytes at 70 % load; 300 raised: 512 records of at
          * most 256 bytes (a Listener copy, UNIX path included) */
-        ck_assert_uint_le(policy_memory_bytes(p), 8192 * 32 + 512 * 256 + 4096);
+        ck_assert_uint_le(policy_memory_bytes(p), 8192 * 32 + 512 * sizeof_active() + 4096);
 
         /* everything goes: the 200 raised get GONE, and memory stays */
         ck_assert_uint_eq(step(p, c, NULL, 0, POLLS * SEC, &ev), 200);
@@ -1276,668 +1355,137 @@ START_TEST(test_churn) {
 }
 END_TEST
 
-/* Counters of LISTEN_OVERFLOWS and LISTEN_DROPS (the rest absent). */
-static NetstatCounters counters2(uint64_t overflows, uint64_t drops) {
-        NetstatCounters k = {0};
-
-        k.present[NETSTAT_LISTEN_OVERFLOWS] = true;
-        k.value[NETSTAT_LISTEN_OVERFLOWS] = overflows;
-        k.present[NETSTAT_LISTEN_DROPS] = true;
-        k.value[NETSTAT_LISTEN_DROPS] = drops;
-        return k;
-}
-
-static void check_counter(const Event *e, uint64_t netns, NetstatCounter k, uint64_t increase, uint64_t period) {
-        ck_assert_str_eq(event_kind_name(e->kind), "counter");
-        ck_assert_uint_eq(e->listener.netns, netns);
-        ck_assert_uint_eq(e->listener.cookie, 0);
-        ck_assert_uint_eq(e->listener.port, 0);
-        ck_assert_uint_eq(e->listener.backlog, 0);
-        ck_assert_ptr_null(e->name);
-        ck_assert(!e->clamped);
-        ck_assert_str_eq(netstat_counter_name(e->counter), netstat_counter_name(k));
-        ck_assert_uint_eq(e->increase, increase);
-        ck_assert_uint_eq(e->period_usec, period);
-}
-
-/* Each namespace has its own baselines and rate limits; a namespace's first
- * counters only set its baseline; a namespace without counters in a poll
- * keeps its baseline and still reports its sums when due. */
-START_TEST(test_netns_counters) {
-        _cleanup_(config_freep) Config *c = config();
-        _cleanup_(policy_freep) Policy *p = policy();
-        _cleanup_(event_list_done) EventList ev = { 0 };
-        NetstatCounters host, ns7, ns9;
-
-
-        /* t = 0: baselines of 0 and 7 */
-        host = counters2(10, 10);
-        ns7 = counters2(100, 100);
-        policy_begin(p, c, 0, NULL);
-        ck_assert_int_eq(policy_counters(p, 7, &ns7, &ev), 0);
-        ck_assert_int_eq(policy_end(p, &host, &ev), 0);
-        ck_assert_uint_eq(ev.n, 0);
-
-        /* t = 1: only netns 7 rises */
-        ns7 = counters2(103, 100);
-        policy_begin(p, c, 1 * SEC, NULL);
-        ck_assert_int_eq(policy_counters(p, 7, &ns7, &ev), 1);
-        ck_assert_int_eq(policy_end(p, &host, &ev), 1);
-        ck_assert_uint_eq(ev.n, 1);
-        check_counter(&ev.items[0], 7, NETSTAT_LISTEN_OVERFLOWS, 3, 1 * SEC);
-
-        /* t = 2: the host rises by 2 from its own baseline of 10 (over the
-         * second since its last counters); netns 7 has no counters this
-         * poll; netns 9 appears: baseline only */
-        event_list_clear(&ev);
-        host = counters2(12, 10);
-        ns9 = counters2(500, 500);
-        policy_begin(p, c, 2 * SEC, NULL);
-        ck_assert_int_eq(policy_counters(p, 9, &ns9, &ev), 0);
-        ck_assert_int_eq(policy_end(p, &host, &ev), 1);
-        ck_assert_uint_eq(ev.n, 1);
-        check_counter(&ev.items[0], 0, NETSTAT_LISTEN_OVERFLOWS, 2, 1 * SEC);
-
-        /* t = 3: 7's baseline survived the poll without counters (the drop
-         * count covers the two seconds since its last counters); its
-         * overflows are within their window: summed. 9 rises by 5. The
-         * host is read by policy_counters() here, so policy_end() leaves
-         * it alone. */
-        event_list_clear(&ev);
-        ns7 = counters2(110, 104);
-        ns9 = counters2(505, 500);
-        policy_begin(p, c, 3 * SEC, NULL);
-        ck_assert_int_eq(policy_counters(p, 0, &host, &ev), 0);
-        ck_assert_int_eq(policy_counters(p, 7, &ns7, &ev), 1);
-        ck_assert_int_eq(policy_counters(p, 9, &ns9, &ev), 1);
-        host = counters2(1000, 1000); /* ignored: the host had its call */
-        ck_assert_int_eq(policy_end(p, &host, &ev), 2);
-        ck_assert_uint_eq(ev.n, 2);
-        check_counter(&ev.items[0], 7, NETSTAT_LISTEN_DROPS, 4, 2 * SEC);
-        check_counter(&ev.items[1], 9, NETSTAT_LISTEN_OVERFLOWS, 5, 1 * SEC);
-
-        /* t = 61: nobody has counters; 7's held-back sum is due (60 s
-         * since its report at 1 s) */
-        event_list_clear(&ev);
-        policy_begin(p, c, 61 * SEC, NULL);
-        ck_assert_int_eq(policy_end(p, NULL, &ev), 1);
-        ck_assert_uint_eq(ev.n, 1);
-        check_counter(&ev.items[0], 7, NETSTAT_LISTEN_OVERFLOWS, 7, 60 * SEC);
-
-        /* t = 62: the host's baseline is still 12, not 1000; the rise
-         * covers the time since its last counters, at 3 s */
-        event_list_clear(&ev);
-        host = counters2(13, 10);
-        policy_begin(p, c, 62 * SEC, NULL);
-        ck_assert_int_eq(policy_end(p, &host, &ev), 1);
-        check_counter(&ev.items[0], 0, NETSTAT_LISTEN_OVERFLOWS, 1, 59 * SEC);
-}
-END_TEST
-
-/* policy_end()'s counters stand for policy_counters(p, 0, …) only when
- * that was not called this poll, even with NULL. */
-START_TEST(test_netns_host_counted_once) {
-        _cleanup_(config_freep) Config *c = config();
-        _cleanup_(policy_freep) Policy *p = policy();
-        _cleanup_(event_list_done) EventList ev = { 0 };
-        static const uint64_t host[] = { 10, 15, 17 };
-
-        for (uint64_t t = 0; t < 3; t++) {
-                NetstatCounters k = counters2(host[t], 0);
-
-                event_list_clear(&ev);
-                policy_begin(p, c, t * SEC, NULL);
-                if (t == 0)
-                        ck_assert_int_eq(policy_counters(p, 0, NULL, &ev), 0);
-                /* t = 0: not read; t = 1: the baseline; t = 2: +2 */
-                ck_assert_int_eq(policy_end(p, &k, &ev), t == 2 ? 1 : 0);
-        }
-        check_counter(&ev.items[0], 0, NETSTAT_LISTEN_OVERFLOWS, 2, 1 * SEC);
-}
-END_TEST
-
-/* policy_step() hands each namespace of the snapshot its counters, and
- * policy_flush() reports the held-back sums of every namespace. */
-START_TEST(test_netns_flush) {
-        _cleanup_(config_freep) Config *c = config();
-        _cleanup_(policy_freep) Policy *p = policy();
-        _cleanup_(event_list_done) EventList ev = { 0 };
-        SnapshotNetns ns = { .netns = 7, .name = (char *) "web1", .have_counters = true };
-        Snapshot s = { .netns = &ns, .n_netns = 1, .have_counters = true };
-        static const uint64_t host[] = { 10, 11, 15, 16 }, web[] = { 100, 102, 110, 111 };
-
-        for (uint64_t t = 0; t < 4; t++) {
-                s.time_usec = t * SEC;
-                s.counters = counters2(host[t], 0);
-                ns.counters = counters2(web[t], 0);
-                event_list_clear(&ev);
-                ck_assert_int_eq(policy_step(p, c, &s, &ev), t == 1 ? 2 : 0);
-                ck_assert_uint_eq(ev.n, t == 1 ? 2 : 0);
-                if (t == 1) {
-                        /* the namespaces, then the host */
-                        check_counter(&ev.items[0], 7, NETSTAT_LISTEN_OVERFLOWS, 2, 1 * SEC);
-                        check_counter(&ev.items[1], 0, NETSTAT_LISTEN_OVERFLOWS, 1, 1 * SEC);
-                }
-        }
-        event_list_clear(&ev);
-        ck_assert_int_eq(policy_flush(p, c, &ev), 2);
-        check_counter(&ev.items[0], 0, NETSTAT_LISTEN_OVERFLOWS, 5, 2 * SEC);
-        check_counter(&ev.items[1], 7, NETSTAT_LISTEN_OVERFLOWS, 9, 2 * SEC);
-        event_list_clear(&ev);
-        ck_assert_int_eq(policy_flush(p, c, &ev), 0);
-
-        /* no_host: the host's counters are not looked at */
-        s.no_host = true;
-        s.time_usec = 4 * SEC;
-        s.counters = counters2(10000, 0);
-        ns.counters = counters2(111, 0);
-        event_list_clear(&ev);
-        ck_assert_int_eq(policy_step(p, c, &s, &ev), 0);
-        s.no_host = false;
-        s.time_usec = 100 * SEC;
-        s.counters = counters2(17, 0);
-        ck_assert_int_eq(policy_step(p, c, &s, &ev), 1);
-        /* 16 -> 17 since the last counters read, at 3 s */
-        check_counter(&ev.items[0], 0, NETSTAT_LISTEN_OVERFLOWS, 1, 97 * SEC);
-}
-END_TEST
-
-/* A namespace that goes: its sums are reported, and a namespace seen later
- * under the same inode starts afresh. */
-START_TEST(test_netns_forget) {
-        _cleanup_(config_freep) Config *c = config();
-        _cleanup_(policy_freep) Policy *p = policy();
-        _cleanup_(event_list_done) EventList ev = { 0 };
-        static const uint64_t web[] = { 100, 103, 105, 110 };
-        size_t mem;
-
-        for (uint64_t t = 0; t < 4; t++) {
-                NetstatCounters k = counters2(web[t], 0);
-
-                event_list_clear(&ev);
-                policy_begin(p, c, t * SEC, NULL);
-                ck_assert_int_eq(policy_counters(p, 7, &k, &ev), t == 1 ? 1 : 0);
-                ck_assert_int_eq(policy_end(p, NULL, &ev), t == 1 ? 1 : 0);
-                if (t == 1)
-                        check_counter(&ev.items[0], 7, NETSTAT_LISTEN_OVERFLOWS, 3, 1 * SEC);
-        }
-        mem = policy_memory_bytes(p);
-        event_list_clear(&ev);
-        ck_assert_int_eq(policy_forget_netns(p, 7, &ev), 1);
-        check_counter(&ev.items[0], 7, NETSTAT_LISTEN_OVERFLOWS, 7, 2 * SEC);
-        ck_assert_int_eq(policy_forget_netns(p, 7, &ev), 0);
-        ck_assert_int_eq(policy_flush(p, c, &ev), 0);
-        ck_assert_uint_eq(ev.n, 1);
-        ck_assert_uint_eq(policy_memory_bytes(p), mem); /* capacity kept */
-
-        /* a fresh baseline of 200, then +1 reported at once */
-        for (uint64_t t = 4; t < 6; t++) {
-                NetstatCounters k = counters2(t == 4 ? 200 : 201, 0);
-
-                event_list_clear(&ev);
-                policy_begin(p, c, t * SEC, NULL);
-                ck_assert_int_eq(policy_counters(p, 7, &k, &ev), t == 5 ? 1 : 0);
-                ck_assert_int_eq(policy_end(p, NULL, &ev), t == 5 ? 1 : 0);
-        }
-        check_counter(&ev.items[0], 7, NETSTAT_LISTEN_OVERFLOWS, 1, 1 * SEC);
-}
-END_TEST
-
-/* counters = false: no namespace reports, and switched on again each
- * starts from a new baseline. */
-START_TEST(test_netns_counters_off) {
-        _cleanup_(config_freep) Config *c = config();
-        _cleanup_(policy_freep) Policy *p = policy();
-        _cleanup_(event_list_done) EventList ev = { 0 };
-
-        for (uint64_t t = 0; t < 6; t++) {
-                NetstatCounters host = counters2(10 * t, 0), ns7 = counters2(100 * t, 0);
-
-                c->counters = t != 2 && t != 3;
-                event_list_clear(&ev);
-                policy_begin(p, c, t * SEC, NULL);
-                (void) policy_counters(p, 7, &ns7, &ev);
-                ck_assert_int_ge(policy_end(p, &host, &ev), 0);
-                /* t = 0, 4: baselines; t = 1, 5: +10 and +100; 2, 3: off */
-                ck_assert_uint_eq(ev.n, t == 1 || t == 5 ? 2 : 0);
-                if (ev.n == 2) {
-                        check_counter(&ev.items[0], 7, NETSTAT_LISTEN_OVERFLOWS, 100, 1 * SEC);
-                        check_counter(&ev.items[1], 0, NETSTAT_LISTEN_OVERFLOWS, 10, 1 * SEC);
-                }
-        }
-}
-END_TEST
-
-/* A namespace whose dump failed keeps its listeners, raised or not, with
- * their baselines; a listener of another namespace that was not seen is
- * gone. */
-START_TEST(test_netns_keep) {
-        _cleanup_(config_freep) Config *c = config();
-        _cleanup_(policy_freep) Policy *p = policy();
-        _cleanup_(event_list_done) EventList ev = { 0 };
-        Listener a = mk(5, 1, 80, 10, 9), b = mk(6, 2, 80, 10, 9), h = mk(0, 3, 80, 0, 9), d = mkd(4, 0, 9, 0);
-
-        d.netns = 5;
-        ck_assert_uint_eq(stream(p, c, (Listener[]) { a, b, h, d }, 4, 0, &ev), 2);
-        check_event(&ev.items[0], EVENT_FULL, false, 1);
-        check_event(&ev.items[1], EVENT_FULL, false, 2);
-
-        /* netns 5 failed, netns 6 has no listener any more */
-        event_list_clear(&ev);
-        policy_begin(p, c, 1 * SEC, NULL);
-        ck_assert_int_eq(policy_observe(p, &h, &ev), 0);
-        policy_keep_netns(p, 5);
-        policy_keep_netns(p, 5);
-        ck_assert_int_eq(policy_end(p, NULL, &ev), 1);
-        ck_assert_uint_eq(ev.n, 1);
-        check_event(&ev.items[0], EVENT_GONE, false, 2);
-        ck_assert_uint_eq(ev.items[0].listener.netns, 6);
-        ck_assert_uint_eq(policy_n_raised(p), 1);  /* a, kept */
-        ck_assert_uint_eq(policy_n_watched(p), 3); /* h seen, a and d kept */
-
-        /* back: a is still full (nothing new), d's drops since it was last
-         * seen at 0 s are counted from its kept baseline */
-        d.drops = 4;
-        ck_assert_uint_eq(stream(p, c, (Listener[]) { a, h, d }, 3, 2 * SEC, &ev), 1);
-        check_event(&ev.items[0], EVENT_DROPS, false, 4);
-        ck_assert_uint_eq(ev.items[0].drops, 4);
-        ck_assert_uint_eq(ev.items[0].period_usec, 2 * SEC);
-        ck_assert_uint_eq(policy_n_raised(p), 1);
-
-        /* kept only for the poll that asked: then gone */
-        ck_assert_uint_eq(stream(p, c, &h, 1, 3 * SEC, &ev), 1);
-        check_event(&ev.items[0], EVENT_GONE, false, 1);
-        ck_assert_uint_eq(ev.items[0].listener.netns, 5);
-        ck_assert_uint_eq(policy_n_raised(p), 0);
-        ck_assert_uint_eq(policy_n_watched(p), 1);
-}
-END_TEST
-
-/* Forgetting a kept namespace in the same poll: its listeners are gone. */
-START_TEST(test_netns_keep_then_forget) {
-        _cleanup_(config_freep) Config *c = config();
-        _cleanup_(policy_freep) Policy *p = policy();
-        _cleanup_(event_list_done) EventList ev = { 0 };
-        Listener a = mk(5, 1, 80, 10, 9);
-
-        ck_assert_uint_eq(stream(p, c, &a, 1, 0, &ev), 1);
-        event_list_clear(&ev);
-        policy_begin(p, c, 1 * SEC, NULL);
-        policy_keep_netns(p, 5);
-        ck_assert_int_eq(policy_forget_netns(p, 5, &ev), 0);
-        ck_assert_int_eq(policy_end(p, NULL, &ev), 1);
-        check_event(&ev.items[0], EVENT_GONE, false, 1);
-}
-END_TEST
-
-typedef struct Lookups {
-        unsigned n_unit, n_netns_name, n_sysctls;
-        NetstatSysctls sysctls5;
-} Lookups;
-
-static const char *lookup_unit(void *userdata, uint64_t cgroup_id) {
-        Lookups *k = userdata;
-
-        k->n_unit++;
-        return cgroup_id == 42 ? "nginx.service" : cgroup_id == 43 ? "sshd.service" : NULL;
-}
-
-static const char *lookup_netns_name(void *userdata, uint64_t netns) {
-        Lookups *k = userdata;
-
-        k->n_netns_name++;
-        return netns == 0 ? "host" : netns == 5 ? "web1" : netns == 6 ? "db1" : NULL;
-}
-
-static const NetstatSysctls *lookup_sysctls(void *userdata, uint64_t netns) {
-        Lookups *k = userdata;
-
-        k->n_sysctls++;
-        return netns == 5 ? &k->sysctls5 : NULL;
-}
-
-
-static Listener mkc(uint64_t netns, uint64_t cookie, uint64_t cgroup_id) {
-        Listener l = mk(netns, cookie, 80, 10, 9); /* full */
-
-        l.cgroup_id = cgroup_id;
-        return l;
-}
-
-START_TEST(test_watch_unit) {
-        Config *c = config_text("watch = ( { unit = \"nginx.service\"; name = \"web\"; } );");
-        Config *plain = config();
-        Lookups k = {0};
-        PolicyLookup lookup = { .unit = lookup_unit, .netns_name = lookup_netns_name, .userdata = &k };
-        Policy *p = NULL;
-        EventList ev = {0};
-        Listener ls[3] = { mkc(0, 1, 42), mkc(0, 2, 43), mkc(0, 3, 0) };
-
-        ck_assert(config_wants_unit(c));
-        ck_assert(!config_wants_netns(c));
-        ck_assert_int_eq(policy_new(&p), 0);
-        policy_set_lookup(p, &lookup);
-        ck_assert_uint_eq(stream(p, c, ls, 3, 0, &ev), 1);
-        check_event(&ev.items[0], EVENT_FULL, false, 1);
-        ck_assert_str_eq(ev.items[0].name, "web");
-        ck_assert_uint_eq(policy_n_watched(p), 1);
-        ck_assert_uint_eq(k.n_unit, 3);
-        ck_assert_uint_eq(k.n_netns_name, 0); /* no entry selects by netns */
-
-        /* without a lookup nothing is selected, and the raised one is gone */
-        policy_set_lookup(p, NULL);
-        ck_assert_uint_eq(stream(p, c, ls, 3, 1 * SEC, &ev), 1);
-        check_event(&ev.items[0], EVENT_GONE, false, 1);
-        ck_assert_ptr_null(ev.items[0].name); /* no entry selects it now */
-        ck_assert_uint_eq(policy_n_watched(p), 0);
-        ck_assert_uint_eq(k.n_unit, 3);
-
-        /* a configuration without unit entries asks nothing */
-        policy_set_lookup(p, &lookup);
-        ck_assert_uint_eq(stream(p, plain, ls, 3, 2 * SEC, &ev), 3);
-        ck_assert_uint_eq(policy_n_watched(p), 3);
-        ck_assert_uint_eq(k.n_unit, 3);
-        ck_assert_uint_eq(k.n_netns_name, 0);
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(plain);
-        config_free(c);
-}
-END_TEST
-
-START_TEST(test_watch_netns) {
-        Config *c = config_text("watch = ( { netns = \"web*\"; name = \"web\"; warn = 50; clear = 20; },\n"
-                                "          { netns = \"host\"; port = 80; name = \"h\"; } );");
-        Lookups k = {0};
-        PolicyLookup lookup = { .unit = lookup_unit, .netns_name = lookup_netns_name, .userdata = &k };
-        Policy *p = NULL;
-        EventList ev = {0};
-        Listener ls[4] = { mkc(5, 1, 0), mkc(6, 2, 0), mkc(7, 3, 0), mkc(0, 4, 0) };
-        SnapshotNetns ns[2] = { { .netns = 6, .name = (char *) "web2" }, { .netns = 7, .name = (char *) "db3" } };
-        Snapshot s = { .listeners = { .items = ls, .n = 4, .cap = 4 }, .netns = ns, .n_netns = 2 };
-
-        ls[0].depth = 5; /* 50 %: high by the "web" entry's levels */
-        ck_assert(config_wants_netns(c));
-        ck_assert(!config_wants_unit(c));
-        ck_assert_int_eq(policy_new(&p), 0);
-        policy_set_lookup(p, &lookup);
-        ck_assert_uint_eq(stream(p, c, ls, 4, 0, &ev), 2);
-        check_event(&ev.items[0], EVENT_HIGH, false, 1);
-        ck_assert_uint_eq(ev.items[0].listener.netns, 5);
-        ck_assert_str_eq(ev.items[0].name, "web");
-        check_event(&ev.items[1], EVENT_FULL, false, 4);
-        ck_assert_str_eq(ev.items[1].name, "h");
-        ck_assert_uint_eq(policy_n_watched(p), 2);
-        ck_assert_uint_eq(k.n_netns_name, 4);
-        ck_assert_uint_eq(k.n_unit, 0);
-
-        /* no lookup: the host is "host", other namespaces have no name */
-        policy_set_lookup(p, NULL);
-        ck_assert_uint_eq(stream(p, c, ls, 4, 1 * SEC, &ev), 1);
-        check_event(&ev.items[0], EVENT_GONE, false, 1);
-        ck_assert_uint_eq(policy_n_watched(p), 1);
-        ck_assert_uint_eq(policy_n_raised(p), 1);
-
-        /* policy_step() without a lookup names them from the snapshot:
-         * web2 (netns 6) is watched now, db3 (netns 7) and netns 5 (no
-         * entry) are not */
-        s.time_usec = 2 * SEC;
-        event_list_clear(&ev);
-        ck_assert_int_eq(policy_step(p, c, &s, &ev), 1);
-        check_event(&ev.items[0], EVENT_FULL, false, 2);
-        ck_assert_uint_eq(ev.items[0].listener.netns, 6);
-        ck_assert_str_eq(ev.items[0].name, "web");
-        ck_assert_uint_eq(policy_n_watched(p), 2);
-        ck_assert_uint_eq(k.n_netns_name, 4);
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
-}
-END_TEST
-
-/* A listener outside netns 0 is judged against its own namespace's
- * somaxconn, asked only when an event is made; netns 0 uses
- * policy_begin()'s, and a namespace the lookup does not know has unknown
- * sysctls (not the host's: netns 6's backlog equals the host's somaxconn,
- * yet it is not clamped). */
-START_TEST(test_netns_sysctls) {
-        Config *c = config();
-        Lookups k = {0};
-        PolicyLookup lookup = { .sysctls = lookup_sysctls, .userdata = &k };
-        Policy *p = NULL;
-        EventList ev = {0};
-        Listener ls[3] = { mk(5, 1, 80, 1025, 1024), mk(0, 2, 80, 1025, 1024), mk(6, 3, 80, 4097, 4096) };
-        NetstatSysctls sys = {0};
-        NetstatCounters host, k5;
-
-        k.sysctls5.present[SYSCTL_SOMAXCONN] = true;
-        k.sysctls5.value[SYSCTL_SOMAXCONN] = 1024;
-        k.sysctls5.present[SYSCTL_TCP_ABORT_ON_OVERFLOW] = true;
-        k.sysctls5.value[SYSCTL_TCP_ABORT_ON_OVERFLOW] = 1;
-        sys.present[SYSCTL_SOMAXCONN] = true;
-        sys.value[SYSCTL_SOMAXCONN] = 4096;
-        ck_assert_int_eq(policy_new(&p), 0);
-        policy_set_lookup(p, &lookup);
-
-        host = counters2(0, 0);
-        k5 = counters2(0, 0);
-        policy_begin(p, c, 0, &sys);
-        for (size_t i = 0; i < 3; i++)
-                ck_assert_int_eq(policy_observe(p, &ls[i], &ev), 0);
-        ck_assert_int_eq(policy_counters(p, 5, &k5, &ev), 0);
-        ck_assert_int_eq(policy_end(p, &host, &ev), 3);
-        ck_assert_uint_eq(ev.n, 3);
-        check_event(&ev.items[0], EVENT_FULL, false, 1);
-        ck_assert(ev.items[0].clamped);
-        ck_assert_int_eq(ev.items[0].somaxconn, 1024);
-        ck_assert_int_eq(ev.items[0].abort_on_overflow, 1);
-        check_event(&ev.items[1], EVENT_FULL, false, 2);
-        ck_assert(!ev.items[1].clamped);
-        ck_assert_int_eq(ev.items[1].somaxconn, 4096);
-        ck_assert_int_eq(ev.items[1].abort_on_overflow, -1);
-        check_event(&ev.items[2], EVENT_FULL, false, 3); /* netns 6: unknown to the lookup */
-        ck_assert(!ev.items[2].clamped);
-        ck_assert_int_eq(ev.items[2].somaxconn, -1);
-        ck_assert_int_eq(ev.items[2].abort_on_overflow, -1);
-        ck_assert_uint_eq(k.n_sysctls, 2); /* netns 5 and 6, one event each */
-
-        /* still full: no events for the listeners, no questions; the
-         * counter events carry their namespace's sysctls */
-        event_list_clear(&ev);
-        host = counters2(2, 0);
-        k5 = counters2(9, 0);
-        policy_begin(p, c, 1 * SEC, &sys);
-        for (size_t i = 0; i < 3; i++)
-                ck_assert_int_eq(policy_observe(p, &ls[i], &ev), 0);
-        ck_assert_int_eq(policy_counters(p, 5, &k5, &ev), 1);
-        ck_assert_int_eq(policy_end(p, &host, &ev), 2);
-        ck_assert_uint_eq(ev.n, 2);
-        check_counter(&ev.items[0], 5, NETSTAT_LISTEN_OVERFLOWS, 9, 1 * SEC);
-        ck_assert_int_eq(ev.items[0].somaxconn, 1024);
-        ck_assert_int_eq(ev.items[0].abort_on_overflow, 1);
-        check_counter(&ev.items[1], 0, NETSTAT_LISTEN_OVERFLOWS, 2, 1 * SEC);
-        ck_assert_int_eq(ev.items[1].somaxconn, 4096);
-        ck_assert_int_eq(ev.items[1].abort_on_overflow, -1);
-        ck_assert_uint_eq(k.n_sysctls, 3);
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
-}
-END_TEST
-
-static const NetstatSysctls *lookup_sysctls_none(void *userdata, uint64_t netns) {
-        Lookups *k = userdata;
-
-        (void) netns;
-        k->n_sysctls++;
-        return NULL;
-}
-
-/* The lookup does not know netns 5's sysctls: its events say unknown, not
- * the host's, although policy_begin()'s somaxconn equals the listener's
- * backlog and the host aborts on overflow. The host's own listener and
- * counters keep the host's. */
-START_TEST(test_netns_sysctls_unknown) {
-        Config *c = config();
-        Lookups k = {0};
-        PolicyLookup lookup = { .sysctls = lookup_sysctls_none, .userdata = &k };
-        Policy *p = NULL;
-        EventList ev = {0};
-        Listener ls[2] = { mk(5, 1, 80, 1025, 1024), mk(0, 2, 80, 1025, 1024) };
-        NetstatSysctls sys = {0};
-        NetstatCounters host, k5;
+static NetstatSysctls somaxconn(int64_t v) {
+        NetstatSysctls sys = { 0 };
 
         sys.present[SYSCTL_SOMAXCONN] = true;
-        sys.value[SYSCTL_SOMAXCONN] = 1024;
-        sys.present[SYSCTL_TCP_ABORT_ON_OVERFLOW] = true;
-        sys.value[SYSCTL_TCP_ABORT_ON_OVERFLOW] = 1;
-        ck_assert_int_eq(policy_new(&p), 0);
-        policy_set_lookup(p, &lookup);
+        sys.value[SYSCTL_SOMAXCONN] = v;
+        return sys;
+}
 
-        host = counters2(0, 0);
-        k5 = counters2(0, 0);
-        policy_begin(p, c, 0, &sys);
-        for (size_t i = 0; i < 2; i++)
-                ck_assert_int_eq(policy_observe(p, &ls[i], &ev), 0);
-        ck_assert_int_eq(policy_counters(p, 5, &k5, &ev), 0);
-        ck_assert_int_eq(policy_end(p, &host, &ev), 2);
-        ck_assert_uint_eq(ev.n, 2);
+/* One poll of one namespace with its somaxconn (< 0: unknown). */
+static size_t poll_ns(Policy *p, const Config *c, uint64_t netns, int64_t max, const Listener *ls, size_t n,
+                      uint64_t t, bool reconfigured, EventList *ev) {
+        NetstatSysctls sys = somaxconn(max);
+        int r;
+
+        event_list_clear(ev);
+        policy_begin(p, c, t, reconfigured);
+        policy_netns(p, netns, max >= 0 ? &sys : NULL);
+        for (size_t i = 0; i < n; i++)
+                ck_assert_int_eq(observe(p, c, &ls[i], ev), 0);
+        r = policy_end(p, ev);
+        ck_assert_int_eq(r, (int) ev->n);
+        return ev->n;
+}
+
+/* A listener that appears after the first poll reports the drops its
+ * counter holds: they all happened since it was created (it overflowed and
+ * drained between two polls). In the first poll, or after a reload, a new
+ * listener may have existed unseen: only a baseline. */
+START_TEST(test_new_listener_drops) {
+        _cleanup_(config_freep) Config *c = config();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
+        Listener ls[3] = { mkd(1, 0, 9, 5), mkd(2, 0, 9, 6), mkd(3, 0, 9, 3) };
+
+        ck_assert_uint_eq(poll_ns(p, c, 0, 4096, ls, 1, 0, false, &ev), 0);
+        ck_assert_uint_eq(poll_ns(p, c, 0, 4096, ls, 2, 1 * SEC, false, &ev), 1);
+        check_event(&ev.items[0], EVENT_DROPS, false, 2);
+        ck_assert_uint_eq(ev.items[0].drops, 6);
+        ck_assert_uint_eq(ev.items[0].period_usec, 1 * SEC);
+        /* newly selected by a new configuration: not new */
+        ck_assert_uint_eq(poll_ns(p, c, 0, 4096, ls, 3, 2 * SEC, true, &ev), 0);
+        /* a namespace's first poll sets baselines too */
+        ls[0].netns = 7;
+        ck_assert_uint_eq(poll_ns(p, c, 7, 4096, ls, 1, 3 * SEC, false, &ev), 0);
+}
+END_TEST
+
+/* clamped only when somaxconn is what it was when the listener was first
+ * seen: somaxconn lowered to a listener's backlog later did not cut it. */
+START_TEST(test_clamped_only_if_somaxconn_unchanged) {
+        _cleanup_(config_freep) Config *c = config();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
+        Listener ls[2] = { mk(0, 1, 80, 0, 50), mk(0, 2, 81, 51, 50) };
+
+        ck_assert_uint_eq(poll_ns(p, c, 0, 128, ls, 1, 0, false, &ev), 0);
+        ls[0].depth = 51;
+        /* somaxconn is 50 now; the listener was seen when it was 128 */
+        ck_assert_uint_eq(poll_ns(p, c, 0, 50, ls, 2, 1 * SEC, false, &ev), 2);
         check_event(&ev.items[0], EVENT_FULL, false, 1);
-        ck_assert_uint_eq(ev.items[0].listener.netns, 5);
-        ck_assert_uint_eq(ev.items[0].listener.backlog, 1024);
         ck_assert(!ev.items[0].clamped);
-        ck_assert_int_eq(ev.items[0].somaxconn, -1);
-        ck_assert_int_eq(ev.items[0].abort_on_overflow, -1);
+        ck_assert_int_eq(ev.items[0].somaxconn, 50);
         check_event(&ev.items[1], EVENT_FULL, false, 2);
         ck_assert(ev.items[1].clamped);
-        ck_assert_int_eq(ev.items[1].somaxconn, 1024);
-        ck_assert_int_eq(ev.items[1].abort_on_overflow, 1);
-        ck_assert_uint_eq(k.n_sysctls, 1); /* netns 5 only */
-
-        /* A counter event of netns 5: unknown too; the host's: the host's. */
-        event_list_clear(&ev);
-        host = counters2(2, 0);
-        k5 = counters2(9, 0);
-        policy_begin(p, c, 1 * SEC, &sys);
-        for (size_t i = 0; i < 2; i++)
-                ck_assert_int_eq(policy_observe(p, &ls[i], &ev), 0);
-        ck_assert_int_eq(policy_counters(p, 5, &k5, &ev), 1);
-        ck_assert_int_eq(policy_end(p, &host, &ev), 2);
-        ck_assert_uint_eq(ev.n, 2);
-        check_counter(&ev.items[0], 5, NETSTAT_LISTEN_OVERFLOWS, 9, 1 * SEC);
-        ck_assert(!ev.items[0].clamped);
-        ck_assert_int_eq(ev.items[0].somaxconn, -1);
-        ck_assert_int_eq(ev.items[0].abort_on_overflow, -1);
-        check_counter(&ev.items[1], 0, NETSTAT_LISTEN_OVERFLOWS, 2, 1 * SEC);
-        ck_assert_int_eq(ev.items[1].somaxconn, 1024);
-        ck_assert_int_eq(ev.items[1].abort_on_overflow, 1);
-        ck_assert_uint_eq(k.n_sysctls, 2);
-        event_list_done(&ev);
-        policy_free(p);
-
-        /* No sysctls function at all (a lookup of names only), streamed:
-         * the documented fallback, policy_begin()'s, for every namespace. */
-        ck_assert_int_eq(policy_new(&p), 0);
-        policy_set_lookup(p, &(PolicyLookup) { .netns_name = lookup_netns_name, .userdata = &k });
-        policy_begin(p, c, 0, &sys);
-        ck_assert_int_eq(policy_observe(p, &ls[0], &ev), 0);
-        ck_assert_int_eq(policy_end(p, NULL, &ev), 1);
-        ck_assert_uint_eq(ev.n, 1);
-        check_event(&ev.items[0], EVENT_FULL, false, 1);
-        ck_assert(ev.items[0].clamped);
-        ck_assert_int_eq(ev.items[0].somaxconn, 1024);
-        ck_assert_int_eq(ev.items[0].abort_on_overflow, 1);
-        ck_assert_uint_eq(k.n_sysctls, 2);
-        event_list_done(&ev);
-        policy_free(p);
-        config_free(c);
 }
 END_TEST
 
-/* policy_step() without a sysctls lookup takes them from the snapshot; a
- * namespace the snapshot has no entry for has unknown sysctls. */
-START_TEST(test_netns_sysctls_snapshot) {
-        _cleanup_(config_freep) Config *c = config();
+/* A failed dump keeps its namespace's listeners; a dropped namespace's
+ * raised listeners are GONE_NETNS; each namespace's events carry its own
+ * sysctls. */
+START_TEST(test_netns_keep_drop_sysctls) {
+        _cleanup_(config_freep) Config *c = config_watch();
         _cleanup_(policy_freep) Policy *p = policy();
         _cleanup_(event_list_done) EventList ev = { 0 };
-        Listener ls[3] = { mk(5, 1, 80, 1025, 1024), mk(0, 2, 80, 1025, 1024), mk(7, 3, 80, 4097, 4096) };
-        SnapshotNetns ns = { .netns = 5, .name = (char *) "web1" };
-        Snapshot s = { .listeners = { .items = ls, .n = 3, .cap = 3 }, .netns = &ns, .n_netns = 1 };
+        NetstatSysctls s5 = somaxconn(9), s6 = somaxconn(1024);
+        Listener a = mk(5, 1, 80, 10, 9), b = mk(6, 1, 80, 10, 9);
 
-        ns.sysctls.present[SYSCTL_SOMAXCONN] = true;
-        ns.sysctls.value[SYSCTL_SOMAXCONN] = 1024;
-        s.sysctls.present[SYSCTL_SOMAXCONN] = true;
-        s.sysctls.value[SYSCTL_SOMAXCONN] = 4096;
-        s.sysctls.present[SYSCTL_TCP_ABORT_ON_OVERFLOW] = true;
-        s.sysctls.value[SYSCTL_TCP_ABORT_ON_OVERFLOW] = 1;
-        ck_assert_int_eq(policy_step(p, c, &s, &ev), 3);
+        policy_begin(p, c, 0, false);
+        policy_netns(p, 5, &s5);
+        ck_assert_int_eq(observe(p, c, &a, &ev), 0);
+        policy_netns(p, 6, &s6);
+        ck_assert_int_eq(observe(p, c, &b, &ev), 0);
+        ck_assert_int_eq(policy_end(p, &ev), 2);
         check_event(&ev.items[0], EVENT_FULL, false, 1);
+        ck_assert_uint_eq(ev.items[0].listener.netns, 5);
+        ck_assert_int_eq(ev.items[0].somaxconn, 9);
         ck_assert(ev.items[0].clamped);
-        ck_assert_int_eq(ev.items[0].somaxconn, 1024);
-        ck_assert_int_eq(ev.items[0].abort_on_overflow, -1);
-        check_event(&ev.items[1], EVENT_FULL, false, 2);
+        ck_assert_str_eq(ev.items[0].name, "web");
+        ck_assert_uint_eq(ev.items[1].listener.netns, 6);
+        ck_assert_int_eq(ev.items[1].somaxconn, 1024);
         ck_assert(!ev.items[1].clamped);
-        ck_assert_int_eq(ev.items[1].somaxconn, 4096);
-        ck_assert_int_eq(ev.items[1].abort_on_overflow, 1);
-        check_event(&ev.items[2], EVENT_FULL, false, 3); /* netns 7: no entry */
-        ck_assert(!ev.items[2].clamped);
-        ck_assert_int_eq(ev.items[2].somaxconn, -1);
-        ck_assert_int_eq(ev.items[2].abort_on_overflow, -1);
+        ck_assert_uint_eq(policy_n_raised(p), 2);
+
+        /* 5's dump failed, 6 is dropped */
+        event_list_clear(&ev);
+        policy_begin(p, c, 1 * SEC, false);
+        policy_keep_netns(p, 5);
+        policy_drop_netns(p, 6);
+        ck_assert_int_eq(policy_end(p, &ev), 1);
+        check_event(&ev.items[0], EVENT_GONE, false, 1);
+        ck_assert_uint_eq(ev.items[0].listener.netns, 6);
+        ck_assert_int_eq(ev.items[0].gone, GONE_NETNS);
+        ck_assert_uint_eq(policy_n_raised(p), 1);
+        ck_assert_uint_eq(policy_n_watched(p), 1);
+
+        /* 5 read again without it: it closed */
+        event_list_clear(&ev);
+        policy_begin(p, c, 2 * SEC, false);
+        policy_netns(p, 5, &s5);
+        ck_assert_int_eq(policy_end(p, &ev), 1);
+        check_event(&ev.items[0], EVENT_GONE, false, 1);
+        ck_assert_int_eq(ev.items[0].gone, GONE_CLOSED);
+        ck_assert_uint_eq(policy_n_watched(p), 0);
 }
 END_TEST
 
-/* Namespaces known from earlier polls cost no allocation per poll. */
-START_TEST(test_netns_steady_state_no_alloc) {
-        enum { NS = 40 };
-        _cleanup_(config_freep) Config *c = config();
+/* policy_step() names the namespaces from the snapshot, for `netns`
+ * entries. */
+START_TEST(test_watch_netns) {
+        _cleanup_(config_freep) Config *c = config_text("watch = ( { netns = \"web*\"; port = 80; } );");
         _cleanup_(policy_freep) Policy *p = policy();
         _cleanup_(event_list_done) EventList ev = { 0 };
-        Listener ls[NS];
-        SnapshotNetns ns[NS];
-        Snapshot s = { .listeners = { .items = ls, .n = NS, .cap = NS }, .netns = ns, .n_netns = NS,
-                       .have_counters = true };
-        size_t allocs = 0, n = 0, mem = 0;
-        int r_min = 0;
+        Listener ls[2] = { mk(0, 1, 80, 10, 9), mk(5, 1, 80, 10, 9) };
+        Snapshot s = { .listeners = { .items = ls, .n = 2, .cap = 2 } };
 
-        for (size_t i = 0; i < NS; i++) {
-                ls[i] = mk(1000 + i, 1, 80, 0, 9);
-                ns[i] = (SnapshotNetns) { .netns = 1000 + i, .name = (char *) "x", .have_counters = true };
-        }
-        for (uint64_t t = 0; t < 200; t++) {
-                int r;
-
-                s.time_usec = t * SEC;
-                s.counters = counters2(t, 0);
-                for (size_t i = 0; i < NS; i++) {
-                        ns[i].counters = counters2(t * i, 0);
-                        /* every 10th namespace's dump fails on odd polls */
-                        ns[i].have_counters = i % 10 != 0 || t % 2 == 0;
-                }
-#if ALLOC_COUNT_WRAPPERS
-                if (t == 2)
-                        allocs = n_allocs;
-#endif
-                event_list_clear(&ev);
-                r = policy_step(p, c, &s, &ev);
-                if (r < r_min)
-                        r_min = r;
-                if (t >= 2)
-                        n += (size_t) r;
-                if (t == 2)
-                        mem = policy_memory_bytes(p);
-        }
-#if ALLOC_COUNT_WRAPPERS
-        allocs = n_allocs - allocs;
-#endif
-        ck_assert_int_eq(r_min, 0);
-        ck_assert_uint_eq(allocs, 0);
-        ck_assert_uint_eq(policy_memory_bytes(p), mem);
-        /* from t = 2 on: the host and the 36 namespaces that rise on every
-         * poll report ListenOverflows at 61, 121 and 181 (the first rise,
-         * at 1 s, at once); namespaces 10, 20 and 30, without counters on
-         * odd polls, first rise at 2 s, then report at 62, 122 and 182;
-         * namespace 0 never rises */
-        ck_assert_uint_eq(n, 37 * 3 + 3 * 4);
+        ck_assert_ptr_nonnull(snapshot_add_netns(&s, 5, "web1"));
+        ck_assert_int_eq(policy_step(p, c, &s, false, &ev), 1);
+        ck_assert_uint_eq(ev.items[0].listener.netns, 5);
+        ck_assert_uint_eq(policy_n_watched(p), 1);
+        free(s.netns[0].name);
+        free(s.netns);
 }
 END_TEST
 
@@ -1971,19 +1519,11 @@ Suite *test_suite(void) {
         tcase_add_test(tc, test_steady_state_no_alloc);
         tcase_add_test(tc, test_stream_duplicates);
         tcase_add_test(tc, test_abort);
-        tcase_add_test(tc, test_netns_counters);
-        tcase_add_test(tc, test_netns_flush);
-        tcase_add_test(tc, test_netns_host_counted_once);
-        tcase_add_test(tc, test_netns_forget);
-        tcase_add_test(tc, test_netns_counters_off);
-        tcase_add_test(tc, test_netns_keep);
-        tcase_add_test(tc, test_netns_keep_then_forget);
-        tcase_add_test(tc, test_watch_unit);
+        tcase_add_test(tc, test_reload_unwatched_keeps_name);
+        tcase_add_test(tc, test_new_listener_drops);
+        tcase_add_test(tc, test_clamped_only_if_somaxconn_unchanged);
+        tcase_add_test(tc, test_netns_keep_drop_sysctls);
         tcase_add_test(tc, test_watch_netns);
-        tcase_add_test(tc, test_netns_sysctls);
-        tcase_add_test(tc, test_netns_sysctls_unknown);
-        tcase_add_test(tc, test_netns_sysctls_snapshot);
-        tcase_add_test(tc, test_netns_steady_state_no_alloc);
         suite_add_tcase(s, tc);
 
         /* Big populations and long runs: well under a second natively,
