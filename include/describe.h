@@ -23,14 +23,13 @@ const char *describe_endpoint(const Listener *l, const char *ifname, char *buf, 
 #define DESCRIBE_NETNS_MAX 160
 const char *describe_netns(const char *netns, char *buf, size_t size);
 
-/* What is known about a listener's backlog, as a sentence, or "" when
- * nothing: clamped (it equals net.core.somaxconn, unchanged since the
- * listener was first seen), or a common framework default (128, 511,
- * 4096). "Its backlog 4096 equals net.core.somaxconn, ..." */
+/* What is known about a listener's backlog, as a hint (--once), or "" when
+ * nothing: clamped (it equals net.core.somaxconn), or a common framework
+ * default (128, 511, 4096). "backlog 4096 equals net.core.somaxconn, ..." */
 const char *describe_backlog_hint(uint32_t backlog, bool clamped, char *buf, size_t size);
 
-/* The remedy for a queue that is full or dropping: the backlog hint, or the
- * generic advice with the backlog, then the reset note when
+/* The remedy an alert about a queue gives: what the backlog hint says, as
+ * advice, or the generic advice with the backlog; then the reset note when
  * abort_on_overflow is 1 and connections are turned away. */
 const char *describe_remedy(uint32_t backlog, bool clamped, int abort_on_overflow, bool turned_away, char *buf,
                             size_t size);

@@ -38,13 +38,13 @@ static bool common_default(uint32_t backlog) {
 const char *describe_backlog_hint(uint32_t backlog, bool clamped, char *buf, size_t size) {
         if (clamped)
                 snprintf(buf, size,
-                         "Its backlog %u equals net.core.somaxconn, so the application's own value was probably "
-                         "cut down: raise net.core.somaxconn, and the application's listen backlog with it.",
+                         "backlog %u equals net.core.somaxconn, so the application's own value was probably cut "
+                         "down: raise net.core.somaxconn (and the application's backlog).",
                          backlog);
         else if (common_default(backlog))
                 snprintf(buf, size,
-                         "Its backlog %u is a common framework default, often too small for a busy service: "
-                         "raise the application's listen backlog.",
+                         "backlog %u is a common framework default, often too small for a busy service: raise the "
+                         "application's listen backlog.",
                          backlog);
         else if (size > 0)
                 buf[0] = '\0';
@@ -53,14 +53,22 @@ const char *describe_backlog_hint(uint32_t backlog, bool clamped, char *buf, siz
 
 const char *describe_remedy(uint32_t backlog, bool clamped, int abort_on_overflow, bool turned_away, char *buf,
                             size_t size) {
-        char hint[320];
         const char *resets = abort_on_overflow == 1 && turned_away ?
                                      " With net.ipv4.tcp_abort_on_overflow = 1, clients get a reset instead of "
                                      "retrying." :
                                      "";
 
-        if (describe_backlog_hint(backlog, clamped, hint, sizeof(hint))[0])
-                snprintf(buf, size, "%s Or make the application accept connections faster.%s", hint, resets);
+        if (clamped)
+                snprintf(buf, size,
+                         "Its backlog %u equals net.core.somaxconn, so the application's own value was probably "
+                         "cut down: raise net.core.somaxconn, and the application's listen backlog with it, or "
+                         "make the application accept faster.%s",
+                         backlog, resets);
+        else if (common_default(backlog))
+                snprintf(buf, size,
+                         "Its backlog %u is a common framework default, often too small for a busy service: "
+                         "raise the application's listen backlog or make it accept connections faster.%s",
+                         backlog, resets);
         else
                 snprintf(buf, size,
                          "Raise the application's listen backlog (now %u) or make it accept connections faster.%s",

@@ -9,7 +9,7 @@
 
 #include "check-main.h"
 #include "config.h"
-#include "owner.h"
+#include "describe.h"
 #include "report.h"
 
 static Listener *add(Snapshot *s, int family, const char *addr, uint16_t port, uint32_t depth, uint32_t backlog,
@@ -60,7 +60,7 @@ static char *render_snapshot(const Snapshot *s, const char *config, bool json) {
                 ck_assert_int_eq(config_parse_string(config, "t", &c, NULL), 0);
         else
                 ck_assert_int_eq(config_new_default(&c), 0);
-        ck_assert_int_eq(json ? report_json(f, s, c, NULL) : report_table(f, s, c, NULL), 0);
+        ck_assert_int_eq(json ? report_json(f, s, c) : report_table(f, s, c), 0);
         fclose(f);
         config_free(c);
         return buf;
@@ -114,7 +114,7 @@ START_TEST(test_json) {
                 "\"backlog\":4,\"capacity\":5,\"fill\":0.800,\"state\":\"high\",\"drops\":0,\"cookie\":\"2\","
                 "\"inode\":1002,\"uid\":1000},\n"
                 "{\"netns\":\"host\",\"family\":\"inet\",\"address\":\"0.0.0.0\",\"port\":22,\"depth\":1,"
-                "\"backlog\":128,\"capacity\":129,\"fill\":0.008,\"state\":\"ok\",\"drops\":0,\"cookie\":\"4\","
+                "\"backlog\":128,\"capacity\":129,\"fill\":0.007,\"state\":\"ok\",\"drops\":0,\"cookie\":\"4\","
                 "\"inode\":1004,\"uid\":0},\n"
                 "{\"netns\":\"host\",\"family\":\"inet\",\"address\":\"10.1.2.3\",\"port\":25,\"depth\":0,"
                 "\"backlog\":0,\"capacity\":1,\"fill\":0.000,\"state\":\"ok\",\"cookie\":\"5\",\"inode\":1005,"
@@ -300,7 +300,7 @@ START_TEST(test_netns_json) {
                 "\"backlog\":4,\"capacity\":5,\"fill\":0.800,\"state\":\"high\",\"cookie\":\"3\",\"inode\":1003,"
                 "\"uid\":1000},\n"
                 "{\"netns\":\"host\",\"family\":\"inet\",\"address\":\"0.0.0.0\",\"port\":22,\"depth\":1,"
-                "\"backlog\":128,\"capacity\":129,\"fill\":0.008,\"state\":\"ok\",\"drops\":0,\"cookie\":\"1\","
+                "\"backlog\":128,\"capacity\":129,\"fill\":0.007,\"state\":\"ok\",\"drops\":0,\"cookie\":\"1\","
                 "\"inode\":1001,\"uid\":0}],\n"
                 "\"counters\":{\"ListenOverflows\":10},\n"
                 "\"sysctl\":{\"net.core.somaxconn\":4096,\"net.ipv4.tcp_abort_on_overflow\":0},\n"
@@ -393,6 +393,31 @@ START_TEST(test_netns_watch) {
 }
 END_TEST
 
+/* A queue that is not full never reads 1.000 (4000 of 4001 is 0.999, and
+ * high, not full); a UNIX listener says its socket type. */
+START_TEST(test_json_fill_and_unix_type) {
+        Snapshot s = { 0 };
+        Listener *l = add(&s, AF_INET, "127.0.0.1", 80, 4000, 4000, 0, 0, 1);
+        char *out;
+
+        (void) l;
+        l = listener_set_push(&s.listeners);
+        l->kind = LISTENER_UNIX;
+        l->family = AF_UNIX;
+        l->sotype = SOCK_SEQPACKET;
+        strcpy(l->path, "/run/x.sock");
+        l->backlog = 9;
+        l->cookie = 2;
+        out = render_snapshot(&s, "unix = true;", true);
+        ck_assert_ptr_nonnull(strstr(out, "\"depth\":4000,\"backlog\":4000,\"capacity\":4001,\"fill\":0.999,"
+                                          "\"state\":\"high\""));
+        ck_assert_ptr_nonnull(strstr(out, "\"family\":\"unix\",\"address\":\"/run/x.sock\",\"port\":0,"
+                                          "\"type\":\"seqpacket\","));
+        free(out);
+        snapshot_done(&s);
+}
+END_TEST
+
 START_TEST(test_table_empty) {
         Snapshot s = { 0 };
         char *buf = render_snapshot(&s, NULL, false);
@@ -411,6 +436,7 @@ Suite *test_suite(void) {
         tcase_add_test(tc, test_json);
         tcase_add_test(tc, test_table_watch_levels);
         tcase_add_test(tc, test_table_empty);
+        tcase_add_test(tc, test_json_fill_and_unix_type);
         tcase_add_test(tc, test_hints);
         tcase_add_test(tc, test_netns_names);
         tcase_add_test(tc, test_netns_table);

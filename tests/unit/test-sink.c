@@ -66,7 +66,7 @@ static const char *format(const Event *e) {
 START_TEST(test_high) {
         Event e = event(EVENT_HIGH, "::1", 9000, 4, 4);
 
-        e.name = "api";
+        strcpy(e.name, "api");
         ck_assert_str_eq(format(&e), "Listen queue of [::1]:9000 (api) is 80% full: 4 of 5 connections wait for "
                                      "accept(). Raise the application's listen backlog (now 4) or make it accept "
                                      "connections faster.");
@@ -152,7 +152,7 @@ START_TEST(test_owner) {
                          .comm = "nginx" };
         char buf[1024];
 
-        e.name = "api";
+        strcpy(e.name, "api");
         sink_format_message(&e, &o, buf, sizeof(buf));
         ck_assert_str_eq(buf, "Listen queue of 127.0.0.1:8080 (api) of nginx.service (nginx, pid 812) is full: 3 "
                               "of 3 connections wait for accept(), new connections are dropped or delayed. Raise "
@@ -161,7 +161,7 @@ START_TEST(test_owner) {
         sink_format_message(&e, &o, buf, sizeof(buf));
         ck_assert_ptr_nonnull(strstr(buf, "127.0.0.1:8080 (api) of nginx.service is full"));
         o = (EventOwner) { .pid = 77, .comm = "redis-server" };
-        e.name = NULL;
+        e.name[0] = 0;
         sink_format_message(&e, &o, buf, sizeof(buf));
         ck_assert_ptr_nonnull(strstr(buf, "Listen queue of 127.0.0.1:8080 of redis-server, pid 77 is full"));
 
@@ -207,7 +207,7 @@ START_TEST(test_netns_sentences) {
         EventOwner o = { .netns = "web1", .unit = "nginx.service", .pid = 812, .comm = "nginx" };
         char buf[1024], host[1024];
 
-        e.name = "api";
+        strcpy(e.name, "api");
         sink_format_message(&e, &o, buf, sizeof(buf));
         ck_assert_str_eq(buf, "Listen queue of 127.0.0.1:8080 (api) in network namespace web1 of nginx.service "
                               "(nginx, pid 812) is full: 3 of 3 connections wait for accept(), new connections "
@@ -220,7 +220,7 @@ START_TEST(test_netns_sentences) {
                                "the application's listen backlog (now 2) or make it accept connections faster.");
 
         o = (EventOwner) { .netns = "web1" };
-        e.name = NULL;
+        e.name[0] = 0;
         e.kind = EVENT_DROPS;
         e.drops = 1;
         e.period_usec = 100000;
@@ -233,11 +233,19 @@ START_TEST(test_netns_sentences) {
         ck_assert_str_eq(buf, "127.0.0.1:8080 in network namespace web1 stopped listening while its queue alert "
                               "was raised (last 3 of 3); alert withdrawn.");
         /* Not closed: the namespace is not watched any more. */
-        o.netns_dropped = true;
+        e.gone = GONE_NETNS;
         sink_format_message(&e, &o, buf, sizeof(buf));
         ck_assert_str_eq(buf, "127.0.0.1:8080 in network namespace web1 is no longer watched, as its network "
                               "namespace is not, while its queue alert was raised (last 3 of 3); alert withdrawn.");
-        o.netns_dropped = false;
+        /* Still listening: a reload stopped watching it. */
+        e.gone = GONE_UNWATCHED;
+        strcpy(e.name, "api");
+        sink_format_message(&e, &o, buf, sizeof(buf));
+        ck_assert_str_eq(buf, "127.0.0.1:8080 (api) in network namespace web1 is no longer watched after a reload "
+                              "of the configuration, while its queue alert was raised (last 3 of 3); alert "
+                              "withdrawn.");
+        e.gone = GONE_CLOSED;
+        e.name[0] = 0;
 
         e = event(EVENT_SYN_FULL, "0.0.0.0", 443, 0, 4);
         e.listener.syn_depth = 5;
@@ -268,6 +276,37 @@ END_TEST
 
 /* BACKLOGD_NETNS comes with every event kind whose owner names a namespace,
  * "host" included; a counter's owner gives nothing else. */
+/* Two listeners on one address:port bound to different devices are told
+ * apart: the device in the endpoint, as ss shows it, and in its own field;
+ * GONE says why in BACKLOGD_GONE. */
+START_TEST(test_interface_and_gone_fields) {
+        Event e = event(EVENT_FULL, "127.0.0.1", 8080, 3, 2);
+        EventOwner o = { .netns = "web1", .interface = "eth1" };
+        Sink sink;
+        char buf[1024];
+
+        e.listener.ifindex = 3;
+        sink_format_message(&e, &o, buf, sizeof(buf));
+        ck_assert_str_eq(buf, "Listen queue of 127.0.0.1%eth1:8080 in network namespace web1 is full: 3 of 3 "
+                              "connections wait for accept(), new connections are dropped or delayed. Raise the "
+                              "application's listen backlog (now 2) or make it accept connections faster.");
+        sink_init(&sink, LOG_TARGET_JOURNAL);
+        ck_assert_int_eq(sink_event(&sink, &e, &o), 0);
+        ck_assert_str_eq(sent_field("BACKLOGD_INTERFACE"), "eth1");
+        ck_assert_str_eq(sent_field("BACKLOGD_ADDRESS"), "127.0.0.1");
+        ck_assert_ptr_null(sent_field("BACKLOGD_GONE"));
+        e.kind = EVENT_GONE;
+        e.gone = GONE_UNWATCHED;
+        ck_assert_int_eq(sink_event(&sink, &e, &o), 0);
+        ck_assert_str_eq(sent_field("BACKLOGD_GONE"), "unwatched");
+        e.gone = GONE_NETNS;
+        o.interface = NULL;
+        ck_assert_int_eq(sink_event(&sink, &e, &o), 0);
+        ck_assert_str_eq(sent_field("BACKLOGD_GONE"), "netns");
+        ck_assert_ptr_null(sent_field("BACKLOGD_INTERFACE"));
+}
+END_TEST
+
 START_TEST(test_netns_fields) {
         Sink s = { .target = LOG_TARGET_JOURNAL };
         Event e = event(EVENT_HIGH, "127.0.0.1", 8080, 4, 4);
@@ -423,6 +462,7 @@ Suite *test_suite(void) {
         tcase_add_test(tc, test_syn);
         tcase_add_test(tc, test_netns_sentences);
         tcase_add_test(tc, test_netns_fields);
+        tcase_add_test(tc, test_interface_and_gone_fields);
         tcase_add_test(tc, test_long_fields);
         tcase_add_test(tc, test_netns_console);
         tcase_add_test(tc, test_truncation);
