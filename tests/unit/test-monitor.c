@@ -22,7 +22,9 @@
 
 #include "alloc-count.h"
 #include "check-main.h"
+#include "config.h"
 #include "daemon.h"
+#include "monitor.h"
 
 #define N_LISTENERS 2000
 #define BASE_PORT 20000
@@ -56,30 +58,22 @@ static int listen_on(int family, uint16_t port, int backlog) {
         return fd;
 }
 
-static Daemon *daemon_with(const char *config_text) {
-        char path[] = "/tmp/test-daemon-XXXXXX";
-        int fd = mkstemp(path);
-        Daemon *d = NULL;
+static Monitor *daemon_with(const char *config_text) {
+        Monitor *d = NULL;
+        Config *c = NULL;
         ErrBuf err = { { 0 } };
-        DaemonOptions o = {
-                .config_path = path,
-                .config_must_exist = true,
-                .log_target = LOG_TARGET_CONSOLE,
-                .proc_root = "/proc",
-        };
+        MonitorOptions o = { .proc_root = "/proc", .cgroup_root = "/sys/fs/cgroup" };
 
-        ck_assert_int_ge(fd, 0);
-        ck_assert_int_eq(write(fd, config_text, strlen(config_text)), (ssize_t) strlen(config_text));
-        close(fd);
-        ck_assert_msg(daemon_new(&o, &d, &err) == 0, "%s", err.text);
-        unlink(path);
+        sink_init(&o.sink, LOG_TARGET_CONSOLE);
+        ck_assert_msg(config_parse_string(config_text, "test.conf", &c, &err) == 0, "%s", err.text);
+        ck_assert_int_eq(monitor_new(&o, c, &d), 0);
         return d;
 }
 
 START_TEST(test_poll_counts_and_allocates_nothing) {
         size_t before, during;
         int wrong = 0;
-        Daemon *d;
+        Monitor *d;
 
         enter_netns();
         for (int i = 0; i < N_LISTENERS; i++)
@@ -87,11 +81,11 @@ START_TEST(test_poll_counts_and_allocates_nothing) {
 
         d = daemon_with("");
         for (uint64_t t = 1; t <= 10; t++)
-                ck_assert_int_eq(daemon_poll(d, t * 1000000), N_LISTENERS);
+                ck_assert_int_eq(monitor_poll(d, t * 1000000), N_LISTENERS);
         /* No ck_assert in the measured loop: check allocates for each. */
         before = n_allocs;
         for (uint64_t t = 11; t <= 110; t++)
-                if (daemon_poll(d, t * 1000000) != N_LISTENERS)
+                if (monitor_poll(d, t * 1000000) != N_LISTENERS)
                         wrong++;
         during = n_allocs - before;
         ck_assert_int_eq(wrong, 0);
@@ -99,23 +93,23 @@ START_TEST(test_poll_counts_and_allocates_nothing) {
                 ck_assert_uint_eq(during, 0);
         else
                 fprintf(stderr, "allocations are not counted in this build, checked the counts only\n");
-        daemon_free(d);
+        monitor_free(d);
 }
 END_TEST
 
 /* A watch list makes the kernel filter: only the watched ports are seen. */
 START_TEST(test_poll_watch_list) {
-        Daemon *d;
+        Monitor *d;
 
         enter_netns();
         for (int i = 0; i < 100; i++)
                 listen_on(AF_INET, (uint16_t) (BASE_PORT + i), 16);
         d = daemon_with("watch = ( { port = 20003; }, { ports = \"20010-20019\"; }, { port = 30000; } );");
-        ck_assert_int_eq(daemon_poll(d, 1000000), 11);
-        daemon_free(d);
+        ck_assert_int_eq(monitor_poll(d, 1000000), 11);
+        monitor_free(d);
         d = daemon_with("watch = ( { port = 20042; } );");
-        ck_assert_int_eq(daemon_poll(d, 1000000), 1);
-        daemon_free(d);
+        ck_assert_int_eq(monitor_poll(d, 1000000), 1);
+        monitor_free(d);
 }
 END_TEST
 
@@ -169,8 +163,10 @@ START_TEST(test_loop_skips_missed_polls) {
                 dup2(null, STDERR_FILENO);
                 unsetenv("NOTIFY_SOCKET");
                 unsetenv("WATCHDOG_USEC");
+                daemon_block_signals();
                 _exit(daemon_run(&(DaemonOptions) { .config_path = conf, .config_must_exist = true,
-                                                    .log_target = LOG_TARGET_CONSOLE, .proc_root = "/proc" }));
+                                                    .log_target = LOG_TARGET_CONSOLE, .log_level = -1,
+                                                    .proc_root = "/proc" }));
         }
         ck_assert_int_eq(count_commits(ino, 5000, true), 1); /* the first poll */
         ck_assert_int_eq(kill(pid, SIGSTOP), 0);
@@ -192,16 +188,80 @@ START_TEST(test_loop_skips_missed_polls) {
 }
 END_TEST
 
+static void write_config(const char *path, const char *text) {
+        char tmp[128];
+        int fd;
+
+        snprintf(tmp, sizeof(tmp), "%s.new", path);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t) strlen(text));
+        close(fd);
+        ck_assert_int_eq(rename(tmp, path), 0);
+}
+
+/* Reloads that change the interval, faster than it, do not hold the polls
+ * back: the next poll stays due an interval after the previous one. */
+START_TEST(test_reloads_keep_the_cadence) {
+        char dir[] = "/tmp/test-daemon-XXXXXX", conf[64], text[2][128];
+        int ino, status, polls;
+        pid_t pid;
+
+        enter_netns();
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        snprintf(conf, sizeof(conf), "%s/c.conf", dir);
+        for (int i = 0; i < 2; i++)
+                snprintf(text[i], sizeof(text[i]), "interval = 0.%d;\nmetrics_file = \"%s/m.prom\";\n", 3 + i, dir);
+        write_config(conf, text[0]);
+        ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+        ck_assert_int_ge(ino, 0);
+        ck_assert_int_ge(inotify_add_watch(ino, dir, IN_MOVED_TO), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+                dup2(null, STDERR_FILENO);
+                unsetenv("NOTIFY_SOCKET");
+                unsetenv("WATCHDOG_USEC");
+                daemon_block_signals();
+                _exit(daemon_run(&(DaemonOptions) { .config_path = conf, .config_must_exist = true,
+                                                    .log_target = LOG_TARGET_CONSOLE, .log_level = -1,
+                                                    .proc_root = "/proc" }));
+        }
+        ck_assert_int_eq(count_commits(ino, 5000, true), 1); /* the first poll */
+        /* 3 s of reloads every 50 ms, alternating 0.3 s and 0.4 s */
+        polls = 0;
+        for (int i = 0; i < 60; i++) {
+                write_config(conf, text[(i + 1) % 2]);
+                ck_assert_int_eq(kill(pid, SIGHUP), 0);
+                polls += count_commits(ino, 50, false);
+        }
+        /* 3 s at 0.3–0.4 s: 7 to 10 polls; pushed back by every reload: 0 */
+        ck_assert_int_ge(polls, 6);
+        ck_assert_int_eq(kill(pid, SIGTERM), 0);
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert(WIFEXITED(status));
+        ck_assert_int_eq(WEXITSTATUS(status), 0);
+        close(ino);
+        unlink(conf);
+        snprintf(text[0], sizeof(text[0]), "%s/m.prom", dir);
+        unlink(text[0]);
+        ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 const char *test_needs_root = "every check polls in a private network namespace";
 
 Suite *test_suite(void) {
-        Suite *s = suite_create("daemon");
+        Suite *s = suite_create("monitor");
         TCase *tc = tcase_create("core");
 
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_poll_counts_and_allocates_nothing);
         tcase_add_test(tc, test_poll_watch_list);
         tcase_add_test(tc, test_loop_skips_missed_polls);
+        tcase_add_test(tc, test_reloads_keep_the_cadence);
         suite_add_tcase(s, tc);
         return s;
 }

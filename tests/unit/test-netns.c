@@ -36,7 +36,7 @@ START_TEST(test_expand_literal) {
 
         ck_assert_int_ge(fd, 0);
         close(fd);
-        ck_assert_int_eq(netns_expand(patterns, ELEMENTSOF(patterns), &l), 4);
+        ck_assert_int_eq(netns_expand(patterns, ELEMENTSOF(patterns), NULL, &l), 4);
         ck_assert_str_eq(l.items[0].path, "/proc/self/ns/net");
         ck_assert_str_eq(l.items[0].name, "/proc/self/ns/net");
         ck_assert_uint_eq(l.items[0].inode, inode_of("/proc/self/ns/net"));
@@ -51,8 +51,8 @@ START_TEST(test_expand_literal) {
         /* /proc/thread-self/ns/net is the same namespace: left out. */
 
         /* Reused: cleared first. */
-        ck_assert_int_eq(netns_expand(patterns, 1, &l), 1);
-        ck_assert_int_eq(netns_expand(patterns, 0, &l), 0);
+        ck_assert_int_eq(netns_expand(patterns, 1, NULL, &l), 1);
+        ck_assert_int_eq(netns_expand(patterns, 0, NULL, &l), 0);
         ck_assert_uint_eq(l.n, 0);
         netns_list_done(&l);
         unlink(tmp);
@@ -64,12 +64,39 @@ START_TEST(test_expand_glob) {
         NetnsList l = { 0 };
 
         /* Of the namespace files there, only one is a network namespace. */
-        ck_assert_int_eq(netns_expand(all, 1, &l), 1);
+        ck_assert_int_eq(netns_expand(all, 1, NULL, &l), 1);
         ck_assert_str_eq(l.items[0].path, "/proc/self/ns/net");
         ck_assert_int_eq(l.items[0].error, 0);
         ck_assert_uint_eq(l.items[0].inode, inode_of("/proc/self/ns/net"));
         /* A pattern that matches nothing is no error: nothing is there yet. */
-        ck_assert_int_eq(netns_expand(none, 1, &l), 0);
+        ck_assert_int_eq(netns_expand(none, 1, NULL, &l), 0);
+        netns_list_done(&l);
+}
+END_TEST
+
+static bool known_net(void *userdata, uint64_t inode) {
+        return inode == *(const uint64_t *) userdata;
+}
+
+/* A /proc/PID/ns/net pattern matches every process: known namespaces are
+ * only stat()ed, and at most max_opens others are opened per call. */
+START_TEST(test_expand_bounded) {
+        char *all[] = { "/proc/self/ns/*" };
+        uint64_t net = inode_of("/proc/self/ns/net");
+        size_t total;
+        NetnsList l = { 0 };
+
+        ck_assert_int_eq(netns_expand(all, 1, &(NetnsExpand) { .max_opens = 1 }, &l), 0);
+        total = l.deferred + 1;
+        ck_assert_uint_ge(total, 6); /* cgroup ipc mnt net pid uts ... */
+        ck_assert_int_eq(netns_expand(all, 1, &(NetnsExpand) { .known = known_net, .userdata = &net, .max_opens = 1 },
+                                      &l),
+                         1);
+        ck_assert_str_eq(l.items[0].path, "/proc/self/ns/net");
+        ck_assert_uint_eq(l.items[0].inode, net);
+        ck_assert_uint_eq(l.deferred, total - 2);
+        ck_assert_int_eq(netns_expand(all, 1, &(NetnsExpand) { .max_opens = 0 }, &l), 1);
+        ck_assert_uint_eq(l.deferred, 0);
         netns_list_done(&l);
 }
 END_TEST
@@ -226,7 +253,7 @@ START_TEST(test_run_netns_names) {
         /* Not yet mounted over (ip netns add is half done): left out. */
         close(open("/run/netns/pending", O_CREAT | O_WRONLY | O_CLOEXEC, 0444));
 
-        ck_assert_int_eq(netns_expand(patterns, 1, &l), 2);
+        ck_assert_int_eq(netns_expand(patterns, 1, NULL, &l), 2);
         ck_assert_str_eq(l.items[0].path, "/run/netns/host");
         ck_assert_str_eq(l.items[0].name, "/run/netns/host");
         ck_assert_str_eq(l.items[1].path, "/run/netns/web1");
@@ -235,7 +262,7 @@ START_TEST(test_run_netns_names) {
         ck_assert_uint_eq(l.items[1].inode, inode_of(src));
 
         /* The same namespace by another path: once, under the first name. */
-        ck_assert_int_eq(netns_expand((char *[]) { "/run/netns/web1", src }, 2, &l), 1);
+        ck_assert_int_eq(netns_expand((char *[]) { "/run/netns/web1", src }, 2, NULL, &l), 1);
         ck_assert_str_eq(l.items[0].name, "web1");
         netns_list_done(&l);
         reap(child[0]);
@@ -249,6 +276,7 @@ Suite *test_suite(void) {
 
         tcase_add_test(tc, test_expand_literal);
         tcase_add_test(tc, test_expand_glob);
+        tcase_add_test(tc, test_expand_bounded);
         tcase_add_test(tc, test_open);
         suite_add_tcase(s, tc);
 

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: MIT */
+/* Reading one namespace: the SYN-queue cadence, and a real read of the
+ * test's own namespace (sock_diag needs no privilege). */
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "check-main.h"
+#include "space.h"
+
+#define SEC 1000000ULL
+
+static const struct {
+        uint64_t now, next, last, interval, syn_interval;
+        bool moved, due;
+} cadence[] = {
+        /* never with syn_interval 0 */
+        { 100 * SEC, 0, 0, 1 * SEC, 0, true, false },
+        /* on its cadence, and half a poll early */
+        { 10 * SEC, 10 * SEC, 0, 1 * SEC, 10 * SEC, false, true },
+        { 9500000, 10 * SEC, 0, 1 * SEC, 10 * SEC, false, true },
+        { 9 * SEC, 10 * SEC, 0, 1 * SEC, 10 * SEC, false, false },
+        /* counters moving: early, but at most every syn_interval / 4 */
+        { 2 * SEC, 10 * SEC, 0, 100000, 10 * SEC, true, false },
+        { 2500000, 10 * SEC, 0, 100000, 10 * SEC, true, true },
+        { 3 * SEC, 12500000, 2500000, 100000, 10 * SEC, true, false },
+        { 5 * SEC, 12500000, 2500000, 100000, 10 * SEC, true, true },
+        /* first count (next 0: start, or a reload) */
+        { 7 * SEC, 0, 5 * SEC, 1 * SEC, 10 * SEC, false, true },
+};
+
+START_TEST(test_syn_due) {
+        int i = _i;
+
+        ck_assert_msg(space_syn_due(cadence[i].now, cadence[i].next, cadence[i].last, cadence[i].interval,
+                                    cadence[i].syn_interval, cadence[i].moved) == cadence[i].due,
+                      "case %d", i);
+}
+END_TEST
+
+/* Under load (counters moving on every poll of 0.1 s) for 10 s, with a
+ * 2 s syn_interval: at most one count per 0.5 s, not one per poll. */
+START_TEST(test_syn_bounded_under_load) {
+        uint64_t next = 0, last = 0;
+        unsigned counts = 0;
+
+        for (uint64_t t = 0; t < 10 * SEC; t += 100000)
+                if (space_syn_due(t, next, last, 100000, 2 * SEC, true)) {
+                        counts++;
+                        last = t;
+                        next = t + 2 * SEC;
+                }
+        ck_assert_uint_eq(counts, 20);
+}
+END_TEST
+
+static int push(const Listener *l, void *userdata) {
+        ListenerSet *s = userdata;
+        Listener *slot = listener_set_push(s);
+
+        if (!slot)
+                return -1;
+        *slot = *l;
+        return 0;
+}
+
+START_TEST(test_read_own) {
+        Space *s = NULL;
+        ListenerSet ls = { 0 };
+        ErrBuf err = { "" };
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof(a);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), found = 0;
+        PortRange r;
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(bind(fd, (struct sockaddr *) &a, sizeof(a)), 0);
+        ck_assert_int_eq(listen(fd, 7), 0);
+        ck_assert_int_eq(getsockname(fd, (struct sockaddr *) &a, &len), 0);
+        r = (PortRange) { ntohs(a.sin_port), ntohs(a.sin_port) };
+
+        ck_assert_int_eq(space_new_own("/proc", &s), 0);
+        ck_assert_str_eq(s->name, "host");
+        ck_assert_uint_eq(s->id, 0);
+        ck_assert_int_ge(space_dump(s, &r, 1, false, push, &ls, &err), 1);
+        for (size_t i = 0; i < ls.n; i++)
+                if (ls.items[i].port == r.lo) {
+                        ck_assert_uint_eq(ls.items[i].backlog, 7);
+                        ck_assert_uint_eq(ls.items[i].netns, 0);
+                        found++;
+                }
+        ck_assert_int_eq(found, 1);
+        ck_assert(s->dumped);
+        ck_assert_int_ge(space_count_syn(s, 5, &err), 0);
+        ck_assert(s->syn_known);
+        ck_assert_int_eq(space_syn_for(s, &ls.items[0]), 0);
+        ck_assert_int_eq(space_read_counters(s, &err), 0);
+        ck_assert(s->have_counters);
+        ck_assert(s->counters.present[NETSTAT_LISTEN_OVERFLOWS]);
+        ck_assert_int_eq(space_refresh_sysctls(s, 1, 1, &err), 0);
+        ck_assert(s->have_sysctls);
+        ck_assert(s->sysctls.present[SYSCTL_SOMAXCONN]);
+        listener_set_done(&ls);
+        space_free(s);
+        close(fd);
+}
+END_TEST
+
+START_TEST(test_error_transition) {
+        int state = 0;
+
+        ck_assert_int_eq(space_error_transition(&state, 0), 0);
+        ck_assert_int_eq(space_error_transition(&state, -EIO), 1);
+        ck_assert_int_eq(space_error_transition(&state, -EIO), 0);
+        ck_assert_int_eq(space_error_transition(&state, -ENOBUFS), 0); /* the same outage */
+        ck_assert_int_eq(space_error_transition(&state, 0), -1);
+        ck_assert_int_eq(space_error_transition(&state, 0), 0);
+}
+END_TEST
+
+Suite *test_suite(void) {
+        Suite *s = suite_create("space");
+        TCase *tc = tcase_create("core");
+
+        tcase_add_loop_test(tc, test_syn_due, 0, (int) (sizeof(cadence) / sizeof(cadence[0])));
+        tcase_add_test(tc, test_syn_bounded_under_load);
+        tcase_add_test(tc, test_read_own);
+        tcase_add_test(tc, test_error_transition);
+        suite_add_tcase(s, tc);
+        return s;
+}
