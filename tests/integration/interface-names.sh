@@ -62,8 +62,8 @@ printf 'interval = 0.1;\nwatch = ( { port = 8080; } );\n' >"$TEST_TMP/c.conf"
 DAEMON=$!
 TEST_PIDS+=("$DAEMON")
 wait_lines "$TEST_TMP/daemon.err" '^full: ' 1 10 "$DAEMON"
-check "full names the device" "$(grep '^full: ' "$TEST_TMP/daemon.err" | head -n 1 | cut -d: -f1-4)" \
-        "full: Listen queue of 127.0.0.1%lo:8080 is full"
+check "full names the device" "$(grep '^full: ' "$TEST_TMP/daemon.err" | head -n 1 | cut -d' ' -f1-6)" \
+        "full: Listen queue of 127.0.0.1%lo:8080 of"
 check "one alert" "$(grep -c '^full: ' "$TEST_TMP/daemon.err")" 1
 kill -TERM "$DAEMON"
 wait "$DAEMON"

@@ -69,7 +69,7 @@ wait_lines "$TEST_TMP/daemon.err" '^full: Listen queue of 127\.0\.0\.1:8080 .*is
 check "daemon: uid and effective capabilities" \
         "$(awk '/^(Uid|CapEff):/ { printf "%s %s ", $1, $2 }' "/proc/$DAEMON/status")" \
         "Uid: 65534 CapEff: 0000000000000000 "
-check "daemon: watching" "$(grep '^backlogd started' "$TEST_TMP/daemon.err" | cut -d' ' -f3-5)" "watching 6 listeners"
+check "daemon: watching" "$(grep '^backlogd started' "$TEST_TMP/daemon.err" | cut -d' ' -f3-5)" "watching 6 listeners,"
 # One client more cannot fit: drops on the listener and the host counters,
 # which nobody reads from /proc/net/netstat.
 qfill_cmd root "pend 0 1" '^ready$'
