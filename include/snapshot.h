@@ -116,7 +116,7 @@ typedef struct Snapshot {
         bool no_host;       /* the daemon's own namespace was not read (`host = false`) */
         NetstatSysctls sysctls;
         SnapshotNetns *netns;
-        size_t n_netns;
+        size_t n_netns, cap_netns;
         uint64_t time_usec; /* CLOCK_MONOTONIC, supplied by the caller */
 } Snapshot;
 

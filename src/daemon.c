@@ -197,6 +197,15 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 
 /* Every step named, so that a failure says which. */
 static int setup_loop(Daemon *d) {
+        static const struct {
+                int signo;
+                sd_event_signal_handler_t handler;
+                const char *step;
+        } signals[] = {
+                { SIGTERM, on_exit_signal, "watch SIGTERM" },
+                { SIGINT, on_exit_signal, "watch SIGINT" },
+                { SIGHUP, on_reload, "watch SIGHUP" },
+        };
         sd_event_source *wd = NULL;
         const char *step;
         uint64_t now;
@@ -206,18 +215,12 @@ static int setup_loop(Daemon *d) {
         r = sd_event_default(&d->event);
         if (r < 0)
                 goto fail;
-        step = "watch SIGTERM";
-        r = sd_event_add_signal(d->event, NULL, SIGTERM, on_exit_signal, d);
-        if (r < 0)
-                goto fail;
-        step = "watch SIGINT";
-        r = sd_event_add_signal(d->event, NULL, SIGINT, on_exit_signal, d);
-        if (r < 0)
-                goto fail;
-        step = "watch SIGHUP";
-        r = sd_event_add_signal(d->event, NULL, SIGHUP, on_reload, d);
-        if (r < 0)
-                goto fail;
+        for (size_t i = 0; i < ELEMENTSOF(signals); i++) {
+                step = signals[i].step;
+                r = sd_event_add_signal(d->event, NULL, signals[i].signo, signals[i].handler, d);
+                if (r < 0)
+                        goto fail;
+        }
         now = loop_now(d);
         step = "add the poll timer";
         r = sd_event_add_time(d->event, &d->timer, CLOCK_MONOTONIC, now, 1, on_timer, d);

@@ -54,20 +54,6 @@ void syn_counts_sort(SynCounts *c) {
         c->n = w + 1;
 }
 
-static int grow(SynCounts *c) {
-        size_t cap = c->cap ? c->cap * 2 : 64;
-        SynCount *items;
-
-        if (c->cap > SIZE_MAX / 2 / sizeof(*items))
-                return -ENOMEM;
-        items = realloc(c->items, cap * sizeof(*items));
-        if (!items)
-                return -ENOMEM;
-        c->items = items;
-        c->cap = cap;
-        return 0;
-}
-
 /* Appends one request socket. When the array is full, merging duplicates
  * usually makes room: memory follows the number of distinct keys, not the
  * number of requests (a SYN flood makes many of the same key). */
@@ -78,12 +64,8 @@ static int add_request(SynCounts *c, const SynCount *key) {
         }
         if (c->n == c->cap) {
                 syn_counts_sort(c);
-                if (c->cap == 0 || c->n >= c->cap - c->cap / 4) {
-                        int r = grow(c);
-
-                        if (r < 0)
-                                return r;
-                }
+                if ((c->cap == 0 || c->n >= c->cap - c->cap / 4) && GROW(&c->items, &c->cap, c->cap + 1, 64) < 0)
+                        return -ENOMEM;
         }
         c->items[c->n] = *key;
         c->items[c->n].n = 1;

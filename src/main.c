@@ -99,6 +99,12 @@ static int parse_interval_arg(const char *s, uint64_t *ret) {
         return 0;
 }
 
+/* "backlogd: --port: expected ..., not 'x'" and the exit status for it. */
+static int bad_value(const char *option, const char *expected, const char *value) {
+        fprintf(stderr, "backlogd: %s: expected %s, not '%s'\n", option, expected, value);
+        return EX_USAGE;
+}
+
 /* Returns -1 to continue, or an exit status. */
 static int parse_argv(int argc, char *argv[]) {
         enum {
@@ -150,11 +156,8 @@ static int parse_argv(int argc, char *argv[]) {
                                 fprintf(stderr, "backlogd: at most %d --port options\n", MAX_PORT_ARGS);
                                 return EX_USAGE;
                         }
-                        if (parse_port_arg(optarg, &arg.ports[arg.n_ports]) < 0) {
-                                fprintf(stderr, "backlogd: --port: expected N or N-M with 1 <= N <= M <= 65535, not '%s'\n",
-                                        optarg);
-                                return EX_USAGE;
-                        }
+                        if (parse_port_arg(optarg, &arg.ports[arg.n_ports]) < 0)
+                                return bad_value("--port", "N or N-M with 1 <= N <= M <= 65535", optarg);
                         arg.n_ports++;
                         break;
                 case 'u':
@@ -165,35 +168,24 @@ static int parse_argv(int argc, char *argv[]) {
                                 fprintf(stderr, "backlogd: at most %d --netns options\n", MAX_NETNS_ARGS);
                                 return EX_USAGE;
                         }
-                        if (optarg[0] != '/') {
-                                fprintf(stderr, "backlogd: --netns: expected an absolute path or pattern "
-                                                "(/run/netns/NAME, /proc/PID/ns/net), not '%s'\n",
-                                        optarg);
-                                return EX_USAGE;
-                        }
+                        if (optarg[0] != '/')
+                                return bad_value("--netns",
+                                                 "an absolute path or pattern (/run/netns/NAME, /proc/PID/ns/net)",
+                                                 optarg);
                         arg.netns[arg.n_netns++] = optarg;
                         break;
                 case 'i':
-                        if (parse_interval_arg(optarg, &arg.interval_usec) < 0) {
-                                fprintf(stderr, "backlogd: --interval: expected seconds between 0.01 and 3600, not '%s'\n",
-                                        optarg);
-                                return EX_USAGE;
-                        }
+                        if (parse_interval_arg(optarg, &arg.interval_usec) < 0)
+                                return bad_value("--interval", "seconds between 0.01 and 3600", optarg);
                         break;
                 case ARG_LOG_TARGET:
-                        if (log_target_from_string(optarg, &arg.log_target) < 0) {
-                                fprintf(stderr, "backlogd: --log-target: expected auto, journal or console, not '%s'\n",
-                                        optarg);
-                                return EX_USAGE;
-                        }
+                        if (log_target_from_string(optarg, &arg.log_target) < 0)
+                                return bad_value("--log-target", "auto, journal or console", optarg);
                         break;
                 case ARG_LOG_LEVEL:
-                        if (log_level_from_string(optarg, &arg.log_level) < 0) {
-                                fprintf(stderr, "backlogd: --log-level: expected emerg, alert, crit, err, warning, "
-                                                "notice, info or debug, not '%s'\n",
-                                        optarg);
-                                return EX_USAGE;
-                        }
+                        if (log_level_from_string(optarg, &arg.log_level) < 0)
+                                return bad_value("--log-level",
+                                                 "emerg, alert, crit, err, warning, notice, info or debug", optarg);
                         break;
                 case 'd':
                         arg.log_level = 7; /* LOG_DEBUG */

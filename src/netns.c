@@ -47,15 +47,8 @@ static bool seen_inode(const NetnsList *l, uint64_t inode) {
 static int add(NetnsList *l, const char *path, uint64_t inode, int error) {
         NetnsFile *f;
 
-        if (l->n == l->cap) {
-                size_t cap = l->cap ? l->cap * 2 : 8;
-                NetnsFile *items = reallocarray(l->items, cap, sizeof(*items));
-
-                if (!items)
-                        return -ENOMEM;
-                l->items = items;
-                l->cap = cap;
-        }
+        if (GROW(&l->items, &l->cap, l->n + 1, 8) < 0)
+                return -ENOMEM;
         f = &l->items[l->n];
         *f = (NetnsFile) { .path = strdup(path), .name = name_for(path), .inode = inode, .error = error };
         if (!f->path || !f->name) {

@@ -5,17 +5,11 @@
 #include <sys/socket.h>
 
 #include "snapshot.h"
+#include "util.h"
 
 Listener *listener_set_push(ListenerSet *s) {
-        if (s->n == s->cap) {
-                size_t cap = s->cap ? s->cap * 2 : 64;
-                Listener *items = realloc(s->items, cap * sizeof(*items));
-
-                if (!items)
-                        return NULL;
-                s->items = items;
-                s->cap = cap;
-        }
+        if (GROW(&s->items, &s->cap, s->n + 1, 64) < 0)
+                return NULL;
         memset(&s->items[s->n], 0, sizeof(s->items[0]));
         return &s->items[s->n++];
 }
@@ -95,14 +89,10 @@ SnapshotNetns *snapshot_add_netns(Snapshot *s, uint64_t netns, const char *name)
         copy = strdup(name);
         if (!copy)
                 return NULL;
-        /* Grown one at a time: a poll adds each namespace once and the
-         * daemon watches a handful, so doubling would buy nothing. */
-        a = realloc(s->netns, (s->n_netns + 1) * sizeof(*a));
-        if (!a) {
+        if (GROW(&s->netns, &s->cap_netns, s->n_netns + 1, 4) < 0) {
                 free(copy);
                 return NULL;
         }
-        s->netns = a;
         a = &s->netns[s->n_netns++];
         *a = (SnapshotNetns) { 0 };
         a->netns = netns;
@@ -127,5 +117,5 @@ void snapshot_done(Snapshot *s) {
                 free(s->netns[i].name);
         free(s->netns);
         s->netns = NULL;
-        s->n_netns = 0;
+        s->n_netns = s->cap_netns = 0;
 }
