@@ -2,7 +2,9 @@
 #pragma once
 
 /* The configuration file (libconfig), validated into an immutable struct.
- * libconfig never leaves config.c. */
+ * libconfig never leaves the module: config.c and config-watch.c parse,
+ * through the internal config-parse.h; config-print.c and config-match.c
+ * only read the struct. */
 
 #include <stdbool.h>
 #include <stddef.h>

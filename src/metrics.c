@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -12,6 +11,7 @@
 #include <unistd.h>
 
 #include "metrics.h"
+#include "prom.h"
 
 enum {
         FAM_INET,
@@ -55,13 +55,6 @@ typedef struct NsCounters {
         NetstatCounters c;
 } NsCounters;
 
-typedef struct Buf {
-        char *p;
-        size_t n;
-        size_t cap;
-        bool oom;
-} Buf;
-
 struct MetricsWriter {
         char *path;
         char *tmp_path;
@@ -79,126 +72,8 @@ struct MetricsWriter {
         size_t n_counters;
         size_t cap_counters;
 
-        Buf out;
+        PromBuf out;
 };
-
-static bool buf_reserve(Buf *b, size_t k) {
-        if (b->oom)
-                return false;
-        if (b->cap - b->n >= k)
-                return true;
-        if (k > SIZE_MAX - b->n || GROW(&b->p, &b->cap, b->n + k, 64 * 1024) < 0) {
-                b->oom = true;
-                return false;
-        }
-        return true;
-}
-
-static void buf_put(Buf *b, const char *s, size_t len) {
-        if (!buf_reserve(b, len))
-                return;
-        memcpy(b->p + b->n, s, len);
-        b->n += len;
-}
-
-static void buf_puts(Buf *b, const char *s) {
-        buf_put(b, s, strlen(s));
-}
-
-static void buf_u64(Buf *b, uint64_t v) {
-        char d[20];
-        size_t i = sizeof(d);
-
-        do {
-                d[--i] = (char) ('0' + v % 10);
-                v /= 10;
-        } while (v);
-        buf_put(b, d + i, sizeof(d) - i);
-}
-
-/* Fixed decimals keep the output stable (and golden files exact). */
-static void buf_double(Buf *b, double v, int decimals) {
-        char s[64];
-        int n;
-
-        if (!isfinite(v)) {
-                buf_puts(b, isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf");
-                return;
-        }
-        n = snprintf(s, sizeof(s), "%.*f", decimals, v);
-        if (n < 0 || (size_t) n >= sizeof(s))
-                buf_puts(b, "NaN"); /* beyond 1e50: not a time or a duration */
-        else
-                buf_put(b, s, (size_t) n);
-}
-
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if it is not one. */
-static size_t utf8_len(const unsigned char *s) {
-        unsigned char c = s[0];
-
-        if (c < 0x80)
-                return 1;
-        if (c >= 0xc2 && c <= 0xdf)
-                return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-        if (c >= 0xe0 && c <= 0xef) {
-                unsigned char lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-
-                return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
-        }
-        if (c >= 0xf0 && c <= 0xf4) {
-                unsigned char lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-
-                return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 && (s[3] & 0xc0) == 0x80 ? 4 : 0;
-        }
-        return 0;
-}
-
-static bool plain_byte(unsigned char c) {
-        return c && c < 0x80 && c != '\\' && c != '"' && c != '\n';
-}
-
-/* A label value: \ " and newline escaped, invalid UTF-8 replaced by U+FFFD.
- * Runs of plain ASCII are copied at once. utf8_len() stops at the NUL, which
- * is never a continuation byte. */
-static void buf_label_value(Buf *b, const char *v) {
-        const unsigned char *s = (const unsigned char *) v;
-
-        while (*s) {
-                const unsigned char *run = s;
-                size_t n;
-
-                while (plain_byte(*s))
-                        s++;
-                if (s > run)
-                        buf_put(b, (const char *) run, (size_t) (s - run));
-                if (!*s)
-                        break;
-                if (*s == '\\' || *s == '"') {
-                        char e[2] = { '\\', (char) *s };
-
-                        buf_put(b, e, 2);
-                        s++;
-                } else if (*s == '\n') {
-                        buf_put(b, "\\n", 2);
-                        s++;
-                } else if ((n = utf8_len(s)) > 0) {
-                        buf_put(b, (const char *) s, n);
-                        s += n;
-                } else {
-                        buf_put(b, "\xef\xbf\xbd", 3);
-                        s++;
-                }
-        }
-}
-
-static void buf_label(Buf *b, const char *key, const char *value, bool first) {
-        if (!first)
-                buf_put(b, ",", 1);
-        buf_puts(b, key);
-        buf_put(b, "=\"", 2);
-        buf_label_value(b, value);
-        buf_put(b, "\"", 1);
-}
 
 static const char *str_or_empty(const char *s) {
         return s ? s : "";
@@ -212,7 +87,7 @@ MetricsWriter *metrics_writer_free(MetricsWriter *m) {
         free(m->recs);
         free(m->paths);
         free(m->counters);
-        free(m->out.p);
+        prom_buf_done(&m->out);
         free(m);
         return NULL;
 }
@@ -467,38 +342,26 @@ static void records_prepare(MetricsWriter *m) {
 }
 
 static void render_labels(MetricsWriter *m, const Record *r) {
-        Buf *b = &m->out;
+        PromBuf *b = &m->out;
         char a[INET6_ADDRSTRLEN];
 
-        buf_put(b, "{", 1);
+        prom_put(b, "{", 1);
         if (r->family == FAM_UNIX)
-                buf_label(b, "address", m->paths + r->path_off, true);
+                prom_label(b, "address", m->paths + r->path_off, true);
         else {
                 if (!inet_ntop(r->family == FAM_INET6 ? AF_INET6 : AF_INET, r->addr, a, sizeof(a)))
                         strcpy(a, "?");
-                buf_label(b, "address", a, true);
+                prom_label(b, "address", a, true);
         }
-        buf_put(b, ",port=\"", 7);
+        prom_put(b, ",port=\"", 7);
         if (r->family != FAM_UNIX)
-                buf_u64(b, r->port);
-        buf_put(b, "\"", 1);
-        buf_label(b, "family", r->family == FAM_UNIX ? "unix" : r->family == FAM_INET6 ? "inet6" : "inet", false);
-        buf_label(b, "netns", r->netns, false);
-        buf_label(b, "name", r->name, false);
-        buf_label(b, "unit", r->unit, false);
-        buf_put(b, "}", 1);
-}
-
-static void render_header(Buf *b, const char *name, const char *type, const char *help) {
-        buf_puts(b, "# HELP ");
-        buf_puts(b, name);
-        buf_put(b, " ", 1);
-        buf_puts(b, help);
-        buf_puts(b, "\n# TYPE ");
-        buf_puts(b, name);
-        buf_put(b, " ", 1);
-        buf_puts(b, type);
-        buf_put(b, "\n", 1);
+                prom_u64(b, r->port);
+        prom_put(b, "\"", 1);
+        prom_label(b, "family", r->family == FAM_UNIX ? "unix" : r->family == FAM_INET6 ? "inet6" : "inet", false);
+        prom_label(b, "netns", r->netns, false);
+        prom_label(b, "name", r->name, false);
+        prom_label(b, "unit", r->unit, false);
+        prom_put(b, "}", 1);
 }
 
 typedef enum ListenerMetric {
@@ -544,20 +407,20 @@ static void render_listener_family(MetricsWriter *m, ListenerMetric lm) {
         const char *name = listener_metrics[lm].name;
         uint8_t needs = listener_metrics[lm].needs;
         size_t name_len = strlen(name);
-        Buf *b = &m->out;
+        PromBuf *b = &m->out;
         bool any = false;
 
         for (size_t i = 0; i < m->n_recs && !any; i++)
                 any = (m->recs[i].flags & needs) == needs;
         if (!any)
                 return;
-        render_header(b, name, listener_metrics[lm].type, listener_metrics[lm].help);
+        prom_header(b, name, listener_metrics[lm].type, listener_metrics[lm].help);
         for (size_t i = 0; i < m->n_recs; i++) {
                 Record *r = &m->recs[i];
 
                 if ((r->flags & needs) != needs)
                         continue;
-                buf_put(b, name, name_len);
+                prom_put(b, name, name_len);
                 if (lm == LM_DEPTH) {
                         size_t start = b->n;
 
@@ -566,19 +429,19 @@ static void render_listener_family(MetricsWriter *m, ListenerMetric lm) {
                                 return;
                         r->label_off = (uint32_t) start;
                         r->label_len = (uint32_t) (b->n - start);
-                } else if (buf_reserve(b, r->label_len)) {
+                } else if (prom_reserve(b, r->label_len)) {
                         /* The source lies before b->n: no overlap. */
                         memcpy(b->p + b->n, b->p + r->label_off, r->label_len);
                         b->n += r->label_len;
                 }
-                buf_put(b, " ", 1);
-                buf_u64(b, record_value(r, lm));
-                buf_put(b, "\n", 1);
+                prom_put(b, " ", 1);
+                prom_u64(b, record_value(r, lm));
+                prom_put(b, "\n", 1);
         }
 }
 
 static void render_counters(MetricsWriter *m) {
-        Buf *b = &m->out;
+        PromBuf *b = &m->out;
         bool any = false;
 
         for (size_t i = 0; i < m->n_counters && !any; i++)
@@ -586,40 +449,39 @@ static void render_counters(MetricsWriter *m) {
                         any = m->counters[i].c.present[c];
         if (!any)
                 return;
-        render_header(b, "backlogd_tcpext_total", "counter",
-                      "TcpExt listen counters of the network namespace, from /proc/net/netstat.");
+        prom_header(b, "backlogd_tcpext_total", "counter",
+                    "TcpExt listen counters of the network namespace, from /proc/net/netstat.");
         for (size_t i = 0; i < m->n_counters; i++)
                 for (int c = 0; c < _NETSTAT_COUNTER_MAX; c++) {
                         if (!m->counters[i].c.present[c])
                                 continue;
-                        buf_puts(b, "backlogd_tcpext_total{");
-                        buf_label(b, "counter", netstat_counter_name(c), true);
-                        buf_label(b, "netns", m->counters[i].netns, false);
-                        buf_put(b, "} ", 2);
-                        buf_u64(b, m->counters[i].c.value[c]);
-                        buf_put(b, "\n", 1);
+                        prom_puts(b, "backlogd_tcpext_total{");
+                        prom_label(b, "counter", netstat_counter_name(c), true);
+                        prom_label(b, "netns", m->counters[i].netns, false);
+                        prom_put(b, "} ", 2);
+                        prom_u64(b, m->counters[i].c.value[c]);
+                        prom_put(b, "\n", 1);
                 }
 }
 
 /* Renders into m->out; returns its length or -ENOMEM. */
 static int render(MetricsWriter *m, double poll_seconds, double now_unix) {
-        Buf *b = &m->out;
+        PromBuf *b = &m->out;
 
         records_prepare(m);
-        b->n = 0;
-        b->oom = false;
+        prom_buf_reset(b);
         for (ListenerMetric lm = 0; lm < _LM_MAX; lm++)
                 render_listener_family(m, lm);
         render_counters(m);
-        render_header(b, "backlogd_poll_seconds", "gauge", "Duration of the last poll in seconds.");
-        buf_puts(b, "backlogd_poll_seconds ");
-        buf_double(b, poll_seconds, 6);
-        buf_put(b, "\n", 1);
-        render_header(b, "backlogd_last_poll_timestamp_seconds", "gauge",
-                      "Time of the last poll in seconds since the Unix epoch.");
-        buf_puts(b, "backlogd_last_poll_timestamp_seconds ");
-        buf_double(b, now_unix, 3);
-        buf_put(b, "\n", 1);
+        prom_header(b, "backlogd_poll_seconds", "gauge", "Duration of the last poll in seconds.");
+        prom_puts(b, "backlogd_poll_seconds ");
+        prom_double(b, poll_seconds, 6);
+        prom_put(b, "\n", 1);
+        prom_header(b, "backlogd_last_poll_timestamp_seconds", "gauge",
+                    "Time of the last poll in seconds since the Unix epoch.");
+        prom_puts(b, "backlogd_last_poll_timestamp_seconds ");
+        prom_double(b, now_unix, 3);
+        prom_put(b, "\n", 1);
         if (b->oom)
                 return -ENOMEM;
         if (b->n > INT_MAX)
