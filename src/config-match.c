@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Which watch entry selects a listener, and what the kernel must be asked
- * for: the queries of a loaded configuration, on the poll path (parsing,
- * validation and printing are in config.c). */
+ * for: the queries of a loaded configuration, on the poll path (parsing and
+ * validation are config.c and config-watch.c, printing config-print.c). */
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
