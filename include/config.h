@@ -18,14 +18,14 @@
 #define CONFIG_DEFAULT_WARN 80
 #define CONFIG_DEFAULT_CLEAR 60
 #define CONFIG_DEFAULT_REPEAT_USEC (300ULL * 1000000ULL)
-#define CONFIG_INTERVAL_MIN_USEC 10000ULL         /* 0.01 s */
-#define CONFIG_INTERVAL_MAX_USEC 3600000000ULL    /* 3600 s */
+#define CONFIG_INTERVAL_MIN_USEC 10000ULL      /* 0.01 s */
+#define CONFIG_INTERVAL_MAX_USEC 3600000000ULL /* 3600 s */
 #define CONFIG_DEFAULT_SYN_INTERVAL_USEC 10000000ULL
 
 /* One entry of the watch list. */
 typedef struct Watch {
-        bool any_port;    /* neither port nor ports given */
-        PortRange ports;  /* valid when !any_port */
+        bool any_port;   /* neither port nor ports given */
+        PortRange ports; /* valid when !any_port */
         bool has_address;
         uint8_t family;   /* AF_INET / AF_INET6 when has_address */
         uint8_t addr[16]; /* network byte order */
@@ -38,22 +38,22 @@ typedef struct Watch {
         char *name;       /* NULL when not configured */
         unsigned warn;    /* percent; inherited from the top level if unset */
         unsigned clear;
-        unsigned line;    /* line in the file, 0 for built-in */
+        unsigned line; /* line in the file, 0 for built-in */
 } Watch;
 
 typedef struct Config {
         char *path; /* file it came from; NULL for the built-in defaults */
         uint64_t interval_usec;
-        unsigned warn;  /* 2..100 */
-        unsigned clear; /* 1..warn-1 */
+        unsigned warn;        /* 2..100 */
+        unsigned clear;       /* 1..warn-1 */
         uint64_t repeat_usec; /* 0 = never */
         bool counters;
-        bool unix_all;   /* `unix = true`: watch every UNIX listener */
-        char *metrics_file; /* NULL: none */
+        bool unix_all;              /* `unix = true`: watch every UNIX listener */
+        char *metrics_file;         /* NULL: none */
         uint64_t syn_interval_usec; /* between SYN-queue counts; 0 = never */
-        bool host;       /* watch the daemon's own network namespace (default true) */
-        int log_level;   /* `log_level`: a syslog priority, -1 when not set */
-        char **namespaces; /* namespace files or glob(7) patterns, absolute, in file order */
+        bool host;                  /* watch the daemon's own network namespace (default true) */
+        int log_level;              /* `log_level`: a syslog priority, -1 when not set */
+        char **namespaces;          /* namespace files or glob(7) patterns, absolute, in file order */
         size_t n_namespaces;
         Watch *watch; /* no TCP entry: every TCP listener, with the top-level levels */
         size_t n_watch;

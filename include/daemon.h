@@ -15,8 +15,8 @@ typedef struct DaemonOptions {
         bool config_must_exist;  /* given with -c */
         uint64_t interval_usec;  /* 0 = from the file */
         LogTarget log_target;
-        int log_level;           /* -1: SYSTEMD_LOG_LEVEL, else the file's, else info */
-        const char *proc_root;   /* "/proc" */
+        int log_level;         /* -1: SYSTEMD_LOG_LEVEL, else the file's, else info */
+        const char *proc_root; /* "/proc" */
 } DaemonOptions;
 
 /* The signals the loop takes over: block them first thing in main(), so

@@ -20,7 +20,7 @@ struct DiagSocket {
         uint32_t portid;
         uint32_t seq;
         FILE *recorder;
-        uint8_t *buf; /* DIAG_BUFFER_SIZE bytes, requests and answers */
+        uint8_t *buf;    /* DIAG_BUFFER_SIZE bytes, requests and answers */
         bool per_family; /* the kernel refused the one-walk request */
         uint64_t netns;  /* stamped into every Listener (diag_set_netns()) */
 };
@@ -29,9 +29,9 @@ struct DiagSocket {
 typedef struct ParseContext {
         diag_listener_cb cb; /* receives each listener */
         void *userdata;
-        size_t n;            /* listeners handed to cb */
+        size_t n; /* listeners handed to cb */
         ErrBuf *err;
-        int error; /* set by a callback that returns MNL_CB_ERROR */
+        int error;      /* set by a callback that returns MNL_CB_ERROR */
         uint64_t netns; /* Listener.netns of what is handed to cb */
         bool done;
 } ParseContext;
@@ -63,16 +63,16 @@ static inline const void *diag_attr_data(const struct nlattr *a) {
  * ParseContext for cb/userdata/netns, and the shared control callbacks
  * (error, done, overrun). Adds the listeners handed over to *n. Returns 1
  * if more datagrams follow, 0 after NLMSG_DONE, or a negative errno. */
-int diag_parse_each(const void *buf, size_t len, uint32_t seq, uint32_t portid, mnl_cb_t data_cb,
-                    diag_listener_cb cb, void *userdata, uint64_t netns, size_t *n, ErrBuf *err);
+int diag_parse_each(const void *buf, size_t len, uint32_t seq, uint32_t portid, mnl_cb_t data_cb, diag_listener_cb cb,
+                    void *userdata, uint64_t netns, size_t *n, ErrBuf *err);
 
 /* The next sequence number of s, never 0. */
 uint32_t diag_next_seq(DiagSocket *s);
 
 /* Sends the len-byte request already built in s->buf, then receives,
  * records and parses the answer with data_cb until NLMSG_DONE. */
-int diag_exchange(DiagSocket *s, size_t len, uint32_t seq, mnl_cb_t data_cb, diag_listener_cb cb,
-                  void *userdata, size_t *n_seen, ErrBuf *err);
+int diag_exchange(DiagSocket *s, size_t len, uint32_t seq, mnl_cb_t data_cb, diag_listener_cb cb, void *userdata,
+                  size_t *n_seen, ErrBuf *err);
 
 /* Prefixes err with what was being dumped: "inet6 dump: ...". Returns r. */
 int diag_describe_dump_error(ErrBuf *err, int r, const char *what);

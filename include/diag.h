@@ -59,8 +59,7 @@ void diag_set_recorder(DiagSocket *s, FILE *f);
  * answer for 5 s), -ENOMEM, or the kernel's NLMSG_ERROR value; err says
  * which family and what happened ("inet6 dump: ..."). After an
  * error the socket may be unusable: close and reopen it. */
-int diag_dump_listeners(DiagSocket *s, const PortRange *ranges, size_t n_ranges,
-                        ListenerSet *out, ErrBuf *err);
+int diag_dump_listeners(DiagSocket *s, const PortRange *ranges, size_t n_ranges, ListenerSet *out, ErrBuf *err);
 
 /* Receives each listener of a dump, in the kernel's order; duplicates are
  * possible (a dump is not a snapshot). Returns 0, or a negative errno that
@@ -79,16 +78,14 @@ int diag_dump_each(DiagSocket *s, const PortRange *ranges, size_t n_ranges, diag
 
 /* Builds the request for one family into buf (>= 256 bytes, filled with
  * zeroes by the function). Returns the message length or -ENOBUFS. */
-int diag_build_request(void *buf, size_t size, uint8_t family, uint32_t seq,
-                       const PortRange *ranges, size_t n_ranges);
+int diag_build_request(void *buf, size_t size, uint8_t family, uint32_t seq, const PortRange *ranges, size_t n_ranges);
 
 /* Pure parser: parses one datagram of an inet_diag dump answer and appends
  * the listeners to out (no sorting, no deduplication). seq and portid are
  * checked unless 0. Returns 1 if more datagrams follow, 0 when NLMSG_DONE
  * was seen, or a negative errno (-EPROTO for malformed messages, the
  * kernel's error for NLMSG_ERROR, -ENOMEM). */
-int diag_parse(const void *buf, size_t len, uint32_t seq, uint32_t portid,
-               ListenerSet *out, ErrBuf *err);
+int diag_parse(const void *buf, size_t len, uint32_t seq, uint32_t portid, ListenerSet *out, ErrBuf *err);
 
 /* Replays a file written by the recorder through diag_parse(), with sequence
  * and port id checks off, then sorts and deduplicates. Returns the number of
@@ -112,8 +109,7 @@ int diag_dump_unix(DiagSocket *s, diag_listener_cb cb, void *userdata, ErrBuf *e
 /* Pure parser of one datagram of a unix_diag dump answer, as diag_parse():
  * appends the listeners to out; 1 if more datagrams follow, 0 after
  * NLMSG_DONE, or a negative errno. */
-int diag_parse_unix(const void *buf, size_t len, uint32_t seq, uint32_t portid, ListenerSet *out,
-                    ErrBuf *err);
+int diag_parse_unix(const void *buf, size_t len, uint32_t seq, uint32_t portid, ListenerSet *out, ErrBuf *err);
 
 /* Builds the unix_diag dump request into buf (>= 64 bytes, zeroed by the
  * function). Returns the message length or -ENOBUFS. */

@@ -46,14 +46,14 @@ typedef struct Event {
         Listener listener;             /* as last seen (EVENT_COUNTER: only netns) */
         char name[EVENT_NAME_MAX + 1]; /* the watch entry's name, "" if none */
         unsigned fill_pct;
-        uint64_t drops;                /* EVENT_DROPS: the increase being reported */
-        uint64_t period_usec;          /* EVENT_DROPS/COUNTER: time the increase covers */
-        NetstatCounter counter;        /* EVENT_COUNTER */
-        uint64_t increase;             /* EVENT_COUNTER */
-        bool clamped;                  /* backlog == net.core.somaxconn, which has not
-                                        * changed since the listener was first seen */
-        int64_t somaxconn;             /* -1 when unknown */
-        int8_t abort_on_overflow;      /* net.ipv4.tcp_abort_on_overflow: 0, 1, -1 unknown */
+        uint64_t drops;           /* EVENT_DROPS: the increase being reported */
+        uint64_t period_usec;     /* EVENT_DROPS/COUNTER: time the increase covers */
+        NetstatCounter counter;   /* EVENT_COUNTER */
+        uint64_t increase;        /* EVENT_COUNTER */
+        bool clamped;             /* backlog == net.core.somaxconn, which has not
+                                   * changed since the listener was first seen */
+        int64_t somaxconn;        /* -1 when unknown */
+        int8_t abort_on_overflow; /* net.ipv4.tcp_abort_on_overflow: 0, 1, -1 unknown */
 } Event;
 
 typedef struct EventList {

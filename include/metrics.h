@@ -87,10 +87,10 @@ void metrics_begin(MetricsWriter *m);
  * metrics_commit()/metrics_render() of this poll returns. l is copied (its
  * UNIX path too) and need not outlive the call. syn_depth < 0 means unknown.
  * Adding the same socket (l->netns, l->cookie) again in one poll replaces
- * the earlier sighting rather than adding to it. -ENOMEM when the record array or the path store cannot grow; the listener
- * is then missing from this poll's file. */
-int metrics_add_listener(MetricsWriter *m, const Listener *l, const char *netns, const char *name,
-                         const char *unit, int64_t syn_depth);
+ * the earlier sighting rather than adding to it. -ENOMEM when the record array or the path store cannot grow; the
+ * listener is then missing from this poll's file. */
+int metrics_add_listener(MetricsWriter *m, const Listener *l, const char *netns, const char *name, const char *unit,
+                         int64_t syn_depth);
 
 /* Records the TcpExt counters of one namespace (present ones only are
  * written). c is copied; netns is kept as in metrics_add_listener(). A second

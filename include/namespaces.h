@@ -26,16 +26,16 @@
 #define NAMESPACES_OPENS_PER_SCAN 64
 
 typedef enum NsChangeKind {
-        NS_WATCHING,  /* a namespace is watched from now on (id) */
-        NS_DROPPED,   /* a namespace is no longer watched (id): its events follow */
-        NS_FAILING,   /* a configured path cannot be watched (message says why) */
-        NS_FATAL,     /* could not come back to the own namespace: stop */
+        NS_WATCHING, /* a namespace is watched from now on (id) */
+        NS_DROPPED,  /* a namespace is no longer watched (id): its events follow */
+        NS_FAILING,  /* a configured path cannot be watched (message says why) */
+        NS_FATAL,    /* could not come back to the own namespace: stop */
 } NsChangeKind;
 
 typedef struct NsChange {
         NsChangeKind kind;
-        uint64_t id;      /* NS_WATCHING, NS_DROPPED: the Space's id */
-        char text[640];   /* a sentence for the log */
+        uint64_t id;    /* NS_WATCHING, NS_DROPPED: the Space's id */
+        char text[640]; /* a sentence for the log */
 } NsChange;
 
 typedef struct Namespaces {

@@ -16,9 +16,9 @@ typedef struct OnceOptions {
         const char *proc_root;
         const PortRange *ports; /* --port; none: the configuration's (all when it has none) */
         size_t n_ports;
-        char *const *netns;     /* --netns files and patterns, added to the configuration's */
+        char *const *netns; /* --netns files and patterns, added to the configuration's */
         size_t n_netns;
-        bool unix_listeners;    /* --unix */
+        bool unix_listeners; /* --unix */
         bool json;
         const char *record_path; /* --record: the host's dump into this file */
 } OnceOptions;

@@ -23,12 +23,12 @@ typedef struct Active {
         uint64_t token_usec; /* tokens are earned from here on */
         uint64_t msg_usec;   /* last message about the state (reminders) */
         Rate drops_rate;
-        uint32_t next_free;  /* on the free list: 1 + index of the next, 0 = end */
-        uint8_t st;          /* ListenState, classified, with hysteresis */
-        uint8_t reported;    /* ListenState the last state message said */
+        uint32_t next_free; /* on the free list: 1 + index of the next, 0 = end */
+        uint8_t st;         /* ListenState, classified, with hysteresis */
+        uint8_t reported;   /* ListenState the last state message said */
         uint8_t tokens;
         uint8_t syn_reported; /* ListenState the last SYN message said */
-        char name[65];       /* the watch entry's name when last seen, "" if none */
+        char name[65];        /* the watch entry's name when last seen, "" if none */
 } Active;
 
 enum {
@@ -46,7 +46,7 @@ typedef struct Slot {
         uint32_t somaxconn; /* net.core.somaxconn when first seen; UINT32_MAX unknown */
         uint16_t gen;       /* poll that last saw it */
         uint8_t flags;
-        uint8_t syn;        /* ListenState of the SYN queue, with hysteresis */
+        uint8_t syn; /* ListenState of the SYN queue, with hysteresis */
 } Slot;
 
 typedef struct Table {
@@ -54,7 +54,7 @@ typedef struct Table {
         size_t cap; /* power of two, or 0 */
         size_t n_used;
         Active *pool;
-        uint32_t pool_n;    /* records handed out at least once */
+        uint32_t pool_n; /* records handed out at least once */
         uint32_t pool_cap;
         uint32_t free_head; /* 1 + index, 0 = none free */
 } Table;

@@ -11,7 +11,7 @@
 #include "util.h"
 
 typedef enum LogTarget {
-        LOG_TARGET_AUTO,    /* journal if stderr is the journal stream */
+        LOG_TARGET_AUTO, /* journal if stderr is the journal stream */
         LOG_TARGET_JOURNAL,
         LOG_TARGET_CONSOLE,
         _LOG_TARGET_MAX,
@@ -40,19 +40,18 @@ static inline bool sink_enabled(const Sink *s, int priority) {
         return priority <= s->max_priority;
 }
 
-
 /* Where the listener of an event lives and who owns it, as far as is known:
  * NULL members and pid 0 are unknown and left out, never guessed. For
  * EVENT_COUNTER only netns is used. */
 typedef struct EventOwner {
-        const char *netns;  /* the network namespace's name (BACKLOGD_NETNS);
-                             * the sentence names it unless it is NETNS_HOST_NAME */
+        const char *netns;     /* the network namespace's name (BACKLOGD_NETNS);
+                                * the sentence names it unless it is NETNS_HOST_NAME */
         const char *interface; /* the bound device's name in the listener's own
                                 * namespace (BACKLOGD_INTERFACE), when bound */
-        const char *unit;   /* "nginx.service": the system unit systemd attributes
-                             * the socket's cgroup to (BACKLOGD_UNIT) */
-        const char *cgroup; /* "/system.slice/nginx.service" */
-        const char *user;   /* from the socket's uid */
+        const char *unit;      /* "nginx.service": the system unit systemd attributes
+                                * the socket's cgroup to (BACKLOGD_UNIT) */
+        const char *cgroup;    /* "/system.slice/nginx.service" */
+        const char *user;      /* from the socket's uid */
         int pid;
         char comm[16];
 } EventOwner;

@@ -28,19 +28,19 @@ typedef struct Listener {
         uint64_t cgroup_id; /* INET_DIAG_CGROUP_ID, 0 when not sent */
         uint32_t inode;
         uint32_t uid;
-        uint32_t ifindex; /* bound interface (SO_BINDTODEVICE), 0 = none */
-        uint32_t depth;   /* Recv-Q: connections waiting for accept() */
-        uint32_t backlog; /* Send-Q: min(listen() backlog, somaxconn) */
-        uint32_t drops;   /* SK_MEMINFO_DROPS, 0 when has_drops is false */
+        uint32_t ifindex;   /* bound interface (SO_BINDTODEVICE), 0 = none */
+        uint32_t depth;     /* Recv-Q: connections waiting for accept() */
+        uint32_t backlog;   /* Send-Q: min(listen() backlog, somaxconn) */
+        uint32_t drops;     /* SK_MEMINFO_DROPS, 0 when has_drops is false */
         uint32_t syn_depth; /* SYN-queue entries (request sockets), when has_syn */
         bool has_drops;
-        bool has_syn;     /* this poll counted the SYN queues */
-        bool v6only;       /* an AF_INET6 listener that takes no IPv4 */
-        uint16_t port;     /* host byte order */
-        uint8_t family;    /* AF_INET or AF_INET6 */
-        uint8_t addr[16];  /* network byte order; IPv4 uses the first 4 */
-        uint8_t kind;      /* ListenerKind; LISTENER_TCP is 0 */
-        uint8_t sotype;    /* LISTENER_UNIX: SOCK_STREAM or SOCK_SEQPACKET; 0 for TCP */
+        bool has_syn;                 /* this poll counted the SYN queues */
+        bool v6only;                  /* an AF_INET6 listener that takes no IPv4 */
+        uint16_t port;                /* host byte order */
+        uint8_t family;               /* AF_INET or AF_INET6 */
+        uint8_t addr[16];             /* network byte order; IPv4 uses the first 4 */
+        uint8_t kind;                 /* ListenerKind; LISTENER_TCP is 0 */
+        uint8_t sotype;               /* LISTENER_UNIX: SOCK_STREAM or SOCK_SEQPACKET; 0 for TCP */
         char path[LISTENER_PATH_MAX]; /* LISTENER_UNIX: the bound name, "" if none */
 } Listener;
 
@@ -87,8 +87,8 @@ bool listener_is_wildcard(const Listener *l);
 
 /* What one poll saw of a network namespace other than the daemon's own. */
 typedef struct SnapshotNetns {
-        uint64_t netns;   /* Listener.netns of its listeners */
-        char *name;       /* "web1" (owned by the snapshot) */
+        uint64_t netns;           /* Listener.netns of its listeners */
+        char *name;               /* "web1" (owned by the snapshot) */
         NetstatCounters counters; /* valid when have_counters */
         bool have_counters;
         NetstatSysctls sysctls;
@@ -113,7 +113,7 @@ typedef struct Snapshot {
         ListenerInfo *info;       /* NULL, or one per listener, same index */
         NetstatCounters counters; /* valid when have_counters */
         bool have_counters;
-        bool no_host;       /* the daemon's own namespace was not read (`host = false`) */
+        bool no_host; /* the daemon's own namespace was not read (`host = false`) */
         NetstatSysctls sysctls;
         SnapshotNetns *netns;
         size_t n_netns, cap_netns;

@@ -37,19 +37,19 @@ typedef struct Space {
         bool have_sysctls;
         uint64_t sysctls_usec;
 
-        SynCounts syn;      /* the last SYN-queue count */
-        bool syn_fresh;     /* counted in this poll */
-        bool syn_known;     /* syn holds a successful count (maybe older) */
-        uint64_t syn_usec;  /* when it was counted */
+        SynCounts syn;     /* the last SYN-queue count */
+        bool syn_fresh;    /* counted in this poll */
+        bool syn_known;    /* syn holds a successful count (maybe older) */
+        uint64_t syn_usec; /* when it was counted */
         uint64_t next_syn_usec;
 
         /* The last error of each source (0: working), for the caller's
          * once-per-outage messages: see space_error_transition(). */
         int diag_error, netstat_error, syn_error;
 
-        bool dumped;     /* a complete dump was read at least once */
-        bool found;      /* namespaces.c: found by the scan in progress */
-        bool gone;       /* namespaces.c: dropped; freed once its events are out */
+        bool dumped; /* a complete dump was read at least once */
+        bool found;  /* namespaces.c: found by the scan in progress */
+        bool gone;   /* namespaces.c: dropped; freed once its events are out */
 } Space;
 
 /* The caller's own namespace, read through proc_root ("/proc"). */
@@ -63,8 +63,7 @@ int space_new_own(const char *proc_root, Space **ret);
  * err; -ENOTRECOVERABLE when coming back failed (the caller must stop).
  * If its inode is self_inode, the Space keeps id 0: its listeners are the
  * own namespace's. */
-int space_new_file(const char *path, const char *name, int self_fd, uint64_t self_inode, Space **ret,
-                   ErrBuf *err);
+int space_new_file(const char *path, const char *name, int self_fd, uint64_t self_inode, Space **ret, ErrBuf *err);
 
 Space *space_free(Space *s);
 static inline void space_freep(Space **s) {

@@ -34,7 +34,7 @@ static int parse_ports(const char *s, PortRange *ret) {
         }
         if (lo < 1 || lo > hi || hi > 65535)
                 return -EINVAL;
-        *ret = (PortRange) { .lo = (uint16_t) lo, .hi = (uint16_t) hi };
+        *ret = (PortRange){ .lo = (uint16_t) lo, .hi = (uint16_t) hi };
         return 0;
 }
 
@@ -112,7 +112,7 @@ static int parse_watch_entry(const ConfigParser *p, const config_setting_t *g, i
                                    "empty entry; give at least one of port, ports, address, unix, unit, netns, name, "
                                    "warn, clear");
 
-        *w = (Watch) { .any_port = true, .warn = c->warn, .clear = c->clear, .line = line };
+        *w = (Watch){ .any_port = true, .warn = c->warn, .clear = c->clear, .line = line };
         for (int i = 0; i < n; i++) {
                 const config_setting_t *s = config_setting_get_elem(g, (unsigned) i);
                 const char *key = config_setting_name(s), *v = NULL;
@@ -126,7 +126,7 @@ static int parse_watch_entry(const ConfigParser *p, const config_setting_t *g, i
                         r = config_get_int(p, s, idx, 1, 65535, &u);
                         if (r < 0)
                                 return r;
-                        w->ports = (PortRange) { .lo = (uint16_t) u, .hi = (uint16_t) u };
+                        w->ports = (PortRange){ .lo = (uint16_t) u, .hi = (uint16_t) u };
                         w->any_port = false;
                         port = s;
                 } else if (strcmp(key, "ports") == 0) {

@@ -38,7 +38,7 @@ int config_oom(const ConfigParser *p) {
 /* What config_match() and the config_wants_*() queries need, worked out
  * once per configuration instead of once per listener. */
 static void config_finish(Config *c) {
-        c->all = (Watch) { .any_port = true, .warn = c->warn, .clear = c->clear };
+        c->all = (Watch){ .any_port = true, .warn = c->warn, .clear = c->clear };
         c->n_tcp_watch = 0;
         c->wants_unit = c->wants_netns = false;
         for (size_t i = 0; i < c->n_watch; i++) {

@@ -100,7 +100,7 @@ int counters_step(Counters *c, uint64_t netns, const NetstatCounters *values, co
                 if (GROW(&c->ns, &c->cap, c->n + 1, 4) < 0)
                         return -ENOMEM;
                 memmove(&c->ns[i + 1], &c->ns[i], (c->n - i) * sizeof(c->ns[0]));
-                c->ns[i] = (NsRecord) { .netns = netns, .abort_on_overflow = -1, .somaxconn = -1 };
+                c->ns[i] = (NsRecord){ .netns = netns, .abort_on_overflow = -1, .somaxconn = -1 };
                 c->n++;
         }
         n = &c->ns[i];

@@ -24,9 +24,9 @@ typedef struct Daemon {
         Monitor *monitor;
         sd_event *event;
         sd_event_source *timer;
-        uint64_t next_usec;    /* when the poll timer is due */
+        uint64_t next_usec;     /* when the poll timer is due */
         uint64_t watchdog_usec; /* WATCHDOG_USEC, 0 when off */
-        uint64_t last_ok_usec; /* end of the last poll that read something */
+        uint64_t last_ok_usec;  /* end of the last poll that read something */
         uint64_t pinged_usec;
         bool ready;
         char status[160];
@@ -115,7 +115,8 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 char status[160];
 
                 d->ready = true;
-                sink_log(&d->sink, LOG_INFO, MESSAGE_ID_LIFECYCLE, "backlogd started: %s, every %.3g s (warn %u%%, clear %u%%), %s.",
+                sink_log(&d->sink, LOG_INFO, MESSAGE_ID_LIFECYCLE,
+                         "backlogd started: %s, every %.3g s (warn %u%%, clear %u%%), %s.",
                          monitor_status(d->monitor, status, sizeof(status)), (double) c->interval_usec / 1e6, c->warn,
                          c->clear, c->path ? c->path : "built-in defaults");
                 sd_notify(false, "READY=1");
@@ -161,8 +162,8 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
          * there: a deleted file is an error, not a silent switch to defaults. */
         r = config_load(d->opts.config_path, d->opts.config_must_exist || old->path, &c, &err);
         if (r < 0)
-                sink_log(&d->sink, LOG_ERR, MESSAGE_ID_LIFECYCLE, "Reload failed, keeping the running configuration: %s",
-                         err.text);
+                sink_log(&d->sink, LOG_ERR, MESSAGE_ID_LIFECYCLE,
+                         "Reload failed, keeping the running configuration: %s", err.text);
         else {
                 if (d->opts.interval_usec)
                         c->interval_usec = d->opts.interval_usec;
@@ -281,7 +282,7 @@ int daemon_run(const DaemonOptions *o) {
         if (o->interval_usec)
                 c->interval_usec = o->interval_usec;
         d.sink.max_priority = initial_level(o, c);
-        mo = (MonitorOptions) { .proc_root = o->proc_root, .cgroup_root = "/sys/fs/cgroup", .sink = d.sink };
+        mo = (MonitorOptions){ .proc_root = o->proc_root, .cgroup_root = "/sys/fs/cgroup", .sink = d.sink };
         r = monitor_new(&mo, c, &d.monitor);
         if (r < 0) {
                 sink_log(&d.sink, LOG_ERR, NULL, "Out of memory.");

@@ -53,10 +53,10 @@ const char *describe_backlog_hint(uint32_t backlog, bool clamped, char *buf, siz
 
 const char *describe_remedy(uint32_t backlog, bool clamped, int abort_on_overflow, bool turned_away, char *buf,
                             size_t size) {
-        const char *resets = abort_on_overflow == 1 && turned_away ?
-                                     " With net.ipv4.tcp_abort_on_overflow = 1, clients get a reset instead of "
-                                     "retrying." :
-                                     "";
+        const char *resets = abort_on_overflow == 1 && turned_away
+                                     ? " With net.ipv4.tcp_abort_on_overflow = 1, clients get a reset instead of "
+                                       "retrying."
+                                     : "";
 
         if (clamped)
                 snprintf(buf, size,

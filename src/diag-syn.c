@@ -136,8 +136,7 @@ int diag_count_syn(DiagSocket *s, SynCounts *out, ErrBuf *err) {
                 if (r < 0) {
                         out->n = 0;
                         return diag_describe_dump_error(err, r,
-                                                        families[i] == AF_INET ? "inet syn-recv"
-                                                                               : "inet6 syn-recv");
+                                                        families[i] == AF_INET ? "inet syn-recv" : "inet6 syn-recv");
                 }
         }
 done:
@@ -161,8 +160,7 @@ static size_t lower_bound(const SynCounts *c, uint8_t family, uint16_t port) {
         return lo;
 }
 
-static uint64_t sum_port(const SynCounts *c, uint8_t family, uint16_t port, const uint8_t *addr,
-                         bool skip_v4mapped) {
+static uint64_t sum_port(const SynCounts *c, uint8_t family, uint16_t port, const uint8_t *addr, bool skip_v4mapped) {
         uint64_t sum = 0;
 
         for (size_t i = lower_bound(c, family, port);
@@ -197,5 +195,5 @@ uint32_t syn_counts_for(const SynCounts *c, const Listener *l, bool v6only) {
 
 void syn_counts_done(SynCounts *c) {
         free(c->items);
-        *c = (SynCounts) {0};
+        *c = (SynCounts){ 0 };
 }

@@ -103,8 +103,7 @@ static int unix_data_cb(const struct nlmsghdr *nlh, void *data) {
         return diag_ctx_deliver(ctx, l);
 }
 
-int diag_parse_unix(const void *buf, size_t len, uint32_t seq, uint32_t portid, ListenerSet *out,
-                    ErrBuf *err) {
+int diag_parse_unix(const void *buf, size_t len, uint32_t seq, uint32_t portid, ListenerSet *out, ErrBuf *err) {
         size_t n = 0;
 
         return diag_parse_each(buf, len, seq, portid, unix_data_cb, diag_push_cb, out, 0, &n, err);

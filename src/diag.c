@@ -53,12 +53,12 @@ static int put_bytecode(struct nlmsghdr *nlh, size_t size, const PortRange *rang
         for (size_t i = 0; i < n_ranges; i++) {
                 size_t rest = total - (k * 4 + 16); /* bytes after this range */
 
-                ops[k++] = (struct inet_diag_bc_op) { INET_DIAG_BC_S_GE, 8, 20 };
-                ops[k++] = (struct inet_diag_bc_op) { 0, 0, ranges[i].lo };
-                ops[k++] = (struct inet_diag_bc_op) { INET_DIAG_BC_S_LE, 8, 12 };
-                ops[k++] = (struct inet_diag_bc_op) { 0, 0, ranges[i].hi };
+                ops[k++] = (struct inet_diag_bc_op){ INET_DIAG_BC_S_GE, 8, 20 };
+                ops[k++] = (struct inet_diag_bc_op){ 0, 0, ranges[i].lo };
+                ops[k++] = (struct inet_diag_bc_op){ INET_DIAG_BC_S_LE, 8, 12 };
+                ops[k++] = (struct inet_diag_bc_op){ 0, 0, ranges[i].hi };
                 if (i + 1 < n_ranges)
-                        ops[k++] = (struct inet_diag_bc_op) { INET_DIAG_BC_JMP, 4, (uint16_t) rest };
+                        ops[k++] = (struct inet_diag_bc_op){ INET_DIAG_BC_JMP, 4, (uint16_t) rest };
         }
         mnl_attr_put(nlh, INET_DIAG_REQ_BYTECODE, total, ops);
         return 0;
@@ -98,11 +98,11 @@ struct nlmsghdr *diag_put_inet_request(void *buf, size_t size, uint8_t family, u
         return nlh;
 }
 
-int diag_build_request(void *buf, size_t size, uint8_t family, uint32_t seq,
-                       const PortRange *ranges, size_t n_ranges) {
+int diag_build_request(void *buf, size_t size, uint8_t family, uint32_t seq, const PortRange *ranges,
+                       size_t n_ranges) {
         struct inet_diag_sockid *id;
-        struct nlmsghdr *nlh = diag_put_inet_request(buf, size, family, seq, 1U << TCP_LISTEN,
-                                                     1U << (INET_DIAG_SKMEMINFO - 1), &id);
+        struct nlmsghdr *nlh =
+                diag_put_inet_request(buf, size, family, seq, 1U << TCP_LISTEN, 1U << (INET_DIAG_SKMEMINFO - 1), &id);
 
         if (!nlh)
                 return -ENOBUFS;
@@ -183,8 +183,7 @@ static int data_cb(const struct nlmsghdr *nlh, void *data) {
         l->inode = m->idiag_inode;
         l->uid = m->idiag_uid;
         l->netns = ctx->netns;
-        if (tb[INET_DIAG_SKMEMINFO] &&
-            diag_attr_len(tb[INET_DIAG_SKMEMINFO]) > SK_MEMINFO_DROPS * sizeof(uint32_t)) {
+        if (tb[INET_DIAG_SKMEMINFO] && diag_attr_len(tb[INET_DIAG_SKMEMINFO]) > SK_MEMINFO_DROPS * sizeof(uint32_t)) {
                 l->drops = ((const uint32_t *) diag_attr_data(tb[INET_DIAG_SKMEMINFO]))[SK_MEMINFO_DROPS];
                 l->has_drops = true;
         }
@@ -248,17 +247,15 @@ static int describe_mismatch(const void *buf, size_t len, uint32_t seq, uint32_t
 
         for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
                 if (portid && nlh->nlmsg_pid && nlh->nlmsg_pid != portid)
-                        return errbuf_set(err, -errnum, "message for port id %u, expected %u",
-                                          nlh->nlmsg_pid, portid);
+                        return errbuf_set(err, -errnum, "message for port id %u, expected %u", nlh->nlmsg_pid, portid);
                 if (seq && nlh->nlmsg_seq && nlh->nlmsg_seq != seq)
-                        return errbuf_set(err, -errnum, "sequence number %u, expected %u",
-                                          nlh->nlmsg_seq, seq);
+                        return errbuf_set(err, -errnum, "sequence number %u, expected %u", nlh->nlmsg_seq, seq);
         }
         return errbuf_set(err, -errnum, "port id or sequence number mismatch");
 }
 
-int diag_parse_each(const void *buf, size_t len, uint32_t seq, uint32_t portid, mnl_cb_t data,
-                    diag_listener_cb cb, void *userdata, uint64_t netns, size_t *n, ErrBuf *err) {
+int diag_parse_each(const void *buf, size_t len, uint32_t seq, uint32_t portid, mnl_cb_t data, diag_listener_cb cb,
+                    void *userdata, uint64_t netns, size_t *n, ErrBuf *err) {
         ParseContext ctx = { .cb = cb, .userdata = userdata, .err = err, .netns = netns };
         /* Covering every control type turns libmnl's defaults off; NULL
          * (NLMSG_NOOP and the reserved ones) skips the message. */
@@ -324,7 +321,7 @@ size_t diag_sort_dedup_tail(ListenerSet *out, size_t start) {
 
         if (out->n == start) /* items may still be NULL: no arithmetic on it */
                 return 0;
-        tail = (ListenerSet) {
+        tail = (ListenerSet){
                 .items = out->items + start,
                 .n = out->n - start,
                 .cap = out->cap - start,
@@ -449,8 +446,7 @@ int diag_describe_dump_error(ErrBuf *err, int r, const char *what) {
 static int record(DiagSocket *s, size_t n, ErrBuf *err) {
         uint32_t len = (uint32_t) n;
 
-        if (fwrite(&len, sizeof(len), 1, s->recorder) != 1 ||
-            fwrite(s->buf, 1, n, s->recorder) != n)
+        if (fwrite(&len, sizeof(len), 1, s->recorder) != 1 || fwrite(s->buf, 1, n, s->recorder) != n)
                 return errbuf_set(err, -EIO, "cannot write recording");
         return 0;
 }
@@ -463,8 +459,8 @@ uint32_t diag_next_seq(DiagSocket *s) {
         return seq;
 }
 
-int diag_exchange(DiagSocket *s, size_t len, uint32_t seq, mnl_cb_t data, diag_listener_cb cb,
-                  void *userdata, size_t *n_seen, ErrBuf *err) {
+int diag_exchange(DiagSocket *s, size_t len, uint32_t seq, mnl_cb_t data, diag_listener_cb cb, void *userdata,
+                  size_t *n_seen, ErrBuf *err) {
         int r;
 
         if (mnl_socket_sendto(s->nl, s->buf, len) != (ssize_t) len)
@@ -478,8 +474,7 @@ int diag_exchange(DiagSocket *s, size_t len, uint32_t seq, mnl_cb_t data, diag_l
                                 return errbuf_set(err, -ENOSPC, "datagram larger than %d bytes, truncated",
                                                   DIAG_BUFFER_SIZE);
                         if (errno == EAGAIN || errno == EWOULDBLOCK)
-                                return errbuf_set(err, -ETIMEDOUT, "no answer within %d s",
-                                                  DIAG_RECV_TIMEOUT_SEC);
+                                return errbuf_set(err, -ETIMEDOUT, "no answer within %d s", DIAG_RECV_TIMEOUT_SEC);
                         if (errno == EINTR)
                                 continue;
                         return errno_fail(err, "receive failed");
@@ -495,14 +490,13 @@ int diag_exchange(DiagSocket *s, size_t len, uint32_t seq, mnl_cb_t data, diag_l
         }
 }
 
-static int dump_family(DiagSocket *s, uint8_t family, const PortRange *ranges, size_t n_ranges,
-                       diag_listener_cb cb, void *userdata, size_t *n_seen, ErrBuf *err) {
+static int dump_family(DiagSocket *s, uint8_t family, const PortRange *ranges, size_t n_ranges, diag_listener_cb cb,
+                       void *userdata, size_t *n_seen, ErrBuf *err) {
         uint32_t seq = diag_next_seq(s);
         int len = diag_build_request(s->buf, DIAG_BUFFER_SIZE, family, seq, ranges, n_ranges);
 
         if (len < 0)
-                return errbuf_set(err, len, "cannot build request for %zu port ranges: %s",
-                                  n_ranges, strerror(-len));
+                return errbuf_set(err, len, "cannot build request for %zu port ranges: %s", n_ranges, strerror(-len));
         return diag_exchange(s, (size_t) len, seq, data_cb, cb, userdata, n_seen, err);
 }
 
@@ -530,8 +524,7 @@ int diag_dump_each(DiagSocket *s, const PortRange *ranges, size_t n_ranges, diag
         return n > INT_MAX ? INT_MAX : (int) n;
 }
 
-int diag_dump_listeners(DiagSocket *s, const PortRange *ranges, size_t n_ranges,
-                        ListenerSet *out, ErrBuf *err) {
+int diag_dump_listeners(DiagSocket *s, const PortRange *ranges, size_t n_ranges, ListenerSet *out, ErrBuf *err) {
         size_t start = out->n;
         int r = diag_dump_each(s, ranges, n_ranges, diag_push_cb, out, err);
 

@@ -6,15 +6,9 @@
 #include "util.h"
 
 static const char *const event_kind_names[_EVENT_KIND_MAX] = {
-        [EVENT_HIGH] = "high",
-        [EVENT_FULL] = "full",
-        [EVENT_CLEARED] = "cleared",
-        [EVENT_DROPS] = "drops",
-        [EVENT_GONE] = "gone",
-        [EVENT_COUNTER] = "counter",
-        [EVENT_SYN_HIGH] = "syn_high",
-        [EVENT_SYN_FULL] = "syn_full",
-        [EVENT_SYN_CLEARED] = "syn_cleared",
+        [EVENT_HIGH] = "high",         [EVENT_FULL] = "full",         [EVENT_CLEARED] = "cleared",
+        [EVENT_DROPS] = "drops",       [EVENT_GONE] = "gone",         [EVENT_COUNTER] = "counter",
+        [EVENT_SYN_HIGH] = "syn_high", [EVENT_SYN_FULL] = "syn_full", [EVENT_SYN_CLEARED] = "syn_cleared",
 };
 
 const char *event_kind_name(EventKind k) {
@@ -36,5 +30,5 @@ void event_list_clear(EventList *l) {
 
 void event_list_done(EventList *l) {
         free(l->items);
-        *l = (EventList) { 0 };
+        *l = (EventList){ 0 };
 }

@@ -81,7 +81,7 @@ static int parse_port_arg(const char *s, PortRange *ret) {
                 return -EINVAL;
         if (lo < 1 || hi > 65535 || lo > hi)
                 return -ERANGE;
-        *ret = (PortRange) { .lo = (uint16_t) lo, .hi = (uint16_t) hi };
+        *ret = (PortRange){ .lo = (uint16_t) lo, .hi = (uint16_t) hi };
         return 0;
 }
 
@@ -132,7 +132,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "proc-root", required_argument, NULL, ARG_PROC_ROOT },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
-                {0},
+                { 0 },
         };
         int c;
 
@@ -223,7 +223,7 @@ static int parse_argv(int argc, char *argv[]) {
 }
 
 static int load_config(Config **ret) {
-        ErrBuf err = {0};
+        ErrBuf err = { 0 };
         int r = config_load(arg.config_path, arg.config_given, ret, &err);
 
         if (r < 0) {
@@ -254,7 +254,7 @@ static int run_once(void) {
 
         if (r != 0)
                 return r;
-        r = once_run(&(OnceOptions) {
+        r = once_run(&(OnceOptions){
                 .config = c,
                 .proc_root = arg.proc_root,
                 .ports = arg.ports,
@@ -283,7 +283,7 @@ int main(int argc, char *argv[]) {
                 return run_check_config();
         if (arg.once)
                 return run_once();
-        return daemon_run(&(DaemonOptions) {
+        return daemon_run(&(DaemonOptions){
                 .config_path = arg.config_path,
                 .config_must_exist = arg.config_given,
                 .interval_usec = arg.interval_usec,

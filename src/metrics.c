@@ -36,12 +36,12 @@ typedef struct Record {
         uint64_t drops;
         uint64_t sock_netns; /* Listener.netns and .cookie: which socket it is */
         uint64_t cookie;
-        uint8_t addr[16];  /* network byte order, zero-padded for IPv4 */
+        uint8_t addr[16]; /* network byte order, zero-padded for IPv4 */
         uint32_t syn_depth;
         uint32_t path_off; /* FAM_UNIX: offset of the NUL-terminated path in paths */
         uint32_t label_off;
         uint32_t label_len;
-        uint32_t seq;      /* order of the metrics_add_listener() calls of this poll */
+        uint32_t seq; /* order of the metrics_add_listener() calls of this poll */
         uint16_t port;
         uint8_t family;
         uint8_t flags;
@@ -107,9 +107,10 @@ int metrics_writer_new(const char *path, MetricsWriter **ret, ErrBuf *err) {
         if (len >= PATH_MAX)
                 return errbuf_set(err, -ENAMETOOLONG, "%s: path too long", path);
         if (strlen(base) <= strlen(".prom") || strcmp(base + strlen(base) - strlen(".prom"), ".prom") != 0)
-                return errbuf_set(err, -EINVAL,
-                                  "%s: the name must end in \".prom\": node_exporter's textfile collector reads nothing else",
-                                  path);
+                return errbuf_set(
+                        err, -EINVAL,
+                        "%s: the name must end in \".prom\": node_exporter's textfile collector reads nothing else",
+                        path);
         if (!slash)
                 dir = strdup(".");
         else if (slash == path)
@@ -147,14 +148,14 @@ void metrics_begin(MetricsWriter *m) {
         m->prepared = false;
 }
 
-int metrics_add_listener(MetricsWriter *m, const Listener *l, const char *netns, const char *name,
-                         const char *unit, int64_t syn_depth) {
+int metrics_add_listener(MetricsWriter *m, const Listener *l, const char *netns, const char *name, const char *unit,
+                         int64_t syn_depth) {
         Record *r;
 
         if (m->n_recs >= UINT32_MAX || GROW(&m->recs, &m->cap_recs, m->n_recs + 1, 64) < 0)
                 return -ENOMEM;
         r = &m->recs[m->n_recs];
-        *r = (Record) {
+        *r = (Record){
                 .netns = str_or_empty(netns),
                 .name = str_or_empty(name),
                 .unit = str_or_empty(unit),
@@ -165,13 +166,14 @@ int metrics_add_listener(MetricsWriter *m, const Listener *l, const char *netns,
                 .backlog = l->backlog,
                 .drops = l->has_drops ? l->drops : 0,
                 .flags = (uint8_t) ((l->has_drops ? REC_HAS_DROPS : 0) | (syn_depth >= 0 ? REC_HAS_SYN : 0)),
-                .syn_depth = syn_depth < 0 ? 0 : syn_depth > UINT32_MAX ? UINT32_MAX : (uint32_t) syn_depth,
+                .syn_depth = syn_depth < 0            ? 0
+                             : syn_depth > UINT32_MAX ? UINT32_MAX
+                                                      : (uint32_t) syn_depth,
         };
         if (l->kind == LISTENER_UNIX) {
                 size_t n = strnlen(l->path, sizeof(l->path)) + 1;
 
-                if (m->n_paths > UINT32_MAX - n ||
-                    GROW(&m->paths, &m->cap_paths, m->n_paths + n, 4096) < 0)
+                if (m->n_paths > UINT32_MAX - n || GROW(&m->paths, &m->cap_paths, m->n_paths + n, 4096) < 0)
                         return -ENOMEM;
                 memcpy(m->paths + m->n_paths, l->path, n - 1);
                 m->paths[m->n_paths + n - 1] = 0;
@@ -196,7 +198,7 @@ int metrics_set_counters(MetricsWriter *m, const char *netns, const NetstatCount
                 int d = strcmp(netns, m->counters[i].netns);
 
                 if (d == 0) {
-                        m->counters[i] = (NsCounters) { netns, *c };
+                        m->counters[i] = (NsCounters){ netns, *c };
                         return 0;
                 }
                 if (d < 0)
@@ -205,7 +207,7 @@ int metrics_set_counters(MetricsWriter *m, const char *netns, const NetstatCount
         if (GROW(&m->counters, &m->cap_counters, m->n_counters + 1, 4) < 0)
                 return -ENOMEM;
         memmove(&m->counters[i + 1], &m->counters[i], (m->n_counters - i) * sizeof(NsCounters));
-        m->counters[i] = (NsCounters) { netns, *c };
+        m->counters[i] = (NsCounters){ netns, *c };
         m->n_counters++;
         return 0;
 }
@@ -382,10 +384,12 @@ static const struct {
                        "Connections waiting in the listen queue for accept() (Recv-Q).", 0 },
         [LM_BACKLOG] = { "backlogd_listen_queue_backlog", "gauge",
                          "Listen queue limit, min(listen() backlog, net.core.somaxconn) (Send-Q); "
-                         "the queue holds backlog+1 connections.", 0 },
+                         "the queue holds backlog+1 connections.",
+                         0 },
         [LM_DROPS] = { "backlogd_listen_drops_total", "counter",
                        "Connections the listener dropped (accept queue overflows, SYN queue drops), "
-                       "as the kernel counts them for the socket.", REC_HAS_DROPS },
+                       "as the kernel counts them for the socket.",
+                       REC_HAS_DROPS },
         [LM_SYN] = { "backlogd_syn_queue_depth", "gauge",
                      "Connection requests in the SYN queue for the listener's address and port.", REC_HAS_SYN },
 };
@@ -530,8 +534,10 @@ int metrics_commit(MetricsWriter *m, double poll_seconds, double now_unix, ErrBu
                 if (r == -EEXIST) {
                         /* Never opened through: unlink() removes a symlink itself. */
                         (void) unlink(m->tmp_path);
-                        return errbuf_set(err, r, "%s: stale temporary file %s removed, not followed; "
-                                          "retrying next poll", m->path, m->tmp_path);
+                        return errbuf_set(err, r,
+                                          "%s: stale temporary file %s removed, not followed; "
+                                          "retrying next poll",
+                                          m->path, m->tmp_path);
                 }
                 return errbuf_set(err, r, "%s: cannot create temporary file %s: %s", m->path, m->tmp_path,
                                   strerror(-r));

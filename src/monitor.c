@@ -81,9 +81,9 @@ int monitor_new(const MonitorOptions *o, Config *c, Monitor **ret) {
                 return -ENOMEM;
         }
         m->opts = *o;
-        if (namespaces_new(o->proc_root, &m->ns) < 0 || policy_new(&m->policy) < 0 ||
-            counters_new(&m->counters) < 0 || cgroup_names_new(o->cgroup_root, &m->cgroups) < 0 ||
-            users_new(&m->users) < 0 || process_finder_new(o->proc_root, &m->processes) < 0) {
+        if (namespaces_new(o->proc_root, &m->ns) < 0 || policy_new(&m->policy) < 0 || counters_new(&m->counters) < 0 ||
+            cgroup_names_new(o->cgroup_root, &m->cgroups) < 0 || users_new(&m->users) < 0 ||
+            process_finder_new(o->proc_root, &m->processes) < 0) {
                 config_free(c);
                 monitor_free(m);
                 return -ENOMEM;
@@ -129,8 +129,8 @@ const char *monitor_status(const Monitor *m, char *buf, size_t size) {
         size_t n = policy_n_watched(m->policy), raised = policy_n_raised(m->policy);
         char where[64];
 
-        snprintf(buf, size, "watching %zu listener%s, %zu above %u%%%s", n, n == 1 ? "" : "s", raised,
-                 m->config->warn, where_spaces(m, where, sizeof(where)));
+        snprintf(buf, size, "watching %zu listener%s, %zu above %u%%%s", n, n == 1 ? "" : "s", raised, m->config->warn,
+                 where_spaces(m, where, sizeof(where)));
         return buf;
 }
 
@@ -279,8 +279,7 @@ static void write_metrics(Monitor *m, double started) {
         ErrBuf err = { "" };
         int r;
 
-        r = metrics_commit(m->metrics, clock_seconds(CLOCK_MONOTONIC) - started, clock_seconds(CLOCK_REALTIME),
-                           &err);
+        r = metrics_commit(m->metrics, clock_seconds(CLOCK_MONOTONIC) - started, clock_seconds(CLOCK_REALTIME), &err);
         if (r < 0 && !m->metrics_error)
                 sink_log(&m->opts.sink, LOG_ERR, NULL, "Cannot write the metrics file: %s; retrying every poll.",
                          err.text);
@@ -297,7 +296,7 @@ static const EventOwner *resolve(Monitor *m, const Event *e, EventOwner *o, char
         const Listener *l = &e->listener;
         Space *s = namespaces_find(m->ns, l->netns);
 
-        *o = (EventOwner) { 0 };
+        *o = (EventOwner){ 0 };
         o->netns = s ? s->name : NULL;
         if (e->kind == EVENT_COUNTER)
                 return o;
@@ -422,9 +421,8 @@ int monitor_poll(Monitor *m, uint64_t now) {
         if (sink_enabled(&m->opts.sink, LOG_DEBUG)) {
                 char status[160];
 
-                say(m, LOG_DEBUG, "Poll: %zu listener%s seen, %s; %zu event%s.", m->n_seen,
-                    m->n_seen == 1 ? "" : "s", monitor_status(m, status, sizeof(status)), m->events.n,
-                    m->events.n == 1 ? "" : "s");
+                say(m, LOG_DEBUG, "Poll: %zu listener%s seen, %s; %zu event%s.", m->n_seen, m->n_seen == 1 ? "" : "s",
+                    monitor_status(m, status, sizeof(status)), m->events.n, m->events.n == 1 ? "" : "s");
         }
         emit(m);
         namespaces_reap(m->ns);

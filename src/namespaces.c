@@ -117,7 +117,7 @@ static void path_error(Namespaces *ns, const char *path, int error, const char *
         if (GROW(&ns->errors, &ns->cap_errors, ns->n_errors + 1, 4) < 0)
                 return;
         e = &ns->errors[ns->n_errors];
-        *e = (NsPathError) { .path = strdup(path), .error = error, .current = true };
+        *e = (NsPathError){ .path = strdup(path), .error = error, .current = true };
         if (!e->path)
                 return;
         ns->n_errors++;
@@ -196,8 +196,7 @@ static void drop_space(Namespaces *ns, Space *s, const char *why) {
         char label[600];
 
         if (s->path)
-                change(ns, NS_DROPPED, s->id, "Network namespace %s %s.", space_label(s, label, sizeof(label)),
-                       why);
+                change(ns, NS_DROPPED, s->id, "Network namespace %s %s.", space_label(s, label, sizeof(label)), why);
         else
                 change(ns, NS_DROPPED, s->id, "No longer watching the host's namespace.");
         s->gone = true;
@@ -263,11 +262,11 @@ void namespaces_scan(Namespaces *ns, const Config *c, uint64_t now) {
                 return;
         }
 
-        r = ns->self_fd < 0 ? -EBADF :
-                              netns_expand(c->namespaces, c->n_namespaces,
-                                           &(NetnsExpand) { .known = known_inode,
-                                                            .userdata = ns,
-                                                            .max_opens = NAMESPACES_OPENS_PER_SCAN },
+        r = ns->self_fd < 0 ? -EBADF
+                            : netns_expand(c->namespaces, c->n_namespaces,
+                                           &(NetnsExpand){ .known = known_inode,
+                                                           .userdata = ns,
+                                                           .max_opens = NAMESPACES_OPENS_PER_SCAN },
                                            &ns->found);
         if (r < 0) {
                 /* Keep watching what is watched; look again next time. */
@@ -295,8 +294,7 @@ void namespaces_scan(Namespaces *ns, const Config *c, uint64_t now) {
                                 w->found = true;
                         if (!w)
                                 path_error(ns, f->path, f->error,
-                                           f->error == -ENOTTY ? "not a network namespace file" :
-                                                                 strerror(-f->error));
+                                           f->error == -ENOTTY ? "not a network namespace file" : strerror(-f->error));
                         continue;
                 }
                 if (f->inode == ns->self_inode && c->host)

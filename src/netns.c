@@ -24,7 +24,7 @@ void netns_list_clear(NetnsList *l) {
 void netns_list_done(NetnsList *l) {
         netns_list_clear(l);
         free(l->items);
-        *l = (NetnsList) { 0 };
+        *l = (NetnsList){ 0 };
 }
 
 /* ip-netns names its namespaces by their file under /run/netns. */
@@ -50,7 +50,7 @@ static int add(NetnsList *l, const char *path, uint64_t inode, int error) {
         if (GROW(&l->items, &l->cap, l->n + 1, 8) < 0)
                 return -ENOMEM;
         f = &l->items[l->n];
-        *f = (NetnsFile) { .path = strdup(path), .name = name_for(path), .inode = inode, .error = error };
+        *f = (NetnsFile){ .path = strdup(path), .name = name_for(path), .inode = inode, .error = error };
         if (!f->path || !f->name) {
                 free(f->path);
                 free(f->name);

@@ -77,8 +77,8 @@ static bool next_token(Span *rest, Span *ret) {
                 p++;
         for (t = p; t < end && !is_separator(*t); t++)
                 ;
-        *ret = (Span) { p, (size_t) (t - p) };
-        *rest = (Span) { t, (size_t) (end - t) };
+        *ret = (Span){ p, (size_t) (t - p) };
+        *rest = (Span){ t, (size_t) (end - t) };
         return t > p;
 }
 
@@ -119,8 +119,8 @@ static bool split_prefix(Span line, Span *ret_prefix, Span *ret_rest) {
                 return false;
         if (n + 1 < line.n && !is_separator(line.p[n + 1]))
                 return false;
-        *ret_prefix = (Span) { line.p, n };
-        *ret_rest = (Span) { line.p + n + 1, line.n - n - 1 };
+        *ret_prefix = (Span){ line.p, n };
+        *ret_rest = (Span){ line.p + n + 1, line.n - n - 1 };
         return true;
 }
 
@@ -137,21 +137,20 @@ typedef struct Section {
 static int section_start(Section *s, Span prefix, Span rest, unsigned line_no, ErrBuf *err) {
         Span t;
 
-        *s = (Section) { .prefix = prefix, .names = rest, .line_no = line_no,
-                         .tcpext = span_eq(prefix, "TcpExt") };
+        *s = (Section){ .prefix = prefix, .names = rest, .line_no = line_no, .tcpext = span_eq(prefix, "TcpExt") };
         while (next_token(&rest, &t)) {
                 int c;
 
                 if (t.p[0] >= '0' && t.p[0] <= '9')
-                        return errbuf_set(err, -EBADMSG, "line %u: %.*s: '%.*s' is not a counter name",
-                                          line_no, SPAN_ARG(prefix, SPAN_ALL), SPAN_ARG(t, 40));
+                        return errbuf_set(err, -EBADMSG, "line %u: %.*s: '%.*s' is not a counter name", line_no,
+                                          SPAN_ARG(prefix, SPAN_ALL), SPAN_ARG(t, 40));
                 s->n_names++;
                 c = s->tcpext ? counter_from_name(t) : -1;
                 if (c < 0)
                         continue;
                 if (s->pos[c] > 0)
-                        return errbuf_set(err, -EBADMSG, "line %u: %.*s: duplicate name '%.*s'",
-                                          line_no, SPAN_ARG(prefix, SPAN_ALL), SPAN_ARG(t, SPAN_ALL));
+                        return errbuf_set(err, -EBADMSG, "line %u: %.*s: duplicate name '%.*s'", line_no,
+                                          SPAN_ARG(prefix, SPAN_ALL), SPAN_ARG(t, SPAN_ALL));
                 s->pos[c] = s->n_names;
         }
         if (s->n_names == 0)
@@ -175,8 +174,7 @@ static int section_finish(const Section *s, Span prefix, Span rest, unsigned lin
         size_t n;
 
         if (prefix.n != s->prefix.n || memcmp(prefix.p, s->prefix.p, prefix.n) != 0)
-                return errbuf_set(err, -EBADMSG,
-                                  "line %u: expected %.*s values after the names on line %u, got %.*s",
+                return errbuf_set(err, -EBADMSG, "line %u: expected %.*s values after the names on line %u, got %.*s",
                                   line_no, SPAN_ARG(s->prefix, SPAN_ALL), s->line_no, SPAN_ARG(prefix, 40));
         for (n = 0; next_token(&rest, &t); n++) {
                 uint64_t v;
@@ -190,8 +188,8 @@ static int section_finish(const Section *s, Span prefix, Span rest, unsigned lin
                                           line_no, SPAN_ARG(prefix, SPAN_ALL), SPAN_ARG(section_name(s, n), 40),
                                           SPAN_ARG(t, 40));
                 if (r < 0)
-                        return errbuf_set(err, -EBADMSG, "line %u: %.*s: %.*s: invalid value '%.*s'",
-                                          line_no, SPAN_ARG(prefix, SPAN_ALL), SPAN_ARG(section_name(s, n), 40),
+                        return errbuf_set(err, -EBADMSG, "line %u: %.*s: %.*s: invalid value '%.*s'", line_no,
+                                          SPAN_ARG(prefix, SPAN_ALL), SPAN_ARG(section_name(s, n), 40),
                                           SPAN_ARG(t, 40));
                 for (int i = 0; s->tcpext && i < _NETSTAT_COUNTER_MAX; i++)
                         if (s->pos[i] == n + 1) {
@@ -200,8 +198,8 @@ static int section_finish(const Section *s, Span prefix, Span rest, unsigned lin
                         }
         }
         if (n != s->n_names)
-                return errbuf_set(err, -EBADMSG, "line %u: %.*s: %zu names but %zu values",
-                                  line_no, SPAN_ARG(prefix, SPAN_ALL), s->n_names, n);
+                return errbuf_set(err, -EBADMSG, "line %u: %.*s: %zu names but %zu values", line_no,
+                                  SPAN_ARG(prefix, SPAN_ALL), s->n_names, n);
         return 0;
 }
 
@@ -232,8 +230,8 @@ int netstat_parse_text(const char *text, size_t len, NetstatCounters *ret, ErrBu
                         if (span_eq(prefix, "TcpExt")) {
                                 if (tcpext_line > 0)
                                         return errbuf_set(err, -EBADMSG,
-                                                          "line %u: second TcpExt section (first on line %u)",
-                                                          line_no, tcpext_line);
+                                                          "line %u: second TcpExt section (first on line %u)", line_no,
+                                                          tcpext_line);
                                 tcpext_line = line_no;
                         }
                         r = section_start(&pending, prefix, rest, line_no, err);
@@ -249,8 +247,8 @@ int netstat_parse_text(const char *text, size_t len, NetstatCounters *ret, ErrBu
         }
 
         if (pending.line_no > 0)
-                return errbuf_set(err, -EBADMSG, "line %u: %.*s: names without a values line",
-                                  pending.line_no, SPAN_ARG(pending.prefix, SPAN_ALL));
+                return errbuf_set(err, -EBADMSG, "line %u: %.*s: names without a values line", pending.line_no,
+                                  SPAN_ARG(pending.prefix, SPAN_ALL));
         if (tcpext_line == 0)
                 return errbuf_set(err, -ENODATA, "no TcpExt section");
         *ret = c;

@@ -30,7 +30,7 @@ typedef struct Once {
         struct {
                 uint32_t uid;
                 char *name;
-        } *users;
+        } * users;
         size_t n_users, cap_users;
 } Once;
 
@@ -123,8 +123,7 @@ static void read_space(Once *w, Space *s, FILE *record) {
                 n_ranges = config_port_ranges(o->config, ranges, DIAG_MAX_RANGES);
         if (record && space_open(s, &err) >= 0)
                 diag_set_recorder(s->diag, record);
-        r = space_dump(s, ranges, n_ranges, o->unix_listeners || config_wants_unix(o->config), diag_push_cb, ls,
-                       &err);
+        r = space_dump(s, ranges, n_ranges, o->unix_listeners || config_wants_unix(o->config), diag_push_cb, ls, &err);
         if (s->diag)
                 diag_set_recorder(s->diag, NULL);
         if (r < 0) {

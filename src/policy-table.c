@@ -9,14 +9,14 @@
 
 #define TABLE_MIN 64
 /* Load at most 7/10: linear probing stays short with a mixing hash. */
-#define TABLE_FULL(n, cap) ((n) * 10 > (cap) * 7)
+#define TABLE_FULL(n, cap) ((n) *10 > (cap) *7)
 
 _Static_assert(sizeof(Slot) == 32, "a Slot should stay 32 bytes");
 
 void table_done(Table *t) {
         free(t->slots);
         free(t->pool);
-        *t = (Table) { 0 };
+        *t = (Table){ 0 };
 }
 
 size_t table_memory_bytes(const Table *t) {
@@ -93,7 +93,7 @@ int table_insert(Table *t, uint64_t netns, uint64_t cookie, size_t *ret) {
         }
         if (table_find(t, netns, cookie, &i))
                 assert(!"table_insert() of a key that is present");
-        t->slots[i] = (Slot) { .netns = netns, .cookie = cookie, .flags = SLOT_USED, .somaxconn = UINT32_MAX };
+        t->slots[i] = (Slot){ .netns = netns, .cookie = cookie, .flags = SLOT_USED, .somaxconn = UINT32_MAX };
         t->n_used++;
         *ret = i;
         return 0;
@@ -118,7 +118,7 @@ void table_delete(Table *t, size_t i) {
                         i = j;
                 }
         }
-        t->slots[i] = (Slot) { 0 };
+        t->slots[i] = (Slot){ 0 };
         t->n_used--;
 }
 

@@ -42,9 +42,9 @@
 /* A namespace the policy has heard of. */
 typedef struct NsState {
         uint64_t netns;
-        int64_t somaxconn;        /* -1 unknown */
-        int8_t abort_on_overflow; /* -1 unknown */
-        bool polled;              /* had a complete poll: new listeners are new */
+        int64_t somaxconn;            /* -1 unknown */
+        int8_t abort_on_overflow;     /* -1 unknown */
+        bool polled;                  /* had a complete poll: new listeners are new */
         bool declared, kept, dropped; /* this poll */
 } NsState;
 
@@ -184,7 +184,7 @@ static NsState *ns_get(Policy *p, uint64_t netns) {
         }
         p->cur = p->n_ns++;
         n = &p->ns[p->cur];
-        *n = (NsState) { .netns = netns, .somaxconn = -1, .abort_on_overflow = -1 };
+        *n = (NsState){ .netns = netns, .somaxconn = -1, .abort_on_overflow = -1 };
         return n;
 }
 
@@ -197,8 +197,7 @@ static bool ns_new_is_new(const Policy *p, const NsState *n) {
 
 /* ---- events ------------------------------------------------------------ */
 
-static Event *emit(Policy *p, EventList *out, EventKind kind, const Listener *l, const char *name,
-                   const Slot *s) {
+static Event *emit(Policy *p, EventList *out, EventKind kind, const Listener *l, const char *name, const Slot *s) {
         const NsState *n = ns_find(p, l->netns);
         Event *e = event_list_push(out);
 
@@ -219,8 +218,7 @@ static Event *emit(Policy *p, EventList *out, EventKind kind, const Listener *l,
         return e;
 }
 
-static void emit_drops(Policy *p, EventList *out, const Active *a, const Slot *s, uint64_t sum,
-                       uint64_t period) {
+static void emit_drops(Policy *p, EventList *out, const Active *a, const Slot *s, uint64_t sum, uint64_t period) {
         Event *e = emit(p, out, EVENT_DROPS, &a->l, a->name, s);
 
         if (e) {
@@ -268,8 +266,11 @@ static void syn_update(Policy *p, Slot *s, Active *a, const Listener *l, const W
         s->syn = (uint8_t) st;
         if (st == a->syn_reported || (st == STATE_HIGH && a->syn_reported == STATE_FULL))
                 return;
-        emit(p, out, st == STATE_FULL ? EVENT_SYN_FULL : st == STATE_HIGH ? EVENT_SYN_HIGH : EVENT_SYN_CLEARED, l,
-             a->name, s);
+        emit(p, out,
+             st == STATE_FULL   ? EVENT_SYN_FULL
+             : st == STATE_HIGH ? EVENT_SYN_HIGH
+                                : EVENT_SYN_CLEARED,
+             l, a->name, s);
         a->syn_reported = (uint8_t) st;
 }
 
@@ -286,8 +287,8 @@ static void active_gone(Policy *p, Active *a, const Slot *s, GoneReason why, Eve
         }
 }
 
-static void active_update(Policy *p, Active *a, const Slot *s, const Listener *l, const Watch *w,
-                          uint64_t increase, EventList *out) {
+static void active_update(Policy *p, Active *a, const Slot *s, const Listener *l, const Watch *w, uint64_t increase,
+                          EventList *out) {
         uint64_t now = p->now, prev = a->seen_usec, sum, period;
         bool said = false;
 
@@ -360,9 +361,9 @@ void policy_netns(Policy *p, uint64_t netns, const NetstatSysctls *sysctls) {
                 return;
         n->declared = true;
         n->somaxconn = sysctls && sysctls->present[SYSCTL_SOMAXCONN] ? sysctls->value[SYSCTL_SOMAXCONN] : -1;
-        n->abort_on_overflow = sysctls && sysctls->present[SYSCTL_TCP_ABORT_ON_OVERFLOW] ?
-                                       (int8_t) (sysctls->value[SYSCTL_TCP_ABORT_ON_OVERFLOW] != 0) :
-                                       -1;
+        n->abort_on_overflow = sysctls && sysctls->present[SYSCTL_TCP_ABORT_ON_OVERFLOW]
+                                       ? (int8_t) (sysctls->value[SYSCTL_TCP_ABORT_ON_OVERFLOW] != 0)
+                                       : -1;
 }
 
 void policy_keep_netns(Policy *p, uint64_t netns) {
@@ -445,7 +446,7 @@ static int observe_now(Policy *p, const Observation *o, EventList *out) {
                         return -ENOMEM;
                 }
                 /* What an ok listener with all its tokens is. */
-                *table_active(&p->t, s) = (Active) {
+                *table_active(&p->t, s) = (Active){
                         .seen_usec = prev,
                         .token_usec = p->now,
                         .msg_usec = p->now,
@@ -543,8 +544,7 @@ static void sweep(Policy *p, EventList *out) {
                                 break;
                         }
                         if (s->active) {
-                                active_gone(p, table_active(t, s), s, n && n->dropped ? GONE_NETNS : GONE_CLOSED,
-                                            out);
+                                active_gone(p, table_active(t, s), s, n && n->dropped ? GONE_NETNS : GONE_CLOSED, out);
                                 table_active_release(t, s);
                         }
                         table_delete(t, i);

@@ -9,7 +9,7 @@
 
 void prom_buf_done(PromBuf *b) {
         free(b->p);
-        *b = (PromBuf) { 0 };
+        *b = (PromBuf){ 0 };
 }
 
 int prom_grow(PromBuf *b, size_t k) {

@@ -120,9 +120,8 @@ static size_t report_hints(const Snapshot *s, const Config *c, const Listener *c
         for (size_t i = 0; i < s->listeners.n; i++) {
                 const Listener *l = v[i];
                 const NetstatSysctls *sysctls = sysctls_of(s, l->netns);
-                int64_t somaxconn = sysctls && sysctls->present[SYSCTL_SOMAXCONN] ?
-                                            sysctls->value[SYSCTL_SOMAXCONN] :
-                                            -1;
+                int64_t somaxconn =
+                        sysctls && sysctls->present[SYSCTL_SOMAXCONN] ? sysctls->value[SYSCTL_SOMAXCONN] : -1;
 
                 if (!troubled(s, c, l))
                         continue;
@@ -316,7 +315,9 @@ int report_json(FILE *f, const Snapshot *s, const Config *c) {
                 else
                         fputs("null", f);
                 fprintf(f, ",\"family\":\"%s\",\"address\":",
-                        l->kind == LISTENER_UNIX ? "unix" : l->family == AF_INET ? "inet" : "inet6");
+                        l->kind == LISTENER_UNIX ? "unix"
+                        : l->family == AF_INET   ? "inet"
+                                                 : "inet6");
                 json_string(f, listener_address(l, a, sizeof(a)));
                 fprintf(f, ",\"port\":%u,", l->port);
                 if (l->kind == LISTENER_UNIX)

@@ -54,7 +54,6 @@ void sink_init(Sink *s, LogTarget t) {
         s->max_priority = LOG_INFO;
 }
 
-
 static const char *event_message_id(const Event *e) {
         switch (e->kind) {
         case EVENT_HIGH:
@@ -99,7 +98,7 @@ static int event_priority(const Event *e) {
 /* "127.0.0.1:8080 (api) in network namespace web1 of nginx.service (nginx, pid 812)" */
 static const char *event_subject(const Event *e, const EventOwner *o, char *buf, size_t size) {
         char ep[DESCRIBE_ENDPOINT_MAX], name[80] = "", ns[DESCRIBE_NETNS_MAX], proc[48] = "",
-                                                                        owner[OWNER_PHRASE_MAX] = "";
+                                        owner[OWNER_PHRASE_MAX] = "";
 
         describe_endpoint(&e->listener, o ? o->interface : NULL, ep, sizeof(ep));
         if (e->name[0])
@@ -161,8 +160,7 @@ size_t sink_format_message(const Event *e, const EventOwner *o, char *buf, size_
         switch (e->kind) {
         case EVENT_HIGH:
                 n = snprintf(buf, size,
-                             "Listen queue of %s is %s%u%% full: %u of %" PRIu64
-                             " connections wait for accept(). %s",
+                             "Listen queue of %s is %s%u%% full: %u of %" PRIu64 " connections wait for accept(). %s",
                              who, e->reminder ? "still " : "", e->fill_pct, l->depth, listener_capacity(l),
                              event_remedy(e, remedy, sizeof(remedy)));
                 break;
@@ -178,10 +176,10 @@ size_t sink_format_message(const Event *e, const EventOwner *o, char *buf, size_
                              who, e->fill_pct, l->depth, listener_capacity(l));
                 break;
         case EVENT_DROPS:
-                n = snprintf(buf, size,
-                             "%s dropped %" PRIu64 " connection attempt%s %s (queue %u of %" PRIu64 "). %s", who,
-                             e->drops, e->drops == 1 ? "" : "s", period_text(e->period_usec, period, sizeof(period)),
-                             l->depth, listener_capacity(l), event_remedy(e, remedy, sizeof(remedy)));
+                n = snprintf(buf, size, "%s dropped %" PRIu64 " connection attempt%s %s (queue %u of %" PRIu64 "). %s",
+                             who, e->drops, e->drops == 1 ? "" : "s",
+                             period_text(e->period_usec, period, sizeof(period)), l->depth, listener_capacity(l),
+                             event_remedy(e, remedy, sizeof(remedy)));
                 break;
         case EVENT_SYN_HIGH:
         case EVENT_SYN_FULL:
@@ -192,12 +190,12 @@ size_t sink_format_message(const Event *e, const EventOwner *o, char *buf, size_
                              "flood.",
                              who, e->kind == EVENT_SYN_FULL ? "full" : "filling up", l->syn_depth,
                              listener_capacity(l),
-                             e->kind == EVENT_SYN_FULL ? "new SYNs are dropped or answered with SYN cookies" :
-                                                         "the next ones may be dropped");
+                             e->kind == EVENT_SYN_FULL ? "new SYNs are dropped or answered with SYN cookies"
+                                                       : "the next ones may be dropped");
                 break;
         case EVENT_SYN_CLEARED:
-                n = snprintf(buf, size, "SYN queue of %s has drained to %u half-open connections; alert cleared.",
-                             who, l->syn_depth);
+                n = snprintf(buf, size, "SYN queue of %s has drained to %u half-open connections; alert cleared.", who,
+                             l->syn_depth);
                 break;
         case EVENT_GONE:
                 if (e->gone == GONE_NETNS)
@@ -221,9 +219,9 @@ size_t sink_format_message(const Event *e, const EventOwner *o, char *buf, size_
                              netstat_counter_name(e->counter), e->increase,
                              describe_netns(o ? o->netns : NULL, ns, sizeof(ns)),
                              period_text(e->period_usec, period, sizeof(period)), counter_meaning(e->counter),
-                             e->counter == NETSTAT_LISTEN_OVERFLOWS && e->abort_on_overflow == 1 ?
-                                     " net.ipv4.tcp_abort_on_overflow is 1: those clients were sent resets." :
-                                     "");
+                             e->counter == NETSTAT_LISTEN_OVERFLOWS && e->abort_on_overflow == 1
+                                     ? " net.ipv4.tcp_abort_on_overflow is 1: those clients were sent resets."
+                                     : "");
                 break;
         }
         return n < 0 ? 0 : (size_t) n;
@@ -256,7 +254,7 @@ static void field(Fields *f, const char *fmt, ...) {
                 return;
         if ((size_t) len >= room)
                 len = (int) room - 1;
-        f->iov[f->n++] = (struct iovec) { .iov_base = p, .iov_len = (size_t) len };
+        f->iov[f->n++] = (struct iovec){ .iov_base = p, .iov_len = (size_t) len };
         f->used += (size_t) len + 1;
 }
 
@@ -304,9 +302,10 @@ int sink_event(const Sink *s, const Event *e, const EventOwner *o) {
                 if (e->name[0])
                         field(&f, "BACKLOGD_NAME=%s", e->name);
                 if (e->kind == EVENT_GONE)
-                        field(&f, "BACKLOGD_GONE=%s", e->gone == GONE_NETNS     ? "netns" :
-                                                      e->gone == GONE_UNWATCHED ? "unwatched" :
-                                                                                  "closed");
+                        field(&f, "BACKLOGD_GONE=%s",
+                              e->gone == GONE_NETNS       ? "netns"
+                              : e->gone == GONE_UNWATCHED ? "unwatched"
+                                                          : "closed");
                 if (e->reminder)
                         field(&f, "BACKLOGD_REMINDER=1");
                 field(&f, "BACKLOGD_UID=%u", l->uid);
@@ -344,7 +343,6 @@ int sink_log(const Sink *s, int priority, const char *message_id, const char *fm
                 r = sd_journal_send("MESSAGE=%s", text, "PRIORITY=%d", priority, "SYSLOG_IDENTIFIER=backlogd",
                                     "MESSAGE_ID=%s", message_id, NULL);
         else
-                r = sd_journal_send("MESSAGE=%s", text, "PRIORITY=%d", priority, "SYSLOG_IDENTIFIER=backlogd",
-                                    NULL);
+                r = sd_journal_send("MESSAGE=%s", text, "PRIORITY=%d", priority, "SYSLOG_IDENTIFIER=backlogd", NULL);
         return r < 0 ? r : 0;
 }

@@ -47,7 +47,7 @@ void listener_set_clear(ListenerSet *s) {
 
 void listener_set_done(ListenerSet *s) {
         free(s->items);
-        *s = (ListenerSet) {0};
+        *s = (ListenerSet){ 0 };
 }
 
 bool listener_is_wildcard(const Listener *l) {
@@ -94,7 +94,7 @@ SnapshotNetns *snapshot_add_netns(Snapshot *s, uint64_t netns, const char *name)
                 return NULL;
         }
         a = &s->netns[s->n_netns++];
-        *a = (SnapshotNetns) { 0 };
+        *a = (SnapshotNetns){ 0 };
         a->netns = netns;
         a->name = copy;
         return a;

@@ -77,8 +77,7 @@ int space_new_own(const char *proc_root, Space **ret) {
         return 0;
 }
 
-int space_new_file(const char *path, const char *name, int self_fd, uint64_t self_inode, Space **ret,
-                   ErrBuf *err) {
+int space_new_file(const char *path, const char *name, int self_fd, uint64_t self_inode, Space **ret, ErrBuf *err) {
         _cleanup_(space_freep) Space *s = space_alloc(name, path, "/proc");
         int r;
 

@@ -156,8 +156,7 @@ int main(int argc, char *argv[]) {
                 v4 = dump_family(fd, one_walk ? AF_UNSPEC : AF_INET, seq++, buf);
                 v6 = v4 < 0 || one_walk ? 0 : dump_family(fd, AF_INET6, seq++, buf);
                 if (v4 < 0 || v6 < 0) {
-                        fprintf(stderr, "bench-floor: dump failed: %s\n",
-                                strerror((int) -(v4 < 0 ? v4 : v6)));
+                        fprintf(stderr, "bench-floor: dump failed: %s\n", strerror((int) -(v4 < 0 ? v4 : v6)));
                         close(fd);
                         return 1;
                 }
@@ -167,7 +166,7 @@ int main(int argc, char *argv[]) {
         wall1 = now_us(CLOCK_MONOTONIC);
         close(fd);
 
-        printf("dumps=%ld sockets=%ld cpu_us_per_dump=%.1f wall_us_per_dump=%.1f\n",
-               dumps, sockets, (cpu1 - cpu0) / (double) dumps, (wall1 - wall0) / (double) dumps);
+        printf("dumps=%ld sockets=%ld cpu_us_per_dump=%.1f wall_us_per_dump=%.1f\n", dumps, sockets,
+               (cpu1 - cpu0) / (double) dumps, (wall1 - wall0) / (double) dumps);
         return 0;
 }

@@ -144,7 +144,7 @@ static int connect_to(const Listener *l) {
 static void parse_options(int argc, char *argv[], Options *o) {
         int c;
 
-        *o = (Options) {
+        *o = (Options){
                 .first_port = -1,
                 .listeners = -1,
                 .connections = 0,
@@ -155,16 +155,30 @@ static void parse_options(int argc, char *argv[], Options *o) {
         };
         while ((c = getopt(argc, argv, "p:l:c:g:a:b:t:")) != -1) {
                 switch (c) {
-                case 'p': o->first_port = parse_long(optarg, 1, 65535); break;
-                case 'l': o->listeners = parse_long(optarg, 1, 65535); break;
-                case 'c': o->connections = parse_long(optarg, 0, 1000000); break;
-                case 'g': o->first_index = parse_long(optarg, 0, 1000000); break;
-                case 'a': o->accepting = parse_long(optarg, 1, 1000); break;
-                case 'b': o->full_backlog = parse_long(optarg, 0, 64); break;
-                case 't': o->lifetime = parse_long(optarg, 1, 86400); break;
+                case 'p':
+                        o->first_port = parse_long(optarg, 1, 65535);
+                        break;
+                case 'l':
+                        o->listeners = parse_long(optarg, 1, 65535);
+                        break;
+                case 'c':
+                        o->connections = parse_long(optarg, 0, 1000000);
+                        break;
+                case 'g':
+                        o->first_index = parse_long(optarg, 0, 1000000);
+                        break;
+                case 'a':
+                        o->accepting = parse_long(optarg, 1, 1000);
+                        break;
+                case 'b':
+                        o->full_backlog = parse_long(optarg, 0, 64);
+                        break;
+                case 't':
+                        o->lifetime = parse_long(optarg, 1, 86400);
+                        break;
                 default:
                         fprintf(stderr, "Usage: bench-pop -p FIRST_PORT -l LISTENERS -c CONNECTIONS "
-                                "[-g FIRST_INDEX] [-a ACCEPTING] [-b FULL_BACKLOG] [-t LIFETIME]\n");
+                                        "[-g FIRST_INDEX] [-a ACCEPTING] [-b FULL_BACKLOG] [-t LIFETIME]\n");
                         exit(1);
                 }
         }
@@ -204,8 +218,8 @@ int main(int argc, char *argv[]) {
                         die("setrlimit", errno);
         }
         if (rl.rlim_cur != RLIM_INFINITY && (rlim_t) (fds + FD_RESERVE) > rl.rlim_cur) {
-                fprintf(stderr, "bench-pop: %ld descriptors needed, limit is %llu: use more processes\n",
-                        fds, (unsigned long long) rl.rlim_cur);
+                fprintf(stderr, "bench-pop: %ld descriptors needed, limit is %llu: use more processes\n", fds,
+                        (unsigned long long) rl.rlim_cur);
                 return 1;
         }
 
@@ -230,8 +244,9 @@ int main(int argc, char *argv[]) {
                 l->family = g % 4 == 1 ? AF_INET6 : AF_INET;
                 l->port = (int) (o.first_port + k);
                 l->fd = open_listener(l->family, l->port,
-                                      k < o.accepting ? ACCEPT_BACKLOG :
-                                      full ? (int) o.full_backlog : LISTEN_BACKLOG);
+                                      k < o.accepting ? ACCEPT_BACKLOG
+                                      : full          ? (int) o.full_backlog
+                                                      : LISTEN_BACKLOG);
                 n_v6 += l->family == AF_INET6;
                 if (full) {
                         /* A backlog of b takes b+1 connections; then the queue is full. */
@@ -256,12 +271,12 @@ int main(int argc, char *argv[]) {
         }
 
         alarm(0);
-        printf("ready listeners=%ld ipv6=%ld full=%ld connections=%ld fds=%ld\n",
-               o.listeners, n_v6, n_full, o.connections, fds);
+        printf("ready listeners=%ld ipv6=%ld full=%ld connections=%ld fds=%ld\n", o.listeners, n_v6, n_full,
+               o.connections, fds);
         if (fflush(stdout) != 0)
                 die("stdout", errno);
 
-        lifetime = (struct timespec) { .tv_sec = o.lifetime };
+        lifetime = (struct timespec){ .tv_sec = o.lifetime };
         do
                 sig = sigtimedwait(&mask, NULL, &lifetime);
         while (sig < 0 && errno == EINTR);

@@ -150,8 +150,8 @@ static bool selects(const Watch *w, const Listener *l, const char *unit, const c
                         return false;
                 if (!w->any_port && !(w->ports.lo <= l->port && l->port <= w->ports.hi))
                         return false;
-                if (w->has_address && !(w->family == l->family &&
-                                        memcmp(w->addr, l->addr, w->family == AF_INET6 ? 16 : 4) == 0))
+                if (w->has_address &&
+                    !(w->family == l->family && memcmp(w->addr, l->addr, w->family == AF_INET6 ? 16 : 4) == 0))
                         return false;
         }
         /* Unknown names (NULL) select nothing that asks for one. */
@@ -197,7 +197,7 @@ static int match_index(const Config *c, const Listener *l, const char *unit, con
 /* A listener that entry w's port, address or path selects, so that its
  * unit and netns decide. */
 static void listener_for(const Watch *w, Listener *ret) {
-        *ret = (Listener) { .family = AF_INET, .port = 80, .backlog = 128 };
+        *ret = (Listener){ .family = AF_INET, .port = 80, .backlog = 128 };
         if (w->unix_path) {
                 size_t n = strlen(w->unix_path);
 
@@ -221,10 +221,10 @@ static void listener_for(const Watch *w, Listener *ret) {
 static void check_match(const Config *a, const Config *b) {
         static const uint8_t loopback6[16] = { [15] = 1 };
         Listener fixed[4] = {
-                { .family = AF_INET, .port = 80, .backlog = 511 },                     /* 0.0.0.0:80 */
-                { .family = AF_INET6, .port = 65535, .backlog = 4096 },                 /* [::1]:65535 */
+                { .family = AF_INET, .port = 80, .backlog = 511 },      /* 0.0.0.0:80 */
+                { .family = AF_INET6, .port = 65535, .backlog = 4096 }, /* [::1]:65535 */
                 { .kind = LISTENER_UNIX, .family = AF_UNIX, .path = "/run/php/php-fpm.sock" },
-                { .kind = LISTENER_UNIX, .family = AF_UNIX, .path = "" },               /* unbound */
+                { .kind = LISTENER_UNIX, .family = AF_UNIX, .path = "" }, /* unbound */
         };
         size_t n_derived = a->n_watch < DERIVED_MAX ? a->n_watch : DERIVED_MAX;
 
@@ -245,8 +245,8 @@ static void check_match(const Config *a, const Config *b) {
                          * wildcards names what it selects. */
                         i = match_index(a, &l, unit, netns);
                         FUZZ_ASSERT(i == match_index(b, &l, unit, netns));
-                        if ((!w->unit || unit) && (!w->netns || netns) &&
-                            (!unit || fnmatch(unit, unit, 0) == 0) && (!netns || fnmatch(netns, netns, 0) == 0))
+                        if ((!w->unit || unit) && (!w->netns || netns) && (!unit || fnmatch(unit, unit, 0) == 0) &&
+                            (!netns || fnmatch(netns, netns, 0) == 0))
                                 FUZZ_ASSERT(i >= 0 && (size_t) i <= k - ELEMENTSOF(fixed));
                 }
 
@@ -267,7 +267,7 @@ static void check_match(const Config *a, const Config *b) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_(freep) char *text = NULL, *printed = NULL, *reprinted = NULL;
         _cleanup_(config_freep) Config *c = NULL, *again = NULL;
-        ErrBuf err = {{0}};
+        ErrBuf err = { { 0 } };
         size_t len, relen;
         int r;
 

@@ -23,8 +23,8 @@ static void check_listeners(const ListenerSet *set, size_t from) {
 }
 
 static int parse_once(const uint8_t *buf, size_t len, uint32_t seq, uint32_t portid) {
-        ListenerSet set = {0};
-        ErrBuf err = {{0}};
+        ListenerSet set = { 0 };
+        ErrBuf err = { { 0 } };
         int r;
 
         /* An entry from an earlier datagram must survive an error. */
@@ -46,8 +46,8 @@ static int parse_once(const uint8_t *buf, size_t len, uint32_t seq, uint32_t por
 }
 
 static void replay(const uint8_t *data, size_t size) {
-        ListenerSet set = {0};
-        ErrBuf err = {{0}};
+        ListenerSet set = { 0 };
+        ErrBuf err = { { 0 } };
         FILE *f;
         int r;
 

@@ -23,7 +23,7 @@ static bool is_sentinel(const NetstatCounters *c) {
 }
 
 static int parse_text(const char *text, size_t len, NetstatCounters *ret) {
-        ErrBuf err = {{0}};
+        ErrBuf err = { { 0 } };
         int r;
 
         fill_sentinel(ret);
@@ -44,7 +44,7 @@ static int parse_text(const char *text, size_t len, NetstatCounters *ret) {
 }
 
 static int parse_file(const uint8_t *data, size_t size, NetstatCounters *ret) {
-        ErrBuf err = {{0}};
+        ErrBuf err = { { 0 } };
         FILE *f;
         int r;
 

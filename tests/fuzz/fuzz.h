@@ -12,13 +12,12 @@
 
 #include "util.h"
 
-#define FUZZ_ASSERT(cond)                                                              \
-        do {                                                                           \
-                if (!(cond)) {                                                         \
-                        fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__,     \
-                                __LINE__, #cond);                                      \
-                        abort();                                                       \
-                }                                                                      \
+#define FUZZ_ASSERT(cond)                                                                                             \
+        do {                                                                                                          \
+                if (!(cond)) {                                                                                        \
+                        fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);                  \
+                        abort();                                                                                      \
+                }                                                                                                     \
         } while (0)
 
 /* libFuzzer's entry point; declared here for -Wmissing-prototypes. */

@@ -22,20 +22,20 @@ static int parse_range(const char *s, PortRange *ret) {
         char c;
 
         if (sscanf(s, "%u-%u%c", &lo, &hi, &c) == 2 && lo <= hi && hi <= 65535) {
-                *ret = (PortRange) { (uint16_t) lo, (uint16_t) hi };
+                *ret = (PortRange){ (uint16_t) lo, (uint16_t) hi };
                 return 0;
         }
         if (sscanf(s, "%u%c", &lo, &c) == 1 && lo <= 65535) {
-                *ret = (PortRange) { (uint16_t) lo, (uint16_t) lo };
+                *ret = (PortRange){ (uint16_t) lo, (uint16_t) lo };
                 return 0;
         }
         return -EINVAL;
 }
 
 static int record_unix(const char *output) {
-        ListenerSet set = {0};
+        ListenerSet set = { 0 };
         DiagSocket *s = NULL;
-        ErrBuf err = {{0}};
+        ErrBuf err = { { 0 } };
         FILE *f = fopen(output, "we");
         int r;
 
@@ -61,8 +61,8 @@ static int record_unix(const char *output) {
         for (size_t i = 0; i < set.n; i++) {
                 const Listener *l = &set.items[i];
 
-                printf("%" PRIu32 " %" PRIu32 " \"%s\" ino=%" PRIu32 " uid=%" PRIu32 " cookie=%" PRIu64 "\n",
-                       l->depth, l->backlog, l->path, l->inode, l->uid, l->cookie);
+                printf("%" PRIu32 " %" PRIu32 " \"%s\" ino=%" PRIu32 " uid=%" PRIu32 " cookie=%" PRIu64 "\n", l->depth,
+                       l->backlog, l->path, l->inode, l->uid, l->cookie);
         }
         fprintf(stderr, "%zu listeners\n", set.n);
         listener_set_done(&set);
@@ -72,17 +72,16 @@ static int record_unix(const char *output) {
 int main(int argc, char **argv) {
         PortRange ranges[DIAG_MAX_RANGES];
         size_t n_ranges = 0;
-        ListenerSet set = {0};
+        ListenerSet set = { 0 };
         DiagSocket *s = NULL;
-        ErrBuf err = {{0}};
+        ErrBuf err = { { 0 } };
         FILE *f;
         int r;
 
         if (argc == 3 && strcmp(argv[1], "--unix") == 0)
                 return record_unix(argv[2]);
         if (argc < 2) {
-                fprintf(stderr, "usage: %s OUTPUT [PORT|LO-HI]...\n       %s --unix OUTPUT\n", argv[0],
-                        argv[0]);
+                fprintf(stderr, "usage: %s OUTPUT [PORT|LO-HI]...\n       %s --unix OUTPUT\n", argv[0], argv[0]);
                 return 2;
         }
         for (int i = 2; i < argc; i++) {
@@ -116,9 +115,8 @@ int main(int argc, char **argv) {
                 char ep[LISTENER_ENDPOINT_MAX];
                 const Listener *l = &set.items[i];
 
-                printf("%" PRIu32 " %" PRIu32 " %s d%" PRIu32 " cookie=%" PRIu64 " if=%" PRIu32 "\n",
-                       l->depth, l->backlog, listener_endpoint(l, ep, sizeof(ep)), l->drops, l->cookie,
-                       l->ifindex);
+                printf("%" PRIu32 " %" PRIu32 " %s d%" PRIu32 " cookie=%" PRIu64 " if=%" PRIu32 "\n", l->depth,
+                       l->backlog, listener_endpoint(l, ep, sizeof(ep)), l->drops, l->cookie, l->ifindex);
         }
         fprintf(stderr, "%zu listeners\n", set.n);
         listener_set_done(&set);

@@ -399,8 +399,8 @@ static void wait_depth(const Spec *sp, unsigned want) {
                 if (depth == want)
                         return;
                 if (now_ms() > deadline)
-                        die("listener %s:%u: accept queue holds %u, expected %u",
-                            sp->text_addr, sp->port, depth, want);
+                        die("listener %s:%u: accept queue holds %u, expected %u", sp->text_addr, sp->port, depth,
+                            want);
                 sleep_ms(5);
         }
 }
@@ -411,8 +411,8 @@ static void open_pending(Spec *sp, unsigned n) {
 
         tcp_listener_info(sp->fd, &depth, NULL);
         if (depth < capacity)
-                die("listener %s:%u is not full (%u of %u): clients would not stay pending",
-                    sp->text_addr, sp->port, depth, capacity);
+                die("listener %s:%u is not full (%u of %u): clients would not stay pending", sp->text_addr, sp->port,
+                    depth, capacity);
         for (unsigned i = 0; i < n; i++) {
                 int fd = connect_client(sp);
 
@@ -424,8 +424,8 @@ static void open_pending(Spec *sp, unsigned n) {
         sleep_ms(20);
         for (size_t i = n_clients - n; i < n_clients; i++)
                 if (tcp_state(clients[i]) != TCP_SYN_SENT)
-                        die("pending client to port %u is in TCP state %u, not SYN-SENT",
-                            sp->port, tcp_state(clients[i]));
+                        die("pending client to port %u is in TCP state %u, not SYN-SENT", sp->port,
+                            tcp_state(clients[i]));
         wait_depth(sp, capacity);
 }
 
@@ -537,8 +537,7 @@ int main(int argc, char **argv) {
                 if (fstat(specs[i].fd, &st) < 0)
                         die("fstat: %s", strerror(errno));
                 printf("listener %zu %s %u %u %lu %u %u\n", i, specs[i].text_addr, specs[i].port,
-                       specs[i].effective_backlog, (unsigned long) st.st_ino,
-                       specs[i].established, specs[i].pending);
+                       specs[i].effective_backlog, (unsigned long) st.st_ino, specs[i].established, specs[i].pending);
         }
         printf("ready\n");
         fflush(stdout);

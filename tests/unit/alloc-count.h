@@ -13,14 +13,14 @@
 #include <stdlib.h>
 
 #if defined(__SANITIZE_ADDRESS__)
-#  define ALLOC_COUNT_WRAPPERS 0
+#define ALLOC_COUNT_WRAPPERS 0
 #elif defined(__has_feature)
-#  if __has_feature(address_sanitizer)
-#    define ALLOC_COUNT_WRAPPERS 0
-#  endif
+#if __has_feature(address_sanitizer)
+#define ALLOC_COUNT_WRAPPERS 0
+#endif
 #endif
 #ifndef ALLOC_COUNT_WRAPPERS
-#  define ALLOC_COUNT_WRAPPERS 1
+#define ALLOC_COUNT_WRAPPERS 1
 #endif
 
 static size_t n_allocs;

@@ -17,30 +17,26 @@
 #include "diag.h"
 
 /* A parser of one datagram, whatever it fills (ListenerSet or SynCounts). */
-typedef int (*diag_parse_fn)(const void *buf, size_t len, uint32_t seq, uint32_t portid, void *out,
-                             ErrBuf *err);
+typedef int (*diag_parse_fn)(const void *buf, size_t len, uint32_t seq, uint32_t portid, void *out, ErrBuf *err);
 
-static inline int parse_inet(const void *buf, size_t len, uint32_t seq, uint32_t portid, void *out,
-                             ErrBuf *err) {
+static inline int parse_inet(const void *buf, size_t len, uint32_t seq, uint32_t portid, void *out, ErrBuf *err) {
         return diag_parse(buf, len, seq, portid, out, err);
 }
 
-static inline int parse_unix(const void *buf, size_t len, uint32_t seq, uint32_t portid, void *out,
-                             ErrBuf *err) {
+static inline int parse_unix(const void *buf, size_t len, uint32_t seq, uint32_t portid, void *out, ErrBuf *err) {
         return diag_parse_unix(buf, len, seq, portid, out, err);
 }
 
-static inline int parse_syn(const void *buf, size_t len, uint32_t seq, uint32_t portid, void *out,
-                            ErrBuf *err) {
+static inline int parse_syn(const void *buf, size_t len, uint32_t seq, uint32_t portid, void *out, ErrBuf *err) {
         return diag_parse_syn(buf, len, seq, portid, out, err);
 }
 
 /* Parses buf (checks off) and asserts the error and its exact reason. */
-#define expect_parse_error(parse, buf, len, out, want_r, want_text)                                     \
-        do {                                                                                            \
-                ErrBuf _e = { { 0 } };                                                                  \
-                ck_assert_int_eq((parse)((buf), (len), 0, 0, (out), &_e), (want_r));                   \
-                ck_assert_str_eq(_e.text, (want_text));                                                 \
+#define expect_parse_error(parse, buf, len, out, want_r, want_text)                                                   \
+        do {                                                                                                          \
+                ErrBuf _e = { { 0 } };                                                                                \
+                ck_assert_int_eq((parse) ((buf), (len), 0, 0, (out), &_e), (want_r));                                 \
+                ck_assert_str_eq(_e.text, (want_text));                                                               \
         } while (0)
 
 /* A datagram of one NLMSG_ERROR message with payload bytes of struct
@@ -124,11 +120,11 @@ static inline void check_control_messages(diag_parse_fn parse, void *out) {
 
 typedef struct FramingCase {
         const char *name;
-        size_t len;            /* bytes of the datagram parsed, FRAMING_WHOLE: all */
-        uint32_t nlmsg_len;    /* the first message's nlmsg_len */
-        uint16_t nlmsg_type;   /* the first message's nlmsg_type */
-        uint8_t family;        /* the first message's family (its first payload byte) */
-        uint16_t nla_len;      /* the first message's first attribute's nla_len */
+        size_t len;          /* bytes of the datagram parsed, FRAMING_WHOLE: all */
+        uint32_t nlmsg_len;  /* the first message's nlmsg_len */
+        uint16_t nlmsg_type; /* the first message's nlmsg_type */
+        uint8_t family;      /* the first message's family (its first payload byte) */
+        uint16_t nla_len;    /* the first message's first attribute's nla_len */
         int want_r;
         const char *want_text; /* the exact reason, for want_r < 0 */
         size_t want_n;         /* entries in out afterwards */
@@ -137,8 +133,8 @@ typedef struct FramingCase {
 /* Changes rec (len bytes, messages whose fixed header of hdrlen bytes
  * precedes the attributes) as c says, parses it (checks off) into out and
  * asserts the result and the reason; the caller checks c->want_n. */
-static inline void check_framing_case(diag_parse_fn parse, void *rec, size_t len, size_t hdrlen,
-                                      const FramingCase *c, void *out) {
+static inline void check_framing_case(diag_parse_fn parse, void *rec, size_t len, size_t hdrlen, const FramingCase *c,
+                                      void *out) {
         struct nlmsghdr *nlh = rec;
         ErrBuf err = { { 0 } };
         int r;

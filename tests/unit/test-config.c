@@ -81,8 +81,8 @@ static void assert_config_eq(const Config *a, const Config *b, const char *what)
 
                 ck_assert_msg(x->any_port == y->any_port, "%s: watch[%zu].any_port", what, i);
                 if (!x->any_port)
-                        ck_assert_msg(x->ports.lo == y->ports.lo && x->ports.hi == y->ports.hi,
-                                      "%s: watch[%zu].ports", what, i);
+                        ck_assert_msg(x->ports.lo == y->ports.lo && x->ports.hi == y->ports.hi, "%s: watch[%zu].ports",
+                                      what, i);
                 ck_assert_msg(x->has_address == y->has_address, "%s: watch[%zu].has_address", what, i);
                 if (x->has_address)
                         ck_assert_msg(x->family == y->family && memcmp(x->addr, y->addr, 16) == 0,
@@ -136,7 +136,7 @@ START_TEST(test_golden_good) {
         for (size_t i = 0; i < n; i++) {
                 char conf[256], out[256];
                 Config *c = NULL, *again = NULL;
-                ErrBuf err = {{0}};
+                ErrBuf err = { { 0 } };
                 char *want, *got, *got2;
 
                 snprintf(conf, sizeof(conf), "good/%s.conf", names[i]);
@@ -176,7 +176,7 @@ START_TEST(test_golden_bad) {
         for (size_t i = 0; i < n; i++) {
                 char conf[256], errfile[256], got[300];
                 Config *c = (Config *) 0x1;
-                ErrBuf err = {{0}};
+                ErrBuf err = { { 0 } };
                 char *want;
 
                 snprintf(conf, sizeof(conf), "bad/%s.conf", names[i]);
@@ -195,7 +195,7 @@ END_TEST
 
 START_TEST(test_full_values) {
         Config *c = NULL;
-        ErrBuf err = {{0}};
+        ErrBuf err = { { 0 } };
         uint8_t lo[4] = { 127, 0, 0, 1 };
 
         enter_fixtures();
@@ -231,7 +231,7 @@ END_TEST
 
 START_TEST(test_ipv6_and_catch_all) {
         Config *c = NULL;
-        ErrBuf err = {{0}};
+        ErrBuf err = { { 0 } };
         uint8_t one[16] = { [15] = 1 };
 
         enter_fixtures();
@@ -255,7 +255,7 @@ END_TEST
 
 START_TEST(test_seconds) {
         Config *c = NULL;
-        ErrBuf err = {{0}};
+        ErrBuf err = { { 0 } };
 
         ck_assert_int_eq(config_parse_string("interval = 0.0100004; repeat = 1.0000005;", "s", &c, &err), 0);
         ck_assert_uint_eq(c->interval_usec, 10000);
@@ -281,7 +281,7 @@ END_TEST
 
 START_TEST(test_missing) {
         Config *c = NULL;
-        ErrBuf err = {{0}};
+        ErrBuf err = { { 0 } };
 
         enter_fixtures();
         ck_assert_int_eq(config_load("nonexistent.conf", false, &c, &err), 0);
@@ -323,7 +323,7 @@ START_TEST(test_unreadable) {
         ck_assert_int_ge(pid, 0);
         if (pid == 0) {
                 Config *c = NULL;
-                ErrBuf err = {{0}};
+                ErrBuf err = { { 0 } };
                 char want[128];
 
                 if (geteuid() == 0 && setresuid(65534, 65534, 65534) < 0)
@@ -343,7 +343,7 @@ END_TEST
 START_TEST(test_file_limits) {
         char tmp[] = "/tmp/test-config-XXXXXX", path[64], want[128];
         Config *c = NULL;
-        ErrBuf err = {{0}};
+        ErrBuf err = { { 0 } };
         int fd = mkstemp(tmp);
 
         /* Gone from /tmp at once, whatever assertion fails later. */
@@ -378,7 +378,7 @@ END_TEST
 
 START_TEST(test_parse_string) {
         Config *c = (Config *) 0x1;
-        ErrBuf err = {{0}};
+        ErrBuf err = { { 0 } };
 
         ck_assert_int_eq(config_parse_string("warn = 70;\nbogus = 1;\n", NULL, &c, &err), -EINVAL);
         ck_assert_str_eq(err.text, "<string>:2: bogus: unknown key");
@@ -392,8 +392,7 @@ START_TEST(test_parse_string) {
         ck_assert_ptr_null(c->path);
         ck_assert_uint_eq(c->warn, 80);
         config_free(c);
-        ck_assert_int_eq(config_parse_string("warn = 70; # comment\n// another\n/* and */ clear = 5;", "n", &c,
-                                             &err),
+        ck_assert_int_eq(config_parse_string("warn = 70; # comment\n// another\n/* and */ clear = 5;", "n", &c, &err),
                          0);
         ck_assert_str_eq(c->path, "n");
         ck_assert_uint_eq(c->warn, 70);
@@ -411,9 +410,10 @@ START_TEST(test_match_unix) {
         Listener tcp = { .family = AF_INET, .port = 8080 };
         PortRange r[4];
 
-        ck_assert_int_eq(config_parse_string("watch = ( { unix = \"/run/php/php-fpm.sock\"; warn = 50; clear = 20; } );",
-                                             "u", &c, NULL),
-                         0);
+        ck_assert_int_eq(
+                config_parse_string("watch = ( { unix = \"/run/php/php-fpm.sock\"; warn = 50; clear = 20; } );", "u",
+                                    &c, NULL),
+                0);
         ck_assert(config_wants_unix(c));
         ck_assert_uint_eq(config_match(c, &fpm, NULL, NULL)->warn, 50);
         ck_assert_ptr_null(config_match(c, &other, NULL, NULL));
@@ -456,7 +456,7 @@ END_TEST
  * the built-in configuration. */
 START_TEST(test_sample) {
         Config *c = NULL, *d = NULL;
-        ErrBuf err = {{0}};
+        ErrBuf err = { { 0 } };
         char path[4096];
 
         snprintf(path, sizeof(path), "%s/../../conf/backlogd.conf", getenv("FIXTURES"));
@@ -470,7 +470,7 @@ END_TEST
 
 START_TEST(test_match) {
         Config *c = NULL;
-        ErrBuf err = {{0}};
+        ErrBuf err = { { 0 } };
         Listener l = { .family = AF_INET, .port = 8050 };
         const Watch *w;
 
@@ -505,7 +505,7 @@ END_TEST
 
 START_TEST(test_port_ranges) {
         Config *c = NULL;
-        ErrBuf err = {{0}};
+        ErrBuf err = { { 0 } };
         PortRange r[4];
 
         ck_assert_int_eq(config_parse_string("", "p", &c, &err), 0);
@@ -524,8 +524,7 @@ START_TEST(test_port_ranges) {
         ck_assert_uint_eq(config_port_ranges(c, r, 3), 0); /* more entries than room */
         config_free(c);
 
-        ck_assert_int_eq(config_parse_string("watch = ( { port = 1; }, { name = \"rest\"; } );", "p", &c, &err),
-                         0);
+        ck_assert_int_eq(config_parse_string("watch = ( { port = 1; }, { name = \"rest\"; } );", "p", &c, &err), 0);
         ck_assert_uint_eq(config_port_ranges(c, r, 4), 0);
         config_free(c);
 }
@@ -533,7 +532,7 @@ END_TEST
 
 START_TEST(test_host_namespaces) {
         Config *c = NULL;
-        ErrBuf err = {{0}};
+        ErrBuf err = { { 0 } };
 
         ck_assert_int_eq(config_new_default(&c), 0);
         ck_assert(c->host);
@@ -581,7 +580,7 @@ START_TEST(test_limits_new_keys) {
         char *text, path[4096], unit[256];
         size_t len = 0, size = 256 * 32 + 64;
         Config *c = NULL;
-        ErrBuf err = {{0}};
+        ErrBuf err = { { 0 } };
 
         text = malloc(size);
         ck_assert_ptr_nonnull(text);
@@ -626,7 +625,7 @@ END_TEST
 
 START_TEST(test_unit_netns_values) {
         Config *c = NULL;
-        ErrBuf err = {{0}};
+        ErrBuf err = { { 0 } };
 
         enter_fixtures();
         ck_assert_int_eq(config_load("good/unit-netns.conf", true, &c, &err), 0);
@@ -653,7 +652,7 @@ END_TEST
 
 START_TEST(test_match_unit) {
         Config *c = NULL;
-        ErrBuf err = {{0}};
+        ErrBuf err = { { 0 } };
         Listener l = { .family = AF_INET, .port = 8080 };
         PortRange r[4];
 
@@ -705,10 +704,11 @@ START_TEST(test_match_unit) {
         config_free(c);
 
         /* Port and unit, with a port-only fallback behind it. */
-        ck_assert_int_eq(config_parse_string("watch = ( { port = 80; unit = \"nginx.service\"; warn = 50; clear = 20; },"
-                                             " { port = 80; } );",
-                                             "m", &c, &err),
-                         0);
+        ck_assert_int_eq(
+                config_parse_string("watch = ( { port = 80; unit = \"nginx.service\"; warn = 50; clear = 20; },"
+                                    " { port = 80; } );",
+                                    "m", &c, &err),
+                0);
         l.port = 80;
         ck_assert_ptr_eq(config_match(c, &l, "nginx.service", NULL), &c->watch[0]);
         ck_assert_ptr_eq(config_match(c, &l, "apache2.service", NULL), &c->watch[1]);
@@ -724,7 +724,7 @@ END_TEST
 
 START_TEST(test_match_netns) {
         Config *c = NULL;
-        ErrBuf err = {{0}};
+        ErrBuf err = { { 0 } };
         Listener l = { .family = AF_INET6, .port = 443, .netns = 4026532999 };
         Listener sock = { .kind = LISTENER_UNIX, .family = AF_UNIX, .path = "/run/app.sock" };
 
@@ -768,7 +768,7 @@ END_TEST
  * static "watch all" entry ignores it. */
 START_TEST(test_match_unix_unit) {
         Config *c = NULL;
-        ErrBuf err = {{0}};
+        ErrBuf err = { { 0 } };
         Listener fpm = { .kind = LISTENER_UNIX, .family = AF_UNIX, .path = "/run/php/php-fpm.sock" };
         Listener tcp = { .family = AF_INET, .port = 8080 };
         const Watch *w;
@@ -814,7 +814,7 @@ END_TEST
 
 START_TEST(test_wants) {
         Config *c = NULL;
-        ErrBuf err = {{0}};
+        ErrBuf err = { { 0 } };
 
         ck_assert_int_eq(config_new_default(&c), 0);
         ck_assert(!config_wants_unit(c));
@@ -829,14 +829,14 @@ START_TEST(test_wants) {
         ck_assert(!config_wants_netns(c));
         config_free(c);
         /* The entry that asks may be the last one. */
-        ck_assert_int_eq(config_parse_string("watch = ( { port = 80; }, { port = 81; }, { netns = \"db\"; } );", "w",
-                                             &c, &err),
-                         0);
+        ck_assert_int_eq(
+                config_parse_string("watch = ( { port = 80; }, { port = 81; }, { netns = \"db\"; } );", "w", &c, &err),
+                0);
         ck_assert(!config_wants_unit(c));
         ck_assert(config_wants_netns(c));
         config_free(c);
-        ck_assert_int_eq(config_parse_string("watch = ( { port = 80; }, { port = 81; unit = \"a.service\"; } );",
-                                             "w", &c, &err),
+        ck_assert_int_eq(config_parse_string("watch = ( { port = 80; }, { port = 81; unit = \"a.service\"; } );", "w",
+                                             &c, &err),
                          0);
         ck_assert(config_wants_unit(c));
         ck_assert(!config_wants_netns(c));
@@ -847,23 +847,24 @@ END_TEST
 /* The new keys print as written, quotes and backslashes escaped, and parse
  * back to the same values. */
 START_TEST(test_print_new_keys) {
-        static const char want[] = "interval = 1.0;\n"
-                                   "warn = 80;\n"
-                                   "clear = 60;\n"
-                                   "repeat = 300;\n"
-                                   "counters = true;\n"
-                                   "unix = false;\n"
-                                   "syn_interval = 10;\n"
-                                   "host = false;\n"
-                                   "namespaces = [\n"
-                                   "        \"/run/netns/a\\\"b\",\n"
-                                   "        \"/run/netns/c\\\\*\"\n"
-                                   "];\n"
-                                   "watch = (\n"
-                                   "        { port = 80; unit = \"x\\\\[\\\"\"; netns = \"w*\"; warn = 80; clear = 60; }\n"
-                                   ");\n";
+        static const char want[] =
+                "interval = 1.0;\n"
+                "warn = 80;\n"
+                "clear = 60;\n"
+                "repeat = 300;\n"
+                "counters = true;\n"
+                "unix = false;\n"
+                "syn_interval = 10;\n"
+                "host = false;\n"
+                "namespaces = [\n"
+                "        \"/run/netns/a\\\"b\",\n"
+                "        \"/run/netns/c\\\\*\"\n"
+                "];\n"
+                "watch = (\n"
+                "        { port = 80; unit = \"x\\\\[\\\"\"; netns = \"w*\"; warn = 80; clear = 60; }\n"
+                ");\n";
         Config *c = NULL, *again = NULL;
-        ErrBuf err = {{0}};
+        ErrBuf err = { { 0 } };
         char *got, *got2;
 
         ck_assert_int_eq(config_parse_string("host = false;\n"
@@ -891,7 +892,7 @@ END_TEST
  * under ASan/valgrind to see it) and leaves ret alone. */
 START_TEST(test_partial_failure) {
         Config *c = (Config *) 0x1;
-        ErrBuf err = {{0}};
+        ErrBuf err = { { 0 } };
 
         ck_assert_int_eq(config_parse_string("namespaces = [ \"/a\", \"/b\", \"c\" ];", "f", &c, &err), -EINVAL);
         ck_assert_str_eq(err.text, "f:1: namespaces[2]: must be an absolute path, not \"c\"");

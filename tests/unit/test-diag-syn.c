@@ -32,7 +32,7 @@
 static size_t replay(const char *name, SynCounts *out, size_t *ret_records) {
         static uint32_t buf[DIAG_BUFFER_SIZE / 4];
         FILE *f = open_fixture(name);
-        ErrBuf err = {{0}};
+        ErrBuf err = { { 0 } };
         uint32_t len;
         size_t records = 0;
         int r = 1;
@@ -104,10 +104,10 @@ static void check_for(const SynCounts *c, const ForCase *cases, size_t n) {
  * its local endpoints, with their multiplicity. Returns the line count. */
 static size_t check_against_ss(const char *name, const SynCounts *c) {
         FILE *f = open_fixture(name);
-        SynCounts want = {0};
+        SynCounts want = { 0 };
         char line[512];
         size_t lines = 0;
-        ErrBuf err = {{0}};
+        ErrBuf err = { { 0 } };
 
         while (fgets(line, sizeof(line), f)) {
                 char local[128], addr[128], *colon;
@@ -129,7 +129,7 @@ static size_t check_against_ss(const char *name, const SynCounts *c) {
                 /* one synthetic datagram per line: keeps the checker
                  * independent of the fixture's bytes */
                 SynCount k = key(family, addr, (uint16_t) port);
-                uint32_t msg[64] = {0};
+                uint32_t msg[64] = { 0 };
                 struct nlmsghdr *nlh = mnl_nlmsg_put_header(msg);
                 struct inet_diag_msg *m = mnl_nlmsg_put_extra_header(nlh, sizeof(*m));
 
@@ -183,7 +183,7 @@ static void put_done(uint8_t *buf, size_t *off) {
 
 /* dual: see tests/fixtures/diag-syn/README. */
 START_TEST(test_fixture_dual) {
-        SynCounts c = {0};
+        SynCounts c = { 0 };
         size_t records;
 
         ck_assert_uint_eq(replay("dual.rec", &c, &records), 12);
@@ -222,7 +222,7 @@ START_TEST(test_fixture_dual_listeners) {
                 /* a v4 wildcard never takes the v4-mapped requests of [::]:7004 */
                 { AF_INET, "0.0.0.0", 7004, false, 0 },
         };
-        SynCounts c = {0};
+        SynCounts c = { 0 };
 
         ck_assert_uint_eq(replay("dual.rec", &c, NULL), 12);
         check_for(&c, cases, ELEMENTSOF(cases));
@@ -231,7 +231,7 @@ START_TEST(test_fixture_dual_listeners) {
 END_TEST
 
 START_TEST(test_fixture_large) {
-        SynCounts c = {0};
+        SynCounts c = { 0 };
         size_t records;
 
         ck_assert_uint_eq(replay("large.rec", &c, &records), 500);
@@ -288,7 +288,7 @@ START_TEST(test_for_rules) {
                 { AF_INET6, "::", 81, true, 0 },
                 { AF_INET6, "::", 81, false, 100 },
         };
-        SynCounts c = {0};
+        SynCounts c = { 0 };
         Listener l;
 
         add(&c, AF_INET6, "::1", 80, 7);
@@ -322,7 +322,7 @@ START_TEST(test_for_rules) {
 END_TEST
 
 START_TEST(test_sort_merges_and_saturates) {
-        SynCounts c = {0};
+        SynCounts c = { 0 };
 
         add(&c, AF_INET, "127.0.0.1", 80, 1);
         add(&c, AF_INET6, "::1", 80, 2);
@@ -346,8 +346,8 @@ END_TEST
 /* Many requests over few keys: memory follows the keys. */
 START_TEST(test_parse_compacts) {
         static uint8_t buf[DIAG_BUFFER_SIZE];
-        SynCounts c = {0};
-        ErrBuf err = {{0}};
+        SynCounts c = { 0 };
+        ErrBuf err = { { 0 } };
         size_t off = 0;
 
         for (int i = 0; i < 300; i++) /* alternating: no run of one key */
@@ -369,8 +369,8 @@ END_TEST
 
 START_TEST(test_parse_skips_other_states) {
         uint8_t buf[1024];
-        SynCounts c = {0};
-        ErrBuf err = {{0}};
+        SynCounts c = { 0 };
+        ErrBuf err = { { 0 } };
         size_t off = 0;
 
         put_msg(buf, &off, SOCK_DIAG_BY_FAMILY, AF_INET, TCP_ESTABLISHED, "127.0.0.1", 80);
@@ -406,7 +406,7 @@ static const FramingCase framing[] = {
 START_TEST(test_parse_framing) {
         const FramingCase *c = &framing[_i];
         static uint32_t rec[DIAG_BUFFER_SIZE / 4];
-        SynCounts s = {0};
+        SynCounts s = { 0 };
         size_t len = load_record("dual.rec", 0, rec, sizeof(rec));
 
         ck_assert_uint_eq(len, 1152);
@@ -419,7 +419,7 @@ END_TEST
 /* Sequence number and port id are checked. */
 START_TEST(test_parse_seq_portid_mismatch) {
         static uint32_t rec[DIAG_BUFFER_SIZE / 4];
-        SynCounts c = {0};
+        SynCounts c = { 0 };
         size_t len = load_record("dual.rec", 0, rec, sizeof(rec));
 
         ck_assert_int_eq(check_seq_portid(parse_syn, rec, len, &c), 1);
@@ -431,7 +431,7 @@ START_TEST(test_parse_seq_portid_mismatch) {
 END_TEST
 
 START_TEST(test_parse_control_messages) {
-        SynCounts c = {0};
+        SynCounts c = { 0 };
 
         check_control_messages(parse_syn, &c);
         ck_assert_uint_eq(c.n, 0);
@@ -469,7 +469,7 @@ END_TEST
 /* ---- live (root only, in a private network namespace) ------------------ */
 
 static void lo_up(void) {
-        struct ifreq ifr = {0};
+        struct ifreq ifr = { 0 };
         int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
         ck_assert_int_ge(fd, 0);
@@ -481,7 +481,7 @@ static void lo_up(void) {
 }
 
 static int deferred_listener(uint8_t family, const char *addr, uint16_t port) {
-        struct sockaddr_storage ss = {0};
+        struct sockaddr_storage ss = { 0 };
         socklen_t sl;
         int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, defer = 30;
 
@@ -509,7 +509,7 @@ static int deferred_listener(uint8_t family, const char *addr, uint16_t port) {
 }
 
 static void connect_to(uint8_t family, const char *addr, uint16_t port) {
-        struct sockaddr_storage ss = {0};
+        struct sockaddr_storage ss = { 0 };
         socklen_t sl;
         int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
@@ -534,9 +534,9 @@ static void connect_to(uint8_t family, const char *addr, uint16_t port) {
 }
 
 START_TEST(test_live) {
-        SynCounts c = {0};
+        SynCounts c = { 0 };
         DiagSocket *s = NULL;
-        ErrBuf err = {{0}};
+        ErrBuf err = { { 0 } };
         Listener l4 = listener(AF_INET, "127.0.0.1", 4711), l6 = listener(AF_INET6, "::1", 4712);
         int r = -1;
 
@@ -555,7 +555,7 @@ START_TEST(test_live) {
                 ck_assert_msg(r >= 0, "%s", err.text);
                 if (r == 4)
                         break;
-                nanosleep(&(struct timespec) { .tv_nsec = 10 * 1000 * 1000 }, NULL);
+                nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
         }
         ck_assert_int_eq(r, 4);
         ck_assert_uint_eq(c.n, 2);
@@ -569,7 +569,7 @@ START_TEST(test_live) {
         ck_assert_uint_eq(c.n, 2);
         ck_assert_uint_eq(syn_counts_for(&c, &l4, false), 3);
         /* the LISTEN dump on the same socket is unaffected */
-        ListenerSet set = {0};
+        ListenerSet set = { 0 };
         ck_assert_int_eq(diag_dump_listeners(s, NULL, 0, &set, &err), 2);
         listener_set_done(&set);
         diag_close(s);

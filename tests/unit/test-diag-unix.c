@@ -103,8 +103,9 @@ static size_t read_ss(const char *name, SsLine *lines, size_t max) {
         while (fgets(buf, sizeof(buf), f)) {
                 SsLine *s = &lines[n];
 
-                ck_assert_int_eq(sscanf(buf, "%15s %15s %u %u %255s %u", s->type, s->state, &s->recvq,
-                                        &s->sendq, s->path, &s->inode), 6);
+                ck_assert_int_eq(sscanf(buf, "%15s %15s %u %u %255s %u", s->type, s->state, &s->recvq, &s->sendq,
+                                        s->path, &s->inode),
+                                 6);
                 if (strcmp(s->state, "LISTEN") != 0)
                         continue;
                 ck_assert_uint_lt(++n, max);
@@ -134,12 +135,13 @@ static void check_against_ss(const char *name, const ListenerSet *set) {
 
 /* ---- fixtures (values from ss -xlH at capture time) ------------------- */
 
-#define LONG_PATH "/tmp/backlogd/" \
+#define LONG_PATH                                                                                                     \
+        "/tmp/backlogd/"                                                                                              \
         "lllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllll"
 
 START_TEST(test_replay_basic) {
-        ListenerSet set = {0};
-        ErrBuf err = {{0}};
+        ListenerSet set = { 0 };
+        ErrBuf err = { { 0 } };
         size_t records;
 
         ck_assert_int_eq(replay_fixture("basic.rec", &set, &records, &err), 0);
@@ -169,8 +171,8 @@ START_TEST(test_replay_basic) {
 END_TEST
 
 START_TEST(test_replay_large) {
-        ListenerSet set = {0};
-        ErrBuf err = {{0}};
+        ListenerSet set = { 0 };
+        ErrBuf err = { { 0 } };
         size_t records, abstract = 0;
         const Listener *l;
         char path[LISTENER_PATH_MAX];
@@ -206,8 +208,8 @@ START_TEST(test_replay_large) {
 END_TEST
 
 START_TEST(test_parse_more_then_done) {
-        ListenerSet set = {0};
-        ErrBuf err = {{0}};
+        ListenerSet set = { 0 };
+        ErrBuf err = { { 0 } };
         static uint32_t rec[DIAG_BUFFER_SIZE / 4];
         size_t len;
 
@@ -260,7 +262,7 @@ static const FramingCase framing[] = {
 
 START_TEST(test_parse_framing) {
         const FramingCase *c = &framing[_i];
-        ListenerSet set = {0};
+        ListenerSet set = { 0 };
         uint32_t rec[DIAG_BUFFER_SIZE / 4];
         size_t len = load_record("basic.rec", 0, rec, sizeof(rec));
 
@@ -272,7 +274,7 @@ START_TEST(test_parse_framing) {
 END_TEST
 
 START_TEST(test_parse_seq_portid_mismatch) {
-        ListenerSet set = {0};
+        ListenerSet set = { 0 };
         uint32_t rec[DIAG_BUFFER_SIZE / 4];
         size_t len = load_record("basic.rec", 0, rec, sizeof(rec));
 
@@ -283,7 +285,7 @@ START_TEST(test_parse_seq_portid_mismatch) {
 END_TEST
 
 START_TEST(test_parse_control_messages) {
-        ListenerSet set = {0};
+        ListenerSet set = { 0 };
 
         check_control_messages(parse_unix, &set);
         ck_assert_uint_eq(set.n, 0);
@@ -320,8 +322,8 @@ static int parse_one(const struct nlmsghdr *nlh, ListenerSet *set, ErrBuf *err) 
 }
 
 START_TEST(test_parse_synthetic_fields) {
-        ListenerSet set = {0};
-        ErrBuf err = {{0}};
+        ListenerSet set = { 0 };
+        ErrBuf err = { { 0 } };
         uint32_t buf[128];
         struct nlmsghdr *nlh;
         static const char abstract[] = "\0x\0y";
@@ -391,9 +393,9 @@ START_TEST(test_parse_synthetic_fields) {
 END_TEST
 
 START_TEST(test_parse_skips_non_listeners) {
-        ListenerSet set = {0};
-        ErrBuf err = {{0}};
-        uint32_t buf[64] = {0};
+        ListenerSet set = { 0 };
+        ErrBuf err = { { 0 } };
+        uint32_t buf[64] = { 0 };
         struct nlmsghdr *nlh = put_msg(buf, SOCK_STREAM, TCP_ESTABLISHED, 1, 2);
 
         /* no RQLEN needed for what is skipped */
@@ -425,9 +427,9 @@ static const struct {
 };
 
 START_TEST(test_parse_bad_attributes) {
-        ListenerSet set = {0};
-        ErrBuf err = {{0}};
-        uint32_t buf[128] = {0};
+        ListenerSet set = { 0 };
+        ErrBuf err = { { 0 } };
+        uint32_t buf[128] = { 0 };
         struct nlmsghdr *nlh = put_msg(buf, SOCK_STREAM, TCP_LISTEN, 1, 2);
         static const char name[120] = "/x";
 
@@ -450,16 +452,16 @@ END_TEST
 START_TEST(test_request_bytes) {
         uint8_t buf[256];
         static const uint8_t want[40] = {
-                40, 0, 0, 0,             /* nlmsg_len */
-                20, 0,                   /* SOCK_DIAG_BY_FAMILY */
-                0x01, 0x03,              /* NLM_F_REQUEST | NLM_F_DUMP */
-                0x78, 0x56, 0x34, 0x12,  /* seq */
-                0, 0, 0, 0,              /* pid */
-                1, 0, 0, 0,              /* AF_UNIX, protocol 0, pad */
-                0, 0x04, 0, 0,           /* udiag_states = 1 << TCP_LISTEN */
-                0, 0, 0, 0,              /* udiag_ino */
-                0x51, 0, 0, 0,           /* NAME | RQLEN | UID */
-                0, 0, 0, 0, 0, 0, 0, 0,  /* udiag_cookie */
+                40,   0,    0,    0,                /* nlmsg_len */
+                20,   0,                            /* SOCK_DIAG_BY_FAMILY */
+                0x01, 0x03,                         /* NLM_F_REQUEST | NLM_F_DUMP */
+                0x78, 0x56, 0x34, 0x12,             /* seq */
+                0,    0,    0,    0,                /* pid */
+                1,    0,    0,    0,                /* AF_UNIX, protocol 0, pad */
+                0,    0x04, 0,    0,                /* udiag_states = 1 << TCP_LISTEN */
+                0,    0,    0,    0,                /* udiag_ino */
+                0x51, 0,    0,    0,                /* NAME | RQLEN | UID */
+                0,    0,    0,    0,    0, 0, 0, 0, /* udiag_cookie */
         };
 
         memset(buf, 0xaa, sizeof(buf));
@@ -510,9 +512,9 @@ START_TEST(test_live_backlog) {
         char dir[] = "/tmp/test-diag-unix.XXXXXX";
         struct sockaddr_un path = { .sun_family = AF_UNIX }, abstract = { .sun_family = AF_UNIX };
         socklen_t abstract_len;
-        ListenerSet set = {0};
+        ListenerSet set = { 0 };
         DiagSocket *s = NULL;
-        ErrBuf err = {{0}};
+        ErrBuf err = { { 0 } };
         int fds[16], nfds = 0, calls = 0;
         FILE *rec;
         size_t records;
@@ -567,7 +569,7 @@ START_TEST(test_live_backlog) {
 
         /* the recording replays to the same listeners */
         {
-                ListenerSet again = {0};
+                ListenerSet again = { 0 };
 
                 rewind(rec);
                 ck_assert_int_eq(replay(rec, &again, &records, &err), 0);
@@ -606,9 +608,9 @@ END_TEST
 START_TEST(test_live_many) {
         enum { N = 400 };
         static int fds[N];
-        ListenerSet set = {0};
+        ListenerSet set = { 0 };
         DiagSocket *s = NULL;
-        ErrBuf err = {{0}};
+        ErrBuf err = { { 0 } };
         static bool seen[N];
 
         enter_netns();

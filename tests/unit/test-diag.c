@@ -50,22 +50,21 @@ static size_t count_records(const char *name) {
 }
 
 static const Listener *find(const ListenerSet *set, uint8_t family, const char *addr, uint16_t port) {
-        uint8_t a[16] = {0};
+        uint8_t a[16] = { 0 };
 
         ck_assert_int_eq(inet_pton(family, addr, a), 1);
         for (size_t i = 0; i < set->n; i++) {
                 const Listener *l = &set->items[i];
 
-                if (l->family == family && l->port == port &&
-                    memcmp(l->addr, a, family == AF_INET ? 4 : 16) == 0)
+                if (l->family == family && l->port == port && memcmp(l->addr, a, family == AF_INET ? 4 : 16) == 0)
                         return l;
         }
         ck_abort_msg("listener %s port %u not found", addr, port);
         return NULL;
 }
 
-static void check_listener(const Listener *l, uint32_t depth, uint32_t backlog, uint32_t drops,
-                           uint64_t cookie, uint32_t inode) {
+static void check_listener(const Listener *l, uint32_t depth, uint32_t backlog, uint32_t drops, uint64_t cookie,
+                           uint32_t inode) {
         ck_assert_uint_eq(l->depth, depth);
         ck_assert_uint_eq(l->backlog, backlog);
         ck_assert(l->has_drops);
@@ -80,8 +79,8 @@ static void check_listener(const Listener *l, uint32_t depth, uint32_t backlog, 
 /* ---- fixtures (values checked against ss -ltnmeH at capture time) ----- */
 
 START_TEST(test_replay_ipv4) {
-        ListenerSet set = {0};
-        ErrBuf err = {{0}};
+        ListenerSet set = { 0 };
+        ErrBuf err = { { 0 } };
         const Listener *l;
 
         ck_assert_int_eq(replay("ipv4.rec", &set, &err), 4);
@@ -106,8 +105,8 @@ START_TEST(test_replay_ipv4) {
 END_TEST
 
 START_TEST(test_replay_ipv6) {
-        ListenerSet set = {0};
-        ErrBuf err = {{0}};
+        ListenerSet set = { 0 };
+        ErrBuf err = { { 0 } };
 
         ck_assert_int_eq(replay("ipv6.rec", &set, &err), 2);
         ck_assert_uint_eq(set.n, 2);
@@ -118,8 +117,8 @@ START_TEST(test_replay_ipv6) {
 END_TEST
 
 START_TEST(test_replay_dual) {
-        ListenerSet set = {0};
-        ErrBuf err = {{0}};
+        ListenerSet set = { 0 };
+        ErrBuf err = { { 0 } };
 
         ck_assert_int_eq(replay("dual.rec", &set, &err), 4);
         ck_assert_uint_eq(set.n, 4);
@@ -137,9 +136,10 @@ START_TEST(test_replay_dual) {
 END_TEST
 
 START_TEST(test_replay_reuseport) {
-        ListenerSet set = {0};
-        ErrBuf err = {{0}};
-        static const uint32_t backlog[] = { 4, 3, 2, 1 }, depth[] = { 1, 0, 1, 1 }, inode[] = { 13000, 12999, 12998, 12997 };
+        ListenerSet set = { 0 };
+        ErrBuf err = { { 0 } };
+        static const uint32_t backlog[] = { 4, 3, 2, 1 }, depth[] = { 1, 0, 1, 1 },
+                              inode[] = { 13000, 12999, 12998, 12997 };
 
         ck_assert_int_eq(replay("reuseport.rec", &set, &err), 4);
         ck_assert_uint_eq(set.n, 4);
@@ -153,8 +153,8 @@ START_TEST(test_replay_reuseport) {
 END_TEST
 
 START_TEST(test_replay_large) {
-        ListenerSet set = {0};
-        ErrBuf err = {{0}};
+        ListenerSet set = { 0 };
+        ErrBuf err = { { 0 } };
         size_t v4 = 0, v6 = 0;
 
         /* 600 v4 in four datagrams + DONE, 40 v6 + DONE */
@@ -189,9 +189,9 @@ END_TEST
 /* Captured with diag-record 20010-20019 20500 30038-30100: the kernel ran
  * our bytecode. */
 START_TEST(test_replay_kernel_filtered) {
-        ListenerSet set = {0};
-        ErrBuf err = {{0}};
-        unsigned seen[20] = {0};
+        ListenerSet set = { 0 };
+        ErrBuf err = { { 0 } };
+        unsigned seen[20] = { 0 };
 
         ck_assert_int_eq(replay("large-ranges.rec", &set, &err), 13);
         for (size_t i = 0; i < set.n; i++) {
@@ -220,8 +220,8 @@ START_TEST(test_replay_kernel_filtered) {
 END_TEST
 
 START_TEST(test_replay_appends_and_dedups_tail) {
-        ListenerSet set = {0};
-        ErrBuf err = {{0}};
+        ListenerSet set = { 0 };
+        ErrBuf err = { { 0 } };
         uint32_t rec[DIAG_BUFFER_SIZE / 4];
         size_t len = load_record("ipv4.rec", 0, rec, sizeof(rec));
         uint32_t done[5] = { 20, NLMSG_DONE, NLM_F_MULTI, 0, 0 };
@@ -266,8 +266,8 @@ static int replay_bytes(const void *data, size_t size, ListenerSet *set, ErrBuf 
 }
 
 START_TEST(test_replay_errors) {
-        ListenerSet set = {0};
-        ErrBuf err = {{0}};
+        ListenerSet set = { 0 };
+        ErrBuf err = { { 0 } };
         uint32_t rec[DIAG_BUFFER_SIZE / 4 + 1];
         size_t len = load_record("ipv4.rec", 0, rec + 1, sizeof(rec) - 4);
         Listener *pre = listener_set_push(&set);
@@ -303,8 +303,8 @@ END_TEST
 /* ---- diag_parse over malformed and synthetic input -------------------- */
 
 START_TEST(test_parse_record_more_then_done) {
-        ListenerSet set = {0};
-        ErrBuf err = {{0}};
+        ListenerSet set = { 0 };
+        ErrBuf err = { { 0 } };
         uint32_t rec[DIAG_BUFFER_SIZE / 4];
         size_t len = load_record("ipv4.rec", 0, rec, sizeof(rec));
         const struct nlmsghdr *nlh = (const struct nlmsghdr *) rec;
@@ -336,7 +336,7 @@ static const FramingCase framing[] = {
 
 START_TEST(test_parse_framing) {
         const FramingCase *c = &framing[_i];
-        ListenerSet set = {0};
+        ListenerSet set = { 0 };
         uint32_t rec[DIAG_BUFFER_SIZE / 4];
         size_t len = load_record("ipv4.rec", 0, rec, sizeof(rec));
 
@@ -348,7 +348,7 @@ START_TEST(test_parse_framing) {
 END_TEST
 
 START_TEST(test_parse_seq_portid_mismatch) {
-        ListenerSet set = {0};
+        ListenerSet set = { 0 };
         uint32_t rec[DIAG_BUFFER_SIZE / 4];
         size_t len = load_record("ipv4.rec", 0, rec, sizeof(rec));
 
@@ -359,7 +359,7 @@ START_TEST(test_parse_seq_portid_mismatch) {
 END_TEST
 
 START_TEST(test_parse_control_messages) {
-        ListenerSet set = {0};
+        ListenerSet set = { 0 };
 
         check_control_messages(parse_inet, &set);
         ck_assert_uint_eq(set.n, 0);
@@ -391,10 +391,10 @@ static struct nlmsghdr *put_diag_msg(void *buf, uint8_t family, uint8_t state) {
 }
 
 START_TEST(test_parse_synthetic_fields) {
-        ListenerSet set = {0};
-        ErrBuf err = {{0}};
-        uint32_t buf[256] = {0};
-        uint32_t mem[SK_MEMINFO_VARS] = {0};
+        ListenerSet set = { 0 };
+        ErrBuf err = { { 0 } };
+        uint32_t buf[256] = { 0 };
+        uint32_t mem[SK_MEMINFO_VARS] = { 0 };
         struct nlmsghdr *nlh = put_diag_msg(buf, AF_INET, TCP_LISTEN);
         const Listener *l;
 
@@ -422,10 +422,10 @@ START_TEST(test_parse_synthetic_fields) {
 END_TEST
 
 START_TEST(test_parse_short_meminfo_and_no_cgroup) {
-        ListenerSet set = {0};
-        ErrBuf err = {{0}};
-        uint32_t buf[256] = {0};
-        uint32_t mem[SK_MEMINFO_DROPS] = {0}; /* one element short */
+        ListenerSet set = { 0 };
+        ErrBuf err = { { 0 } };
+        uint32_t buf[256] = { 0 };
+        uint32_t mem[SK_MEMINFO_DROPS] = { 0 }; /* one element short */
         struct nlmsghdr *nlh = put_diag_msg(buf, AF_INET6, TCP_LISTEN);
 
         mnl_attr_put(nlh, INET_DIAG_SKMEMINFO, sizeof(mem), mem);
@@ -440,9 +440,9 @@ START_TEST(test_parse_short_meminfo_and_no_cgroup) {
 END_TEST
 
 START_TEST(test_parse_skips_non_listeners) {
-        ListenerSet set = {0};
-        ErrBuf err = {{0}};
-        uint32_t buf[256] = {0};
+        ListenerSet set = { 0 };
+        ErrBuf err = { { 0 } };
+        uint32_t buf[256] = { 0 };
         struct nlmsghdr *nlh = put_diag_msg(buf, AF_INET, TCP_ESTABLISHED);
 
         ck_assert_int_eq(diag_parse(buf, nlh->nlmsg_len, 0, 0, &set, &err), 1);
@@ -452,9 +452,9 @@ START_TEST(test_parse_skips_non_listeners) {
 END_TEST
 
 START_TEST(test_parse_bad_attributes) {
-        ListenerSet set = {0};
-        ErrBuf err = {{0}};
-        uint32_t buf[256] = {0};
+        ListenerSet set = { 0 };
+        ErrBuf err = { { 0 } };
+        uint32_t buf[256] = { 0 };
         struct nlmsghdr *nlh;
         struct nlattr *a;
 
@@ -505,19 +505,19 @@ END_TEST
 START_TEST(test_request_bytes) {
         uint8_t buf[256];
         static const uint8_t plain[72] = {
-                72, 0, 0, 0, 20, 0, 0x01, 0x03, 42, 0, 0, 0, 0, 0, 0, 0, /* nlmsghdr */
-                2, 6, 64, 0, 0x00, 0x04, 0, 0,                          /* inet, tcp, skmeminfo, LISTEN */
+                72, 0, 0,  0, 20,   0,    0x01, 0x03, 42, 0, 0, 0, 0, 0, 0, 0, /* nlmsghdr */
+                2,  6, 64, 0, 0x00, 0x04, 0,    0,                             /* inet, tcp, skmeminfo, LISTEN */
         };
-        uint8_t want[256] = {0};
+        uint8_t want[256] = { 0 };
         PortRange one = { 8080, 8080 };
         PortRange two[] = { { 10, 20 }, { 30, 30 } };
         static const uint8_t bc2[] = {
-                40, 0, 1, 0,           /* nlattr INET_DIAG_REQ_BYTECODE, 36 bytes */
-                2, 8, 20, 0, 0, 0, 10, 0, /* S_GE 10, fail: past the range */
-                3, 8, 12, 0, 0, 0, 20, 0, /* S_LE 20 */
-                1, 4, 20, 0,           /* JMP to the end: accept */
-                2, 8, 20, 0, 0, 0, 30, 0, /* S_GE 30, fail: len + 4, reject */
-                3, 8, 12, 0, 0, 0, 30, 0, /* S_LE 30 */
+                40, 0, 1,  0,              /* nlattr INET_DIAG_REQ_BYTECODE, 36 bytes */
+                2,  8, 20, 0, 0, 0, 10, 0, /* S_GE 10, fail: past the range */
+                3,  8, 12, 0, 0, 0, 20, 0, /* S_LE 20 */
+                1,  4, 20, 0,              /* JMP to the end: accept */
+                2,  8, 20, 0, 0, 0, 30, 0, /* S_GE 30, fail: len + 4, reject */
+                3,  8, 12, 0, 0, 0, 30, 0, /* S_LE 30 */
         };
 
         memset(buf, 0xaa, sizeof(buf));
@@ -546,10 +546,11 @@ END_TEST
 START_TEST(test_request_one_walk) {
         uint8_t buf[256];
         static const uint8_t want[76] = {
-                76, 0, 0, 0, 18, 0, 0x01, 0x03, 9, 0, 0, 0, 0, 0, 0, 0, /* TCPDIAG_GETSOCK, REQUEST|DUMP */
-                0, 0, 0, 64,                                            /* any family, skmeminfo */
-                0x01, 0xbb,                                             /* id.idiag_sport = htons(443) */
-                [68] = 0x00, 0x04, 0, 0,                                /* LISTEN, then idiag_dbs 0 */
+                76,          0,    0, 0,  18, 0, 0x01, 0x03,
+                9,           0,    0, 0,  0,  0, 0,    0, /* TCPDIAG_GETSOCK, REQUEST|DUMP */
+                0,           0,    0, 64,                 /* any family, skmeminfo */
+                0x01,        0xbb,                        /* id.idiag_sport = htons(443) */
+                [68] = 0x00, 0x04, 0, 0,                  /* LISTEN, then idiag_dbs 0 */
         };
         PortRange https = { 443, 443 };
 
@@ -560,7 +561,7 @@ END_TEST
 
 START_TEST(test_request_limits) {
         uint8_t buf[4096];
-        PortRange r[DIAG_MAX_RANGES + 1] = {{0}};
+        PortRange r[DIAG_MAX_RANGES + 1] = { { 0 } };
         PortRange lohi = { 1, 2 };
 
         ck_assert_int_eq(diag_build_request(buf, 255, AF_INET, 1, NULL, 0), -ENOBUFS);
@@ -686,7 +687,7 @@ START_TEST(test_bytecode_semantics) {
         check_bytecode(some, 4);
         check_bytecode(&wide, 1);
         for (size_t i = 0; i < DIAG_MAX_RANGES; i++)
-                r[i] = (PortRange) { (uint16_t) (1000 * i), (uint16_t) (1000 * i + i) };
+                r[i] = (PortRange){ (uint16_t) (1000 * i), (uint16_t) (1000 * i + i) };
         check_bytecode(r, DIAG_MAX_RANGES);
 }
 END_TEST
@@ -731,7 +732,7 @@ START_TEST(test_interface_name_other_netns) {
         static const char *const kinds[] = { "dummy", "ifb", "bridge" };
         char name[IF_NAMESIZE], other[IF_NAMESIZE];
         DiagSocket *inside = NULL, *here = NULL;
-        ErrBuf err = {{0}};
+        ErrBuf err = { { 0 } };
         int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), idx = 4242, r = -1;
 
         ck_assert_int_ge(self, 0);

@@ -111,7 +111,7 @@ static char *render_string(MetricsWriter *m, double poll, double now) {
 }
 
 static Listener tcp4(const char *addr, uint16_t port, uint32_t depth, uint32_t backlog, int64_t drops) {
-        Listener l = {0};
+        Listener l = { 0 };
 
         l.kind = LISTENER_TCP;
         l.family = AF_INET;
@@ -155,26 +155,29 @@ static void fixed_set(Fixed *f, size_t *n) {
         size_t i = 0;
 
         /* host namespace */
-        f[i++] = (Fixed) { tcp4("127.0.0.1", 8080, 3, 128, 7), "host", "web", "nginx.service", 2 };
-        f[i++] = (Fixed) { tcp6("::", 443, 0, 4096, 0), "host", "", "caddy.service", -1 };
-        f[i++] = (Fixed) { tcp4("0.0.0.0", 25, 1, 100, -1), "host", "smtp", NULL, -1 };   /* no drop count */
-        f[i++] = (Fixed) { unix_l("/run/app.sock", 1, 511, 4), "host", "app", "app.service", -1 };
-        f[i++] = (Fixed) { unix_l("@abstract\"name", 0, 16, -1), "host", NULL, NULL, -1 };
-        f[i++] = (Fixed) { unix_l("/tmp/b\xff" "ad", 2, 5, 0), "host", NULL, NULL, -1 };   /* not UTF-8 */
-        f[i++] = (Fixed) { unix_l("/tmp/caf\xc3\xa9.sock", 0, 5, 0), "host", NULL, NULL, -1 };
-        f[i++] = (Fixed) { tcp4("127.0.0.1", 9000, 0, 10, 1), "host", "say \"hi\"\nnow", "weird\\unit", 0 };
+        f[i++] = (Fixed){ tcp4("127.0.0.1", 8080, 3, 128, 7), "host", "web", "nginx.service", 2 };
+        f[i++] = (Fixed){ tcp6("::", 443, 0, 4096, 0), "host", "", "caddy.service", -1 };
+        f[i++] = (Fixed){ tcp4("0.0.0.0", 25, 1, 100, -1), "host", "smtp", NULL, -1 }; /* no drop count */
+        f[i++] = (Fixed){ unix_l("/run/app.sock", 1, 511, 4), "host", "app", "app.service", -1 };
+        f[i++] = (Fixed){ unix_l("@abstract\"name", 0, 16, -1), "host", NULL, NULL, -1 };
+        f[i++] = (Fixed){ unix_l("/tmp/b\xff"
+                                 "ad",
+                                 2, 5, 0),
+                          "host", NULL, NULL, -1 }; /* not UTF-8 */
+        f[i++] = (Fixed){ unix_l("/tmp/caf\xc3\xa9.sock", 0, 5, 0), "host", NULL, NULL, -1 };
+        f[i++] = (Fixed){ tcp4("127.0.0.1", 9000, 0, 10, 1), "host", "say \"hi\"\nnow", "weird\\unit", 0 };
         /* an SO_REUSEPORT pair: one series */
-        f[i++] = (Fixed) { tcp4("0.0.0.0", 80, 1, 511, 5), "host", "http", "nginx.service", 3 };
-        f[i++] = (Fixed) { tcp4("0.0.0.0", 80, 2, 511, 6), "host", "http", "nginx.service", 3 };
+        f[i++] = (Fixed){ tcp4("0.0.0.0", 80, 1, 511, 5), "host", "http", "nginx.service", 3 };
+        f[i++] = (Fixed){ tcp4("0.0.0.0", 80, 2, 511, 6), "host", "http", "nginx.service", 3 };
         /* another namespace: same address and port, a different series */
-        f[i++] = (Fixed) { tcp4("127.0.0.1", 8080, 0, 64, 0), "blue", "web", NULL, 0 };
-        f[i++] = (Fixed) { tcp6("::1", 22, 0, 128, 9), "blue", "ssh", "", -1 };
+        f[i++] = (Fixed){ tcp4("127.0.0.1", 8080, 0, 64, 0), "blue", "web", NULL, 0 };
+        f[i++] = (Fixed){ tcp6("::1", 22, 0, 128, 9), "blue", "ssh", "", -1 };
         *n = i;
 }
 
 static void fixed_counters(NetstatCounters *host, NetstatCounters *blue) {
-        *host = (NetstatCounters) {0};
-        *blue = (NetstatCounters) {0};
+        *host = (NetstatCounters){ 0 };
+        *blue = (NetstatCounters){ 0 };
         for (int c = 0; c < _NETSTAT_COUNTER_MAX; c++) {
                 host->present[c] = true;
                 host->value[c] = 100 + (uint64_t) c;
@@ -189,7 +192,7 @@ static void fixed_counters(NetstatCounters *host, NetstatCounters *blue) {
 /* Adds the fixed set in the order given by perm (NULL: as listed). */
 static void add_fixed(MetricsWriter *m, const size_t *perm) {
         Fixed f[32];
-        NetstatCounters host, blue, stale = {0};
+        NetstatCounters host, blue, stale = { 0 };
         size_t n;
 
         fixed_set(f, &n);
@@ -209,7 +212,7 @@ static void add_fixed(MetricsWriter *m, const size_t *perm) {
 
 static MetricsWriter *writer_in(const char *dir, char **ret_target) {
         MetricsWriter *m = NULL;
-        ErrBuf err = {0};
+        ErrBuf err = { 0 };
         char *target = path_in(dir, "backlogd.prom");
         int r = metrics_writer_new(target, &m, &err);
 
@@ -278,8 +281,10 @@ static int promtool_check(const char *path) {
         ck_assert_int_eq(posix_spawn_file_actions_addopen(&fa, 0, path, O_RDONLY, 0), 0);
         r = posix_spawnp(&pid, "promtool", &fa, NULL, argv, environ);
         posix_spawn_file_actions_destroy(&fa);
-        ck_assert_msg(r == 0, "cannot run promtool (%s): install Debian's \"prometheus\" package "
-                      "(apt-get install --no-install-recommends prometheus)", strerror(r));
+        ck_assert_msg(r == 0,
+                      "cannot run promtool (%s): install Debian's \"prometheus\" package "
+                      "(apt-get install --no-install-recommends prometheus)",
+                      strerror(r));
         ck_assert_int_eq(waitpid(pid, &status, 0), pid);
         ck_assert_msg(WIFEXITED(status), "promtool died");
         return WEXITSTATUS(status);
@@ -342,18 +347,22 @@ START_TEST(test_values) {
         a = render_string(m, 0.0125, 1700000000.25);
 
         /* the SO_REUSEPORT pair is summed; SYN depth is the larger one */
-        ck_assert_ptr_nonnull(strstr(a, "\nbacklogd_listen_queue_depth{address=\"0.0.0.0\",port=\"80\",family=\"inet\","
-                                        "netns=\"host\",name=\"http\",unit=\"nginx.service\"} 3\n"));
-        ck_assert_ptr_nonnull(strstr(a, "\nbacklogd_listen_queue_backlog{address=\"0.0.0.0\",port=\"80\",family=\"inet\","
-                                        "netns=\"host\",name=\"http\",unit=\"nginx.service\"} 1022\n"));
-        ck_assert_ptr_nonnull(strstr(a, "\nbacklogd_listen_drops_total{address=\"0.0.0.0\",port=\"80\",family=\"inet\","
-                                        "netns=\"host\",name=\"http\",unit=\"nginx.service\"} 11\n"));
+        ck_assert_ptr_nonnull(strstr(a,
+                                     "\nbacklogd_listen_queue_depth{address=\"0.0.0.0\",port=\"80\",family=\"inet\","
+                                     "netns=\"host\",name=\"http\",unit=\"nginx.service\"} 3\n"));
+        ck_assert_ptr_nonnull(strstr(a,
+                                     "\nbacklogd_listen_queue_backlog{address=\"0.0.0.0\",port=\"80\",family=\"inet\","
+                                     "netns=\"host\",name=\"http\",unit=\"nginx.service\"} 1022\n"));
+        ck_assert_ptr_nonnull(strstr(a,
+                                     "\nbacklogd_listen_drops_total{address=\"0.0.0.0\",port=\"80\",family=\"inet\","
+                                     "netns=\"host\",name=\"http\",unit=\"nginx.service\"} 11\n"));
         ck_assert_ptr_nonnull(strstr(a, "\nbacklogd_syn_queue_depth{address=\"0.0.0.0\",port=\"80\",family=\"inet\","
                                         "netns=\"host\",name=\"http\",unit=\"nginx.service\"} 3\n"));
         /* escapes */
         ck_assert_ptr_nonnull(strstr(a, "name=\"say \\\"hi\\\"\\nnow\",unit=\"weird\\\\unit\"} 10\n"));
         ck_assert_ptr_nonnull(strstr(a, "{address=\"@abstract\\\"name\",port=\"\",family=\"unix\""));
-        ck_assert_ptr_nonnull(strstr(a, "{address=\"/tmp/b\xef\xbf\xbd" "ad\",port=\"\",family=\"unix\""));
+        ck_assert_ptr_nonnull(strstr(a, "{address=\"/tmp/b\xef\xbf\xbd"
+                                        "ad\",port=\"\",family=\"unix\""));
         ck_assert_ptr_nonnull(strstr(a, "{address=\"/tmp/caf\xc3\xa9.sock\",port=\"\""));
         /* a listener without a drop count has no drops sample, one with an
          * unknown SYN depth no SYN sample */
@@ -446,11 +455,15 @@ START_TEST(test_families_contiguous) {
         _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
         _cleanup_(freep) char *dir = make_dir(), *target = NULL, *a = NULL;
         static const char *const order[] = {
-                "backlogd_listen_queue_depth", "backlogd_listen_queue_backlog", "backlogd_listen_drops_total",
-                "backlogd_syn_queue_depth", "backlogd_tcpext_total", "backlogd_poll_seconds",
+                "backlogd_listen_queue_depth",
+                "backlogd_listen_queue_backlog",
+                "backlogd_listen_drops_total",
+                "backlogd_syn_queue_depth",
+                "backlogd_tcpext_total",
+                "backlogd_poll_seconds",
                 "backlogd_last_poll_timestamp_seconds",
         };
-        size_t fam = 0, samples[ELEMENTSOF(order)] = {0};
+        size_t fam = 0, samples[ELEMENTSOF(order)] = { 0 };
 
         m = writer_in(dir, &target);
         add_fixed(m, NULL);
@@ -494,7 +507,7 @@ START_TEST(test_promtool) {
         _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
         _cleanup_(freep) char *dir = make_dir(), *target = NULL, *golden = fixture("listeners.prom"),
                               *empty = fixture("empty.prom");
-        ErrBuf err = {0};
+        ErrBuf err = { 0 };
 
         ck_assert_int_eq(promtool_check(golden), 0);
         ck_assert_int_eq(promtool_check(empty), 0);
@@ -515,7 +528,7 @@ END_TEST
 START_TEST(test_commit_mode_and_content) {
         _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
         _cleanup_(freep) char *dir = make_dir(), *target = NULL, *a = NULL, *file = NULL;
-        ErrBuf err = {0};
+        ErrBuf err = { 0 };
         struct stat st;
         int n;
 
@@ -548,7 +561,7 @@ END_TEST
 START_TEST(test_new_errors) {
         _cleanup_(freep) char *dir = make_dir(), *file = path_in(dir, "plain"), *p = NULL;
         MetricsWriter *m = NULL;
-        ErrBuf err = {0};
+        ErrBuf err = { 0 };
 
         ck_assert_int_eq(metrics_writer_new("", &m, &err), -EINVAL);
         ck_assert_int_eq(metrics_writer_new("/tmp/backlogd.txt", &m, &err), -EINVAL);
@@ -573,7 +586,7 @@ END_TEST
 START_TEST(test_tmp_symlink_not_followed) {
         _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
         _cleanup_(freep) char *dir = make_dir(), *target = NULL, *victim = NULL, *tmp = NULL, *text = NULL;
-        ErrBuf err = {0};
+        ErrBuf err = { 0 };
         struct stat st;
         int r;
 
@@ -614,7 +627,7 @@ END_TEST
 START_TEST(test_target_symlink_replaced) {
         _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
         _cleanup_(freep) char *dir = make_dir(), *target = NULL, *victim = NULL, *text = NULL;
-        ErrBuf err = {0};
+        ErrBuf err = { 0 };
         struct stat st;
 
         m = writer_in(dir, &target);
@@ -638,7 +651,7 @@ END_TEST
 START_TEST(test_unwritable_dir) {
         _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
         _cleanup_(freep) char *dir = make_dir(), *target = NULL, *want = NULL;
-        ErrBuf err = {0};
+        ErrBuf err = { 0 };
         int r, status;
         pid_t pid;
 
@@ -655,7 +668,8 @@ START_TEST(test_unwritable_dir) {
                 if (r != -EACCES)
                         _exit(1);
                 if (asprintf(&want, "%s: cannot create temporary file %s/.backlogd.prom.%ld.tmp: Permission denied",
-                             target, dir, (long) getppid()) < 0 || strcmp(err.text, want) != 0) {
+                             target, dir, (long) getppid()) < 0 ||
+                    strcmp(err.text, want) != 0) {
                         fprintf(stderr, "unexpected reason: %s\n", err.text);
                         _exit(2);
                 }
@@ -741,8 +755,8 @@ START_TEST(test_atomic_replace) {
         _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
         _cleanup_(freep) char *dir = make_dir(), *target = NULL;
         int ready[2], result[2], status;
-        long res[2] = {0};
-        ErrBuf err = {0};
+        long res[2] = { 0 };
+        ErrBuf err = { 0 };
         char c;
         pid_t pid;
 
@@ -783,7 +797,7 @@ START_TEST(test_no_alloc_steady_state) {
         _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
         _cleanup_(freep) char *dir = make_dir(), *target = NULL;
         NetstatCounters host, blue;
-        ErrBuf err = {0};
+        ErrBuf err = { 0 };
         Fixed f[32];
         size_t n, before, after;
         int failures = 0;
@@ -801,7 +815,8 @@ START_TEST(test_no_alloc_steady_state) {
 
                                 l.port = (uint16_t) (l.port + rep);
                                 l.depth = (uint32_t) round;
-                                failures += metrics_add_listener(m, &l, f[i].netns, f[i].name, f[i].unit, f[i].syn) != 0;
+                                failures +=
+                                        metrics_add_listener(m, &l, f[i].netns, f[i].name, f[i].unit, f[i].syn) != 0;
                         }
                 failures += metrics_set_counters(m, "host", &host) != 0;
                 failures += metrics_set_counters(m, "blue", &blue) != 0;
@@ -824,7 +839,7 @@ START_TEST(test_scale_10k) {
         static char names[N_UNITS][32], units[N_UNITS][32];
         NetstatCounters host;
         struct timespec t0, t1;
-        ErrBuf err = {0};
+        ErrBuf err = { 0 };
         double add_us = 0, commit_us = 0;
         size_t len, lines = 0;
         int bytes = 0;
@@ -846,7 +861,7 @@ START_TEST(test_scale_10k) {
                 l->depth = (uint32_t) (i % 100);
                 l->drops = (uint32_t) (i * 3);
         }
-        fixed_counters(&host, &(NetstatCounters) {0});
+        fixed_counters(&host, &(NetstatCounters){ 0 });
         m = writer_in(dir, &target);
         for (int round = 0; round <= ROUNDS; round++) {
                 clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -871,8 +886,10 @@ START_TEST(test_scale_10k) {
                 lines += text[i] == '\n';
         /* 4 families x 10,000 samples, 10 counters, 2 poll gauges, 7 x 2 headers */
         ck_assert_uint_eq(lines, 4 * N_LISTENERS + 10 + 2 + 7 * 2);
-        fprintf(stderr, "10,000 listeners: %d bytes per commit, %.0f us per commit (render + write + rename), "
-                        "%.0f us for begin + 10,000 adds\n", bytes, commit_us / ROUNDS, add_us / ROUNDS);
+        fprintf(stderr,
+                "10,000 listeners: %d bytes per commit, %.0f us per commit (render + write + rename), "
+                "%.0f us for begin + 10,000 adds\n",
+                bytes, commit_us / ROUNDS, add_us / ROUNDS);
         /* a generous bound: a poll every second must not spend it here */
         ck_assert_double_lt(commit_us / ROUNDS, 500000);
         unlink(target);

@@ -44,8 +44,11 @@ static void enter_netns(void) {
 }
 
 static int listen_on(int family, uint16_t port, int backlog) {
-        struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons(port), .sin6_addr = IN6ADDR_LOOPBACK_INIT };
-        struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_port = htons(port),
+        struct sockaddr_in6 a6 = { .sin6_family = AF_INET6,
+                                   .sin6_port = htons(port),
+                                   .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+        struct sockaddr_in a4 = { .sin_family = AF_INET,
+                                  .sin_port = htons(port),
                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
@@ -127,7 +130,8 @@ static int count_commits(int ino, int timeout_ms, bool first_only) {
                         return n;
                 len = read(ino, buf, sizeof(buf));
                 ck_assert_int_gt(len, 0);
-                for (char *c = buf; c < buf + len; c += sizeof(struct inotify_event) + ((struct inotify_event *) c)->len)
+                for (char *c = buf; c < buf + len;
+                     c += sizeof(struct inotify_event) + ((struct inotify_event *) c)->len)
                         if (strcmp(((struct inotify_event *) c)->name, "m.prom") == 0)
                                 n++;
                 if (first_only && n > 0)
@@ -164,9 +168,11 @@ START_TEST(test_loop_skips_missed_polls) {
                 unsetenv("NOTIFY_SOCKET");
                 unsetenv("WATCHDOG_USEC");
                 daemon_block_signals();
-                _exit(daemon_run(&(DaemonOptions) { .config_path = conf, .config_must_exist = true,
-                                                    .log_target = LOG_TARGET_CONSOLE, .log_level = -1,
-                                                    .proc_root = "/proc" }));
+                _exit(daemon_run(&(DaemonOptions){ .config_path = conf,
+                                                   .config_must_exist = true,
+                                                   .log_target = LOG_TARGET_CONSOLE,
+                                                   .log_level = -1,
+                                                   .proc_root = "/proc" }));
         }
         ck_assert_int_eq(count_commits(ino, 5000, true), 1); /* the first poll */
         ck_assert_int_eq(kill(pid, SIGSTOP), 0);
@@ -225,9 +231,11 @@ START_TEST(test_reloads_keep_the_cadence) {
                 unsetenv("NOTIFY_SOCKET");
                 unsetenv("WATCHDOG_USEC");
                 daemon_block_signals();
-                _exit(daemon_run(&(DaemonOptions) { .config_path = conf, .config_must_exist = true,
-                                                    .log_target = LOG_TARGET_CONSOLE, .log_level = -1,
-                                                    .proc_root = "/proc" }));
+                _exit(daemon_run(&(DaemonOptions){ .config_path = conf,
+                                                   .config_must_exist = true,
+                                                   .log_target = LOG_TARGET_CONSOLE,
+                                                   .log_level = -1,
+                                                   .proc_root = "/proc" }));
         }
         ck_assert_int_eq(count_commits(ino, 5000, true), 1); /* the first poll */
         /* 3 s of reloads every 50 ms, alternating 0.3 s and 0.4 s */

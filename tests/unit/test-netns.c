@@ -86,16 +86,15 @@ START_TEST(test_expand_bounded) {
         size_t total;
         NetnsList l = { 0 };
 
-        ck_assert_int_eq(netns_expand(all, 1, &(NetnsExpand) { .max_opens = 1 }, &l), 0);
+        ck_assert_int_eq(netns_expand(all, 1, &(NetnsExpand){ .max_opens = 1 }, &l), 0);
         total = l.deferred + 1;
         ck_assert_uint_ge(total, 6); /* cgroup ipc mnt net pid uts ... */
-        ck_assert_int_eq(netns_expand(all, 1, &(NetnsExpand) { .known = known_net, .userdata = &net, .max_opens = 1 },
-                                      &l),
-                         1);
+        ck_assert_int_eq(
+                netns_expand(all, 1, &(NetnsExpand){ .known = known_net, .userdata = &net, .max_opens = 1 }, &l), 1);
         ck_assert_str_eq(l.items[0].path, "/proc/self/ns/net");
         ck_assert_uint_eq(l.items[0].inode, net);
         ck_assert_uint_eq(l.deferred, total - 2);
-        ck_assert_int_eq(netns_expand(all, 1, &(NetnsExpand) { .max_opens = 0 }, &l), 1);
+        ck_assert_int_eq(netns_expand(all, 1, &(NetnsExpand){ .max_opens = 0 }, &l), 1);
         ck_assert_uint_eq(l.deferred, 0);
         netns_list_done(&l);
 }
@@ -211,9 +210,9 @@ START_TEST(test_run_unprivileged) {
                 if (netns_run(fd, self_fd, read_own_netns, buf, &err) != -EPERM)
                         _exit(3);
                 _exit(strcmp(err.text, "cannot enter the namespace: Operation not permitted (needs CAP_SYS_ADMIN; "
-                                       "under systemd, RestrictNamespaces= must allow net)") == 0 ?
-                              0 :
-                              4);
+                                       "under systemd, RestrictNamespaces= must allow net)") == 0
+                              ? 0
+                              : 4);
         }
         ck_assert_int_eq(waitpid(pid, &status, 0), pid);
         ck_assert(WIFEXITED(status));
@@ -262,7 +261,7 @@ START_TEST(test_run_netns_names) {
         ck_assert_uint_eq(l.items[1].inode, inode_of(src));
 
         /* The same namespace by another path: once, under the first name. */
-        ck_assert_int_eq(netns_expand((char *[]) { "/run/netns/web1", src }, 2, NULL, &l), 1);
+        ck_assert_int_eq(netns_expand((char *[]){ "/run/netns/web1", src }, 2, NULL, &l), 1);
         ck_assert_str_eq(l.items[0].name, "web1");
         netns_list_done(&l);
         reap(child[0]);

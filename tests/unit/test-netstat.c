@@ -34,7 +34,7 @@ static char *fixture(const char *rel) {
 
 typedef struct GoodCase {
         const char *dir;
-        uint64_t value[N];   /* ABSENT: present must be false */
+        uint64_t value[N]; /* ABSENT: present must be false */
         int64_t sysctl[_SYSCTL_MAX];
         bool sysctl_present[_SYSCTL_MAX];
 } GoodCase;
@@ -46,23 +46,28 @@ typedef struct GoodCase {
 static const GoodCase good[] = {
         { "linux-2.6.32",
           { 310, 311, ABSENT, ABSENT, 12, 13, 14, ABSENT, ABSENT, ABSENT },
-          { 128, 1024, 0, 0, 5 }, { true, true, true, true, true } },
+          { 128, 1024, 0, 0, 5 },
+          { true, true, true, true, true } },
         { "linux-3.10",
           { 4021, 4100, 77, 78, 5, 6, 7, 3, ABSENT, ABSENT },
-          { 128, 512, 1, 0, 5 }, { true, true, true, true, true } },
+          { 128, 512, 1, 0, 5 },
+          { true, true, true, true, true } },
         { "linux-5.4",
           { 123456, 123460, 4, 900, 901, 902, 903, 1, ABSENT, ABSENT },
-          { 4096, 256, 1, 1, 2 }, { true, true, true, true, true } },
+          { 4096, 256, 1, 1, 2 },
+          { true, true, true, true, true } },
         { "linux-6.18",
           { 1201, 1377, 45, 46, 101, 102, 103, 7, 8, 9 },
-          { 4096, 2048, 1, 0, 5 }, { true, true, true, true, true } },
+          { 4096, 2048, 1, 0, 5 },
+          { true, true, true, true, true } },
         /* MPTcpExt first, unknown sections naming ListenOverflows etc. before
          * and after TcpExt, TcpExt in reverse order, u64 extremes, last line
          * without newline; sysctls: garbage, "-1", "2" without newline,
          * empty, missing. */
         { "reordered",
           { UINT64_MAX, UINT64_MAX - 1, 0, 0, 0, 0, 0, 0, 0, 1 },
-          { 0, -1, 2, 0, 0 }, { false, true, true, false, false } },
+          { 0, -1, 2, 0, 0 },
+          { false, true, true, false, false } },
 };
 
 static void assert_counters(const char *what, const NetstatCounters *c, const uint64_t *want) {
@@ -226,7 +231,8 @@ START_TEST(test_minimal_and_whitespace) {
          * from TcpExt. */
         ck_assert_int_eq(parse_string("IpExt: ListenDrops\nIpExt: 5\n"
                                       "TcpExt:  ListenDrops\tTCPMigrateReqFailure \nTcpExt: 17  0 \n",
-                                      &c, &err), 0);
+                                      &c, &err),
+                         0);
         ck_assert(c.present[NETSTAT_LISTEN_DROPS]);
         ck_assert(c.value[NETSTAT_LISTEN_DROPS] == 17);
         ck_assert(c.present[NETSTAT_TCP_MIGRATE_REQ_FAILURE]);
@@ -336,13 +342,14 @@ END_TEST
 
 START_TEST(test_names) {
         static const char *const counters[] = {
-                "ListenOverflows", "ListenDrops", "TCPReqQFullDrop", "TCPReqQFullDoCookies",
-                "SyncookiesSent", "SyncookiesRecv", "SyncookiesFailed", "TCPDeferAcceptDrop",
+                "ListenOverflows",      "ListenDrops",          "TCPReqQFullDrop",  "TCPReqQFullDoCookies",
+                "SyncookiesSent",       "SyncookiesRecv",       "SyncookiesFailed", "TCPDeferAcceptDrop",
                 "TCPMigrateReqSuccess", "TCPMigrateReqFailure",
         };
         static const char *const sysctls[] = {
-                "net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog", "net.ipv4.tcp_syncookies",
-                "net.ipv4.tcp_abort_on_overflow", "net.ipv4.tcp_synack_retries",
+                "net.core.somaxconn",          "net.ipv4.tcp_max_syn_backlog",
+                "net.ipv4.tcp_syncookies",     "net.ipv4.tcp_abort_on_overflow",
+                "net.ipv4.tcp_synack_retries",
         };
 
         ck_assert_int_eq(ELEMENTSOF(counters), _NETSTAT_COUNTER_MAX);
@@ -431,7 +438,7 @@ static uint64_t overflows_within(uint64_t nonzero_wait_ms, NetstatCounters *c) {
                 ck_assert_msg(netstat_read("/proc/self", c, &err) == 0, "%s", err.text);
                 if (c->value[NETSTAT_LISTEN_OVERFLOWS] > 0)
                         break;
-                nanosleep(&(struct timespec) { .tv_nsec = 10 * 1000 * 1000 }, NULL);
+                nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
         }
         return c->value[NETSTAT_LISTEN_OVERFLOWS];
 }
@@ -456,7 +463,7 @@ START_TEST(test_live_overflow) {
         ck_assert_int_eq(listen(l, 0), 0);
 
         c1 = connect_nonblock(&sa);
-        p = (struct pollfd) { .fd = l, .events = POLLIN };
+        p = (struct pollfd){ .fd = l, .events = POLLIN };
         ck_assert_int_eq(poll(&p, 1, 2000), 1); /* c1 is in the accept queue */
         ck_assert(overflows_within(0, &c) == 0);
         ck_assert(c.value[NETSTAT_LISTEN_DROPS] == 0);
@@ -547,8 +554,7 @@ START_TEST(test_parse_text_length) {
         ck_assert_int_eq(netstat_parse_text(text, values - 1, &c, &err), -EBADMSG);
         ck_assert_str_eq(err.text, "line 4: TcpExt: 2 names but 1 values");
         /* Cut inside the TcpExt names line, then before it. */
-        ck_assert_int_eq(netstat_parse_text(text, strlen("IpExt: A A\nIpExt: 1 2\nTcpExt: Li"), &c, &err),
-                         -EBADMSG);
+        ck_assert_int_eq(netstat_parse_text(text, strlen("IpExt: A A\nIpExt: 1 2\nTcpExt: Li"), &c, &err), -EBADMSG);
         ck_assert_str_eq(err.text, "line 3: TcpExt: names without a values line");
         ck_assert_int_eq(netstat_parse_text(text, strlen("IpExt: A A\nIpExt: 1 2\n"), &c, &err), -ENODATA);
         ck_assert_str_eq(err.text, "no TcpExt section");
@@ -857,7 +863,7 @@ START_TEST(test_reader_live_overflow) {
         ck_assert_int_eq(getsockname(l, (struct sockaddr *) &sa, &len), 0);
         ck_assert_int_eq(listen(l, 0), 0);
         c1 = connect_nonblock(&sa);
-        p = (struct pollfd) { .fd = l, .events = POLLIN };
+        p = (struct pollfd){ .fd = l, .events = POLLIN };
         ck_assert_int_eq(poll(&p, 1, 2000), 1);
         k = netstat_reader_read(r, &c, &err);
         ck_assert_msg(k == 0, "%s", err.text);
@@ -869,7 +875,7 @@ START_TEST(test_reader_live_overflow) {
                 k = netstat_reader_read(r, &c, &err);
                 if (k < 0 || c.value[NETSTAT_LISTEN_OVERFLOWS] > 0)
                         break;
-                nanosleep(&(struct timespec) { .tv_nsec = 10 * 1000 * 1000 }, NULL);
+                nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
         }
         allocs = n_allocs - allocs;
         ck_assert_msg(k == 0, "%s", err.text);

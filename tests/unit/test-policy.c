@@ -61,8 +61,8 @@ static void policy_freep(Policy **p) {
 
 /* The host's counters of a poll (NULL: not readable), as the monitor does
  * after the policy. Returns the number of events appended. */
-static int host_counters(Policy *p, const Config *c, const NetstatCounters *k, const NetstatSysctls *sys,
-                         uint64_t t, EventList *ev) {
+static int host_counters(Policy *p, const Config *c, const NetstatCounters *k, const NetstatSysctls *sys, uint64_t t,
+                         EventList *ev) {
         return counters_step(counters_of(p), 0, k, sys, c->counters, t, ev);
 }
 
@@ -72,7 +72,7 @@ static int observe(Policy *p, const Config *c, const Listener *l, EventList *ev)
 }
 
 static Config *config_text(const char *text) {
-        ErrBuf err = {{0}};
+        ErrBuf err = { { 0 } };
         Config *c = NULL;
 
         ck_assert_msg(config_parse_string(text, "test", &c, &err) == 0, "%s", err.text);
@@ -479,7 +479,7 @@ START_TEST(test_flush) {
         _cleanup_(config_freep) Config *c = config();
         _cleanup_(policy_freep) Policy *p = policy();
         _cleanup_(event_list_done) EventList ev = { 0 };
-        NetstatCounters nc = {0};
+        NetstatCounters nc = { 0 };
         Listener l = mkd(1, 0, 9, 0);
 
         nc.present[NETSTAT_LISTEN_OVERFLOWS] = true;
@@ -567,7 +567,7 @@ START_TEST(test_drops_backwards) {
 END_TEST
 
 static NetstatCounters counters_all(uint64_t v) {
-        NetstatCounters k = {0};
+        NetstatCounters k = { 0 };
 
         for (unsigned i = 0; i < _NETSTAT_COUNTER_MAX; i++) {
                 k.value[i] = v;
@@ -765,7 +765,7 @@ START_TEST(test_flapping) {
                 uint64_t t;
                 EventKind kind;
         } want[] = {
-                { 0, EVENT_FULL }, { 1, EVENT_CLEARED }, { 2, EVENT_FULL }, { 3, EVENT_CLEARED },
+                { 0, EVENT_FULL },  { 1, EVENT_CLEARED },  { 2, EVENT_FULL },  { 3, EVENT_CLEARED },
                 { 16, EVENT_FULL }, { 31, EVENT_CLEARED }, { 46, EVENT_FULL },
         };
         _cleanup_(config_freep) Config *c = config();
@@ -797,14 +797,14 @@ START_TEST(test_constantly_full_and_dropping) {
         for (int with_counters = 0; with_counters <= 1; with_counters++) {
                 Config *c = config();
                 Policy *p = NULL;
-                EventList ev = {0};
+                EventList ev = { 0 };
                 size_t n = 0, n_full = 0, n_reminder = 0, n_drops = 0, n_counter = 0;
                 uint64_t sum = 0;
 
                 ck_assert_int_eq(policy_new(&p), 0);
                 for (uint64_t t = 0; t <= 300; t++) {
                         NetstatCounters k = counters_all(5 * t);
-                        size_t m = step_full(p, c, (Listener[]) { mkd(1, 10, 9, (uint32_t) (10 * t)) }, 1,
+                        size_t m = step_full(p, c, (Listener[]){ mkd(1, 10, 9, (uint32_t) (10 * t)) }, 1,
                                              with_counters ? &k : NULL, t * SEC, &ev);
 
                         for (size_t i = 0; i < m; i++) {
@@ -955,7 +955,7 @@ END_TEST
 /* Streams one poll through begin/observe/end with somaxconn 4096; returns
  * policy_end()'s result, which must match what was appended. */
 static size_t stream(Policy *p, const Config *c, const Listener *ls, size_t n, uint64_t t, EventList *ev) {
-        NetstatSysctls sys = {0};
+        NetstatSysctls sys = { 0 };
         int r;
 
         sys.present[SYSCTL_SOMAXCONN] = true;
@@ -1104,7 +1104,7 @@ START_TEST(test_gen_wrap) {
         ck_assert_uint_eq(step(p, c, &ls[1], 1, 70001 * SEC, &ev), 0);
         for (uint64_t t = 70002; t < 70002 + 65534; t++) {
                 policy_begin(p, c, t * SEC, false);
-        policy_netns(p, 0, NULL);
+                policy_netns(p, 0, NULL);
                 policy_abort(p);
         }
         ls[1].depth = 10;
@@ -1123,12 +1123,12 @@ static uint32_t rng(void) {
 
 static int event_cmp(const void *a_, const void *b_) {
         const Event *a = a_, *b = b_;
-        uint64_t ka[] = { a->kind, a->listener.netns, a->listener.cookie, a->reminder, a->drops,
-                          a->period_usec, a->counter, a->increase, a->fill_pct, a->listener.depth,
-                          a->listener.drops, (uint64_t) (unsigned char) a->name[0] };
-        uint64_t kb[] = { b->kind, b->listener.netns, b->listener.cookie, b->reminder, b->drops,
-                          b->period_usec, b->counter, b->increase, b->fill_pct, b->listener.depth,
-                          b->listener.drops, (uint64_t) (unsigned char) b->name[0] };
+        uint64_t ka[] = { a->kind,     a->listener.netns, a->listener.cookie, a->reminder,
+                          a->drops,    a->period_usec,    a->counter,         a->increase,
+                          a->fill_pct, a->listener.depth, a->listener.drops,  (uint64_t) (unsigned char) a->name[0] };
+        uint64_t kb[] = { b->kind,     b->listener.netns, b->listener.cookie, b->reminder,
+                          b->drops,    b->period_usec,    b->counter,         b->increase,
+                          b->fill_pct, b->listener.depth, b->listener.drops,  (uint64_t) (unsigned char) b->name[0] };
 
         for (size_t i = 0; i < ELEMENTSOF(ka); i++)
                 if (ka[i] != kb[i])
@@ -1142,10 +1142,10 @@ START_TEST(test_order_independent) {
         enum { N = 300 };
         Config *c = config_watch();
         Policy *p[2] = { NULL, NULL };
-        EventList ev[2] = { {0}, {0} };
+        EventList ev[2] = { { 0 }, { 0 } };
         Listener pop[N], shuffled[N + N / 10];
         uint64_t next_cookie = N;
-        size_t total = 0, kinds[_EVENT_KIND_MAX] = {0};
+        size_t total = 0, kinds[_EVENT_KIND_MAX] = { 0 };
 
         c->repeat_usec = 20 * SEC;
         rng_state = 42;
@@ -1170,9 +1170,9 @@ START_TEST(test_order_independent) {
                 }
                 /* keep pop sorted by (netns, cookie): insertion sort */
                 for (size_t i = 1; i < N; i++)
-                        for (size_t j = i; j > 0 &&
-                                           (pop[j - 1].netns > pop[j].netns ||
-                                            (pop[j - 1].netns == pop[j].netns && pop[j - 1].cookie > pop[j].cookie));
+                        for (size_t j = i;
+                             j > 0 && (pop[j - 1].netns > pop[j].netns ||
+                                       (pop[j - 1].netns == pop[j].netns && pop[j - 1].cookie > pop[j].cookie));
                              j--) {
                                 Listener tmp = pop[j];
 
@@ -1285,8 +1285,8 @@ START_TEST(test_10000_listeners) {
         /* ≤ 60 bytes a listener, hash slack and the records of the 110
          * listeners with history included */
         ck_assert_uint_le(mem, 60 * N);
-        printf("policy: %d listeners: %zu bytes (%.1f per listener), %.1f ns per observe (incl. begin/end)\n", N,
-               mem, (double) mem / N, (double) ns / ((POLLS - 2) * (double) N));
+        printf("policy: %d listeners: %zu bytes (%.1f per listener), %.1f ns per observe (incl. begin/end)\n", N, mem,
+               (double) mem / N, (double) ns / ((POLLS - 2) * (double) N));
         free(ls);
 }
 END_TEST

@@ -79,24 +79,23 @@ static char *render(bool json) {
 START_TEST(test_table) {
         char *out = render(false);
 
-        ck_assert_str_eq(out,
-                         "LISTEN           DEPTH BACKLOG  FILL STATE   DROPS    UID OWNER\n"
-                         "127.0.0.1:8080       3       2  100% full        5   1000 -\n"
-                         "[::1]:9000           4       4   80% high        0   1000 -\n"
-                         "*:22                 1     128    0% ok          0      0 -\n"
-                         "10.1.2.3:25          0       0    0% ok          -      0 -\n"
-                         "*:443                0    4096    0% ok          0      0 -\n"
-                         "\n"
-                         "Host counters (TcpExt, since the namespace was created):\n"
-                         "  ListenOverflows                  10\n"
-                         "  ListenDrops                      12\n"
-                         "\n"
-                         "Sysctls:\n"
-                         "  net.core.somaxconn               4096\n"
-                         "  net.ipv4.tcp_max_syn_backlog        ?\n"
-                         "  net.ipv4.tcp_syncookies             1\n"
-                         "  net.ipv4.tcp_abort_on_overflow      ?\n"
-                         "  net.ipv4.tcp_synack_retries         ?\n");
+        ck_assert_str_eq(out, "LISTEN           DEPTH BACKLOG  FILL STATE   DROPS    UID OWNER\n"
+                              "127.0.0.1:8080       3       2  100% full        5   1000 -\n"
+                              "[::1]:9000           4       4   80% high        0   1000 -\n"
+                              "*:22                 1     128    0% ok          0      0 -\n"
+                              "10.1.2.3:25          0       0    0% ok          -      0 -\n"
+                              "*:443                0    4096    0% ok          0      0 -\n"
+                              "\n"
+                              "Host counters (TcpExt, since the namespace was created):\n"
+                              "  ListenOverflows                  10\n"
+                              "  ListenDrops                      12\n"
+                              "\n"
+                              "Sysctls:\n"
+                              "  net.core.somaxconn               4096\n"
+                              "  net.ipv4.tcp_max_syn_backlog        ?\n"
+                              "  net.ipv4.tcp_syncookies             1\n"
+                              "  net.ipv4.tcp_abort_on_overflow      ?\n"
+                              "  net.ipv4.tcp_synack_retries         ?\n");
         free(out);
 }
 END_TEST
@@ -105,27 +104,26 @@ START_TEST(test_json) {
         char *out = render(true);
 
         ck_assert_str_eq(
-                out,
-                "{\"listeners\":[\n"
-                "{\"netns\":\"host\",\"family\":\"inet\",\"address\":\"127.0.0.1\",\"port\":8080,\"depth\":3,"
-                "\"backlog\":2,\"capacity\":3,\"fill\":1.000,\"state\":\"full\",\"drops\":5,\"cookie\":\"1\","
-                "\"inode\":1001,\"uid\":1000},\n"
-                "{\"netns\":\"host\",\"family\":\"inet6\",\"address\":\"::1\",\"port\":9000,\"depth\":4,"
-                "\"backlog\":4,\"capacity\":5,\"fill\":0.800,\"state\":\"high\",\"drops\":0,\"cookie\":\"2\","
-                "\"inode\":1002,\"uid\":1000},\n"
-                "{\"netns\":\"host\",\"family\":\"inet\",\"address\":\"0.0.0.0\",\"port\":22,\"depth\":1,"
-                "\"backlog\":128,\"capacity\":129,\"fill\":0.007,\"state\":\"ok\",\"drops\":0,\"cookie\":\"4\","
-                "\"inode\":1004,\"uid\":0},\n"
-                "{\"netns\":\"host\",\"family\":\"inet\",\"address\":\"10.1.2.3\",\"port\":25,\"depth\":0,"
-                "\"backlog\":0,\"capacity\":1,\"fill\":0.000,\"state\":\"ok\",\"cookie\":\"5\",\"inode\":1005,"
-                "\"uid\":0},\n"
-                "{\"netns\":\"host\",\"family\":\"inet6\",\"address\":\"::\",\"port\":443,\"depth\":0,"
-                "\"backlog\":4096,\"capacity\":4097,\"fill\":0.000,\"state\":\"ok\",\"drops\":0,\"cookie\":\"3\","
-                "\"inode\":1003,\"uid\":0}],\n"
-                "\"counters\":{\"ListenOverflows\":10,\"ListenDrops\":12},\n"
-                "\"sysctl\":{\"net.core.somaxconn\":4096,\"net.ipv4.tcp_syncookies\":1},\n"
-                "\"namespaces\":[],\n"
-                "\"hints\":[]}\n");
+                out, "{\"listeners\":[\n"
+                     "{\"netns\":\"host\",\"family\":\"inet\",\"address\":\"127.0.0.1\",\"port\":8080,\"depth\":3,"
+                     "\"backlog\":2,\"capacity\":3,\"fill\":1.000,\"state\":\"full\",\"drops\":5,\"cookie\":\"1\","
+                     "\"inode\":1001,\"uid\":1000},\n"
+                     "{\"netns\":\"host\",\"family\":\"inet6\",\"address\":\"::1\",\"port\":9000,\"depth\":4,"
+                     "\"backlog\":4,\"capacity\":5,\"fill\":0.800,\"state\":\"high\",\"drops\":0,\"cookie\":\"2\","
+                     "\"inode\":1002,\"uid\":1000},\n"
+                     "{\"netns\":\"host\",\"family\":\"inet\",\"address\":\"0.0.0.0\",\"port\":22,\"depth\":1,"
+                     "\"backlog\":128,\"capacity\":129,\"fill\":0.007,\"state\":\"ok\",\"drops\":0,\"cookie\":\"4\","
+                     "\"inode\":1004,\"uid\":0},\n"
+                     "{\"netns\":\"host\",\"family\":\"inet\",\"address\":\"10.1.2.3\",\"port\":25,\"depth\":0,"
+                     "\"backlog\":0,\"capacity\":1,\"fill\":0.000,\"state\":\"ok\",\"cookie\":\"5\",\"inode\":1005,"
+                     "\"uid\":0},\n"
+                     "{\"netns\":\"host\",\"family\":\"inet6\",\"address\":\"::\",\"port\":443,\"depth\":0,"
+                     "\"backlog\":4096,\"capacity\":4097,\"fill\":0.000,\"state\":\"ok\",\"drops\":0,\"cookie\":\"3\","
+                     "\"inode\":1003,\"uid\":0}],\n"
+                     "\"counters\":{\"ListenOverflows\":10,\"ListenDrops\":12},\n"
+                     "\"sysctl\":{\"net.core.somaxconn\":4096,\"net.ipv4.tcp_syncookies\":1},\n"
+                     "\"namespaces\":[],\n"
+                     "\"hints\":[]}\n");
         free(out);
 }
 END_TEST
@@ -140,7 +138,8 @@ START_TEST(test_table_watch_levels) {
         buf = render_snapshot(&s, "watch = ( { port = 22; warn = 2; clear = 1; } );", false);
         ck_assert_ptr_nonnull(strstr(buf, "*:22         3     128    2% high"));
         ck_assert_ptr_nonnull(strstr(buf, "*:23         3     128    2% ok"));
-        ck_assert_ptr_nonnull(strstr(buf, "Host counters (TcpExt, since the namespace was created):\n  unavailable\n"));
+        ck_assert_ptr_nonnull(
+                strstr(buf, "Host counters (TcpExt, since the namespace was created):\n  unavailable\n"));
         free(buf);
         snapshot_done(&s);
 }
@@ -152,10 +151,10 @@ START_TEST(test_hints) {
         Snapshot s = { 0 };
         char *buf;
 
-        add(&s, AF_INET, "127.0.0.1", 80, 4097, 4096, 3, 0, 1);  /* full, clamped */
-        add(&s, AF_INET, "127.0.0.1", 6379, 0, 511, 2, 0, 2);    /* dropped, a default */
-        add(&s, AF_INET, "127.0.0.1", 8080, 0, 128, 0, 0, 3);    /* a default, but fine */
-        add(&s, AF_INET, "127.0.0.1", 9090, 9, 9, 0, 0, 4);      /* high, nothing to say */
+        add(&s, AF_INET, "127.0.0.1", 80, 4097, 4096, 3, 0, 1); /* full, clamped */
+        add(&s, AF_INET, "127.0.0.1", 6379, 0, 511, 2, 0, 2);   /* dropped, a default */
+        add(&s, AF_INET, "127.0.0.1", 8080, 0, 128, 0, 0, 3);   /* a default, but fine */
+        add(&s, AF_INET, "127.0.0.1", 9090, 9, 9, 0, 0, 4);     /* high, nothing to say */
         s.sysctls.present[SYSCTL_SOMAXCONN] = true;
         s.sysctls.value[SYSCTL_SOMAXCONN] = 4096;
         s.sysctls.present[SYSCTL_TCP_ABORT_ON_OVERFLOW] = true;
@@ -242,40 +241,39 @@ START_TEST(test_netns_table) {
 
         fill_netns(&s);
         out = render_snapshot(&s, NULL, false);
-        ck_assert_str_eq(out,
-                         "LISTEN         NETNS   DEPTH BACKLOG  FILL STATE   DROPS    UID OWNER\n"
-                         "10.0.0.1:8080  web1      101     100  100% full        7   1000 -\n"
-                         "127.0.0.1:8080 host      101     100  100% full        5      0 -\n"
-                         "[::1]:9000     web1        4       4   80% high        -   1000 -\n"
-                         "*:22           host        1     128    0% ok          0      0 -\n"
-                         "\n"
-                         "Host counters (TcpExt, since the namespace was created):\n"
-                         "  ListenOverflows                  10\n"
-                         "\n"
-                         "Counters of network namespace web1 (TcpExt, since the namespace was created):\n"
-                         "  ListenOverflows                   2\n"
-                         "  ListenDrops                       3\n"
-                         "\n"
-                         "Sysctls:\n"
-                         "  net.core.somaxconn               4096\n"
-                         "  net.ipv4.tcp_max_syn_backlog        ?\n"
-                         "  net.ipv4.tcp_syncookies             ?\n"
-                         "  net.ipv4.tcp_abort_on_overflow      0\n"
-                         "  net.ipv4.tcp_synack_retries         ?\n"
-                         "\n"
-                         "Sysctls in network namespace web1:\n"
-                         "  net.core.somaxconn                100\n"
-                         "  net.ipv4.tcp_max_syn_backlog        ?\n"
-                         "  net.ipv4.tcp_syncookies             ?\n"
-                         "  net.ipv4.tcp_abort_on_overflow      1\n"
-                         "  net.ipv4.tcp_synack_retries         ?\n"
-                         "\n"
-                         "Hints:\n"
-                         "  10.0.0.1:8080 in network namespace web1: backlog 100 equals net.core.somaxconn, so "
-                         "the application's own value was probably cut down: raise net.core.somaxconn (and the "
-                         "application's backlog).\n"
-                         "  net.ipv4.tcp_abort_on_overflow is 1 in network namespace web1: the 2 overflows "
-                         "counted in ListenOverflows sent resets to their clients.\n");
+        ck_assert_str_eq(out, "LISTEN         NETNS   DEPTH BACKLOG  FILL STATE   DROPS    UID OWNER\n"
+                              "10.0.0.1:8080  web1      101     100  100% full        7   1000 -\n"
+                              "127.0.0.1:8080 host      101     100  100% full        5      0 -\n"
+                              "[::1]:9000     web1        4       4   80% high        -   1000 -\n"
+                              "*:22           host        1     128    0% ok          0      0 -\n"
+                              "\n"
+                              "Host counters (TcpExt, since the namespace was created):\n"
+                              "  ListenOverflows                  10\n"
+                              "\n"
+                              "Counters of network namespace web1 (TcpExt, since the namespace was created):\n"
+                              "  ListenOverflows                   2\n"
+                              "  ListenDrops                       3\n"
+                              "\n"
+                              "Sysctls:\n"
+                              "  net.core.somaxconn               4096\n"
+                              "  net.ipv4.tcp_max_syn_backlog        ?\n"
+                              "  net.ipv4.tcp_syncookies             ?\n"
+                              "  net.ipv4.tcp_abort_on_overflow      0\n"
+                              "  net.ipv4.tcp_synack_retries         ?\n"
+                              "\n"
+                              "Sysctls in network namespace web1:\n"
+                              "  net.core.somaxconn                100\n"
+                              "  net.ipv4.tcp_max_syn_backlog        ?\n"
+                              "  net.ipv4.tcp_syncookies             ?\n"
+                              "  net.ipv4.tcp_abort_on_overflow      1\n"
+                              "  net.ipv4.tcp_synack_retries         ?\n"
+                              "\n"
+                              "Hints:\n"
+                              "  10.0.0.1:8080 in network namespace web1: backlog 100 equals net.core.somaxconn, so "
+                              "the application's own value was probably cut down: raise net.core.somaxconn (and the "
+                              "application's backlog).\n"
+                              "  net.ipv4.tcp_abort_on_overflow is 1 in network namespace web1: the 2 overflows "
+                              "counted in ListenOverflows sent resets to their clients.\n");
         free(out);
         snapshot_done(&s);
 }
@@ -348,21 +346,20 @@ START_TEST(test_netns_no_host) {
                          "\"hints\":[]}\n");
         free(out);
         out = render_snapshot(&s, NULL, false);
-        ck_assert_str_eq(out,
-                         "LISTEN      NETNS                    DEPTH BACKLOG  FILL STATE   DROPS    UID OWNER\n"
-                         "10.0.0.1:80 /run/netns/a-long-name       0     511    0% ok          0      0 -\n"
-                         "10.0.0.2:80 ?                            0     511    0% ok          0      0 -\n"
-                         "\n"
-                         "Counters of network namespace /run/netns/a-long-name (TcpExt, since the namespace "
-                         "was created):\n"
-                         "  unavailable\n"
-                         "\n"
-                         "Sysctls in network namespace /run/netns/a-long-name:\n"
-                         "  net.core.somaxconn               4096\n"
-                         "  net.ipv4.tcp_max_syn_backlog        ?\n"
-                         "  net.ipv4.tcp_syncookies             ?\n"
-                         "  net.ipv4.tcp_abort_on_overflow      ?\n"
-                         "  net.ipv4.tcp_synack_retries         ?\n");
+        ck_assert_str_eq(out, "LISTEN      NETNS                    DEPTH BACKLOG  FILL STATE   DROPS    UID OWNER\n"
+                              "10.0.0.1:80 /run/netns/a-long-name       0     511    0% ok          0      0 -\n"
+                              "10.0.0.2:80 ?                            0     511    0% ok          0      0 -\n"
+                              "\n"
+                              "Counters of network namespace /run/netns/a-long-name (TcpExt, since the namespace "
+                              "was created):\n"
+                              "  unavailable\n"
+                              "\n"
+                              "Sysctls in network namespace /run/netns/a-long-name:\n"
+                              "  net.core.somaxconn               4096\n"
+                              "  net.ipv4.tcp_max_syn_backlog        ?\n"
+                              "  net.ipv4.tcp_syncookies             ?\n"
+                              "  net.ipv4.tcp_abort_on_overflow      ?\n"
+                              "  net.ipv4.tcp_synack_retries         ?\n");
         free(out);
         snapshot_done(&s);
 }

@@ -148,8 +148,9 @@ END_TEST
 /* The owner, where known, is named in the sentence; nothing is guessed. */
 START_TEST(test_owner) {
         Event e = event(EVENT_FULL, "127.0.0.1", 8080, 3, 2);
-        EventOwner o = { .unit = "nginx.service", .cgroup = "/system.slice/nginx.service", .pid = 812,
-                         .comm = "nginx" };
+        EventOwner o = {
+                .unit = "nginx.service", .cgroup = "/system.slice/nginx.service", .pid = 812, .comm = "nginx"
+        };
         char buf[1024];
 
         strcpy(e.name, "api");
@@ -160,13 +161,17 @@ START_TEST(test_owner) {
         o.pid = 0;
         sink_format_message(&e, &o, buf, sizeof(buf));
         ck_assert_ptr_nonnull(strstr(buf, "127.0.0.1:8080 (api) of nginx.service is full"));
-        o = (EventOwner) { .pid = 77, .comm = "redis-server" };
+        o = (EventOwner){ .pid = 77, .comm = "redis-server" };
         e.name[0] = 0;
         sink_format_message(&e, &o, buf, sizeof(buf));
         ck_assert_ptr_nonnull(strstr(buf, "Listen queue of 127.0.0.1:8080 of redis-server, pid 77 is full"));
 
-        e = (Event) { .kind = EVENT_FULL, .listener = { .kind = LISTENER_UNIX, .family = AF_UNIX, .depth = 3,
-                                                         .backlog = 2, .path = "/run/php/php-fpm.sock" } };
+        e = (Event){ .kind = EVENT_FULL,
+                     .listener = { .kind = LISTENER_UNIX,
+                                   .family = AF_UNIX,
+                                   .depth = 3,
+                                   .backlog = 2,
+                                   .path = "/run/php/php-fpm.sock" } };
         sink_format_message(&e, NULL, buf, sizeof(buf));
         ck_assert_ptr_nonnull(strstr(buf, "Listen queue of /run/php/php-fpm.sock is full: 3 of 3 connections"));
 }
@@ -189,8 +194,9 @@ START_TEST(test_syn) {
 END_TEST
 
 START_TEST(test_counter) {
-        Event e = { .kind = EVENT_COUNTER, .counter = NETSTAT_LISTEN_OVERFLOWS, .increase = 12,
-                    .period_usec = 1000000 };
+        Event e = {
+                .kind = EVENT_COUNTER, .counter = NETSTAT_LISTEN_OVERFLOWS, .increase = 12, .period_usec = 1000000
+        };
 
         ck_assert_str_eq(format(&e), "Host counter ListenOverflows rose by 12 in the last 1 s: a listener's accept "
                                      "queue was full when a handshake completed.");
@@ -219,7 +225,7 @@ START_TEST(test_netns_sentences) {
                                "of 3 connections wait for accept(), new connections are dropped or delayed. Raise "
                                "the application's listen backlog (now 2) or make it accept connections faster.");
 
-        o = (EventOwner) { .netns = "web1" };
+        o = (EventOwner){ .netns = "web1" };
         e.name[0] = 0;
         e.kind = EVENT_DROPS;
         e.drops = 1;
@@ -259,9 +265,12 @@ START_TEST(test_netns_sentences) {
                               "net.ipv4.tcp_syncookies on, and look for clients that connect and stall or a SYN "
                               "flood.");
 
-        e = (Event) { .kind = EVENT_COUNTER, .counter = NETSTAT_LISTEN_OVERFLOWS, .increase = 3,
-                      .period_usec = 5000000, .abort_on_overflow = 1 };
-        o = (EventOwner) { .netns = "web1" };
+        e = (Event){ .kind = EVENT_COUNTER,
+                     .counter = NETSTAT_LISTEN_OVERFLOWS,
+                     .increase = 3,
+                     .period_usec = 5000000,
+                     .abort_on_overflow = 1 };
+        o = (EventOwner){ .netns = "web1" };
         sink_format_message(&e, &o, buf, sizeof(buf));
         ck_assert_str_eq(buf, "Host counter ListenOverflows rose by 3 in network namespace web1 in the last 5 s: a "
                               "listener's accept queue was full when a handshake completed. "
@@ -328,9 +337,8 @@ START_TEST(test_netns_fields) {
         ck_assert_ptr_null(sent_field("BACKLOGD_NETNS"));
         ck_assert_str_eq(sent_field("BACKLOGD_EVENT"), "high");
 
-        e = (Event) { .kind = EVENT_COUNTER, .counter = NETSTAT_LISTEN_DROPS, .increase = 7,
-                      .period_usec = 1000000 };
-        o = (EventOwner) { .netns = "web1", .unit = "ignored.service", .pid = 5, .comm = "x" };
+        e = (Event){ .kind = EVENT_COUNTER, .counter = NETSTAT_LISTEN_DROPS, .increase = 7, .period_usec = 1000000 };
+        o = (EventOwner){ .netns = "web1", .unit = "ignored.service", .pid = 5, .comm = "x" };
         ck_assert_int_eq(sink_event(&s, &e, &o), 0);
         ck_assert_str_eq(sent_field("BACKLOGD_EVENT"), "counter");
         ck_assert_str_eq(sent_field("BACKLOGD_NETNS"), "web1");

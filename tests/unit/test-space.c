@@ -80,7 +80,7 @@ START_TEST(test_read_own) {
         ck_assert_int_eq(bind(fd, (struct sockaddr *) &a, sizeof(a)), 0);
         ck_assert_int_eq(listen(fd, 7), 0);
         ck_assert_int_eq(getsockname(fd, (struct sockaddr *) &a, &len), 0);
-        r = (PortRange) { ntohs(a.sin_port), ntohs(a.sin_port) };
+        r = (PortRange){ ntohs(a.sin_port), ntohs(a.sin_port) };
 
         ck_assert_int_eq(space_new_own("/proc", &s), 0);
         ck_assert_str_eq(s->name, "host");
