@@ -17,3 +17,5 @@
 #define MESSAGE_ID_SYN_FULL "359c4748fd0c4ac087252f002e56f84e"    /* SYN queue full */
 #define MESSAGE_ID_SYN_CLEARED "5051615de05b4734b0cc1dd681655fb3" /* SYN queue back below clear */
 #define MESSAGE_ID_LIFECYCLE "0565ceedc5744a2db6570af63dd3d8d5"   /* started, reloaded, stopping */
+#define MESSAGE_ID_JOURNAL_DROPPED "f33cd505bb6d4dfcbee0a81050b5ff4b" /* entries lost while the journal was away */
+#define MESSAGE_ID_SUMMARY "145a29497d5f48c384c7ed1a416ba11c" /* alerts of one owner summed past the budget */

@@ -122,6 +122,13 @@ void policy_abort(Policy *p);
  * number of events appended. */
 int policy_flush(Policy *p, EventList *out);
 
+/* An event of the last poll could not be written (the journal queue was
+ * full, or the budget held back a system owner's alert): its listener is
+ * set back so that the next poll reports its state (or drops) again, within
+ * the message bound, instead of waiting for a reminder. Events of listeners
+ * no longer tracked (GONE) are not retried. */
+void policy_retry(Policy *p, const Event *e);
+
 /* A whole poll from a snapshot (tests, tools): begin, each namespace of s
  * (its own sysctls), observe every listener with the entry config_match()
  * selects given the namespace names of s (and no unit), end. */

@@ -604,6 +604,47 @@ int policy_flush(Policy *p, EventList *out) {
         return (int) (out->n - before);
 }
 
+void policy_retry(Policy *p, const Event *e) {
+        size_t i;
+        Slot *s;
+        Active *a;
+
+        if (e->kind == EVENT_GONE || e->kind == EVENT_COUNTER ||
+            !table_find(&p->t, e->listener.netns, e->listener.cookie, &i))
+                return;
+        s = &p->t.slots[i];
+        a = table_active(&p->t, s);
+        if (!a)
+                return;
+        switch (e->kind) {
+        case EVENT_HIGH:
+        case EVENT_FULL:
+        case EVENT_CLEARED:
+                /* Told nothing: the state differs from what was told, and
+                 * the token spent on it comes back. */
+                a->reported = e->kind == EVENT_CLEARED ? STATE_HIGH : STATE_OK;
+                if (!e->reminder && a->tokens < POLICY_BURST)
+                        a->tokens++;
+                if (e->reminder)
+                        a->msg_usec = 0;
+                break;
+        case EVENT_DROPS:
+                if (a->drops_rate.pending == 0)
+                        a->drops_rate.pending_from = p->now - e->period_usec;
+                a->drops_rate.pending += e->drops;
+                a->drops_rate.reported = false; /* report at the next poll */
+                break;
+        case EVENT_SYN_HIGH:
+        case EVENT_SYN_FULL:
+        case EVENT_SYN_CLEARED:
+                a->syn_reported = e->kind == EVENT_SYN_CLEARED ? STATE_HIGH : STATE_OK;
+                s->syn = (uint8_t) STATE_OK;
+                break;
+        default:
+                break;
+        }
+}
+
 int policy_step(Policy *p, const Config *c, const Snapshot *s, bool reconfigured, EventList *out) {
         policy_begin(p, c, s->time_usec, reconfigured);
         if (!s->no_host)

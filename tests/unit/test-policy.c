@@ -1402,6 +1402,34 @@ START_TEST(test_new_listener_drops) {
 }
 END_TEST
 
+/* An alert that could not be written comes again at the next poll, not
+ * after `repeat`; so do drops. */
+START_TEST(test_retry) {
+        _cleanup_(config_freep) Config *c = config();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
+        Listener l = mkd(1, 10, 9, 0);
+        Event lost;
+
+        ck_assert_uint_eq(step1(p, c, l, 0, &ev), 1);
+        check_event(&ev.items[0], EVENT_FULL, false, 1);
+        lost = ev.items[0];
+        policy_retry(p, &lost);
+        ck_assert_uint_eq(step1(p, c, l, 1 * SEC, &ev), 1);
+        check_event(&ev.items[0], EVENT_FULL, false, 1);
+        /* written this time: nothing more */
+        ck_assert_uint_eq(step1(p, c, l, 2 * SEC, &ev), 0);
+        l.drops = 5;
+        ck_assert_uint_eq(step1(p, c, l, 3 * SEC, &ev), 1);
+        check_event(&ev.items[0], EVENT_DROPS, false, 1);
+        lost = ev.items[0];
+        policy_retry(p, &lost);
+        ck_assert_uint_eq(step1(p, c, l, 4 * SEC, &ev), 1);
+        check_event(&ev.items[0], EVENT_DROPS, false, 1);
+        ck_assert_uint_eq(ev.items[0].drops, 5);
+}
+END_TEST
+
 /* clamped only when somaxconn is what it was when the listener was first
  * seen: somaxconn lowered to a listener's backlog later did not cut it. */
 START_TEST(test_clamped_only_if_somaxconn_unchanged) {
@@ -1521,6 +1549,7 @@ Suite *test_suite(void) {
         tcase_add_test(tc, test_abort);
         tcase_add_test(tc, test_reload_unwatched_keeps_name);
         tcase_add_test(tc, test_new_listener_drops);
+        tcase_add_test(tc, test_retry);
         tcase_add_test(tc, test_clamped_only_if_somaxconn_unchanged);
         tcase_add_test(tc, test_netns_keep_drop_sysctls);
         tcase_add_test(tc, test_watch_netns);
