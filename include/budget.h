@@ -10,8 +10,9 @@
  *   - Per owner (a uid): BUDGET_OWNER_BURST at once, then
  *     BUDGET_OWNER_PER_SEC a second, so that several owners share.
  *   - System owners (uid < 1000, or a listener of a unit in system.slice,
- *     and the host counters) come first when the budget is tight: the last
- *     BUDGET_RESERVE global tokens are theirs only.
+ *     and the host counters) come first when the budget is tight: they have
+ *     no per-owner bound, and the last BUDGET_RESERVE global tokens are
+ *     theirs only.
  *   - What an owner is denied is counted by kind and reported once a minute
  *     as one summary per owner ("uid 1000 (alice): 4,213 more listeners
  *     full and 8,102 gone in the last minute; not reported one by one").
@@ -47,12 +48,13 @@ Budget *budget_free(Budget *b);
 bool budget_take(Budget *b, uint32_t uid, bool system, EventKind kind, uint64_t now);
 
 /* A summary due: what an owner was denied over period_usec. */
-typedef struct BudgetSummary {
+struct BudgetSummary {
         uint32_t uid;
         uint64_t counts[_EVENT_KIND_MAX];
         uint64_t total;
         uint64_t period_usec;
-} BudgetSummary;
+};
+typedef struct BudgetSummary BudgetSummary;
 
 /* The next summary due at now (all of them when flush, at stop), taken out
  * of the budget: returns true and fills *ret, or false when none is due.

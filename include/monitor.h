@@ -41,8 +41,8 @@ const Config *monitor_config(const Monitor *m);
  * (-ENOTRECOVERABLE: stuck in another namespace, stop). */
 int monitor_poll(Monitor *m, uint64_t now_usec);
 
-/* Emits what the message bounds hold back (at stop). */
-void monitor_flush(Monitor *m);
+/* Emits what the message bounds and the budget hold back (at stop). */
+void monitor_flush(Monitor *m, uint64_t now_usec);
 
 /* "watching 12 listeners, 1 above 80%" (+ " in 3 network namespaces"). */
 const char *monitor_status(const Monitor *m, char *buf, size_t size);

@@ -25,11 +25,16 @@ int log_target_from_string(const char *s, LogTarget *ret);
  * ($JOURNAL_STREAM names its device and inode). */
 bool sink_stderr_is_journal(void);
 
+typedef struct JournalWriter JournalWriter;
+typedef struct BudgetSummary BudgetSummary;
+
 typedef struct Sink {
-        LogTarget target; /* resolved: JOURNAL or CONSOLE */
-        int max_priority; /* lines of a higher (less urgent) priority are not
-                           * written: LOG_INFO by default, LOG_DEBUG to see why
-                           * each poll did what it did */
+        LogTarget target;       /* resolved: JOURNAL or CONSOLE */
+        JournalWriter *journal; /* the daemon's non-blocking writer (journal.h);
+                                 * NULL: libsystemd's, which may block */
+        int max_priority;       /* lines of a higher (less urgent) priority are not
+                                 * written: LOG_INFO by default, LOG_DEBUG to see why
+                                 * each poll did what it did */
 } Sink;
 
 /* Resolves t; the level starts at LOG_INFO. */
@@ -63,6 +68,14 @@ size_t sink_format_message(const Event *e, const EventOwner *o, char *buf, size_
 /* Sends one event (o may be NULL). Returns 0 or a negative errno (the
  * journal may be away: the caller goes on). */
 int sink_event(const Sink *s, const Event *e, const EventOwner *o);
+
+/* One entry about what the budget held back from one owner (budget.h),
+ * BACKLOGD_EVENT=summary with MESSAGE_ID_SUMMARY; user may be NULL. */
+int sink_summary(const Sink *s, const BudgetSummary *sum, const char *user);
+
+/* Writes what the journal writer holds back, as far as the journal takes
+ * it; never blocks. */
+void sink_flush(const Sink *s);
 
 /* A lifecycle or error line (priority as in syslog.h); message_id may be
  * NULL. */

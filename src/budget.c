@@ -97,8 +97,10 @@ bool budget_take(Budget *b, uint32_t uid, bool system, EventKind kind, uint64_t 
         o = owner_of(b, uid, now);
         o->seen_usec = now;
         earn(&o->credit, &o->credit_usec, now, BUDGET_OWNER_PER_SEC, BUDGET_OWNER_BURST);
-        if (o->credit >= UNIT && b->credit >= (system ? 1 : 1 + BUDGET_RESERVE) * UNIT) {
-                o->credit -= UNIT;
+        /* System owners share the global budget only, and its reserve. */
+        if ((system || o->credit >= UNIT) && b->credit >= (system ? 1 : 1 + BUDGET_RESERVE) * UNIT) {
+                if (!system)
+                        o->credit -= UNIT;
                 b->credit -= UNIT;
                 return true;
         }

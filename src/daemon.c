@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "journal.h"
 #include "message-ids.h"
 #include "monitor.h"
 
@@ -190,7 +191,7 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 
         sd_notify(false, "STOPPING=1");
         /* Drops summed for the next report would be lost with us. */
-        monitor_flush(d->monitor);
+        monitor_flush(d->monitor, loop_now(d));
         sink_log(&d->sink, LOG_INFO, MESSAGE_ID_LIFECYCLE, "Stopping on %s.", strsignal((int) si->ssi_signo));
         sd_event_exit(d->event, EXIT_SUCCESS);
         return 0;
@@ -274,9 +275,14 @@ int daemon_run(const DaemonOptions *o) {
         sink_init(&d.sink, o->log_target);
         if (o->log_level >= 0)
                 d.sink.max_priority = o->log_level;
+        /* Never blocked by a stalled journald: see journal.h. */
+        if (d.sink.target == LOG_TARGET_JOURNAL && journal_writer_new(JOURNAL_SOCKET, &d.sink.journal) < 0)
+                return EXIT_FAILURE;
         r = config_load(o->config_path, o->config_must_exist, &c, &err);
         if (r < 0) {
                 sink_log(&d.sink, LOG_ERR, NULL, "%s", err.text);
+                sink_flush(&d.sink);
+                journal_writer_free(d.sink.journal);
                 return r == -ENOMEM ? EXIT_FAILURE : EX_CONFIG;
         }
         if (o->interval_usec)
@@ -286,6 +292,7 @@ int daemon_run(const DaemonOptions *o) {
         r = monitor_new(&mo, c, &d.monitor);
         if (r < 0) {
                 sink_log(&d.sink, LOG_ERR, NULL, "Out of memory.");
+                journal_writer_free(d.sink.journal);
                 return EXIT_FAILURE;
         }
         r = setup_loop(&d);
@@ -297,5 +304,7 @@ int daemon_run(const DaemonOptions *o) {
         sd_event_source_unref(d.timer);
         sd_event_unref(d.event);
         monitor_free(d.monitor);
+        sink_flush(&d.sink);
+        journal_writer_free(d.sink.journal);
         return r < 0 ? EXIT_FAILURE : r;
 }

@@ -9,6 +9,7 @@
 #include <syslog.h>
 #include <time.h>
 
+#include "budget.h"
 #include "cgroup.h"
 #include "counters.h"
 #include "describe.h"
@@ -36,6 +37,7 @@ struct Monitor {
         CgroupNames *cgroups;
         UserNames *users;
         ProcessFinder *processes;
+        Budget *budget;
         MetricsWriter *metrics; /* NULL without metrics_file */
         int metrics_error;
         int journal_error;
@@ -83,7 +85,7 @@ int monitor_new(const MonitorOptions *o, Config *c, Monitor **ret) {
         m->opts = *o;
         if (namespaces_new(o->proc_root, &m->ns) < 0 || policy_new(&m->policy) < 0 || counters_new(&m->counters) < 0 ||
             cgroup_names_new(o->cgroup_root, &m->cgroups) < 0 || users_new(&m->users) < 0 ||
-            process_finder_new(o->proc_root, &m->processes) < 0) {
+            process_finder_new(o->proc_root, &m->processes) < 0 || budget_new(&m->budget) < 0) {
                 config_free(c);
                 monitor_free(m);
                 return -ENOMEM;
@@ -104,6 +106,7 @@ Monitor *monitor_free(Monitor *m) {
         cgroup_names_free(m->cgroups);
         users_free(m->users);
         process_finder_free(m->processes);
+        budget_free(m->budget);
         metrics_writer_free(m->metrics);
         config_free(m->config);
         event_list_done(&m->events);
@@ -290,43 +293,77 @@ static void write_metrics(Monitor *m, double started) {
 
 /* Who owns an event's listener, resolved before the sink renders it: the
  * namespace and the bound device's name in it, the unit from the cgroup id
- * (no privilege needed), the user, and, for alerts that ask someone to act,
- * the process (a bounded, cached scan of /proc that may find nothing). */
-static const EventOwner *resolve(Monitor *m, const Event *e, EventOwner *o, char ifname[IF_NAMESIZE]) {
+ * (no privilege needed), the user. */
+static void resolve(Monitor *m, const Event *e, EventOwner *o, char ifname[IF_NAMESIZE]) {
         const Listener *l = &e->listener;
         Space *s = namespaces_find(m->ns, l->netns);
 
         *o = (EventOwner){ 0 };
         o->netns = s ? s->name : NULL;
         if (e->kind == EVENT_COUNTER)
-                return o;
+                return;
         if (l->ifindex && s && space_interface_name(s, l->ifindex, ifname) >= 0)
                 o->interface = ifname;
         o->cgroup = cgroup_names_path(m->cgroups, l->cgroup_id);
         o->unit = cgroup_names_unit(m->cgroups, l->cgroup_id);
         o->user = users_name(m->users, l->uid);
-        /* A socket of another namespace is still in this /proc's fd tables. */
-        if ((e->kind == EVENT_HIGH || e->kind == EVENT_FULL || e->kind == EVENT_DROPS) && l->inode != 0 &&
-            process_find(m->processes, l->inode, &o->pid, o->comm) < 0)
-                o->pid = 0;
-        return o;
 }
 
-static void emit(Monitor *m) {
+/* System services' listeners come first when the budget is tight: a uid
+ * below 1000, or a unit of system.slice; the host counters too. */
+static bool system_owner(const Event *e, const EventOwner *o) {
+        return e->kind == EVENT_COUNTER || e->listener.uid < 1000 ||
+               (o->cgroup && strncmp(o->cgroup, "/system.slice/", strlen("/system.slice/")) == 0);
+}
+
+static void emit_summaries(Monitor *m, uint64_t now, bool flush) {
+        BudgetSummary sum;
+
+        while (budget_next_summary(m->budget, now, flush, &sum)) {
+                const char *user = sum.uid == BUDGET_OTHERS ? NULL : users_name(m->users, sum.uid);
+
+                (void) sink_summary(&m->opts.sink, &sum, user);
+        }
+}
+
+/* The events of a poll, within the budget: each allowed one gets its
+ * process looked up (a bounded, cached scan of /proc, for alerts that ask
+ * someone to act) and goes to the sink; what the budget holds back is
+ * summed per owner; an alert that could not be written is retried. */
+static void emit(Monitor *m, uint64_t now) {
+        sink_flush(&m->opts.sink);
         process_finder_set_deadline(m->processes, PROCESS_LOOKUP_USEC);
         for (size_t i = 0; i < m->events.n; i++) {
+                const Event *e = &m->events.items[i];
                 char ifname[IF_NAMESIZE];
                 EventOwner owner;
-                int r = sink_event(&m->opts.sink, &m->events.items[i],
-                                   resolve(m, &m->events.items[i], &owner, ifname));
+                bool system;
+                int r;
 
-                /* journald may be restarting: say so once on stderr, go on. */
-                if (r < 0 && r != m->journal_error)
+                resolve(m, e, &owner, ifname);
+                system = system_owner(e, &owner);
+                if (!budget_take(m->budget, e->kind == EVENT_COUNTER ? 0 : e->listener.uid, system, e->kind, now)) {
+                        /* A system service's alert waits for the next poll;
+                         * the others are in their owner's summary. */
+                        if (system)
+                                policy_retry(m->policy, e);
+                        continue;
+                }
+                if ((e->kind == EVENT_HIGH || e->kind == EVENT_FULL || e->kind == EVENT_DROPS) &&
+                    e->listener.inode != 0 &&
+                    process_find(m->processes, e->listener.inode, &owner.pid, owner.comm) < 0)
+                        owner.pid = 0;
+                r = sink_event(&m->opts.sink, e, &owner);
+                if (r == -ENOBUFS || r == -ENOMEM)
+                        policy_retry(m->policy, e);
+                else if (r < 0 && r != m->journal_error)
+                        /* say so once on stderr, go on */
                         fprintf(stderr, "backlogd: cannot write to the journal: %s\n", strerror(-r));
                 m->journal_error = r < 0 ? r : 0;
         }
         process_finder_set_deadline(m->processes, 0);
         event_list_clear(&m->events);
+        emit_summaries(m, now, false);
 }
 
 /* ---- a poll ------------------------------------------------------------ */
@@ -406,7 +443,7 @@ int monitor_poll(Monitor *m, uint64_t now) {
                         event_list_clear(&m->events);
                         return -ENOTRECOVERABLE;
                 }
-                emit(m);
+                emit(m, now);
                 return failure;
         }
         for (size_t i = 0; i < m->ns->n; i++)
@@ -424,13 +461,16 @@ int monitor_poll(Monitor *m, uint64_t now) {
                 say(m, LOG_DEBUG, "Poll: %zu listener%s seen, %s; %zu event%s.", m->n_seen, m->n_seen == 1 ? "" : "s",
                     monitor_status(m, status, sizeof(status)), m->events.n, m->events.n == 1 ? "" : "s");
         }
-        emit(m);
+        emit(m, now);
         namespaces_reap(m->ns);
         m->reconfigured = false;
         return m->n_seen > INT32_MAX ? INT32_MAX : (int) m->n_seen;
 }
 
-void monitor_flush(Monitor *m) {
-        if (policy_flush(m->policy, &m->events) + counters_flush(m->counters, &m->events) > 0)
-                emit(m);
+void monitor_flush(Monitor *m, uint64_t now) {
+        (void) policy_flush(m->policy, &m->events);
+        (void) counters_flush(m->counters, &m->events);
+        emit(m, now);
+        emit_summaries(m, now, true);
+        sink_flush(&m->opts.sink);
 }

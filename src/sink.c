@@ -9,7 +9,9 @@
 #include <syslog.h>
 #include <systemd/sd-journal.h>
 
+#include "budget.h"
 #include "describe.h"
+#include "journal.h"
 #include "message-ids.h"
 #include "sink.h"
 
@@ -258,10 +260,23 @@ static void field(Fields *f, const char *fmt, ...) {
         f->used += (size_t) len + 1;
 }
 
+/* Through the non-blocking writer when there is one (the daemon), else
+ * libsystemd's (tools, tests). 0, or -ENOBUFS/-ENOMEM: the entry was not
+ * written and will not be. */
+static int sink_send(const Sink *s, const Fields *f) {
+        int r;
+
+        if (s->journal) {
+                r = journal_send(s->journal, f->iov, f->n);
+                return r < 0 ? r : 0;
+        }
+        r = sd_journal_sendv(f->iov, (int) f->n);
+        return r < 0 ? r : 0;
+}
+
 int sink_event(const Sink *s, const Event *e, const EventOwner *o) {
         char text[1400];
         Fields f;
-        int r;
 
         sink_format_message(e, o, text, sizeof(text));
         if (s->target != LOG_TARGET_JOURNAL) {
@@ -320,14 +335,14 @@ int sink_event(const Sink *s, const Event *e, const EventOwner *o) {
                         field(&f, "BACKLOGD_COMM=%s", o->comm);
                 }
         }
-        r = sd_journal_sendv(f.iov, (int) f.n);
-        return r < 0 ? r : 0;
+        return sink_send(s, &f);
 }
+
+static int send_line(const Sink *s, int priority, const char *message_id, const char *text, const Fields *extra);
 
 int sink_log(const Sink *s, int priority, const char *message_id, const char *fmt, ...) {
         char text[1024];
         va_list ap;
-        int r;
 
         if (!sink_enabled(s, priority))
                 return 0;
@@ -339,10 +354,51 @@ int sink_log(const Sink *s, int priority, const char *message_id, const char *fm
                 fprintf(stderr, "%s\n", text);
                 return 0;
         }
+        return send_line(s, priority, message_id, text, NULL);
+}
+
+/* A line of ours, with its priority, message id and extra fields. */
+static int send_line(const Sink *s, int priority, const char *message_id, const char *text, const Fields *extra) {
+        Fields f;
+
+        f.n = f.used = 0;
+        field(&f, "MESSAGE=%s", text);
+        field(&f, "PRIORITY=%d", priority);
+        field(&f, "SYSLOG_IDENTIFIER=backlogd");
         if (message_id)
-                r = sd_journal_send("MESSAGE=%s", text, "PRIORITY=%d", priority, "SYSLOG_IDENTIFIER=backlogd",
-                                    "MESSAGE_ID=%s", message_id, NULL);
+                field(&f, "MESSAGE_ID=%s", message_id);
+        for (size_t i = 0; extra && i < extra->n; i++)
+                field(&f, "%.*s", (int) extra->iov[i].iov_len, (const char *) extra->iov[i].iov_base);
+        return sink_send(s, &f);
+}
+
+int sink_summary(const Sink *s, const BudgetSummary *sum, const char *user) {
+        char what[512], period[48], text[800], who[64];
+        Fields extra;
+
+        if (sum->uid == BUDGET_OTHERS)
+                snprintf(who, sizeof(who), "Other users");
+        else if (user)
+                snprintf(who, sizeof(who), "uid %u (%s)", sum->uid, user);
         else
-                r = sd_journal_send("MESSAGE=%s", text, "PRIORITY=%d", priority, "SYSLOG_IDENTIFIER=backlogd", NULL);
-        return r < 0 ? r : 0;
+                snprintf(who, sizeof(who), "uid %u", sum->uid);
+        snprintf(text, sizeof(text), "%s: %s %s; not reported one by one, to keep the journal for everybody's alerts.",
+                 who, budget_describe(sum, what, sizeof(what)), period_text(sum->period_usec, period, sizeof(period)));
+        if (s->target != LOG_TARGET_JOURNAL) {
+                fprintf(stderr, "summary: %s\n", text);
+                return 0;
+        }
+        extra.n = extra.used = 0;
+        field(&extra, "BACKLOGD_EVENT=summary");
+        if (sum->uid != BUDGET_OTHERS)
+                field(&extra, "BACKLOGD_UID=%u", sum->uid);
+        if (user)
+                field(&extra, "BACKLOGD_USER=%s", user);
+        field(&extra, "BACKLOGD_SUPPRESSED=%" PRIu64, sum->total);
+        return send_line(s, LOG_WARNING, MESSAGE_ID_SUMMARY, text, &extra);
+}
+
+void sink_flush(const Sink *s) {
+        if (s->journal)
+                (void) journal_flush(s->journal);
 }
