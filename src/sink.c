@@ -10,6 +10,7 @@
 #include <systemd/sd-journal.h>
 
 #include "describe.h"
+#include "escape.h"
 #include "message-ids.h"
 #include "sink.h"
 
@@ -149,7 +150,8 @@ static const char *counter_meaning(NetstatCounter c) {
         }
 }
 
-size_t sink_format_message(const Event *e, const EventOwner *o, char *buf, size_t size) {
+/* The sentence as it reads before escaping, snprintf-like. */
+static size_t format_sentence(const Event *e, const EventOwner *o, char *buf, size_t size) {
         char who[DESCRIBE_ENDPOINT_MAX + 80 + DESCRIBE_NETNS_MAX + OWNER_PHRASE_MAX], remedy[512], period[48],
                 ns[DESCRIBE_NETNS_MAX];
         const Listener *l = &e->listener;
@@ -227,6 +229,18 @@ size_t sink_format_message(const Event *e, const EventOwner *o, char *buf, size_
         return n < 0 ? 0 : (size_t) n;
 }
 
+/* The raw sentence is at most ~1,400 bytes (the subject's pieces are
+ * bounded); escaped, at most four times that, and far less in practice. */
+#define SENTENCE_MAX 2048
+#define MESSAGE_MAX 4096
+
+size_t sink_format_message(const Event *e, const EventOwner *o, char *buf, size_t size) {
+        char raw[SENTENCE_MAX];
+
+        format_sentence(e, o, raw, sizeof(raw));
+        return escape_text(buf, size, raw);
+}
+
 #define MAX_FIELDS 24
 
 /* One entry's fields, each "NAME=value", packed into one buffer: a value is
@@ -259,7 +273,7 @@ static void field(Fields *f, const char *fmt, ...) {
 }
 
 int sink_event(const Sink *s, const Event *e, const EventOwner *o) {
-        char text[1400];
+        char text[MESSAGE_MAX];
         Fields f;
         int r;
 
@@ -325,15 +339,18 @@ int sink_event(const Sink *s, const Event *e, const EventOwner *o) {
 }
 
 int sink_log(const Sink *s, int priority, const char *message_id, const char *fmt, ...) {
-        char text[1024];
+        char raw[1024], text[ESCAPE_TEXT_MAX(sizeof(raw))];
         va_list ap;
         int r;
 
         if (!sink_enabled(s, priority))
                 return 0;
         va_start(ap, fmt);
-        vsnprintf(text, sizeof(text), fmt, ap);
+        vsnprintf(raw, sizeof(raw), fmt, ap);
         va_end(ap);
+        /* It may name namespace files and carry error texts with foreign
+         * names: escaped as a whole, as the events' sentences. */
+        escape_text(text, sizeof(text), raw);
 
         if (s->target != LOG_TARGET_JOURNAL) {
                 fprintf(stderr, "%s\n", text);
