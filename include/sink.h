@@ -61,8 +61,10 @@ typedef struct EventOwner {
         char comm[16];
 } EventOwner;
 
-/* The sentence for MESSAGE: whole, with the owner (o may be NULL) and the
- * remedy. Returns the length it needed, as snprintf. */
+/* The sentence for MESSAGE and the console: whole, with the owner (o may
+ * be NULL) and the remedy, by escape.h's text rule so that no name a local
+ * user chose can add a control byte or a line (the exact bytes go in the
+ * BACKLOGD_* fields). Returns the length it needed, as snprintf. */
 size_t sink_format_message(const Event *e, const EventOwner *o, char *buf, size_t size);
 
 /* Sends one event (o may be NULL). Returns 0 or a negative errno (the
@@ -77,6 +79,6 @@ int sink_summary(const Sink *s, const BudgetSummary *sum, const char *user);
  * it; never blocks. */
 void sink_flush(const Sink *s);
 
-/* A lifecycle or error line (priority as in syslog.h); message_id may be
- * NULL. */
+/* A lifecycle or error line (priority as in syslog.h), escaped as the
+ * sentences are; message_id may be NULL. */
 int sink_log(const Sink *s, int priority, const char *message_id, const char *fmt, ...) _printf_(4, 5);

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "describe.h"
+#include "escape.h"
 #include "policy.h"
 #include "report.h"
 
@@ -147,10 +149,26 @@ static size_t report_hints(const Snapshot *s, const Config *c, const Listener *c
         return n;
 }
 
+/* A cell of the table: s escaped (every name in it may be a local user's
+ * choice), padded to width columns. */
+static void table_cell(FILE *f, const char *s, int width) {
+        escape_text_fputs(s, f);
+        for (int w = (int) escape_text_width(s); w < width; w++)
+                fputc(' ', f);
+}
+
+static int cell_width(const char *s) {
+        size_t w = escape_text_width(s);
+
+        return w > INT_MAX ? INT_MAX : (int) w;
+}
+
 static void table_hint(FILE *f, bool first, const char *hint) {
         if (first)
                 fputs("\nHints:\n", f);
-        fprintf(f, "  %s\n", hint);
+        fputs("  ", f);
+        escape_text_fputs(hint, f);
+        fputc('\n', f);
 }
 
 static void table_counters(FILE *f, bool have, const NetstatCounters *counters) {
@@ -193,10 +211,10 @@ int report_table(FILE *f, const Snapshot *s, const Config *c) {
         if (s->n_netns > 0)
                 nswidth = (int) strlen("NETNS");
         for (size_t i = 0; i < s->listeners.n; i++) {
-                int len = (int) strlen(endpoint_of(s, v[i], ep, sizeof(ep)));
+                int len = cell_width(endpoint_of(s, v[i], ep, sizeof(ep)));
                 if (len > width)
                         width = len;
-                if (nswidth > 0 && (len = (int) strlen(netns_or_unknown(s, v[i]->netns))) > nswidth)
+                if (nswidth > 0 && (len = cell_width(netns_or_unknown(s, v[i]->netns))) > nswidth)
                         nswidth = len;
         }
         fprintf(f, "%-*s", width, "LISTEN");
@@ -209,11 +227,15 @@ int report_table(FILE *f, const Snapshot *s, const Config *c) {
 
                 if (l->has_drops)
                         snprintf(drops, sizeof(drops), "%u", l->drops);
-                fprintf(f, "%-*s", width, endpoint_of(s, l, ep, sizeof(ep)));
-                if (nswidth > 0)
-                        fprintf(f, " %-*s", nswidth, netns_or_unknown(s, l->netns));
-                fprintf(f, " %7u %7u %4u%% %-5s %7s %6u %s\n", l->depth, l->backlog, listener_fill_pct(l),
-                        listen_state_name(state_of(s, c, l)), drops, l->uid, owner_text(s, l, unit, sizeof(unit)));
+                table_cell(f, endpoint_of(s, l, ep, sizeof(ep)), width);
+                if (nswidth > 0) {
+                        fputc(' ', f);
+                        table_cell(f, netns_or_unknown(s, l->netns), nswidth);
+                }
+                fprintf(f, " %7u %7u %4u%% %-5s %7s %6u ", l->depth, l->backlog, listener_fill_pct(l),
+                        listen_state_name(state_of(s, c, l)), drops, l->uid);
+                table_cell(f, owner_text(s, l, unit, sizeof(unit)), 0);
+                fputc('\n', f);
         }
         if (s->listeners.n == 0)
                 fputs("(no listening TCP sockets)\n", f);
@@ -223,8 +245,9 @@ int report_table(FILE *f, const Snapshot *s, const Config *c) {
                 table_counters(f, s->have_counters, &s->counters);
         }
         for (size_t i = 0; i < s->n_netns; i++) {
-                fprintf(f, "\nCounters of network namespace %s (TcpExt, since the namespace was created):\n",
-                        s->netns[i].name);
+                fputs("\nCounters of network namespace ", f);
+                escape_text_fputs(s->netns[i].name, f);
+                fputs(" (TcpExt, since the namespace was created):\n", f);
                 table_counters(f, s->netns[i].have_counters, &s->netns[i].counters);
         }
 
@@ -233,7 +256,9 @@ int report_table(FILE *f, const Snapshot *s, const Config *c) {
                 table_sysctls(f, &s->sysctls);
         }
         for (size_t i = 0; i < s->n_netns; i++) {
-                fprintf(f, "\nSysctls in network namespace %s:\n", s->netns[i].name);
+                fputs("\nSysctls in network namespace ", f);
+                escape_text_fputs(s->netns[i].name, f);
+                fputs(":\n", f);
                 table_sysctls(f, &s->netns[i].sysctls);
         }
         report_hints(s, c, v, table_hint, f);
@@ -242,24 +267,17 @@ int report_table(FILE *f, const Snapshot *s, const Config *c) {
         return ferror(f) ? -EIO : 0;
 }
 
-static void json_string(FILE *f, const char *s);
+/* A JSON string of s, by the JSON rule of escape.h: valid JSON and UTF-8
+ * whatever the bytes, and reversible. */
+static void json_string(FILE *f, const char *s) {
+        fputc('"', f);
+        escape_json_fputs(s, f);
+        fputc('"', f);
+}
 
 static void json_hint(FILE *f, bool first, const char *hint) {
         fputs(first ? "" : ",", f);
         json_string(f, hint);
-}
-
-static void json_string(FILE *f, const char *s) {
-        fputc('"', f);
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
-                if (*p == '"' || *p == '\\')
-                        fprintf(f, "\\%c", *p);
-                else if (*p < 0x20)
-                        fprintf(f, "\\u%04x", *p);
-                else
-                        fputc(*p, f);
-        }
-        fputc('"', f);
 }
 
 static void json_counters(FILE *f, const NetstatCounters *counters) {

@@ -11,6 +11,7 @@
 
 #include "budget.h"
 #include "describe.h"
+#include "escape.h"
 #include "journal.h"
 #include "message-ids.h"
 #include "sink.h"
@@ -151,7 +152,8 @@ static const char *counter_meaning(NetstatCounter c) {
         }
 }
 
-size_t sink_format_message(const Event *e, const EventOwner *o, char *buf, size_t size) {
+/* The sentence as it reads before escaping, snprintf-like. */
+static size_t format_sentence(const Event *e, const EventOwner *o, char *buf, size_t size) {
         char who[DESCRIBE_ENDPOINT_MAX + 80 + DESCRIBE_NETNS_MAX + OWNER_PHRASE_MAX], remedy[512], period[48],
                 ns[DESCRIBE_NETNS_MAX];
         const Listener *l = &e->listener;
@@ -229,6 +231,18 @@ size_t sink_format_message(const Event *e, const EventOwner *o, char *buf, size_
         return n < 0 ? 0 : (size_t) n;
 }
 
+/* The raw sentence is at most ~1,400 bytes (the subject's pieces are
+ * bounded); escaped, at most four times that, and far less in practice. */
+#define SENTENCE_MAX 2048
+#define MESSAGE_MAX 4096
+
+size_t sink_format_message(const Event *e, const EventOwner *o, char *buf, size_t size) {
+        char raw[SENTENCE_MAX];
+
+        format_sentence(e, o, raw, sizeof(raw));
+        return escape_text(buf, size, raw);
+}
+
 #define MAX_FIELDS 24
 
 /* One entry's fields, each "NAME=value", packed into one buffer: a value is
@@ -275,7 +289,7 @@ static int sink_send(const Sink *s, const Fields *f) {
 }
 
 int sink_event(const Sink *s, const Event *e, const EventOwner *o) {
-        char text[1400];
+        char text[MESSAGE_MAX];
         Fields f;
 
         sink_format_message(e, o, text, sizeof(text));
@@ -341,14 +355,17 @@ int sink_event(const Sink *s, const Event *e, const EventOwner *o) {
 static int send_line(const Sink *s, int priority, const char *message_id, const char *text, const Fields *extra);
 
 int sink_log(const Sink *s, int priority, const char *message_id, const char *fmt, ...) {
-        char text[1024];
+        char raw[1024], text[ESCAPE_TEXT_MAX(sizeof(raw))];
         va_list ap;
 
         if (!sink_enabled(s, priority))
                 return 0;
         va_start(ap, fmt);
-        vsnprintf(text, sizeof(text), fmt, ap);
+        vsnprintf(raw, sizeof(raw), fmt, ap);
         va_end(ap);
+        /* It may name namespace files and carry error texts with foreign
+         * names: escaped as a whole, as the events' sentences. */
+        escape_text(text, sizeof(text), raw);
 
         if (s->target != LOG_TARGET_JOURNAL) {
                 fprintf(stderr, "%s\n", text);
@@ -373,7 +390,7 @@ static int send_line(const Sink *s, int priority, const char *message_id, const 
 }
 
 int sink_summary(const Sink *s, const BudgetSummary *sum, const char *user) {
-        char what[512], period[48], text[800], who[64];
+        char what[512], period[48], raw[800], text[ESCAPE_TEXT_MAX(sizeof(raw))], who[64];
         Fields extra;
 
         if (sum->uid == BUDGET_OTHERS)

@@ -415,6 +415,98 @@ START_TEST(test_json_fill_and_unix_type) {
 }
 END_TEST
 
+/* Names a local user chose: a UNIX path with a byte that is not UTF-8, a
+ * newline, ESC, a quote and a backslash; a process name with ESC and a
+ * newline; a cgroup and a namespace name with such bytes too. The table
+ * keeps one line per listener, with no control byte, its columns measured
+ * on what is shown; the JSON stays valid and gives the bytes back. */
+#define HOSTILE_PATH "/tmp/bl\xff\n\x1b[2J\"q\\"
+#define HOSTILE_COMM "ev\x1b[31m\nil"
+
+static void fill_hostile(Snapshot *s) {
+        Listener *l = listener_set_push(&s->listeners);
+
+        l->kind = LISTENER_UNIX;
+        l->family = AF_UNIX;
+        l->sotype = SOCK_STREAM;
+        strcpy(l->path, HOSTILE_PATH);
+        l->depth = 3;
+        l->backlog = 2;
+        l->uid = 65534;
+        l->cookie = 1;
+        l->inode = 77;
+        add(s, AF_INET, "127.0.0.1", 80, 0, 511, 0, 0, 2)->netns = WEB1;
+        ck_assert_ptr_nonnull(snapshot_add_netns(s, WEB1, "n\xc3\xa9t\x1b"));
+        s->info = calloc(2, sizeof(*s->info));
+        ck_assert_ptr_nonnull(s->info);
+        s->info[0].cgroup = "/user.slice/x\xff\r.scope";
+        s->info[0].pid = 4242;
+        strcpy(s->info[0].comm, HOSTILE_COMM);
+}
+
+START_TEST(test_hostile_table) {
+        Snapshot s = { 0 };
+        char *out;
+
+        fill_hostile(&s);
+        out = render_snapshot(&s, "unix = true;", false);
+        ck_assert_str_eq(out, "LISTEN                   NETNS     DEPTH BACKLOG  FILL STATE   DROPS    UID OWNER\n"
+                              "/tmp/bl\\xff\\n\\x1b[2J\"q\\\\ host          3       2  100% full        -  65534 "
+                              "/user.slice/x\\xff\\r.scope (ev\\x1b[31m\\nil, pid 4242)\n"
+                              "127.0.0.1:80             n\xc3\xa9t\\x1b       0     511    0% ok          0      0 -\n"
+                              "\n"
+                              "Host counters (TcpExt, since the namespace was created):\n"
+                              "  unavailable\n"
+                              "\n"
+                              "Counters of network namespace n\xc3\xa9t\\x1b (TcpExt, since the namespace was "
+                              "created):\n"
+                              "  unavailable\n"
+                              "\n"
+                              "Sysctls:\n"
+                              "  net.core.somaxconn                  ?\n"
+                              "  net.ipv4.tcp_max_syn_backlog        ?\n"
+                              "  net.ipv4.tcp_syncookies             ?\n"
+                              "  net.ipv4.tcp_abort_on_overflow      ?\n"
+                              "  net.ipv4.tcp_synack_retries         ?\n"
+                              "\n"
+                              "Sysctls in network namespace n\xc3\xa9t\\x1b:\n"
+                              "  net.core.somaxconn                  ?\n"
+                              "  net.ipv4.tcp_max_syn_backlog        ?\n"
+                              "  net.ipv4.tcp_syncookies             ?\n"
+                              "  net.ipv4.tcp_abort_on_overflow      ?\n"
+                              "  net.ipv4.tcp_synack_retries         ?\n");
+        for (const char *p = out; *p; p++)
+                ck_assert(*p == '\n' || ((unsigned char) *p >= 0x20 && *p != 0x7f));
+        free(out);
+        snapshot_done(&s);
+}
+END_TEST
+
+START_TEST(test_hostile_json) {
+        Snapshot s = { 0 };
+        char *out;
+
+        fill_hostile(&s);
+        out = render_snapshot(&s, "unix = true;", true);
+        ck_assert_str_eq(out, "{\"listeners\":[\n"
+                              "{\"netns\":\"host\",\"family\":\"unix\",\"address\":\"/tmp/bl\\udcff\\u000a\\u001b[2J"
+                              "\\\"q\\\\\",\"port\":0,\"type\":\"stream\",\"depth\":3,\"backlog\":2,\"capacity\":3,"
+                              "\"fill\":1.000,\"state\":\"full\",\"cookie\":\"1\",\"inode\":77,\"uid\":65534,"
+                              "\"cgroup\":\"/user.slice/x\\udcff\\u000d.scope\",\"pid\":4242,"
+                              "\"comm\":\"ev\\u001b[31m\\u000ail\"},\n"
+                              "{\"netns\":\"n\xc3\xa9t\\u001b\",\"family\":\"inet\",\"address\":\"127.0.0.1\","
+                              "\"port\":80,\"depth\":0,\"backlog\":511,\"capacity\":512,\"fill\":0.000,"
+                              "\"state\":\"ok\",\"drops\":0,\"cookie\":\"2\",\"inode\":1002,\"uid\":0}],\n"
+                              "\"counters\":{},\n"
+                              "\"sysctl\":{},\n"
+                              "\"namespaces\":[\n"
+                              "{\"netns\":\"n\xc3\xa9t\\u001b\",\"sysctl\":{}}],\n"
+                              "\"hints\":[]}\n");
+        free(out);
+        snapshot_done(&s);
+}
+END_TEST
+
 START_TEST(test_table_empty) {
         Snapshot s = { 0 };
         char *buf = render_snapshot(&s, NULL, false);
@@ -440,6 +532,8 @@ Suite *test_suite(void) {
         tcase_add_test(tc, test_netns_json);
         tcase_add_test(tc, test_netns_no_host);
         tcase_add_test(tc, test_netns_watch);
+        tcase_add_test(tc, test_hostile_table);
+        tcase_add_test(tc, test_hostile_json);
         suite_add_tcase(s, tc);
         return s;
 }

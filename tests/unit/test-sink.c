@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <syslog.h>
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 
@@ -400,6 +401,73 @@ START_TEST(test_netns_console) {
 }
 END_TEST
 
+/* A UNIX path with a byte that is not UTF-8, a newline, ESC, a quote and
+ * a backslash, a process name with ESC and a newline: the sentence shows
+ * them escaped on one line, in MESSAGE and on the console, so that nothing
+ * can forge a line; the fields carry the exact bytes. */
+#define HOSTILE_PATH "/tmp/bl\xff\nfull: \x1b[2J\"q\\"
+#define HOSTILE_COMM "ev\x1b[31m\nil"
+#define HOSTILE_SENTENCE                                                                                              \
+        "Listen queue of /tmp/bl\\xff\\nfull: \\x1b[2J\"q\\\\ of user-1.slice (ev\\x1b[31m\\nil, pid 4242) is "       \
+        "full: 3 of 3 connections wait for accept(), new connections are dropped or delayed. Raise the "              \
+        "application's listen backlog (now 2) or make it accept connections faster."
+
+static Event hostile_event(EventOwner *o) {
+        Event e = { .kind = EVENT_FULL,
+                    .listener = { .kind = LISTENER_UNIX,
+                                  .family = AF_UNIX,
+                                  .depth = 3,
+                                  .backlog = 2,
+                                  .uid = 65534,
+                                  .path = HOSTILE_PATH } };
+
+        *o = (EventOwner){ .unit = "user-1.slice", .cgroup = "/user.slice/x\xff\r.scope", .pid = 4242 };
+        strcpy(o->comm, HOSTILE_COMM);
+        e.fill_pct = listener_fill_pct(&e.listener);
+        return e;
+}
+
+START_TEST(test_hostile_journal) {
+        Sink s = { .target = LOG_TARGET_JOURNAL };
+        EventOwner o;
+        Event e = hostile_event(&o);
+        char buf[1024];
+
+        ck_assert_uint_eq(sink_format_message(&e, &o, buf, sizeof(buf)), strlen(HOSTILE_SENTENCE));
+        ck_assert_str_eq(buf, HOSTILE_SENTENCE);
+        ck_assert_int_eq(sink_event(&s, &e, &o), 0);
+        ck_assert_str_eq(sent_field("MESSAGE"), HOSTILE_SENTENCE);
+        ck_assert_str_eq(sent_field("BACKLOGD_PATH"), HOSTILE_PATH);
+        ck_assert_str_eq(sent_field("BACKLOGD_COMM"), HOSTILE_COMM);
+        ck_assert_str_eq(sent_field("BACKLOGD_CGROUP"), "/user.slice/x\xff\r.scope");
+        ck_assert_str_eq(sent_field("BACKLOGD_UID"), "65534");
+}
+END_TEST
+
+/* Console: exactly one line per event, and none that starts with a forged
+ * "full: "; sink_log() escapes its text in the same way. */
+START_TEST(test_hostile_console) {
+        Sink s = { .target = LOG_TARGET_CONSOLE, .max_priority = LOG_INFO };
+        EventOwner o;
+        Event e = hostile_event(&o);
+        FILE *f = tmpfile();
+        char line[2048] = "";
+
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_eq(dup2(fileno(f), STDERR_FILENO), STDERR_FILENO);
+        ck_assert_int_eq(sink_event(&s, &e, &o), 0);
+        ck_assert_int_eq(
+                sink_log(&s, LOG_ERR, NULL, "network namespace %s: %s", "/run/netns/a\nfull: \x1b[0m", "gone"), 0);
+        rewind(f);
+        ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+        ck_assert_str_eq(line, "full: " HOSTILE_SENTENCE "\n");
+        ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+        ck_assert_str_eq(line, "network namespace /run/netns/a\\nfull: \\x1b[0m: gone\n");
+        ck_assert_ptr_null(fgets(line, sizeof(line), f));
+        fclose(f);
+}
+END_TEST
+
 START_TEST(test_truncation) {
         Event e = event(EVENT_FULL, "127.0.0.1", 8080, 3, 2);
         char small[16];
@@ -473,6 +541,8 @@ Suite *test_suite(void) {
         tcase_add_test(tc, test_interface_and_gone_fields);
         tcase_add_test(tc, test_long_fields);
         tcase_add_test(tc, test_netns_console);
+        tcase_add_test(tc, test_hostile_journal);
+        tcase_add_test(tc, test_hostile_console);
         tcase_add_test(tc, test_truncation);
         tcase_add_test(tc, test_log_target);
         tcase_add_test(tc, test_stderr_is_journal);
