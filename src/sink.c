@@ -54,6 +54,7 @@ void sink_init(Sink *s, LogTarget t) {
         if (t == LOG_TARGET_AUTO)
                 t = sink_stderr_is_journal() ? LOG_TARGET_JOURNAL : LOG_TARGET_CONSOLE;
         s->target = t;
+        s->journal = NULL;
         s->max_priority = LOG_INFO;
 }
 
