@@ -41,6 +41,9 @@ typedef struct Watch {
         unsigned line; /* line in the file, 0 for built-in */
 } Watch;
 
+/* config_match()'s index of the watch list (config-match.c). */
+typedef struct ConfigMatchIndex ConfigMatchIndex;
+
 typedef struct Config {
         char *path; /* file it came from; NULL for the built-in defaults */
         uint64_t interval_usec;
@@ -62,6 +65,7 @@ typedef struct Config {
                              * every port, the top-level warn/clear */
         size_t n_tcp_watch; /* entries without `unix` */
         bool wants_unit, wants_netns;
+        ConfigMatchIndex *index; /* never NULL in a Config made by this module */
 } Config;
 
 /* The built-in defaults. */
@@ -103,6 +107,12 @@ void config_print(const Config *c, FILE *f);
  * namespace, NULL when unknown) matches its pattern. Callers that do not
  * know pass NULL: such entries then select nothing. */
 const Watch *config_match(const Config *c, const Listener *l, const char *unit, const char *netns);
+
+/* The index config_match() searches instead of walking c->watch: built
+ * once per configuration, when it is made (config.c), and freed with it.
+ * Its size is proportional to c->n_watch. Errors: -ENOMEM. */
+int config_match_index_new(const Config *c, ConfigMatchIndex **ret);
+ConfigMatchIndex *config_match_index_free(ConfigMatchIndex *x);
 
 /* Whether any watch entry selects by `unit` / by `netns`: callers resolve
  * those names for config_match() only then. */

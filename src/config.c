@@ -36,8 +36,9 @@ int config_oom(const ConfigParser *p) {
 }
 
 /* What config_match() and the config_wants_*() queries need, worked out
- * once per configuration instead of once per listener. */
-static void config_finish(Config *c) {
+ * once per configuration instead of once per listener. Called again after
+ * parsing, on the defaults' Config: the old index goes. */
+static int config_finish(Config *c) {
         c->all = (Watch){ .any_port = true, .warn = c->warn, .clear = c->clear };
         c->n_tcp_watch = 0;
         c->wants_unit = c->wants_netns = false;
@@ -46,10 +47,13 @@ static void config_finish(Config *c) {
                 c->wants_unit |= c->watch[i].unit != NULL;
                 c->wants_netns |= c->watch[i].netns != NULL;
         }
+        c->index = config_match_index_free(c->index);
+        return config_match_index_new(c, &c->index);
 }
 
 int config_new_default(Config **ret) {
-        Config *c = calloc(1, sizeof(*c));
+        _cleanup_(config_freep) Config *c = calloc(1, sizeof(*c));
+        int r;
 
         if (!c)
                 return -ENOMEM;
@@ -61,8 +65,11 @@ int config_new_default(Config **ret) {
         c->syn_interval_usec = CONFIG_DEFAULT_SYN_INTERVAL_USEC;
         c->host = true;
         c->log_level = -1;
-        config_finish(c);
+        r = config_finish(c);
+        if (r < 0)
+                return r;
         *ret = c;
+        c = NULL;
         return 0;
 }
 
@@ -76,6 +83,7 @@ Config *config_free(Config *c) {
                 free(c->watch[i].netns);
         }
         free(c->watch);
+        config_match_index_free(c->index);
         for (size_t i = 0; i < c->n_namespaces; i++)
                 free(c->namespaces[i]);
         free(c->namespaces);
@@ -307,7 +315,9 @@ int config_parse_string(const char *text, const char *name, Config **ret, ErrBuf
         config_destroy(&lc);
         if (r < 0)
                 return r;
-        config_finish(c);
+        r = config_finish(c);
+        if (r < 0)
+                return errbuf_set(err, r, "%s: %s", p.name, strerror(-r));
         *ret = c;
         c = NULL;
         return 0;

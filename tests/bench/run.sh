@@ -8,9 +8,10 @@
 #
 # Environment:
 #   BACKLOGD      the daemon binary (default: <repo>/build/backlogd)
-#   BENCH_BUILD   meson build dir holding tests/bench/bench-{floor,pop}
+#   BENCH_BUILD   meson build dir holding tests/bench/bench-{floor,pop,match}
 #                 (default: the build dir of $BACKLOGD, then <repo>/build*);
-#                 when none is found, both helpers are compiled with cc.
+#                 when none is found, floor and pop are compiled with cc
+#                 (bench-match links the daemon's code: its rows read n/a).
 #   BENCH_INTERVAL  the daemon's --interval in seconds. Default 0.01, raised
 #                 to the multiple of 0.01 just above 5 floor dumps of CPU
 #                 (at most 0.2) when a dump costs more than 2 ms, so that the
@@ -25,7 +26,7 @@ for arg in "$@"; do
         case "$arg" in
         --small) SMALL=1 ;;
         -h|--help)
-                sed -n '4,19p' "$0" | sed 's/^# \{0,1\}//'
+                sed -n '4,20p' "$0" | sed 's/^# \{0,1\}//'
                 exit 0 ;;
         *)
                 echo "run.sh: unknown argument '$arg' (try --help)" >&2
@@ -113,12 +114,14 @@ if [[ ! -x "$BACKLOGD" ]]; then
         HAVE_DAEMON=0
 fi
 
+MATCH=
 find_helpers() {
         local d
         for d in ${BENCH_BUILD:+"$BENCH_BUILD"} "$(dirname "$BACKLOGD")" "$REPO"/build*; do
                 if [[ -x "$d/tests/bench/bench-floor" && -x "$d/tests/bench/bench-pop" ]]; then
                         FLOOR="$d/tests/bench/bench-floor"
                         POP="$d/tests/bench/bench-pop"
+                        [[ -x "$d/tests/bench/bench-match" ]] && MATCH="$d/tests/bench/bench-match"
                         return 0
                 fi
         done
@@ -192,6 +195,18 @@ FLOOR_WALL=$(sed -n 's/.*wall_us_per_dump=\([0-9.]*\).*/\1/p' <<<"$floor_out")
 walk_out=$("$FLOOR" --one-walk "$DUMPS") || die "bench-floor --one-walk failed"
 WALK_CPU=$(sed -n 's/.*cpu_us_per_dump=\([0-9.]*\).*/\1/p' <<<"$walk_out")
 WALK_WALL=$(sed -n 's/.*wall_us_per_dump=\([0-9.]*\).*/\1/p' <<<"$walk_out")
+
+# config_match() over this many listeners (as bench-pop's ports), with 1
+# watch entry and with 10,000 single-port ones: CPU µs per poll's worth of
+# matching, no kernel.
+MATCH_ENTRIES=10000
+MATCH_ONE=n/a MATCH_MANY=n/a MATCH_RATIO=n/a
+if [[ -n "$MATCH" ]]; then
+        match_out=$("$MATCH" "$LISTENERS" "$MATCH_ENTRIES" "$POLLS") || die "bench-match failed"
+        MATCH_ONE=$(sed -n 's/.*one_us=\([0-9.]*\).*/\1/p' <<<"$match_out")
+        MATCH_MANY=$(sed -n 's/.*many_us=\([0-9.]*\).*/\1/p' <<<"$match_out")
+        MATCH_RATIO=$(sed -n 's/.*ratio=\([0-9.]*\).*/\1/p' <<<"$match_out")
+fi
 
 # The daemon's interval: short, but long enough for it to keep up.
 if [[ -n "${BENCH_INTERVAL:-}" ]]; then
@@ -401,6 +416,7 @@ row "floor: raw LISTEN dump v4+v6 ($DUMPS dumps)" "$FLOOR_WALL" "$FLOOR_CPU" "1.
 row "  the same, one-walk request (backlogd's)" "$WALK_WALL" "$WALK_CPU" "$(ratio "$WALK_CPU")"
 row "backlogd poll, defaults (${D_POLLS} polls)" "-" "$D_CPU" "$(ratio "$D_CPU")"
 row "backlogd poll, watch 5 ports (${W_POLLS} polls)" "-" "$W_CPU" "$(ratio "$W_CPU")"
+row "config_match() per poll, $MATCH_ENTRIES ports" "-" "$MATCH_MANY" "$(ratio "$MATCH_MANY")"
 row "backlogd --once --json, per run ($RUNS runs)" "$ONCE_WALL" "$ONCE_CPU" "$(ratio "$ONCE_CPU")"
 row "ss -ltnm, per run ($RUNS runs)" "$SS_WALL" "$SS_CPU" "$(ratio "$SS_CPU")"
 row "backlogd poll, no SYN counts (${S_POLLS} polls)" "-" "$S_CPU" "$(ratio "$S_CPU")"
@@ -415,6 +431,8 @@ echo "Daemon: --interval $INTERVAL, polls counted as wall time / interval (the t
 echo "cadence while a poll takes less than the interval); voluntary context switches (epoll_wait"
 echo "wake-ups) seen: defaults $D_WAKE, watch $W_WAKE; CPU share of one core: defaults $D_SHARE %," \
      "watch $W_SHARE %."
+echo "config_match(): the $LISTENERS listeners of a poll against $MATCH_ENTRIES single-port watch" \
+     "entries cost ${MATCH_RATIO}x the same against one ($MATCH_ONE µs; bench-match, no kernel)."
 echo "Namespaces: $EXTRA_NETNS more made by 'ip netns add', $NETNS_LISTENERS listeners each. The no-SYN rows"
 echo "set syn_interval = 0, with all namespaces in place; the second also watches them"
 echo "(namespaces = [ \"/run/netns/*\" ]). Per extra namespace = (its CPU - no SYN's) / $EXTRA_NETNS; its"
