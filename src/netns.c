@@ -95,6 +95,16 @@ static bool transient(int r) {
         return r == -EMFILE || r == -ENFILE || r == -ENOMEM || r == -EAGAIN || r == -EINTR;
 }
 
+/* glob(3) reports errors through a callback without user data; the library
+ * is single threaded, as the daemon is. */
+static int glob_error;
+
+static int remember_glob_error(const char *path, int error) {
+        glob_error = error == ENOENT || error == ENOTDIR ? 0 : -error;
+        /* A missing directory is no error: nothing is there yet. */
+        return glob_error < 0;
+}
+
 int netns_expand(char *const *patterns, size_t n, const NetnsExpand *x, NetnsList *out) {
         static const NetnsExpand none = { 0 };
         size_t opens = 0;
@@ -128,10 +138,14 @@ int netns_expand(char *const *patterns, size_t n, const NetnsExpand *x, NetnsLis
 
                 glob_t g = { 0 };
 
-                r = glob(p, 0, NULL, &g);
-                if (r == GLOB_NOSPACE) {
+                /* A directory that cannot be read (EMFILE, EACCES) makes the
+                 * whole expansion fail: matching nothing would look as if
+                 * every namespace there had gone. */
+                glob_error = 0;
+                r = glob(p, 0, remember_glob_error, &g);
+                if (r == GLOB_NOSPACE || r == GLOB_ABORTED) {
                         globfree(&g);
-                        return -ENOMEM;
+                        return r == GLOB_NOSPACE ? -ENOMEM : glob_error < 0 ? glob_error : -EIO;
                 }
                 for (size_t k = 0; r == 0 && k < g.gl_pathc; k++) {
                         int e = check(g.gl_pathv[k], self.st_dev, x, &opens, &inode);
