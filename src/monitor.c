@@ -130,9 +130,18 @@ static const char *where_spaces(const Monitor *m, char *buf, size_t size) {
 
 const char *monitor_status(const Monitor *m, char *buf, size_t size) {
         size_t n = policy_n_watched(m->policy), raised = policy_n_raised(m->policy);
-        char where[64];
+        const Config *c = m->config;
+        bool own_levels = false;
+        char where[64], level[48];
 
-        snprintf(buf, size, "watching %zu listener%s, %zu above %u%%%s", n, n == 1 ? "" : "s", raised, m->config->warn,
+        /* "above 80%" only when that is every watched listener's level. */
+        for (size_t i = 0; i < c->n_watch && !own_levels; i++)
+                own_levels = c->watch[i].warn != c->warn;
+        if (own_levels)
+                snprintf(level, sizeof(level), "their warn level");
+        else
+                snprintf(level, sizeof(level), "%u%%", c->warn);
+        snprintf(buf, size, "watching %zu listener%s, %zu above %s%s", n, n == 1 ? "" : "s", raised, level,
                  where_spaces(m, where, sizeof(where)));
         return buf;
 }

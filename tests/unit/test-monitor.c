@@ -102,6 +102,7 @@ END_TEST
 
 /* A watch list makes the kernel filter: only the watched ports are seen. */
 START_TEST(test_poll_watch_list) {
+        char status[160];
         Monitor *d;
 
         enter_netns();
@@ -112,6 +113,12 @@ START_TEST(test_poll_watch_list) {
         monitor_free(d);
         d = daemon_with("watch = ( { port = 20042; } );");
         ck_assert_int_eq(monitor_poll(d, 1000000), 1);
+        ck_assert_str_eq(monitor_status(d, status, sizeof(status)), "watching 1 listener, 0 above 80%");
+        monitor_free(d);
+        /* An entry with its own level: STATUS= does not claim 80 %. */
+        d = daemon_with("watch = ( { port = 20042; warn = 50; clear = 20; } );");
+        ck_assert_int_eq(monitor_poll(d, 1000000), 1);
+        ck_assert_str_eq(monitor_status(d, status, sizeof(status)), "watching 1 listener, 0 above their warn level");
         monitor_free(d);
 }
 END_TEST
