@@ -146,6 +146,28 @@ static int count_commits(int ino, int timeout_ms, bool first_only) {
         }
 }
 
+/* The daemon's loop in a child, with the configuration file conf, its
+ * stderr to /dev/null, without a service manager. */
+static pid_t fork_daemon(const char *conf) {
+        pid_t pid = fork();
+
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+                dup2(null, STDERR_FILENO);
+                unsetenv("NOTIFY_SOCKET");
+                unsetenv("WATCHDOG_USEC");
+                daemon_block_signals();
+                _exit(daemon_run(&(DaemonOptions){ .config_path = conf,
+                                                   .config_must_exist = true,
+                                                   .log_target = LOG_TARGET_CONSOLE,
+                                                   .log_level = -1,
+                                                   .proc_root = "/proc" }));
+        }
+        return pid;
+}
+
 /* After a stall (here SIGSTOP for four intervals), the loop polls once and
  * goes on at its interval: the missed polls are skipped, not made up for in
  * a burst. */
@@ -166,21 +188,7 @@ START_TEST(test_loop_skips_missed_polls) {
         ck_assert_int_ge(ino, 0);
         ck_assert_int_ge(inotify_add_watch(ino, dir, IN_MOVED_TO), 0);
 
-        pid = fork();
-        ck_assert_int_ge(pid, 0);
-        if (pid == 0) {
-                int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-
-                dup2(null, STDERR_FILENO);
-                unsetenv("NOTIFY_SOCKET");
-                unsetenv("WATCHDOG_USEC");
-                daemon_block_signals();
-                _exit(daemon_run(&(DaemonOptions){ .config_path = conf,
-                                                   .config_must_exist = true,
-                                                   .log_target = LOG_TARGET_CONSOLE,
-                                                   .log_level = -1,
-                                                   .proc_root = "/proc" }));
-        }
+        pid = fork_daemon(conf);
         ck_assert_int_eq(count_commits(ino, 5000, true), 1); /* the first poll */
         ck_assert_int_eq(kill(pid, SIGSTOP), 0);
         usleep(2000 * 1000);
@@ -229,21 +237,7 @@ START_TEST(test_reloads_keep_the_cadence) {
         ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
         ck_assert_int_ge(ino, 0);
         ck_assert_int_ge(inotify_add_watch(ino, dir, IN_MOVED_TO), 0);
-        pid = fork();
-        ck_assert_int_ge(pid, 0);
-        if (pid == 0) {
-                int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-
-                dup2(null, STDERR_FILENO);
-                unsetenv("NOTIFY_SOCKET");
-                unsetenv("WATCHDOG_USEC");
-                daemon_block_signals();
-                _exit(daemon_run(&(DaemonOptions){ .config_path = conf,
-                                                   .config_must_exist = true,
-                                                   .log_target = LOG_TARGET_CONSOLE,
-                                                   .log_level = -1,
-                                                   .proc_root = "/proc" }));
-        }
+        pid = fork_daemon(conf);
         ck_assert_int_eq(count_commits(ino, 5000, true), 1); /* the first poll */
         /* 3 s of reloads every 50 ms, alternating 0.3 s and 0.4 s */
         polls = 0;
