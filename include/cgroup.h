@@ -25,7 +25,7 @@ static inline void cgroup_names_freep(CgroupNames **c) {
 /* The path of the cgroup below the root ("/system.slice/nginx.service"),
  * or NULL when unknown (id 0, not found). The first lookup scans the
  * hierarchy; a miss of an id that no scan has looked for yet rescans it at
- * most once per rescan interval (5 s), see cgroup_names_hold(). */
+ * once, at most once per rescan interval (1 s), see cgroup_names_hold(). */
 const char *cgroup_names_path(CgroupNames *c, uint64_t id);
 
 /* cgroup_path_unit() of cgroup_names_path(): the system unit, or NULL. */
@@ -35,12 +35,13 @@ const char *cgroup_names_unit(CgroupNames *c, uint64_t id);
  * service manager, or NULL. */
 const char *cgroup_names_user_unit(CgroupNames *c, uint64_t id);
 
-/* While held, a miss does not rescan the hierarchy, so the strings returned
- * above stay valid (a poll that hands them to the metrics writer holds the
- * names until it commits). Otherwise they stay valid until the next lookup
- * that misses, or cgroup_names_free(). A miss while held is remembered:
- * releasing the hold then rescans (within the same interval), so a new unit
- * is known from the next poll on.
+/* While held, the strings returned above stay valid, even across a rescan
+ * (a poll that hands them to the metrics writer holds the names until it
+ * commits): a rescan then keeps the old strings until the hold is released.
+ * Unheld, they stay valid until the next lookup that misses, or
+ * cgroup_names_free(). So a miss rescans on the poll that meets it, and a
+ * restarted service's first alert names its unit; a miss too soon after a
+ * scan is remembered and rescans at a later release.
  *
  * Only an id that no scan has looked for since it missed is worth a rescan:
  * once a scan started after its miss did not find it, the id is known

@@ -16,7 +16,7 @@
 /* A scan of a busy host visits a few thousand directories; rescanning on
  * every miss (a socket whose cgroup is already gone) would repeat that each
  * poll, so misses rescan at most this often. */
-#define CGROUP_RESCAN_USEC (5ULL * 1000000ULL)
+#define CGROUP_RESCAN_USEC (1ULL * 1000000ULL)
 #define CGROUP_MAX_DEPTH 32
 
 /* Ids that a scan did not find and that will likely never be (a socket that
@@ -42,7 +42,11 @@ struct CgroupNames {
         CgroupEntry *entries; /* sorted by ino after a scan */
         size_t n, cap;
         bool scanned;
-        bool held;   /* no rescans: pointers handed out stay valid */
+        bool held;            /* pointers handed out stay valid: a rescan retires the
+                               * old entries' strings instead of freeing them */
+        bool scanned_in_hold; /* at most one rescan per hold (per poll) */
+        char **retired;       /* strings of entries replaced while held */
+        size_t n_retired, cap_retired;
         bool missed; /* an id not known missing missed: rescan (on release) */
         uint64_t last_scan_usec;
         uint64_t rescan_usec;
@@ -235,16 +239,32 @@ int cgroup_names_new(const char *root, CgroupNames **ret) {
         return 0;
 }
 
+static void free_retired(CgroupNames *c) {
+        for (size_t i = 0; i < c->n_retired; i++)
+                free(c->retired[i]);
+        c->n_retired = 0;
+}
+
+/* Forgets the entries; while held, their strings live on until release. */
 static void drop_entries(CgroupNames *c) {
-        for (size_t i = 0; i < c->n; i++)
-                free(c->entries[i].path);
+        for (size_t i = 0; i < c->n; i++) {
+                if (c->held && GROW(&c->retired, &c->cap_retired, c->n_retired + 1, 64) >= 0)
+                        c->retired[c->n_retired++] = c->entries[i].path;
+                else if (c->held)
+                        continue; /* out of memory: leak rather than dangle */
+                else
+                        free(c->entries[i].path);
+        }
         c->n = 0;
 }
 
 CgroupNames *cgroup_names_free(CgroupNames *c) {
         if (!c)
                 return NULL;
+        c->held = false;
         drop_entries(c);
+        free_retired(c);
+        free(c->retired);
         free(c->entries);
         free(c->root);
         free(c);
@@ -384,6 +404,7 @@ static void scan(CgroupNames *c) {
 
         drop_entries(c);
         c->scanned = true;
+        c->scanned_in_hold = c->held;
         c->missed = false;
         c->last_scan_usec = now_usec();
         c->scans++;
@@ -419,9 +440,10 @@ static const CgroupEntry *lookup(CgroupNames *c, uint64_t id) {
         e = find_entry(c, id);
         if (e || !note_miss(c, id))
                 return e;
-        /* Unheld, the miss rescans at once if the interval allows;
-         * otherwise, like a miss while held, it waits for a later scan. */
-        if (!c->held && may_rescan(c)) {
+        /* The miss rescans at once if the interval allows, and, held, if
+         * this hold (this poll) has not scanned yet: a new service's first
+         * alert names it. Otherwise it waits for a later scan. */
+        if (may_rescan(c) && !(c->held && c->scanned_in_hold)) {
                 scan(c);
                 e = find_entry(c, id);
         }
@@ -450,10 +472,12 @@ void cgroup_names_hold(CgroupNames *c, bool hold) {
         if (!c)
                 return;
         c->held = hold;
-        /* The daemon holds the names through every poll, so without this a
-         * unit started after the last scan would never be found. Too soon
-         * after a scan, the miss stays remembered for a later release. Ids
-         * a scan already failed to find set no flag (note_miss()). */
+        c->scanned_in_hold = false;
+        if (!hold)
+                free_retired(c);
+        /* A miss too soon after a scan stays remembered for a later
+         * release. Ids a scan already failed to find set no flag
+         * (note_miss()). */
         if (!hold && c->missed && may_rescan(c))
                 scan(c);
 }

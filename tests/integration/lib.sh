@@ -71,6 +71,7 @@ enter_netns() {
         [ "$here" != "$BACKLOGD_TEST_HOST_NETNS" ] ||
                 fail "still in the host network namespace $here"
         ip link set lo up || fail "cannot bring lo up"
+        isolate_cgroup
         note "network namespace $here, somaxconn $(cat /proc/sys/net/core/somaxconn)"
 }
 
@@ -84,6 +85,41 @@ cleanup() {
                 wait "$pid" 2>/dev/null
         done
         [ -n "$TEST_TMP" ] && rm -rf -- "$TEST_TMP"
+        leave_cgroup
+}
+
+# The unified cgroup hierarchy's mount: /sys/fs/cgroup, or its "unified"
+# directory on hosts with systemd's hybrid layout.
+cgroup2_root() {
+        if [ "$(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then
+                echo /sys/fs/cgroup/unified
+        elif [ "$(stat -f -c %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ]; then
+                echo /sys/fs/cgroup
+        fi
+}
+
+# Moves this test into a cgroup of its own at the top of the hierarchy,
+# named like no systemd unit: the sockets its processes create then have
+# the same owner (no unit) whether the suite runs from CI, a login session
+# (session-N.scope) or a service, and the expected sentences hold in all.
+# Undone by cleanup().
+TEST_CGROUP=
+TEST_CGROUP_FROM=
+isolate_cgroup() {
+        local root
+        root=$(cgroup2_root)
+        [ -n "$root" ] || return 0
+        TEST_CGROUP_FROM=$root$(sed -n 's/^0:://p' /proc/self/cgroup)
+        TEST_CGROUP=$root/backlogd-test-$$
+        { mkdir "$TEST_CGROUP" && echo $$ >"$TEST_CGROUP/cgroup.procs"; } ||
+                fail "cannot move the test into a cgroup of its own ($TEST_CGROUP)"
+}
+
+leave_cgroup() {
+        [ -n "$TEST_CGROUP" ] || return 0
+        echo $$ >"$TEST_CGROUP_FROM/cgroup.procs" 2>/dev/null
+        rmdir "$TEST_CGROUP" 2>/dev/null
+        TEST_CGROUP=
 }
 
 setup_tmp() {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Whose queue, and every queue: a listener started inside a transient cgroup
-# (a child of this test's own cgroup) is attributed to it, with its process,
+# (a scope at the top of the hierarchy) is attributed to it, with its process,
 # in --once and in the journal, and a `unit` watch entry selects it; a UNIX
 # listener that never accepts raises `full`; the metrics file passes
 # `promtool check metrics` and holds the exact depths.
@@ -17,13 +17,12 @@ setup_tmp
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 DRAIN=$SRC/tests/helpers/drain-server.py
 
-# The unified hierarchy, and our place in it.
-CG_ROOT=/sys/fs/cgroup
-[ "$(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ] && CG_ROOT=/sys/fs/cgroup/unified
-[ "$(stat -f -c %T "$CG_ROOT")" = cgroup2fs ] || fail "no cgroup2 hierarchy at /sys/fs/cgroup"
-own=$(sed -n 's/^0:://p' /proc/self/cgroup)
+# The unified hierarchy; the transient unit at its top, where systemd's
+# naming rule (the first component that is not a slice) makes it the unit.
+CG_ROOT=$(cgroup2_root)
+[ -n "$CG_ROOT" ] || fail "no cgroup2 hierarchy at /sys/fs/cgroup"
 SCOPE=backlogd-test-$$.scope
-CG_PATH=${own%/}/$SCOPE
+CG_PATH=/$SCOPE
 CG_DIR=$CG_ROOT$CG_PATH
 mkdir "$CG_DIR" || fail "cannot create the transient cgroup $CG_DIR"
 

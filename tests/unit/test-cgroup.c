@@ -328,8 +328,10 @@ START_TEST(test_names_hybrid) {
 END_TEST
 
 /* A unit that starts while the daemon holds the names through its polls:
- * the miss is remembered and the release rescans, at most as often as the
- * rescan interval allows. */
+ * its first miss rescans at once (one rescan per hold), and the strings
+ * handed out before stay valid until the release; a miss that cannot
+ * rescan yet is remembered and the release rescans, at most as often as
+ * the rescan interval allows. */
 START_TEST(test_hold_rescan) {
         static const char *const names[] = { "d.service", "c.service", "b.service", "a.service" };
         char mnt[64], top[128];
@@ -344,11 +346,16 @@ START_TEST(test_hold_rescan) {
         EXPECT(cgroup_names_path(n, a), "/a.service");
         EXPECT_SCANS(n, 1);
 
-        /* Started after the first scan: not seen while held, even though
-         * the interval would allow a rescan; found from the release on. */
+        /* Started after the first scan: named on the poll that meets it. */
         b = mkdir_ino(top, "b.service");
         cgroup_names_hold(n, true);
-        EXPECT(cgroup_names_unit(n, b), NULL);
+        {
+                const char *before = cgroup_names_path(n, a);
+
+                EXPECT(cgroup_names_unit(n, b), "b.service");
+                EXPECT_SCANS(n, 2);
+                EXPECT(before, "/a.service"); /* retired, not freed */
+        }
         EXPECT(cgroup_names_unit(n, a), "a.service");
         cgroup_names_hold(n, false);
         EXPECT_SCANS(n, 2);
@@ -359,16 +366,16 @@ START_TEST(test_hold_rescan) {
         cgroup_names_hold(n, false);
         EXPECT_SCANS(n, 2);
 
-        /* A release without a miss does not rescan. */
+        /* A release without a miss does not rescan; one rescan per hold. */
         c = mkdir_ino(top, "c.service");
         cgroup_names_hold(n, true);
         cgroup_names_hold(n, false);
         EXPECT_SCANS(n, 2);
         cgroup_names_hold(n, true);
-        EXPECT(cgroup_names_unit(n, c), NULL);
+        EXPECT(cgroup_names_unit(n, c), "c.service");
+        EXPECT_SCANS(n, 3);
         cgroup_names_hold(n, false);
         EXPECT_SCANS(n, 3);
-        EXPECT(cgroup_names_unit(n, c), "c.service");
 
         /* Too soon after a scan the release does not rescan, but the miss
          * is kept: a later release, once allowed, rescans without another. */
@@ -435,13 +442,13 @@ START_TEST(test_known_missing) {
         EXPECT(cgroup_names_path(n, gone), NULL);
         EXPECT_SCANS(n, 2);
 
-        /* A unit started now: its miss is new, so the release rescans once,
-         * and from then on it is known. The gone id stays known missing
-         * across that scan. */
+        /* A unit started now: its miss is new, so it rescans once, at
+         * once, and from then on it is known. The gone id stays known
+         * missing across that scan. */
         fresh = mkdir_ino(top, "new.service");
         cgroup_names_hold(n, true);
         EXPECT(cgroup_names_unit(n, gone), NULL);
-        EXPECT(cgroup_names_unit(n, fresh), NULL);
+        EXPECT(cgroup_names_unit(n, fresh), "new.service");
         cgroup_names_hold(n, false);
         EXPECT_SCANS(n, 3);
         for (int i = 0; i < 3; i++) {
@@ -507,22 +514,23 @@ START_TEST(test_known_missing_bounded) {
         ck_assert_ptr_null(cgroup_names_path(n, FAKE_ID(256)));
         ck_assert_uint_eq(cgroup_names_scans(n), 5);
 
-        /* 300 new misses in one poll: the first 256 are judged by the
-         * release's scan, the 44 others (not remembered) by the next. */
+        /* 300 new misses in one poll: the first rescans at once (one
+         * rescan per poll), the next 256 are judged by the release's scan,
+         * the 43 others (not remembered) by the next poll's. */
         hold_miss(n, 1000, 1300);
-        ck_assert_uint_eq(cgroup_names_scans(n), 6);
-        hold_miss(n, 1000, 1256);
-        ck_assert_uint_eq(cgroup_names_scans(n), 6);
-        hold_miss(n, 1256, 1300);
         ck_assert_uint_eq(cgroup_names_scans(n), 7);
-        hold_miss(n, 1256, 1300);
+        hold_miss(n, 1001, 1257);
         ck_assert_uint_eq(cgroup_names_scans(n), 7);
+        hold_miss(n, 1257, 1300); /* 1257 at once, the rest at the release */
+        ck_assert_uint_eq(cgroup_names_scans(n), 9);
+        hold_miss(n, 1257, 1300);
+        ck_assert_uint_eq(cgroup_names_scans(n), 9);
 
         /* The interval holds rescans back, misses or not. */
         cgroup_names_set_rescan_interval(n, 3600ULL * 1000000ULL);
         hold_miss(n, 2000, 2010);
         ck_assert_ptr_null(cgroup_names_path(n, FAKE_ID(3000)));
-        ck_assert_uint_eq(cgroup_names_scans(n), 7);
+        ck_assert_uint_eq(cgroup_names_scans(n), 9);
         cgroup_names_free(n);
 }
 END_TEST
