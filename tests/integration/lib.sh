@@ -116,9 +116,19 @@ isolate_cgroup() {
 }
 
 leave_cgroup() {
+        local pid
+
         [ -n "$TEST_CGROUP" ] || return 0
-        echo $$ >"$TEST_CGROUP_FROM/cgroup.procs" 2>/dev/null
-        rmdir "$TEST_CGROUP" 2>/dev/null
+        # What still runs there (a journald the trap stops next) goes back
+        # too, so that the cgroup can go.
+        while read -r pid; do
+                echo "$pid" >"$TEST_CGROUP_FROM/cgroup.procs" 2>/dev/null
+        done <"$TEST_CGROUP/cgroup.procs"
+        # Processes that just exited may keep it populated a moment.
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+                rmdir "$TEST_CGROUP" 2>/dev/null && break
+                sleep 0.1
+        done
         TEST_CGROUP=
 }
 
