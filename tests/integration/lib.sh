@@ -116,14 +116,16 @@ isolate_cgroup() {
 }
 
 leave_cgroup() {
-        local pid
+        local pid pids
 
         [ -n "$TEST_CGROUP" ] || return 0
         # What still runs there (a journald the trap stops next) goes back
-        # too, so that the cgroup can go.
-        while read -r pid; do
+        # too, so that the cgroup can go. Read the list first: it changes
+        # as processes leave.
+        pids=$(cat "$TEST_CGROUP/cgroup.procs" 2>/dev/null)
+        for pid in $pids; do
                 echo "$pid" >"$TEST_CGROUP_FROM/cgroup.procs" 2>/dev/null
-        done <"$TEST_CGROUP/cgroup.procs"
+        done
         # Processes that just exited may keep it populated a moment.
         for _ in 1 2 3 4 5 6 7 8 9 10; do
                 rmdir "$TEST_CGROUP" 2>/dev/null && break
