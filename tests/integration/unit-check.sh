@@ -5,7 +5,8 @@
 # - ExecStart= names the installed binary;
 # - `systemd-analyze verify` is silent (it needs ExecStart= to exist, so a
 #   copy pointing at the built binary is verified);
-# - `systemd-analyze security --offline=true` exposure is at most 1.0;
+# - `systemd-analyze security --offline=true` exposure is at most 1.0, and
+#   with each optional drop-in the figure its comment states;
 # - the catalog compiles and documents exactly the ids of message-ids.h.
 #
 # usage: unit-check.sh SERVICE_FILE BUILT_BINARY INSTALLED_BINARY SOURCE_ROOT
@@ -64,15 +65,27 @@ else
         fail "exposure $score > $max_exposure"
 fi
 
-# The optional drop-ins must load cleanly on top of the unit; the one for
-# other namespaces grants CAP_SYS_ADMIN, so its exposure is printed.
-for dropin in processes namespaces; do
+# The optional drop-ins must load cleanly on top of the unit; those that
+# grant capabilities state the exposure they lead to ("scores the unit with
+# it X"), which must be what systemd-analyze says.
+for dropin in processes namespaces metrics; do
         rm -rf "$tmp/unit/backlogd.service.d"
         mkdir "$tmp/unit/backlogd.service.d"
         cp "$src/systemd/backlogd-$dropin.conf.example" "$tmp/unit/backlogd.service.d/$dropin.conf"
         verify " with the $dropin drop-in"
-        echo "# with the $dropin drop-in: $(systemd-analyze security --offline=true "$tmp/unit/backlogd.service" 2>&1 |
-                grep 'Overall exposure')"
+        line=$(systemd-analyze security --offline=true "$tmp/unit/backlogd.service" 2>&1 |
+                grep 'Overall exposure')
+        echo "# with the $dropin drop-in: $line"
+        got=$(sed -n 's/.*Overall exposure level for backlogd.service: \([0-9.]*\).*/\1/p' <<<"$line")
+        stated=$(sed 's/^# *//' "$src/systemd/backlogd-$dropin.conf.example" | tr '\n' ' ' |
+                sed -n 's/.*scores the unit with it \([0-9.]*\) .*/\1/p')
+        if [ -z "$stated" ]; then
+                [ "$dropin" = metrics ] || fail "the $dropin drop-in states no exposure"
+        elif [ "$got" = "$stated" ]; then
+                echo "ok - exposure with the $dropin drop-in $got, as its comment states"
+        else
+                fail "exposure with the $dropin drop-in: $got, its comment states $stated"
+        fi
 done
 rm -rf "$tmp/unit/backlogd.service.d"
 
