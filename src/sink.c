@@ -244,7 +244,7 @@ size_t sink_format_message(const Event *e, const EventOwner *o, char *buf, size_
         return escape_text(buf, size, raw);
 }
 
-#define MAX_FIELDS 24
+#define MAX_FIELDS 32
 
 /* One entry's fields, each "NAME=value", packed into one buffer: a value is
  * cut only when the whole entry would not fit. A cgroup path (a Kubernetes
@@ -339,14 +339,19 @@ int sink_event(const Sink *s, const Event *e, const EventOwner *o) {
                 if (e->reminder)
                         field(&f, "BACKLOGD_REMINDER=1");
                 field(&f, "BACKLOGD_UID=%u", l->uid);
-                if (o && o->unit)
+                if (o && o->unit) {
                         field(&f, "BACKLOGD_UNIT=%s", o->unit);
+                        /* journalctl -u UNIT shows the entry next to the
+                         * unit's own log (honoured from uid 0 only). */
+                        field(&f, "OBJECT_SYSTEMD_UNIT=%s", o->unit);
+                }
                 if (o && o->cgroup)
                         field(&f, "BACKLOGD_CGROUP=%s", o->cgroup);
                 if (o && o->user)
                         field(&f, "BACKLOGD_USER=%s", o->user);
                 if (o && o->pid > 0) {
                         field(&f, "BACKLOGD_PID=%d", o->pid);
+                        field(&f, "OBJECT_PID=%d", o->pid);
                         field(&f, "BACKLOGD_COMM=%s", o->comm);
                 }
         }
