@@ -72,9 +72,13 @@ typedef struct Config {
 int config_new_default(Config **ret);
 
 /* Loads and validates path. If the file does not exist and must_exist is
- * false, returns the built-in defaults (with path NULL). Errors: -ENOENT
- * (missing and must_exist), -errno of opening or reading (-EISDIR for a
- * directory, -EFBIG past 1 MiB), -EINVAL for any syntax or validation error.
+ * false, returns the built-in defaults (with path NULL). Only a regular
+ * file (or a symlink to one) is opened, never blocking: a directory is
+ * -EISDIR, a FIFO, socket or device -EBADFD ("FILE: not a regular file").
+ * Errors: -ENOENT (missing and must_exist), -errno of opening or reading,
+ * -EFBIG past 1 MiB, -EINVAL for any syntax or validation error. The text is
+ * parsed in a child process first, so that libconfig's leaks on syntax
+ * errors die with it: failed reloads do not grow the caller.
  * err then reads "FILE:LINE: KEY: message", e.g.
  * "/etc/backlogd/backlogd.conf:4: warn: must be between 1 and 100, not 120";
  * watch entries are named "watch[0].port" (counted from 0), "watch[1]" for a

@@ -67,12 +67,11 @@
 typedef struct MetricsWriter MetricsWriter;
 
 /* path is the target file, e.g. /var/lib/prometheus/node-exporter/backlogd.prom.
- * Its name must end in ".prom" (the collector reads nothing else) and its
- * directory must exist: -EINVAL / -ENOENT / -ENOTDIR with a reason naming
- * the path. The directory is resolved as any path is (a symlink in it is
- * followed); only the final components, the temporary file and the target,
- * are never followed. The temporary file is "<dir>/.<name>.<pid>.tmp"; its
- * name does not end in ".prom", so the collector never reads it. */
+ * Only the path is checked here: absolute, its name ending in ".prom" (the
+ * collector reads nothing else), short enough for the temporary names
+ * (-EINVAL / -ENAMETOOLONG with a reason naming the path). Its directory
+ * need not exist yet: each metrics_commit() looks for it afresh, so the file
+ * appears on the first commit after the directory does. */
 int metrics_writer_new(const char *path, MetricsWriter **ret, ErrBuf *err);
 MetricsWriter *metrics_writer_free(MetricsWriter *m);
 static inline void metrics_writer_freep(MetricsWriter **m) {
@@ -97,16 +96,21 @@ int metrics_add_listener(MetricsWriter *m, const Listener *l, const char *netns,
  * call for the same netns replaces the first. -ENOMEM as above. */
 int metrics_set_counters(MetricsWriter *m, const char *netns, const NetstatCounters *c);
 
-/* Renders the file and replaces the target: writes a temporary file in the
- * same directory, opened O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC and
- * fchmod()ed to 0644 whatever the umask, then rename()s it over the target
- * (a symlink at the target is replaced, not followed). No fsync: after a
- * crash the next poll rewrites the file anyway. On any error the temporary
- * file is removed, the old target stays, and a reason naming the path is put
- * in err. If the temporary name already exists (a crash between open and
- * rename, or something planted there), nothing is opened through it: the
- * stale entry is unlinked (never followed) and -EEXIST returned; the next
- * commit succeeds. Returns the number of bytes written. */
+/* Renders the file and replaces the target, so that no reader ever sees a
+ * partial file and nobody else can keep it from being replaced: writes an
+ * unnamed file in the target's directory (O_TMPFILE), fchmod()ed to 0644
+ * whatever the umask, links it under a random name
+ * "<dir>/.<name>.<16 hex digits>.tmp" (not ending in ".prom", so the
+ * collector never reads it; linkat() never follows an existing entry and
+ * another random name is tried), then rename()s that over the target (a
+ * symlink at the target is replaced, not followed). Where the file system
+ * has no O_TMPFILE, mkostemps() makes the random name, O_EXCL. No fsync:
+ * after a crash the next poll rewrites the file anyway. On any error nothing
+ * new is left in the directory, the old target stays, and a reason naming
+ * the path is put in err: -ENOENT / -ENOTDIR while the directory does not
+ * exist ("PATH: directory DIR: No such file or directory"), -EACCES when it
+ * cannot be written, ... Returns the number of bytes written. A poll that
+ * does not grow the buffers allocates nothing here. */
 int metrics_commit(MetricsWriter *m, double poll_seconds, double now_unix, ErrBuf *err);
 
 /* Renders the same text to f (for tests and tools). Returns the number of

@@ -7,8 +7,13 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "config-parse.h"
 
@@ -324,18 +329,17 @@ int config_parse_string(const char *text, const char *name, Config **ret, ErrBuf
 }
 
 /* The whole file, NUL-terminated; one parse path for files and strings, so
- * that fuzzing config_parse_string() covers config_load(). */
-static int read_text(FILE *f, const char *path, char **ret, ErrBuf *err) {
+ * that fuzzing config_parse_string() covers config_load(). size is what
+ * fstat() said: past the limit nothing is read; the loop still stops at the
+ * limit, since a file may grow while it is read. */
+static int read_text(int fd, const char *path, off_t size, char **ret, ErrBuf *err) {
         _cleanup_(freep) char *buf = NULL;
         size_t n = 0, cap = 0;
-        struct stat st;
 
-        if (fstat(fileno(f), &st) < 0)
-                return errbuf_set(err, -errno, "%s: %s", path, strerror(errno));
-        if (S_ISDIR(st.st_mode))
-                return errbuf_set(err, -EISDIR, "%s: %s", path, strerror(EISDIR));
+        if (size > CONFIG_FILE_MAX)
+                return errbuf_set(err, -EFBIG, "%s: larger than %d bytes", path, CONFIG_FILE_MAX);
         for (;;) {
-                size_t k;
+                ssize_t k;
 
                 if (n == cap) {
                         char *b;
@@ -344,7 +348,7 @@ static int read_text(FILE *f, const char *path, char **ret, ErrBuf *err) {
                          * exactly CONFIG_FILE_MAX bytes from a longer one. */
                         if (cap > CONFIG_FILE_MAX)
                                 return errbuf_set(err, -EFBIG, "%s: larger than %d bytes", path, CONFIG_FILE_MAX);
-                        cap = cap ? cap * 2 : 8192;
+                        cap = cap ? cap * 2 : (size_t) size + 1 > 8192 ? (size_t) size + 1 : 8192;
                         if (cap > CONFIG_FILE_MAX)
                                 cap = CONFIG_FILE_MAX + 1;
                         b = realloc(buf, cap + 1);
@@ -352,13 +356,15 @@ static int read_text(FILE *f, const char *path, char **ret, ErrBuf *err) {
                                 return errbuf_set(err, -ENOMEM, "%s: %s", path, strerror(ENOMEM));
                         buf = b;
                 }
-                k = fread(buf + n, 1, cap - n, f);
-                n += k;
+                k = read(fd, buf + n, cap - n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return errbuf_set(err, -errno, "%s: %s", path, strerror(errno));
                 if (k == 0)
                         break;
+                n += (size_t) k;
         }
-        if (ferror(f))
-                return errbuf_set(err, -EIO, "%s: %s", path, strerror(EIO));
         buf[n] = 0;
         if (memchr(buf, 0, n)) {
                 unsigned line = 1;
@@ -372,22 +378,142 @@ static int read_text(FILE *f, const char *path, char **ret, ErrBuf *err) {
         return 0;
 }
 
-int config_load(const char *path, bool must_exist, Config **ret, ErrBuf *err) {
-        _cleanup_(fclosep) FILE *f = NULL;
-        _cleanup_(freep) char *text = NULL;
+/* systemd's stat_verify_regular(): -EISDIR for a directory (its message is
+ * strerror's, as before), -EBADFD for a FIFO, socket or device. */
+static int verify_regular(const struct stat *st, const char *path, ErrBuf *err) {
+        if (S_ISDIR(st->st_mode))
+                return errbuf_set(err, -EISDIR, "%s: %s", path, strerror(EISDIR));
+        if (!S_ISREG(st->st_mode))
+                return errbuf_set(err, -EBADFD, "%s: not a regular file", path);
+        return 0;
+}
+
+/* Opens path for reading, a regular file only. Nothing else is ever opened:
+ * opening a device can act (it arms /dev/watchdog, rewinds a tape) and
+ * reading a FIFO or /dev/kmsg blocks the loop, so stat() comes first, and
+ * fstat() of the open descriptor then closes the race with a rename in
+ * between; O_NONBLOCK keeps the open and the read of whatever slipped
+ * through that race from blocking, O_NOCTTY a terminal from becoming ours.
+ * Symlinks are followed (no O_NOFOLLOW): administrators link /etc files to
+ * where configuration management keeps them, the file lives in a directory
+ * only root can write, and reading through a link a local user cannot plant
+ * there gives nothing away. -ENOENT (without a message) when path does not
+ * exist and !must_exist. */
+static int open_regular(const char *path, bool must_exist, int *ret_fd, struct stat *ret_st, ErrBuf *err) {
+        _cleanup_(closep) int fd = -1;
+        struct stat st;
         int r;
 
-        f = fopen(path, "re");
-        if (!f) {
-                r = -errno;
-                if (r == -ENOENT && !must_exist) {
-                        r = config_new_default(ret);
-                        return r < 0 ? errbuf_set(err, r, "%s: %s", path, strerror(-r)) : 0;
-                }
-                return errbuf_set(err, r, "%s: %s", path, strerror(-r));
-        }
-        r = read_text(f, path, &text, err);
+        if (stat(path, &st) < 0)
+                goto fail;
+        r = verify_regular(&st, path, err);
         if (r < 0)
                 return r;
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0 || fstat(fd, &st) < 0)
+                goto fail;
+        r = verify_regular(&st, path, err);
+        if (r < 0)
+                return r;
+        *ret_fd = fd;
+        fd = -1;
+        *ret_st = st;
+        return 0;
+
+fail:
+        r = -errno;
+        if (r == -ENOENT && !must_exist)
+                return r;
+        return errbuf_set(err, r, "%s: %s", path, strerror(-r));
+}
+
+/* How long the child of parse_checked() may take: a 1 MiB file parses in
+ * milliseconds. */
+#define CONFIG_CHECK_TIMEOUT_MSEC 10000
+
+typedef struct CheckResult {
+        int r;
+        ErrBuf err;
+} CheckResult;
+
+/* libconfig 1.5 leaks the buffer of a string token that is the parser's
+ * lookahead when it finds a syntax error (`a "<100 kB>";` loses 100 kB), so
+ * every failed reload would grow the daemon for good. The text is therefore
+ * parsed first in a forked child, which reports the outcome through a pipe
+ * and exits, leak and all; the daemon parses only text the child accepted,
+ * and libconfig frees everything on that path (on success and on our own
+ * validation errors alike). The child's message is the one the parent would
+ * have made. A parser that crashes or hangs takes the child with it, not the
+ * daemon. Only when no child can be made (fork() fails) is the text parsed
+ * here directly, leak or not: a reload should not fail for that.
+ * config_parse_string() stays a plain call, for the fuzzer and tests. */
+static int parse_checked(const char *text, const char *path, Config **ret, ErrBuf *err) {
+        _cleanup_(closep) int rfd = -1, wfd = -1;
+        CheckResult res = { .r = -EIO };
+        struct pollfd pfd;
+        int fds[2], status, r;
+        ssize_t n = 0;
+        pid_t pid;
+
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return config_parse_string(text, path, ret, err);
+        rfd = fds[0];
+        wfd = fds[1];
+        pid = fork();
+        if (pid < 0)
+                return config_parse_string(text, path, ret, err);
+        if (pid == 0) {
+                Config *c = NULL;
+
+                res.r = config_parse_string(text, path, &c, &res.err);
+                /* One write of less than PIPE_BUF bytes: all or nothing. */
+                _exit(write(wfd, &res, sizeof(res)) == (ssize_t) sizeof(res) ? 0 : 1);
+        }
+        close(wfd);
+        wfd = -1;
+        pfd = (struct pollfd){ .fd = rfd, .events = POLLIN };
+        do
+                r = poll(&pfd, 1, CONFIG_CHECK_TIMEOUT_MSEC);
+        while (r < 0 && errno == EINTR);
+        if (r > 0)
+                do
+                        n = read(rfd, &res, sizeof(res));
+                while (n < 0 && errno == EINTR);
+        else
+                (void) kill(pid, SIGKILL);
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return errbuf_set(err, -errno, "%s: waiting for the parser: %s", path, strerror(errno));
+        if (r == 0)
+                return errbuf_set(err, -ETIMEDOUT, "%s: parsing took longer than %d s", path,
+                                  CONFIG_CHECK_TIMEOUT_MSEC / 1000);
+        if (WIFSIGNALED(status))
+                return errbuf_set(err, -EINVAL, "%s: the parser was killed by signal %d (%s)", path, WTERMSIG(status),
+                                  strsignal(WTERMSIG(status)));
+        if (n != (ssize_t) sizeof(res) || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return errbuf_set(err, -EIO, "%s: the parser reported nothing", path);
+        if (res.r < 0) {
+                res.err.text[sizeof(res.err.text) - 1] = 0;
+                return errbuf_set(err, res.r, "%s", res.err.text);
+        }
         return config_parse_string(text, path, ret, err);
+}
+
+int config_load(const char *path, bool must_exist, Config **ret, ErrBuf *err) {
+        _cleanup_(closep) int fd = -1;
+        _cleanup_(freep) char *text = NULL;
+        struct stat st = { 0 };
+        int r;
+
+        r = open_regular(path, must_exist, &fd, &st, err);
+        if (r == -ENOENT && !must_exist) {
+                r = config_new_default(ret);
+                return r < 0 ? errbuf_set(err, r, "%s: %s", path, strerror(-r)) : 0;
+        }
+        if (r < 0)
+                return r;
+        r = read_text(fd, path, st.st_size, &text, err);
+        if (r < 0)
+                return r;
+        return parse_checked(text, path, ret, err);
 }

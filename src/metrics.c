@@ -6,8 +6,10 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "metrics.h"
@@ -57,7 +59,10 @@ typedef struct NsCounters {
 
 struct MetricsWriter {
         char *path;
-        char *tmp_path;
+        char *dir;      /* where the temporary files are made */
+        char *tmp_path; /* buffer for a temporary name, tmp_size bytes */
+        size_t tmp_size;
+        uint64_t tmp_seq; /* varies names when getrandom() has nothing */
 
         Record *recs;
         size_t n_recs;
@@ -83,6 +88,7 @@ MetricsWriter *metrics_writer_free(MetricsWriter *m) {
         if (!m)
                 return NULL;
         free(m->path);
+        free(m->dir);
         free(m->tmp_path);
         free(m->recs);
         free(m->paths);
@@ -92,50 +98,38 @@ MetricsWriter *metrics_writer_free(MetricsWriter *m) {
         return NULL;
 }
 
+/* ".<name>." + 16 hex digits + ".tmp" in the directory of the target. */
+#define TMP_EXTRA (2 + 16 + 4)
+
 int metrics_writer_new(const char *path, MetricsWriter **ret, ErrBuf *err) {
         _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
-        _cleanup_(freep) char *dir = NULL;
         const char *slash, *base;
         size_t len;
-        struct stat st;
 
         if (!path || !*path)
                 return errbuf_set(err, -EINVAL, "metrics file: empty path");
+        if (path[0] != '/')
+                return errbuf_set(err, -EINVAL, "%s: not an absolute path", path);
         len = strlen(path);
         slash = strrchr(path, '/');
-        base = slash ? slash + 1 : path;
-        if (len >= PATH_MAX)
+        base = slash + 1;
+        if (len + TMP_EXTRA >= PATH_MAX || strlen(base) + TMP_EXTRA > NAME_MAX)
                 return errbuf_set(err, -ENAMETOOLONG, "%s: path too long", path);
         if (strlen(base) <= strlen(".prom") || strcmp(base + strlen(base) - strlen(".prom"), ".prom") != 0)
                 return errbuf_set(
                         err, -EINVAL,
                         "%s: the name must end in \".prom\": node_exporter's textfile collector reads nothing else",
                         path);
-        if (!slash)
-                dir = strdup(".");
-        else if (slash == path)
-                dir = strdup("/");
-        else
-                dir = strndup(path, (size_t) (slash - path));
-        if (!dir)
-                return -ENOMEM;
-        if (stat(dir, &st) < 0)
-                return errbuf_set(err, -errno, "%s: directory %s: %s", path, dir, strerror(errno));
-        if (!S_ISDIR(st.st_mode))
-                return errbuf_set(err, -ENOTDIR, "%s: %s is not a directory", path, dir);
 
         m = calloc(1, sizeof(*m));
         if (!m)
                 return -ENOMEM;
         m->path = strdup(path);
-        if (!m->path)
+        m->dir = slash == path ? strdup("/") : strndup(path, (size_t) (slash - path));
+        m->tmp_size = len + TMP_EXTRA + 1;
+        m->tmp_path = malloc(m->tmp_size);
+        if (!m->path || !m->dir || !m->tmp_path)
                 return -ENOMEM;
-        if (asprintf(&m->tmp_path, "%.*s.%s.%ld.tmp", (int) (base - path), path, base, (long) getpid()) < 0) {
-                m->tmp_path = NULL;
-                return -ENOMEM;
-        }
-        if (strlen(m->tmp_path) >= PATH_MAX)
-                return errbuf_set(err, -ENAMETOOLONG, "%s: path too long", path);
         *ret = m;
         m = NULL;
         return 0;
@@ -520,41 +514,42 @@ static int write_all(int fd, const char *p, size_t n) {
         return 0;
 }
 
-int metrics_commit(MetricsWriter *m, double poll_seconds, double now_unix, ErrBuf *err) {
-        _cleanup_(closep) int fd = -1;
-        int n, r;
+/* A fresh name for the temporary file: "<dir>/.<name>.<16 hex digits>.tmp".
+ * Random, so nobody can plant anything at it in advance; it does not end in
+ * ".prom", so the collector never reads it. */
+static void tmp_name(MetricsWriter *m) {
+        const char *base = strrchr(m->path, '/') + 1;
+        uint64_t x;
 
-        n = render(m, poll_seconds, now_unix);
-        if (n < 0)
-                return errbuf_set(err, n, "%s: cannot render the metrics: %s", m->path, strerror(-n));
+        if (getrandom(&x, sizeof(x), GRND_NONBLOCK) != (ssize_t) sizeof(x)) {
+                struct timespec ts;
 
-        fd = open(m->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-        if (fd < 0) {
-                r = -errno;
-                if (r == -EEXIST) {
-                        /* Never opened through: unlink() removes a symlink itself. */
-                        (void) unlink(m->tmp_path);
-                        return errbuf_set(err, r,
-                                          "%s: stale temporary file %s removed, not followed; "
-                                          "retrying next poll",
-                                          m->path, m->tmp_path);
-                }
-                return errbuf_set(err, r, "%s: cannot create temporary file %s: %s", m->path, m->tmp_path,
-                                  strerror(-r));
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                x = ((uint64_t) ts.tv_nsec << 32 ^ (uint64_t) ts.tv_sec ^ (uint64_t) getpid() << 16) +
+                    ++m->tmp_seq * 0x9e3779b97f4a7c15ULL;
         }
-        /* The service runs with UMask=0077; node_exporter must read the file. */
-        if (fchmod(fd, 0644) < 0) {
-                r = errbuf_set(err, -errno, "%s: fchmod %s: %s", m->path, m->tmp_path, strerror(errno));
-                goto fail;
-        }
-        r = write_all(fd, m->out.p, (size_t) n);
-        if (r < 0) {
-                r = errbuf_set(err, r, "%s: write %s: %s", m->path, m->tmp_path, strerror(-r));
-                goto fail;
-        }
-        r = close(fd);
-        fd = -1;
-        if (r < 0 && errno != EINTR) {
+        snprintf(m->tmp_path, m->tmp_size, "%.*s.%s.%016" PRIx64 ".tmp", (int) (base - m->path), m->path, base, x);
+}
+
+/* Mode 0644 whatever the umask (the service runs with UMask=0077 and
+ * node_exporter must read the file), then the text. */
+static int fill(MetricsWriter *m, int fd, size_t n, ErrBuf *err) {
+        int r;
+
+        if (fchmod(fd, 0644) < 0)
+                return errbuf_set(err, -errno, "%s: fchmod of the temporary file: %s", m->path, strerror(errno));
+        r = write_all(fd, m->out.p, n);
+        if (r < 0)
+                return errbuf_set(err, r, "%s: write to the temporary file: %s", m->path, strerror(-r));
+        return 0;
+}
+
+/* Closes fd (a close error is a write error on some file systems) and
+ * renames m->tmp_path over the target; on failure removes m->tmp_path. */
+static int close_and_rename(MetricsWriter *m, int fd, size_t n, ErrBuf *err) {
+        int r;
+
+        if (close(fd) < 0 && errno != EINTR) {
                 r = errbuf_set(err, -errno, "%s: close %s: %s", m->path, m->tmp_path, strerror(errno));
                 goto fail;
         }
@@ -562,9 +557,77 @@ int metrics_commit(MetricsWriter *m, double poll_seconds, double now_unix, ErrBu
                 r = errbuf_set(err, -errno, "%s: rename from %s: %s", m->path, m->tmp_path, strerror(errno));
                 goto fail;
         }
-        return n;
+        return (int) n;
 
 fail:
         (void) unlink(m->tmp_path);
         return r;
+}
+
+/* Where O_TMPFILE is missing: mkostemps() picks a random name, creates it
+ * O_EXCL (a symlink there is never followed) and tries other names while
+ * they exist. */
+static int commit_named(MetricsWriter *m, size_t n, ErrBuf *err) {
+        const char *base = strrchr(m->path, '/') + 1;
+        int fd, r;
+
+        snprintf(m->tmp_path, m->tmp_size, "%.*s.%s.XXXXXX.tmp", (int) (base - m->path), m->path, base);
+        fd = mkostemps(m->tmp_path, 4, O_CLOEXEC);
+        if (fd < 0)
+                return errbuf_set(err, -errno,
+                                  errno == ENOENT || errno == ENOTDIR ? "%s: directory %s: %s"
+                                                                      : "%s: cannot create a temporary file in %s: %s",
+                                  m->path, m->dir, strerror(errno));
+        r = fill(m, fd, n, err);
+        if (r < 0) {
+                close(fd);
+                (void) unlink(m->tmp_path);
+                return r;
+        }
+        return close_and_rename(m, fd, n, err);
+}
+
+int metrics_commit(MetricsWriter *m, double poll_seconds, double now_unix, ErrBuf *err) {
+        _cleanup_(closep) int fd = -1;
+        char proc[64];
+        int n, r;
+
+        n = render(m, poll_seconds, now_unix);
+        if (n < 0)
+                return errbuf_set(err, n, "%s: cannot render the metrics: %s", m->path, strerror(-n));
+
+        /* An unnamed file in the directory: nothing is visible, so nothing
+         * is left behind, until it is complete and linked. */
+        fd = open(m->dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+        if (fd < 0) {
+                r = -errno;
+                if (r == -EOPNOTSUPP || r == -EISDIR || r == -EINVAL)
+                        return commit_named(m, (size_t) n, err);
+                if (r == -ENOENT || r == -ENOTDIR)
+                        return errbuf_set(err, r, "%s: directory %s: %s", m->path, m->dir, strerror(-r));
+                return errbuf_set(err, r, "%s: cannot create a temporary file in %s: %s", m->path, m->dir,
+                                  strerror(-r));
+        }
+        r = fill(m, fd, (size_t) n, err);
+        if (r < 0)
+                return r;
+
+        /* linkat(AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; through /proc it
+         * needs nothing. A name that exists (planted, against the odds of 64
+         * random bits) is never followed: linkat() fails, try another. */
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        for (int i = 0; i < 16; i++) {
+                tmp_name(m);
+                r = linkat(AT_FDCWD, proc, AT_FDCWD, m->tmp_path, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
+                if (r != -EEXIST)
+                        break;
+        }
+        if (r == -ENOENT) /* no /proc, or the directory went away: the named way tells which */
+                return commit_named(m, (size_t) n, err);
+        if (r < 0)
+                return errbuf_set(err, r, "%s: cannot link the temporary file into %s: %s", m->path, m->dir,
+                                  strerror(-r));
+        r = fd;
+        fd = -1;
+        return close_and_rename(m, r, (size_t) n, err);
 }

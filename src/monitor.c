@@ -49,13 +49,19 @@ struct Monitor {
         bool fatal;
 };
 
+/* A reload keeps a writer that works for the same path (its buffers are
+ * grown already), and makes the others afresh: a failing writer gets a new
+ * start, and its failure, if it persists, is reported once more. */
 static void apply_metrics(Monitor *m, const Config *old, const Config *c) {
         ErrBuf err = { "" };
 
-        if (old && old->metrics_file && c->metrics_file && strcmp(old->metrics_file, c->metrics_file) == 0)
+        if (old && old->metrics_file && c->metrics_file && strcmp(old->metrics_file, c->metrics_file) == 0 &&
+            m->metrics && m->metrics_error == 0)
                 return;
         m->metrics = metrics_writer_free(m->metrics);
         m->metrics_error = 0;
+        /* Fails only for a path the configuration accepted but the writer
+         * cannot use; a missing directory is metrics_commit()'s to report. */
         if (c->metrics_file && metrics_writer_new(c->metrics_file, &m->metrics, &err) < 0)
                 sink_log(&m->opts.sink, LOG_ERR, NULL, "Not writing metrics: %s", err.text);
 }
@@ -287,12 +293,15 @@ static double clock_seconds(clockid_t clock) {
         return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
+/* Each failure is reported once, when it starts or changes (the directory
+ * missing, then unwritable), and the recovery once; the commit is retried
+ * every poll, so the file appears on the first poll after its directory. */
 static void write_metrics(Monitor *m, double started) {
         ErrBuf err = { "" };
         int r;
 
         r = metrics_commit(m->metrics, clock_seconds(CLOCK_MONOTONIC) - started, clock_seconds(CLOCK_REALTIME), &err);
-        if (r < 0 && !m->metrics_error)
+        if (r < 0 && r != m->metrics_error)
                 sink_log(&m->opts.sink, LOG_ERR, NULL, "Cannot write the metrics file: %s; retrying every poll.",
                          err.text);
         else if (r >= 0 && m->metrics_error)

@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -559,9 +562,11 @@ START_TEST(test_commit_mode_and_content) {
 END_TEST
 
 START_TEST(test_new_errors) {
-        _cleanup_(freep) char *dir = make_dir(), *file = path_in(dir, "plain"), *p = NULL;
+        _cleanup_(freep) char *dir = make_dir(), *file = path_in(dir, "plain"), *p = NULL, *want = NULL;
+        _cleanup_(metrics_writer_freep) MetricsWriter *ok = NULL;
         MetricsWriter *m = NULL;
         ErrBuf err = { 0 };
+        char longname[256];
 
         ck_assert_int_eq(metrics_writer_new("", &m, &err), -EINVAL);
         ck_assert_int_eq(metrics_writer_new("/tmp/backlogd.txt", &m, &err), -EINVAL);
@@ -569,52 +574,238 @@ START_TEST(test_new_errors) {
                                    "node_exporter's textfile collector reads nothing else");
         ck_assert_int_eq(metrics_writer_new("/tmp/", &m, &err), -EINVAL);
         ck_assert_int_eq(metrics_writer_new("/tmp/.prom", &m, &err), -EINVAL);
-        ck_assert_int_eq(metrics_writer_new("/nonexistent-backlogd/x.prom", &m, &err), -ENOENT);
-        ck_assert_str_eq(err.text, "/nonexistent-backlogd/x.prom: directory /nonexistent-backlogd: "
-                                   "No such file or directory");
-        write_text(file, "x");
-        ck_assert_int_ge(asprintf(&p, "%s/x.prom", file), 0);
-        ck_assert_int_eq(metrics_writer_new(p, &m, &err), -ENOTDIR);
+        ck_assert_int_eq(metrics_writer_new("backlogd.prom", &m, &err), -EINVAL);
+        ck_assert_str_eq(err.text, "backlogd.prom: not an absolute path");
+        /* the temporary names must fit in NAME_MAX too */
+        memset(longname, 'x', sizeof(longname));
+        snprintf(longname + 240, sizeof(longname) - 240, ".prom");
+        ck_assert_int_ge(asprintf(&p, "/tmp/%s", longname), 0);
+        ck_assert_int_eq(metrics_writer_new(p, &m, &err), -ENAMETOOLONG);
         ck_assert_ptr_null(m);
+
+        /* A directory that does not exist, or is a file, is not the
+         * writer's business but the commit's (see test_dir_appears). */
+        ck_assert_int_eq(metrics_writer_new("/nonexistent-backlogd/x.prom", &ok, &err), 0);
+        ok = metrics_writer_free(ok);
+        write_text(file, "x");
+        free(p);
+        ck_assert_int_ge(asprintf(&p, "%s/x.prom", file), 0);
+        ck_assert_int_eq(metrics_writer_new(p, &ok, &err), 0);
+        metrics_begin(ok);
+        ck_assert_int_eq(metrics_commit(ok, 0, 1, &err), -ENOTDIR);
+        ck_assert_int_ge(asprintf(&want, "%s: directory %s: Not a directory", p, file), 0);
+        ck_assert_str_eq(err.text, want);
+        ck_assert_int_eq(count_entries(dir), 1);
         unlink(file);
         rmdir(dir);
 }
 END_TEST
 
-/* A symlink planted at the temporary name is not followed: the commit fails,
- * its target is untouched, the old file stays; the next commit works. */
-START_TEST(test_tmp_symlink_not_followed) {
+/* The directory is missing when the writer is made: commits fail with
+ * ENOENT and leave nothing anywhere, the first commit after it is created
+ * succeeds, and it may go and come back. */
+START_TEST(test_dir_appears) {
         _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
-        _cleanup_(freep) char *dir = make_dir(), *target = NULL, *victim = NULL, *tmp = NULL, *text = NULL;
+        _cleanup_(freep) char *dir = make_dir(), *sub = path_in(dir, "sub"), *target = path_in(sub, "backlogd.prom"),
+                              *want = NULL;
         ErrBuf err = { 0 };
         struct stat st;
-        int r;
 
-        m = writer_in(dir, &target);
+        ck_assert_int_eq(metrics_writer_new(target, &m, &err), 0);
         metrics_begin(m);
-        ck_assert_int_gt(metrics_commit(m, 0, 1, &err), 0);
+        ck_assert_int_eq(metrics_commit(m, 0, 1, &err), -ENOENT);
+        ck_assert_int_ge(asprintf(&want, "%s: directory %s: No such file or directory", target, sub), 0);
+        ck_assert_str_eq(err.text, want);
+        ck_assert_int_eq(count_entries(dir), 0);
 
-        victim = path_in(dir, "victim");
+        ck_assert_int_eq(mkdir(sub, 0755), 0);
+        ck_assert_int_gt(metrics_commit(m, 0, 2, &err), 0);
+        assert_committed(target, "2.000");
+        ck_assert_int_eq(lstat(target, &st), 0);
+        ck_assert_msg(S_ISREG(st.st_mode) && (st.st_mode & 07777) == 0644, "mode %o", (unsigned) st.st_mode);
+        ck_assert_int_eq(count_entries(sub), 1);
+
+        ck_assert_int_eq(unlink(target), 0);
+        ck_assert_int_eq(rmdir(sub), 0);
+        ck_assert_int_eq(metrics_commit(m, 0, 3, &err), -ENOENT);
+        ck_assert_str_eq(err.text, want);
+        ck_assert_int_eq(mkdir(sub, 0755), 0);
+        ck_assert_int_gt(metrics_commit(m, 0, 4, &err), 0);
+        assert_committed(target, "4.000");
+        ck_assert_int_eq(count_entries(sub), 1);
+        unlink(target);
+        rmdir(sub);
+        rmdir(dir);
+}
+END_TEST
+
+/* plant(dir, name, victim): a symlink to victim at dir/name. */
+static void plant(const char *dir, const char *name, const char *victim) {
+        _cleanup_(freep) char *p = path_in(dir, name);
+
+        ck_assert_msg(symlink(victim, p) == 0, "symlink %s: %s", p, strerror(errno));
+}
+
+/* Symlinks planted at every name the old scheme used (".NAME.<PID>.tmp",
+ * for this process and its neighbours), at mkostemps()'s template and at
+ * random names of the new form never block a commit, and nothing is
+ * followed: the victim keeps its content, the links stay as they were. */
+START_TEST(test_planted_names_never_block) {
+        _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
+        _cleanup_(freep) char *dir = make_dir(), *target = NULL, *vdir = make_dir(), *victim = path_in(vdir, "victim"),
+                              *text = NULL;
+        ErrBuf err = { 0 };
+        char name[64], stamp[16];
+        struct stat st;
+        int planted = 0, r;
+        pid_t pid = getpid();
+
         write_text(victim, "precious\n");
-        ck_assert_int_ge(asprintf(&tmp, "%s/.backlogd.prom.%ld.tmp", dir, (long) getpid()), 0);
-        ck_assert_int_eq(symlink(victim, tmp), 0);
+        m = writer_in(dir, &target);
+        for (long p = (long) pid - 64; p <= (long) pid + 64; p++) {
+                if (p <= 0)
+                        continue;
+                snprintf(name, sizeof(name), ".backlogd.prom.%ld.tmp", p);
+                plant(dir, name, victim);
+                planted++;
+        }
+        if ((long) getppid() < (long) pid - 64 || (long) getppid() > (long) pid + 64) {
+                snprintf(name, sizeof(name), ".backlogd.prom.%ld.tmp", (long) getppid());
+                plant(dir, name, victim);
+                planted++;
+        }
+        plant(dir, ".backlogd.prom.XXXXXX.tmp", victim);
+        planted++;
+        srand((unsigned) pid);
+        for (int i = 0; i < 256; i++) {
+                snprintf(name, sizeof(name), ".backlogd.prom.%08x%08x.tmp", (unsigned) rand(), (unsigned) rand());
+                plant(dir, name, victim);
+                planted++;
+        }
+        /* a dangling one too */
+        plant(dir, ".backlogd.prom.0.tmp", "/nonexistent-backlogd-victim");
+        planted++;
 
-        r = metrics_commit(m, 0, 2, &err);
-        ck_assert_int_eq(r, -EEXIST);
-        ck_assert_ptr_nonnull(strstr(err.text, "stale temporary file"));
+        for (int k = 1; k <= 20; k++) {
+                metrics_begin(m);
+                r = metrics_commit(m, 0, k, &err);
+                ck_assert_msg(r > 0, "commit %d: %d %s", k, r, err.text);
+                snprintf(stamp, sizeof(stamp), "%d.000", k);
+                assert_committed(target, stamp);
+        }
+        ck_assert_int_eq(lstat(target, &st), 0);
+        ck_assert(S_ISREG(st.st_mode));
         text = read_file(victim, NULL);
         ck_assert_str_eq(text, "precious\n");
         ck_assert_int_eq(lstat(victim, &st), 0);
-        ck_assert_int_eq(st.st_size, 9);
+        ck_assert_int_eq(st.st_nlink, 1);
+        ck_assert_int_eq(lstat("/nonexistent-backlogd-victim", &st), -1);
+        /* the target and the links, nothing else */
+        ck_assert_int_eq(count_entries(dir), planted + 1);
+        {
+                _cleanup_(freep) char *cmd = NULL;
+
+                ck_assert_int_ge(asprintf(&cmd, "rm -rf -- '%s' '%s'", dir, vdir), 0);
+                ck_assert_int_eq(system(cmd), 0);
+        }
+}
+END_TEST
+
+/* Without /proc (a tmpfs over it, in a private mount namespace) the
+ * O_TMPFILE cannot be linked, and the commit takes the named way, which
+ * file systems without O_TMPFILE take too: same result, a planted symlink at
+ * the old name is not followed, the mode is 0644, nothing is left. Root. */
+START_TEST(test_named_fallback) {
+        _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
+        _cleanup_(freep) char *dir = make_dir(), *target = NULL, *victim = NULL, *text = NULL;
+        ErrBuf err = { 0 };
+        char name[64];
+        int status;
+        pid_t pid;
+
+        m = writer_in(dir, &target);
+        add_fixed(m, NULL);
+        victim = path_in(dir, "victim");
+        write_text(victim, "precious\n");
+        snprintf(name, sizeof(name), ".backlogd.prom.%ld.tmp", (long) getpid());
+        plant(dir, name, victim);
+        plant(dir, ".backlogd.prom.XXXXXX.tmp", victim);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                struct stat st;
+
+                umask(0077);
+                if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+                    mount("tmpfs", "/proc", "tmpfs", 0, NULL) < 0)
+                        _exit(99);
+                if (stat("/proc/self/fd", &st) == 0)
+                        _exit(98);
+                for (int k = 1; k <= 5; k++)
+                        if (metrics_commit(m, 0, k, &err) <= 0) {
+                                fprintf(stderr, "commit %d: %s\n", k, err.text);
+                                _exit(k);
+                        }
+                _exit(0);
+        }
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+        assert_committed(target, "5.000");
+        {
+                struct stat st;
+
+                ck_assert_int_eq(lstat(target, &st), 0);
+                ck_assert_msg(S_ISREG(st.st_mode) && (st.st_mode & 07777) == 0644, "mode %o", (unsigned) st.st_mode);
+        }
+        text = read_file(victim, NULL);
+        ck_assert_str_eq(text, "precious\n");
+        ck_assert_int_eq(count_entries(dir), 4); /* target, victim, two links */
+        {
+                _cleanup_(freep) char *cmd = NULL;
+
+                ck_assert_int_ge(asprintf(&cmd, "rm -rf -- '%s'", dir), 0);
+                ck_assert_int_eq(system(cmd), 0);
+        }
+}
+END_TEST
+
+/* Failed commits leave nothing behind: not when the temporary file cannot
+ * be written (a file size limit), not when the rename fails (a directory at
+ * the target). */
+START_TEST(test_failed_commit_leaves_nothing) {
+        _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
+        _cleanup_(freep) char *dir = make_dir(), *target = NULL;
+        ErrBuf err = { 0 };
+        int status;
+        pid_t pid;
+
+        m = writer_in(dir, &target);
+        add_fixed(m, NULL);
+        ck_assert_int_gt(metrics_commit(m, 0, 1, &err), 0);
+
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                struct rlimit rl = { 16, 16 };
+
+                signal(SIGXFSZ, SIG_IGN);
+                if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
+                        _exit(99);
+                if (metrics_commit(m, 0, 2, &err) != -EFBIG)
+                        _exit(1);
+                _exit(strstr(err.text, ": write to the temporary file: File too large") ? 0 : 2);
+        }
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
         assert_committed(target, "1.000");
-        ck_assert_int_eq(lstat(tmp, &st), -1); /* the link itself was removed */
+        ck_assert_int_eq(count_entries(dir), 1);
 
-        /* a dangling symlink (target file absent) is not followed either */
-        unlink(victim);
-        ck_assert_int_eq(symlink(victim, tmp), 0);
-        ck_assert_int_eq(metrics_commit(m, 0, 3, &err), -EEXIST);
-        ck_assert_int_eq(lstat(victim, &st), -1);
-
+        ck_assert_int_eq(unlink(target), 0);
+        ck_assert_int_eq(mkdir(target, 0755), 0);
+        ck_assert_int_eq(metrics_commit(m, 0, 3, &err), -EISDIR);
+        ck_assert_msg(strstr(err.text, ": Is a directory"), "%s", err.text);
+        ck_assert_int_eq(count_entries(dir), 1);
+        ck_assert_int_eq(rmdir(target), 0);
         ck_assert_int_gt(metrics_commit(m, 0, 4, &err), 0);
         assert_committed(target, "4.000");
         ck_assert_int_eq(count_entries(dir), 1);
@@ -667,8 +858,7 @@ START_TEST(test_unwritable_dir) {
                 r = metrics_commit(m, 0, 2, &err);
                 if (r != -EACCES)
                         _exit(1);
-                if (asprintf(&want, "%s: cannot create temporary file %s/.backlogd.prom.%ld.tmp: Permission denied",
-                             target, dir, (long) getppid()) < 0 ||
+                if (asprintf(&want, "%s: cannot create a temporary file in %s: Permission denied", target, dir) < 0 ||
                     strcmp(err.text, want) != 0) {
                         fprintf(stderr, "unexpected reason: %s\n", err.text);
                         _exit(2);
@@ -910,12 +1100,17 @@ Suite *test_suite(void) {
         tcase_add_test(tc, test_promtool);
         tcase_add_test(tc, test_commit_mode_and_content);
         tcase_add_test(tc, test_new_errors);
-        tcase_add_test(tc, test_tmp_symlink_not_followed);
+        tcase_add_test(tc, test_dir_appears);
+        tcase_add_test(tc, test_planted_names_never_block);
+        tcase_add_test(tc, test_failed_commit_leaves_nothing);
         tcase_add_test(tc, test_target_symlink_replaced);
         tcase_add_test(tc, test_unwritable_dir);
         tcase_add_test(tc, test_atomic_replace);
         tcase_add_test(tc, test_no_alloc_steady_state);
         tcase_add_test(tc, test_scale_10k);
+        suite_add_tcase(s, tc);
+        tc = tcase_create_root();
+        tcase_add_test(tc, test_named_fallback);
         suite_add_tcase(s, tc);
         return s;
 }
