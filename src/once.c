@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 
 #include "cgroup.h"
 #include "describe.h"
+#include "escape.h"
 #include "netns.h"
 #include "once.h"
 #include "policy.h"
@@ -34,11 +36,26 @@ typedef struct Once {
         size_t n_users, cap_users;
 } Once;
 
+/* "backlogd: ..." on stderr, escaped: namespace paths and error texts may
+ * carry names a local user chose. */
+static void say(const char *fmt, ...) _printf_(1, 2);
+static void say(const char *fmt, ...) {
+        char raw[1024];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(raw, sizeof(raw), fmt, ap);
+        va_end(ap);
+        fputs("backlogd: ", stderr);
+        escape_text_fputs(raw, stderr);
+        fputc('\n', stderr);
+}
+
 static void warn(Once *w, const Space *s, const char *what, const char *text) {
         if (s && s->path)
-                fprintf(stderr, "backlogd: network namespace %s: %s%s\n", s->name, text, what);
+                say("network namespace %s: %s%s", s->name, text, what);
         else
-                fprintf(stderr, "backlogd: %s%s\n", text, what);
+                say("%s%s", text, what);
         w->failed = true;
 }
 
@@ -84,8 +101,8 @@ static void open_namespaces(Once *w) {
                 Space *s = NULL;
 
                 if (f->error < 0) {
-                        fprintf(stderr, "backlogd: network namespace %s: %s\n", f->path,
-                                f->error == -ENOTTY ? "not a network namespace file" : strerror(-f->error));
+                        say("network namespace %s: %s", f->path,
+                            f->error == -ENOTTY ? "not a network namespace file" : strerror(-f->error));
                         w->failed = true;
                         continue;
                 }
@@ -93,13 +110,13 @@ static void open_namespaces(Once *w) {
                         continue; /* shown as the host */
                 r = space_new_file(f->path, f->name, w->self_fd, w->self_inode, &s, &err);
                 if (r == -ENOTRECOVERABLE) {
-                        fprintf(stderr, "backlogd: %s\n", err.text);
+                        say("%s", err.text);
                         exit(EXIT_FAILURE);
                 }
                 if (r < 0) {
                         /* Not shown at all: an empty entry would look like
                          * an empty namespace. */
-                        fprintf(stderr, "backlogd: %s\n", err.text);
+                        say("%s", err.text);
                         w->failed = true;
                         continue;
                 }
