@@ -19,6 +19,7 @@ typedef struct OnceOptions {
         char *const *netns; /* --netns files and patterns, added to the configuration's */
         size_t n_netns;
         bool unix_listeners; /* --unix */
+        bool processes;      /* --processes: name the processes of listeners in trouble */
         bool json;
         const char *record_path; /* --record: the host's dump into this file */
 } OnceOptions;

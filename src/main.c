@@ -26,6 +26,7 @@ static struct {
         bool json;
         bool check_config;
         bool unix_listeners;
+        bool processes;
         PortRange ports[MAX_PORT_ARGS];
         size_t n_ports;
         char *netns[MAX_NETNS_ARGS];
@@ -53,7 +54,8 @@ static void help(void) {
                "      --once               print every listener's queue and the host counters, exit\n"
                "      --json               with --once: print one JSON object\n"
                "  -p, --port=N|N-M         with --once: only these ports (repeatable)\n"
-               "  -u, --unix               with --once: also UNIX stream listeners\n"
+               "  -u, --unix               with --once: also UNIX stream and seqpacket listeners\n"
+               "  -P, --processes          with --once: name the processes of listeners in trouble\n"
                "  -n, --netns=FILE|GLOB    with --once: also this network namespace (repeatable)\n"
                "  -i, --interval=SECONDS   seconds between polls (overrides the file)\n"
                "      --log-target=TARGET  auto, journal or console (default auto)\n"
@@ -123,6 +125,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "json", no_argument, NULL, ARG_JSON },
                 { "port", required_argument, NULL, 'p' },
                 { "unix", no_argument, NULL, 'u' },
+                { "processes", no_argument, NULL, 'P' },
                 { "netns", required_argument, NULL, 'n' },
                 { "interval", required_argument, NULL, 'i' },
                 { "log-target", required_argument, NULL, ARG_LOG_TARGET },
@@ -136,7 +139,7 @@ static int parse_argv(int argc, char *argv[]) {
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "c:p:i:n:udhV", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "c:p:i:n:uPdhV", options, NULL)) >= 0)
                 switch (c) {
                 case 'c':
                         arg.config_path = optarg;
@@ -162,6 +165,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case 'u':
                         arg.unix_listeners = true;
+                        break;
+                case 'P':
+                        arg.processes = true;
                         break;
                 case 'n':
                         if (arg.n_netns == MAX_NETNS_ARGS) {
@@ -215,8 +221,9 @@ static int parse_argv(int argc, char *argv[]) {
                 fputs("backlogd: --once and --check-config exclude each other\n", stderr);
                 return EX_USAGE;
         }
-        if (!arg.once && (arg.json || arg.n_ports > 0 || arg.record_path || arg.unix_listeners || arg.n_netns > 0)) {
-                fputs("backlogd: --json, --port, --unix, --netns and --record need --once\n", stderr);
+        if (!arg.once && (arg.json || arg.n_ports > 0 || arg.record_path || arg.unix_listeners || arg.n_netns > 0 ||
+                          arg.processes)) {
+                fputs("backlogd: --json, --port, --unix, --processes, --netns and --record need --once\n", stderr);
                 return EX_USAGE;
         }
         return -1;
@@ -262,6 +269,7 @@ static int run_once(void) {
                 .netns = arg.netns,
                 .n_netns = arg.n_netns,
                 .unix_listeners = arg.unix_listeners,
+                .processes = arg.processes,
                 .json = arg.json,
                 .record_path = arg.record_path,
         });

@@ -209,7 +209,7 @@ static void resolve(Once *w, CgroupNames *cgroups, UserNames *users, ProcessFind
                 /* The process only for listeners in trouble: the ones a
                  * person will want to find (a bounded scan of /proc). */
                 wt = config_match(c, l, in->unit, snapshot_netns_name(s, l->netns));
-                if (l->inode != 0 &&
+                if (w->o->processes && l->inode != 0 &&
                     (policy_classify(l, wt ? wt->warn : c->warn) != STATE_OK || (l->has_drops && l->drops > 0)) &&
                     process_find(processes, l->inode, &in->pid, in->comm) < 0)
                         in->pid = 0;

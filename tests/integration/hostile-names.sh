@@ -84,7 +84,7 @@ check "the hostile process's comm" "$(od -An -c /proc/$HOSTILE/comm | tr -s ' ')
         "$(printf '%s\n' $'\x1b[2J\nfull: evil' | od -An -c | tr -s ' ')"
 
 # --- backlogd --once --unix: the table -----------------------------------
-run_backlogd "$TEST_TMP/once.txt" --once --unix
+run_backlogd "$TEST_TMP/once.txt" --once --unix --processes
 rows=$(awk 'NR > 1 && /^$/ { exit } NR > 1' "$TEST_TMP/once.txt")
 check "table: one line per listener" "$(printf '%s\n' "$rows" | wc -l)" 2
 check "table: lines with ESC" "$(grep -c $'\x1b' "$TEST_TMP/once.txt")" 0
@@ -98,7 +98,7 @@ check "table: the owner" "$(grep -cF -- "$SHOWN_COMM, pid $HOSTILE" "$TEST_TMP/o
 check "table: no forged row" "$(grep -c '^full: ' "$TEST_TMP/once.txt")" 0
 
 # --- backlogd --once --unix --json -----------------------------------------
-run_backlogd "$TEST_TMP/once.json" --once --unix --json
+run_backlogd "$TEST_TMP/once.json" --once --unix --json --processes
 # Strict UTF-8 on stdin, whatever the locale.
 PYTHONIOENCODING=utf-8:strict "$PYTHON" -c 'import json,sys; json.load(sys.stdin)' <"$TEST_TMP/once.json"
 check "json: parses" "$?" 0

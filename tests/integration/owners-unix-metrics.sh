@@ -79,11 +79,15 @@ PHP=$!
 TEST_PIDS+=("$PHP")
 wait_lines "$TEST_TMP/php.out" '^ready$' 1 10 "$PHP"
 
-run_backlogd "$TEST_TMP/once.json" --once --json -c "$TEST_TMP/backlogd.conf"
+run_backlogd "$TEST_TMP/once.json" --once --json --processes -c "$TEST_TMP/backlogd.conf"
 check "--once: unit of 8080" "$(json_get "$TEST_TMP/once.json" '[l.get("unit") for l in j["listeners"] if l["port"] == 8080][0]')" "$SCOPE"
 check "--once: cgroup of 8080" "$(json_get "$TEST_TMP/once.json" '[l.get("cgroup") for l in j["listeners"] if l["port"] == 8080][0]')" "$CG_PATH"
 check "--once: pid of 8080" "$(json_get "$TEST_TMP/once.json" '[l.get("pid") for l in j["listeners"] if l["port"] == 8080][0]')" "$API"
 check "--once: comm of 8080" "$(json_get "$TEST_TMP/once.json" '[l.get("comm") for l in j["listeners"] if l["port"] == 8080][0]')" python3
+# Without --processes, no scan of /proc (as ss without -p): no pid.
+run_backlogd "$TEST_TMP/once-np.json" --once --json -c "$TEST_TMP/backlogd.conf"
+check "--once without --processes: no pid" \
+        "$(json_get "$TEST_TMP/once-np.json" '[l.get("pid") for l in j["listeners"] if l["port"] == 8080][0]')" None
 check "--once: user of 8080" "$(json_get "$TEST_TMP/once.json" '[l.get("user") for l in j["listeners"] if l["port"] == 8080][0]')" root
 check "--once: the UNIX listener" \
         "$(json_get "$TEST_TMP/once.json" '[(l["family"], l["depth"], l["backlog"], l["state"]) for l in j["listeners"] if l["address"] == "'"$TEST_TMP/php.sock"'"][0]')" \
