@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "event.h"
+#include "levels.h"
 #include "netstat.h"
 #include "rate.h"
 #include "snapshot.h"
@@ -27,19 +28,6 @@
 #define POLICY_BURST 4
 #define POLICY_TOKEN_USEC (15ULL * 1000000ULL)
 #define POLICY_DROPS_USEC RATE_PERIOD_USEC
-
-typedef enum ListenState {
-        STATE_OK,
-        STATE_HIGH,
-        STATE_FULL,
-} ListenState;
-
-const char *listen_state_name(ListenState s); /* "ok", "high", "full" */
-
-/* The state a listener is in with the given warn level, ignoring any
- * history (what --once shows): full if depth >= capacity, high if fill >=
- * warn, ok otherwise. */
-ListenState policy_classify(const Listener *l, unsigned warn);
 
 typedef struct Policy Policy;
 

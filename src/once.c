@@ -210,7 +210,7 @@ static void resolve(Once *w, CgroupNames *cgroups, UserNames *users, ProcessFind
                  * person will want to find (a bounded scan of /proc). */
                 wt = config_match(c, l, in->unit, snapshot_netns_name(s, l->netns));
                 if (w->o->processes && l->inode != 0 &&
-                    (policy_classify(l, wt ? wt->warn : c->warn) != STATE_OK || (l->has_drops && l->drops > 0)) &&
+                    (levels_classify(l, wt ? wt->warn : c->warn) != STATE_OK || (l->has_drops && l->drops > 0)) &&
                     process_find(processes, l->inode, &in->pid, in->comm) < 0)
                         in->pid = 0;
         }

@@ -86,47 +86,12 @@ struct Policy {
         size_t cur; /* index into ns of the namespace being observed */
 };
 
-static const char *const listen_state_names[] = {
-        [STATE_OK] = "ok",
-        [STATE_HIGH] = "high",
-        [STATE_FULL] = "full",
-};
-
-const char *listen_state_name(ListenState s) {
-        if ((unsigned) s >= ELEMENTSOF(listen_state_names))
-                return NULL;
-        return listen_state_names[s];
-}
-
-static bool fill_at_least(const Listener *l, unsigned pct) {
-        return (uint64_t) l->depth * 100 >= (uint64_t) pct * listener_capacity(l);
-}
-
-ListenState policy_classify(const Listener *l, unsigned warn) {
-        if (listener_is_full(l))
-                return STATE_FULL;
-        if (fill_at_least(l, warn))
-                return STATE_HIGH;
-        return STATE_OK;
-}
-
 static ListenState classify_from(ListenState st, const Listener *l, const Watch *w) {
-        if (listener_is_full(l))
-                return STATE_FULL;
-        if (st == STATE_OK)
-                return fill_at_least(l, w->warn) ? STATE_HIGH : STATE_OK;
-        /* raised: stays raised until fill < clear */
-        return fill_at_least(l, w->clear) ? STATE_HIGH : STATE_OK;
+        return levels_step(st, l, w->warn, w->clear);
 }
 
-/* The same levels and hysteresis for the SYN queue, against the same
- * capacity (the kernel compares the SYN queue with the same limit). */
 static ListenState classify_syn(ListenState st, const Listener *l, const Watch *w) {
-        uint64_t cap = listener_capacity(l), pct = st == STATE_OK ? w->warn : w->clear;
-
-        if (l->syn_depth >= cap)
-                return STATE_FULL;
-        return (uint64_t) l->syn_depth * 100 >= pct * cap ? STATE_HIGH : STATE_OK;
+        return levels_step_syn(st, l, w->warn, w->clear);
 }
 
 int policy_new(Policy **ret) {

@@ -70,7 +70,7 @@ static unsigned warn_for(const Snapshot *s, const Config *c, const Listener *l) 
 }
 
 static ListenState state_of(const Snapshot *s, const Config *c, const Listener *l) {
-        return policy_classify(l, warn_for(s, c, l));
+        return levels_classify(l, warn_for(s, c, l));
 }
 
 static bool troubled(const Snapshot *s, const Config *c, const Listener *l) {

@@ -167,23 +167,23 @@ END_TEST
 START_TEST(test_classify) {
         Listener l = mk(0, 1, 80, 7, 9); /* capacity 10 */
 
-        ck_assert_int_eq(policy_classify(&l, 80), STATE_OK);
+        ck_assert_int_eq(levels_classify(&l, 80), STATE_OK);
         l.depth = 8;
-        ck_assert_int_eq(policy_classify(&l, 80), STATE_HIGH);
-        ck_assert_int_eq(policy_classify(&l, 81), STATE_OK);
+        ck_assert_int_eq(levels_classify(&l, 80), STATE_HIGH);
+        ck_assert_int_eq(levels_classify(&l, 81), STATE_OK);
         l.depth = 9;
-        ck_assert_int_eq(policy_classify(&l, 80), STATE_HIGH);
+        ck_assert_int_eq(levels_classify(&l, 80), STATE_HIGH);
         l.depth = 10;
-        ck_assert_int_eq(policy_classify(&l, 80), STATE_FULL);
+        ck_assert_int_eq(levels_classify(&l, 80), STATE_FULL);
         l.depth = 11;
-        ck_assert_int_eq(policy_classify(&l, 100), STATE_FULL);
+        ck_assert_int_eq(levels_classify(&l, 100), STATE_FULL);
         l = mk(0, 1, 80, 1, 0); /* listen(0) holds one */
-        ck_assert_int_eq(policy_classify(&l, 80), STATE_FULL);
+        ck_assert_int_eq(levels_classify(&l, 80), STATE_FULL);
         l.depth = 0;
-        ck_assert_int_eq(policy_classify(&l, 80), STATE_OK);
+        ck_assert_int_eq(levels_classify(&l, 80), STATE_OK);
         /* no overflow with huge numbers */
         l = mk(0, 1, 80, 4000000000U, 4294967295U);
-        ck_assert_int_eq(policy_classify(&l, 80), STATE_HIGH);
+        ck_assert_int_eq(levels_classify(&l, 80), STATE_HIGH);
 }
 END_TEST
 
