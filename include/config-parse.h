@@ -41,6 +41,11 @@ int config_get_int(const ConfigParser *p, const config_setting_t *s, int idx, lo
 /* The string s holds (owned by libconfig), if it is one. idx as above. */
 int config_get_string(const ConfigParser *p, const config_setting_t *s, int idx, const char **ret);
 
+/* The clear of a level whose warn was given without a clear: inherited (the
+ * default, or the top level's for a watch entry) when it is below warn, else
+ * three quarters of warn rounded down, at least 1. */
+unsigned config_clear_for_warn(unsigned warn, unsigned inherited);
+
 /* config-watch.c. The `watch` list into c->watch: each entry inherits
  * c->warn and c->clear, so parse those first. The `namespaces` list into
  * c->namespaces. On failure c holds what was copied so far, for

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "snapshot.h"
 #include "util.h"
@@ -130,3 +131,21 @@ bool config_wants_unix(const Config *c);
  * number written to ret (at most max), 0 meaning "all ports" (no watch
  * list, or an entry without ports, or more ranges than max). */
 size_t config_port_ranges(const Config *c, PortRange *ret, size_t max);
+
+/* Who the shipped service runs backlogd as, for config_reader_denied(). */
+typedef enum ConfigReader {
+        CONFIG_READER_ROOT,      /* uid 0, gid 0, no capability (backlogd.service) */
+        CONFIG_READER_TRANSIENT, /* a transient uid and gid that own no file
+                                  * (backlogd-unprivileged.conf.example) */
+} ConfigReader;
+
+/* Whether the permission bits keep who from reading the file at path: each
+ * directory on the way to it (after resolving links) must grant search and
+ * the file read, to the owner, group or other class that applies to who, as
+ * for any process without CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH.
+ * Supplementary groups, ACLs and the unit's own file system view
+ * (ProtectHome=, PrivateTmp=) are not taken into account. Returns 1 when
+ * denied, with the path of the file or directory that denies (allocated)
+ * and its stat in ret_where and ret_st; 0 when readable; -errno when path
+ * or one of its directories cannot be resolved or stat()ed. */
+int config_reader_denied(const char *path, ConfigReader who, char **ret_where, struct stat *ret_st);

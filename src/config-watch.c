@@ -98,8 +98,7 @@ static int get_pattern(const ConfigParser *p, const config_setting_t *s, int idx
 }
 
 static int parse_watch_entry(const ConfigParser *p, const config_setting_t *g, int idx, const Config *c, Watch *w) {
-        const config_setting_t *port = NULL, *ports = NULL, *warn = NULL, *clear = NULL, *unix_sel = NULL,
-                               *unit_sel = NULL;
+        const config_setting_t *port = NULL, *ports = NULL, *clear = NULL, *unix_sel = NULL, *unit_sel = NULL;
         unsigned line = config_setting_source_line(g);
         char q[48];
         int n, r;
@@ -184,7 +183,6 @@ static int parse_watch_entry(const ConfigParser *p, const config_setting_t *g, i
                         r = config_get_int(p, s, idx, 2, 100, &w->warn);
                         if (r < 0)
                                 return r;
-                        warn = s;
                 } else if (strcmp(key, "clear") == 0) {
                         r = config_get_int(p, s, idx, 1, 99, &w->clear);
                         if (r < 0)
@@ -201,13 +199,12 @@ static int parse_watch_entry(const ConfigParser *p, const config_setting_t *g, i
         if (unix_sel && unit_sel)
                 return config_fail(p, config_setting_source_line(unit_sel), "unit", idx,
                                    "cannot select UNIX listeners: the kernel reports no cgroup for them");
-        if (w->clear >= w->warn) {
-                if (clear)
-                        return config_fail(p, config_setting_source_line(clear), "clear", idx,
-                                           "must be below warn (%u), not %u", w->warn, w->clear);
-                return config_fail(p, warn ? config_setting_source_line(warn) : line, "warn", idx,
-                                   "must be above clear (%u, from the top level), not %u", w->clear, w->warn);
-        }
+        /* As at the top level, whose clear is inherited if below warn. */
+        if (!clear)
+                w->clear = config_clear_for_warn(w->warn, w->clear);
+        if (w->clear >= w->warn)
+                return config_fail(p, config_setting_source_line(clear), "clear", idx,
+                                   "must be below warn (%u), not %u", w->warn, w->clear);
         return 0;
 }
 

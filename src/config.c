@@ -36,6 +36,12 @@ int config_fail(const ConfigParser *p, unsigned line, const char *key, int idx, 
         return errbuf_set(p->err, -EINVAL, "%s:%u: %s: %s", p->name, line, k, msg);
 }
 
+unsigned config_clear_for_warn(unsigned warn, unsigned inherited) {
+        if (inherited < warn)
+                return inherited;
+        return warn * 3 / 4 > 0 ? warn * 3 / 4 : 1;
+}
+
 int config_oom(const ConfigParser *p) {
         return errbuf_set(p->err, -ENOMEM, "%s: %s", p->name, strerror(ENOMEM));
 }
@@ -198,7 +204,7 @@ int config_get_string(const ConfigParser *p, const config_setting_t *s, int idx,
 }
 
 static int parse_root(const ConfigParser *p, const config_setting_t *root, Config *c) {
-        const config_setting_t *warn = NULL, *clear = NULL, *watch = NULL, *host = NULL;
+        const config_setting_t *clear = NULL, *watch = NULL, *host = NULL;
         int n = config_setting_length(root), r;
 
         for (int i = 0; i < n; i++) {
@@ -210,10 +216,9 @@ static int parse_root(const ConfigParser *p, const config_setting_t *root, Confi
                                         &c->interval_usec);
                 else if (strcmp(key, "repeat") == 0)
                         r = get_seconds(p, s, 0, CONFIG_REPEAT_MAX_USEC, "0 and 604800", &c->repeat_usec);
-                else if (strcmp(key, "warn") == 0) {
+                else if (strcmp(key, "warn") == 0)
                         r = config_get_int(p, s, -1, 2, 100, &c->warn);
-                        warn = s;
-                } else if (strcmp(key, "clear") == 0) {
+                else if (strcmp(key, "clear") == 0) {
                         r = config_get_int(p, s, -1, 1, 99, &c->clear);
                         clear = s;
                 } else if (strcmp(key, "counters") == 0)
@@ -262,13 +267,12 @@ static int parse_root(const ConfigParser *p, const config_setting_t *root, Confi
                         return r;
         }
 
-        if (c->clear >= c->warn) {
-                if (clear)
-                        return config_fail(p, config_setting_source_line(clear), "clear", -1,
-                                           "must be below warn (%u), not %u", c->warn, c->clear);
-                return config_fail(p, warn ? config_setting_source_line(warn) : 0, "warn", -1,
-                                   "must be above clear (%u, the default), not %u", c->clear, c->warn);
-        }
+        /* Only a clear given explicitly can be at or above warn. */
+        if (!clear)
+                c->clear = config_clear_for_warn(c->warn, c->clear);
+        if (c->clear >= c->warn)
+                return config_fail(p, config_setting_source_line(clear), "clear", -1,
+                                   "must be below warn (%u), not %u", c->warn, c->clear);
         if (!c->host && c->n_namespaces == 0)
                 return config_fail(p, config_setting_source_line(host), "host", -1,
                                    "false needs a non-empty namespaces list, or nothing is watched");

@@ -242,6 +242,36 @@ static int load_config(Config **ret) {
         return 0;
 }
 
+/* --check-config runs as root with every capability (or as the service's
+ * ExecReload), so it reads files the service could not: say so, a warning
+ * that does not change the exit status. */
+static void note_service_readers(const char *path) {
+        static const struct {
+                ConfigReader who;
+                const char *as;
+        } readers[] = {
+                { CONFIG_READER_ROOT, "as backlogd.service runs it (uid 0 without capabilities)" },
+                { CONFIG_READER_TRANSIENT, "with backlogd-unprivileged.conf.example (a transient uid)" },
+        };
+
+        for (size_t i = 0; i < sizeof(readers) / sizeof(readers[0]); i++) {
+                _cleanup_(freep) char *where = NULL;
+                struct stat st;
+                int r = config_reader_denied(path, readers[i].who, &where, &st);
+
+                if (r < 0)
+                        fprintf(stderr, "backlogd: note: cannot tell whether the service could read %s: %s\n", path,
+                                strerror(-r));
+                if (r <= 0)
+                        continue;
+                fprintf(stderr,
+                        "backlogd: note: the service could not read %s %s: %s%s mode %04o, owner uid %u, group %u\n",
+                        path, readers[i].as, S_ISDIR(st.st_mode) ? "directory " : "file",
+                        S_ISDIR(st.st_mode) ? where : "", (unsigned) (st.st_mode & 07777), (unsigned) st.st_uid,
+                        (unsigned) st.st_gid);
+        }
+}
+
 static int run_check_config(void) {
         Config *c = NULL;
         int r = load_config(&c);
@@ -251,6 +281,8 @@ static int run_check_config(void) {
         if (!c->path)
                 printf("# %s does not exist: built-in defaults\n", arg.config_path);
         config_print(c, stdout);
+        if (c->path)
+                note_service_readers(c->path);
         config_free(c);
         return EXIT_SUCCESS;
 }

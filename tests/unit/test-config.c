@@ -135,7 +135,7 @@ START_TEST(test_golden_good) {
 
         enter_fixtures();
         n = list_conf("good", &names);
-        ck_assert_uint_eq(n, 15);
+        ck_assert_uint_eq(n, 18);
         for (size_t i = 0; i < n; i++) {
                 char conf[256], out[256];
                 Config *c = NULL, *again = NULL;
