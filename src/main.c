@@ -244,7 +244,10 @@ static int load_config(Config **ret) {
 
 /* --check-config runs as root with every capability (or as the service's
  * ExecReload), so it reads files the service could not: say so, a warning
- * that does not change the exit status. */
+ * that does not change the exit status. That the shipped unit could not
+ * read it goes to stderr (and so to the journal from ExecReload); that the
+ * unprivileged variant could not is a comment line before the normalised
+ * configuration on stdout, which ExecReload discards. */
 static void note_service_readers(const char *path) {
         static const struct {
                 ConfigReader who;
@@ -259,13 +262,15 @@ static void note_service_readers(const char *path) {
                 struct stat st;
                 int r = config_reader_denied(path, readers[i].who, &where, &st);
 
+                FILE *f = readers[i].who == CONFIG_READER_ROOT ? stderr : stdout;
+                const char *prefix = f == stderr ? "backlogd: note:" : "# note:";
+
                 if (r < 0)
-                        fprintf(stderr, "backlogd: note: cannot tell whether the service could read %s: %s\n", path,
+                        fprintf(f, "%s cannot tell whether the service could read %s: %s\n", prefix, path,
                                 strerror(-r));
                 if (r <= 0)
                         continue;
-                fprintf(stderr,
-                        "backlogd: note: the service could not read %s %s: %s%s mode %04o, owner uid %u, group %u\n",
+                fprintf(f, "%s the service could not read %s %s: %s%s mode %04o, owner uid %u, group %u\n", prefix,
                         path, readers[i].as, S_ISDIR(st.st_mode) ? "directory " : "file",
                         S_ISDIR(st.st_mode) ? where : "", (unsigned) (st.st_mode & 07777), (unsigned) st.st_uid,
                         (unsigned) st.st_gid);
@@ -280,9 +285,9 @@ static int run_check_config(void) {
                 return r;
         if (!c->path)
                 printf("# %s does not exist: built-in defaults\n", arg.config_path);
-        config_print(c, stdout);
-        if (c->path)
+        else
                 note_service_readers(c->path);
+        config_print(c, stdout);
         config_free(c);
         return EXIT_SUCCESS;
 }

@@ -45,7 +45,11 @@ case_() {
         fi
         out=$("$BACKLOGD" --check-config -c "$conf" 2>"$tmp/err")
         rc=$?
-        err=$(cat "$tmp/err")
+        # The shipped unit's note on stderr, the unprivileged variant's as
+        # a comment before the configuration on stdout: both compared as
+        # one list, in that order.
+        err=$(cat "$tmp/err"; grep '^# note: ' <<<"$out" | sed 's/^# note:/backlogd: note:/')
+        err=${err#$'\n'}
         [ "$rc" -eq 0 ] || fail "dir $dmode $downer, file $fmode $fowner: exit $rc: $err"
         grep -qx 'warn = 90;' <<<"$out" || fail "dir $dmode $downer, file $fmode $fowner: no normalised config: $out"
         [ "$err" == "$want" ] ||
@@ -79,9 +83,11 @@ $n $transient_as: directory $tmp/d mode 0700, owner uid 1000, group 1000"
 # The note names the path as given, and follows a link to the file.
 chown 0:0 "$tmp/d" && chmod 0755 "$tmp/d" && chown 1000:1000 "$conf" && chmod 0600 "$conf"
 ln -s d/backlogd.conf "$tmp/link.conf"
-err=$("$BACKLOGD" --check-config -c "$tmp/link.conf" 2>&1 >/dev/null)
-want="backlogd: note: the service could not read $tmp/link.conf $root_as: file mode 0600, owner uid 1000, group 1000
-backlogd: note: the service could not read $tmp/link.conf $transient_as: file mode 0600, owner uid 1000, group 1000"
+err=$("$BACKLOGD" --check-config -c "$tmp/link.conf" 2>/dev/null | grep '^# note: ' | sed 's/^# note:/backlogd: note:/'
+      "$BACKLOGD" --check-config -c "$tmp/link.conf" 2>&1 >/dev/null)
+err=$(sort <<<"$err")
+want=$(sort <<<"backlogd: note: the service could not read $tmp/link.conf $root_as: file mode 0600, owner uid 1000, group 1000
+backlogd: note: the service could not read $tmp/link.conf $transient_as: file mode 0600, owner uid 1000, group 1000")
 [ "$err" == "$want" ] || fail "through a link: $err"
 echo "ok - through a link"
 echo "all $((checks + 1)) passed"
