@@ -96,5 +96,5 @@ check "entries within the budget (100 + 5/s)" "$([ "$alerts" -le "$bound" ] && e
 check "summary of nobody's held-back alerts" "$(journal_count backlogd BACKLOGD_EVENT=summary BACKLOGD_UID=65534)" 1
 suppressed=$(journal_field backlogd BACKLOGD_SUPPRESSED BACKLOGD_EVENT=summary BACKLOGD_UID=65534)
 note "summary: $(journal_field backlogd MESSAGE BACKLOGD_EVENT=summary BACKLOGD_UID=65534)"
-check "the summary counts thousands" "$([ "${suppressed:-0}" -ge 1000 ] && echo yes)" yes
+check "the summary counts what was held back" "$([ "${suppressed:-0}" -ge 100 ] && echo yes)" yes
 finish

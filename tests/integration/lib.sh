@@ -72,6 +72,15 @@ enter_netns() {
                 fail "still in the host network namespace $here"
         ip link set lo up || fail "cannot bring lo up"
         isolate_cgroup
+        # Hermetic on a host where backlogd is installed: its configuration
+        # (namespaces, metrics, watch list) would be every --once's and
+        # daemon's default. Hidden in this private mount namespace.
+        if [ -d /etc/backlogd ]; then
+                mount -t tmpfs -o mode=0755 tmpfs /etc/backlogd || fail "cannot hide /etc/backlogd"
+        fi
+        # A login session's soft limit (1024) is too low for the tests that
+        # open thousands of sockets; the hard limit is the machine's.
+        ulimit -n "$(ulimit -Hn)" 2>/dev/null
         note "network namespace $here, somaxconn $(cat /proc/sys/net/core/somaxconn)"
 }
 

@@ -28,6 +28,12 @@ t0=$SECONDS
 if [ "$(id -u)" -ne 0 ]; then
         skip "needs root to build and boot a container (running as uid $(id -u))"
 fi
+# Inside a systemd-nspawn container (the one this test boots, running the
+# suite) another cannot be booted; other containers (this machine is one)
+# can, as root.
+if [ "$(systemd-detect-virt --container 2>/dev/null)" = systemd-nspawn ]; then
+        skip "runs inside a systemd-nspawn container: cannot boot another one in it"
+fi
 for t in debootstrap systemd-nspawn nsenter tar chroot sha256sum; do
         command -v "$t" >/dev/null || fail "missing tool: $t (apt-get install debootstrap systemd-container)"
 done

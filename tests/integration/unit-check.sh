@@ -22,6 +22,20 @@ for tool in systemd-analyze journalctl; do
         fi
 done
 
+# Hermetic on a host where backlogd is installed with drop-ins: the offline
+# analysis would add /etc/systemd/system/backlogd.service.d to the unit
+# under test. As root, hide the system's unit directories in a private
+# mount namespace.
+if [ "$(id -u)" -eq 0 ] && [ -z "${UNIT_CHECK_ISOLATED:-}" ]; then
+        export UNIT_CHECK_ISOLATED=1
+        exec unshare --mount --propagation private -- bash "$(readlink -f "$0")" "$@"
+fi
+if [ -n "${UNIT_CHECK_ISOLATED:-}" ]; then
+        for d in /etc/systemd/system /run/systemd/system; do
+                [ -d "$d" ] && mount -t tmpfs tmpfs "$d"
+        done
+fi
+
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 failures=0

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,8 +32,13 @@
 
 static void enter_netns(void) {
         struct ifreq ifr = { 0 };
+        struct rlimit rl;
         int fd;
 
+        /* 2,000 sockets: more than a login session's soft limit of 1,024. */
+        ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+        rl.rlim_cur = rl.rlim_max;
+        ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
         ck_assert_int_eq(unshare(CLONE_NEWNET), 0);
         fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         ck_assert_int_ge(fd, 0);
