@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* systemd's socket units: the Listen strings as systemd prints them, which
- * listener each one is, the map's lookups and the Backlog= clamp rule. No
- * bus needed. */
+ * listener each one is, the map's lookups, the Backlog= clamp rule and the
+ * phrases built on them. No bus needed. */
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "check-main.h"
+#include "describe.h"
 #include "sockets.h"
 
 static const struct {
@@ -244,6 +245,29 @@ START_TEST(test_clamped) {
 }
 END_TEST
 
+START_TEST(test_phrases) {
+        char buf[DESCRIBE_OWNER_MAX], text[512];
+
+        ck_assert_str_eq(describe_owner("nginx.service", NULL, "nginx", 812, buf, sizeof(buf)),
+                         "nginx.service (nginx, pid 812)");
+        ck_assert_str_eq(describe_owner("nginx.service", NULL, NULL, 0, buf, sizeof(buf)), "nginx.service");
+        ck_assert_str_eq(describe_owner(NULL, NULL, "nginx", 812, buf, sizeof(buf)), "nginx, pid 812");
+        ck_assert_str_eq(describe_owner(NULL, NULL, NULL, 0, buf, sizeof(buf)), "");
+        ck_assert_str_eq(describe_owner("foo.service", "foo.socket", NULL, 0, buf, sizeof(buf)),
+                         "foo.service (via foo.socket)");
+        ck_assert_str_eq(describe_owner("foo.service", "foo.socket", "foo", 9, buf, sizeof(buf)),
+                         "foo.service (via foo.socket; foo, pid 9)");
+        /* Accept=yes: the socket unit names itself, once. */
+        ck_assert_str_eq(describe_owner("foo.socket", "foo.socket", NULL, 0, buf, sizeof(buf)), "foo.socket");
+        ck_assert_str_eq(describe_socket_clamp("foo.socket", 4096, 256, "127.0.0.1:9996", text, sizeof(text)),
+                         "foo.socket asks for Backlog=4096 but net.core.somaxconn is 256: its listener "
+                         "127.0.0.1:9996 got 256. Raise net.core.somaxconn.");
+        ck_assert_str_eq(describe_socket_clamp("foo.socket", 4096, 128, NULL, text, sizeof(text)),
+                         "foo.socket asks for Backlog=4096 but net.core.somaxconn is 128: its listener got 128. "
+                         "Raise net.core.somaxconn.");
+}
+END_TEST
+
 Suite *test_suite(void) {
         Suite *s = suite_create("sockets");
         TCase *tc = tcase_create("core");
@@ -252,6 +276,7 @@ Suite *test_suite(void) {
         tcase_add_test(tc, test_matching);
         tcase_add_test(tc, test_map);
         tcase_add_test(tc, test_clamped);
+        tcase_add_test(tc, test_phrases);
         suite_add_tcase(s, tc);
         return s;
 }
