@@ -73,9 +73,10 @@ int sockets_add_listen(SocketMap *m, size_t unit, const char *type, const char *
 size_t sockets_n_units(const SocketMap *m);
 size_t sockets_n_endpoints(const SocketMap *m);
 
-/* The socket unit whose Listen entry l is, or NULL (also for m NULL, and
- * for listeners in other network namespaces than the daemon's own, where
- * PID 1's addresses mean nothing). A binary search: no allocation. Whether
+/* The socket unit whose Listen entry l is, or NULL (also for m NULL, for
+ * listeners in other network namespaces than the daemon's own, where PID
+ * 1's addresses mean nothing, and for sockets of another uid than 0, which
+ * PID 1 did not make). A binary search: no allocation. Whether
  * l really is PID 1's socket (its cgroup init.scope, or none known) is the
  * caller's to check. */
 SocketUnit *sockets_find(SocketMap *m, const Listener *l);

@@ -279,7 +279,8 @@ int sockets_add_listen(SocketMap *m, size_t unit, const char *type, const char *
 }
 
 SocketUnit *sockets_find(SocketMap *m, const Listener *l) {
-        if (!m || m->n_entries == 0 || l->netns != 0)
+        /* PID 1 makes them as uid 0: nobody else's socket can pass for one. */
+        if (!m || m->n_entries == 0 || l->netns != 0 || l->uid != 0)
                 return NULL;
         for (size_t i = lower_bound(m, l->kind, l->port, l->path); i < m->n_entries; i++) {
                 const MapEntry *x = &m->entries[i];

@@ -204,6 +204,10 @@ START_TEST(test_map) {
         ck_assert_str_eq(sockets_find(m, &l)->name, "dual.socket");
         l = unix_listener("/run/b.sock", SOCK_STREAM);
         ck_assert_ptr_null(sockets_find(m, &l));
+        /* PID 1 makes its sockets as root: a user's is never a socket unit's. */
+        l = tcp("127.0.0.1", 80);
+        l.uid = 1000;
+        ck_assert_ptr_null(sockets_find(m, &l));
         /* PID 1's addresses are those of its own network namespace. */
         l = tcp("127.0.0.1", 80);
         l.netns = 4026531992;
