@@ -53,6 +53,11 @@ const char *cgroup_names_user_unit(CgroupNames *c, uint64_t id);
  * ones rescan again, still at most once per interval. */
 void cgroup_names_hold(CgroupNames *c, bool hold);
 
+/* The id of the cgroup at path ("/init.scope") of the unified hierarchy
+ * below root (as cgroup_names_new() finds it), or 0 when there is none. One
+ * stat(2), no scan. */
+uint64_t cgroup_id_of(const char *root, const char *path);
+
 /* Number of hierarchy scans so far. For tests only. */
 unsigned cgroup_names_scans(const CgroupNames *c);
 

@@ -33,3 +33,20 @@ const char *describe_backlog_hint(uint32_t backlog, bool clamped, char *buf, siz
  * abort_on_overflow is 1 and connections are turned away. */
 const char *describe_remedy(uint32_t backlog, bool clamped, int abort_on_overflow, bool turned_away, char *buf,
                             size_t size);
+
+/* Who owns a listener, as every output shows it: "nginx.service",
+ * "nginx.service (nginx, pid 812)", "nginx, pid 812" without a unit, and
+ * for a socket-activated listener "foo.service (via foo.socket)" or
+ * "foo.service (via foo.socket; foo, pid 812)". who is the unit (or what
+ * stands in for it), NULL when unknown; socket_unit is shown only when it
+ * differs from who; pid 0 is unknown. "" when nothing is known. */
+#define DESCRIBE_OWNER_MAX (256 + 8 + 256 + 2 + 16 + 6 + 11 + 2)
+const char *describe_owner(const char *who, const char *socket_unit, const char *comm, int pid, char *buf,
+                           size_t size);
+
+/* The warning about a socket unit whose Backlog= net.core.somaxconn cut
+ * down (sockets_clamped()): "foo.socket asks for Backlog=4096 but
+ * net.core.somaxconn is 256: its listener 127.0.0.1:9996 got 256. Raise
+ * net.core.somaxconn." endpoint may be NULL. */
+const char *describe_socket_clamp(const char *socket_unit, uint32_t asked, uint32_t got, const char *endpoint,
+                                  char *buf, size_t size);

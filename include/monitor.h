@@ -21,6 +21,9 @@ typedef struct MonitorOptions {
         const char *proc_root;   /* "/proc" */
         const char *cgroup_root; /* "/sys/fs/cgroup" */
         Sink sink;               /* where events and log lines go */
+        bool socket_units;       /* ask systemd which listeners its socket units opened
+                                  * (sockets.h): at start, on reload, and when an unknown
+                                  * listener of init.scope appears */
 } MonitorOptions;
 
 typedef struct Monitor Monitor;
@@ -48,3 +51,8 @@ void monitor_flush(Monitor *m, uint64_t now_usec);
 const char *monitor_status(const Monitor *m, char *buf, size_t size);
 
 size_t monitor_n_watched(const Monitor *m);
+
+/* Replaces the map of socket units (taken over; NULL: none), as if read
+ * from systemd. For tests. */
+typedef struct SocketMap SocketMap;
+void monitor_set_socket_units(Monitor *m, SocketMap *map);

@@ -49,14 +49,18 @@ static inline bool sink_enabled(const Sink *s, int priority) {
  * NULL members and pid 0 are unknown and left out, never guessed. For
  * EVENT_COUNTER only netns is used. */
 typedef struct EventOwner {
-        const char *netns;     /* the network namespace's name (BACKLOGD_NETNS);
-                                * the sentence names it unless it is NETNS_HOST_NAME */
-        const char *interface; /* the bound device's name in the listener's own
-                                * namespace (BACKLOGD_INTERFACE), when bound */
-        const char *unit;      /* "nginx.service": the system unit systemd attributes
-                                * the socket's cgroup to (BACKLOGD_UNIT) */
-        const char *cgroup;    /* "/system.slice/nginx.service" */
-        const char *user;      /* from the socket's uid */
+        const char *netns;       /* the network namespace's name (BACKLOGD_NETNS);
+                                  * the sentence names it unless it is NETNS_HOST_NAME */
+        const char *interface;   /* the bound device's name in the listener's own
+                                  * namespace (BACKLOGD_INTERFACE), when bound */
+        const char *unit;        /* "nginx.service": the system unit systemd attributes
+                                  * the socket's cgroup to (BACKLOGD_UNIT); for a
+                                  * socket-activated listener, the service its socket
+                                  * unit starts (or that socket unit, if none) */
+        const char *socket_unit; /* "foo.socket": the socket unit whose listener it is
+                                  * (BACKLOGD_SOCKET_UNIT), NULL for any other */
+        const char *cgroup;      /* "/system.slice/nginx.service" */
+        const char *user;        /* from the socket's uid */
         int pid;
         char comm[16];
 } EventOwner;

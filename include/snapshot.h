@@ -98,10 +98,13 @@ typedef struct SnapshotNetns {
  * look nothing up while rendering. NULL and 0 are unknown. The strings are
  * the resolver's and must outlive the rendering. */
 typedef struct ListenerInfo {
-        const char *unit;   /* the system unit of its cgroup */
-        const char *cgroup; /* the cgroup path */
-        const char *user;   /* the user name of its uid */
-        int pid;            /* a process holding it (looked up for listeners in trouble) */
+        const char *unit;        /* the system unit of its cgroup; for a socket-activated
+                                  * listener, the service its socket unit starts */
+        const char *socket_unit; /* "foo.socket" for a socket unit's listener */
+        uint32_t socket_backlog; /* that unit's Backlog= when somaxconn cut it down, else 0 */
+        const char *cgroup;      /* the cgroup path */
+        const char *user;        /* the user name of its uid */
+        int pid;                 /* a process holding it (looked up for listeners in trouble) */
         char comm[16];
         char interface[16]; /* the bound device, named in its own namespace; "" */
 } ListenerInfo;

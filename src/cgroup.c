@@ -360,6 +360,17 @@ static int open_unified(const char *root) {
         return -ENOENT;
 }
 
+uint64_t cgroup_id_of(const char *root, const char *path) {
+        _cleanup_(closep) int fd = open_unified(root);
+        struct stat st;
+
+        while (*path == '/')
+                path++;
+        if (fd < 0 || !*path || fstatat(fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+                return 0;
+        return (uint64_t) st.st_ino;
+}
+
 static const CgroupEntry *find_entry(const CgroupNames *c, uint64_t id) {
         const CgroupEntry key = { .ino = id };
 

@@ -288,7 +288,9 @@ int daemon_run(const DaemonOptions *o) {
         if (o->interval_usec)
                 c->interval_usec = o->interval_usec;
         d.sink.max_priority = initial_level(o, c);
-        mo = (MonitorOptions){ .proc_root = o->proc_root, .cgroup_root = "/sys/fs/cgroup", .sink = d.sink };
+        mo = (MonitorOptions){
+                .proc_root = o->proc_root, .cgroup_root = "/sys/fs/cgroup", .sink = d.sink, .socket_units = true
+        };
         r = monitor_new(&mo, c, &d.monitor);
         if (r < 0) {
                 sink_log(&d.sink, LOG_ERR, NULL, "Out of memory.");

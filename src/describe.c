@@ -75,3 +75,31 @@ const char *describe_remedy(uint32_t backlog, bool clamped, int abort_on_overflo
                          backlog, resets);
         return buf;
 }
+
+const char *describe_owner(const char *who, const char *socket_unit, const char *comm, int pid, char *buf,
+                           size_t size) {
+        char via[256 + 8] = "", proc[48] = "";
+
+        if (socket_unit && (!who || strcmp(socket_unit, who) != 0))
+                snprintf(via, sizeof(via), "via %s", socket_unit);
+        if (pid > 0)
+                snprintf(proc, sizeof(proc), "%s, pid %d", comm ? comm : "", pid);
+        if (!who)
+                snprintf(buf, size, "%s", proc);
+        else if (via[0] && proc[0])
+                snprintf(buf, size, "%s (%s; %s)", who, via, proc);
+        else if (via[0] || proc[0])
+                snprintf(buf, size, "%s (%s)", who, via[0] ? via : proc);
+        else
+                snprintf(buf, size, "%s", who);
+        return buf;
+}
+
+const char *describe_socket_clamp(const char *socket_unit, uint32_t asked, uint32_t got, const char *endpoint,
+                                  char *buf, size_t size) {
+        snprintf(buf, size,
+                 "%s asks for Backlog=%u but net.core.somaxconn is %u: its listener%s%s got %u. Raise "
+                 "net.core.somaxconn.",
+                 socket_unit, asked, got, endpoint ? " " : "", endpoint ? endpoint : "", got);
+        return buf;
+}

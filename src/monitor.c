@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 
 #include "budget.h"
@@ -19,6 +20,7 @@
 #include "namespaces.h"
 #include "policy.h"
 #include "process.h"
+#include "sockets.h"
 #include "space.h"
 #include "users.h"
 
@@ -26,6 +28,14 @@
 #define SYSCTL_REFRESH_USEC (30ULL * 1000000ULL)
 /* All process lookups of one poll together. */
 #define PROCESS_LOOKUP_USEC (100ULL * 1000)
+/* Asking systemd for its socket units: the whole exchange, and how often a
+ * listener of init.scope the map does not know may make us ask again. */
+#define SOCKETS_TIMEOUT_USEC (1000ULL * 1000)
+#define SOCKETS_REFRESH_USEC (5ULL * 1000000ULL)
+/* Listeners of init.scope that a read after their first sighting did not
+ * find (PID 1's own sockets): they make us ask no more. */
+#define SOCKETS_MISSING_MAX 256
+#define SOCKETS_PENDING_MAX 32
 
 struct Monitor {
         MonitorOptions opts;
@@ -47,6 +57,15 @@ struct Monitor {
         Space *cur;    /* the namespace being dumped */
         size_t n_seen; /* listeners in this poll's dumps */
         bool fatal;
+        SocketMap *sockets;                    /* NULL until read (or without systemd) */
+        uint64_t sockets_usec;                 /* CLOCK_MONOTONIC of the last read */
+        bool sockets_wanted;                   /* a listener of init.scope is not in the map */
+        int sockets_error;                     /* of the last read, said once */
+        uint64_t init_cgroup;                  /* init.scope's cgroup id, 0 when unknown */
+        uint64_t missing[SOCKETS_MISSING_MAX]; /* cookies, a ring */
+        size_t n_missing, next_missing;
+        uint64_t pending[SOCKETS_PENDING_MAX]; /* cookies missed since the last read */
+        size_t n_pending;
 };
 
 /* A reload keeps a writer that works for the same path (its buffers are
@@ -66,6 +85,8 @@ static void apply_metrics(Monitor *m, const Config *old, const Config *c) {
                 sink_log(&m->opts.sink, LOG_ERR, NULL, "Not writing metrics: %s", err.text);
 }
 
+static void read_sockets(Monitor *m, bool reload);
+
 void monitor_set_config(Monitor *m, Config *c) {
         apply_metrics(m, m->config, c);
         config_free(m->config);
@@ -75,6 +96,7 @@ void monitor_set_config(Monitor *m, Config *c) {
         namespaces_force(m->ns);
         for (size_t i = 0; i < m->ns->n; i++)
                 space_syn_reset(m->ns->spaces[i]);
+        read_sockets(m, true);
 }
 
 const Config *monitor_config(const Monitor *m) {
@@ -113,6 +135,7 @@ Monitor *monitor_free(Monitor *m) {
         users_free(m->users);
         process_finder_free(m->processes);
         budget_free(m->budget);
+        sockets_free(m->sockets);
         metrics_writer_free(m->metrics);
         config_free(m->config);
         event_list_done(&m->events);
@@ -176,6 +199,120 @@ static void say_transition(Monitor *m, int *state, int r, int priority, const ch
                 say(m, LOG_NOTICE, "%s%s works again.", works, where);
 }
 
+/* ---- socket units ------------------------------------------------------- */
+
+static uint64_t monotonic_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
+}
+
+/* Asks systemd (a bounded, blocking exchange) on start and reload, and
+ * when a listener of init.scope is not in the map, at most every
+ * SOCKETS_REFRESH_USEC. A failure keeps the map there was and is said
+ * once: as a notice on a systemd host, where the bus should be there. */
+static void read_sockets(Monitor *m, bool reload) {
+        uint64_t now = monotonic_usec();
+        SocketMap *map = NULL;
+        ErrBuf err = { "" };
+        int r;
+
+        if (!m->opts.socket_units)
+                return;
+        if (reload)
+                m->n_missing = m->next_missing = m->n_pending = 0;
+        else if (!m->sockets_wanted || (m->sockets_usec && now - m->sockets_usec < SOCKETS_REFRESH_USEC))
+                return;
+        m->sockets_usec = now;
+        m->sockets_wanted = false;
+        m->init_cgroup = cgroup_id_of(m->opts.cgroup_root, "/init.scope");
+        r = sockets_read(SOCKETS_TIMEOUT_USEC, &map, &err);
+        if (r < 0) {
+                if (r != m->sockets_error)
+                        say(m, sd_booted() > 0 ? LOG_NOTICE : LOG_DEBUG,
+                            "Cannot ask systemd for its socket units: %s; socket-activated listeners are named "
+                            "init.scope.",
+                            err.text);
+        } else {
+                if (m->sockets_error)
+                        say(m, LOG_NOTICE, "Asking systemd for its socket units works again.");
+                say(m, LOG_DEBUG, "systemd has %zu active socket unit%s with %zu listener%s backlogd can see.",
+                    sockets_n_units(map), sockets_n_units(map) == 1 ? "" : "s", sockets_n_endpoints(map),
+                    sockets_n_endpoints(map) == 1 ? "" : "s");
+                /* A reload says each clamped Backlog= again. */
+                if (!reload)
+                        sockets_carry_marks(map, m->sockets);
+                sockets_free(m->sockets);
+                m->sockets = map;
+        }
+        m->sockets_error = r < 0 ? r : 0;
+        /* Asked after they were seen: what is still not there never will be. */
+        for (size_t i = 0; i < m->n_pending; i++) {
+                m->missing[m->next_missing] = m->pending[i];
+                m->next_missing = (m->next_missing + 1) % SOCKETS_MISSING_MAX;
+                if (m->n_missing < SOCKETS_MISSING_MAX)
+                        m->n_missing++;
+        }
+        m->n_pending = 0;
+}
+
+static void note_missing(Monitor *m, const Listener *l) {
+        if (!m->opts.socket_units || l->netns != 0)
+                return;
+        for (size_t i = 0; i < m->n_missing; i++)
+                if (m->missing[i] == l->cookie)
+                        return;
+        for (size_t i = 0; i < m->n_pending; i++)
+                if (m->pending[i] == l->cookie)
+                        return;
+        if (m->n_pending < SOCKETS_PENDING_MAX)
+                m->pending[m->n_pending++] = l->cookie;
+        m->sockets_wanted = true;
+}
+
+static bool pid1_unit(const char *unit) {
+        return !unit || strcmp(unit, "init.scope") == 0;
+}
+
+/* The unit the outputs and the watch list see for l, whose cgroup's unit
+ * is unit (NULL: unknown): for PID 1's socket of a socket unit, the
+ * service it starts (or the socket unit, if it starts none), with
+ * *ret_socket set; otherwise unit, and *ret_socket NULL. sock is
+ * sockets_find()'s answer. */
+static const char *socket_owner(Monitor *m, const Listener *l, const char *unit, SocketUnit *sock,
+                                SocketUnit **ret_socket) {
+        *ret_socket = NULL;
+        if (!sock) {
+                if (unit && strcmp(unit, "init.scope") == 0)
+                        note_missing(m, l);
+                return unit;
+        }
+        if (!pid1_unit(unit))
+                return unit; /* another process listens there too (SO_REUSEPORT) */
+        *ret_socket = sock;
+        return sock->service ? sock->service : sock->name;
+}
+
+/* Once per socket unit (and reload): its Backlog= was cut down. */
+static void check_clamp(Monitor *m, const Space *s, const Listener *l, SocketUnit *sock) {
+        int64_t somaxconn =
+                s && s->have_sysctls && s->sysctls.present[SYSCTL_SOMAXCONN] ? s->sysctls.value[SYSCTL_SOMAXCONN] : -1;
+        char text[512], ep[DESCRIBE_ENDPOINT_MAX];
+
+        if (sock->said || !sockets_clamped(sock->backlog, l->backlog, somaxconn))
+                return;
+        sock->said = true;
+        describe_endpoint(l, NULL, ep, sizeof(ep));
+        say(m, LOG_WARNING, "%s",
+            describe_socket_clamp(sock->name, sock->backlog, l->backlog, ep, text, sizeof(text)));
+}
+
+void monitor_set_socket_units(Monitor *m, SocketMap *map) {
+        sockets_free(m->sockets);
+        m->sockets = map;
+}
+
 /* ---- the dump ----------------------------------------------------------- */
 
 static int observe_cb(const Listener *listener, void *userdata) {
@@ -183,7 +320,8 @@ static int observe_cb(const Listener *listener, void *userdata) {
         Space *s = m->cur;
         const Listener *l = listener;
         Listener with_syn;
-        const char *unit;
+        const char *unit = NULL;
+        SocketUnit *sock, *via = NULL;
         const Watch *w;
         int64_t syn = -1;
 
@@ -198,7 +336,15 @@ static int observe_cb(const Listener *listener, void *userdata) {
         m->n_seen++;
         /* Matched once, for the metrics file and the policy alike; the unit
          * is looked up only when an entry or the metrics file needs it. */
-        unit = m->metrics || config_wants_unit(m->config) ? cgroup_names_unit(m->cgroups, l->cgroup_id) : NULL;
+        sock = sockets_find(m->sockets, l);
+        /* PID 1's new listener: a socket unit started since the map was
+         * read (no unit lookup needed to tell). */
+        if (!sock && l->cgroup_id && l->cgroup_id == m->init_cgroup)
+                note_missing(m, l);
+        if (sock || m->metrics || config_wants_unit(m->config))
+                unit = socket_owner(m, l, cgroup_names_unit(m->cgroups, l->cgroup_id), sock, &via);
+        if (sock && via)
+                check_clamp(m, s, l, via);
         w = config_match(m->config, l, unit, s->name);
         /* The metrics file shows the last count on every poll, so that the
          * SYN depth series has no gaps between counts. */
@@ -315,6 +461,7 @@ static void write_metrics(Monitor *m, double started) {
 static void resolve(Monitor *m, const Event *e, EventOwner *o, char ifname[IF_NAMESIZE]) {
         const Listener *l = &e->listener;
         Space *s = namespaces_find(m->ns, l->netns);
+        SocketUnit *via;
 
         *o = (EventOwner){ 0 };
         o->netns = s ? s->name : NULL;
@@ -323,7 +470,8 @@ static void resolve(Monitor *m, const Event *e, EventOwner *o, char ifname[IF_NA
         if (l->ifindex && s && space_interface_name(s, l->ifindex, ifname) >= 0)
                 o->interface = ifname;
         o->cgroup = cgroup_names_path(m->cgroups, l->cgroup_id);
-        o->unit = cgroup_names_unit(m->cgroups, l->cgroup_id);
+        o->unit = socket_owner(m, l, cgroup_names_unit(m->cgroups, l->cgroup_id), sockets_find(m->sockets, l), &via);
+        o->socket_unit = via ? via->name : NULL;
         o->user = users_name(m->users, l->uid);
 }
 
@@ -350,6 +498,17 @@ static void emit_summaries(Monitor *m, uint64_t now, bool flush) {
  * summed per owner; an alert that could not be written is retried. */
 static void emit(Monitor *m, uint64_t now) {
         sink_flush(&m->opts.sink);
+        /* A socket unit started since the map was read names its alerts'
+         * service from the first one on. */
+        for (size_t i = 0; i < m->events.n; i++) {
+                const Listener *l = &m->events.items[i].listener;
+                SocketUnit *via;
+
+                if (m->events.items[i].kind != EVENT_COUNTER)
+                        (void) socket_owner(m, l, cgroup_names_unit(m->cgroups, l->cgroup_id),
+                                            sockets_find(m->sockets, l), &via);
+        }
+        read_sockets(m, false);
         process_finder_set_deadline(m->processes, PROCESS_LOOKUP_USEC);
         for (size_t i = 0; i < m->events.n; i++) {
                 const Event *e = &m->events.items[i];
@@ -370,6 +529,9 @@ static void emit(Monitor *m, uint64_t now) {
                 if ((e->kind == EVENT_HIGH || e->kind == EVENT_FULL || e->kind == EVENT_DROPS) &&
                     e->listener.inode != 0 &&
                     process_find(m->processes, e->listener.inode, &owner.pid, owner.comm) < 0)
+                        owner.pid = 0;
+                /* PID 1 holds a socket unit's listener too: not whom to ask. */
+                if (owner.socket_unit && owner.pid == 1)
                         owner.pid = 0;
                 r = sink_event(&m->opts.sink, e, &owner);
                 if (r == -ENOBUFS || r == -ENOMEM)

@@ -14,11 +14,14 @@
 #include "policy.h"
 #include "process.h"
 #include "report.h"
+#include "sockets.h"
 #include "space.h"
 #include "users.h"
 
 /* Processes are named for listeners in trouble, within this bound. */
 #define ONCE_PROCESS_LOOKUP_USEC (100ULL * 1000)
+/* Asking systemd for its socket units. */
+#define ONCE_SOCKETS_TIMEOUT_USEC (1000ULL * 1000)
 
 typedef struct Once {
         const OnceOptions *o;
@@ -28,6 +31,7 @@ typedef struct Once {
         int self_fd;
         uint64_t self_inode;
         bool failed;
+        SocketMap *sockets; /* systemd's socket units, read if PID 1 listens */
         /* user names by uid, owned here (the cache may replace its own) */
         struct {
                 uint32_t uid;
@@ -192,14 +196,34 @@ static void resolve(Once *w, CgroupNames *cgroups, UserNames *users, ProcessFind
                 return;
         cgroup_names_hold(cgroups, true);
         process_finder_set_deadline(processes, ONCE_PROCESS_LOOKUP_USEC);
+        /* PID 1's listeners are socket units': ask systemd which (without
+         * a bus, they stay init.scope's, silently). */
+        for (size_t i = 0; i < s->listeners.n && !w->sockets; i++) {
+                const Listener *l = &s->listeners.items[i];
+                const char *unit = cgroup_names_unit(cgroups, l->cgroup_id);
+
+                if (l->netns == 0 && unit && strcmp(unit, "init.scope") == 0 &&
+                    sockets_read(ONCE_SOCKETS_TIMEOUT_USEC, &w->sockets, NULL) < 0)
+                        break;
+        }
         for (size_t i = 0; i < s->listeners.n; i++) {
                 const Listener *l = &s->listeners.items[i];
                 ListenerInfo *in = &s->info[i];
+                const SocketUnit *sock = sockets_find(w->sockets, l);
                 const Watch *wt;
                 Space *sp = NULL;
 
                 in->cgroup = cgroup_names_path(cgroups, l->cgroup_id);
                 in->unit = cgroup_names_unit(cgroups, l->cgroup_id);
+                if (sock && (!in->unit || strcmp(in->unit, "init.scope") == 0)) {
+                        int64_t somaxconn =
+                                s->sysctls.present[SYSCTL_SOMAXCONN] ? s->sysctls.value[SYSCTL_SOMAXCONN] : -1;
+
+                        in->unit = sock->service ? sock->service : sock->name;
+                        in->socket_unit = sock->name;
+                        if (sockets_clamped(sock->backlog, l->backlog, somaxconn))
+                                in->socket_backlog = sock->backlog;
+                }
                 in->user = user_name(w, users, l->uid);
                 for (size_t k = 0; k < w->n_spaces && !sp; k++)
                         if (w->spaces[k]->id == l->netns)
@@ -212,6 +236,9 @@ static void resolve(Once *w, CgroupNames *cgroups, UserNames *users, ProcessFind
                 if (w->o->processes && l->inode != 0 &&
                     (levels_classify(l, wt ? wt->warn : c->warn) != STATE_OK || (l->has_drops && l->drops > 0)) &&
                     process_find(processes, l->inode, &in->pid, in->comm) < 0)
+                        in->pid = 0;
+                /* PID 1 holds a socket unit's listener too: not whom to ask. */
+                if (in->socket_unit && in->pid == 1)
                         in->pid = 0;
         }
 }
@@ -292,6 +319,7 @@ finish:
         users_free(users);
         process_finder_free(processes);
         snapshot_done(&w.snap);
+        sockets_free(w.sockets);
         for (size_t i = 0; i < w.n_spaces; i++)
                 space_free(w.spaces[i]);
         free(w.spaces);

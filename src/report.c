@@ -81,18 +81,13 @@ static const char *endpoint_of(const Snapshot *s, const Listener *l, char *buf, 
         return describe_endpoint(l, info_of(s, l)->interface, buf, size);
 }
 
-/* "nginx.service (nginx, pid 812)", the cgroup path, or "-". */
+/* "nginx.service (nginx, pid 812)", "foo.service (via foo.socket)", the
+ * cgroup path, or "-". */
 static const char *owner_text(const Snapshot *s, const Listener *l, char *buf, size_t size) {
         const ListenerInfo *i = info_of(s, l);
-        const char *who = i->unit ? i->unit : i->cgroup;
 
-        if (i->pid <= 0)
-                return who ? who : "-";
-        if (who)
-                snprintf(buf, size, "%s (%s, pid %d)", who, i->comm, i->pid);
-        else
-                snprintf(buf, size, "%s, pid %d", i->comm, i->pid);
-        return buf;
+        describe_owner(i->unit ? i->unit : i->cgroup, i->socket_unit, i->comm, i->pid, buf, size);
+        return buf[0] ? buf : "-";
 }
 
 /* "net.ipv4.tcp_abort_on_overflow is 1 …" when that namespace's overflows
@@ -121,10 +116,18 @@ static size_t report_hints(const Snapshot *s, const Config *c, const Listener *c
 
         for (size_t i = 0; i < s->listeners.n; i++) {
                 const Listener *l = v[i];
+                const ListenerInfo *in = info_of(s, l);
                 const NetstatSysctls *sysctls = sysctls_of(s, l->netns);
                 int64_t somaxconn =
                         sysctls && sysctls->present[SYSCTL_SOMAXCONN] ? sysctls->value[SYSCTL_SOMAXCONN] : -1;
 
+                /* Certain, not "probably": said even while the queue is fine. */
+                if (in->socket_unit && in->socket_backlog) {
+                        emit(f, n++ == 0,
+                             describe_socket_clamp(in->socket_unit, in->socket_backlog, l->backlog,
+                                                   endpoint_of(s, l, ep, sizeof(ep)), hint, sizeof(hint)));
+                        continue;
+                }
                 if (!troubled(s, c, l))
                         continue;
                 /* One look: whether somaxconn was the same at listen() time
@@ -203,7 +206,7 @@ static const char *netns_or_unknown(const Snapshot *s, uint64_t netns) {
  * sysctls are left out rather than shown as unavailable. */
 int report_table(FILE *f, const Snapshot *s, const Config *c) {
         _cleanup_(freep) const Listener **v = sorted_view(s);
-        char ep[DESCRIBE_ENDPOINT_MAX], unit[320];
+        char ep[DESCRIBE_ENDPOINT_MAX], unit[DESCRIBE_OWNER_MAX];
         int width = 6, nswidth = 0;
 
         if (!v)
@@ -367,6 +370,10 @@ int report_json(FILE *f, const Snapshot *s, const Config *c) {
                 if (in->unit) {
                         fputs(",\"unit\":", f);
                         json_string(f, in->unit);
+                }
+                if (in->socket_unit) {
+                        fputs(",\"socket_unit\":", f);
+                        json_string(f, in->socket_unit);
                 }
                 if (in->user) {
                         fputs(",\"user\":", f);

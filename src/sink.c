@@ -16,8 +16,8 @@
 #include "message-ids.h"
 #include "sink.h"
 
-/* " of UNIT (COMM, pid N)": a unit name has up to 255 bytes. */
-#define OWNER_PHRASE_MAX (4 + 256 + 2 + 16 + 6 + 11 + 1)
+/* " of " and describe_owner()'s phrase. */
+#define OWNER_PHRASE_MAX (4 + DESCRIBE_OWNER_MAX)
 
 static const char *const log_target_names[_LOG_TARGET_MAX] = {
         [LOG_TARGET_AUTO] = "auto",
@@ -101,22 +101,15 @@ static int event_priority(const Event *e) {
 
 /* "127.0.0.1:8080 (api) in network namespace web1 of nginx.service (nginx, pid 812)" */
 static const char *event_subject(const Event *e, const EventOwner *o, char *buf, size_t size) {
-        char ep[DESCRIBE_ENDPOINT_MAX], name[80] = "", ns[DESCRIBE_NETNS_MAX], proc[48] = "",
-                                        owner[OWNER_PHRASE_MAX] = "";
+        char ep[DESCRIBE_ENDPOINT_MAX], name[80] = "", ns[DESCRIBE_NETNS_MAX], who[DESCRIBE_OWNER_MAX] = "";
 
         describe_endpoint(&e->listener, o ? o->interface : NULL, ep, sizeof(ep));
         if (e->name[0])
                 snprintf(name, sizeof(name), " (%s)", e->name);
         describe_netns(o ? o->netns : NULL, ns, sizeof(ns));
-        if (o && o->pid > 0)
-                snprintf(proc, sizeof(proc), "%s, pid %d", o->comm, o->pid);
-        if (o && o->unit && proc[0])
-                snprintf(owner, sizeof(owner), " of %s (%s)", o->unit, proc);
-        else if (o && o->unit)
-                snprintf(owner, sizeof(owner), " of %s", o->unit);
-        else if (proc[0])
-                snprintf(owner, sizeof(owner), " of %s", proc);
-        snprintf(buf, size, "%s%s%s%s", ep, name, ns, owner);
+        if (o)
+                describe_owner(o->unit, o->socket_unit, o->comm, o->pid, who, sizeof(who));
+        snprintf(buf, size, "%s%s%s%s%s", ep, name, ns, who[0] ? " of " : "", who);
         return buf;
 }
 
@@ -345,6 +338,8 @@ int sink_event(const Sink *s, const Event *e, const EventOwner *o) {
                          * unit's own log (honoured from uid 0 only). */
                         field(&f, "OBJECT_SYSTEMD_UNIT=%s", o->unit);
                 }
+                if (o && o->socket_unit)
+                        field(&f, "BACKLOGD_SOCKET_UNIT=%s", o->socket_unit);
                 if (o && o->cgroup)
                         field(&f, "BACKLOGD_CGROUP=%s", o->cgroup);
                 if (o && o->user)

@@ -416,6 +416,63 @@ check "alert after the journald restart" \
         "$(journal_field 'BACKLOGD_EVENT=full BACKLOGD_PORT=9998' BACKLOGD_UNIT)" qtest2.service
 check "same main PID after the journald restart" "$(prop MainPID)" "$pid2"
 
+# --- Socket activation: named by the socket unit and its service ---------
+
+# PID 1 makes a socket unit's listener, so its cgroup is init.scope; backlogd
+# asks systemd which socket unit it is. qsock.socket (Backlog=1) starts
+# qsock.service on the first connection, which takes fd 3 and never
+# accepts; three clients: 2 of 2 wait, the third is dropped.
+mkdir -p "$root/etc/systemd/system"
+printf '%s\n' '[Socket]' 'ListenStream=127.0.0.1:9997' 'Backlog=1' 'Accept=no' \
+        >"$root/etc/systemd/system/qsock.socket"
+printf '%s\n' '[Service]' \
+        'ExecStart=/usr/bin/python3 -c "import socket, time; s = socket.socket(fileno=3); time.sleep(3600)"' \
+        >"$root/etc/systemd/system/qsock.service"
+# qsock2.socket asks for more than the container's somaxconn allows.
+printf '%s\n' '[Socket]' 'ListenStream=127.0.0.1:9996' 'Backlog=4096' 'Accept=no' \
+        >"$root/etc/systemd/system/qsock2.socket"
+cp "$root/etc/systemd/system/qsock.service" "$root/etc/systemd/system/qsock2.service"
+in_ct 'systemctl daemon-reload && sysctl -q -w net.core.somaxconn=256 && systemctl start qsock.socket qsock2.socket'
+check "start qsock.socket and qsock2.socket" "$?" 0
+in_ct "systemd-run --quiet --unit=qclients python3 -c '
+import socket, time
+c = []
+for _ in range(3):
+    s = socket.socket(); s.setblocking(False); s.connect_ex((\"127.0.0.1\", 9997)); c.append(s)
+    time.sleep(0.3)
+time.sleep(3600)'" || fail "systemd-run qclients failed"
+wait_ct 20 "journalctl -u backlogd BACKLOGD_EVENT=full BACKLOGD_PORT=9997 -o cat | grep -q ." ||
+        note "no full alert for port 9997 within 20 s"
+in_ct 'journalctl -u backlogd --no-pager -o cat' | grep -E 'socket unit|qsock' | sed 's/^/# journal: /'
+check "socket unit: qsock.service is active" "$(in_ct 'systemctl is-active qsock.service')" active
+check "socket unit: full, BACKLOGD_UNIT" \
+        "$(journal_field 'BACKLOGD_EVENT=full BACKLOGD_PORT=9997' BACKLOGD_UNIT)" qsock.service
+check "socket unit: full, BACKLOGD_SOCKET_UNIT" \
+        "$(journal_field 'BACKLOGD_EVENT=full BACKLOGD_PORT=9997' BACKLOGD_SOCKET_UNIT)" qsock.socket
+check "socket unit: full, BACKLOGD_CGROUP" \
+        "$(journal_field 'BACKLOGD_EVENT=full BACKLOGD_PORT=9997' BACKLOGD_CGROUP)" /init.scope
+check "socket unit: full, BACKLOGD_DEPTH" \
+        "$(journal_field 'BACKLOGD_EVENT=full BACKLOGD_PORT=9997' BACKLOGD_DEPTH)" 2
+check "socket unit: journalctl -u qsock.service shows the alert" \
+        "$(in_ct 'journalctl -u qsock.service --no-pager -o cat' |
+                grep -c '^Listen queue of 127.0.0.1:9997 of qsock.service (via qsock.socket[;)].* is full')" 1
+once=$(in_ct 'backlogd --once --json')
+check "socket unit: --once --json unit and socket_unit" "$(python3 -c '
+import json, sys
+for l in json.loads(sys.argv[1])["listeners"]:
+    if l.get("port") == 9997:
+        print(l.get("unit"), l.get("socket_unit"))' "$once")" "qsock.service qsock.socket"
+# The clamp: Backlog=4096, somaxconn 256, the listener got 256.
+check "socket unit: qsock2's listener got somaxconn" "$(in_ct "ss -ltnH 'sport = :9996'" | awk '{ print $3 }')" 256
+clamp='qsock2.socket asks for Backlog=4096 but net.core.somaxconn is 256: its listener 127.0.0.1:9996 got 256. Raise net.core.somaxconn.'
+wait_ct 15 "journalctl -u backlogd -o cat | grep -qF '$clamp'" || note "no clamp warning for qsock2.socket within 15 s"
+check "socket unit: clamp warning in journalctl -u backlogd, once" \
+        "$(in_ct 'journalctl -u backlogd --no-pager -o cat' | grep -cF "$clamp")" 1
+check "socket unit: clamp warning's priority" "$(journal_field 'MESSAGE="'"$clamp"'"' PRIORITY)" 4
+check "socket unit: --once hint" "$(in_ct 'backlogd --once' | grep -cF "  $clamp")" 1
+check "socket unit: the bus was reachable" \
+        "$(in_ct 'journalctl -u backlogd --no-pager -o cat' | grep -c 'Cannot ask systemd')" 0
+
 # --- README's test command inside the container (opt-in: it takes minutes) --
 
 if [ -n "${SYSTEMD_HOST_SUITE:-}" ]; then

@@ -24,8 +24,10 @@
 #include "alloc-count.h"
 #include "check-main.h"
 #include "config.h"
+#include "cgroup.h"
 #include "daemon.h"
 #include "monitor.h"
+#include "sockets.h"
 
 #define N_LISTENERS 2000
 #define BASE_PORT 20000
@@ -152,6 +154,77 @@ static int count_commits(int ino, int timeout_ms, bool first_only) {
         }
 }
 
+/* The unit of this process's cgroup, as backlogd would name it, or NULL. */
+static const char *own_unit(char *buf, size_t size) {
+        char line[512], path[512] = "";
+        FILE *f = fopen("/proc/self/cgroup", "re");
+
+        ck_assert_ptr_nonnull(f);
+        while (fgets(line, sizeof(line), f))
+                if (strncmp(line, "0::", 3) == 0)
+                        snprintf(path, sizeof(path), "%.*s", (int) strcspn(line + 3, "\n"), line + 3);
+        fclose(f);
+        return cgroup_path_unit(path, buf, size);
+}
+
+/* A listener of a socket unit (the map as if read from systemd): `unit =`
+ * selects it by the service the socket unit starts, and a Backlog= that
+ * somaxconn cut down is said once. */
+START_TEST(test_socket_units) {
+        char unitbuf[256], log[] = "/tmp/test-monitor-XXXXXX", text[4096] = "";
+        const char *unit;
+        bool pid1;
+        SocketMap *map = NULL;
+        Monitor *d;
+        int fd, saved;
+        ssize_t n;
+        FILE *f;
+
+        enter_netns();
+        f = fopen("/proc/sys/net/core/somaxconn", "we");
+        ck_assert_ptr_nonnull(f);
+        fputs("2\n", f);
+        ck_assert_int_eq(fclose(f), 0);
+        listen_on(AF_INET, 20500, 1000); /* gets 2 */
+        listen_on(AF_INET, 20501, 1);
+        ck_assert_int_eq(sockets_new(&map), 0);
+        ck_assert_int_eq(sockets_add_unit(map, "qsock.socket", "qsock.service", 1000), 0);
+        ck_assert_int_eq(sockets_add_listen(map, 0, "Stream", "127.0.0.1:20500"), 0);
+
+        fd = mkstemp(log);
+        ck_assert_int_ge(fd, 0);
+        saved = dup(STDERR_FILENO);
+        dup2(fd, STDERR_FILENO);
+        d = daemon_with("watch = ( { unit = \"qsock.service\"; } );");
+        monitor_set_socket_units(d, map);
+        ck_assert_int_eq(monitor_poll(d, 1000000), 2);
+        ck_assert_int_eq(monitor_poll(d, 2000000), 2);
+        unit = own_unit(unitbuf, sizeof(unitbuf));
+        pid1 = !unit || strcmp(unit, "init.scope") == 0;
+        /* Only PID 1's socket is the socket unit's: under another unit
+         * (a test run from a service), the listener is that unit's. */
+        ck_assert_uint_eq(monitor_n_watched(d), pid1 ? 1 : 0);
+        monitor_free(d);
+        dup2(saved, STDERR_FILENO);
+        close(saved);
+        n = pread(fd, text, sizeof(text) - 1, 0);
+        ck_assert_int_ge(n, 0);
+        close(fd);
+        unlink(log);
+        if (!pid1) {
+                fprintf(stderr, "this test runs in %s: checked that the socket unit does not take its listener\n",
+                        unit);
+                ck_assert_ptr_null(strstr(text, "qsock.socket"));
+                return;
+        }
+        ck_assert_msg(strstr(text, "qsock.socket asks for Backlog=1000 but net.core.somaxconn is 2: its listener "
+                                   "127.0.0.1:20500 got 2. Raise net.core.somaxconn.\n"),
+                      "stderr: %s", text);
+        /* Once, not per poll. */
+        ck_assert_ptr_null(strstr(strstr(text, "qsock.socket asks") + 1, "qsock.socket asks"));
+}
+END_TEST
+
 /* The daemon's loop in a child, with the configuration file conf, its
  * stderr to /dev/null, without a service manager. */
 static pid_t fork_daemon(const char *conf) {
@@ -275,6 +348,7 @@ Suite *test_suite(void) {
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_poll_counts_and_allocates_nothing);
         tcase_add_test(tc, test_poll_watch_list);
+        tcase_add_test(tc, test_socket_units);
         tcase_add_test(tc, test_loop_skips_missed_polls);
         tcase_add_test(tc, test_reloads_keep_the_cadence);
         suite_add_tcase(s, tc);

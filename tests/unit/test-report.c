@@ -181,6 +181,40 @@ START_TEST(test_hints) {
 }
 END_TEST
 
+/* Socket-activated listeners: OWNER, "socket_unit" and the clamp hint,
+ * which is certain and said even while the queue is fine. */
+START_TEST(test_socket_units) {
+        Snapshot s = { 0 };
+        char *buf;
+
+        add(&s, AF_INET, "127.0.0.1", 9997, 2, 1, 0, 0, 1);
+        add(&s, AF_INET, "127.0.0.1", 9996, 0, 256, 0, 0, 2);
+        s.sysctls.present[SYSCTL_SOMAXCONN] = true;
+        s.sysctls.value[SYSCTL_SOMAXCONN] = 256;
+        s.info = calloc(2, sizeof(*s.info));
+        ck_assert_ptr_nonnull(s.info);
+        s.info[0] = (ListenerInfo){ .unit = "qsock.service", .socket_unit = "qsock.socket", .cgroup = "/init.scope" };
+        s.info[1] = (ListenerInfo){
+                .unit = "qsock2.service", .socket_unit = "qsock2.socket", .socket_backlog = 4096, .pid = 3
+        };
+        strcpy(s.info[1].comm, "python3");
+        buf = render_snapshot(&s, NULL, false);
+        ck_assert_ptr_nonnull(strstr(buf, "127.0.0.1:9997       2       1  100% full        0      0 "
+                                          "qsock.service (via qsock.socket)\n"));
+        ck_assert_ptr_nonnull(strstr(buf, "127.0.0.1:9996       0     256    0% ok          0      0 "
+                                          "qsock2.service (via qsock2.socket; python3, pid 3)\n"));
+        ck_assert_ptr_nonnull(strstr(buf, "\nHints:\n"
+                                          "  qsock2.socket asks for Backlog=4096 but net.core.somaxconn is 256: its "
+                                          "listener 127.0.0.1:9996 got 256. Raise net.core.somaxconn.\n"));
+        free(buf);
+        buf = render_snapshot(&s, NULL, true);
+        ck_assert_ptr_nonnull(strstr(buf, "\"unit\":\"qsock.service\",\"socket_unit\":\"qsock.socket\"}"));
+        ck_assert_ptr_nonnull(strstr(buf, "\"hints\":[\"qsock2.socket asks for Backlog=4096"));
+        free(buf);
+        snapshot_done(&s);
+}
+END_TEST
+
 /* The daemon's own namespace and web1, two listeners each. web1's
  * somaxconn is 100, the host's 4096: both have a full listener with backlog
  * 100, and only web1's was clamped. */
@@ -527,6 +561,7 @@ Suite *test_suite(void) {
         tcase_add_test(tc, test_table_empty);
         tcase_add_test(tc, test_json_fill_and_unix_type);
         tcase_add_test(tc, test_hints);
+        tcase_add_test(tc, test_socket_units);
         tcase_add_test(tc, test_netns_names);
         tcase_add_test(tc, test_netns_table);
         tcase_add_test(tc, test_netns_json);

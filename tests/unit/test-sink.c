@@ -356,6 +356,36 @@ START_TEST(test_netns_fields) {
 }
 END_TEST
 
+/* A socket-activated listener: named by the service its socket unit
+ * starts, the socket unit beside it. */
+START_TEST(test_socket_unit) {
+        Sink s = { .target = LOG_TARGET_JOURNAL };
+        Event e = event(EVENT_FULL, "127.0.0.1", 9997, 2, 1);
+        EventOwner o = { .netns = NETNS_HOST_NAME,
+                         .unit = "qsock.service",
+                         .socket_unit = "qsock.socket",
+                         .cgroup = "/init.scope" };
+
+        ck_assert_int_eq(sink_event(&s, &e, &o), 0);
+        ck_assert_str_eq(sent_field("BACKLOGD_UNIT"), "qsock.service");
+        ck_assert_str_eq(sent_field("OBJECT_SYSTEMD_UNIT"), "qsock.service");
+        ck_assert_str_eq(sent_field("BACKLOGD_SOCKET_UNIT"), "qsock.socket");
+        ck_assert_str_eq(sent_field("BACKLOGD_CGROUP"), "/init.scope");
+        ck_assert_str_eq(sent_field("MESSAGE"),
+                         "Listen queue of 127.0.0.1:9997 of qsock.service (via qsock.socket) is full: 2 of 2 "
+                         "connections wait for accept(), new connections are dropped or delayed. Raise the "
+                         "application's listen backlog (now 1) or make it accept connections faster.");
+        o.pid = 57;
+        strcpy(o.comm, "python3");
+        ck_assert_int_eq(sink_event(&s, &e, &o), 0);
+        ck_assert_ptr_nonnull(
+                strstr(sent_field("MESSAGE"), " of qsock.service (via qsock.socket; python3, pid 57) is full"));
+        o = (EventOwner){ .unit = "qtest.service" };
+        ck_assert_int_eq(sink_event(&s, &e, &o), 0);
+        ck_assert_ptr_null(sent_field("BACKLOGD_SOCKET_UNIT"));
+}
+END_TEST
+
 /* Long values come out whole: a Kubernetes pod's cgroup path, a unit name
  * near its limit of 255. */
 START_TEST(test_long_fields) {
@@ -538,6 +568,7 @@ Suite *test_suite(void) {
         tcase_add_test(tc, test_syn);
         tcase_add_test(tc, test_netns_sentences);
         tcase_add_test(tc, test_netns_fields);
+        tcase_add_test(tc, test_socket_unit);
         tcase_add_test(tc, test_interface_and_gone_fields);
         tcase_add_test(tc, test_long_fields);
         tcase_add_test(tc, test_netns_console);
