@@ -22,6 +22,8 @@
 #define CONFIG_INTERVAL_MIN_USEC 10000ULL      /* 0.01 s */
 #define CONFIG_INTERVAL_MAX_USEC 3600000000ULL /* 3600 s */
 #define CONFIG_DEFAULT_SYN_INTERVAL_USEC 10000000ULL
+/* A scrape sees data at most this old; Prometheus scrapes every 15-60 s. */
+#define CONFIG_DEFAULT_METRICS_INTERVAL_USEC 15000000ULL
 
 /* One entry of the watch list. */
 typedef struct Watch {
@@ -52,12 +54,15 @@ typedef struct Config {
         unsigned clear;       /* 1..warn-1 */
         uint64_t repeat_usec; /* 0 = never */
         bool counters;
-        bool unix_all;              /* `unix = true`: watch every UNIX listener */
-        char *metrics_file;         /* NULL: none */
-        uint64_t syn_interval_usec; /* between SYN-queue counts; 0 = never */
-        bool host;                  /* watch the daemon's own network namespace (default true) */
-        int log_level;              /* `log_level`: a syslog priority, -1 when not set */
-        char **namespaces;          /* namespace files or glob(7) patterns, absolute, in file order */
+        bool unix_all;                  /* `unix = true`: watch every UNIX listener */
+        char *metrics_file;             /* NULL: none */
+        uint64_t metrics_interval_usec; /* the file is written at most this often */
+        bool metrics_all;               /* series for every watched listener, not only
+                                         * those that have been non-empty or dropped */
+        uint64_t syn_interval_usec;     /* between SYN-queue counts; 0 = never */
+        bool host;                      /* watch the daemon's own network namespace (default true) */
+        int log_level;                  /* `log_level`: a syslog priority, -1 when not set */
+        char **namespaces;              /* namespace files or glob(7) patterns, absolute, in file order */
         size_t n_namespaces;
         Watch *watch; /* no TCP entry: every TCP listener, with the top-level levels */
         size_t n_watch;

@@ -2,7 +2,26 @@
 #pragma once
 
 /* A Prometheus text-format file for node_exporter's textfile collector,
- * rewritten atomically after every poll. Nothing here logs.
+ * replaced atomically when its samples change. Nothing here logs.
+ *
+ * The caller decides how often to write (monitor.c: every metrics_interval)
+ * and calls metrics_begin(), metrics_add_listener() for each watched
+ * listener, metrics_set_counters() and metrics_commit() on those polls only.
+ * On the polls in between it calls metrics_note_listener(), which costs
+ * nothing for a listener with an empty queue and no drops.
+ *
+ * Which listeners get series: with metrics_writer_set_all(m, true) (the
+ * default here; `metrics_all = true`) every listener added. Otherwise only
+ * those that have been "active" — accept queue or SYN queue non-empty, or a
+ * drop count above 0 — in a poll the writer was told about (added or
+ * noted), since the writer was made. Those sockets are followed by
+ * (Listener.netns, Listener.cookie) in a hash table of 24 bytes per socket
+ * (slots at most half full), and forgotten once neither added nor noted for
+ * two full polls (closed; a dump may miss a socket once). The series of a
+ * listener that was active stay, with its current values, while it lives.
+ * A socket with cookie 0 cannot be followed: it is exported only while
+ * active. Of an SO_REUSEPORT group (see below) all members are exported
+ * when one is, so that the merged values stay whole.
  *
  * A poll streams listeners one by one, but the text format wants each metric
  * family written once with its samples together, so the writer buffers one
@@ -20,15 +39,17 @@
  *
  * A family with no sample is left out entirely (no HELP/TYPE either).
  *
- * Labels of the per-listener families, always all six and in this order:
+ * Labels of the per-listener families, in this order; a label whose value
+ * would be empty is left out (in Prometheus an empty label is the same as
+ * an absent one, so the series are the same and {port=""} still selects
+ * UNIX listeners; node_exporter fills absent ones in as ""):
  *   address  "127.0.0.1", "::", ... (no brackets); for a UNIX listener its
  *            bound path, "@name" for an abstract one
- *   port     decimal TCP port; "" for a UNIX listener (in Prometheus an empty
- *            label is the same as an absent one, so {port=""} selects them)
+ *   port     decimal TCP port; absent for a UNIX listener
  *   family   "inet", "inet6" or "unix"
- *   netns    the caller's name for the network namespace ("" allowed)
- *   name     the configured name of the listener, "" when none
- *   unit     the owning systemd unit, "" when unknown
+ *   netns    the caller's name for the network namespace (absent when "")
+ *   name     the configured name of the listener, absent when none
+ *   unit     the owning systemd unit, absent when unknown
  * Label values are escaped as the format requires (\\, \", \n); bytes that
  * are not valid UTF-8 (a UNIX path can hold any) become U+FFFD, since
  * Prometheus rejects the whole file otherwise.
@@ -52,10 +73,19 @@
  * treats that as a counter reset. Samples are sorted by netns, family,
  * address, port, name, unit, so the output does not depend on dump order.
  *
+ * "Changed" means: the text before the backlogd_poll_seconds lines differs
+ * from the text last written — a sample's value, a series that appeared or
+ * went, a counter. backlogd_poll_seconds and
+ * backlogd_last_poll_timestamp_seconds alone do not count: they are the
+ * duration and time of the poll the file was last written at. An unchanged
+ * file only gets its modification time set to now, which node_exporter
+ * exports as node_textfile_mtime_seconds: that is the value to alert on
+ * when the file goes stale.
+ *
  * Memory: 104 bytes per listener record, plus strlen(path) + 1 for a UNIX
- * listener, plus the rendered text (4 lines of about 135 bytes per listener
- * with short names: 5.45 MB at 10,000 listeners), all
- * kept and reused. */
+ * listener, plus the rendered text twice (the one being made and the one
+ * last written; 4 lines of about 110 bytes per exported listener with
+ * short names), plus the followed sockets, all kept and reused. */
 
 #include <stdint.h>
 #include <stdio.h>
@@ -78,16 +108,37 @@ static inline void metrics_writer_freep(MetricsWriter **m) {
         metrics_writer_free(*m);
 }
 
-/* Starts a poll: forgets the listeners and counters added before. */
+/* Whether every listener added gets series (true, the default) or only
+ * those that have been active (see above). */
+void metrics_writer_set_all(MetricsWriter *m, bool all);
+
+/* Starts a full poll, one that will commit: forgets the listeners and
+ * counters added before, and the followed sockets not seen for two full
+ * polls. */
 void metrics_begin(MetricsWriter *m);
+
+/* On a poll that does not commit: follows l from now on if it is active
+ * (queue or SYN queue non-empty, drops above 0; syn_depth < 0: unknown).
+ * Does nothing for an idle listener, or with set_all. -ENOMEM when the
+ * table cannot grow (l is then exported only while active). */
+int metrics_note_listener(MetricsWriter *m, const Listener *l, int64_t syn_depth);
+
+/* The listeners of namespace netns (Listener.netns) could not be dumped in
+ * this full poll: they are not forgotten for it. */
+void metrics_keep_netns(MetricsWriter *m, uint64_t netns);
+
+/* How many sockets are followed (for tests and memory figures). */
+size_t metrics_n_followed(const MetricsWriter *m);
 
 /* Records one listener. netns, name and unit may be NULL (taken as "") and
  * are NOT copied: the caller keeps them valid and unchanged until the
  * metrics_commit()/metrics_render() of this poll returns. l is copied (its
  * UNIX path too) and need not outlive the call. syn_depth < 0 means unknown.
  * Adding the same socket (l->netns, l->cookie) again in one poll replaces
- * the earlier sighting rather than adding to it. -ENOMEM when the record array or the path store cannot grow; the
- * listener is then missing from this poll's file. */
+ * the earlier sighting rather than adding to it. Also notes l as
+ * metrics_note_listener() does; its series are written only if it is
+ * followed (or with set_all). -ENOMEM when the record array or the path
+ * store cannot grow; the listener is then missing from this poll's file. */
 int metrics_add_listener(MetricsWriter *m, const Listener *l, const char *netns, const char *name, const char *unit,
                          int64_t syn_depth);
 
@@ -96,7 +147,9 @@ int metrics_add_listener(MetricsWriter *m, const Listener *l, const char *netns,
  * call for the same netns replaces the first. -ENOMEM as above. */
 int metrics_set_counters(MetricsWriter *m, const char *netns, const NetstatCounters *c);
 
-/* Renders the file and replaces the target, so that no reader ever sees a
+/* Renders the file and, when its samples differ from those last written
+ * (or nothing was written yet, or the target is no longer the file written
+ * last), replaces the target, so that no reader ever sees a
  * partial file and nobody else can keep it from being replaced: writes an
  * unnamed file in the target's directory (O_TMPFILE), fchmod()ed to 0644
  * whatever the umask, links it under a random name
@@ -109,8 +162,10 @@ int metrics_set_counters(MetricsWriter *m, const char *netns, const NetstatCount
  * new is left in the directory, the old target stays, and a reason naming
  * the path is put in err: -ENOENT / -ENOTDIR while the directory does not
  * exist ("PATH: directory DIR: No such file or directory"), -EACCES when it
- * cannot be written, ... Returns the number of bytes written. A poll that
- * does not grow the buffers allocates nothing here. */
+ * cannot be written, ... Returns the number of bytes written, 0 when the
+ * samples were unchanged and only the target's modification time was set
+ * (utimensat(), AT_SYMLINK_NOFOLLOW). A poll that does not grow the
+ * buffers allocates nothing here. */
 int metrics_commit(MetricsWriter *m, double poll_seconds, double now_unix, ErrBuf *err);
 
 /* Renders the same text to f (for tests and tools). Returns the number of

@@ -5,7 +5,8 @@
  * polls: for each watched namespace (namespaces.h) its reader (space.h)
  * streams the listeners through the watch matching and the pure policy;
  * the host counters go through counters.h; then the metrics file is
- * written, the events' owners are resolved (cgroup → unit, uid → user,
+ * written (every metrics_interval; the polls in between only note which
+ * listeners are not idle), the events' owners are resolved (cgroup → unit, uid → user,
  * socket → process) and the events handed to the sink. The steady state
  * allocates nothing. The loop around it is daemon.c. */
 

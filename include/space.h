@@ -42,6 +42,9 @@ typedef struct Space {
         bool syn_known;    /* syn holds a successful count (maybe older) */
         uint64_t syn_usec; /* when it was counted */
         uint64_t next_syn_usec;
+        unsigned syn_backoff; /* the cadence is syn_interval << syn_backoff */
+        bool syn_settle;      /* counted; the backoff is decided at the next poll */
+        bool syn_quiet;       /* the caller's: no SYN queue near its level since the count */
 
         /* The last error of each source (0: working), for the caller's
          * once-per-outage messages: see space_error_transition(). */
@@ -99,7 +102,26 @@ int space_count_syn(Space *s, uint64_t now, ErrBuf *err);
 bool space_syn_due(uint64_t now, uint64_t next_usec, uint64_t last_usec, uint64_t interval_usec,
                    uint64_t syn_interval_usec, bool counters_moved);
 
-/* Starts the cadence afresh (a reload): the next poll counts. */
+/* The SYN-count backoff. On a quiet host the count, a walk of every
+ * connection, is the largest cost a poll has besides the dump, and it finds
+ * nothing. After a count in which every watched listener's SYN queue was
+ * below half its clear level (nearly empty) and no listen counter moved
+ * (counters_listen_moved()), the next count waits twice as long as the
+ * last, up to 8 times syn_interval: 20, 40, 80, 80, ... s with the default
+ * 10 s. A count that finds a SYN queue at half its clear level or more, or
+ * a counter that moves, brings the cadence back to syn_interval at once
+ * (a moving counter also makes the next poll count: space_syn_due()). */
+#define SPACE_SYN_BACKOFF_MAX 3
+
+/* The backoff after a count, from the one before (0..SPACE_SYN_BACKOFF_MAX).
+ * Pure. */
+unsigned space_syn_backoff(unsigned backoff, bool quiet, bool counters_moved);
+
+/* When the next count is due after one at counted_usec. Pure. */
+uint64_t space_syn_next(uint64_t counted_usec, uint64_t syn_interval_usec, unsigned backoff);
+
+/* Starts the cadence afresh (a reload): the next poll counts, without
+ * backoff. */
 void space_syn_reset(Space *s);
 
 /* The SYN-queue entries of listener l from the last successful count, or

@@ -48,6 +48,8 @@ void config_print(const Config *c, FILE *f) {
         fprintf(f, "syn_interval = %s;\n", format_seconds(c->syn_interval_usec, false, buf, sizeof(buf)));
         if (c->metrics_file)
                 print_string(f, "metrics_file = ", c->metrics_file, ";\n");
+        fprintf(f, "metrics_interval = %s;\n", format_seconds(c->metrics_interval_usec, false, buf, sizeof(buf)));
+        fprintf(f, "metrics_all = %s;\n", c->metrics_all ? "true" : "false");
         fprintf(f, "host = %s;\n", c->host ? "true" : "false");
         if (c->log_level >= 0)
                 fprintf(f, "log_level = \"%s\";\n", log_level_to_string(c->log_level));

@@ -74,6 +74,7 @@ int config_new_default(Config **ret) {
         c->repeat_usec = CONFIG_DEFAULT_REPEAT_USEC;
         c->counters = true;
         c->syn_interval_usec = CONFIG_DEFAULT_SYN_INTERVAL_USEC;
+        c->metrics_interval_usec = CONFIG_DEFAULT_METRICS_INTERVAL_USEC;
         c->host = true;
         c->log_level = -1;
         r = config_finish(c);
@@ -243,6 +244,11 @@ static int parse_root(const ConfigParser *p, const config_setting_t *root, Confi
                                         config_quote(v, q, sizeof(q)));
                 } else if (strcmp(key, "syn_interval") == 0)
                         r = get_seconds(p, s, 0, CONFIG_INTERVAL_MAX_USEC, "0 and 3600", &c->syn_interval_usec);
+                else if (strcmp(key, "metrics_interval") == 0)
+                        r = get_seconds(p, s, CONFIG_INTERVAL_MIN_USEC, CONFIG_INTERVAL_MAX_USEC, "0.01 and 3600",
+                                        &c->metrics_interval_usec);
+                else if (strcmp(key, "metrics_all") == 0)
+                        r = get_bool(p, s, &c->metrics_all);
                 else if (strcmp(key, "metrics_file") == 0) {
                         const char *v = NULL;
                         char q[48];

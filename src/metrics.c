@@ -24,6 +24,7 @@ enum {
 enum {
         REC_HAS_DROPS = 1 << 0,
         REC_HAS_SYN = 1 << 1,
+        REC_EXPORT = 1 << 2, /* its series are written (metrics.h: which) */
 };
 
 /* One listener, 104 bytes on x86-64. The label text is rendered once per
@@ -57,6 +58,14 @@ typedef struct NsCounters {
         NetstatCounters c;
 } NsCounters;
 
+/* A socket that has been non-empty or dropped: an entry of the open
+ * addressing table `seen` (linear probing, cookie 0 marks a free slot). */
+typedef struct Seen {
+        uint64_t netns;
+        uint64_t cookie;
+        uint32_t gen; /* the full poll (metrics_begin()) it was last seen in or after */
+} Seen;
+
 struct MetricsWriter {
         char *path;
         char *dir;      /* where the temporary files are made */
@@ -77,7 +86,19 @@ struct MetricsWriter {
         size_t n_counters;
         size_t cap_counters;
 
+        bool all;      /* metrics_writer_set_all() */
+        Seen *seen;    /* cap_seen slots, a power of two, at most half full */
+        size_t n_seen; /* slots in use */
+        size_t cap_seen;
+        uint32_t gen;
+
         PromBuf out;
+        size_t out_samples; /* out's length before the poll-duration lines */
+        PromBuf last;       /* the text last written, when have_last */
+        size_t last_samples;
+        bool have_last;
+        dev_t last_dev; /* the file it was written to */
+        ino_t last_ino;
 };
 
 static const char *str_or_empty(const char *s) {
@@ -93,7 +114,9 @@ MetricsWriter *metrics_writer_free(MetricsWriter *m) {
         free(m->recs);
         free(m->paths);
         free(m->counters);
+        free(m->seen);
         prom_buf_done(&m->out);
+        prom_buf_done(&m->last);
         free(m);
         return NULL;
 }
@@ -130,9 +153,136 @@ int metrics_writer_new(const char *path, MetricsWriter **ret, ErrBuf *err) {
         m->tmp_path = malloc(m->tmp_size);
         if (!m->path || !m->dir || !m->tmp_path)
                 return -ENOMEM;
+        m->all = true;
         *ret = m;
         m = NULL;
         return 0;
+}
+
+void metrics_writer_set_all(MetricsWriter *m, bool all) {
+        m->all = all;
+}
+
+/* ---- the sockets that have been non-empty or dropped -------------------- */
+
+static size_t seen_hash(const MetricsWriter *m, uint64_t netns, uint64_t cookie) {
+        uint64_t h = (cookie ^ (netns * 0x9e3779b97f4a7c15ULL)) * 0xff51afd7ed558ccdULL;
+
+        return (size_t) (h ^ (h >> 29)) & (m->cap_seen - 1);
+}
+
+/* The slot of (netns, cookie), or the free slot where it would go. */
+static size_t seen_slot(const MetricsWriter *m, uint64_t netns, uint64_t cookie) {
+        size_t i = seen_hash(m, netns, cookie);
+
+        while (m->seen[i].cookie != 0 && (m->seen[i].cookie != cookie || m->seen[i].netns != netns))
+                i = (i + 1) & (m->cap_seen - 1);
+        return i;
+}
+
+static Seen *seen_find(MetricsWriter *m, uint64_t netns, uint64_t cookie) {
+        size_t i;
+
+        if (m->n_seen == 0 || cookie == 0)
+                return NULL;
+        i = seen_slot(m, netns, cookie);
+        return m->seen[i].cookie != 0 ? &m->seen[i] : NULL;
+}
+
+static int seen_grow(MetricsWriter *m) {
+        size_t cap = m->cap_seen ? m->cap_seen * 2 : 64;
+        Seen *old = m->seen;
+        size_t old_cap = m->cap_seen;
+
+        if (cap > SIZE_MAX / sizeof(Seen))
+                return -ENOMEM;
+        m->seen = calloc(cap, sizeof(Seen));
+        if (!m->seen) {
+                m->seen = old;
+                return -ENOMEM;
+        }
+        m->cap_seen = cap;
+        for (size_t i = 0; i < old_cap; i++)
+                if (old[i].cookie != 0)
+                        m->seen[seen_slot(m, old[i].netns, old[i].cookie)] = old[i];
+        free(old);
+        return 0;
+}
+
+/* Marks the socket of l as seen in this interval, adding it if new. */
+static int seen_mark(MetricsWriter *m, const Listener *l) {
+        Seen *e;
+        size_t i;
+
+        if (l->cookie == 0) /* a caller that does not know it: cannot be followed */
+                return 0;
+        e = seen_find(m, l->netns, l->cookie);
+        if (e) {
+                e->gen = m->gen;
+                return 0;
+        }
+        if ((m->n_seen + 1) * 2 > m->cap_seen && seen_grow(m) < 0)
+                return -ENOMEM;
+        i = seen_slot(m, l->netns, l->cookie);
+        m->seen[i] = (Seen){ l->netns, l->cookie, m->gen };
+        m->n_seen++;
+        return 0;
+}
+
+/* Empties slot i (backward shift: no tombstones, so lookups stay short). */
+static void seen_delete(MetricsWriter *m, size_t i) {
+        size_t mask = m->cap_seen - 1, j = i;
+
+        for (;;) {
+                m->seen[i].cookie = 0;
+                for (;;) {
+                        size_t k;
+
+                        j = (j + 1) & mask;
+                        if (m->seen[j].cookie == 0) {
+                                m->n_seen--;
+                                return;
+                        }
+                        k = seen_hash(m, m->seen[j].netns, m->seen[j].cookie);
+                        /* Stays when its home k lies cyclically in (i, j]. */
+                        if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+                                continue;
+                        break;
+                }
+                m->seen[i] = m->seen[j];
+                i = j;
+        }
+}
+
+/* Forgets the sockets seen neither in the last two full polls nor since:
+ * closed listeners (a dump may miss a socket once). */
+static void seen_sweep(MetricsWriter *m) {
+        for (size_t i = 0; i < m->cap_seen;) {
+                if (m->seen[i].cookie != 0 && m->gen - m->seen[i].gen > 2)
+                        seen_delete(m, i); /* slot i now holds another entry, or none: look again */
+                else
+                        i++;
+        }
+}
+
+static bool listener_active(const Listener *l, int64_t syn_depth) {
+        return l->depth > 0 || (l->has_drops && l->drops > 0) || syn_depth > 0;
+}
+
+int metrics_note_listener(MetricsWriter *m, const Listener *l, int64_t syn_depth) {
+        if (m->all || !listener_active(l, syn_depth))
+                return 0;
+        return seen_mark(m, l);
+}
+
+void metrics_keep_netns(MetricsWriter *m, uint64_t netns) {
+        for (size_t i = 0; i < m->cap_seen; i++)
+                if (m->seen[i].cookie != 0 && m->seen[i].netns == netns)
+                        m->seen[i].gen = m->gen;
+}
+
+size_t metrics_n_followed(const MetricsWriter *m) {
+        return m->n_seen;
 }
 
 void metrics_begin(MetricsWriter *m) {
@@ -140,11 +290,30 @@ void metrics_begin(MetricsWriter *m) {
         m->n_paths = 0;
         m->n_counters = 0;
         m->prepared = false;
+        m->gen++;
+        if (m->n_seen > 0)
+                seen_sweep(m);
 }
 
 int metrics_add_listener(MetricsWriter *m, const Listener *l, const char *netns, const char *name, const char *unit,
                          int64_t syn_depth) {
+        bool export = m->all;
         Record *r;
+
+        if (!export) {
+                /* Out of memory: a listener busy now is exported anyway. */
+                if (listener_active(l, syn_depth)) {
+                        (void) seen_mark(m, l);
+                        export = true;
+                } else {
+                        Seen *e = seen_find(m, l->netns, l->cookie);
+
+                        if (e) {
+                                e->gen = m->gen;
+                                export = true;
+                        }
+                }
+        }
 
         if (m->n_recs >= UINT32_MAX || GROW(&m->recs, &m->cap_recs, m->n_recs + 1, 64) < 0)
                 return -ENOMEM;
@@ -159,7 +328,8 @@ int metrics_add_listener(MetricsWriter *m, const Listener *l, const char *netns,
                 .depth = l->depth,
                 .backlog = l->backlog,
                 .drops = l->has_drops ? l->drops : 0,
-                .flags = (uint8_t) ((l->has_drops ? REC_HAS_DROPS : 0) | (syn_depth >= 0 ? REC_HAS_SYN : 0)),
+                .flags = (uint8_t) ((l->has_drops ? REC_HAS_DROPS : 0) | (syn_depth >= 0 ? REC_HAS_SYN : 0) |
+                                    (export ? REC_EXPORT : 0)),
                 .syn_depth = syn_depth < 0            ? 0
                              : syn_depth > UINT32_MAX ? UINT32_MAX
                                                       : (uint32_t) syn_depth,
@@ -337,26 +507,37 @@ static void records_prepare(MetricsWriter *m) {
         m->prepared = true;
 }
 
+/* A label, left out when its value is empty: Prometheus takes an empty
+ * label for an absent one, so the series are the same, and the file is
+ * shorter by the name="" and unit="" most listeners would carry. */
+static void label(PromBuf *b, const char *key, const char *value, bool *first) {
+        if (!*value)
+                return;
+        prom_label(b, key, value, *first);
+        *first = false;
+}
+
 static void render_labels(MetricsWriter *m, const Record *r) {
         PromBuf *b = &m->out;
         char a[INET6_ADDRSTRLEN];
+        bool first = true;
 
         prom_put(b, "{", 1);
         if (r->family == FAM_UNIX)
-                prom_label(b, "address", m->paths + r->path_off, true);
+                label(b, "address", m->paths + r->path_off, &first);
         else {
                 if (!inet_ntop(r->family == FAM_INET6 ? AF_INET6 : AF_INET, r->addr, a, sizeof(a)))
                         strcpy(a, "?");
-                prom_label(b, "address", a, true);
-        }
-        prom_put(b, ",port=\"", 7);
-        if (r->family != FAM_UNIX)
+                label(b, "address", a, &first);
+                prom_put(b, first ? "port=\"" : ",port=\"", first ? 6 : 7);
                 prom_u64(b, r->port);
-        prom_put(b, "\"", 1);
-        prom_label(b, "family", r->family == FAM_UNIX ? "unix" : r->family == FAM_INET6 ? "inet6" : "inet", false);
-        prom_label(b, "netns", r->netns, false);
-        prom_label(b, "name", r->name, false);
-        prom_label(b, "unit", r->unit, false);
+                prom_put(b, "\"", 1);
+                first = false;
+        }
+        label(b, "family", r->family == FAM_UNIX ? "unix" : r->family == FAM_INET6 ? "inet6" : "inet", &first);
+        label(b, "netns", r->netns, &first);
+        label(b, "name", r->name, &first);
+        label(b, "unit", r->unit, &first);
         prom_put(b, "}", 1);
 }
 
@@ -403,7 +584,7 @@ static uint64_t record_value(const Record *r, ListenerMetric lm) {
 
 static void render_listener_family(MetricsWriter *m, ListenerMetric lm) {
         const char *name = listener_metrics[lm].name;
-        uint8_t needs = listener_metrics[lm].needs;
+        uint8_t needs = listener_metrics[lm].needs | REC_EXPORT;
         size_t name_len = strlen(name);
         PromBuf *b = &m->out;
         bool any = false;
@@ -453,9 +634,11 @@ static void render_counters(MetricsWriter *m) {
                 for (int c = 0; c < _NETSTAT_COUNTER_MAX; c++) {
                         if (!m->counters[i].c.present[c])
                                 continue;
+                        bool first = true;
+
                         prom_puts(b, "backlogd_tcpext_total{");
-                        prom_label(b, "counter", netstat_counter_name(c), true);
-                        prom_label(b, "netns", m->counters[i].netns, false);
+                        label(b, "counter", netstat_counter_name(c), &first);
+                        label(b, "netns", m->counters[i].netns, &first);
                         prom_put(b, "} ", 2);
                         prom_u64(b, m->counters[i].c.value[c]);
                         prom_put(b, "\n", 1);
@@ -471,6 +654,7 @@ static int render(MetricsWriter *m, double poll_seconds, double now_unix) {
         for (ListenerMetric lm = 0; lm < _LM_MAX; lm++)
                 render_listener_family(m, lm);
         render_counters(m);
+        m->out_samples = b->n;
         prom_header(b, "backlogd_poll_seconds", "gauge", "Duration of the last poll in seconds.");
         prom_puts(b, "backlogd_poll_seconds ");
         prom_double(b, poll_seconds, 6);
@@ -544,11 +728,27 @@ static int fill(MetricsWriter *m, int fd, size_t n, ErrBuf *err) {
         return 0;
 }
 
+/* What is in the file now, for the next commit to compare with: the text
+ * goes to m->last, and m->out takes the older buffer (no copy, no
+ * allocation). */
+static void remember_written(MetricsWriter *m, const struct stat *st) {
+        PromBuf t = m->out;
+
+        m->out = m->last;
+        m->last = t;
+        m->last_samples = m->out_samples;
+        m->have_last = true;
+        m->last_dev = st->st_dev;
+        m->last_ino = st->st_ino;
+}
+
 /* Closes fd (a close error is a write error on some file systems) and
  * renames m->tmp_path over the target; on failure removes m->tmp_path. */
 static int close_and_rename(MetricsWriter *m, int fd, size_t n, ErrBuf *err) {
+        struct stat st = { 0 };
         int r;
 
+        (void) fstat(fd, &st);
         if (close(fd) < 0 && errno != EINTR) {
                 r = errbuf_set(err, -errno, "%s: close %s: %s", m->path, m->tmp_path, strerror(errno));
                 goto fail;
@@ -557,6 +757,7 @@ static int close_and_rename(MetricsWriter *m, int fd, size_t n, ErrBuf *err) {
                 r = errbuf_set(err, -errno, "%s: rename from %s: %s", m->path, m->tmp_path, strerror(errno));
                 goto fail;
         }
+        remember_written(m, &st);
         return (int) n;
 
 fail:
@@ -587,6 +788,18 @@ static int commit_named(MetricsWriter *m, size_t n, ErrBuf *err) {
         return close_and_rename(m, fd, n, err);
 }
 
+/* Whether the samples are those of the file last written, and that file is
+ * still in place, as long as it was (nobody removed, replaced or rewrote
+ * it). */
+static bool unchanged(const MetricsWriter *m) {
+        struct stat st;
+
+        if (!m->have_last || m->out_samples != m->last_samples || memcmp(m->out.p, m->last.p, m->out_samples) != 0)
+                return false;
+        return lstat(m->path, &st) == 0 && S_ISREG(st.st_mode) && st.st_dev == m->last_dev &&
+               st.st_ino == m->last_ino && (size_t) st.st_size == m->last.n;
+}
+
 int metrics_commit(MetricsWriter *m, double poll_seconds, double now_unix, ErrBuf *err) {
         _cleanup_(closep) int fd = -1;
         char proc[64];
@@ -595,6 +808,12 @@ int metrics_commit(MetricsWriter *m, double poll_seconds, double now_unix, ErrBu
         n = render(m, poll_seconds, now_unix);
         if (n < 0)
                 return errbuf_set(err, n, "%s: cannot render the metrics: %s", m->path, strerror(-n));
+        /* Nothing but the poll's time and duration changed: only the
+         * modification time moves on, for staleness alerts
+         * (node_textfile_mtime_seconds). A symlink planted at the path
+         * since is touched itself, never followed. */
+        if (unchanged(m) && utimensat(AT_FDCWD, m->path, NULL, AT_SYMLINK_NOFOLLOW) == 0)
+                return 0;
 
         /* An unnamed file in the directory: nothing is visible, so nothing
          * is left behind, until it is complete and linked. */

@@ -50,6 +50,8 @@ struct Monitor {
         Budget *budget;
         MetricsWriter *metrics; /* NULL without metrics_file */
         int metrics_error;
+        uint64_t metrics_next_usec; /* when the file is due again (0: the next poll) */
+        bool metrics_due;           /* this poll writes it */
         int journal_error;
         EventList events;
         PortRange ranges[DIAG_MAX_RANGES];
@@ -74,15 +76,21 @@ struct Monitor {
 static void apply_metrics(Monitor *m, const Config *old, const Config *c) {
         ErrBuf err = { "" };
 
+        /* A reload writes the file at the next poll, with what it selects. */
+        m->metrics_next_usec = 0;
         if (old && old->metrics_file && c->metrics_file && strcmp(old->metrics_file, c->metrics_file) == 0 &&
-            m->metrics && m->metrics_error == 0)
+            m->metrics && m->metrics_error == 0) {
+                metrics_writer_set_all(m->metrics, c->metrics_all);
                 return;
+        }
         m->metrics = metrics_writer_free(m->metrics);
         m->metrics_error = 0;
         /* Fails only for a path the configuration accepted but the writer
          * cannot use; a missing directory is metrics_commit()'s to report. */
         if (c->metrics_file && metrics_writer_new(c->metrics_file, &m->metrics, &err) < 0)
                 sink_log(&m->opts.sink, LOG_ERR, NULL, "Not writing metrics: %s", err.text);
+        if (m->metrics)
+                metrics_writer_set_all(m->metrics, c->metrics_all);
 }
 
 static void read_sockets(Monitor *m, bool reload);
@@ -335,22 +343,31 @@ static int observe_cb(const Listener *listener, void *userdata) {
         }
         m->n_seen++;
         /* Matched once, for the metrics file and the policy alike; the unit
-         * is looked up only when an entry or the metrics file needs it. */
+         * is looked up only when an entry needs it, or on the polls that
+         * write the metrics file. */
         sock = sockets_find(m->sockets, l);
         /* PID 1's new listener: a socket unit started since the map was
          * read (no unit lookup needed to tell). */
         if (!sock && l->cgroup_id && l->cgroup_id == m->init_cgroup)
                 note_missing(m, l);
-        if (sock || m->metrics || config_wants_unit(m->config))
+        if (sock || m->metrics_due || config_wants_unit(m->config))
                 unit = socket_owner(m, l, cgroup_names_unit(m->cgroups, l->cgroup_id), sock, &via);
         if (sock && via)
                 check_clamp(m, s, l, via);
         w = config_match(m->config, l, unit, s->name);
-        /* The metrics file shows the last count on every poll, so that the
-         * SYN depth series has no gaps between counts. */
+        /* A SYN queue past half its clear level keeps the counts at their
+         * cadence (count_syn()). */
+        if (w && l->has_syn && (uint64_t) l->syn_depth * 200 >= (uint64_t) w->clear * ((uint64_t) l->backlog + 1))
+                s->syn_quiet = false;
         if (m->metrics && w) {
-                syn = l->has_syn ? (int64_t) l->syn_depth : space_syn_for(s, l);
-                (void) metrics_add_listener(m->metrics, l, s->name, w->name, unit, syn);
+                /* The file shows the last count, so that the SYN depth
+                 * series has no gaps between counts. Between writes, only
+                 * a listener that is not idle costs anything. */
+                if (m->metrics_due) {
+                        syn = l->has_syn ? (int64_t) l->syn_depth : space_syn_for(s, l);
+                        (void) metrics_add_listener(m->metrics, l, s->name, w->name, unit, syn);
+                } else
+                        (void) metrics_note_listener(m->metrics, l, l->has_syn ? (int64_t) l->syn_depth : -1);
         }
         /* Out of memory for one listener's state: it is skipped this poll,
          * the dump goes on. */
@@ -370,14 +387,29 @@ static void count_syn(Monitor *m, Space *s, uint64_t now) {
                 s->syn_known = false;
                 return;
         }
+        /* The last count, now that its poll's dump has held every SYN queue
+         * against its listener's clear level (observe_cb()) and its
+         * counters are read: while all was quiet, the next count waits
+         * twice as long, up to SPACE_SYN_BACKOFF_MAX doublings. */
+        if (s->syn_settle) {
+                s->syn_settle = false;
+                s->syn_backoff = space_syn_backoff(s->syn_backoff, s->syn_quiet && s->diag_error == 0, moved);
+                s->next_syn_usec = space_syn_next(s->syn_usec, c->syn_interval_usec, s->syn_backoff);
+        }
+        /* A moving counter brings the count back at once. */
         if (!space_syn_due(now, s->next_syn_usec, s->syn_usec, c->interval_usec, c->syn_interval_usec, moved))
                 return;
         s->next_syn_usec = now + c->syn_interval_usec;
         r = space_count_syn(s, now, &err);
         describe_netns(s->name, where, sizeof(where));
-        if (r >= 0)
+        if (r >= 0) {
+                s->syn_settle = true;
+                s->syn_quiet = true;
                 say(m, LOG_DEBUG, "Counted %d half-open connection%s%s (%s).", r, r == 1 ? "" : "s", where,
-                    moved ? "listen counters moved" : "every syn_interval");
+                    moved                 ? "listen counters moved"
+                    : s->syn_backoff == 0 ? "every syn_interval"
+                                          : "SYN queues quiet: syn_interval backed off");
+        }
         say_transition(m, &s->syn_error, r, LOG_WARNING, "Cannot count the SYN queues", "Counting the SYN queues",
                        where, err.text);
 }
@@ -422,7 +454,7 @@ static void read_counters(Monitor *m, Space *s, uint64_t now) {
                         say(m, LOG_NOTICE, "The %s are readable again.", what);
                         break;
                 }
-                if (r >= 0 && m->metrics)
+                if (r >= 0 && m->metrics_due)
                         (void) metrics_set_counters(m->metrics, s->name, &s->counters);
         }
         if (counters_step(m->counters, s->id, r >= 0 && m->config->counters ? &s->counters : NULL,
@@ -439,14 +471,17 @@ static double clock_seconds(clockid_t clock) {
         return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
-/* Each failure is reported once, when it starts or changes (the directory
- * missing, then unwritable), and the recovery once; the commit is retried
- * every poll, so the file appears on the first poll after its directory. */
-static void write_metrics(Monitor *m, double started) {
+/* At most every metrics_interval (the file changes no more often; unchanged,
+ * only its mtime moves). Each failure is reported once, when it starts or
+ * changes (the directory missing, then unwritable), and the recovery once;
+ * a failed commit is retried every poll, so the file appears on the first
+ * poll after its directory. */
+static void write_metrics(Monitor *m, double started, uint64_t now) {
         ErrBuf err = { "" };
         int r;
 
         r = metrics_commit(m->metrics, clock_seconds(CLOCK_MONOTONIC) - started, clock_seconds(CLOCK_REALTIME), &err);
+        m->metrics_next_usec = r < 0 ? 0 : now + m->config->metrics_interval_usec;
         if (r < 0 && r != m->metrics_error)
                 sink_log(&m->opts.sink, LOG_ERR, NULL, "Cannot write the metrics file: %s; retrying every poll.",
                          err.text);
@@ -594,7 +629,10 @@ int monitor_poll(Monitor *m, uint64_t now) {
                         policy_drop_netns(m->policy, m->ns->spaces[i]->id);
         /* The metrics writer keeps the unit strings until it commits. */
         cgroup_names_hold(m->cgroups, true);
-        if (m->metrics)
+        /* The file is due every metrics_interval (within half a poll: polls
+         * fire late, never early); only then are the listeners collected. */
+        m->metrics_due = m->metrics && now + m->config->interval_usec / 2 >= m->metrics_next_usec;
+        if (m->metrics_due)
                 metrics_begin(m->metrics);
         m->n_seen = 0;
         for (size_t i = 0; i < m->ns->n && !m->fatal; i++) {
@@ -607,6 +645,8 @@ int monitor_poll(Monitor *m, uint64_t now) {
                 if (r < 0) {
                         /* What was not seen there is not gone. */
                         policy_keep_netns(m->policy, s->id);
+                        if (m->metrics_due)
+                                metrics_keep_netns(m->metrics, s->id);
                         failure = r;
                         n_failed++;
                 }
@@ -632,8 +672,9 @@ int monitor_poll(Monitor *m, uint64_t now) {
         r = policy_end(m->policy, &m->events);
         if (r < 0)
                 sink_log(&m->opts.sink, LOG_ERR, NULL, "Out of memory while evaluating a poll; some alerts are lost.");
-        if (m->metrics)
-                write_metrics(m, started);
+        if (m->metrics_due)
+                write_metrics(m, started, now);
+        m->metrics_due = false;
         cgroup_names_hold(m->cgroups, false);
         if (sink_enabled(&m->opts.sink, LOG_DEBUG)) {
                 char status[160];

@@ -373,8 +373,13 @@ int netstat_reader_read(NetstatReader *r, NetstatCounters *ret, ErrBuf *err) {
         if (k < 0)
                 return k;
         /* seq_file regenerates the text on a read at offset 0; the reads
-         * that follow continue that same snapshot. */
+         * that follow continue that same snapshot. The file is one
+         * seq_file record (single_open), which seq_file grows its buffer
+         * to hold whole: a read that does not fill ours got the rest of
+         * it, so the read that would only see end of file is not made,
+         * and a poll costs one read, not two. */
         for (;;) {
+                size_t want;
                 ssize_t n;
 
                 if (size == r->allocated) {
@@ -382,7 +387,8 @@ int netstat_reader_read(NetstatReader *r, NetstatCounters *ret, ErrBuf *err) {
                         if (k < 0)
                                 return reader_fail(r, k, err, &e);
                 }
-                n = pread(r->fd, r->buf + size, r->allocated - size, (off_t) size);
+                want = r->allocated - size;
+                n = pread(r->fd, r->buf + size, want, (off_t) size);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0) {
@@ -393,6 +399,8 @@ int netstat_reader_read(NetstatReader *r, NetstatCounters *ret, ErrBuf *err) {
                 if (n == 0)
                         break;
                 size += (size_t) n;
+                if ((size_t) n < want)
+                        break;
         }
         k = netstat_parse_text(r->buf, size, ret, &e);
         if (k < 0)

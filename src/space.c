@@ -144,8 +144,22 @@ bool space_syn_due(uint64_t now, uint64_t next_usec, uint64_t last_usec, uint64_
         return counters_moved && now >= last_usec + syn_interval_usec / 4;
 }
 
+unsigned space_syn_backoff(unsigned backoff, bool quiet, bool counters_moved) {
+        if (!quiet || counters_moved)
+                return 0;
+        return backoff < SPACE_SYN_BACKOFF_MAX ? backoff + 1 : SPACE_SYN_BACKOFF_MAX;
+}
+
+uint64_t space_syn_next(uint64_t counted_usec, uint64_t syn_interval_usec, unsigned backoff) {
+        if (backoff > SPACE_SYN_BACKOFF_MAX)
+                backoff = SPACE_SYN_BACKOFF_MAX;
+        return counted_usec + (syn_interval_usec << backoff);
+}
+
 void space_syn_reset(Space *s) {
         s->next_syn_usec = 0;
+        s->syn_backoff = 0;
+        s->syn_settle = false;
 }
 
 int space_count_syn(Space *s, uint64_t now, ErrBuf *err) {

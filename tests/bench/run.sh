@@ -16,6 +16,9 @@
 #                 to the multiple of 0.01 just above 5 floor dumps of CPU
 #                 (at most 0.2) when a dump costs more than 2 ms, so that the
 #                 daemon keeps up and polls = wall time / interval holds.
+#   BACKLOGD_BASE another backlogd binary (say, main's) measured with the
+#                 metrics file written every poll, as it did before
+#                 metrics_interval: its row shows the bytes it writes.
 #
 # Exit status: 0 done, 1 error, 77 skipped (not root, or a tool missing).
 
@@ -68,8 +71,10 @@ fi
 # each one near 11,700.
 if [[ $SMALL -eq 1 ]]; then
         LISTENERS=200 CONNECTIONS=300 PROCS=1 DUMPS=50 RUNS=5 POLLS=50 EXTRA_NETNS=3
+        SMALL_LISTENERS=100 SMALL_CONNECTIONS=300
 else
         LISTENERS=10000 CONNECTIONS=30000 PROCS=6 DUMPS=200 RUNS=20 POLLS=200 EXTRA_NETNS=10
+        SMALL_LISTENERS=1000 SMALL_CONNECTIONS=3000
 fi
 NETNS_LISTENERS=10       # listeners in each extra namespace
 FIRST_PORT=8001          # listeners on 8001..8001+LISTENERS-1, below the
@@ -79,7 +84,7 @@ POP_LIFETIME=600         # bench-pop exits by itself after this (seconds)
 TMP=$(mktemp -d /tmp/backlogd-bench.XXXXXX)
 PIDS=()
 DAEMON_PID=
-NETNS=() NS_PIDS=()
+NETNS=() NS_PIDS=() POP_PIDS=()
 
 # The namespaces would go with this mount namespace anyway (their files are
 # on its tmpfs /run); deleting them says so, and frees them while a killed
@@ -143,6 +148,159 @@ if (( $(sysctl -n net.core.somaxconn) < 4096 )); then
 fi
 ulimit -n "$(ulimit -Hn)"
 
+# ---- helpers of the measurements ------------------------------------------
+# floor_cpu N: µs of CPU per raw v4+v6 LISTEN dump, over N dumps; checks
+# that it saw WANT listeners.
+floor_of() {
+        local want=$1 out seen
+        out=$("$FLOOR" "$DUMPS") || die "bench-floor failed"
+        seen=$(sed -n 's/.*sockets=\([0-9]*\).*/\1/p' <<<"$out")
+        [[ "$seen" -eq "$want" ]] || die "bench-floor saw $seen listeners, expected $want"
+        sed -n 's/.*cpu_us_per_dump=\([0-9.]*\).*/\1/p' <<<"$out"
+}
+
+# interval_for FLOOR_CPU: the daemon's interval (see "Counting polls").
+interval_for() {
+        if [[ -n "${BENCH_INTERVAL:-}" ]]; then
+                echo "$BENCH_INTERVAL"
+                return
+        fi
+        awk -v c="$1" 'BEGIN {
+                n = int((c * 5 / 1e4) + 0.999999); if (n < 1) n = 1; if (n > 20) n = 20
+                printf "%.2f\n", n / 100 }'
+}
+
+# CPU time (user+system) of a process in µs: the sum of its threads'
+# /proc/PID/task/*/schedstat (ns), else utime+stime of /proc/PID/stat
+# (clock ticks, 10 ms resolution).
+proc_cpu_us() {
+        local pid=$1 stat
+        if [[ -r "/proc/$pid/schedstat" ]]; then
+                awk '{ s += $1 } END { printf "%.0f\n", s / 1e3 }' /proc/"$pid"/task/*/schedstat
+                return
+        fi
+        stat=$(<"/proc/$pid/stat") || return 1
+        stat=${stat##*) }
+        awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f\n", ($12 + $13) * 1e6 / hz }' <<<"$stat"
+}
+
+# Runs the daemon for DAEMON_SECONDS after a short warm-up and prints
+# "cpu_us_per_poll nominal_polls wakeups vmhwm_kb cpu_share_%". Polls are counted as
+# wall time / interval (sd_event may coalesce or delay timer wake-ups); the
+# voluntary context switches (wake-ups from epoll_wait) are shown as a check.
+# Call it with its output redirected to a file, not in a $( ) or < <( )
+# subshell, so that the trap knows DAEMON_PID.
+measure_daemon() {
+        local conf=$1 name=$2 bin=${3:-$BACKLOGD} pid t0 t1 w0 w1 v0 v1 b0 b1 hwm i
+        "$bin" -c "$conf" --interval "$INTERVAL" --log-target console \
+                >"$TMP/$name.log" 2>&1 </dev/null &
+        pid=$!
+        DAEMON_PID=$pid
+        sleep 0.5
+        if ! kill -0 "$pid" 2>/dev/null; then
+                echo "run.sh: backlogd ($name) exited early:" >&2
+                tail -5 "$TMP/$name.log" >&2
+                wait "$pid" 2>/dev/null || true
+                DAEMON_PID=
+                echo "n/a n/a n/a n/a n/a n/a"
+                return
+        fi
+        t0=$(proc_cpu_us "$pid") w0=$EPOCHREALTIME
+        v0=$(awk '/^voluntary_ctxt_switches/ { print $2 }' "/proc/$pid/status")
+        b0=$(awk '/^wchar/ { print $2 }' "/proc/$pid/io")
+        sleep "$DAEMON_SECONDS"
+        t1=$(proc_cpu_us "$pid") w1=$EPOCHREALTIME
+        v1=$(awk '/^voluntary_ctxt_switches/ { print $2 }' "/proc/$pid/status")
+        b1=$(awk '/^wchar/ { print $2 }' "/proc/$pid/io")
+        hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status")
+        kill -TERM "$pid" 2>/dev/null || true
+        for (( i = 0; i < 50; i++ )); do
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        DAEMON_PID=
+        awk -v t0="$t0" -v t1="$t1" -v w0="$w0" -v w1="$w1" -v v0="$v0" -v v1="$v1" \
+            -v iv="$INTERVAL" -v hwm="$hwm" -v b0="$b0" -v b1="$b1" 'BEGIN {
+                polls = (w1 - w0) / iv
+                cpu = (t1 - t0) / 1e6
+                printf "%.0f %d %d %d %.0f %.1f\n", cpu * 1e6 / polls, polls, v1 - v0, hwm,
+                        cpu * 100 / (w1 - w0), (b1 - b0) / polls
+        }'
+}
+
+# The cadence of a daemon polling every second, compressed into INTERVAL:
+# SYN counts every 10 polls (syn_interval 10 s, backing off to 80 when
+# quiet), the metrics file every 15 polls (metrics_interval 15 s). Rows:
+# the floor of this population, the daemon without and with the metrics
+# file, and BACKLOGD_BASE (if given) with its metrics file written every
+# poll; bytes per hour = bytes written (wchar: the metrics file and any log
+# line) per poll x 3600. Sets CAD_<field>_<tag>.
+measure_cadence() {
+        local tag=$1 want=$2 INTERVAL DAEMON_SECONDS floor syn mi r
+        floor=$(floor_of "$want")
+        INTERVAL=$(interval_for "$floor")
+        DAEMON_SECONDS=$(awk -v i="$INTERVAL" -v p="$POLLS" 'BEGIN { printf "%.2f\n", i * p }')
+        syn=$(awk -v i="$INTERVAL" 'BEGIN { printf "%.3f\n", i * 10 }')
+        mi=$(awk -v i="$INTERVAL" 'BEGIN { printf "%.3f\n", i * 15 }')
+        mkdir -p "$TMP/metrics-$tag"
+        printf 'syn_interval = %s;\n' "$syn" >"$TMP/cad-off.conf"
+        printf 'syn_interval = %s;\nmetrics_interval = %s;\nmetrics_file = "%s";\n' "$syn" "$mi" \
+                "$TMP/metrics-$tag/backlogd.prom" >"$TMP/cad-on.conf"
+        printf 'syn_interval = %s;\nmetrics_file = "%s";\n' "$syn" \
+                "$TMP/metrics-$tag/base.prom" >"$TMP/cad-base.conf"
+        printf -v "CAD_FLOOR_$tag" %s "$floor"
+        printf -v "CAD_INTERVAL_$tag" %s "$INTERVAL"
+        printf -v "CAD_POLLS_$tag" %s "$POLLS"
+        echo "Running backlogd --interval $INTERVAL for $DAEMON_SECONDS s at a 1 s cadence," \
+             "metrics off and on ($want listeners)" >&2
+        for r in off on; do
+                measure_daemon "$TMP/cad-$r.conf" "cad-$r-$tag" >"$TMP/cad-$r-$tag.res"
+                read -r "CAD_CPU_${r}_$tag" _ _ _ "CAD_SHARE_${r}_$tag" "CAD_BYTES_${r}_$tag" <"$TMP/cad-$r-$tag.res"
+        done
+        printf -v "CAD_FILE_$tag" %s "$(stat -c %s "$TMP/metrics-$tag/backlogd.prom" 2>/dev/null || echo n/a)"
+        printf -v "CAD_CPU_base_$tag" %s n/a
+        printf -v "CAD_BYTES_base_$tag" %s n/a
+        if [[ -n "${BACKLOGD_BASE:-}" && -x "${BACKLOGD_BASE:-}" ]]; then
+                measure_daemon "$TMP/cad-base.conf" "cad-base-$tag" "$BACKLOGD_BASE" >"$TMP/cad-base-$tag.res"
+                read -r "CAD_CPU_base_$tag" _ _ _ _ "CAD_BYTES_base_$tag" <"$TMP/cad-base-$tag.res"
+        fi
+}
+
+# ---- a small host ------------------------------------------------------------
+# SMALL_LISTENERS listeners and SMALL_CONNECTIONS connections, measured
+# first and torn down before the full population (the kernel's listener
+# hash is shared by all namespaces: both at once would blur the floor).
+# Only the cadence rows (see measure_cadence below).
+start_pop() { # first_port first_g listeners connections tag
+        "$POP" -p "$1" -g "$2" -l "$3" -c "$4" -t "$POP_LIFETIME" >"$TMP/$5.out" 2>"$TMP/$5.err" </dev/null &
+        PIDS+=($!)
+        LAST_POP=$!
+}
+wait_pop() { # tag pid
+        local i
+        for (( i = 0; i < 2400; i++ )); do
+                grep -qs '^ready' "$TMP/$1.out" && return 0
+                if ! kill -0 "$2" 2>/dev/null; then
+                        cat "$TMP/$1.err" >&2
+                        die "bench-pop $1 failed"
+                fi
+                sleep 0.1
+        done
+        die "bench-pop $1 not ready after 240 s"
+}
+
+if (( HAVE_DAEMON )); then
+        echo "A small host first: $SMALL_LISTENERS listeners, $SMALL_CONNECTIONS connections" >&2
+        start_pop "$FIRST_PORT" 0 "$SMALL_LISTENERS" "$SMALL_CONNECTIONS" small
+        SMALL_PID=$LAST_POP
+        wait_pop small "$SMALL_PID"
+        measure_cadence small "$SMALL_LISTENERS"
+        kill -TERM "$SMALL_PID" 2>/dev/null || true
+        wait "$SMALL_PID" 2>/dev/null || true
+fi
+
 # ---- population -----------------------------------------------------------
 echo "Building the population: $LISTENERS listeners (1 in 4 IPv6, 1 % full)," \
      "$CONNECTIONS established connections, $PROCS processes" >&2
@@ -158,6 +316,7 @@ for (( p = 0; p < PROCS; p++ )); do
         "$POP" -p $(( FIRST_PORT + p * per_l )) -g $(( p * per_l )) -l "$n_l" -c "$n_c" \
                 -t "$POP_LIFETIME" >"$TMP/pop$p.out" 2>"$TMP/pop$p.err" </dev/null &
         PIDS+=($!)
+        POP_PIDS[p]=$!
 done
 
 # Wait for every "ready" line, at most 240 s.
@@ -165,7 +324,7 @@ for (( i = 0; i < 2400; i++ )); do
         ready=0
         for (( p = 0; p < PROCS; p++ )); do
                 grep -qs '^ready' "$TMP/pop$p.out" && ready=$(( ready + 1 ))
-                if ! kill -0 "${PIDS[$p]}" 2>/dev/null && ! grep -qs '^ready' "$TMP/pop$p.out"; then
+                if ! kill -0 "${POP_PIDS[p]}" 2>/dev/null && ! grep -qs '^ready' "$TMP/pop$p.out"; then
                         cat "$TMP/pop$p.err" >&2
                         die "bench-pop $p failed"
                 fi
@@ -258,71 +417,15 @@ if (( HAVE_DAEMON )); then
         fi
 fi
 
-# CPU time (user+system) of a process in µs: the sum of its threads'
-# /proc/PID/task/*/schedstat (ns), else utime+stime of /proc/PID/stat
-# (clock ticks, 10 ms resolution).
-proc_cpu_us() {
-        local pid=$1 stat
-        if [[ -r "/proc/$pid/schedstat" ]]; then
-                awk '{ s += $1 } END { printf "%.0f\n", s / 1e3 }' /proc/"$pid"/task/*/schedstat
-                return
-        fi
-        stat=$(<"/proc/$pid/stat") || return 1
-        stat=${stat##*) }
-        awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f\n", ($12 + $13) * 1e6 / hz }' <<<"$stat"
-}
-
-# Runs the daemon for DAEMON_SECONDS after a short warm-up and prints
-# "cpu_us_per_poll nominal_polls wakeups vmhwm_kb cpu_share_%". Polls are counted as
-# wall time / interval (sd_event may coalesce or delay timer wake-ups); the
-# voluntary context switches (wake-ups from epoll_wait) are shown as a check.
-# Call it with its output redirected to a file, not in a $( ) or < <( )
-# subshell, so that the trap knows DAEMON_PID.
-measure_daemon() {
-        local conf=$1 name=$2 pid t0 t1 w0 w1 v0 v1 hwm i
-        "$BACKLOGD" -c "$conf" --interval "$INTERVAL" --log-target console \
-                >"$TMP/$name.log" 2>&1 </dev/null &
-        pid=$!
-        DAEMON_PID=$pid
-        sleep 0.5
-        if ! kill -0 "$pid" 2>/dev/null; then
-                echo "run.sh: backlogd ($name) exited early:" >&2
-                tail -5 "$TMP/$name.log" >&2
-                wait "$pid" 2>/dev/null || true
-                DAEMON_PID=
-                echo "n/a n/a n/a n/a n/a"
-                return
-        fi
-        t0=$(proc_cpu_us "$pid") w0=$EPOCHREALTIME
-        v0=$(awk '/^voluntary_ctxt_switches/ { print $2 }' "/proc/$pid/status")
-        sleep "$DAEMON_SECONDS"
-        t1=$(proc_cpu_us "$pid") w1=$EPOCHREALTIME
-        v1=$(awk '/^voluntary_ctxt_switches/ { print $2 }' "/proc/$pid/status")
-        hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status")
-        kill -TERM "$pid" 2>/dev/null || true
-        for (( i = 0; i < 50; i++ )); do
-                kill -0 "$pid" 2>/dev/null || break
-                sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-        DAEMON_PID=
-        awk -v t0="$t0" -v t1="$t1" -v w0="$w0" -v w1="$w1" -v v0="$v0" -v v1="$v1" \
-            -v iv="$INTERVAL" -v hwm="$hwm" 'BEGIN {
-                polls = (w1 - w0) / iv
-                cpu = (t1 - t0) / 1e6
-                printf "%.0f %d %d %d %.0f\n", cpu * 1e6 / polls, polls, v1 - v0, hwm, cpu * 100 / (w1 - w0)
-        }'
-}
-
 D_CPU=n/a D_POLLS=n/a D_WAKE=n/a D_HWM=n/a D_SHARE=n/a
 W_CPU=n/a W_POLLS=n/a W_WAKE=n/a W_HWM=n/a W_SHARE=n/a
 if (( HAVE_DAEMON )); then
         echo "Running backlogd --interval $INTERVAL for $DAEMON_SECONDS s, twice" >&2
         measure_daemon "$TMP/empty.conf" defaults >"$TMP/defaults.res"
-        read -r D_CPU D_POLLS D_WAKE D_HWM D_SHARE <"$TMP/defaults.res"
+        read -r D_CPU D_POLLS D_WAKE D_HWM D_SHARE _ <"$TMP/defaults.res"
         measure_daemon "$TMP/watch.conf" watch5 >"$TMP/watch5.res"
-        read -r W_CPU W_POLLS W_WAKE W_HWM W_SHARE <"$TMP/watch5.res"
+        read -r W_CPU W_POLLS W_WAKE W_HWM W_SHARE _ <"$TMP/watch5.res"
+        measure_cadence big "$LISTENERS"
 fi
 
 # ---- other network namespaces ---------------------------------------------
@@ -391,9 +494,9 @@ if (( HAVE_DAEMON )); then
         echo "Running backlogd --interval $INTERVAL for $DAEMON_SECONDS s, syn_interval = 0," \
              "without and with the $EXTRA_NETNS namespaces" >&2
         measure_daemon "$TMP/nosyn.conf" nosyn >"$TMP/nosyn.res"
-        read -r S_CPU S_POLLS S_WAKE _ S_SHARE <"$TMP/nosyn.res"
+        read -r S_CPU S_POLLS S_WAKE _ S_SHARE _ <"$TMP/nosyn.res"
         measure_daemon "$TMP/netns.conf" netns >"$TMP/netns.res"
-        read -r N_CPU N_POLLS N_WAKE N_HWM N_SHARE <"$TMP/netns.res"
+        read -r N_CPU N_POLLS N_WAKE N_HWM N_SHARE _ <"$TMP/netns.res"
         NS_EXTRA=$(awk -v n="$N_CPU" -v s="$S_CPU" -v k="$EXTRA_NETNS" 'BEGIN {
                 if (n == "n/a" || s == "n/a") print "n/a"; else printf "%.0f\n", (n - s) / k }')
 fi
@@ -423,9 +526,37 @@ row "backlogd poll, no SYN counts (${S_POLLS} polls)" "-" "$S_CPU" "$(ratio "$S_
 row "backlogd poll, no SYN, +$EXTRA_NETNS netns (${N_POLLS} polls)" "-" "$N_CPU" "$(ratio "$N_CPU")"
 row "  one-walk dump in one netns ($DUMPS dumps)" "$NSFLOOR_WALL" "$NSFLOOR_CPU" "$(ratio "$NSFLOOR_CPU")"
 row "per extra namespace: daemon vs dump in it" "-" "$NS_EXTRA" "$(ratio "$NS_EXTRA" "$NSFLOOR_CPU")"
+# A 1 s cadence: one block per population size.
+bytes_h() {
+        awk -v b="$1" 'BEGIN { if (b == "n/a" || b == "") print "n/a"; else printf "%.1f MB/h\n", b * 3600 / 1e6 }'
+}
+cadence_block() { # tag listeners connections
+        local floor cpu_off cpu_on cpu_base b_off b_on b_base iv file
+        floor=CAD_FLOOR_$1 cpu_off=CAD_CPU_off_$1 cpu_on=CAD_CPU_on_$1 cpu_base=CAD_CPU_base_$1
+        b_off=CAD_BYTES_off_$1 b_on=CAD_BYTES_on_$1 b_base=CAD_BYTES_base_$1 iv=CAD_INTERVAL_$1 file=CAD_FILE_$1
+        [[ -n "${!floor:-}" ]] || return 0
+        echo "1 s cadence at $2 listeners, $3 connections (--interval ${!iv}, syn_interval 10 polls," \
+             "metrics_interval 15 polls):"
+        row "  floor: raw LISTEN dump v4+v6" "-" "${!floor}" "1.00x"
+        row "  backlogd poll, metrics off" "-" "${!cpu_off}" "$(ratio "${!cpu_off}" "${!floor}")"
+        row "  backlogd poll, metrics on" "-" "${!cpu_on}" "$(ratio "${!cpu_on}" "${!floor}")"
+        row "  metrics on / off" "-" "-" "$(ratio "${!cpu_on}" "${!cpu_off}")"
+        row "  bytes written, metrics off" "" "$(bytes_h "${!b_off}")" ""
+        row "  bytes written, metrics on (file ${!file} B)" "" "$(bytes_h "${!b_on}")" ""
+        if [[ "${!cpu_base}" != n/a ]]; then
+                row "  BACKLOGD_BASE, metrics every poll" "-" "${!cpu_base}" "$(ratio "${!cpu_base}" "${!floor}")"
+                row "  bytes written, BACKLOGD_BASE" "" "$(bytes_h "${!b_base}")" ""
+                row "  bytes: metrics on / BACKLOGD_BASE" "" "" \
+                    "$(awk -v a="${!b_on}" -v b="${!b_base}" 'BEGIN { if (b > 0) printf "%.4f%%\n", a * 100 / b; else print "n/a" }')"
+        fi
+}
+
 row "backlogd peak RSS (VmHWM), defaults" "" "${D_HWM} kB" ""
 row "backlogd peak RSS (VmHWM), watch 5 ports" "" "${W_HWM} kB" ""
 row "backlogd peak RSS (VmHWM), +$EXTRA_NETNS netns" "" "${N_HWM} kB" ""
+echo
+cadence_block small "$SMALL_LISTENERS" "$SMALL_CONNECTIONS"
+cadence_block big "$LISTENERS" "$CONNECTIONS"
 echo
 echo "Daemon: --interval $INTERVAL, polls counted as wall time / interval (the timer keeps a fixed"
 echo "cadence while a poll takes less than the interval); voluntary context switches (epoll_wait"

@@ -27,8 +27,14 @@ CONF=$TEST_TMP/etc/backlogd.conf
 MDIR=$TEST_TMP/metrics
 PROM=$MDIR/backlogd.prom
 INTERVAL=0.2
+# Every poll writes the file (metrics_interval), and its samples change
+# on every poll: the churner below opens a listener on another port every
+# 0.07 s, and metrics_all lists it even while idle. An unchanged file would
+# only be touched, and the temporary names would not be tried.
 GOOD="interval = $INTERVAL;
 metrics_file = \"$PROM\";
+metrics_interval = $INTERVAL;
+metrics_all = true;
 "
 printf '%s' "$GOOD" >"$CONF"
 chmod 644 "$CONF"
@@ -68,6 +74,17 @@ advances() {
         check "$1: metrics file rewritten ($a -> $b)" \
                 "$("$PYTHON" -c 'import sys; print(float(sys.argv[2]) > float(sys.argv[1]))' "${a:-0}" "${b:-0}")" True
 }
+
+"$PYTHON" -c '
+import socket, time
+for i in range(10000):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 9000 + i % 50))
+    s.listen(1)
+    time.sleep(0.07)
+    s.close()
+' &
+TEST_PIDS+=($!)
 
 # In a sanitizer build, AddressSanitizer keeps freed memory in quarantine
 # (256 MB by default), which RSS would show as growth: without quarantine
@@ -169,7 +186,7 @@ PY
 chmod 644 "$CONF"
 kill -HUP "$DAEMON"
 wait_lines "$LOG" "^$ERR" 3 2 "$DAEMON"
-check "leak input: error text" "$(grep "^$ERR" "$LOG" | tail -n 1)" "${ERR}$CONF:3: syntax error"
+check "leak input: error text" "$(grep "^$ERR" "$LOG" | tail -n 1)" "${ERR}$CONF:5: syntax error"
 rss_before=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$DAEMON/status")
 for ((i = 4; i < 204; i++)); do
         kill -HUP "$DAEMON"

@@ -19,7 +19,7 @@ trap 'kill -CONT "$JOURNALD_PID" 2>/dev/null; cleanup; notify_stop; journald_sto
 notify_start "$TEST_TMP/notify.sock" "$TEST_TMP/notify.out" 120 || fail "notify listener"
 
 PROM=$TEST_TMP/m.prom
-printf 'interval = 0.1;\nmetrics_file = "%s";\nwatch = ( { ports = "9100-9129"; } );\n' "$PROM" \
+printf 'interval = 0.1;\nmetrics_interval = 0.1;\nmetrics_file = "%s";\nwatch = ( { ports = "9100-9129"; } );\n' "$PROM" \
         >"$TEST_TMP/backlogd.conf"
 export WATCHDOG_USEC=1000000
 "$BACKLOGD" -c "$TEST_TMP/backlogd.conf" --log-target=journal 2>"$TEST_TMP/daemon.err" &

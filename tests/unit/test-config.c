@@ -74,6 +74,8 @@ static void assert_config_eq(const Config *a, const Config *b, const char *what)
         ck_assert_msg(a->unix_all == b->unix_all, "%s: unix", what);
         ck_assert_msg(a->syn_interval_usec == b->syn_interval_usec, "%s: syn_interval", what);
         assert_str_or_null_eq(a->metrics_file, b->metrics_file, what, "metrics_file", 0);
+        ck_assert_msg(a->metrics_interval_usec == b->metrics_interval_usec, "%s: metrics_interval", what);
+        ck_assert_msg(a->metrics_all == b->metrics_all, "%s: metrics_all", what);
         ck_assert_msg(a->host == b->host, "%s: host", what);
         ck_assert_msg(a->n_namespaces == b->n_namespaces, "%s: n_namespaces", what);
         for (size_t i = 0; i < a->n_namespaces; i++)
@@ -135,7 +137,7 @@ START_TEST(test_golden_good) {
 
         enter_fixtures();
         n = list_conf("good", &names);
-        ck_assert_uint_eq(n, 18);
+        ck_assert_uint_eq(n, 19);
         for (size_t i = 0; i < n; i++) {
                 char conf[256], out[256];
                 Config *c = NULL, *again = NULL;
@@ -175,7 +177,7 @@ START_TEST(test_golden_bad) {
 
         enter_fixtures();
         n = list_conf("bad", &names);
-        ck_assert_uint_eq(n, 68);
+        ck_assert_uint_eq(n, 71);
         for (size_t i = 0; i < n; i++) {
                 char conf[256], errfile[256], got[300];
                 Config *c = (Config *) 0x1;
@@ -858,6 +860,8 @@ START_TEST(test_print_new_keys) {
                 "counters = true;\n"
                 "unix = false;\n"
                 "syn_interval = 10;\n"
+                "metrics_interval = 15;\n"
+                "metrics_all = false;\n"
                 "host = false;\n"
                 "namespaces = [\n"
                 "        \"/run/netns/a\\\"b\",\n"

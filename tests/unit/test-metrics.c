@@ -146,6 +146,17 @@ static Listener unix_l(const char *path, uint32_t depth, uint32_t backlog, int64
         return l;
 }
 
+/* Makes the next commit's samples differ from the last one's (a commit of
+ * the same samples only touches the file): a counter of namespace "vary"
+ * set to k. */
+static void vary(MetricsWriter *m, int k) {
+        NetstatCounters c = { 0 };
+
+        c.present[0] = true;
+        c.value[0] = (uint64_t) k;
+        ck_assert_int_eq(metrics_set_counters(m, "vary", &c), 0);
+}
+
 /* ---- the fixed set behind tests/fixtures/metrics/listeners.prom -------- */
 
 typedef struct Fixed {
@@ -363,10 +374,13 @@ START_TEST(test_values) {
                                         "netns=\"host\",name=\"http\",unit=\"nginx.service\"} 3\n"));
         /* escapes */
         ck_assert_ptr_nonnull(strstr(a, "name=\"say \\\"hi\\\"\\nnow\",unit=\"weird\\\\unit\"} 10\n"));
-        ck_assert_ptr_nonnull(strstr(a, "{address=\"@abstract\\\"name\",port=\"\",family=\"unix\""));
+        /* empty labels are left out: a UNIX listener has no port label,
+         * one without name or unit none of those */
+        ck_assert_ptr_nonnull(strstr(a, "{address=\"@abstract\\\"name\",family=\"unix\",netns=\"host\"}"));
         ck_assert_ptr_nonnull(strstr(a, "{address=\"/tmp/b\xef\xbf\xbd"
-                                        "ad\",port=\"\",family=\"unix\""));
-        ck_assert_ptr_nonnull(strstr(a, "{address=\"/tmp/caf\xc3\xa9.sock\",port=\"\""));
+                                        "ad\",family=\"unix\""));
+        ck_assert_ptr_nonnull(strstr(a, "{address=\"/tmp/caf\xc3\xa9.sock\",family=\"unix\""));
+        ck_assert_ptr_null(strstr(a, "=\"\""));
         /* a listener without a drop count has no drops sample, one with an
          * unknown SYN depth no SYN sample */
         ck_assert_ptr_null(strstr(a, "backlogd_listen_drops_total{address=\"0.0.0.0\",port=\"25\""));
@@ -401,19 +415,19 @@ START_TEST(test_duplicate_sighting) {
                 "backlogd_listen_queue_depth{address=\"127.0.0.1\",port=\"8080\",family=\"inet\",netns=\"blue\","
                 "name=\"web\",unit=\"web.service\"} 3\n"
                 "backlogd_listen_queue_depth{address=\"127.0.0.1\",port=\"8080\",family=\"inet\",netns=\"red\","
-                "name=\"web\",unit=\"\"} 1\n"
+                "name=\"web\"} 1\n"
                 "backlogd_listen_queue_backlog{address=\"0.0.0.0\",port=\"80\",family=\"inet\",netns=\"blue\","
                 "name=\"http\",unit=\"nginx.service\"} 1022\n"
                 "backlogd_listen_queue_backlog{address=\"127.0.0.1\",port=\"8080\",family=\"inet\",netns=\"blue\","
                 "name=\"web\",unit=\"web.service\"} 128\n"
                 "backlogd_listen_queue_backlog{address=\"127.0.0.1\",port=\"8080\",family=\"inet\",netns=\"red\","
-                "name=\"web\",unit=\"\"} 64\n"
+                "name=\"web\"} 64\n"
                 "backlogd_listen_drops_total{address=\"0.0.0.0\",port=\"80\",family=\"inet\",netns=\"blue\","
                 "name=\"http\",unit=\"nginx.service\"} 6\n"
                 "backlogd_listen_drops_total{address=\"127.0.0.1\",port=\"8080\",family=\"inet\",netns=\"blue\","
                 "name=\"web\",unit=\"web.service\"} 7\n"
                 "backlogd_listen_drops_total{address=\"127.0.0.1\",port=\"8080\",family=\"inet\",netns=\"red\","
-                "name=\"web\",unit=\"\"} 0\n"
+                "name=\"web\"} 0\n"
                 "backlogd_syn_queue_depth{address=\"127.0.0.1\",port=\"8080\",family=\"inet\",netns=\"blue\","
                 "name=\"web\",unit=\"web.service\"} 2\n"
                 "backlogd_poll_seconds 0.001000\n"
@@ -688,6 +702,7 @@ START_TEST(test_planted_names_never_block) {
 
         for (int k = 1; k <= 20; k++) {
                 metrics_begin(m);
+                vary(m, k);
                 r = metrics_commit(m, 0, k, &err);
                 ck_assert_msg(r > 0, "commit %d: %d %s", k, r, err.text);
                 snprintf(stamp, sizeof(stamp), "%d.000", k);
@@ -741,11 +756,13 @@ START_TEST(test_named_fallback) {
                         _exit(99);
                 if (stat("/proc/self/fd", &st) == 0)
                         _exit(98);
-                for (int k = 1; k <= 5; k++)
+                for (int k = 1; k <= 5; k++) {
+                        vary(m, k);
                         if (metrics_commit(m, 0, k, &err) <= 0) {
                                 fprintf(stderr, "commit %d: %s\n", k, err.text);
                                 _exit(k);
                         }
+                }
                 _exit(0);
         }
         ck_assert_int_eq(waitpid(pid, &status, 0), pid);
@@ -791,6 +808,7 @@ START_TEST(test_failed_commit_leaves_nothing) {
                 signal(SIGXFSZ, SIG_IGN);
                 if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
                         _exit(99);
+                vary(m, 2);
                 if (metrics_commit(m, 0, 2, &err) != -EFBIG)
                         _exit(1);
                 _exit(strstr(err.text, ": write to the temporary file: File too large") ? 0 : 2);
@@ -802,10 +820,12 @@ START_TEST(test_failed_commit_leaves_nothing) {
 
         ck_assert_int_eq(unlink(target), 0);
         ck_assert_int_eq(mkdir(target, 0755), 0);
+        vary(m, 3);
         ck_assert_int_eq(metrics_commit(m, 0, 3, &err), -EISDIR);
         ck_assert_msg(strstr(err.text, ": Is a directory"), "%s", err.text);
         ck_assert_int_eq(count_entries(dir), 1);
         ck_assert_int_eq(rmdir(target), 0);
+        vary(m, 4);
         ck_assert_int_gt(metrics_commit(m, 0, 4, &err), 0);
         assert_committed(target, "4.000");
         ck_assert_int_eq(count_entries(dir), 1);
@@ -982,7 +1002,8 @@ START_TEST(test_atomic_replace) {
 }
 END_TEST
 
-/* Once grown, a poll (begin, adds, counters, commit) allocates nothing. */
+/* Once grown, a poll (begin, adds, counters, commit) allocates nothing; the
+ * text buffers take two commits to grow (the one written is kept). */
 START_TEST(test_no_alloc_steady_state) {
         _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
         _cleanup_(freep) char *dir = make_dir(), *target = NULL;
@@ -996,7 +1017,7 @@ START_TEST(test_no_alloc_steady_state) {
         fixed_set(f, &n);
         fixed_counters(&host, &blue);
         for (int round = 0; round < 101; round++) {
-                if (round == 1)
+                if (round == 2)
                         before = n_allocs;
                 metrics_begin(m);
                 for (int rep = 0; rep < 50; rep++)
@@ -1059,6 +1080,7 @@ START_TEST(test_scale_10k) {
                 for (int i = 0; i < N_LISTENERS; i++)
                         failures += metrics_add_listener(m, &ls[i], "host", names[i % N_UNITS], units[i % N_UNITS],
                                                          i % 10) != 0;
+                host.value[0] = (uint64_t) round; /* a change: each commit writes */
                 failures += metrics_set_counters(m, "host", &host) != 0;
                 clock_gettime(CLOCK_MONOTONIC, &t1);
                 if (round > 0)
@@ -1087,6 +1109,220 @@ START_TEST(test_scale_10k) {
 }
 END_TEST
 
+/* The same samples are not written again, whatever the poll's time and
+ * duration: the file keeps its inode and text, only its mtime moves (for
+ * node_textfile_mtime_seconds). A changed sample, a file removed or
+ * replaced by someone else is written again. */
+START_TEST(test_unchanged_not_rewritten) {
+        _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
+        _cleanup_(freep) char *dir = make_dir(), *target = NULL, *first = NULL, *again = NULL;
+        struct timespec old[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+        ErrBuf err = { 0 };
+        struct stat st0, st;
+
+        m = writer_in(dir, &target);
+        add_fixed(m, NULL);
+        ck_assert_int_gt(metrics_commit(m, 0.5, 1700000001, &err), 0);
+        ck_assert_int_eq(stat(target, &st0), 0);
+        first = read_file(target, NULL);
+        ck_assert_int_eq(utimensat(AT_FDCWD, target, old, 0), 0);
+        for (int k = 2; k <= 5; k++) {
+                add_fixed(m, NULL); /* begins a poll: the same samples again */
+                ck_assert_int_eq(metrics_commit(m, 0.1 * k, 1700000000 + k, &err), 0);
+        }
+        ck_assert_int_eq(stat(target, &st), 0);
+        ck_assert_uint_eq(st.st_ino, st0.st_ino);
+        ck_assert_int_gt(st.st_mtim.tv_sec, 1000000000);
+        again = read_file(target, NULL);
+        ck_assert_str_eq(again, first);
+        assert_committed(target, "1700000001.000");
+        ck_assert_int_eq(count_entries(dir), 1);
+
+        /* one sample changes: written */
+        add_fixed(m, NULL);
+        vary(m, 1);
+        ck_assert_int_gt(metrics_commit(m, 0.1, 1700000006, &err), 0);
+        assert_committed(target, "1700000006.000");
+        /* removed: written again, unchanged or not */
+        ck_assert_int_eq(unlink(target), 0);
+        add_fixed(m, NULL);
+        vary(m, 1);
+        ck_assert_int_gt(metrics_commit(m, 0.1, 1700000007, &err), 0);
+        assert_committed(target, "1700000007.000");
+        /* replaced by another file: written again */
+        write_text(target, "something else\n");
+        add_fixed(m, NULL);
+        vary(m, 1);
+        ck_assert_int_gt(metrics_commit(m, 0.1, 1700000008, &err), 0);
+        assert_committed(target, "1700000008.000");
+        unlink(target);
+        rmdir(dir);
+}
+END_TEST
+
+static Listener followed(uint16_t port, uint64_t cookie, uint32_t depth, int64_t drops) {
+        Listener l = tcp4("127.0.0.1", port, depth, 128, drops);
+
+        l.netns = 7;
+        l.cookie = cookie;
+        return l;
+}
+
+static bool has_port(const char *text, uint16_t port) {
+        char want[96];
+
+        snprintf(want, sizeof(want), "backlogd_listen_queue_depth{address=\"127.0.0.1\",port=\"%u\",", port);
+        return strstr(text, want) != NULL;
+}
+
+/* Without set_all, a listener gets series once it has been non-empty (or
+ * dropped, or had a SYN queue), in a full poll or noted in between, and
+ * keeps them while it lives; an idle one gets none; one that is gone is
+ * forgotten after two full polls. An SO_REUSEPORT member that is idle is
+ * still summed into its group's series. */
+START_TEST(test_active_listeners_only) {
+        _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
+        _cleanup_(freep) char *dir = make_dir(), *target = NULL;
+        Listener idle = followed(1001, 1, 0, 0), busy = followed(1002, 2, 3, 0), dropped = followed(1003, 3, 0, 2),
+                 later = followed(1004, 4, 0, 0), syn = followed(1005, 5, 0, 0), g1 = followed(1006, 6, 0, 0),
+                 g2 = followed(1006, 7, 1, 0), nodrops = followed(1007, 8, 0, -1);
+        char *a;
+
+        m = writer_in(dir, &target);
+        metrics_writer_set_all(m, false);
+        metrics_begin(m);
+        ck_assert_int_eq(metrics_add_listener(m, &idle, "host", NULL, NULL, 0), 0);
+        ck_assert_int_eq(metrics_add_listener(m, &busy, "host", NULL, NULL, 0), 0);
+        ck_assert_int_eq(metrics_add_listener(m, &dropped, "host", NULL, NULL, -1), 0);
+        ck_assert_int_eq(metrics_add_listener(m, &later, "host", NULL, NULL, 0), 0);
+        ck_assert_int_eq(metrics_add_listener(m, &syn, "host", NULL, NULL, 4), 0);
+        ck_assert_int_eq(metrics_add_listener(m, &g1, "host", NULL, NULL, -1), 0);
+        ck_assert_int_eq(metrics_add_listener(m, &g2, "host", NULL, NULL, -1), 0);
+        ck_assert_int_eq(metrics_add_listener(m, &nodrops, "host", NULL, NULL, -1), 0);
+        a = render_string(m, 0, 0);
+        ck_assert(!has_port(a, 1001));
+        ck_assert(has_port(a, 1002));
+        ck_assert(has_port(a, 1003));
+        ck_assert(!has_port(a, 1004));
+        ck_assert(has_port(a, 1005));
+        ck_assert(!has_port(a, 1007));
+        /* the group: both members, backlog 128 + 128 */
+        ck_assert_ptr_nonnull(strstr(a, "backlogd_listen_queue_backlog{address=\"127.0.0.1\",port=\"1006\","
+                                        "family=\"inet\",netns=\"host\"} 256\n"));
+        ck_assert_uint_eq(metrics_n_followed(m), 4);
+        free(a);
+
+        /* between full polls: later's queue fills and empties again */
+        later.depth = 1;
+        ck_assert_int_eq(metrics_note_listener(m, &idle, -1), 0);
+        ck_assert_int_eq(metrics_note_listener(m, &later, -1), 0);
+        later.depth = 0;
+        busy.depth = 0;
+        g2.depth = 0;
+        metrics_begin(m);
+        ck_assert_int_eq(metrics_add_listener(m, &idle, "host", NULL, NULL, 0), 0);
+        ck_assert_int_eq(metrics_add_listener(m, &busy, "host", NULL, NULL, 0), 0);
+        ck_assert_int_eq(metrics_add_listener(m, &later, "host", NULL, NULL, 0), 0);
+        ck_assert_int_eq(metrics_add_listener(m, &g1, "host", NULL, NULL, 0), 0);
+        ck_assert_int_eq(metrics_add_listener(m, &g2, "host", NULL, NULL, 0), 0);
+        a = render_string(m, 0, 0);
+        ck_assert(!has_port(a, 1001));
+        ck_assert_ptr_nonnull(strstr(a, "backlogd_listen_queue_depth{address=\"127.0.0.1\",port=\"1002\","
+                                        "family=\"inet\",netns=\"host\"} 0\n"));
+        ck_assert(has_port(a, 1004));
+        ck_assert(has_port(a, 1006));
+        ck_assert_uint_eq(metrics_n_followed(m), 5);
+        free(a);
+
+        /* dropped (1003) and syn (1005) closed: forgotten after two full
+         * polls without them */
+        for (int k = 0; k < 3; k++) {
+                metrics_begin(m);
+                ck_assert_int_eq(metrics_add_listener(m, &busy, "host", NULL, NULL, 0), 0);
+                ck_assert_int_eq(metrics_add_listener(m, &later, "host", NULL, NULL, 0), 0);
+                ck_assert_int_eq(metrics_add_listener(m, &g1, "host", NULL, NULL, 0), 0);
+                ck_assert_int_eq(metrics_add_listener(m, &g2, "host", NULL, NULL, 0), 0);
+        }
+        metrics_begin(m);
+        ck_assert_uint_eq(metrics_n_followed(m), 3);
+        /* the same socket back, idle (cookies are never reused): no series */
+        ck_assert_int_eq(metrics_add_listener(m, &syn, "host", NULL, NULL, 0), 0);
+        a = render_string(m, 0, 0);
+        ck_assert(!has_port(a, 1005));
+        free(a);
+
+        /* a namespace that could not be dumped keeps its sockets */
+        for (int k = 0; k < 4; k++) {
+                metrics_begin(m);
+                metrics_keep_netns(m, 7);
+        }
+        ck_assert_uint_eq(metrics_n_followed(m), 3);
+        unlink(target);
+        rmdir(dir);
+}
+END_TEST
+
+/* set_all: every listener added, idle or not. */
+START_TEST(test_all_listeners) {
+        _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
+        _cleanup_(freep) char *dir = make_dir(), *target = NULL, *a = NULL;
+
+        m = writer_in(dir, &target);
+        metrics_writer_set_all(m, true);
+        metrics_begin(m);
+        for (uint16_t p = 2000; p < 2010; p++) {
+                Listener l = followed(p, p, 0, 0);
+
+                ck_assert_int_eq(metrics_add_listener(m, &l, "host", NULL, NULL, 0), 0);
+        }
+        a = render_string(m, 0, 0);
+        for (uint16_t p = 2000; p < 2010; p++)
+                ck_assert(has_port(a, p));
+        ck_assert_uint_eq(metrics_n_followed(m), 0);
+        rmdir(dir);
+}
+END_TEST
+
+/* Many sockets followed, then most of them closed: the table keeps every
+ * live one findable after the deletions (backward shift). */
+START_TEST(test_followed_churn) {
+        _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
+        _cleanup_(freep) char *dir = make_dir(), *target = NULL, *a = NULL;
+        enum { N = 5000 };
+
+        m = writer_in(dir, &target);
+        metrics_writer_set_all(m, false);
+        metrics_begin(m);
+        for (uint64_t c = 1; c <= N; c++) {
+                Listener l = followed((uint16_t) c, c * 0x10001, 1, 0);
+
+                ck_assert_int_eq(metrics_note_listener(m, &l, -1), 0);
+        }
+        ck_assert_uint_eq(metrics_n_followed(m), N);
+        /* every third stays alive, idle */
+        for (int k = 0; k < 3; k++) {
+                metrics_begin(m);
+                for (uint64_t c = 3; c <= N; c += 3) {
+                        Listener l = followed((uint16_t) c, c * 0x10001, 0, 0);
+
+                        ck_assert_int_eq(metrics_add_listener(m, &l, "host", NULL, NULL, 0), 0);
+                }
+        }
+        metrics_begin(m);
+        ck_assert_uint_eq(metrics_n_followed(m), N / 3);
+        for (uint64_t c = 1; c <= N; c++) {
+                Listener l = followed((uint16_t) c, c * 0x10001, 0, 0);
+
+                ck_assert_int_eq(metrics_add_listener(m, &l, "host", NULL, NULL, 0), 0);
+        }
+        a = render_string(m, 0, 0);
+        for (uint16_t c = 1; c <= 30; c++)
+                ck_assert_msg(has_port(a, c) == (c % 3 == 0), "port %u", c);
+        unlink(target);
+        rmdir(dir);
+}
+END_TEST
+
 Suite *test_suite(void) {
         Suite *s = suite_create("metrics");
         TCase *tc = tcase_create("core");
@@ -1108,6 +1344,10 @@ Suite *test_suite(void) {
         tcase_add_test(tc, test_atomic_replace);
         tcase_add_test(tc, test_no_alloc_steady_state);
         tcase_add_test(tc, test_scale_10k);
+        tcase_add_test(tc, test_unchanged_not_rewritten);
+        tcase_add_test(tc, test_active_listeners_only);
+        tcase_add_test(tc, test_all_listeners);
+        tcase_add_test(tc, test_followed_churn);
         suite_add_tcase(s, tc);
         tc = tcase_create_root();
         tcase_add_test(tc, test_named_fallback);

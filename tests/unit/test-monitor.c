@@ -18,6 +18,7 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <syslog.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,16 +70,49 @@ static int listen_on(int family, uint16_t port, int backlog) {
         return fd;
 }
 
-static Monitor *daemon_with(const char *config_text) {
+static char *read_all_text(const char *path) {
+        FILE *f = fopen(path, "re");
+        char *buf = NULL;
+        size_t len = 0;
+
+        ck_assert_msg(f, "%s", path);
+        ck_assert_int_ge(getdelim(&buf, &len, 0, f), 0);
+        fclose(f);
+        return buf;
+}
+
+static int count_lines(const char *text, const char *prefix) {
+        int n = 0;
+
+        for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+                n += strncmp(l, prefix, strlen(prefix)) == 0;
+        return n;
+}
+
+static int count_substr(const char *text, const char *needle) {
+        int n = 0;
+
+        for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle))
+                n++;
+        return n;
+}
+
+static Monitor *daemon_at(const char *config_text, int max_priority) {
         Monitor *d = NULL;
         Config *c = NULL;
         ErrBuf err = { { 0 } };
         MonitorOptions o = { .proc_root = "/proc", .cgroup_root = "/sys/fs/cgroup" };
 
         sink_init(&o.sink, LOG_TARGET_CONSOLE);
+        if (max_priority >= 0)
+                o.sink.max_priority = max_priority;
         ck_assert_msg(config_parse_string(config_text, "test.conf", &c, &err) == 0, "%s", err.text);
         ck_assert_int_eq(monitor_new(&o, c, &d), 0);
         return d;
+}
+
+static Monitor *daemon_with(const char *config_text) {
+        return daemon_at(config_text, -1);
 }
 
 START_TEST(test_poll_counts_and_allocates_nothing) {
@@ -131,8 +165,10 @@ START_TEST(test_poll_watch_list) {
 }
 END_TEST
 
-/* Metrics files the daemon committed (renamed into dir) within timeout_ms;
- * stops at the first one if first_only. */
+/* Polls of the daemon seen through its metrics file (with
+ * metrics_interval = 0.01: every poll renames a new file into dir, or only
+ * touches it when its samples did not change) within timeout_ms; stops at
+ * the first one if first_only. */
 static int count_commits(int ino, int timeout_ms, bool first_only) {
         char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
         int n = 0;
@@ -147,7 +183,8 @@ static int count_commits(int ino, int timeout_ms, bool first_only) {
                 ck_assert_int_gt(len, 0);
                 for (char *c = buf; c < buf + len;
                      c += sizeof(struct inotify_event) + ((struct inotify_event *) c)->len)
-                        if (strcmp(((struct inotify_event *) c)->name, "m.prom") == 0)
+                        if (((struct inotify_event *) c)->len > 0 &&
+                            strcmp(((struct inotify_event *) c)->name, "m.prom") == 0)
                                 n++;
                 if (first_only && n > 0)
                         return n;
@@ -258,14 +295,15 @@ START_TEST(test_loop_skips_missed_polls) {
         enter_netns();
         ck_assert_ptr_nonnull(mkdtemp(dir));
         snprintf(conf, sizeof(conf), "%s/c.conf", dir);
-        snprintf(text, sizeof(text), "interval = 0.5;\nmetrics_file = \"%s/m.prom\";\n", dir);
+        snprintf(text, sizeof(text), "interval = 0.5;\nmetrics_interval = 0.01;\nmetrics_file = \"%s/m.prom\";\n",
+                 dir);
         fd = open(conf, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
         ck_assert_int_ge(fd, 0);
         ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t) strlen(text));
         close(fd);
         ino = inotify_init1(IN_CLOEXEC);
         ck_assert_int_ge(ino, 0);
-        ck_assert_int_ge(inotify_add_watch(ino, dir, IN_MOVED_TO), 0);
+        ck_assert_int_ge(inotify_add_watch(ino, dir, IN_MOVED_TO | IN_ATTRIB), 0);
 
         pid = fork_daemon(conf);
         ck_assert_int_eq(count_commits(ino, 5000, true), 1); /* the first poll */
@@ -303,7 +341,7 @@ static void write_config(const char *path, const char *text) {
 /* Reloads that change the interval, faster than it, do not hold the polls
  * back: the next poll stays due an interval after the previous one. */
 START_TEST(test_reloads_keep_the_cadence) {
-        char dir[] = "/tmp/test-daemon-XXXXXX", conf[64], text[2][128];
+        char dir[] = "/tmp/test-daemon-XXXXXX", conf[64], text[2][160];
         int ino, status, polls;
         pid_t pid;
 
@@ -311,11 +349,12 @@ START_TEST(test_reloads_keep_the_cadence) {
         ck_assert_ptr_nonnull(mkdtemp(dir));
         snprintf(conf, sizeof(conf), "%s/c.conf", dir);
         for (int i = 0; i < 2; i++)
-                snprintf(text[i], sizeof(text[i]), "interval = 0.%d;\nmetrics_file = \"%s/m.prom\";\n", 3 + i, dir);
+                snprintf(text[i], sizeof(text[i]),
+                         "interval = 0.%d;\nmetrics_interval = 0.01;\nmetrics_file = \"%s/m.prom\";\n", 3 + i, dir);
         write_config(conf, text[0]);
         ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
         ck_assert_int_ge(ino, 0);
-        ck_assert_int_ge(inotify_add_watch(ino, dir, IN_MOVED_TO), 0);
+        ck_assert_int_ge(inotify_add_watch(ino, dir, IN_MOVED_TO | IN_ATTRIB), 0);
         pid = fork_daemon(conf);
         ck_assert_int_eq(count_commits(ino, 5000, true), 1); /* the first poll */
         /* 3 s of reloads every 50 ms, alternating 0.3 s and 0.4 s */
@@ -339,6 +378,152 @@ START_TEST(test_reloads_keep_the_cadence) {
 }
 END_TEST
 
+/* Events on dir/m.prom since the last call: renames (a new file written)
+ * and attribute changes (only the mtime set). */
+static void file_events(int ino, int *ret_renames, int *ret_touches) {
+        char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+        ssize_t len;
+
+        while ((len = read(ino, buf, sizeof(buf))) > 0)
+                for (char *c = buf; c < buf + len;
+                     c += sizeof(struct inotify_event) + ((struct inotify_event *) c)->len) {
+                        const struct inotify_event *e = (const struct inotify_event *) c;
+
+                        if (e->len == 0 || strcmp(e->name, "m.prom") != 0)
+                                continue;
+                        *ret_renames += (e->mask & IN_MOVED_TO) != 0;
+                        *ret_touches += (e->mask & IN_ATTRIB) != 0;
+                }
+}
+
+static void connect_to(uint16_t port) {
+        struct sockaddr_in a = { .sin_family = AF_INET,
+                                 .sin_port = htons(port),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+        ck_assert_int_ge(fd, 0);
+        (void) connect(fd, (struct sockaddr *) &a, sizeof(a)); /* EINPROGRESS or done: left open */
+}
+
+/* monitor_poll() at simulated times, every 0.1 s, metrics_interval 0.5 s:
+ * idle, the file is written once and then only touched; with a queue that
+ * grows on every poll, it is written every fifth poll, never more often;
+ * the listener that filled keeps its series once empty, the idle ones
+ * never get any; metrics_all lists them all. */
+START_TEST(test_metrics_cadence) {
+        char dir[] = "/tmp/test-daemon-XXXXXX", text[256], path[64], *file;
+        int ino, renames = 0, touches = 0, busy;
+        uint64_t t = 0;
+        Monitor *d;
+
+        enter_netns();
+        for (int i = 0; i < 20; i++)
+                listen_on(AF_INET, (uint16_t) (BASE_PORT + i), 128);
+        busy = listen_on(AF_INET, BASE_PORT + 100, 128);
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/m.prom", dir);
+        ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+        ck_assert_int_ge(ino, 0);
+        ck_assert_int_ge(inotify_add_watch(ino, dir, IN_MOVED_TO | IN_ATTRIB), 0);
+        snprintf(text, sizeof(text), "interval = 0.1;\nmetrics_interval = 0.5;\nmetrics_file = \"%s\";\n", path);
+        d = daemon_with(text);
+
+        /* read after each poll: inotify merges an event with an unread
+         * identical one */
+        for (int k = 0; k < 30; k++) {
+                ck_assert_int_eq(monitor_poll(d, t += 100000), 21);
+                file_events(ino, &renames, &touches);
+        }
+        ck_assert_int_eq(renames, 1);
+        ck_assert_int_eq(touches, 5);
+        file = read_all_text(path);
+        ck_assert_ptr_null(strstr(file, "backlogd_listen_queue_depth{"));
+        free(file);
+
+        renames = touches = 0;
+        for (int k = 0; k < 30; k++) {
+                connect_to(BASE_PORT + 100);
+                ck_assert_int_eq(monitor_poll(d, t += 100000), 21);
+                file_events(ino, &renames, &touches);
+        }
+        ck_assert_int_eq(renames, 6);
+        ck_assert_int_eq(touches, 0);
+
+        /* accept them all: the queue is empty, its series stays */
+        ck_assert_int_eq(fcntl(busy, F_SETFL, O_NONBLOCK), 0);
+        for (int fd; (fd = accept4(busy, NULL, NULL, SOCK_CLOEXEC)) >= 0;)
+                close(fd);
+        for (int k = 0; k < 5; k++)
+                ck_assert_int_eq(monitor_poll(d, t += 100000), 21);
+        file = read_all_text(path);
+        snprintf(text, sizeof(text),
+                 "backlogd_listen_queue_depth{address=\"127.0.0.1\",port=\"%d\",family=\"inet\","
+                 "netns=\"host\"} 0\n",
+                 BASE_PORT + 100);
+        ck_assert_msg(strstr(file, text), "%s", file);
+        ck_assert_int_eq(count_lines(file, "backlogd_listen_queue_depth{"), 1);
+        free(file);
+        monitor_free(d);
+
+        snprintf(text, sizeof(text), "metrics_all = true;\nmetrics_file = \"%s\";\n", path);
+        d = daemon_with(text);
+        ck_assert_int_eq(monitor_poll(d, t += 100000), 21);
+        file = read_all_text(path);
+        ck_assert_int_eq(count_lines(file, "backlogd_listen_queue_depth{"), 21);
+        free(file);
+        monitor_free(d);
+        close(ino);
+        unlink(path);
+        ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
+/* The SYN counts back off on a quiet namespace (syn_interval 1 s: counts at
+ * 0.1, 2.1, 6.1, 14.1, 22.1 s ...) and come back at the next poll when a
+ * listen counter moves. Counted through the debug lines on stderr. */
+START_TEST(test_syn_backoff) {
+        char log[] = "/tmp/test-syn-XXXXXX", *text;
+        int fd, full, quiet, after;
+        uint64_t t = 0;
+        Monitor *d;
+
+        enter_netns();
+        for (int i = 0; i < 10; i++)
+                listen_on(AF_INET, (uint16_t) (BASE_PORT + i), 128);
+        fd = mkstemp(log);
+        ck_assert_int_ge(fd, 0);
+        fflush(stderr);
+        ck_assert_int_ge(dup2(fd, STDERR_FILENO), 0);
+        d = daemon_at("interval = 0.1;\nsyn_interval = 1;\n", LOG_DEBUG);
+        for (int k = 0; k < 250; k++) /* 25 s */
+                ck_assert_int_eq(monitor_poll(d, t += 100000), 10);
+        fflush(stderr);
+        text = read_all_text(log);
+        quiet = count_substr(text, "Counted ");
+        free(text);
+        /* without the backoff: 25 */
+        ck_assert_int_eq(quiet, 5);
+
+        /* an accept queue overflows: ListenOverflows and ListenDrops rise */
+        full = listen_on(AF_INET, BASE_PORT + 50, 0);
+        for (int i = 0; i < 4; i++)
+                connect_to(BASE_PORT + 50);
+        usleep(100 * 1000);
+        ck_assert_int_eq(monitor_poll(d, t += 100000), 11); /* reads the counters */
+        ck_assert_int_eq(monitor_poll(d, t += 100000), 11); /* counts */
+        fflush(stderr);
+        text = read_all_text(log);
+        after = count_substr(text, "Counted ");
+        ck_assert_msg(after == quiet + 1, "%d counts after %d:\n%s", after, quiet, text);
+        ck_assert_ptr_nonnull(strstr(text, "(listen counters moved)"));
+        free(text);
+        monitor_free(d);
+        close(full);
+        unlink(log);
+}
+END_TEST
+
 const char *test_needs_root = "every check polls in a private network namespace";
 
 Suite *test_suite(void) {
@@ -351,6 +536,8 @@ Suite *test_suite(void) {
         tcase_add_test(tc, test_socket_units);
         tcase_add_test(tc, test_loop_skips_missed_polls);
         tcase_add_test(tc, test_reloads_keep_the_cadence);
+        tcase_add_test(tc, test_metrics_cadence);
+        tcase_add_test(tc, test_syn_backoff);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -57,6 +57,66 @@ START_TEST(test_syn_bounded_under_load) {
 }
 END_TEST
 
+static const struct {
+        unsigned backoff;
+        bool quiet, moved;
+        unsigned want;
+} backoff[] = {
+        /* quiet: doubles, up to 8x */
+        { 0, true, false, 1 },
+        { 1, true, false, 2 },
+        { 2, true, false, 3 },
+        { 3, true, false, 3 },
+        /* a SYN queue past half its clear level, or a counter that moved:
+         * back to syn_interval */
+        { 3, false, false, 0 },
+        { 3, true, true, 0 },
+        { 1, false, true, 0 },
+        { 0, false, false, 0 },
+};
+
+START_TEST(test_syn_backoff) {
+        int i = _i;
+
+        ck_assert_msg(space_syn_backoff(backoff[i].backoff, backoff[i].quiet, backoff[i].moved) == backoff[i].want,
+                      "case %d", i);
+}
+END_TEST
+
+/* A quiet namespace polled every second with syn_interval 10 s: counts at
+ * 0, 20, 60, 140, 220, ... s (one per 80 s instead of 10 s); a counter
+ * that moves at 350 s brings a count at that poll and the cadence back to
+ * 10 s. */
+START_TEST(test_syn_backoff_cadence) {
+        uint64_t next = 0, last = 0, counts[32];
+        unsigned n = 0, shift = 0;
+
+        for (uint64_t t = 0; t <= 400 * SEC; t += SEC) {
+                bool moved = t == 350 * SEC;
+
+                if (!space_syn_due(t, next, last, SEC, 10 * SEC, moved))
+                        continue;
+                ck_assert_uint_lt(n, 32);
+                counts[n++] = t / SEC;
+                last = t;
+                shift = space_syn_backoff(shift, !moved, moved);
+                next = space_syn_next(t, 10 * SEC, shift);
+        }
+        /* 0 20 60 140 220 300 | moved: 350, then quiet: 360 380 */
+        ck_assert_uint_eq(n, 9);
+        ck_assert_uint_eq(counts[0], 0);
+        ck_assert_uint_eq(counts[1], 20);
+        ck_assert_uint_eq(counts[2], 60);
+        ck_assert_uint_eq(counts[3], 140);
+        ck_assert_uint_eq(counts[4], 220);
+        ck_assert_uint_eq(counts[5], 300);
+        ck_assert_uint_eq(counts[6], 350);
+        ck_assert_uint_eq(counts[7], 360);
+        ck_assert_uint_eq(counts[8], 380);
+        ck_assert_uint_eq(space_syn_next(5 * SEC, 10 * SEC, 7), 85 * SEC); /* capped at 8x */
+}
+END_TEST
+
 static int push(const Listener *l, void *userdata) {
         ListenerSet *s = userdata;
         Listener *slot = listener_set_push(s);
@@ -127,6 +187,8 @@ Suite *test_suite(void) {
 
         tcase_add_loop_test(tc, test_syn_due, 0, (int) (sizeof(cadence) / sizeof(cadence[0])));
         tcase_add_test(tc, test_syn_bounded_under_load);
+        tcase_add_loop_test(tc, test_syn_backoff, 0, (int) (sizeof(backoff) / sizeof(backoff[0])));
+        tcase_add_test(tc, test_syn_backoff_cadence);
         tcase_add_test(tc, test_read_own);
         tcase_add_test(tc, test_error_transition);
         suite_add_tcase(s, tc);
