@@ -1,18 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "followed.h"
 #include "metrics.h"
+#include "textfile.h"
 #include "prom.h"
 
 enum {
@@ -58,20 +54,9 @@ typedef struct NsCounters {
         NetstatCounters c;
 } NsCounters;
 
-/* A socket that has been non-empty or dropped: an entry of the open
- * addressing table `seen` (linear probing, cookie 0 marks a free slot). */
-typedef struct Seen {
-        uint64_t netns;
-        uint64_t cookie;
-        uint32_t gen; /* the full poll (metrics_begin()) it was last seen in or after */
-} Seen;
-
 struct MetricsWriter {
         char *path;
-        char *dir;      /* where the temporary files are made */
-        char *tmp_path; /* buffer for a temporary name, tmp_size bytes */
-        size_t tmp_size;
-        uint64_t tmp_seq; /* varies names when getrandom() has nothing */
+        TextFile *file;
 
         Record *recs;
         size_t n_recs;
@@ -86,19 +71,11 @@ struct MetricsWriter {
         size_t n_counters;
         size_t cap_counters;
 
-        bool all;      /* metrics_writer_set_all() */
-        Seen *seen;    /* cap_seen slots, a power of two, at most half full */
-        size_t n_seen; /* slots in use */
-        size_t cap_seen;
-        uint32_t gen;
+        bool all;          /* metrics_writer_set_all() */
+        Followed followed; /* sockets that have been non-empty or dropped */
 
         PromBuf out;
         size_t out_samples; /* out's length before the poll-duration lines */
-        PromBuf last;       /* the text last written, when have_last */
-        size_t last_samples;
-        bool have_last;
-        dev_t last_dev; /* the file it was written to */
-        ino_t last_ino;
 };
 
 static const char *str_or_empty(const char *s) {
@@ -109,35 +86,26 @@ MetricsWriter *metrics_writer_free(MetricsWriter *m) {
         if (!m)
                 return NULL;
         free(m->path);
-        free(m->dir);
-        free(m->tmp_path);
+        textfile_free(m->file);
         free(m->recs);
         free(m->paths);
         free(m->counters);
-        free(m->seen);
+        followed_done(&m->followed);
         prom_buf_done(&m->out);
-        prom_buf_done(&m->last);
         free(m);
         return NULL;
 }
 
-/* ".<name>." + 16 hex digits + ".tmp" in the directory of the target. */
-#define TMP_EXTRA (2 + 16 + 4)
-
 int metrics_writer_new(const char *path, MetricsWriter **ret, ErrBuf *err) {
         _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
-        const char *slash, *base;
-        size_t len;
+        const char *base;
+        int r;
 
         if (!path || !*path)
                 return errbuf_set(err, -EINVAL, "metrics file: empty path");
         if (path[0] != '/')
                 return errbuf_set(err, -EINVAL, "%s: not an absolute path", path);
-        len = strlen(path);
-        slash = strrchr(path, '/');
-        base = slash + 1;
-        if (len + TMP_EXTRA >= PATH_MAX || strlen(base) + TMP_EXTRA > NAME_MAX)
-                return errbuf_set(err, -ENAMETOOLONG, "%s: path too long", path);
+        base = strrchr(path, '/') + 1;
         if (strlen(base) <= strlen(".prom") || strcmp(base + strlen(base) - strlen(".prom"), ".prom") != 0)
                 return errbuf_set(
                         err, -EINVAL,
@@ -148,11 +116,11 @@ int metrics_writer_new(const char *path, MetricsWriter **ret, ErrBuf *err) {
         if (!m)
                 return -ENOMEM;
         m->path = strdup(path);
-        m->dir = slash == path ? strdup("/") : strndup(path, (size_t) (slash - path));
-        m->tmp_size = len + TMP_EXTRA + 1;
-        m->tmp_path = malloc(m->tmp_size);
-        if (!m->path || !m->dir || !m->tmp_path)
+        if (!m->path)
                 return -ENOMEM;
+        r = textfile_new(path, &m->file, err);
+        if (r < 0)
+                return r;
         m->all = true;
         *ret = m;
         m = NULL;
@@ -165,106 +133,6 @@ void metrics_writer_set_all(MetricsWriter *m, bool all) {
 
 /* ---- the sockets that have been non-empty or dropped -------------------- */
 
-static size_t seen_hash(const MetricsWriter *m, uint64_t netns, uint64_t cookie) {
-        uint64_t h = (cookie ^ (netns * 0x9e3779b97f4a7c15ULL)) * 0xff51afd7ed558ccdULL;
-
-        return (size_t) (h ^ (h >> 29)) & (m->cap_seen - 1);
-}
-
-/* The slot of (netns, cookie), or the free slot where it would go. */
-static size_t seen_slot(const MetricsWriter *m, uint64_t netns, uint64_t cookie) {
-        size_t i = seen_hash(m, netns, cookie);
-
-        while (m->seen[i].cookie != 0 && (m->seen[i].cookie != cookie || m->seen[i].netns != netns))
-                i = (i + 1) & (m->cap_seen - 1);
-        return i;
-}
-
-static Seen *seen_find(MetricsWriter *m, uint64_t netns, uint64_t cookie) {
-        size_t i;
-
-        if (m->n_seen == 0 || cookie == 0)
-                return NULL;
-        i = seen_slot(m, netns, cookie);
-        return m->seen[i].cookie != 0 ? &m->seen[i] : NULL;
-}
-
-static int seen_grow(MetricsWriter *m) {
-        size_t cap = m->cap_seen ? m->cap_seen * 2 : 64;
-        Seen *old = m->seen;
-        size_t old_cap = m->cap_seen;
-
-        if (cap > SIZE_MAX / sizeof(Seen))
-                return -ENOMEM;
-        m->seen = calloc(cap, sizeof(Seen));
-        if (!m->seen) {
-                m->seen = old;
-                return -ENOMEM;
-        }
-        m->cap_seen = cap;
-        for (size_t i = 0; i < old_cap; i++)
-                if (old[i].cookie != 0)
-                        m->seen[seen_slot(m, old[i].netns, old[i].cookie)] = old[i];
-        free(old);
-        return 0;
-}
-
-/* Marks the socket of l as seen in this interval, adding it if new. */
-static int seen_mark(MetricsWriter *m, const Listener *l) {
-        Seen *e;
-        size_t i;
-
-        if (l->cookie == 0) /* a caller that does not know it: cannot be followed */
-                return 0;
-        e = seen_find(m, l->netns, l->cookie);
-        if (e) {
-                e->gen = m->gen;
-                return 0;
-        }
-        if ((m->n_seen + 1) * 2 > m->cap_seen && seen_grow(m) < 0)
-                return -ENOMEM;
-        i = seen_slot(m, l->netns, l->cookie);
-        m->seen[i] = (Seen){ l->netns, l->cookie, m->gen };
-        m->n_seen++;
-        return 0;
-}
-
-/* Empties slot i (backward shift: no tombstones, so lookups stay short). */
-static void seen_delete(MetricsWriter *m, size_t i) {
-        size_t mask = m->cap_seen - 1, j = i;
-
-        for (;;) {
-                m->seen[i].cookie = 0;
-                for (;;) {
-                        size_t k;
-
-                        j = (j + 1) & mask;
-                        if (m->seen[j].cookie == 0) {
-                                m->n_seen--;
-                                return;
-                        }
-                        k = seen_hash(m, m->seen[j].netns, m->seen[j].cookie);
-                        /* Stays when its home k lies cyclically in (i, j]. */
-                        if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
-                                continue;
-                        break;
-                }
-                m->seen[i] = m->seen[j];
-                i = j;
-        }
-}
-
-/* Forgets the sockets seen neither in the last two full polls nor since:
- * closed listeners (a dump may miss a socket once). */
-static void seen_sweep(MetricsWriter *m) {
-        for (size_t i = 0; i < m->cap_seen;) {
-                if (m->seen[i].cookie != 0 && m->gen - m->seen[i].gen > 2)
-                        seen_delete(m, i); /* slot i now holds another entry, or none: look again */
-                else
-                        i++;
-        }
-}
-
 static bool listener_active(const Listener *l, int64_t syn_depth) {
         return l->depth > 0 || (l->has_drops && l->drops > 0) || syn_depth > 0;
 }
@@ -272,17 +140,15 @@ static bool listener_active(const Listener *l, int64_t syn_depth) {
 int metrics_note_listener(MetricsWriter *m, const Listener *l, int64_t syn_depth) {
         if (m->all || !listener_active(l, syn_depth))
                 return 0;
-        return seen_mark(m, l);
+        return followed_mark(&m->followed, l->netns, l->cookie);
 }
 
 void metrics_keep_netns(MetricsWriter *m, uint64_t netns) {
-        for (size_t i = 0; i < m->cap_seen; i++)
-                if (m->seen[i].cookie != 0 && m->seen[i].netns == netns)
-                        m->seen[i].gen = m->gen;
+        followed_keep_netns(&m->followed, netns);
 }
 
 size_t metrics_n_followed(const MetricsWriter *m) {
-        return m->n_seen;
+        return m->followed.n;
 }
 
 void metrics_begin(MetricsWriter *m) {
@@ -290,9 +156,7 @@ void metrics_begin(MetricsWriter *m) {
         m->n_paths = 0;
         m->n_counters = 0;
         m->prepared = false;
-        m->gen++;
-        if (m->n_seen > 0)
-                seen_sweep(m);
+        followed_next(&m->followed);
 }
 
 int metrics_add_listener(MetricsWriter *m, const Listener *l, const char *netns, const char *name, const char *unit,
@@ -303,16 +167,10 @@ int metrics_add_listener(MetricsWriter *m, const Listener *l, const char *netns,
         if (!export) {
                 /* Out of memory: a listener busy now is exported anyway. */
                 if (listener_active(l, syn_depth)) {
-                        (void) seen_mark(m, l);
+                        (void) followed_mark(&m->followed, l->netns, l->cookie);
                         export = true;
-                } else {
-                        Seen *e = seen_find(m, l->netns, l->cookie);
-
-                        if (e) {
-                                e->gen = m->gen;
-                                export = true;
-                        }
-                }
+                } else
+                        export = followed_touch(&m->followed, l->netns, l->cookie);
         }
 
         if (m->n_recs >= UINT32_MAX || GROW(&m->recs, &m->cap_recs, m->n_recs + 1, 64) < 0)
@@ -681,172 +539,12 @@ int metrics_render(MetricsWriter *m, FILE *f, double poll_seconds, double now_un
         return n;
 }
 
-static int write_all(int fd, const char *p, size_t n) {
-        while (n > 0) {
-                ssize_t k = write(fd, p, n);
-
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (k == 0)
-                        return -EIO;
-                p += k;
-                n -= (size_t) k;
-        }
-        return 0;
-}
-
-/* A fresh name for the temporary file: "<dir>/.<name>.<16 hex digits>.tmp".
- * Random, so nobody can plant anything at it in advance; it does not end in
- * ".prom", so the collector never reads it. */
-static void tmp_name(MetricsWriter *m) {
-        const char *base = strrchr(m->path, '/') + 1;
-        uint64_t x;
-
-        if (getrandom(&x, sizeof(x), GRND_NONBLOCK) != (ssize_t) sizeof(x)) {
-                struct timespec ts;
-
-                clock_gettime(CLOCK_MONOTONIC, &ts);
-                x = ((uint64_t) ts.tv_nsec << 32 ^ (uint64_t) ts.tv_sec ^ (uint64_t) getpid() << 16) +
-                    ++m->tmp_seq * 0x9e3779b97f4a7c15ULL;
-        }
-        snprintf(m->tmp_path, m->tmp_size, "%.*s.%s.%016" PRIx64 ".tmp", (int) (base - m->path), m->path, base, x);
-}
-
-/* Mode 0644 whatever the umask (the service runs with UMask=0077 and
- * node_exporter must read the file), then the text. */
-static int fill(MetricsWriter *m, int fd, size_t n, ErrBuf *err) {
-        int r;
-
-        if (fchmod(fd, 0644) < 0)
-                return errbuf_set(err, -errno, "%s: fchmod of the temporary file: %s", m->path, strerror(errno));
-        r = write_all(fd, m->out.p, n);
-        if (r < 0)
-                return errbuf_set(err, r, "%s: write to the temporary file: %s", m->path, strerror(-r));
-        return 0;
-}
-
-/* What is in the file now, for the next commit to compare with: the text
- * goes to m->last, and m->out takes the older buffer (no copy, no
- * allocation). */
-static void remember_written(MetricsWriter *m, const struct stat *st) {
-        PromBuf t = m->out;
-
-        m->out = m->last;
-        m->last = t;
-        m->last_samples = m->out_samples;
-        m->have_last = true;
-        m->last_dev = st->st_dev;
-        m->last_ino = st->st_ino;
-}
-
-/* Closes fd (a close error is a write error on some file systems) and
- * renames m->tmp_path over the target; on failure removes m->tmp_path. */
-static int close_and_rename(MetricsWriter *m, int fd, size_t n, ErrBuf *err) {
-        struct stat st = { 0 };
-        int r;
-
-        (void) fstat(fd, &st);
-        if (close(fd) < 0 && errno != EINTR) {
-                r = errbuf_set(err, -errno, "%s: close %s: %s", m->path, m->tmp_path, strerror(errno));
-                goto fail;
-        }
-        if (rename(m->tmp_path, m->path) < 0) {
-                r = errbuf_set(err, -errno, "%s: rename from %s: %s", m->path, m->tmp_path, strerror(errno));
-                goto fail;
-        }
-        remember_written(m, &st);
-        return (int) n;
-
-fail:
-        (void) unlink(m->tmp_path);
-        return r;
-}
-
-/* Where O_TMPFILE is missing: mkostemps() picks a random name, creates it
- * O_EXCL (a symlink there is never followed) and tries other names while
- * they exist. */
-static int commit_named(MetricsWriter *m, size_t n, ErrBuf *err) {
-        const char *base = strrchr(m->path, '/') + 1;
-        int fd, r;
-
-        snprintf(m->tmp_path, m->tmp_size, "%.*s.%s.XXXXXX.tmp", (int) (base - m->path), m->path, base);
-        fd = mkostemps(m->tmp_path, 4, O_CLOEXEC);
-        if (fd < 0)
-                return errbuf_set(err, -errno,
-                                  errno == ENOENT || errno == ENOTDIR ? "%s: directory %s: %s"
-                                                                      : "%s: cannot create a temporary file in %s: %s",
-                                  m->path, m->dir, strerror(errno));
-        r = fill(m, fd, n, err);
-        if (r < 0) {
-                close(fd);
-                (void) unlink(m->tmp_path);
-                return r;
-        }
-        return close_and_rename(m, fd, n, err);
-}
-
-/* Whether the samples are those of the file last written, and that file is
- * still in place, as long as it was (nobody removed, replaced or rewrote
- * it). */
-static bool unchanged(const MetricsWriter *m) {
-        struct stat st;
-
-        if (!m->have_last || m->out_samples != m->last_samples || memcmp(m->out.p, m->last.p, m->out_samples) != 0)
-                return false;
-        return lstat(m->path, &st) == 0 && S_ISREG(st.st_mode) && st.st_dev == m->last_dev &&
-               st.st_ino == m->last_ino && (size_t) st.st_size == m->last.n;
-}
-
 int metrics_commit(MetricsWriter *m, double poll_seconds, double now_unix, ErrBuf *err) {
-        _cleanup_(closep) int fd = -1;
-        char proc[64];
-        int n, r;
+        int n = render(m, poll_seconds, now_unix);
 
-        n = render(m, poll_seconds, now_unix);
         if (n < 0)
                 return errbuf_set(err, n, "%s: cannot render the metrics: %s", m->path, strerror(-n));
-        /* Nothing but the poll's time and duration changed: only the
-         * modification time moves on, for staleness alerts
-         * (node_textfile_mtime_seconds). A symlink planted at the path
-         * since is touched itself, never followed. */
-        if (unchanged(m) && utimensat(AT_FDCWD, m->path, NULL, AT_SYMLINK_NOFOLLOW) == 0)
-                return 0;
-
-        /* An unnamed file in the directory: nothing is visible, so nothing
-         * is left behind, until it is complete and linked. */
-        fd = open(m->dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
-        if (fd < 0) {
-                r = -errno;
-                if (r == -EOPNOTSUPP || r == -EISDIR || r == -EINVAL)
-                        return commit_named(m, (size_t) n, err);
-                if (r == -ENOENT || r == -ENOTDIR)
-                        return errbuf_set(err, r, "%s: directory %s: %s", m->path, m->dir, strerror(-r));
-                return errbuf_set(err, r, "%s: cannot create a temporary file in %s: %s", m->path, m->dir,
-                                  strerror(-r));
-        }
-        r = fill(m, fd, (size_t) n, err);
-        if (r < 0)
-                return r;
-
-        /* linkat(AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; through /proc it
-         * needs nothing. A name that exists (planted, against the odds of 64
-         * random bits) is never followed: linkat() fails, try another. */
-        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-        for (int i = 0; i < 16; i++) {
-                tmp_name(m);
-                r = linkat(AT_FDCWD, proc, AT_FDCWD, m->tmp_path, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
-                if (r != -EEXIST)
-                        break;
-        }
-        if (r == -ENOENT) /* no /proc, or the directory went away: the named way tells which */
-                return commit_named(m, (size_t) n, err);
-        if (r < 0)
-                return errbuf_set(err, r, "%s: cannot link the temporary file into %s: %s", m->path, m->dir,
-                                  strerror(-r));
-        r = fd;
-        fd = -1;
-        return close_and_rename(m, r, (size_t) n, err);
+        /* Only the poll's time and duration changed: the file is touched,
+         * for staleness alerts (node_textfile_mtime_seconds). */
+        return textfile_replace(m->file, m->out.p, (size_t) n, m->out_samples, err);
 }
