@@ -20,7 +20,7 @@
 #include "namespaces.h"
 #include "policy.h"
 #include "process.h"
-#include "sockets.h"
+#include "socket-owners.h"
 #include "space.h"
 #include "users.h"
 
@@ -28,14 +28,6 @@
 #define SYSCTL_REFRESH_USEC (30ULL * 1000000ULL)
 /* All process lookups of one poll together. */
 #define PROCESS_LOOKUP_USEC (100ULL * 1000)
-/* Asking systemd for its socket units: the whole exchange, and how often a
- * listener of init.scope the map does not know may make us ask again. */
-#define SOCKETS_TIMEOUT_USEC (1000ULL * 1000)
-#define SOCKETS_REFRESH_USEC (5ULL * 1000000ULL)
-/* Listeners of init.scope that a read after their first sighting did not
- * find (PID 1's own sockets): they make us ask no more. */
-#define SOCKETS_MISSING_MAX 256
-#define SOCKETS_PENDING_MAX 32
 
 struct Monitor {
         MonitorOptions opts;
@@ -59,15 +51,7 @@ struct Monitor {
         Space *cur;    /* the namespace being dumped */
         size_t n_seen; /* listeners in this poll's dumps */
         bool fatal;
-        SocketMap *sockets;                    /* NULL until read (or without systemd) */
-        uint64_t sockets_usec;                 /* CLOCK_MONOTONIC of the last read */
-        bool sockets_wanted;                   /* a listener of init.scope is not in the map */
-        int sockets_error;                     /* of the last read, said once */
-        uint64_t init_cgroup;                  /* init.scope's cgroup id, 0 when unknown */
-        uint64_t missing[SOCKETS_MISSING_MAX]; /* cookies, a ring */
-        size_t n_missing, next_missing;
-        uint64_t pending[SOCKETS_PENDING_MAX]; /* cookies missed since the last read */
-        size_t n_pending;
+        SocketOwners *sockets; /* socket-activated listeners: their socket unit */
 };
 
 /* A reload keeps a writer that works for the same path (its buffers are
@@ -121,7 +105,8 @@ int monitor_new(const MonitorOptions *o, Config *c, Monitor **ret) {
         m->opts = *o;
         if (namespaces_new(o->proc_root, &m->ns) < 0 || policy_new(&m->policy) < 0 || counters_new(&m->counters) < 0 ||
             cgroup_names_new(o->cgroup_root, &m->cgroups) < 0 || users_new(&m->users) < 0 ||
-            process_finder_new(o->proc_root, &m->processes) < 0 || budget_new(&m->budget) < 0) {
+            process_finder_new(o->proc_root, &m->processes) < 0 || budget_new(&m->budget) < 0 ||
+            socket_owners_new(o->cgroup_root, o->socket_units, &m->sockets) < 0) {
                 config_free(c);
                 monitor_free(m);
                 return -ENOMEM;
@@ -143,7 +128,7 @@ Monitor *monitor_free(Monitor *m) {
         users_free(m->users);
         process_finder_free(m->processes);
         budget_free(m->budget);
-        sockets_free(m->sockets);
+        socket_owners_free(m->sockets);
         metrics_writer_free(m->metrics);
         config_free(m->config);
         event_list_done(&m->events);
@@ -209,97 +194,31 @@ static void say_transition(Monitor *m, int *state, int r, int priority, const ch
 
 /* ---- socket units ------------------------------------------------------- */
 
-static uint64_t monotonic_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
-}
-
-/* Asks systemd (a bounded, blocking exchange) on start and reload, and
- * when a listener of init.scope is not in the map, at most every
- * SOCKETS_REFRESH_USEC. A failure keeps the map there was and is said
- * once: as a notice on a systemd host, where the bus should be there. */
+/* Asks systemd (a bounded exchange) when socket-owners.h says it is due,
+ * and says what came of it: a failure once, as a notice on a systemd host,
+ * where the bus should be there. */
 static void read_sockets(Monitor *m, bool reload) {
-        uint64_t now = monotonic_usec();
-        SocketMap *map = NULL;
+        size_t units = 0, endpoints = 0;
         ErrBuf err = { "" };
-        int r;
 
-        if (!m->opts.socket_units)
-                return;
-        if (reload)
-                m->n_missing = m->next_missing = m->n_pending = 0;
-        else if (!m->sockets_wanted || (m->sockets_usec && now - m->sockets_usec < SOCKETS_REFRESH_USEC))
-                return;
-        m->sockets_usec = now;
-        m->sockets_wanted = false;
-        m->init_cgroup = cgroup_id_of(m->opts.cgroup_root, "/init.scope");
-        r = sockets_read(SOCKETS_TIMEOUT_USEC, &map, &err);
-        if (r < 0) {
-                if (r != m->sockets_error)
-                        say(m, sd_booted() > 0 ? LOG_NOTICE : LOG_DEBUG,
-                            "Cannot ask systemd for its socket units: %s; socket-activated listeners are named "
-                            "init.scope.",
-                            err.text);
-        } else {
-                if (m->sockets_error)
-                        say(m, LOG_NOTICE, "Asking systemd for its socket units works again.");
-                say(m, LOG_DEBUG, "systemd has %zu active socket unit%s with %zu listener%s backlogd can see.",
-                    sockets_n_units(map), sockets_n_units(map) == 1 ? "" : "s", sockets_n_endpoints(map),
-                    sockets_n_endpoints(map) == 1 ? "" : "s");
-                /* A reload says each clamped Backlog= again. */
-                if (!reload)
-                        sockets_carry_marks(map, m->sockets);
-                sockets_free(m->sockets);
-                m->sockets = map;
+        switch (socket_owners_refresh(m->sockets, reload, &units, &endpoints, &err)) {
+        case SOCKET_OWNERS_FAILED:
+                say(m, sd_booted() > 0 ? LOG_NOTICE : LOG_DEBUG,
+                    "Cannot ask systemd for its socket units: %s; socket-activated listeners are named init.scope.",
+                    err.text);
+                break;
+        case SOCKET_OWNERS_BACK:
+                say(m, LOG_NOTICE, "Asking systemd for its socket units works again.");
+                say(m, LOG_DEBUG, "systemd has %zu active socket unit%s with %zu listener%s backlogd can see.", units,
+                    units == 1 ? "" : "s", endpoints, endpoints == 1 ? "" : "s");
+                break;
+        case SOCKET_OWNERS_READ:
+                say(m, LOG_DEBUG, "systemd has %zu active socket unit%s with %zu listener%s backlogd can see.", units,
+                    units == 1 ? "" : "s", endpoints, endpoints == 1 ? "" : "s");
+                break;
+        default:
+                break;
         }
-        m->sockets_error = r < 0 ? r : 0;
-        /* Asked after they were seen: what is still not there never will be. */
-        for (size_t i = 0; i < m->n_pending; i++) {
-                m->missing[m->next_missing] = m->pending[i];
-                m->next_missing = (m->next_missing + 1) % SOCKETS_MISSING_MAX;
-                if (m->n_missing < SOCKETS_MISSING_MAX)
-                        m->n_missing++;
-        }
-        m->n_pending = 0;
-}
-
-static void note_missing(Monitor *m, const Listener *l) {
-        if (!m->opts.socket_units || l->netns != 0)
-                return;
-        for (size_t i = 0; i < m->n_missing; i++)
-                if (m->missing[i] == l->cookie)
-                        return;
-        for (size_t i = 0; i < m->n_pending; i++)
-                if (m->pending[i] == l->cookie)
-                        return;
-        if (m->n_pending < SOCKETS_PENDING_MAX)
-                m->pending[m->n_pending++] = l->cookie;
-        m->sockets_wanted = true;
-}
-
-static bool pid1_unit(const char *unit) {
-        return !unit || strcmp(unit, "init.scope") == 0;
-}
-
-/* The unit the outputs and the watch list see for l, whose cgroup's unit
- * is unit (NULL: unknown): for PID 1's socket of a socket unit, the
- * service it starts (or the socket unit, if it starts none), with
- * *ret_socket set; otherwise unit, and *ret_socket NULL. sock is
- * sockets_find()'s answer. */
-static const char *socket_owner(Monitor *m, const Listener *l, const char *unit, SocketUnit *sock,
-                                SocketUnit **ret_socket) {
-        *ret_socket = NULL;
-        if (!sock) {
-                if (unit && strcmp(unit, "init.scope") == 0)
-                        note_missing(m, l);
-                return unit;
-        }
-        if (!pid1_unit(unit))
-                return unit; /* another process listens there too (SO_REUSEPORT) */
-        *ret_socket = sock;
-        return sock->service ? sock->service : sock->name;
 }
 
 /* Once per socket unit (and reload): its Backlog= was cut down. */
@@ -317,8 +236,7 @@ static void check_clamp(Monitor *m, const Space *s, const Listener *l, SocketUni
 }
 
 void monitor_set_socket_units(Monitor *m, SocketMap *map) {
-        sockets_free(m->sockets);
-        m->sockets = map;
+        socket_owners_set_map(m->sockets, map);
 }
 
 /* ---- the dump ----------------------------------------------------------- */
@@ -345,13 +263,9 @@ static int observe_cb(const Listener *listener, void *userdata) {
         /* Matched once, for the metrics file and the policy alike; the unit
          * is looked up only when an entry needs it, or on the polls that
          * write the metrics file. */
-        sock = sockets_find(m->sockets, l);
-        /* PID 1's new listener: a socket unit started since the map was
-         * read (no unit lookup needed to tell). */
-        if (!sock && l->cgroup_id && l->cgroup_id == m->init_cgroup)
-                note_missing(m, l);
+        sock = socket_owners_find(m->sockets, l);
         if (sock || m->metrics_due || config_wants_unit(m->config))
-                unit = socket_owner(m, l, cgroup_names_unit(m->cgroups, l->cgroup_id), sock, &via);
+                unit = socket_owners_unit(m->sockets, l, cgroup_names_unit(m->cgroups, l->cgroup_id), sock, &via);
         if (sock && via)
                 check_clamp(m, s, l, via);
         w = config_match(m->config, l, unit, s->name);
@@ -505,7 +419,8 @@ static void resolve(Monitor *m, const Event *e, EventOwner *o, char ifname[IF_NA
         if (l->ifindex && s && space_interface_name(s, l->ifindex, ifname) >= 0)
                 o->interface = ifname;
         o->cgroup = cgroup_names_path(m->cgroups, l->cgroup_id);
-        o->unit = socket_owner(m, l, cgroup_names_unit(m->cgroups, l->cgroup_id), sockets_find(m->sockets, l), &via);
+        o->unit = socket_owners_unit(m->sockets, l, cgroup_names_unit(m->cgroups, l->cgroup_id),
+                                     socket_owners_find(m->sockets, l), &via);
         o->socket_unit = via ? via->name : NULL;
         o->user = users_name(m->users, l->uid);
 }
@@ -540,8 +455,8 @@ static void emit(Monitor *m, uint64_t now) {
                 SocketUnit *via;
 
                 if (m->events.items[i].kind != EVENT_COUNTER)
-                        (void) socket_owner(m, l, cgroup_names_unit(m->cgroups, l->cgroup_id),
-                                            sockets_find(m->sockets, l), &via);
+                        (void) socket_owners_unit(m->sockets, l, cgroup_names_unit(m->cgroups, l->cgroup_id),
+                                                  socket_owners_find(m->sockets, l), &via);
         }
         read_sockets(m, false);
         process_finder_set_deadline(m->processes, PROCESS_LOOKUP_USEC);
