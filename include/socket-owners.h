@@ -3,10 +3,12 @@
 
 /* Which socket unit a listener of PID 1 belongs to, for the daemon: the
  * map of systemd's socket units (sockets.h), read on start and reload, and
- * again — at most every SOCKET_OWNERS_REFRESH_USEC, never per poll — when a
- * listener of init.scope that is not in the map appears; listeners that a
- * read after their first sighting still did not find (PID 1's own sockets)
- * ask no more. Nothing here logs: a read's outcome is handed back. */
+ * again when a listener of init.scope that is not in the map appears — at
+ * once for one that appeared since the last read (so that a socket unit's
+ * first alert names its service), at most every SOCKET_OWNERS_REFRESH_USEC
+ * otherwise, and at most once a poll; listeners that a read after their
+ * first sighting still did not find (PID 1's own sockets) ask no more.
+ * Nothing here logs: a read's outcome is handed back. */
 
 #include <stdbool.h>
 #include <stdint.h>

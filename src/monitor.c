@@ -86,8 +86,12 @@ void monitor_set_config(Monitor *m, Config *c) {
         m->n_ranges = config_port_ranges(c, m->ranges, DIAG_MAX_RANGES);
         m->reconfigured = true;
         namespaces_force(m->ns);
-        for (size_t i = 0; i < m->ns->n; i++)
+        /* A reload reads the sysctls again too (an operator who raised
+         * net.core.somaxconn and reloads expects it seen). */
+        for (size_t i = 0; i < m->ns->n; i++) {
                 space_syn_reset(m->ns->spaces[i]);
+                m->ns->spaces[i]->have_sysctls = false;
+        }
         read_sockets(m, true);
 }
 

@@ -18,6 +18,7 @@ struct SocketOwners {
         SocketMap *map;                /* NULL until read (or without systemd) */
         uint64_t read_usec;            /* CLOCK_MONOTONIC of the last read */
         bool wanted;                   /* a listener of init.scope is not in the map */
+        bool fresh;                    /* ... and it appeared since the last read */
         int error;                     /* of the last read */
         uint64_t init_cgroup;          /* init.scope's cgroup id, 0 when unknown */
         uint64_t missing[MISSING_MAX]; /* cookies, a ring */
@@ -73,10 +74,10 @@ SocketOwnersRead socket_owners_refresh(SocketOwners *so, bool reload, size_t *re
                 return SOCKET_OWNERS_NOT_READ;
         if (reload)
                 so->n_missing = so->next_missing = so->n_pending = 0;
-        else if (!so->wanted || (so->read_usec && now - so->read_usec < SOCKET_OWNERS_REFRESH_USEC))
+        else if (!so->wanted || (!so->fresh && so->read_usec && now - so->read_usec < SOCKET_OWNERS_REFRESH_USEC))
                 return SOCKET_OWNERS_NOT_READ;
         so->read_usec = now;
-        so->wanted = false;
+        so->wanted = so->fresh = false;
         so->init_cgroup = cgroup_id_of(so->cgroup_root, "/init.scope");
         r = sockets_read(SOCKET_OWNERS_TIMEOUT_USEC, &map, err);
         if (r < 0)
@@ -112,8 +113,10 @@ static void note_missing(SocketOwners *so, const Listener *l) {
         for (size_t i = 0; i < so->n_pending; i++)
                 if (so->pending[i] == l->cookie)
                         return;
-        if (so->n_pending < PENDING_MAX)
+        if (so->n_pending < PENDING_MAX) {
                 so->pending[so->n_pending++] = l->cookie;
+                so->fresh = true;
+        }
         so->wanted = true;
 }
 

@@ -432,7 +432,9 @@ printf '%s\n' '[Service]' \
 printf '%s\n' '[Socket]' 'ListenStream=127.0.0.1:9996' 'Backlog=4096' 'Accept=no' \
         >"$root/etc/systemd/system/qsock2.socket"
 cp "$root/etc/systemd/system/qsock.service" "$root/etc/systemd/system/qsock2.service"
-in_ct 'systemctl daemon-reload && sysctl -q -w net.core.somaxconn=256 && systemctl start qsock.socket qsock2.socket'
+# backlogd reads the sysctls every 30 s, and at once on reload.
+in_ct 'systemctl daemon-reload && sysctl -q -w net.core.somaxconn=256 && systemctl reload backlogd &&
+        systemctl start qsock.socket qsock2.socket'
 check "start qsock.socket and qsock2.socket" "$?" 0
 in_ct "systemd-run --quiet --unit=qclients python3 -c '
 import socket, time
