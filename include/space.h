@@ -51,7 +51,7 @@ typedef struct Space {
 
         /* The last error of each source (0: working), for the caller's
          * once-per-outage messages: see space_error_transition(). */
-        int diag_error, netstat_error, syn_error;
+        int diag_error, netstat_error, syn_error, wait_error;
 
         bool dumped; /* a complete dump was read at least once */
         bool found;  /* namespaces.c: found by the scan in progress */

@@ -5,13 +5,19 @@
 # reports the oldest one's age (wait_ms) within a second of the truth, and,
 # after one accept(), the second client's (the queue is FIFO). Two clients
 # that close before being accepted count as gave_up, as `ss` shows them
-# (CLOSE_WAIT, inode 0).
+# (CLOSE_WAIT, inode 0). The daemon's full entry says how long clients
+# have waited, in its sentence and in BACKLOGD_WAIT_MS (within a poll of
+# the truth at the entry's time), and the metrics file has the gauge.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_root
 require_tools
 enter_netns "$@"
 setup_tmp
+# shellcheck source=lib-journald.sh
+. "$(dirname "$0")/lib-journald.sh"
+journald_start || fail "cannot start a private journald"
+trap 'cleanup; journald_stop' EXIT
 
 # 127.0.0.1:8081, backlog 2 (capacity 3): clients at t0, t0+1 s, t0+2 s.
 # 127.0.0.1:8082: two clients that close at once. Times are CLOCK_MONOTONIC,
@@ -106,6 +112,43 @@ check "table: 8083 WAIT" "$(awk '$1 == "127.0.0.1:8083" { print $7 }' "$TEST_TMP
 run_backlogd "$TEST_TMP/once2.json" --once --json --port 8083
 check "json: no wait_ms for an empty queue" "$(wait_of "$TEST_TMP/once2.json" 8083 wait_ms)" absent
 check "json: no gave_up for an empty queue" "$(wait_of "$TEST_TMP/once2.json" 8083 gave_up)" absent
+
+# --- the daemon: the full entry and the metrics file ---------------------
+printf 'interval = 0.2;\nmetrics_file = "%s";\nmetrics_interval = 0.2;\nwatch = ( { port = 8081; }, { port = 8082; } );\n' \
+        "$TEST_TMP/m.prom" >"$TEST_TMP/c.conf"
+"$BACKLOGD" -c "$TEST_TMP/c.conf" --log-target=journal 2>"$TEST_TMP/daemon.err" &
+DAEMON=$!
+TEST_PIDS+=("$DAEMON")
+journal_wait 1 backlogd BACKLOGD_EVENT=full BACKLOGD_PORT=8081
+for _ in $(seq 50); do grep -q '^backlogd_listen_queue_wait_seconds' "$TEST_TMP/m.prom" 2>/dev/null && break; sleep 0.1; done
+kill -TERM "$DAEMON"
+wait "$DAEMON"
+check "daemon exit status" "$?" 0
+message=$(journal_field backlogd MESSAGE BACKLOGD_EVENT=full BACKLOGD_PORT=8081 | head -n 1)
+note "full: $message"
+check "full: says how long clients waited" \
+        "$(printf '%s\n' "$message" | grep -cE '^Listen queue of 127\.0\.0\.1:8081 (of [^ ]+, pid [0-9]+ )?is full: 3 of 3 connections wait for accept\(\) \(clients have waited up to [0-9]+\.[0-9] s\), new connections are dropped or delayed\. ')" 1
+got=$(journal_field backlogd BACKLOGD_WAIT_MS BACKLOGD_EVENT=full BACKLOGD_PORT=8081 | head -n 1)
+at=$(journal_field backlogd __MONOTONIC_TIMESTAMP BACKLOGD_EVENT=full BACKLOGD_PORT=8081 | head -n 1)
+check "full: BACKLOGD_GAVE_UP" "$(journal_field backlogd BACKLOGD_GAVE_UP BACKLOGD_EVENT=full BACKLOGD_PORT=8081 | head -n 1)" 0
+# The entry is written at the end of the poll that read the age: the truth
+# at its receipt, less at most one poll (0.2 s).
+truth=$((at / 1000 - $(ms "$T0")))
+note "full: BACKLOGD_WAIT_MS $got ms, truth at the entry $truth ms, error $((got - truth)) ms"
+if [ "$got" -le $((truth + 50)) ] && [ "$got" -ge $((truth - 200 - 50)) ]; then
+        check "full: BACKLOGD_WAIT_MS within a poll of the truth" yes yes
+else
+        check "full: BACKLOGD_WAIT_MS within a poll of the truth" "$got (truth $truth)" "within 200 ms"
+fi
+check "metrics: 8081 wait gauge" \
+        "$(grep -cE '^backlogd_listen_queue_wait_seconds\{address="127\.0\.0\.1",port="8081",family="inet",netns="host"\} [0-9]+\.[0-9]{3}$' "$TEST_TMP/m.prom")" 1
+check "metrics: 8082 wait gauge" \
+        "$(grep -cE '^backlogd_listen_queue_wait_seconds\{address="127\.0\.0\.1",port="8082",' "$TEST_TMP/m.prom")" 1
+if command -v promtool >/dev/null; then
+        promtool check metrics <"$TEST_TMP/m.prom" >"$TEST_TMP/promtool.out" 2>&1
+        check "promtool check metrics" "$? $(cat "$TEST_TMP/promtool.out")" "0 "
+fi
+check "metrics: no other wait gauge" "$(grep -c '^backlogd_listen_queue_wait_seconds{' "$TEST_TMP/m.prom")" 2
 
 # One accept(): the first client leaves, the second is the oldest now.
 echo accept >&"$SRV_FD"
