@@ -23,6 +23,12 @@ const char *describe_endpoint(const Listener *l, const char *ifname, char *buf, 
 #define DESCRIBE_NETNS_MAX 160
 const char *describe_netns(const char *netns, char *buf, size_t size);
 
+/* A wait in milliseconds as people read it: "4.2" (one decimal below
+ * 100 s, rounded down), then "125" (whole seconds), followed by sep and
+ * "s": describe_wait(4200, " ", ...) is "4.2 s", with "" "4.2s". */
+#define DESCRIBE_WAIT_MAX 24
+const char *describe_wait(uint32_t ms, const char *sep, char *buf, size_t size);
+
 /* What is known about a listener's backlog, as a hint (--once), or "" when
  * nothing: clamped (it equals net.core.somaxconn), or a common framework
  * default (128, 511, 4096). "backlog 4096 equals net.core.somaxconn, ..." */

@@ -89,6 +89,19 @@ size_t diag_sort_dedup_tail(ListenerSet *out, size_t start);
 struct nlmsghdr *diag_put_inet_request(void *buf, size_t size, uint8_t family, uint32_t seq, uint32_t states,
                                        uint8_t ext, struct inet_diag_sockid **ret_id);
 
+/* Restricts the request nlh (built by diag_put_inet_request() into a buffer
+ * of size bytes, id its socket id) to local ports in ranges: one port
+ * through id->idiag_sport, anything else as INET_DIAG_REQ_BYTECODE; none:
+ * every port. Returns the message length, or -ENOBUFS (too many ranges or
+ * no room). */
+int diag_put_port_filter(struct nlmsghdr *nlh, size_t size, struct inet_diag_sockid *id, const PortRange *ranges,
+                         size_t n_ranges);
+
+/* Whether a socket keyed (family, local address addr, port), as the SYN
+ * and accept-queue dumps report them, belongs to listener l: the rules of
+ * syn_counts_for() (diag.h), shared by every per-listener lookup. */
+bool diag_key_matches(const Listener *l, bool v6only, uint8_t family, const uint8_t addr[16], uint16_t port);
+
 /* Walks the attributes that follow a family header of hdrlen bytes to the
  * end of the message and stores each of type < n in tb[type] (tb has n
  * slots, cleared first; the last of a type wins); others are skipped, as

@@ -177,3 +177,69 @@ void syn_counts_sort(SynCounts *c);
 uint32_t syn_counts_for(const SynCounts *c, const Listener *l, bool v6only);
 
 void syn_counts_done(SynCounts *c);
+
+/* ---- accept-queue entries (src/diag-wait.c) -------------------------------
+ * Connections whose handshake completed but that no accept() took yet: full
+ * sockets in ESTABLISHED, or CLOSE_WAIT when their client already closed,
+ * with inode 0 (no struct socket before accept()), on the listener's local
+ * address and port. Their tcp_info's tcpi_last_data_sent is their age (they
+ * never sent data), and the queue is FIFO, so the largest age is how long
+ * the head of the queue has waited. Like the SYN count, the dump walks
+ * every connection of the namespace: ask only for the ports of listeners
+ * whose queue is not empty. Keys and matching are those of SynCount. */
+
+typedef struct WaitCount {
+        uint8_t family;     /* as SynCount */
+        uint8_t addr[16];   /* local address, network byte order */
+        uint16_t port;      /* local port, host byte order */
+        uint32_t n;         /* queued connections */
+        uint32_t gave_up;   /* of which CLOSE_WAIT: their client closed */
+        uint32_t n_aged;    /* of which sent a tcp_info long enough to hold the age */
+        uint32_t oldest_ms; /* the largest age among those, in ms */
+} WaitCount;
+
+/* Reused between dumps so that the steady state allocates nothing. */
+typedef struct WaitCounts {
+        WaitCount *items;
+        size_t n, cap;
+} WaitCounts;
+
+/* The accept queue of one listener, as wait_counts_for() sums it. */
+typedef struct QueueWait {
+        uint32_t n;       /* queued connections found */
+        uint32_t gave_up; /* of which their client closed */
+        uint32_t wait_ms; /* the oldest one's age; valid when has_age */
+        bool has_age;
+} QueueWait;
+
+/* Builds the request into buf (>= 256 bytes, zeroed first): states
+ * ESTABLISHED and CLOSE_WAIT, INET_DIAG_INFO, local ports in ranges (none:
+ * every port); family as diag_build_syn_request(). Returns the message
+ * length or -ENOBUFS (also for more than DIAG_MAX_RANGES ranges). */
+int diag_build_wait_request(void *buf, size_t size, uint8_t family, uint32_t seq, const PortRange *ranges,
+                            size_t n_ranges);
+
+/* Clears out, then dumps the queued connections of both families on the
+ * ports in ranges and sums them per (family, address, port); out ends
+ * sorted (wait_counts_sort()). Returns the number of queued connections,
+ * or the errors of diag_dump_listeners() (out is then empty). */
+int diag_count_wait(DiagSocket *s, const PortRange *ranges, size_t n_ranges, WaitCounts *out, ErrBuf *err);
+
+/* Pure parser of one datagram of such a dump: adds its queued connections
+ * (inode 0, ESTABLISHED or CLOSE_WAIT; others are skipped) to out (entries
+ * may repeat a key until wait_counts_sort()). A tcp_info shorter than
+ * tcpi_last_data_sent (older kernels send a shorter struct) or none counts
+ * the connection without an age. Returns as diag_parse_syn(). */
+int diag_parse_wait(const void *buf, size_t len, uint32_t seq, uint32_t portid, WaitCounts *out, ErrBuf *err);
+
+/* Sorts by (family, port, address) and merges entries of the same key:
+ * counts summed (saturating), ages the largest. */
+void wait_counts_sort(WaitCounts *c);
+
+/* The queued connections of listener l (c sorted), matched by the rules of
+ * syn_counts_for(), with its ambiguities: every member of an SO_REUSEPORT
+ * group gets the group's sums and its oldest age. Returns true and fills
+ * *ret when at least one was found, false otherwise (ret untouched). */
+bool wait_counts_for(const WaitCounts *c, const Listener *l, bool v6only, QueueWait *ret);
+
+void wait_counts_done(WaitCounts *c);

@@ -33,6 +33,7 @@
  *   backlogd_listen_queue_backlog   gauge    every listener
  *   backlogd_listen_drops_total     counter  listeners with a drop count
  *   backlogd_syn_queue_depth        gauge    listeners whose SYN depth is known
+ *   backlogd_listen_queue_wait_seconds gauge listeners whose queue's wait is known
  *   backlogd_tcpext_total           counter  {counter="ListenOverflows",netns=...}
  *   backlogd_poll_seconds           gauge    duration of the last poll
  *   backlogd_last_poll_timestamp_seconds gauge  unix time of the last poll
@@ -67,8 +68,9 @@
  * Then listeners whose six labels are equal (an SO_REUSEPORT group: several
  * sockets on one address:port) are merged into one series, because a
  * repeated series makes node_exporter drop the whole file: depth, backlog
- * and drops are summed, the SYN depth is the largest of the known ones (the
- * kernel counts SYN-queue entries per address:port, not per socket). The
+ * and drops are summed, the SYN depth and the wait are the largest of the
+ * known ones (the kernel counts SYN-queue entries per address:port, not per
+ * socket, and the group's queued connections cannot be told apart). The
  * summed drop counter goes down when a member socket closes; Prometheus
  * treats that as a counter reset. Samples are sorted by netns, family,
  * address, port, name, unit, so the output does not depend on dump order.
@@ -82,7 +84,7 @@
  * exports as node_textfile_mtime_seconds: that is the value to alert on
  * when the file goes stale.
  *
- * Memory: 104 bytes per listener record, plus strlen(path) + 1 for a UNIX
+ * Memory: 112 bytes per listener record, plus strlen(path) + 1 for a UNIX
  * listener, plus the rendered text twice (the one being made and the one
  * last written; 4 lines of about 110 bytes per exported listener with
  * short names), plus the followed sockets, all kept and reused. */
@@ -141,6 +143,17 @@ size_t metrics_n_followed(const MetricsWriter *m);
  * store cannot grow; the listener is then missing from this poll's file. */
 int metrics_add_listener(MetricsWriter *m, const Listener *l, const char *netns, const char *name, const char *unit,
                          int64_t syn_depth);
+
+/* How many listeners metrics_add_listener() recorded since
+ * metrics_begin(); right after an add that succeeded, its record's index
+ * is this minus one. */
+size_t metrics_n_listeners(const MetricsWriter *m);
+
+/* Gives record idx, which must be l's (l->netns and l->cookie; otherwise,
+ * say after a failed add, nothing happens), the age of the oldest
+ * connection in its queue: backlogd_listen_queue_wait_seconds. Before
+ * metrics_commit()/metrics_render() of the poll. */
+void metrics_set_wait(MetricsWriter *m, size_t idx, const Listener *l, uint32_t wait_ms);
 
 /* Records the TcpExt counters of one namespace (present ones only are
  * written). c is copied; netns is kept as in metrics_add_listener(). A second

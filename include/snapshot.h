@@ -33,8 +33,12 @@ typedef struct Listener {
         uint32_t backlog;   /* Send-Q: min(listen() backlog, somaxconn) */
         uint32_t drops;     /* SK_MEMINFO_DROPS, 0 when has_drops is false */
         uint32_t syn_depth; /* SYN-queue entries (request sockets), when has_syn */
+        uint32_t wait_ms;   /* when has_wait: age of the oldest queued connection (for an
+                             * SO_REUSEPORT member, its group's oldest) */
+        uint32_t gave_up;   /* when has_wait: queued connections their client closed */
         bool has_drops;
         bool has_syn;                 /* this poll counted the SYN queues */
+        bool has_wait;                /* the queue was not empty and its connections were read */
         bool v6only;                  /* an AF_INET6 listener that takes no IPv4 */
         uint16_t port;                /* host byte order */
         uint8_t family;               /* AF_INET or AF_INET6 */

@@ -46,9 +46,12 @@ typedef struct Space {
         bool syn_settle;      /* counted; the backoff is decided at the next poll */
         bool syn_quiet;       /* the caller's: no SYN queue near its level since the count */
 
+        WaitCounts wait; /* the last accept-queue count (space_count_wait()) */
+        bool wait_known; /* wait holds a successful count */
+
         /* The last error of each source (0: working), for the caller's
          * once-per-outage messages: see space_error_transition(). */
-        int diag_error, netstat_error, syn_error;
+        int diag_error, netstat_error, syn_error, wait_error;
 
         bool dumped; /* a complete dump was read at least once */
         bool found;  /* namespaces.c: found by the scan in progress */
@@ -127,6 +130,26 @@ void space_syn_reset(Space *s);
 /* The SYN-queue entries of listener l from the last successful count, or
  * -1 when none is known (no count yet, a UNIX listener). */
 int64_t space_syn_for(const Space *s, const Listener *l);
+
+/* Reads the queued connections (accept queues) on the local ports in
+ * ranges (n_ranges > 0: without ports, nothing is read and 0 returned),
+ * a walk of every connection of the namespace like the SYN count: ask
+ * only for the ports of listeners whose queue is not empty. Sets
+ * wait_known on success; on failure it is false and the socket is closed.
+ * Returns the number of queued connections or -errno. */
+int space_count_wait(Space *s, const PortRange *ranges, size_t n_ranges, ErrBuf *err);
+
+/* Sets l's wait_ms, gave_up and has_wait from the last count when l is a
+ * TCP listener whose queue is not empty and the count found connections
+ * of its own (with an age); otherwise clears has_wait. */
+void space_apply_wait(const Space *s, Listener *l);
+
+/* Turns ports (any order, repeats allowed; sorted in place) into at most
+ * max ranges in out: adjacent ports are merged, and when more ranges than
+ * max would remain, one range from the lowest to the highest port is
+ * given instead (the kernel walks every connection either way; the
+ * filter only saves copying). Returns the number of ranges. Pure. */
+size_t space_port_ranges(uint16_t *ports, size_t n, PortRange *out, size_t max);
 
 /* Reads the namespace's listen counters into s->counters (have_counters
  * tells whether they are valid). Opens /proc/net/netstat from inside when

@@ -103,3 +103,11 @@ const char *describe_socket_clamp(const char *socket_unit, uint32_t asked, uint3
                  socket_unit, asked, got, endpoint ? " " : "", endpoint ? endpoint : "", got);
         return buf;
 }
+
+const char *describe_wait(uint32_t ms, const char *sep, char *buf, size_t size) {
+        if (ms < 100000)
+                snprintf(buf, size, "%u.%u%ss", ms / 1000, ms % 1000 / 100, sep);
+        else
+                snprintf(buf, size, "%u%ss", ms / 1000, sep);
+        return buf;
+}

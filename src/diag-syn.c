@@ -160,36 +160,31 @@ static size_t lower_bound(const SynCounts *c, uint8_t family, uint16_t port) {
         return lo;
 }
 
-static uint64_t sum_port(const SynCounts *c, uint8_t family, uint16_t port, const uint8_t *addr, bool skip_v4mapped) {
-        uint64_t sum = 0;
-
-        for (size_t i = lower_bound(c, family, port);
-             i < c->n && c->items[i].family == family && c->items[i].port == port; i++) {
-                const SynCount *e = &c->items[i];
-
-                if (addr && memcmp(e->addr, addr, family == AF_INET ? 4 : 16) != 0)
-                        continue;
-                if (skip_v4mapped && memcmp(e->addr, v4mapped_prefix, sizeof(v4mapped_prefix)) == 0)
-                        continue;
-                sum += e->n;
-        }
-        return sum;
+bool diag_key_matches(const Listener *l, bool v6only, uint8_t family, const uint8_t addr[16], uint16_t port) {
+        if (l->kind != LISTENER_TCP || port != l->port || (l->family != AF_INET && l->family != AF_INET6))
+                return false;
+        if (!listener_is_wildcard(l))
+                return family == l->family && memcmp(addr, l->addr, family == AF_INET ? 4 : 16) == 0;
+        if (l->family == AF_INET)
+                return family == AF_INET;
+        /* [::]: AF_INET6 but, when v6only, not the v4-mapped ones; when
+         * dual-stack, AF_INET too. */
+        if (family == AF_INET6)
+                return !v6only || memcmp(addr, v4mapped_prefix, sizeof(v4mapped_prefix)) != 0;
+        return family == AF_INET && !v6only;
 }
 
 uint32_t syn_counts_for(const SynCounts *c, const Listener *l, bool v6only) {
-        uint64_t sum;
+        static const uint8_t families[] = { AF_INET, AF_INET6 };
+        uint64_t sum = 0;
 
-        if (c->n == 0 || l->kind != LISTENER_TCP || (l->family != AF_INET && l->family != AF_INET6))
+        if (c->n == 0)
                 return 0;
-        if (!listener_is_wildcard(l))
-                sum = sum_port(c, l->family, l->port, l->addr, false);
-        else if (l->family == AF_INET)
-                sum = sum_port(c, AF_INET, l->port, NULL, false);
-        else {
-                sum = sum_port(c, AF_INET6, l->port, NULL, v6only);
-                if (!v6only)
-                        sum += sum_port(c, AF_INET, l->port, NULL, false);
-        }
+        for (size_t f = 0; f < ELEMENTSOF(families); f++)
+                for (size_t i = lower_bound(c, families[f], l->port);
+                     i < c->n && c->items[i].family == families[f] && c->items[i].port == l->port; i++)
+                        if (diag_key_matches(l, v6only, c->items[i].family, c->items[i].addr, c->items[i].port))
+                                sum += c->items[i].n;
         return sum > UINT32_MAX ? UINT32_MAX : (uint32_t) sum;
 }
 

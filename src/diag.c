@@ -98,14 +98,8 @@ struct nlmsghdr *diag_put_inet_request(void *buf, size_t size, uint8_t family, u
         return nlh;
 }
 
-int diag_build_request(void *buf, size_t size, uint8_t family, uint32_t seq, const PortRange *ranges,
-                       size_t n_ranges) {
-        struct inet_diag_sockid *id;
-        struct nlmsghdr *nlh =
-                diag_put_inet_request(buf, size, family, seq, 1U << TCP_LISTEN, 1U << (INET_DIAG_SKMEMINFO - 1), &id);
-
-        if (!nlh)
-                return -ENOBUFS;
+int diag_put_port_filter(struct nlmsghdr *nlh, size_t size, struct inet_diag_sockid *id, const PortRange *ranges,
+                         size_t n_ranges) {
         if (n_ranges == 1 && ranges[0].lo == ranges[0].hi)
                 id->idiag_sport = htons(ranges[0].lo);
         else if (n_ranges > 0) {
@@ -114,6 +108,17 @@ int diag_build_request(void *buf, size_t size, uint8_t family, uint32_t seq, con
                         return r;
         }
         return (int) nlh->nlmsg_len;
+}
+
+int diag_build_request(void *buf, size_t size, uint8_t family, uint32_t seq, const PortRange *ranges,
+                       size_t n_ranges) {
+        struct inet_diag_sockid *id;
+        struct nlmsghdr *nlh =
+                diag_put_inet_request(buf, size, family, seq, 1U << TCP_LISTEN, 1U << (INET_DIAG_SKMEMINFO - 1), &id);
+
+        if (!nlh)
+                return -ENOBUFS;
+        return diag_put_port_filter(nlh, size, id, ranges, n_ranges);
 }
 
 int diag_ctx_fail(ParseContext *ctx, int r, const char *fmt, ...) {

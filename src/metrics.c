@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -21,9 +22,10 @@ enum {
         REC_HAS_DROPS = 1 << 0,
         REC_HAS_SYN = 1 << 1,
         REC_EXPORT = 1 << 2, /* its series are written (metrics.h: which) */
+        REC_HAS_WAIT = 1 << 3,
 };
 
-/* One listener, 104 bytes on x86-64. The label text is rendered once per
+/* One listener, 112 bytes on x86-64. The label text is rendered once per
  * commit, with the first family, into the output buffer; the other families
  * copy it from there (label_off/label_len). */
 typedef struct Record {
@@ -37,6 +39,7 @@ typedef struct Record {
         uint64_t cookie;
         uint8_t addr[16]; /* network byte order, zero-padded for IPv4 */
         uint32_t syn_depth;
+        uint32_t wait_ms;
         uint32_t path_off; /* FAM_UNIX: offset of the NUL-terminated path in paths */
         uint32_t label_off;
         uint32_t label_len;
@@ -47,7 +50,7 @@ typedef struct Record {
 } Record;
 
 /* The size metrics.h states; a new field should not grow it unnoticed. */
-_Static_assert(sizeof(void *) != 8 || sizeof(Record) == 104, "Record is not 104 bytes: update metrics.h");
+_Static_assert(sizeof(void *) != 8 || sizeof(Record) == 112, "Record is not 112 bytes: update metrics.h");
 
 typedef struct NsCounters {
         const char *netns;
@@ -132,6 +135,22 @@ void metrics_writer_set_all(MetricsWriter *m, bool all) {
 }
 
 /* ---- the sockets that have been non-empty or dropped -------------------- */
+
+size_t metrics_n_listeners(const MetricsWriter *m) {
+        return m->n_recs;
+}
+
+void metrics_set_wait(MetricsWriter *m, size_t idx, const Listener *l, uint32_t wait_ms) {
+        Record *r;
+
+        if (m->prepared || idx >= m->n_recs)
+                return;
+        r = &m->recs[idx];
+        if (r->cookie != l->cookie || r->sock_netns != l->netns)
+                return;
+        r->wait_ms = wait_ms;
+        r->flags |= REC_HAS_WAIT;
+}
 
 static bool listener_active(const Listener *l, int64_t syn_depth) {
         return l->depth > 0 || (l->has_drops && l->drops > 0) || syn_depth > 0;
@@ -358,6 +377,8 @@ static void records_prepare(MetricsWriter *m) {
                 a->drops = sat_add(a->drops, b->drops);
                 if ((b->flags & REC_HAS_SYN) && (!(a->flags & REC_HAS_SYN) || b->syn_depth > a->syn_depth))
                         a->syn_depth = b->syn_depth;
+                if ((b->flags & REC_HAS_WAIT) && (!(a->flags & REC_HAS_WAIT) || b->wait_ms > a->wait_ms))
+                        a->wait_ms = b->wait_ms;
                 a->flags |= b->flags;
         }
         if (m->n_recs > 0)
@@ -404,6 +425,7 @@ typedef enum ListenerMetric {
         LM_BACKLOG,
         LM_DROPS,
         LM_SYN,
+        LM_WAIT,
         _LM_MAX,
 } ListenerMetric;
 
@@ -425,6 +447,10 @@ static const struct {
                        REC_HAS_DROPS },
         [LM_SYN] = { "backlogd_syn_queue_depth", "gauge",
                      "Connection requests in the SYN queue for the listener's address and port.", REC_HAS_SYN },
+        [LM_WAIT] = { "backlogd_listen_queue_wait_seconds", "gauge",
+                      "How long the oldest connection in the listen queue has waited for accept(), "
+                      "when the queue is not empty.",
+                      REC_HAS_WAIT },
 };
 
 static uint64_t record_value(const Record *r, ListenerMetric lm) {
@@ -472,7 +498,13 @@ static void render_listener_family(MetricsWriter *m, ListenerMetric lm) {
                         b->n += r->label_len;
                 }
                 prom_put(b, " ", 1);
-                prom_u64(b, record_value(r, lm));
+                if (lm == LM_WAIT) {
+                        char v[24];
+                        int n = snprintf(v, sizeof(v), "%u.%03u", r->wait_ms / 1000, r->wait_ms % 1000);
+
+                        prom_put(b, v, (size_t) n);
+                } else
+                        prom_u64(b, record_value(r, lm));
                 prom_put(b, "\n", 1);
         }
 }

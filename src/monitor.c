@@ -29,6 +29,14 @@
 /* All process lookups of one poll together. */
 #define PROCESS_LOOKUP_USEC (100ULL * 1000)
 
+/* A watched listener whose queue is not empty, seen in the dump of the
+ * current namespace, and its record in the metrics file: the record gets
+ * its wait once the queued connections are read (read_wait()). */
+typedef struct WaitNote {
+        Listener l;
+        size_t record;
+} WaitNote;
+
 struct Monitor {
         MonitorOptions opts;
         Config *config;
@@ -48,6 +56,10 @@ struct Monitor {
         EventList events;
         PortRange ranges[DIAG_MAX_RANGES];
         size_t n_ranges;
+        uint16_t *wait_ports; /* ports of the watched non-empty queues of cur */
+        size_t n_wait_ports, cap_wait_ports;
+        WaitNote *wait_notes; /* their metrics records, when the file is due */
+        size_t n_wait_notes, cap_wait_notes;
         Space *cur;    /* the namespace being dumped */
         size_t n_seen; /* listeners in this poll's dumps */
         bool fatal;
@@ -136,6 +148,8 @@ Monitor *monitor_free(Monitor *m) {
         metrics_writer_free(m->metrics);
         config_free(m->config);
         event_list_done(&m->events);
+        free(m->wait_ports);
+        free(m->wait_notes);
         free(m);
         return NULL;
 }
@@ -245,6 +259,21 @@ void monitor_set_socket_units(Monitor *m, SocketMap *map) {
 
 /* ---- the dump ----------------------------------------------------------- */
 
+/* Remembers a watched listener whose queue is not empty: its port is
+ * read by read_wait(), and its metrics record, if the file is due (the
+ * record metrics_add_listener() has just added), gets the wait. */
+static void note_wait(Monitor *m, const Listener *l) {
+        /* Out of memory: this listener's wait stays unknown. */
+        if (GROW(&m->wait_ports, &m->cap_wait_ports, m->n_wait_ports + 1, 16) < 0)
+                return;
+        m->wait_ports[m->n_wait_ports++] = l->port;
+        if (!m->metrics_due || metrics_n_listeners(m->metrics) == 0)
+                return;
+        if (GROW(&m->wait_notes, &m->cap_wait_notes, m->n_wait_notes + 1, 16) < 0)
+                return;
+        m->wait_notes[m->n_wait_notes++] = (WaitNote){ .l = *l, .record = metrics_n_listeners(m->metrics) - 1 };
+}
+
 static int observe_cb(const Listener *listener, void *userdata) {
         Monitor *m = userdata;
         Space *s = m->cur;
@@ -287,6 +316,8 @@ static int observe_cb(const Listener *listener, void *userdata) {
                 } else
                         (void) metrics_note_listener(m->metrics, l, l->has_syn ? (int64_t) l->syn_depth : -1);
         }
+        if (w && l->kind == LISTENER_TCP && l->depth > 0)
+                note_wait(m, l);
         /* Out of memory for one listener's state: it is skipped this poll,
          * the dump goes on. */
         (void) policy_observe(m->policy, l, w, &m->events);
@@ -332,6 +363,53 @@ static void count_syn(Monitor *m, Space *s, uint64_t now) {
                        where, err.text);
 }
 
+/* How long the queued connections of the watched non-empty queues of s
+ * have waited: a walk of every connection of the namespace, so only when
+ * the dump found such a queue, and only for their ports. The events of
+ * the poll get it in add_wait(), the metrics records here. */
+static void read_wait(Monitor *m, Space *s) {
+        PortRange ranges[DIAG_MAX_RANGES];
+        char where[DESCRIBE_NETNS_MAX];
+        ErrBuf err = { "" };
+        int r;
+
+        s->wait_known = false;
+        if (m->n_wait_ports == 0)
+                return;
+        r = space_count_wait(s, ranges, space_port_ranges(m->wait_ports, m->n_wait_ports, ranges, DIAG_MAX_RANGES),
+                             &err);
+        describe_netns(s->name, where, sizeof(where));
+        say_transition(m, &s->wait_error, r, LOG_WARNING, "Cannot read the accept queues' connections",
+                       "Reading the accept queues' connections", where, err.text);
+        if (r < 0)
+                return;
+        say(m, LOG_DEBUG, "Read %d queued connection%s on %zu port%s%s.", r, r == 1 ? "" : "s", m->n_wait_ports,
+            m->n_wait_ports == 1 ? "" : "s", where);
+        for (size_t i = 0; i < m->n_wait_notes; i++) {
+                Listener *l = &m->wait_notes[i].l;
+
+                space_apply_wait(s, l);
+                if (l->has_wait)
+                        metrics_set_wait(m->metrics, m->wait_notes[i].record, l, l->wait_ms);
+        }
+}
+
+/* The queue alerts of this poll say how long their clients have waited,
+ * from their namespace's read of this poll (none: they say nothing). */
+static void add_wait(Monitor *m) {
+        for (size_t i = 0; i < m->events.n; i++) {
+                Event *e = &m->events.items[i];
+                Space *s;
+
+                if (e->kind != EVENT_HIGH && e->kind != EVENT_FULL && e->kind != EVENT_DROPS)
+                        continue;
+                s = namespaces_find(m->ns, e->listener.netns);
+                e->listener.has_wait = false;
+                if (s)
+                        space_apply_wait(s, &e->listener);
+        }
+}
+
 static int dump_space(Monitor *m, Space *s, uint64_t now) {
         ErrBuf err = { "" };
         char where[DESCRIBE_NETNS_MAX];
@@ -340,7 +418,11 @@ static int dump_space(Monitor *m, Space *s, uint64_t now) {
         m->cur = s;
         policy_netns(m->policy, s->id, s->have_sysctls ? &s->sysctls : NULL);
         count_syn(m, s, now);
+        m->n_wait_ports = m->n_wait_notes = 0;
+        s->wait_known = false;
         r = space_dump(s, m->ranges, m->n_ranges, config_wants_unix(m->config), observe_cb, m, &err);
+        if (r >= 0)
+                read_wait(m, s);
         describe_netns(s->name, where, sizeof(where));
         if (r == -ENOTRECOVERABLE) {
                 sink_log(&m->opts.sink, LOG_CRIT, NULL, "%s; stopping.", err.text);
@@ -591,6 +673,7 @@ int monitor_poll(Monitor *m, uint64_t now) {
         r = policy_end(m->policy, &m->events);
         if (r < 0)
                 sink_log(&m->opts.sink, LOG_ERR, NULL, "Out of memory while evaluating a poll; some alerts are lost.");
+        add_wait(m);
         if (m->metrics_due)
                 write_metrics(m, started, now);
         m->metrics_due = false;

@@ -129,6 +129,38 @@ static void open_namespaces(Once *w) {
         }
 }
 
+/* How long the queued connections of the listeners from index start on
+ * have waited: one walk of the namespace's connections, for the ports of
+ * the listeners whose queue is not empty (none: no walk). */
+static void read_wait(Once *w, Space *s, size_t start) {
+        ListenerSet *ls = &w->snap.listeners;
+        PortRange ranges[DIAG_MAX_RANGES];
+        _cleanup_(freep) uint16_t *ports = NULL;
+        size_t n_ports = 0;
+        ErrBuf err = { "" };
+        int r;
+
+        if (ls->n == start)
+                return;
+        ports = malloc((ls->n - start) * sizeof(*ports));
+        if (!ports) {
+                warn(w, s, ", showing no wait times", "out of memory");
+                return;
+        }
+        for (size_t i = start; i < ls->n; i++)
+                if (ls->items[i].kind == LISTENER_TCP && ls->items[i].depth > 0)
+                        ports[n_ports++] = ls->items[i].port;
+        if (n_ports == 0)
+                return;
+        r = space_count_wait(s, ranges, space_port_ranges(ports, n_ports, ranges, DIAG_MAX_RANGES), &err);
+        if (r < 0) {
+                warn(w, s, ", showing no wait times", err.text);
+                return;
+        }
+        for (size_t i = start; i < ls->n; i++)
+                space_apply_wait(s, &ls->items[i]);
+}
+
 /* One namespace: its listeners, SYN queues, counters and sysctls. */
 static void read_space(Once *w, Space *s, FILE *record) {
         const OnceOptions *o = w->o;
@@ -166,6 +198,7 @@ static void read_space(Once *w, Space *s, FILE *record) {
                         ls->items[i].has_syn = true;
                 }
         }
+        read_wait(w, s, start);
         r = space_read_counters(s, &err);
         if (r < 0)
                 warn(w, s, s->path ? ", showing no listen counters" : ", showing no host counters", err.text);

@@ -223,20 +223,23 @@ int report_table(FILE *f, const Snapshot *s, const Config *c) {
         fprintf(f, "%-*s", width, "LISTEN");
         if (nswidth > 0)
                 fprintf(f, " %-*s", nswidth, "NETNS");
-        fprintf(f, " %7s %7s %5s %-5s %7s %6s %s\n", "DEPTH", "BACKLOG", "FILL", "STATE", "DROPS", "UID", "OWNER");
+        fprintf(f, " %7s %7s %5s %-5s %7s %6s %6s %s\n", "DEPTH", "BACKLOG", "FILL", "STATE", "DROPS", "WAIT", "UID",
+                "OWNER");
         for (size_t i = 0; i < s->listeners.n; i++) {
                 const Listener *l = v[i];
-                char drops[24] = "-";
+                char drops[24] = "-", wait[DESCRIBE_WAIT_MAX] = "-";
 
                 if (l->has_drops)
                         snprintf(drops, sizeof(drops), "%u", l->drops);
+                if (l->has_wait)
+                        describe_wait(l->wait_ms, "", wait, sizeof(wait));
                 table_cell(f, endpoint_of(s, l, ep, sizeof(ep)), width);
                 if (nswidth > 0) {
                         fputc(' ', f);
                         table_cell(f, netns_or_unknown(s, l->netns), nswidth);
                 }
-                fprintf(f, " %7u %7u %4u%% %-5s %7s %6u ", l->depth, l->backlog, listener_fill_pct(l),
-                        listen_state_name(state_of(s, c, l)), drops, l->uid);
+                fprintf(f, " %7u %7u %4u%% %-5s %7s %6s %6u ", l->depth, l->backlog, listener_fill_pct(l),
+                        listen_state_name(state_of(s, c, l)), drops, wait, l->uid);
                 table_cell(f, owner_text(s, l, unit, sizeof(unit)), 0);
                 fputc('\n', f);
         }
@@ -360,6 +363,8 @@ int report_json(FILE *f, const Snapshot *s, const Config *c) {
                         fprintf(f, "\"drops\":%u,", l->drops);
                 if (l->has_syn)
                         fprintf(f, "\"syn_depth\":%u,", l->syn_depth);
+                if (l->has_wait)
+                        fprintf(f, "\"wait_ms\":%u,\"gave_up\":%u,", l->wait_ms, l->gave_up);
                 fprintf(f, "\"cookie\":\"%" PRIu64 "\",\"inode\":%u,\"uid\":%u", l->cookie, l->inode, l->uid);
                 if (l->cgroup_id)
                         fprintf(f, ",\"cgroup_id\":%" PRIu64, l->cgroup_id);

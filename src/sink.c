@@ -146,10 +146,28 @@ static const char *counter_meaning(NetstatCounter c) {
         }
 }
 
+/* "clients have waited up to 4.2 s; 3 gave up" after prefix, with only
+ * the parts that are known and not zero; "" when none is. */
+static const char *wait_text(const Event *e, const char *prefix, const char *suffix, char *buf, size_t size) {
+        const Listener *l = &e->listener;
+        char secs[DESCRIBE_WAIT_MAX], waited[64] = "", gave_up[32] = "";
+
+        buf[0] = 0;
+        if (!l->has_wait || (l->wait_ms == 0 && l->gave_up == 0))
+                return buf;
+        if (l->wait_ms > 0)
+                snprintf(waited, sizeof(waited), "clients have waited up to %s",
+                         describe_wait(l->wait_ms, " ", secs, sizeof(secs)));
+        if (l->gave_up > 0)
+                snprintf(gave_up, sizeof(gave_up), "%u gave up", l->gave_up);
+        snprintf(buf, size, "%s%s%s%s%s", prefix, waited, waited[0] && gave_up[0] ? "; " : "", gave_up, suffix);
+        return buf;
+}
+
 /* The sentence as it reads before escaping, snprintf-like. */
 static size_t format_sentence(const Event *e, const EventOwner *o, char *buf, size_t size) {
         char who[DESCRIBE_ENDPOINT_MAX + 80 + DESCRIBE_NETNS_MAX + OWNER_PHRASE_MAX], remedy[512], period[48],
-                ns[DESCRIBE_NETNS_MAX];
+                ns[DESCRIBE_NETNS_MAX], waited[128];
         const Listener *l = &e->listener;
         int n = 0;
 
@@ -158,25 +176,27 @@ static size_t format_sentence(const Event *e, const EventOwner *o, char *buf, si
         switch (e->kind) {
         case EVENT_HIGH:
                 n = snprintf(buf, size,
-                             "Listen queue of %s is %s%u%% full: %u of %" PRIu64 " connections wait for accept(). %s",
+                             "Listen queue of %s is %s%u%% full: %u of %" PRIu64
+                             " connections wait for accept()%s. %s",
                              who, e->reminder ? "still " : "", e->fill_pct, l->depth, listener_capacity(l),
-                             event_remedy(e, remedy, sizeof(remedy)));
+                             wait_text(e, " (", ")", waited, sizeof(waited)), event_remedy(e, remedy, sizeof(remedy)));
                 break;
         case EVENT_FULL:
                 n = snprintf(buf, size,
                              "Listen queue of %s is %sfull: %u of %" PRIu64
-                             " connections wait for accept(), new connections are dropped or delayed. %s",
+                             " connections wait for accept()%s, new connections are dropped or delayed. %s",
                              who, e->reminder ? "still " : "", l->depth, listener_capacity(l),
-                             event_remedy(e, remedy, sizeof(remedy)));
+                             wait_text(e, " (", ")", waited, sizeof(waited)), event_remedy(e, remedy, sizeof(remedy)));
                 break;
         case EVENT_CLEARED:
                 n = snprintf(buf, size, "Listen queue of %s has drained to %u%% (%u of %" PRIu64 "); alert cleared.",
                              who, e->fill_pct, l->depth, listener_capacity(l));
                 break;
         case EVENT_DROPS:
-                n = snprintf(buf, size, "%s dropped %" PRIu64 " connection attempt%s %s (queue %u of %" PRIu64 "). %s",
-                             who, e->drops, e->drops == 1 ? "" : "s",
-                             period_text(e->period_usec, period, sizeof(period)), l->depth, listener_capacity(l),
+                n = snprintf(buf, size,
+                             "%s dropped %" PRIu64 " connection attempt%s %s (queue %u of %" PRIu64 "%s). %s", who,
+                             e->drops, e->drops == 1 ? "" : "s", period_text(e->period_usec, period, sizeof(period)),
+                             l->depth, listener_capacity(l), wait_text(e, "; ", "", waited, sizeof(waited)),
                              event_remedy(e, remedy, sizeof(remedy)));
                 break;
         case EVENT_SYN_HIGH:
@@ -322,6 +342,10 @@ int sink_event(const Sink *s, const Event *e, const EventOwner *o) {
                         field(&f, "BACKLOGD_DROPS=%" PRIu64, e->drops);
                 if (l->has_syn)
                         field(&f, "BACKLOGD_SYN_DEPTH=%u", l->syn_depth);
+                if (l->has_wait && (e->kind == EVENT_HIGH || e->kind == EVENT_FULL || e->kind == EVENT_DROPS)) {
+                        field(&f, "BACKLOGD_WAIT_MS=%u", l->wait_ms);
+                        field(&f, "BACKLOGD_GAVE_UP=%u", l->gave_up);
+                }
                 if (e->name[0])
                         field(&f, "BACKLOGD_NAME=%s", e->name);
                 if (e->kind == EVENT_GONE)

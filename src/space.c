@@ -30,6 +30,7 @@ Space *space_free(Space *s) {
         diag_close(s->diag);
         netstat_reader_free(s->netstat);
         syn_counts_done(&s->syn);
+        wait_counts_done(&s->wait);
         if (s->fd >= 0)
                 close(s->fd);
         free(s->name);
@@ -183,6 +184,63 @@ int64_t space_syn_for(const Space *s, const Listener *l) {
         if (!s->syn_known || l->kind != LISTENER_TCP)
                 return -1;
         return syn_counts_for(&s->syn, l, l->v6only);
+}
+
+int space_count_wait(Space *s, const PortRange *ranges, size_t n_ranges, ErrBuf *err) {
+        int r;
+
+        s->wait_known = false;
+        s->wait.n = 0;
+        if (n_ranges == 0)
+                return 0;
+        r = space_open(s, err);
+        if (r >= 0)
+                r = diag_count_wait(s->diag, ranges, n_ranges, &s->wait, err);
+        if (r < 0) {
+                s->diag = diag_close(s->diag);
+                return r;
+        }
+        s->wait_known = true;
+        return r;
+}
+
+void space_apply_wait(const Space *s, Listener *l) {
+        QueueWait q;
+
+        l->has_wait = false;
+        if (!s->wait_known || l->kind != LISTENER_TCP || l->depth == 0 ||
+            !wait_counts_for(&s->wait, l, l->v6only, &q) || !q.has_age)
+                return;
+        l->wait_ms = q.wait_ms;
+        l->gave_up = q.gave_up;
+        l->has_wait = true;
+}
+
+static int port_cmp(const void *a, const void *b) {
+        uint16_t x = *(const uint16_t *) a, y = *(const uint16_t *) b;
+
+        return x < y ? -1 : x > y;
+}
+
+size_t space_port_ranges(uint16_t *ports, size_t n, PortRange *out, size_t max) {
+        size_t k = 0;
+
+        if (n == 0 || max == 0)
+                return 0;
+        qsort(ports, n, sizeof(*ports), port_cmp);
+        for (size_t i = 0; i < n; i++) {
+                if (k > 0 && ports[i] <= (uint32_t) out[k - 1].hi + 1) {
+                        if (ports[i] > out[k - 1].hi)
+                                out[k - 1].hi = ports[i];
+                        continue;
+                }
+                if (k == max) {
+                        out[0] = (PortRange){ ports[0], ports[n - 1] };
+                        return 1;
+                }
+                out[k++] = (PortRange){ ports[i], ports[i] };
+        }
+        return k;
 }
 
 int space_read_counters(Space *s, ErrBuf *err) {

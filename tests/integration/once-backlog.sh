@@ -49,11 +49,11 @@ run_backlogd "$table" --once --port 8102
 echo "--- backlogd --once --port 8102:"
 cat "$table"
 check "table header" "$(grep -m1 -E '^LISTEN ' "$table" | tr -s ' ')" \
-        "LISTEN DEPTH BACKLOG FILL STATE DROPS UID OWNER"
+        "LISTEN DEPTH BACKLOG FILL STATE DROPS WAIT UID OWNER"
 check "table rows for 127.0.0.1:8102" "$(grep -c -E '^127\.0\.0\.1:8102 ' "$table")" 1
 check "table row 127.0.0.1:8102" \
-        "$(awk '$1 == "127.0.0.1:8102" { print $1, $2, $3, $4, $5, $6, $7 }' "$table")" \
-        "127.0.0.1:8102 3 2 100% full 0 0"
+        "$(awk '$1 == "127.0.0.1:8102" { print $1, $2, $3, $4, $5, $6, ($7 ~ /^[0-9]+\.[0-9]s$/ ? "waited" : $7), $8 }' "$table")" \
+        "127.0.0.1:8102 3 2 100% full 0 waited 0"
 check "table listener rows with --port 8102" \
         "$(grep -c -E '^(\[[0-9a-f:]*\]|[0-9.]+|\*):[0-9]+ ' "$table")" 1
 

@@ -164,7 +164,7 @@ run_backlogd "$table" --once
 echo "--- backlogd --once:"
 cat "$table"
 check "table header" "$(grep -m1 -E '^LISTEN ' "$table" | tr -s ' ')" \
-        "LISTEN DEPTH BACKLOG FILL STATE DROPS UID OWNER"
+        "LISTEN DEPTH BACKLOG FILL STATE DROPS WAIT UID OWNER"
 rows=$TEST_TMP/table.rows
 grep -E '^(\[[0-9a-f:]*\]|[0-9.]+|\*):[0-9]+ ' "$table" >"$rows"
 check "table rows" "$(wc -l <"$rows")" "$n"

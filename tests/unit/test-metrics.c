@@ -399,6 +399,44 @@ END_TEST
 
 /* Each family once, its samples together: no family name reappears after
  * another family started. */
+/* backlogd_listen_queue_wait_seconds: for the records given a wait only,
+ * in seconds; an SO_REUSEPORT group shows the largest; a wait for a record
+ * that is not the listener's is ignored. */
+START_TEST(test_wait_seconds) {
+        _cleanup_(metrics_writer_freep) MetricsWriter *m = NULL;
+        _cleanup_(freep) char *dir = make_dir(), *target = NULL, *a = NULL;
+        Listener web = tcp4("127.0.0.1", 8080, 3, 128, 0), idle = tcp4("127.0.0.1", 8081, 0, 128, 0);
+        Listener g1 = tcp4("0.0.0.0", 80, 2, 511, 0), g2 = tcp4("0.0.0.0", 80, 4, 511, 0);
+
+        web.cookie = 1;
+        idle.cookie = 2;
+        g1.cookie = 3;
+        g2.cookie = 4;
+        m = writer_in(dir, &target);
+        metrics_writer_set_all(m, true);
+        metrics_begin(m);
+        ck_assert_uint_eq(metrics_n_listeners(m), 0);
+        ck_assert_int_eq(metrics_add_listener(m, &web, "host", NULL, NULL, -1), 0);
+        metrics_set_wait(m, metrics_n_listeners(m) - 1, &web, 4205);
+        ck_assert_int_eq(metrics_add_listener(m, &idle, "host", NULL, NULL, -1), 0);
+        metrics_set_wait(m, 0, &idle, 99000); /* record 0 is web's: ignored */
+        metrics_set_wait(m, 7, &idle, 99000); /* no such record */
+        ck_assert_int_eq(metrics_add_listener(m, &g1, "host", NULL, NULL, -1), 0);
+        metrics_set_wait(m, metrics_n_listeners(m) - 1, &g1, 1000);
+        ck_assert_int_eq(metrics_add_listener(m, &g2, "host", NULL, NULL, -1), 0);
+        metrics_set_wait(m, metrics_n_listeners(m) - 1, &g2, 61);
+        ck_assert_uint_eq(metrics_n_listeners(m), 4);
+        a = render_string(m, 0.01, 1700000000.0);
+        ck_assert_ptr_nonnull(strstr(a, "# TYPE backlogd_listen_queue_wait_seconds gauge\n"));
+        ck_assert_ptr_nonnull(strstr(a, "\nbacklogd_listen_queue_wait_seconds{address=\"127.0.0.1\",port=\"8080\","
+                                        "family=\"inet\",netns=\"host\"} 4.205\n"));
+        ck_assert_ptr_nonnull(strstr(a, "\nbacklogd_listen_queue_wait_seconds{address=\"0.0.0.0\",port=\"80\","
+                                        "family=\"inet\",netns=\"host\"} 1.000\n"));
+        ck_assert_ptr_null(strstr(a, "backlogd_listen_queue_wait_seconds{address=\"127.0.0.1\",port=\"8081\""));
+        rmdir(dir);
+}
+END_TEST
+
 /* A dump is not a snapshot: the same socket (netns, cookie) seen twice in one
  * poll is one listener, the later sighting, not two summed; an SO_REUSEPORT
  * group (different sockets, same labels) is still summed, and the same
@@ -1331,6 +1369,7 @@ Suite *test_suite(void) {
         tcase_add_test(tc, test_golden);
         tcase_add_test(tc, test_golden_empty);
         tcase_add_test(tc, test_values);
+        tcase_add_test(tc, test_wait_seconds);
         tcase_add_test(tc, test_duplicate_sighting);
         tcase_add_test(tc, test_families_contiguous);
         tcase_add_test(tc, test_promtool);

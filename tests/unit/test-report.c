@@ -34,8 +34,13 @@ static Listener *add(Snapshot *s, int family, const char *addr, uint16_t port, u
 static void fill(Snapshot *s) {
         add(s, AF_INET, "0.0.0.0", 22, 1, 128, 0, 0, 4);
         add(s, AF_INET6, "::", 443, 0, 4096, 0, 0, 3);
-        add(s, AF_INET6, "::1", 9000, 4, 4, 0, 1000, 2);
-        add(s, AF_INET, "127.0.0.1", 8080, 3, 2, 5, 1000, 1);
+        Listener *l = add(s, AF_INET6, "::1", 9000, 4, 4, 0, 1000, 2);
+        l->has_wait = true;
+        l->wait_ms = 125300;
+        l = add(s, AF_INET, "127.0.0.1", 8080, 3, 2, 5, 1000, 1);
+        l->has_wait = true;
+        l->wait_ms = 4299;
+        l->gave_up = 1;
         add(s, AF_INET, "10.1.2.3", 25, 0, 0, -1, 0, 5);
         s->have_counters = true;
         s->counters.present[NETSTAT_LISTEN_OVERFLOWS] = true;
@@ -79,12 +84,12 @@ static char *render(bool json) {
 START_TEST(test_table) {
         char *out = render(false);
 
-        ck_assert_str_eq(out, "LISTEN           DEPTH BACKLOG  FILL STATE   DROPS    UID OWNER\n"
-                              "127.0.0.1:8080       3       2  100% full        5   1000 -\n"
-                              "[::1]:9000           4       4   80% high        0   1000 -\n"
-                              "*:22                 1     128    0% ok          0      0 -\n"
-                              "10.1.2.3:25          0       0    0% ok          -      0 -\n"
-                              "*:443                0    4096    0% ok          0      0 -\n"
+        ck_assert_str_eq(out, "LISTEN           DEPTH BACKLOG  FILL STATE   DROPS   WAIT    UID OWNER\n"
+                              "127.0.0.1:8080       3       2  100% full        5   4.2s   1000 -\n"
+                              "[::1]:9000           4       4   80% high        0   125s   1000 -\n"
+                              "*:22                 1     128    0% ok          0      -      0 -\n"
+                              "10.1.2.3:25          0       0    0% ok          -      -      0 -\n"
+                              "*:443                0    4096    0% ok          0      -      0 -\n"
                               "\n"
                               "Host counters (TcpExt, since the namespace was created):\n"
                               "  ListenOverflows                  10\n"
@@ -106,10 +111,12 @@ START_TEST(test_json) {
         ck_assert_str_eq(
                 out, "{\"listeners\":[\n"
                      "{\"netns\":\"host\",\"family\":\"inet\",\"address\":\"127.0.0.1\",\"port\":8080,\"depth\":3,"
-                     "\"backlog\":2,\"capacity\":3,\"fill\":1.000,\"state\":\"full\",\"drops\":5,\"cookie\":\"1\","
+                     "\"backlog\":2,\"capacity\":3,\"fill\":1.000,\"state\":\"full\",\"drops\":5,\"wait_ms\":4299,"
+                     "\"gave_up\":1,\"cookie\":\"1\","
                      "\"inode\":1001,\"uid\":1000},\n"
                      "{\"netns\":\"host\",\"family\":\"inet6\",\"address\":\"::1\",\"port\":9000,\"depth\":4,"
-                     "\"backlog\":4,\"capacity\":5,\"fill\":0.800,\"state\":\"high\",\"drops\":0,\"cookie\":\"2\","
+                     "\"backlog\":4,\"capacity\":5,\"fill\":0.800,\"state\":\"high\",\"drops\":0,\"wait_ms\":125300,"
+                     "\"gave_up\":0,\"cookie\":\"2\","
                      "\"inode\":1002,\"uid\":1000},\n"
                      "{\"netns\":\"host\",\"family\":\"inet\",\"address\":\"0.0.0.0\",\"port\":22,\"depth\":1,"
                      "\"backlog\":128,\"capacity\":129,\"fill\":0.007,\"state\":\"ok\",\"drops\":0,\"cookie\":\"4\","
@@ -199,9 +206,9 @@ START_TEST(test_socket_units) {
         };
         strcpy(s.info[1].comm, "python3");
         buf = render_snapshot(&s, NULL, false);
-        ck_assert_ptr_nonnull(strstr(buf, "127.0.0.1:9997       2       1  100% full        0      0 "
+        ck_assert_ptr_nonnull(strstr(buf, "127.0.0.1:9997       2       1  100% full        0      -      0 "
                                           "qsock.service (via qsock.socket)\n"));
-        ck_assert_ptr_nonnull(strstr(buf, "127.0.0.1:9996       0     256    0% ok          0      0 "
+        ck_assert_ptr_nonnull(strstr(buf, "127.0.0.1:9996       0     256    0% ok          0      -      0 "
                                           "qsock2.service (via qsock2.socket; python3, pid 3)\n"));
         ck_assert_ptr_nonnull(strstr(buf, "\nHints:\n"
                                           "  qsock2.socket asks for Backlog=4096 but net.core.somaxconn is 256: its "
@@ -275,11 +282,11 @@ START_TEST(test_netns_table) {
 
         fill_netns(&s);
         out = render_snapshot(&s, NULL, false);
-        ck_assert_str_eq(out, "LISTEN         NETNS   DEPTH BACKLOG  FILL STATE   DROPS    UID OWNER\n"
-                              "10.0.0.1:8080  web1      101     100  100% full        7   1000 -\n"
-                              "127.0.0.1:8080 host      101     100  100% full        5      0 -\n"
-                              "[::1]:9000     web1        4       4   80% high        -   1000 -\n"
-                              "*:22           host        1     128    0% ok          0      0 -\n"
+        ck_assert_str_eq(out, "LISTEN         NETNS   DEPTH BACKLOG  FILL STATE   DROPS   WAIT    UID OWNER\n"
+                              "10.0.0.1:8080  web1      101     100  100% full        7      -   1000 -\n"
+                              "127.0.0.1:8080 host      101     100  100% full        5      -      0 -\n"
+                              "[::1]:9000     web1        4       4   80% high        -      -   1000 -\n"
+                              "*:22           host        1     128    0% ok          0      -      0 -\n"
                               "\n"
                               "Host counters (TcpExt, since the namespace was created):\n"
                               "  ListenOverflows                  10\n"
@@ -380,20 +387,21 @@ START_TEST(test_netns_no_host) {
                          "\"hints\":[]}\n");
         free(out);
         out = render_snapshot(&s, NULL, false);
-        ck_assert_str_eq(out, "LISTEN      NETNS                    DEPTH BACKLOG  FILL STATE   DROPS    UID OWNER\n"
-                              "10.0.0.1:80 /run/netns/a-long-name       0     511    0% ok          0      0 -\n"
-                              "10.0.0.2:80 ?                            0     511    0% ok          0      0 -\n"
-                              "\n"
-                              "Counters of network namespace /run/netns/a-long-name (TcpExt, since the namespace "
-                              "was created):\n"
-                              "  unavailable\n"
-                              "\n"
-                              "Sysctls in network namespace /run/netns/a-long-name:\n"
-                              "  net.core.somaxconn               4096\n"
-                              "  net.ipv4.tcp_max_syn_backlog        ?\n"
-                              "  net.ipv4.tcp_syncookies             ?\n"
-                              "  net.ipv4.tcp_abort_on_overflow      ?\n"
-                              "  net.ipv4.tcp_synack_retries         ?\n");
+        ck_assert_str_eq(out,
+                         "LISTEN      NETNS                    DEPTH BACKLOG  FILL STATE   DROPS   WAIT    UID OWNER\n"
+                         "10.0.0.1:80 /run/netns/a-long-name       0     511    0% ok          0      -      0 -\n"
+                         "10.0.0.2:80 ?                            0     511    0% ok          0      -      0 -\n"
+                         "\n"
+                         "Counters of network namespace /run/netns/a-long-name (TcpExt, since the namespace "
+                         "was created):\n"
+                         "  unavailable\n"
+                         "\n"
+                         "Sysctls in network namespace /run/netns/a-long-name:\n"
+                         "  net.core.somaxconn               4096\n"
+                         "  net.ipv4.tcp_max_syn_backlog        ?\n"
+                         "  net.ipv4.tcp_syncookies             ?\n"
+                         "  net.ipv4.tcp_abort_on_overflow      ?\n"
+                         "  net.ipv4.tcp_synack_retries         ?\n");
         free(out);
         snapshot_done(&s);
 }
@@ -413,8 +421,10 @@ START_TEST(test_netns_watch) {
                               "          { port = 9000; netns = \"web*\"; warn = 90; clear = 50; },"
                               "          { port = 22; netns = \"host\"; warn = 2; clear = 1; } );",
                               false);
-        ck_assert_ptr_nonnull(strstr(out, "\n[::1]:9000     web1        4       4   80% ok          -   1000 -\n"));
-        ck_assert_ptr_nonnull(strstr(out, "\n*:22           host        1     128    0% ok          0      0 -\n"));
+        ck_assert_ptr_nonnull(
+                strstr(out, "\n[::1]:9000     web1        4       4   80% ok          -      -   1000 -\n"));
+        ck_assert_ptr_nonnull(
+                strstr(out, "\n*:22           host        1     128    0% ok          0      -      0 -\n"));
         free(out);
         out = render_snapshot(&s, "watch = ( { port = 9000; unit = \"*\"; warn = 90; clear = 50; } );", true);
         ck_assert_ptr_nonnull(strstr(out, "\"address\":\"::1\",\"port\":9000,\"depth\":4,\"backlog\":4,"
@@ -484,31 +494,32 @@ START_TEST(test_hostile_table) {
 
         fill_hostile(&s);
         out = render_snapshot(&s, "unix = true;", false);
-        ck_assert_str_eq(out, "LISTEN                   NETNS     DEPTH BACKLOG  FILL STATE   DROPS    UID OWNER\n"
-                              "/tmp/bl\\xff\\n\\x1b[2J\"q\\\\ host          3       2  100% full        -  65534 "
-                              "/user.slice/x\\xff\\r.scope (ev\\x1b[31m\\nil, pid 4242)\n"
-                              "127.0.0.1:80             n\xc3\xa9t\\x1b       0     511    0% ok          0      0 -\n"
-                              "\n"
-                              "Host counters (TcpExt, since the namespace was created):\n"
-                              "  unavailable\n"
-                              "\n"
-                              "Counters of network namespace n\xc3\xa9t\\x1b (TcpExt, since the namespace was "
-                              "created):\n"
-                              "  unavailable\n"
-                              "\n"
-                              "Sysctls:\n"
-                              "  net.core.somaxconn                  ?\n"
-                              "  net.ipv4.tcp_max_syn_backlog        ?\n"
-                              "  net.ipv4.tcp_syncookies             ?\n"
-                              "  net.ipv4.tcp_abort_on_overflow      ?\n"
-                              "  net.ipv4.tcp_synack_retries         ?\n"
-                              "\n"
-                              "Sysctls in network namespace n\xc3\xa9t\\x1b:\n"
-                              "  net.core.somaxconn                  ?\n"
-                              "  net.ipv4.tcp_max_syn_backlog        ?\n"
-                              "  net.ipv4.tcp_syncookies             ?\n"
-                              "  net.ipv4.tcp_abort_on_overflow      ?\n"
-                              "  net.ipv4.tcp_synack_retries         ?\n");
+        ck_assert_str_eq(
+                out, "LISTEN                   NETNS     DEPTH BACKLOG  FILL STATE   DROPS   WAIT    UID OWNER\n"
+                     "/tmp/bl\\xff\\n\\x1b[2J\"q\\\\ host          3       2  100% full        -      -  65534 "
+                     "/user.slice/x\\xff\\r.scope (ev\\x1b[31m\\nil, pid 4242)\n"
+                     "127.0.0.1:80             n\xc3\xa9t\\x1b       0     511    0% ok          0      -      0 -\n"
+                     "\n"
+                     "Host counters (TcpExt, since the namespace was created):\n"
+                     "  unavailable\n"
+                     "\n"
+                     "Counters of network namespace n\xc3\xa9t\\x1b (TcpExt, since the namespace was "
+                     "created):\n"
+                     "  unavailable\n"
+                     "\n"
+                     "Sysctls:\n"
+                     "  net.core.somaxconn                  ?\n"
+                     "  net.ipv4.tcp_max_syn_backlog        ?\n"
+                     "  net.ipv4.tcp_syncookies             ?\n"
+                     "  net.ipv4.tcp_abort_on_overflow      ?\n"
+                     "  net.ipv4.tcp_synack_retries         ?\n"
+                     "\n"
+                     "Sysctls in network namespace n\xc3\xa9t\\x1b:\n"
+                     "  net.core.somaxconn                  ?\n"
+                     "  net.ipv4.tcp_max_syn_backlog        ?\n"
+                     "  net.ipv4.tcp_syncookies             ?\n"
+                     "  net.ipv4.tcp_abort_on_overflow      ?\n"
+                     "  net.ipv4.tcp_synack_retries         ?\n");
         for (const char *p = out; *p; p++)
                 ck_assert(*p == '\n' || ((unsigned char) *p >= 0x20 && *p != 0x7f));
         free(out);
@@ -545,7 +556,7 @@ START_TEST(test_table_empty) {
         Snapshot s = { 0 };
         char *buf = render_snapshot(&s, NULL, false);
 
-        ck_assert_ptr_nonnull(strstr(buf, "LISTEN   DEPTH BACKLOG  FILL STATE   DROPS    UID OWNER\n"
+        ck_assert_ptr_nonnull(strstr(buf, "LISTEN   DEPTH BACKLOG  FILL STATE   DROPS   WAIT    UID OWNER\n"
                                           "(no listening TCP sockets)\n"));
         free(buf);
 }

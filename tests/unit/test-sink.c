@@ -146,6 +146,62 @@ START_TEST(test_drops) {
 }
 END_TEST
 
+/* How long clients waited and how many gave up: after the queue numbers,
+ * only the parts that are known and not zero; the rest of the sentence as
+ * it always was. Fields on high, full and drops. */
+START_TEST(test_wait) {
+        Event e = event(EVENT_FULL, "127.0.0.1", 8080, 3, 2);
+        Sink sink;
+
+        e.listener.has_wait = true;
+        e.listener.wait_ms = 4250;
+        e.listener.gave_up = 3;
+        ck_assert_str_eq(format(&e), "Listen queue of 127.0.0.1:8080 is full: 3 of 3 connections wait for accept() "
+                                     "(clients have waited up to 4.2 s; 3 gave up), new connections are dropped or "
+                                     "delayed. Raise the application's listen backlog (now 2) or make it accept "
+                                     "connections faster.");
+        sink_init(&sink, LOG_TARGET_JOURNAL);
+        ck_assert_int_eq(sink_event(&sink, &e, NULL), 0);
+        ck_assert_str_eq(sent_field("BACKLOGD_WAIT_MS"), "4250");
+        ck_assert_str_eq(sent_field("BACKLOGD_GAVE_UP"), "3");
+        e.listener.gave_up = 0;
+        e.listener.wait_ms = 125900;
+        e.kind = EVENT_HIGH;
+        e.listener.depth = 2;
+        e.fill_pct = listener_fill_pct(&e.listener);
+        ck_assert_str_eq(format(&e), "Listen queue of 127.0.0.1:8080 is 66% full: 2 of 3 connections wait for "
+                                     "accept() (clients have waited up to 125 s). Raise the application's listen "
+                                     "backlog (now 2) or make it accept connections faster.");
+        ck_assert_int_eq(sink_event(&sink, &e, NULL), 0);
+        ck_assert_str_eq(sent_field("BACKLOGD_GAVE_UP"), "0");
+        e.kind = EVENT_DROPS;
+        e.drops = 2;
+        e.period_usec = 100000;
+        e.listener.wait_ms = 0;
+        e.listener.gave_up = 1;
+        ck_assert_str_eq(format(&e), "127.0.0.1:8080 dropped 2 connection attempts since the previous poll (queue 2 "
+                                     "of 3; 1 gave up). Raise the application's listen backlog (now 2) or make it "
+                                     "accept connections faster.");
+        ck_assert_int_eq(sink_event(&sink, &e, NULL), 0);
+        ck_assert_str_eq(sent_field("BACKLOGD_WAIT_MS"), "0");
+        /* nothing known, or nothing to say: the sentence as it was */
+        e.listener.gave_up = 0;
+        ck_assert_ptr_nonnull(strstr(format(&e), "(queue 2 of 3). "));
+        e.listener.has_wait = false;
+        e.listener.wait_ms = 9000;
+        ck_assert_ptr_nonnull(strstr(format(&e), "(queue 2 of 3). "));
+        ck_assert_int_eq(sink_event(&sink, &e, NULL), 0);
+        ck_assert_ptr_null(sent_field("BACKLOGD_WAIT_MS"));
+        ck_assert_ptr_null(sent_field("BACKLOGD_GAVE_UP"));
+        /* not on a cleared entry */
+        e.listener.has_wait = true;
+        e.kind = EVENT_CLEARED;
+        ck_assert_int_eq(sink_event(&sink, &e, NULL), 0);
+        ck_assert_ptr_null(sent_field("BACKLOGD_WAIT_MS"));
+        ck_assert_ptr_null(strstr(format(&e), "waited"));
+}
+END_TEST
+
 /* The owner, where known, is named in the sentence; nothing is guessed. */
 START_TEST(test_owner) {
         Event e = event(EVENT_FULL, "127.0.0.1", 8080, 3, 2);
@@ -563,6 +619,7 @@ Suite *test_suite(void) {
         tcase_add_test(tc, test_hints);
         tcase_add_test(tc, test_cleared_gone);
         tcase_add_test(tc, test_drops);
+        tcase_add_test(tc, test_wait);
         tcase_add_test(tc, test_counter);
         tcase_add_test(tc, test_owner);
         tcase_add_test(tc, test_syn);

@@ -181,6 +181,67 @@ START_TEST(test_error_transition) {
 }
 END_TEST
 
+START_TEST(test_port_ranges) {
+        uint16_t ports[] = { 443, 80, 8081, 80, 8080, 65535, 8082, 0 };
+        uint16_t many[DIAG_MAX_RANGES + 1];
+        PortRange r[DIAG_MAX_RANGES];
+
+        ck_assert_uint_eq(space_port_ranges(ports, 0, r, DIAG_MAX_RANGES), 0);
+        ck_assert_uint_eq(space_port_ranges(ports, ELEMENTSOF(ports), r, DIAG_MAX_RANGES), 5);
+        ck_assert_uint_eq(r[0].lo, 0);
+        ck_assert_uint_eq(r[0].hi, 0);
+        ck_assert_uint_eq(r[1].lo, 80);
+        ck_assert_uint_eq(r[1].hi, 80);
+        ck_assert_uint_eq(r[2].lo, 443);
+        ck_assert_uint_eq(r[3].lo, 8080);
+        ck_assert_uint_eq(r[3].hi, 8082);
+        ck_assert_uint_eq(r[4].lo, 65535);
+        ck_assert_uint_eq(r[4].hi, 65535);
+        /* more than fit: one range over all of them */
+        for (size_t i = 0; i < ELEMENTSOF(many); i++)
+                many[i] = (uint16_t) (1000 + 2 * i);
+        ck_assert_uint_eq(space_port_ranges(many, ELEMENTSOF(many), r, DIAG_MAX_RANGES), 1);
+        ck_assert_uint_eq(r[0].lo, 1000);
+        ck_assert_uint_eq(r[0].hi, 1000 + 2 * DIAG_MAX_RANGES);
+        /* exactly as many as fit */
+        ck_assert_uint_eq(space_port_ranges(many, DIAG_MAX_RANGES, r, DIAG_MAX_RANGES), DIAG_MAX_RANGES);
+}
+END_TEST
+
+/* Only a non-empty TCP queue with connections of its own gets a wait. */
+START_TEST(test_apply_wait) {
+        Space s = { 0 };
+        WaitCount c = { .family = AF_INET,
+                        .addr = { 127, 0, 0, 1 },
+                        .port = 80,
+                        .n = 2,
+                        .gave_up = 1,
+                        .n_aged = 2,
+                        .oldest_ms = 3100 };
+        Listener l = { .family = AF_INET, .addr = { 127, 0, 0, 1 }, .port = 80, .depth = 2 };
+
+        s.wait = (WaitCounts){ .items = &c, .n = 1, .cap = 1 };
+        space_apply_wait(&s, &l); /* not known */
+        ck_assert(!l.has_wait);
+        s.wait_known = true;
+        space_apply_wait(&s, &l);
+        ck_assert(l.has_wait);
+        ck_assert_uint_eq(l.wait_ms, 3100);
+        ck_assert_uint_eq(l.gave_up, 1);
+        l.depth = 0;
+        space_apply_wait(&s, &l);
+        ck_assert(!l.has_wait);
+        l.depth = 1;
+        l.port = 81;
+        space_apply_wait(&s, &l);
+        ck_assert(!l.has_wait);
+        c.n_aged = 0; /* no age known */
+        l.port = 80;
+        space_apply_wait(&s, &l);
+        ck_assert(!l.has_wait);
+}
+END_TEST
+
 Suite *test_suite(void) {
         Suite *s = suite_create("space");
         TCase *tc = tcase_create("core");
@@ -191,6 +252,8 @@ Suite *test_suite(void) {
         tcase_add_test(tc, test_syn_backoff_cadence);
         tcase_add_test(tc, test_read_own);
         tcase_add_test(tc, test_error_transition);
+        tcase_add_test(tc, test_port_ranges);
+        tcase_add_test(tc, test_apply_wait);
         suite_add_tcase(s, tc);
         return s;
 }
