@@ -259,18 +259,19 @@ void monitor_set_socket_units(Monitor *m, SocketMap *map) {
 
 /* ---- the dump ----------------------------------------------------------- */
 
-/* Remembers a watched listener whose queue is not empty: its port is
- * read by read_wait(), and its metrics record, if the file is due (the
- * record metrics_add_listener() has just added), gets the wait. */
+/* Remembers a watched listener whose queue is not empty, on the polls
+ * that write the metrics file: its port is read by read_wait(), and its
+ * metrics record (the one metrics_add_listener() has just added) gets the
+ * wait. */
 static void note_wait(Monitor *m, const Listener *l) {
+        if (metrics_n_listeners(m->metrics) == 0)
+                return;
         /* Out of memory: this listener's wait stays unknown. */
         if (GROW(&m->wait_ports, &m->cap_wait_ports, m->n_wait_ports + 1, 16) < 0)
                 return;
-        m->wait_ports[m->n_wait_ports++] = l->port;
-        if (!m->metrics_due || metrics_n_listeners(m->metrics) == 0)
-                return;
         if (GROW(&m->wait_notes, &m->cap_wait_notes, m->n_wait_notes + 1, 16) < 0)
                 return;
+        m->wait_ports[m->n_wait_ports++] = l->port;
         m->wait_notes[m->n_wait_notes++] = (WaitNote){ .l = *l, .record = metrics_n_listeners(m->metrics) - 1 };
 }
 
@@ -316,7 +317,7 @@ static int observe_cb(const Listener *listener, void *userdata) {
                 } else
                         (void) metrics_note_listener(m->metrics, l, l->has_syn ? (int64_t) l->syn_depth : -1);
         }
-        if (w && l->kind == LISTENER_TCP && l->depth > 0)
+        if (w && m->metrics_due && l->kind == LISTENER_TCP && l->depth > 0)
                 note_wait(m, l);
         /* Out of memory for one listener's state: it is skipped this poll,
          * the dump goes on. */
@@ -363,28 +364,31 @@ static void count_syn(Monitor *m, Space *s, uint64_t now) {
                        where, err.text);
 }
 
-/* How long the queued connections of the watched non-empty queues of s
- * have waited: a walk of every connection of the namespace, so only when
- * the dump found such a queue, and only for their ports. The events of
- * the poll get it in add_wait(), the metrics records here. */
-static void read_wait(Monitor *m, Space *s) {
+/* Reads how long the queued connections on the ports of m->wait_ports
+ * have waited in s: a walk of every connection of the namespace, so it
+ * is done only when something shows the wait. */
+static int walk_wait(Monitor *m, Space *s) {
         PortRange ranges[DIAG_MAX_RANGES];
         char where[DESCRIBE_NETNS_MAX];
         ErrBuf err = { "" };
         int r;
 
-        s->wait_known = false;
-        if (m->n_wait_ports == 0)
-                return;
         r = space_count_wait(s, ranges, space_port_ranges(m->wait_ports, m->n_wait_ports, ranges, DIAG_MAX_RANGES),
                              &err);
         describe_netns(s->name, where, sizeof(where));
         say_transition(m, &s->wait_error, r, LOG_WARNING, "Cannot read the accept queues' connections",
                        "Reading the accept queues' connections", where, err.text);
-        if (r < 0)
+        if (r >= 0)
+                say(m, LOG_DEBUG, "Read %d queued connection%s on %zu port%s%s.", r, r == 1 ? "" : "s",
+                    m->n_wait_ports, m->n_wait_ports == 1 ? "" : "s", where);
+        return r;
+}
+
+/* On a poll that writes the metrics file, the records of the watched
+ * non-empty queues of s get their wait. */
+static void read_wait(Monitor *m, Space *s) {
+        if (m->n_wait_ports == 0 || walk_wait(m, s) < 0)
                 return;
-        say(m, LOG_DEBUG, "Read %d queued connection%s on %zu port%s%s.", r, r == 1 ? "" : "s", m->n_wait_ports,
-            m->n_wait_ports == 1 ? "" : "s", where);
         for (size_t i = 0; i < m->n_wait_notes; i++) {
                 Listener *l = &m->wait_notes[i].l;
 
@@ -394,19 +398,41 @@ static void read_wait(Monitor *m, Space *s) {
         }
 }
 
-/* The queue alerts of this poll say how long their clients have waited,
- * from their namespace's read of this poll (none: they say nothing). */
-static void add_wait(Monitor *m) {
-        for (size_t i = 0; i < m->events.n; i++) {
-                Event *e = &m->events.items[i];
-                Space *s;
+static bool shows_wait(const Event *e) {
+        return (e->kind == EVENT_HIGH || e->kind == EVENT_FULL || e->kind == EVENT_DROPS) &&
+               e->listener.kind == LISTENER_TCP && e->listener.depth > 0;
+}
 
-                if (e->kind != EVENT_HIGH && e->kind != EVENT_FULL && e->kind != EVENT_DROPS)
+/* The queue alerts of this poll say how long their clients have waited.
+ * A namespace whose connections were not read for the metrics file is
+ * read now, for the ports of its alerts only: most polls have no alert,
+ * and cost no walk (a steady full queue alerts once, then reminds). */
+static void add_wait(Monitor *m) {
+        for (size_t j = 0; j < m->events.n; j++)
+                m->events.items[j].listener.has_wait = false;
+        for (size_t i = 0; i < m->ns->n; i++) {
+                Space *s = m->ns->spaces[i];
+
+                if (s->gone)
                         continue;
-                s = namespaces_find(m->ns, e->listener.netns);
-                e->listener.has_wait = false;
-                if (s)
-                        space_apply_wait(s, &e->listener);
+                if (!s->wait_known) {
+                        m->n_wait_ports = 0;
+                        for (size_t j = 0; j < m->events.n; j++) {
+                                const Event *e = &m->events.items[j];
+
+                                if (shows_wait(e) && e->listener.netns == s->id &&
+                                    GROW(&m->wait_ports, &m->cap_wait_ports, m->n_wait_ports + 1, 16) >= 0)
+                                        m->wait_ports[m->n_wait_ports++] = e->listener.port;
+                        }
+                        if (m->n_wait_ports == 0 || walk_wait(m, s) < 0)
+                                continue;
+                }
+                for (size_t j = 0; j < m->events.n; j++) {
+                        Event *e = &m->events.items[j];
+
+                        if (shows_wait(e) && e->listener.netns == s->id)
+                                space_apply_wait(s, &e->listener);
+                }
         }
 }
 

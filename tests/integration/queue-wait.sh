@@ -150,6 +150,23 @@ if command -v promtool >/dev/null; then
 fi
 check "metrics: no other wait gauge" "$(grep -c '^backlogd_listen_queue_wait_seconds{' "$TEST_TMP/m.prom")" 2
 
+# Without a metrics file, the connections are walked only on a poll with an
+# alert: 8081 (full) alerts on the first poll, for which its port is read,
+# then stays full with no alert, and no walk; 8082 (2 of 3) never alerts.
+printf 'interval = 0.2;\nwatch = ( { port = 8081; }, { port = 8082; } );\n' >"$TEST_TMP/c2.conf"
+"$BACKLOGD" -c "$TEST_TMP/c2.conf" --log-target=console --log-level=debug >"$TEST_TMP/d2.out" 2>&1 &
+DAEMON=$!
+TEST_PIDS+=("$DAEMON")
+wait_lines "$TEST_TMP/d2.out" 'Dumped ' 8 10 "$DAEMON"
+kill -TERM "$DAEMON"
+wait "$DAEMON"
+check "walks: daemon exit status" "$?" 0
+check "walks: one walk in $(grep -c 'Dumped ' "$TEST_TMP/d2.out") polls" \
+        "$(grep -cE '^Read [0-9]+ queued connections? on' "$TEST_TMP/d2.out")" 1
+check "walks: the walk" "$(grep -E '^Read ' "$TEST_TMP/d2.out")" "Read 3 queued connections on 1 port."
+check "walks: the full alert has the wait" \
+        "$(grep -cE '^full: Listen queue of 127\.0\.0\.1:8081 .*is full: 3 of 3 connections wait for accept\(\) \(clients have waited up to [0-9]+\.[0-9] s\)' "$TEST_TMP/d2.out")" 1
+
 # One accept(): the first client leaves, the second is the oldest now.
 echo accept >&"$SRV_FD"
 wait_lines "$TEST_TMP/srv.out" '^accepted$' 1 5 "$SRV"
