@@ -20,6 +20,7 @@
 #include "namespaces.h"
 #include "policy.h"
 #include "process.h"
+#include "queue-wait.h"
 #include "socket-owners.h"
 #include "space.h"
 #include "users.h"
@@ -28,14 +29,6 @@
 #define SYSCTL_REFRESH_USEC (30ULL * 1000000ULL)
 /* All process lookups of one poll together. */
 #define PROCESS_LOOKUP_USEC (100ULL * 1000)
-
-/* A watched listener whose queue is not empty, seen in the dump of the
- * current namespace, and its record in the metrics file: the record gets
- * its wait once the queued connections are read (read_wait()). */
-typedef struct WaitNote {
-        Listener l;
-        size_t record;
-} WaitNote;
 
 struct Monitor {
         MonitorOptions opts;
@@ -56,12 +49,9 @@ struct Monitor {
         EventList events;
         PortRange ranges[DIAG_MAX_RANGES];
         size_t n_ranges;
-        uint16_t *wait_ports; /* ports of the watched non-empty queues of cur */
-        size_t n_wait_ports, cap_wait_ports;
-        WaitNote *wait_notes; /* their metrics records, when the file is due */
-        size_t n_wait_notes, cap_wait_notes;
-        Space *cur;    /* the namespace being dumped */
-        size_t n_seen; /* listeners in this poll's dumps */
+        QueueWaits waits; /* what the accept queues' connections are read for */
+        Space *cur;       /* the namespace being dumped */
+        size_t n_seen;    /* listeners in this poll's dumps */
         bool fatal;
         SocketOwners *sockets; /* socket-activated listeners: their socket unit */
 };
@@ -148,8 +138,7 @@ Monitor *monitor_free(Monitor *m) {
         metrics_writer_free(m->metrics);
         config_free(m->config);
         event_list_done(&m->events);
-        free(m->wait_ports);
-        free(m->wait_notes);
+        queue_waits_done(&m->waits);
         free(m);
         return NULL;
 }
@@ -259,22 +248,6 @@ void monitor_set_socket_units(Monitor *m, SocketMap *map) {
 
 /* ---- the dump ----------------------------------------------------------- */
 
-/* Remembers a watched listener whose queue is not empty, on the polls
- * that write the metrics file: its port is read by read_wait(), and its
- * metrics record (the one metrics_add_listener() has just added) gets the
- * wait. */
-static void note_wait(Monitor *m, const Listener *l) {
-        if (metrics_n_listeners(m->metrics) == 0)
-                return;
-        /* Out of memory: this listener's wait stays unknown. */
-        if (GROW(&m->wait_ports, &m->cap_wait_ports, m->n_wait_ports + 1, 16) < 0)
-                return;
-        if (GROW(&m->wait_notes, &m->cap_wait_notes, m->n_wait_notes + 1, 16) < 0)
-                return;
-        m->wait_ports[m->n_wait_ports++] = l->port;
-        m->wait_notes[m->n_wait_notes++] = (WaitNote){ .l = *l, .record = metrics_n_listeners(m->metrics) - 1 };
-}
-
 static int observe_cb(const Listener *listener, void *userdata) {
         Monitor *m = userdata;
         Space *s = m->cur;
@@ -317,8 +290,8 @@ static int observe_cb(const Listener *listener, void *userdata) {
                 } else
                         (void) metrics_note_listener(m->metrics, l, l->has_syn ? (int64_t) l->syn_depth : -1);
         }
-        if (w && m->metrics_due && l->kind == LISTENER_TCP && l->depth > 0)
-                note_wait(m, l);
+        if (w && m->metrics_due && l->kind == LISTENER_TCP && l->depth > 0 && metrics_n_listeners(m->metrics) > 0)
+                queue_waits_note(&m->waits, l, metrics_n_listeners(m->metrics) - 1);
         /* Out of memory for one listener's state: it is skipped this poll,
          * the dump goes on. */
         (void) policy_observe(m->policy, l, w, &m->events);
@@ -364,43 +337,18 @@ static void count_syn(Monitor *m, Space *s, uint64_t now) {
                        where, err.text);
 }
 
-/* Reads how long the queued connections on the ports of m->wait_ports
- * have waited in s: a walk of every connection of the namespace, so it
- * is done only when something shows the wait. */
-static int walk_wait(Monitor *m, Space *s) {
-        PortRange ranges[DIAG_MAX_RANGES];
+/* Reports a read of the accept queues' connections (queue_waits_read()):
+ * a failure once, its end once, each read at debug level. */
+static void said_wait(Monitor *m, Space *s, int r, const ErrBuf *err) {
         char where[DESCRIBE_NETNS_MAX];
-        ErrBuf err = { "" };
-        int r;
+        size_t n = m->waits.n_ports;
 
-        r = space_count_wait(s, ranges, space_port_ranges(m->wait_ports, m->n_wait_ports, ranges, DIAG_MAX_RANGES),
-                             &err);
         describe_netns(s->name, where, sizeof(where));
         say_transition(m, &s->wait_error, r, LOG_WARNING, "Cannot read the accept queues' connections",
-                       "Reading the accept queues' connections", where, err.text);
+                       "Reading the accept queues' connections", where, err->text);
         if (r >= 0)
-                say(m, LOG_DEBUG, "Read %d queued connection%s on %zu port%s%s.", r, r == 1 ? "" : "s",
-                    m->n_wait_ports, m->n_wait_ports == 1 ? "" : "s", where);
-        return r;
-}
-
-/* On a poll that writes the metrics file, the records of the watched
- * non-empty queues of s get their wait. */
-static void read_wait(Monitor *m, Space *s) {
-        if (m->n_wait_ports == 0 || walk_wait(m, s) < 0)
-                return;
-        for (size_t i = 0; i < m->n_wait_notes; i++) {
-                Listener *l = &m->wait_notes[i].l;
-
-                space_apply_wait(s, l);
-                if (l->has_wait)
-                        metrics_set_wait(m->metrics, m->wait_notes[i].record, l, l->wait_ms);
-        }
-}
-
-static bool shows_wait(const Event *e) {
-        return (e->kind == EVENT_HIGH || e->kind == EVENT_FULL || e->kind == EVENT_DROPS) &&
-               e->listener.kind == LISTENER_TCP && e->listener.depth > 0;
+                say(m, LOG_DEBUG, "Read %d queued connection%s on %zu port%s%s.", r, r == 1 ? "" : "s", n,
+                    n == 1 ? "" : "s", where);
 }
 
 /* The queue alerts of this poll say how long their clients have waited.
@@ -412,27 +360,20 @@ static void add_wait(Monitor *m) {
                 m->events.items[j].listener.has_wait = false;
         for (size_t i = 0; i < m->ns->n; i++) {
                 Space *s = m->ns->spaces[i];
+                ErrBuf err = { "" };
+                int r;
 
                 if (s->gone)
                         continue;
                 if (!s->wait_known) {
-                        m->n_wait_ports = 0;
-                        for (size_t j = 0; j < m->events.n; j++) {
-                                const Event *e = &m->events.items[j];
-
-                                if (shows_wait(e) && e->listener.netns == s->id &&
-                                    GROW(&m->wait_ports, &m->cap_wait_ports, m->n_wait_ports + 1, 16) >= 0)
-                                        m->wait_ports[m->n_wait_ports++] = e->listener.port;
-                        }
-                        if (m->n_wait_ports == 0 || walk_wait(m, s) < 0)
+                        if (queue_waits_event_ports(&m->waits, s, &m->events) == 0)
+                                continue;
+                        r = queue_waits_read(&m->waits, s, &err);
+                        said_wait(m, s, r, &err);
+                        if (r < 0)
                                 continue;
                 }
-                for (size_t j = 0; j < m->events.n; j++) {
-                        Event *e = &m->events.items[j];
-
-                        if (shows_wait(e) && e->listener.netns == s->id)
-                                space_apply_wait(s, &e->listener);
-                }
+                queue_waits_apply(s, &m->events);
         }
 }
 
@@ -444,11 +385,15 @@ static int dump_space(Monitor *m, Space *s, uint64_t now) {
         m->cur = s;
         policy_netns(m->policy, s->id, s->have_sysctls ? &s->sysctls : NULL);
         count_syn(m, s, now);
-        m->n_wait_ports = m->n_wait_notes = 0;
+        queue_waits_reset(&m->waits);
         s->wait_known = false;
         r = space_dump(s, m->ranges, m->n_ranges, config_wants_unix(m->config), observe_cb, m, &err);
-        if (r >= 0)
-                read_wait(m, s);
+        if (r >= 0 && m->waits.n_notes > 0) {
+                ErrBuf werr = { "" };
+                int w = queue_waits_read_noted(&m->waits, s, m->metrics, &werr);
+
+                said_wait(m, s, w, &werr);
+        }
         describe_netns(s->name, where, sizeof(where));
         if (r == -ENOTRECOVERABLE) {
                 sink_log(&m->opts.sink, LOG_CRIT, NULL, "%s; stopping.", err.text);

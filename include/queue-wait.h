@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* How long the connections in the accept queues have waited, on a poll of
+ * the daemon: which ports to read (space_count_wait() walks every
+ * connection of a namespace, so only when something shows the answer),
+ * and where the answer goes. On a poll that writes the metrics file, the
+ * watched non-empty queues are noted as the dump finds them, and their
+ * records get the wait; the poll's high, full and drops alerts get it
+ * from that read, or, on the other polls, from a read of their own ports.
+ * Nothing here logs: the caller reports a failed read. */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+#include "metrics.h"
+#include "space.h"
+
+typedef struct QueueWaitNote {
+        Listener l;
+        size_t record; /* its record in the metrics file */
+} QueueWaitNote;
+
+typedef struct QueueWaits {
+        uint16_t *ports; /* to read in the namespace at hand */
+        size_t n_ports, cap_ports;
+        QueueWaitNote *notes;
+        size_t n_notes, cap_notes;
+} QueueWaits;
+
+/* Forgets the ports and notes: before each namespace's dump. */
+void queue_waits_reset(QueueWaits *w);
+
+/* Frees the buffers. */
+void queue_waits_done(QueueWaits *w);
+
+/* A watched listener whose queue is not empty, found by the dump of a poll
+ * that writes the metrics file, with its record there. Out of memory: its
+ * wait stays unknown. */
+void queue_waits_note(QueueWaits *w, const Listener *l, size_t record);
+
+/* Reads the connections on the noted ports of s (space_count_wait(); 0
+ * without a walk when none is noted) and puts the wait on their records. */
+int queue_waits_read_noted(QueueWaits *w, Space *s, MetricsWriter *metrics, ErrBuf *err);
+
+/* The ports of the events of s that show a wait (a high, full or drops
+ * alert of a non-empty TCP queue), into w->ports; their number. */
+size_t queue_waits_event_ports(QueueWaits *w, const Space *s, const EventList *events);
+
+/* Reads the connections on w->ports of s. */
+int queue_waits_read(QueueWaits *w, Space *s, ErrBuf *err);
+
+/* The events of s that show a wait get it from s's last read (none: they
+ * say nothing). */
+void queue_waits_apply(const Space *s, EventList *events);

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+#include "queue-wait.h"
+
+#include <stdlib.h>
+
+#include "util.h"
+
+void queue_waits_reset(QueueWaits *w) {
+        w->n_ports = w->n_notes = 0;
+}
+
+void queue_waits_done(QueueWaits *w) {
+        free(w->ports);
+        free(w->notes);
+        *w = (QueueWaits){ 0 };
+}
+
+static bool add_port(QueueWaits *w, uint16_t port) {
+        if (GROW(&w->ports, &w->cap_ports, w->n_ports + 1, 16) < 0)
+                return false;
+        w->ports[w->n_ports++] = port;
+        return true;
+}
+
+void queue_waits_note(QueueWaits *w, const Listener *l, size_t record) {
+        if (GROW(&w->notes, &w->cap_notes, w->n_notes + 1, 16) < 0 || !add_port(w, l->port))
+                return;
+        w->notes[w->n_notes++] = (QueueWaitNote){ .l = *l, .record = record };
+}
+
+int queue_waits_read(QueueWaits *w, Space *s, ErrBuf *err) {
+        PortRange ranges[DIAG_MAX_RANGES];
+
+        return space_count_wait(s, ranges, space_port_ranges(w->ports, w->n_ports, ranges, DIAG_MAX_RANGES), err);
+}
+
+int queue_waits_read_noted(QueueWaits *w, Space *s, MetricsWriter *metrics, ErrBuf *err) {
+        int r;
+
+        if (w->n_notes == 0)
+                return 0;
+        r = queue_waits_read(w, s, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < w->n_notes; i++) {
+                Listener *l = &w->notes[i].l;
+
+                space_apply_wait(s, l);
+                if (l->has_wait)
+                        metrics_set_wait(metrics, w->notes[i].record, l, l->wait_ms);
+        }
+        return r;
+}
+
+static bool shows_wait(const Event *e, const Space *s) {
+        return (e->kind == EVENT_HIGH || e->kind == EVENT_FULL || e->kind == EVENT_DROPS) &&
+               e->listener.kind == LISTENER_TCP && e->listener.depth > 0 && e->listener.netns == s->id;
+}
+
+size_t queue_waits_event_ports(QueueWaits *w, const Space *s, const EventList *events) {
+        w->n_ports = 0;
+        for (size_t i = 0; i < events->n; i++)
+                /* Out of memory: that alert's wait stays unknown. */
+                if (shows_wait(&events->items[i], s))
+                        (void) add_port(w, events->items[i].listener.port);
+        return w->n_ports;
+}
+
+void queue_waits_apply(const Space *s, EventList *events) {
+        for (size_t i = 0; i < events->n; i++)
+                if (shows_wait(&events->items[i], s))
+                        space_apply_wait(s, &events->items[i].listener);
+}
