@@ -53,6 +53,12 @@ const char *cgroup_names_user_unit(CgroupNames *c, uint64_t id);
  * ones rescan again, still at most once per interval. */
 void cgroup_names_hold(CgroupNames *c, bool hold);
 
+/* Whether id missed and no scan has looked for it since (the rescan was
+ * too soon): the next allowed scan may name it, within the rescan
+ * interval. The daemon holds such a listener's alert back until then, so
+ * that a new service's first alert names it. */
+bool cgroup_names_pending(const CgroupNames *c, uint64_t id);
+
 /* The id of the cgroup at path ("/init.scope") of the unified hierarchy
  * below root (as cgroup_names_new() finds it), or 0 when there is none. One
  * stat(2), no scan. */

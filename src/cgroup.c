@@ -493,6 +493,10 @@ void cgroup_names_hold(CgroupNames *c, bool hold) {
                 scan(c);
 }
 
+bool cgroup_names_pending(const CgroupNames *c, uint64_t id) {
+        return c && id != 0 && id_in(c->pending, c->n_pending, id);
+}
+
 unsigned cgroup_names_scans(const CgroupNames *c) {
         return c ? c->scans : 0;
 }

@@ -525,6 +525,14 @@ static void emit(Monitor *m, uint64_t now) {
                 int r;
 
                 resolve(m, e, &owner, ifname);
+                /* A new service's listener whose cgroup a rescan, too soon,
+                 * has not looked for yet: its alert waits for that scan (at
+                 * most the rescan interval) so that it names the service. */
+                if (!owner.unit && (e->kind == EVENT_HIGH || e->kind == EVENT_FULL || e->kind == EVENT_DROPS) &&
+                    cgroup_names_pending(m->cgroups, e->listener.cgroup_id)) {
+                        policy_retry(m->policy, e);
+                        continue;
+                }
                 system = system_owner(e, &owner);
                 if (!budget_take(m->budget, e->kind == EVENT_COUNTER ? 0 : e->listener.uid, system, e->kind, now)) {
                         /* A system service's alert waits for the next poll;

@@ -383,14 +383,18 @@ START_TEST(test_hold_rescan) {
         cgroup_names_set_rescan_interval(n, 3600ULL * 1000000ULL);
         cgroup_names_hold(n, true);
         EXPECT(cgroup_names_unit(n, d), NULL);
+        ck_assert(cgroup_names_pending(n, d));
+        ck_assert(!cgroup_names_pending(n, c));
         cgroup_names_hold(n, false);
         cgroup_names_hold(n, true);
         EXPECT(cgroup_names_path(n, d), NULL);
         cgroup_names_hold(n, false);
         EXPECT_SCANS(n, 3);
+        ck_assert(cgroup_names_pending(n, d));
         cgroup_names_set_rescan_interval(n, 0);
         cgroup_names_hold(n, true);
         cgroup_names_hold(n, false);
+        ck_assert(!cgroup_names_pending(n, d));
         cgroup_names_hold(n, true);
         EXPECT(cgroup_names_unit(n, d), "d.service");
         cgroup_names_hold(n, false);
