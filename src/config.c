@@ -456,8 +456,9 @@ typedef struct CheckResult {
  * have made. A parser that crashes or hangs takes the child with it, not the
  * daemon. Only when no child can be made (fork() fails) is the text parsed
  * here directly, leak or not: a reload should not fail for that.
- * config_parse_string() stays a plain call, for the fuzzer and tests. */
-static int parse_checked(const char *text, const char *path, Config **ret, ErrBuf *err) {
+ * config_parse_string() stays a plain call, for the fuzzer and tests.
+ * text is the caller's heap copy (read_text()). */
+static int parse_checked(char *text, const char *path, Config **ret, ErrBuf *err) {
         _cleanup_(closep) int rfd = -1, wfd = -1;
         CheckResult res = { .r = -EIO };
         struct pollfd pfd;
@@ -476,6 +477,10 @@ static int parse_checked(const char *text, const char *path, Config **ret, ErrBu
                 Config *c = NULL;
 
                 res.r = config_parse_string(text, path, &c, &res.err);
+                /* The child's copies, freed so that a leak checker sees
+                 * only libconfig's own leak. */
+                config_free(c);
+                free(text);
                 /* One write of less than PIPE_BUF bytes: all or nothing. */
                 _exit(write(wfd, &res, sizeof(res)) == (ssize_t) sizeof(res) ? 0 : 1);
         }
@@ -497,10 +502,12 @@ static int parse_checked(const char *text, const char *path, Config **ret, ErrBu
         if (r == 0)
                 return errbuf_set(err, -ETIMEDOUT, "%s: parsing took longer than %d s", path,
                                   CONFIG_CHECK_TIMEOUT_MSEC / 1000);
-        if (WIFSIGNALED(status))
+        /* A complete report is the answer, whatever the exit status (under
+         * valgrind, libconfig's leak makes it 1). */
+        if (n != (ssize_t) sizeof(res) && WIFSIGNALED(status))
                 return errbuf_set(err, -EINVAL, "%s: the parser was killed by signal %d (%s)", path, WTERMSIG(status),
                                   strsignal(WTERMSIG(status)));
-        if (n != (ssize_t) sizeof(res) || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        if (n != (ssize_t) sizeof(res))
                 return errbuf_set(err, -EIO, "%s: the parser reported nothing", path);
         if (res.r < 0) {
                 res.err.text[sizeof(res.err.text) - 1] = 0;
