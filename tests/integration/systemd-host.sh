@@ -494,6 +494,22 @@ fi
 
 # --- Stop -------------------------------------------------------------------
 
+# --- README's unprivileged drop-in: a transient uid ------------------------
+
+in_ct 'rm -f /etc/systemd/system/backlogd.service.d/*.conf &&
+        printf "warn = 70;\nclear = 50;\n" >/etc/backlogd/backlogd.conf &&
+        cp /usr/share/doc/backlogd/backlogd-unprivileged.conf.example /etc/systemd/system/backlogd.service.d/unprivileged.conf &&
+        systemctl daemon-reload && systemctl restart backlogd'
+check "restart with the unprivileged drop-in" "$?" 0
+pid3=$(prop MainPID)
+uid3=$(in_ct "ps -o uid= -p $pid3" | tr -d ' ')
+check "unprivileged drop-in: a dynamic uid" "$([ "${uid3:-0}" -ge 61184 ] && [ "$uid3" -le 65519 ] && echo yes)" yes
+wait_ct 10 "journalctl -u backlogd _PID=$pid3 BACKLOGD_EVENT=full BACKLOGD_PORT=9999 -o cat | grep -q ." ||
+        note "no full alert for port 9999 from the unprivileged daemon within 10 s"
+check "unprivileged drop-in: full alert names the unit" \
+        "$(journal_field "_PID=$pid3 BACKLOGD_EVENT=full BACKLOGD_PORT=9999" BACKLOGD_UNIT)" qtest.service
+check "unprivileged drop-in: reload" "$(in_ct 'systemctl reload backlogd' >/dev/null 2>&1; echo $?)" 0
+
 in_ct 'systemctl stop backlogd'
 check "systemctl stop" "$?" 0
 check "stopped: Result" "$(prop Result)" success
