@@ -94,14 +94,17 @@ int diag_replay(FILE *f, ListenerSet *out, ErrBuf *err);
 
 /* UNIX listeners: SOCK_STREAM and SOCK_SEQPACKET sockets in TCP_LISTEN
  * state, through unix_diag (UDIAG_SHOW_NAME | UDIAG_SHOW_RQLEN |
- * UDIAG_SHOW_UID) on the same socket. Each is handed to cb, in the kernel's
+ * UDIAG_SHOW_UID | UDIAG_SHOW_ICONS) on the same socket. Each is handed to cb, in the kernel's
  * order, as a Listener with kind = LISTENER_UNIX, family AF_UNIX, path (a
  * filesystem path, "@name" for an abstract name with any NUL inside shown as
  * '@' as ss does, "" if unnamed), depth = udiag_rqueue (connections waiting
  * for accept()), backlog = udiag_wqueue (the listen() backlog, capped by
  * somaxconn; the queue holds backlog + 1 as for TCP), inode, cookie, uid
  * (UINT32_MAX when the kernel does not send UNIX_DIAG_UID, before Linux
- * 5.3), has_drops = false (the kernel counts no drops for UNIX listeners),
+ * 5.3), clients = the inodes of the first LISTENER_CLIENTS_MAX waiting
+ * clients' sockets (UNIX_DIAG_ICONS, in queue order; 0 for a client gone)
+ * and head = the first of them, has_drops = false (the kernel counts no
+ * drops for UNIX listeners),
  * port 0, netns as set by diag_set_netns(). Returns the number handed over; errors as
  * diag_dump_each(), with err prefixed "unix dump: ". */
 int diag_dump_unix(DiagSocket *s, diag_listener_cb cb, void *userdata, ErrBuf *err);
@@ -196,12 +199,20 @@ typedef struct WaitCount {
         uint32_t gave_up;   /* of which CLOSE_WAIT: their client closed */
         uint32_t n_aged;    /* of which sent a tcp_info long enough to hold the age */
         uint32_t oldest_ms; /* the largest age among those, in ms */
+        uint64_t head;      /* the cookie of that oldest one (of equal ages, the
+                             * smallest cookie): the head of the queue */
 } WaitCount;
 
 /* Reused between dumps so that the steady state allocates nothing. */
 typedef struct WaitCounts {
         WaitCount *items;
         size_t n, cap;
+        /* Cookies to look for among the queued connections (sorted; the
+         * caller's), and whether the last count found each (the caller's,
+         * n_look_for entries, cleared by diag_count_wait()). */
+        const uint64_t *look_for;
+        bool *found;
+        size_t n_look_for;
 } WaitCounts;
 
 /* The accept queue of one listener, as wait_counts_for() sums it. */
@@ -209,6 +220,7 @@ typedef struct QueueWait {
         uint32_t n;       /* queued connections found */
         uint32_t gave_up; /* of which their client closed */
         uint32_t wait_ms; /* the oldest one's age; valid when has_age */
+        uint64_t head;    /* the oldest one's cookie; valid when has_age */
         bool has_age;
 } QueueWait;
 
@@ -221,7 +233,8 @@ int diag_build_wait_request(void *buf, size_t size, uint8_t family, uint32_t seq
 
 /* Clears out, then dumps the queued connections of both families on the
  * ports in ranges and sums them per (family, address, port); out ends
- * sorted (wait_counts_sort()). Returns the number of queued connections,
+ * sorted (wait_counts_sort()), and out->found says which of out->look_for
+ * are queued. Returns the number of queued connections,
  * or the errors of diag_dump_listeners() (out is then empty). */
 int diag_count_wait(DiagSocket *s, const PortRange *ranges, size_t n_ranges, WaitCounts *out, ErrBuf *err);
 
@@ -233,7 +246,7 @@ int diag_count_wait(DiagSocket *s, const PortRange *ranges, size_t n_ranges, Wai
 int diag_parse_wait(const void *buf, size_t len, uint32_t seq, uint32_t portid, WaitCounts *out, ErrBuf *err);
 
 /* Sorts by (family, port, address) and merges entries of the same key:
- * counts summed (saturating), ages the largest. */
+ * counts summed (saturating), ages the largest, with its head. */
 void wait_counts_sort(WaitCounts *c);
 
 /* The queued connections of listener l (c sorted), matched by the rules of

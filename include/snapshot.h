@@ -18,6 +18,9 @@ typedef enum ListenerKind {
 /* sun_path holds 108 bytes; an abstract name is shown as "@name". */
 #define LISTENER_PATH_MAX 110
 
+/* Waiting UNIX clients a Listener names (the first ones in its queue). */
+#define LISTENER_CLIENTS_MAX 4
+
 /* One listening socket as the kernel reported it. */
 /* How the daemon's own network namespace is named in every output. */
 #define NETNS_HOST_NAME "host"
@@ -36,6 +39,14 @@ typedef struct Listener {
         uint32_t wait_ms;   /* when has_wait: age of the oldest queued connection (for an
                              * SO_REUSEPORT member, its group's oldest) */
         uint32_t gave_up;   /* when has_wait: queued connections their client closed */
+        /* The connection at the head of the queue, 0 when unknown: the
+         * oldest queued TCP connection's cookie (read with the wait), the
+         * first waiting UNIX client's inode. accept() takes the head. */
+        uint64_t head;
+        /* LISTENER_UNIX: the inodes of the first waiting clients' sockets,
+         * oldest first (0 for a client gone). */
+        uint32_t clients[LISTENER_CLIENTS_MAX];
+        uint8_t n_clients;
         bool has_drops;
         bool has_syn;                 /* this poll counted the SYN queues */
         bool has_wait;                /* the queue was not empty and its connections were read */

@@ -46,8 +46,14 @@ typedef struct Space {
         bool syn_settle;      /* counted; the backoff is decided at the next poll */
         bool syn_quiet;       /* the caller's: no SYN queue near its level since the count */
 
-        WaitCounts wait; /* the last accept-queue count (space_count_wait()) */
-        bool wait_known; /* wait holds a successful count */
+        WaitCounts wait;                        /* the last accept-queue count (space_count_wait()) */
+        bool wait_known;                        /* wait holds a successful count */
+        PortRange wait_ranges[DIAG_MAX_RANGES]; /* the ports it covers */
+        size_t n_wait_ranges;
+        uint64_t *heads; /* cookies the counts look for (space_wait_look_for()) */
+        bool *heads_found;
+        size_t n_heads, cap_heads, cap_heads_found;
+        uint64_t next_head_usec; /* the next read of the stall candidates' heads */
 
         /* The last error of each source (0: working), for the caller's
          * once-per-outage messages: see space_error_transition(). */
@@ -138,6 +144,16 @@ int64_t space_syn_for(const Space *s, const Listener *l);
  * wait_known on success; on failure it is false and the socket is closed.
  * Returns the number of queued connections or -errno. */
 int space_count_wait(Space *s, const PortRange *ranges, size_t n_ranges, ErrBuf *err);
+
+/* The next counts of queued connections look for these cookies (copied;
+ * n = 0: none). -ENOMEM: they look for none. */
+int space_wait_look_for(Space *s, const uint64_t *cookies, size_t n);
+
+/* Whether the last count found cookie queued (one it looked for). */
+bool space_wait_found(const Space *s, uint64_t cookie);
+
+/* Whether the last count of the queued connections covered port. */
+bool space_wait_covers(const Space *s, uint16_t port);
 
 /* Sets l's wait_ms, gave_up and has_wait from the last count when l is a
  * TCP listener whose queue is not empty and the count found connections

@@ -33,7 +33,7 @@ int diag_build_unix_request(void *buf, size_t size, uint32_t seq) {
         req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
         req->sdiag_family = AF_UNIX;
         req->udiag_states = 1U << TCP_LISTEN;
-        req->udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_RQLEN | UDIAG_SHOW_UID;
+        req->udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_RQLEN | UDIAG_SHOW_UID | UDIAG_SHOW_ICONS;
         return (int) nlh->nlmsg_len;
 }
 
@@ -58,7 +58,7 @@ static void copy_name(char *dst, const uint8_t *name, size_t len) {
 
 static int unix_data_cb(const struct nlmsghdr *nlh, void *data) {
         ParseContext *ctx = data;
-        const struct nlattr *tb[UNIX_DIAG_UID + 1], *name, *rqlen, *uid;
+        const struct nlattr *tb[UNIX_DIAG_UID + 1], *name, *rqlen, *uid, *icons;
         const struct unix_diag_rqlen *rq;
         const struct unix_diag_msg *m;
         Listener listener = { 0 }, *l = &listener;
@@ -75,12 +75,15 @@ static int unix_data_cb(const struct nlmsghdr *nlh, void *data) {
         name = tb[UNIX_DIAG_NAME];
         rqlen = tb[UNIX_DIAG_RQLEN];
         uid = tb[UNIX_DIAG_UID];
+        icons = tb[UNIX_DIAG_ICONS];
         if (name && (diag_attr_len(name) == 0 || diag_attr_len(name) > UNIX_NAME_MAX))
                 return diag_ctx_fail(ctx, -EPROTO, "UNIX_DIAG_NAME of invalid length");
         if (rqlen && diag_attr_len(rqlen) != sizeof(*rq))
                 return diag_ctx_fail(ctx, -EPROTO, "UNIX_DIAG_RQLEN of invalid length");
         if (uid && diag_attr_len(uid) != sizeof(uint32_t))
                 return diag_ctx_fail(ctx, -EPROTO, "UNIX_DIAG_UID of invalid length");
+        if (icons && diag_attr_len(icons) % sizeof(uint32_t) != 0)
+                return diag_ctx_fail(ctx, -EPROTO, "UNIX_DIAG_ICONS of invalid length");
 
         /* The request asks for listeners only; anything else is skipped. */
         if (m->udiag_state != TCP_LISTEN)
@@ -100,6 +103,17 @@ static int unix_data_cb(const struct nlmsghdr *nlh, void *data) {
         l->inode = m->udiag_ino;
         l->cookie = (uint64_t) m->udiag_cookie[0] | (uint64_t) m->udiag_cookie[1] << 32;
         l->uid = uid ? mnl_attr_get_u32(uid) : UINT32_MAX;
+        if (icons) {
+                /* The waiting clients' sockets, in queue order; 0 for one
+                 * whose client is gone. */
+                size_t n = diag_attr_len(icons) / sizeof(uint32_t);
+
+                for (size_t i = 0; i < n && l->n_clients < LISTENER_CLIENTS_MAX; i++)
+                        memcpy(&l->clients[l->n_clients++],
+                               (const uint8_t *) diag_attr_data(icons) + i * sizeof(uint32_t), sizeof(uint32_t));
+                if (l->n_clients > 0)
+                        l->head = l->clients[0];
+        }
         return diag_ctx_deliver(ctx, l);
 }
 

@@ -57,13 +57,20 @@ static uint32_t add_sat(uint32_t a, uint32_t b) {
         return a > UINT32_MAX - b ? UINT32_MAX : a + b;
 }
 
-/* Adds b's connections into a (same key). */
+/* Adds b's connections into a (same key). The head is the oldest one; of
+ * equal ages (the age counts in ms), the smallest cookie, so that the same
+ * queue gives the same head. */
 static void merge(WaitCount *a, const WaitCount *b) {
+        bool older = b->n_aged > 0 && (a->n_aged == 0 || b->oldest_ms > a->oldest_ms ||
+                                       (b->oldest_ms == a->oldest_ms && b->head < a->head));
+
         a->n = add_sat(a->n, b->n);
         a->gave_up = add_sat(a->gave_up, b->gave_up);
         a->n_aged = add_sat(a->n_aged, b->n_aged);
-        if (b->oldest_ms > a->oldest_ms)
+        if (older) {
                 a->oldest_ms = b->oldest_ms;
+                a->head = b->head;
+        }
 }
 
 void wait_counts_sort(WaitCounts *c) {
@@ -98,6 +105,24 @@ static int add_connection(WaitCounts *c, const WaitCount *one) {
         return 0;
 }
 
+/* Marks cookie found if c looks for it. */
+static void look_for(WaitCounts *c, uint64_t cookie) {
+        size_t lo = 0, hi = c->n_look_for;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (c->look_for[mid] == cookie) {
+                        c->found[mid] = true;
+                        return;
+                }
+                if (c->look_for[mid] < cookie)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+}
+
 static int wait_data_cb(const struct nlmsghdr *nlh, void *data) {
         ParseContext *ctx = data;
         const struct inet_diag_msg *m = diag_get_inet_msg(nlh, ctx);
@@ -117,12 +142,15 @@ static int wait_data_cb(const struct nlmsghdr *nlh, void *data) {
         memcpy(one.addr, m->id.idiag_src, m->idiag_family == AF_INET ? 4 : 16);
         one.port = ntohs(m->id.idiag_sport);
         one.gave_up = m->idiag_state == STATE_CLOSE_WAIT;
+        if (((WaitCounts *) ctx->userdata)->n_look_for > 0)
+                look_for(ctx->userdata, (uint64_t) m->id.idiag_cookie[0] | (uint64_t) m->id.idiag_cookie[1] << 32);
         if (tb[INET_DIAG_INFO] && diag_attr_len(tb[INET_DIAG_INFO]) >= AGE_END) {
                 uint32_t age;
 
                 memcpy(&age, (const uint8_t *) diag_attr_data(tb[INET_DIAG_INFO]) + AGE_OFFSET, sizeof(age));
                 one.n_aged = 1;
                 one.oldest_ms = age;
+                one.head = (uint64_t) m->id.idiag_cookie[0] | (uint64_t) m->id.idiag_cookie[1] << 32;
         }
         r = add_connection(ctx->userdata, &one);
         if (r < 0)
@@ -153,6 +181,8 @@ int diag_count_wait(DiagSocket *s, const PortRange *ranges, size_t n_ranges, Wai
         int r;
 
         out->n = 0;
+        for (size_t i = 0; i < out->n_look_for; i++)
+                out->found[i] = false;
         if (!s->per_family) {
                 r = dump_wait_family(s, AF_UNSPEC, ranges, n_ranges, out, &n, err);
                 if (r >= 0)
@@ -204,7 +234,11 @@ bool wait_counts_for(const WaitCounts *c, const Listener *l, bool v6only, QueueW
                                 merge(&sum, &c->items[i]);
         if (sum.n == 0)
                 return false;
-        *ret = (QueueWait){ .n = sum.n, .gave_up = sum.gave_up, .wait_ms = sum.oldest_ms, .has_age = sum.n_aged > 0 };
+        *ret = (QueueWait){ .n = sum.n,
+                            .gave_up = sum.gave_up,
+                            .wait_ms = sum.oldest_ms,
+                            .head = sum.head,
+                            .has_age = sum.n_aged > 0 };
         return true;
 }
 

@@ -31,6 +31,8 @@ Space *space_free(Space *s) {
         netstat_reader_free(s->netstat);
         syn_counts_done(&s->syn);
         wait_counts_done(&s->wait);
+        free(s->heads);
+        free(s->heads_found);
         if (s->fd >= 0)
                 close(s->fd);
         free(s->name);
@@ -191,6 +193,7 @@ int space_count_wait(Space *s, const PortRange *ranges, size_t n_ranges, ErrBuf 
 
         s->wait_known = false;
         s->wait.n = 0;
+        s->n_wait_ranges = 0;
         if (n_ranges == 0)
                 return 0;
         r = space_open(s, err);
@@ -201,7 +204,48 @@ int space_count_wait(Space *s, const PortRange *ranges, size_t n_ranges, ErrBuf 
                 return r;
         }
         s->wait_known = true;
+        s->n_wait_ranges = n_ranges < DIAG_MAX_RANGES ? n_ranges : DIAG_MAX_RANGES;
+        memcpy(s->wait_ranges, ranges, s->n_wait_ranges * sizeof(*ranges));
         return r;
+}
+
+static int cookie_cmp(const void *a, const void *b) {
+        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+
+        return x < y ? -1 : x > y;
+}
+
+int space_wait_look_for(Space *s, const uint64_t *cookies, size_t n) {
+        s->wait.n_look_for = s->n_heads = 0;
+        if (n == 0)
+                return 0;
+        if (GROW(&s->heads, &s->cap_heads, n, 16) < 0 || GROW(&s->heads_found, &s->cap_heads_found, n, 16) < 0)
+                return -ENOMEM;
+        memcpy(s->heads, cookies, n * sizeof(*cookies));
+        qsort(s->heads, n, sizeof(*s->heads), cookie_cmp);
+        s->n_heads = n;
+        s->wait.look_for = s->heads;
+        s->wait.found = s->heads_found;
+        s->wait.n_look_for = n;
+        return 0;
+}
+
+bool space_wait_found(const Space *s, uint64_t cookie) {
+        const uint64_t *p;
+
+        if (!s->wait_known || s->n_heads == 0)
+                return false;
+        p = bsearch(&cookie, s->heads, s->n_heads, sizeof(*s->heads), cookie_cmp);
+        return p && s->heads_found[p - s->heads];
+}
+
+bool space_wait_covers(const Space *s, uint16_t port) {
+        if (!s->wait_known)
+                return false;
+        for (size_t i = 0; i < s->n_wait_ranges; i++)
+                if (port >= s->wait_ranges[i].lo && port <= s->wait_ranges[i].hi)
+                        return true;
+        return false;
 }
 
 void space_apply_wait(const Space *s, Listener *l) {
@@ -213,6 +257,7 @@ void space_apply_wait(const Space *s, Listener *l) {
                 return;
         l->wait_ms = q.wait_ms;
         l->gave_up = q.gave_up;
+        l->head = q.head;
         l->has_wait = true;
 }
 

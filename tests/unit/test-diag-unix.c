@@ -349,6 +349,39 @@ START_TEST(test_parse_synthetic_fields) {
         ck_assert_uint_eq(set.items[0].sotype, SOCK_SEQPACKET);
         ck_assert(!set.items[0].has_drops);
         ck_assert(listener_is_full(&set.items[0]));
+        ck_assert_uint_eq(set.items[0].n_clients, 0);
+        ck_assert_uint_eq(set.items[0].head, 0);
+
+        /* the waiting clients' inodes, in queue order: the first four kept,
+         * the first is the head; an empty list names none */
+        {
+                static const uint32_t icons[5] = { 0, 70, 71, 72, 73 };
+
+                memset(buf, 0, sizeof(buf));
+                nlh = put_msg(buf, SOCK_STREAM, TCP_LISTEN, 20, 21);
+                mnl_attr_put(nlh, UNIX_DIAG_ICONS, sizeof(icons) - sizeof(icons[0]), icons + 1);
+                put_rqlen(nlh, 4, 8);
+                ck_assert_int_eq(parse_one(nlh, &set, &err), 1);
+                ck_assert_uint_eq(set.items[1].n_clients, 4);
+                ck_assert_uint_eq(set.items[1].head, 70);
+                ck_assert_uint_eq(set.items[1].clients[3], 73);
+                memset(buf, 0, sizeof(buf));
+                nlh = put_msg(buf, SOCK_STREAM, TCP_LISTEN, 22, 23);
+                mnl_attr_put(nlh, UNIX_DIAG_ICONS, sizeof(icons), icons);
+                put_rqlen(nlh, 5, 8);
+                ck_assert_int_eq(parse_one(nlh, &set, &err), 1);
+                /* a client gone (0) is no head */
+                ck_assert_uint_eq(set.items[2].n_clients, 4);
+                ck_assert_uint_eq(set.items[2].head, 0);
+                ck_assert_uint_eq(set.items[2].clients[1], 70);
+                memset(buf, 0, sizeof(buf));
+                nlh = put_msg(buf, SOCK_STREAM, TCP_LISTEN, 24, 25);
+                mnl_attr_put(nlh, UNIX_DIAG_ICONS, 0, icons);
+                put_rqlen(nlh, 0, 8);
+                ck_assert_int_eq(parse_one(nlh, &set, &err), 1);
+                ck_assert_uint_eq(set.items[3].n_clients, 0);
+                set.n = 1;
+        }
 
         /* no name (unnamed), no UNIX_DIAG_UID (before Linux 5.3) */
         memset(buf, 0, sizeof(buf));
@@ -419,6 +452,7 @@ static const struct {
         { "no UNIX_DIAG_RQLEN", -1, 0, false, .want_text = "listener without UNIX_DIAG_RQLEN" },
         { "short UNIX_DIAG_RQLEN", UNIX_DIAG_RQLEN, 4, false, .want_text = "UNIX_DIAG_RQLEN of invalid length" },
         { "short UNIX_DIAG_UID", UNIX_DIAG_UID, 2, true, .want_text = "UNIX_DIAG_UID of invalid length" },
+        { "ragged UNIX_DIAG_ICONS", UNIX_DIAG_ICONS, 6, true, .want_text = "UNIX_DIAG_ICONS of invalid length" },
         { "empty UNIX_DIAG_NAME", UNIX_DIAG_NAME, 0, true, .want_text = "UNIX_DIAG_NAME of invalid length" },
         { "long UNIX_DIAG_NAME", UNIX_DIAG_NAME, 110, true, .want_text = "UNIX_DIAG_NAME of invalid length" },
         /* the message's length is cut, the datagram's is not */
@@ -460,7 +494,7 @@ START_TEST(test_request_bytes) {
                 1,    0,    0,    0,                /* AF_UNIX, protocol 0, pad */
                 0,    0x04, 0,    0,                /* udiag_states = 1 << TCP_LISTEN */
                 0,    0,    0,    0,                /* udiag_ino */
-                0x51, 0,    0,    0,                /* NAME | RQLEN | UID */
+                0x59, 0,    0,    0,                /* NAME | ICONS | RQLEN | UID */
                 0,    0,    0,    0,    0, 0, 0, 0, /* udiag_cookie */
         };
 
@@ -561,6 +595,13 @@ START_TEST(test_live_backlog) {
 
                 ck_assert_int_eq(fstat(fds[0], &st), 0);
                 ck_assert_uint_eq(l->inode, st.st_ino);
+                /* the three waiting clients, oldest first */
+                ck_assert_uint_eq(l->n_clients, 3);
+                for (int i = 0; i < 3; i++) {
+                        ck_assert_int_eq(fstat(fds[2 + i], &st), 0);
+                        ck_assert_uint_eq(l->clients[i], st.st_ino);
+                }
+                ck_assert_uint_eq(l->head, l->clients[0]);
         }
         l = find_path(&set, "@backlogd-live");
         ck_assert_uint_eq(l->sotype, SOCK_SEQPACKET);
@@ -590,6 +631,14 @@ START_TEST(test_live_backlog) {
         set.n = 0;
         ck_assert_int_eq(diag_dump_unix(s, diag_push_cb, &set, &err), 2);
         ck_assert_uint_eq(find_path(&set, path.sun_path)->depth, 2);
+        /* accept() took the head: the second client is the head now */
+        {
+                struct stat st;
+
+                ck_assert_int_eq(fstat(fds[3], &st), 0);
+                ck_assert_uint_eq(find_path(&set, path.sun_path)->head, st.st_ino);
+                ck_assert_uint_eq(find_path(&set, path.sun_path)->n_clients, 2);
+        }
 
         /* a callback's error aborts the dump */
         ck_assert_int_eq(diag_dump_unix(s, reject_cb, &calls, &err), -ECANCELED);

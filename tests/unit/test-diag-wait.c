@@ -31,6 +31,7 @@ typedef struct Sock {
         uint32_t inode;
         uint32_t age_ms;
         size_t info_len;
+        uint64_t cookie;
 } Sock;
 
 #define FULL_INFO sizeof(struct tcp_info)
@@ -45,6 +46,8 @@ static void put_sock(uint8_t *buf, size_t *off, uint16_t type, const Sock *k) {
         m->idiag_family = k->family;
         m->idiag_state = k->state;
         m->idiag_inode = k->inode;
+        m->id.idiag_cookie[0] = (uint32_t) k->cookie;
+        m->id.idiag_cookie[1] = (uint32_t) (k->cookie >> 32);
         m->id.idiag_sport = htons(k->port);
         m->id.idiag_dport = htons(40000);
         ck_assert_int_eq(inet_pton(k->family, k->addr, m->id.idiag_src), 1);
@@ -100,26 +103,26 @@ static void parse(const Sock *socks, size_t n, bool split, WaitCounts *out) {
 
 static const Sock population[] = {
         /* 127.0.0.1:80: three queued, the oldest 4200 ms; one gave up */
-        { AF_INET, TCP_ESTABLISHED, "127.0.0.1", 80, 0, 1200, FULL_INFO },
-        { AF_INET, TCP_CLOSE_WAIT, "127.0.0.1", 80, 0, 3000, FULL_INFO },
-        { AF_INET, TCP_ESTABLISHED, "127.0.0.1", 80, 0, 4200, FULL_INFO },
+        { AF_INET, TCP_ESTABLISHED, "127.0.0.1", 80, 0, 1200, FULL_INFO, 0 },
+        { AF_INET, TCP_CLOSE_WAIT, "127.0.0.1", 80, 0, 3000, FULL_INFO, 0 },
+        { AF_INET, TCP_ESTABLISHED, "127.0.0.1", 80, 0, 4200, FULL_INFO, 0 },
         /* accepted already: an inode, whatever its age */
-        { AF_INET, TCP_ESTABLISHED, "127.0.0.1", 80, 5555, 99000, FULL_INFO },
-        { AF_INET, TCP_CLOSE_WAIT, "127.0.0.1", 80, 5556, 99000, FULL_INFO },
+        { AF_INET, TCP_ESTABLISHED, "127.0.0.1", 80, 5555, 99000, FULL_INFO, 0 },
+        { AF_INET, TCP_CLOSE_WAIT, "127.0.0.1", 80, 5556, 99000, FULL_INFO, 0 },
         /* other states the kernel does not send for this request */
-        { AF_INET, TCP_SYN_RECV, "127.0.0.1", 80, 0, 99000, FULL_INFO },
-        { AF_INET, TCP_FIN_WAIT1, "127.0.0.1", 80, 0, 99000, FULL_INFO },
+        { AF_INET, TCP_SYN_RECV, "127.0.0.1", 80, 0, 99000, FULL_INFO, 0 },
+        { AF_INET, TCP_FIN_WAIT1, "127.0.0.1", 80, 0, 99000, FULL_INFO, 0 },
         /* 10.0.0.1:80, one, tcp_info just long enough */
-        { AF_INET, TCP_ESTABLISHED, "10.0.0.1", 80, 0, 700, AGE_END },
+        { AF_INET, TCP_ESTABLISHED, "10.0.0.1", 80, 0, 700, AGE_END, 0 },
         /* 10.0.0.2:80: a short tcp_info (older kernel), no age; no info */
-        { AF_INET, TCP_ESTABLISHED, "10.0.0.2", 80, 0, 9999, AGE_END - 1 },
-        { AF_INET, TCP_CLOSE_WAIT, "10.0.0.2", 80, 0, 0, 0 },
+        { AF_INET, TCP_ESTABLISHED, "10.0.0.2", 80, 0, 9999, AGE_END - 1, 0 },
+        { AF_INET, TCP_CLOSE_WAIT, "10.0.0.2", 80, 0, 0, 0, 0 },
         /* IPv6 on port 80: ::1, and an IPv4 client of a dual-stack [::] */
-        { AF_INET6, TCP_ESTABLISHED, "::1", 80, 0, 250, FULL_INFO },
-        { AF_INET6, TCP_CLOSE_WAIT, "::ffff:127.0.0.1", 80, 0, 8000, FULL_INFO },
+        { AF_INET6, TCP_ESTABLISHED, "::1", 80, 0, 250, FULL_INFO, 0 },
+        { AF_INET6, TCP_CLOSE_WAIT, "::ffff:127.0.0.1", 80, 0, 8000, FULL_INFO, 0 },
         /* port 81 */
-        { AF_INET, TCP_CLOSE_WAIT, "127.0.0.1", 81, 0, 60000, FULL_INFO },
-        { AF_INET, TCP_CLOSE_WAIT, "127.0.0.1", 81, 0, 61000, FULL_INFO },
+        { AF_INET, TCP_CLOSE_WAIT, "127.0.0.1", 81, 0, 60000, FULL_INFO, 0 },
+        { AF_INET, TCP_CLOSE_WAIT, "127.0.0.1", 81, 0, 61000, FULL_INFO, 0 },
 };
 
 typedef struct ForCase {
@@ -222,6 +225,49 @@ START_TEST(test_for_reuseport_and_unix) {
 END_TEST
 
 /* Many connections over few keys: memory follows the keys. */
+/* The head is the oldest connection's cookie; of equal ages the smallest
+ * cookie, whatever the order of the dump; one without an age is never it. */
+START_TEST(test_heads) {
+        static const Sock socks[] = {
+                { AF_INET, TCP_ESTABLISHED, "127.0.0.1", 80, 0, 1200, FULL_INFO, 11 },
+                { AF_INET, TCP_ESTABLISHED, "127.0.0.1", 80, 0, 4200, FULL_INFO, 0x100000013ULL },
+                { AF_INET, TCP_CLOSE_WAIT, "127.0.0.1", 80, 0, 4200, FULL_INFO, 0x100000012ULL },
+                { AF_INET, TCP_ESTABLISHED, "127.0.0.1", 80, 0, 0, 0, 9 },
+                { AF_INET, TCP_ESTABLISHED, "127.0.0.1", 81, 0, 0, 0, 8 },
+        };
+        Sock reversed[ELEMENTSOF(socks)];
+        Listener l80 = listener(AF_INET, "127.0.0.1", 80), l81 = listener(AF_INET, "127.0.0.1", 81);
+        WaitCounts c = { 0 };
+        QueueWait q;
+
+        static const uint64_t look[3] = { 11, 99, 0x100000013ULL };
+        bool found[3] = { false, true, false };
+
+        for (size_t i = 0; i < ELEMENTSOF(socks); i++)
+                reversed[i] = socks[ELEMENTSOF(socks) - 1 - i];
+        /* the parser marks the cookies looked for that are queued */
+        c.look_for = look;
+        c.found = found;
+        c.n_look_for = 3;
+        found[1] = false;
+        for (int pass = 0; pass < 2; pass++) {
+                c.n = 0;
+                parse(pass ? reversed : socks, ELEMENTSOF(socks), pass, &c);
+                ck_assert(wait_counts_for(&c, &l80, false, &q));
+                ck_assert_uint_eq(q.n, 4);
+                ck_assert_uint_eq(q.wait_ms, 4200);
+                ck_assert_uint_eq(q.head, 0x100000012ULL);
+                ck_assert(q.has_age);
+                ck_assert(wait_counts_for(&c, &l81, false, &q));
+                ck_assert(!q.has_age);
+                ck_assert_uint_eq(q.head, 0);
+                ck_assert(found[0] && !found[1] && found[2]);
+                found[0] = found[2] = false;
+        }
+        wait_counts_done(&c);
+}
+END_TEST
+
 START_TEST(test_parse_compacts) {
         static uint8_t buf[DIAG_BUFFER_SIZE];
         WaitCounts c = { 0 };
@@ -235,7 +281,8 @@ START_TEST(test_parse_compacts) {
                            (uint16_t) (1000 + i % 3),
                            0,
                            i,
-                           FULL_INFO };
+                           FULL_INFO,
+                           0 };
 
                 ck_assert_uint_lt(off + 512, sizeof(buf));
                 put_sock(buf, &off, SOCK_DIAG_BY_FAMILY, &k);
@@ -262,7 +309,7 @@ START_TEST(test_parse_malformed) {
         WaitCounts c = { 0 };
         ErrBuf err = { { 0 } };
         size_t off = 0;
-        Sock k = { AF_INET, TCP_ESTABLISHED, "127.0.0.1", 80, 0, 5, FULL_INFO };
+        Sock k = { AF_INET, TCP_ESTABLISHED, "127.0.0.1", 80, 0, 5, FULL_INFO, 0 };
 
         put_sock(buf, &off, SOCK_DIAG_BY_FAMILY, &k);
         /* the attribute claims more than the message holds */
@@ -319,6 +366,7 @@ Suite *test_suite(void) {
         tcase_add_test(tc, test_for_table_split_reversed);
         tcase_add_test(tc, test_for_reuseport_and_unix);
         tcase_add_test(tc, test_parse_compacts);
+        tcase_add_test(tc, test_heads);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("parse");
