@@ -38,6 +38,12 @@ const char *config_quote(const char *s, char *buf, size_t size);
 int config_get_int(const ConfigParser *p, const config_setting_t *s, int idx, long long min, long long max,
                    unsigned *ret);
 
+/* Seconds as an integer or a float, in microseconds (rounded), if in
+ * min_usec..max_usec; range says which in messages ("0 and 3600"). idx as
+ * above. */
+int config_get_seconds(const ConfigParser *p, const config_setting_t *s, int idx, uint64_t min_usec, uint64_t max_usec,
+                       const char *range, uint64_t *ret);
+
 /* The string s holds (owned by libconfig), if it is one. idx as above. */
 int config_get_string(const ConfigParser *p, const config_setting_t *s, int idx, const char **ret);
 
@@ -47,7 +53,7 @@ int config_get_string(const ConfigParser *p, const config_setting_t *s, int idx,
 unsigned config_clear_for_warn(unsigned warn, unsigned inherited);
 
 /* config-watch.c. The `watch` list into c->watch: each entry inherits
- * c->warn and c->clear, so parse those first. The `namespaces` list into
+ * c->warn, c->clear and c->stall_usec, so parse those first. The `namespaces` list into
  * c->namespaces. On failure c holds what was copied so far, for
  * config_free(). */
 int config_parse_watch(const ConfigParser *p, const config_setting_t *list, Config *c);

@@ -22,6 +22,7 @@
 #define CONFIG_INTERVAL_MIN_USEC 10000ULL      /* 0.01 s */
 #define CONFIG_INTERVAL_MAX_USEC 3600000000ULL /* 3600 s */
 #define CONFIG_DEFAULT_SYN_INTERVAL_USEC 10000000ULL
+#define CONFIG_DEFAULT_STALL_USEC 10000000ULL
 /* A scrape sees data at most this old; Prometheus scrapes every 15-60 s. */
 #define CONFIG_DEFAULT_METRICS_INTERVAL_USEC 15000000ULL
 
@@ -41,7 +42,8 @@ typedef struct Watch {
         char *name;       /* NULL when not configured */
         unsigned warn;    /* percent; inherited from the top level if unset */
         unsigned clear;
-        unsigned line; /* line in the file, 0 for built-in */
+        uint64_t stall_usec; /* `stall`, inherited from the top level if unset; 0 = off */
+        unsigned line;       /* line in the file, 0 for built-in */
 } Watch;
 
 /* config_match()'s index of the watch list (config-match.c). */
@@ -60,6 +62,7 @@ typedef struct Config {
         bool metrics_all;               /* series for every watched listener, not only
                                          * those that have been non-empty or dropped */
         uint64_t syn_interval_usec;     /* between SYN-queue counts; 0 = never */
+        uint64_t stall_usec;            /* a queue whose head stays this long is stalled; 0 = off */
         bool host;                      /* watch the daemon's own network namespace (default true) */
         int log_level;                  /* `log_level`: a syslog priority, -1 when not set */
         char **namespaces;              /* namespace files or glob(7) patterns, absolute, in file order */

@@ -46,6 +46,7 @@ void config_print(const Config *c, FILE *f) {
         fprintf(f, "counters = %s;\n", c->counters ? "true" : "false");
         fprintf(f, "unix = %s;\n", c->unix_all ? "true" : "false");
         fprintf(f, "syn_interval = %s;\n", format_seconds(c->syn_interval_usec, false, buf, sizeof(buf)));
+        fprintf(f, "stall = %s;\n", format_seconds(c->stall_usec, false, buf, sizeof(buf)));
         if (c->metrics_file)
                 print_string(f, "metrics_file = ", c->metrics_file, ";\n");
         fprintf(f, "metrics_interval = %s;\n", format_seconds(c->metrics_interval_usec, false, buf, sizeof(buf)));
@@ -84,7 +85,8 @@ void config_print(const Config *c, FILE *f) {
                         print_string(f, " netns = ", w->netns, ";");
                 if (w->name)
                         print_string(f, " name = ", w->name, ";");
-                fprintf(f, " warn = %u; clear = %u; }%s\n", w->warn, w->clear, i + 1 < c->n_watch ? "," : "");
+                fprintf(f, " warn = %u; clear = %u; stall = %s; }%s\n", w->warn, w->clear,
+                        format_seconds(w->stall_usec, false, buf, sizeof(buf)), i + 1 < c->n_watch ? "," : "");
         }
         fputs(");\n", f);
 }

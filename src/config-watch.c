@@ -109,9 +109,11 @@ static int parse_watch_entry(const ConfigParser *p, const config_setting_t *g, i
         if (n == 0)
                 return config_fail(p, line, NULL, idx,
                                    "empty entry; give at least one of port, ports, address, unix, unit, netns, name, "
-                                   "warn, clear");
+                                   "warn, clear, stall");
 
-        *w = (Watch){ .any_port = true, .warn = c->warn, .clear = c->clear, .line = line };
+        *w = (Watch){
+                .any_port = true, .warn = c->warn, .clear = c->clear, .stall_usec = c->stall_usec, .line = line
+        };
         for (int i = 0; i < n; i++) {
                 const config_setting_t *s = config_setting_get_elem(g, (unsigned) i);
                 const char *key = config_setting_name(s), *v = NULL;
@@ -188,6 +190,10 @@ static int parse_watch_entry(const ConfigParser *p, const config_setting_t *g, i
                         if (r < 0)
                                 return r;
                         clear = s;
+                } else if (strcmp(key, "stall") == 0) {
+                        r = config_get_seconds(p, s, idx, 0, CONFIG_INTERVAL_MAX_USEC, "0 and 3600", &w->stall_usec);
+                        if (r < 0)
+                                return r;
                 } else
                         return config_fail(p, l, key, idx, "unknown key");
         }

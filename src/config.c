@@ -50,7 +50,7 @@ int config_oom(const ConfigParser *p) {
  * once per configuration instead of once per listener. Called again after
  * parsing, on the defaults' Config: the old index goes. */
 static int config_finish(Config *c) {
-        c->all = (Watch){ .any_port = true, .warn = c->warn, .clear = c->clear };
+        c->all = (Watch){ .any_port = true, .warn = c->warn, .clear = c->clear, .stall_usec = c->stall_usec };
         c->n_tcp_watch = 0;
         c->wants_unit = c->wants_netns = false;
         for (size_t i = 0; i < c->n_watch; i++) {
@@ -74,6 +74,7 @@ int config_new_default(Config **ret) {
         c->repeat_usec = CONFIG_DEFAULT_REPEAT_USEC;
         c->counters = true;
         c->syn_interval_usec = CONFIG_DEFAULT_SYN_INTERVAL_USEC;
+        c->stall_usec = CONFIG_DEFAULT_STALL_USEC;
         c->metrics_interval_usec = CONFIG_DEFAULT_METRICS_INTERVAL_USEC;
         c->host = true;
         c->log_level = -1;
@@ -159,8 +160,7 @@ int config_get_int(const ConfigParser *p, const config_setting_t *s, int idx, lo
         return 0;
 }
 
-/* Seconds as an integer or a float, stored in microseconds (rounded). */
-static int get_seconds(const ConfigParser *p, const config_setting_t *s, uint64_t min_usec, uint64_t max_usec,
+int config_get_seconds(const ConfigParser *p, const config_setting_t *s, int idx, uint64_t min_usec, uint64_t max_usec,
                        const char *range, uint64_t *ret) {
         const char *key = config_setting_name(s);
         unsigned line = config_setting_source_line(s);
@@ -181,9 +181,9 @@ static int get_seconds(const ConfigParser *p, const config_setting_t *s, uint64_
                 ok = v >= 0 && v <= (double) max_usec / 1e6 + 1.0;
                 usec = ok ? (uint64_t) (v * 1e6 + 0.5) : 0; /* v >= 0: rounds to nearest */
         } else
-                return config_fail(p, line, key, -1, "must be a number of seconds, not %s", config_type_name(s));
+                return config_fail(p, line, key, idx, "must be a number of seconds, not %s", config_type_name(s));
         if (!ok || usec < min_usec || usec > max_usec)
-                return config_fail(p, line, key, -1, "must be between %s seconds, not %s", range, value);
+                return config_fail(p, line, key, idx, "must be between %s seconds, not %s", range, value);
         *ret = usec;
         return 0;
 }
@@ -213,10 +213,10 @@ static int parse_root(const ConfigParser *p, const config_setting_t *root, Confi
                 const char *key = config_setting_name(s);
 
                 if (strcmp(key, "interval") == 0)
-                        r = get_seconds(p, s, CONFIG_INTERVAL_MIN_USEC, CONFIG_INTERVAL_MAX_USEC, "0.01 and 3600",
-                                        &c->interval_usec);
+                        r = config_get_seconds(p, s, -1, CONFIG_INTERVAL_MIN_USEC, CONFIG_INTERVAL_MAX_USEC,
+                                               "0.01 and 3600", &c->interval_usec);
                 else if (strcmp(key, "repeat") == 0)
-                        r = get_seconds(p, s, 0, CONFIG_REPEAT_MAX_USEC, "0 and 604800", &c->repeat_usec);
+                        r = config_get_seconds(p, s, -1, 0, CONFIG_REPEAT_MAX_USEC, "0 and 604800", &c->repeat_usec);
                 else if (strcmp(key, "warn") == 0)
                         r = config_get_int(p, s, -1, 2, 100, &c->warn);
                 else if (strcmp(key, "clear") == 0) {
@@ -243,10 +243,13 @@ static int parse_root(const ConfigParser *p, const config_setting_t *root, Confi
                                         "not \"%s\"",
                                         config_quote(v, q, sizeof(q)));
                 } else if (strcmp(key, "syn_interval") == 0)
-                        r = get_seconds(p, s, 0, CONFIG_INTERVAL_MAX_USEC, "0 and 3600", &c->syn_interval_usec);
+                        r = config_get_seconds(p, s, -1, 0, CONFIG_INTERVAL_MAX_USEC, "0 and 3600",
+                                               &c->syn_interval_usec);
                 else if (strcmp(key, "metrics_interval") == 0)
-                        r = get_seconds(p, s, CONFIG_INTERVAL_MIN_USEC, CONFIG_INTERVAL_MAX_USEC, "0.01 and 3600",
-                                        &c->metrics_interval_usec);
+                        r = config_get_seconds(p, s, -1, CONFIG_INTERVAL_MIN_USEC, CONFIG_INTERVAL_MAX_USEC,
+                                               "0.01 and 3600", &c->metrics_interval_usec);
+                else if (strcmp(key, "stall") == 0)
+                        r = config_get_seconds(p, s, -1, 0, CONFIG_INTERVAL_MAX_USEC, "0 and 3600", &c->stall_usec);
                 else if (strcmp(key, "metrics_all") == 0)
                         r = get_bool(p, s, &c->metrics_all);
                 else if (strcmp(key, "metrics_file") == 0) {
@@ -265,7 +268,7 @@ static int parse_root(const ConfigParser *p, const config_setting_t *root, Confi
                         if (!c->metrics_file)
                                 return config_oom(p);
                 } else if (strcmp(key, "watch") == 0) {
-                        watch = s; /* after warn and clear, which it inherits */
+                        watch = s; /* after warn, clear and stall, which it inherits */
                         r = 0;
                 } else
                         return config_fail(p, config_setting_source_line(s), key, -1, "unknown key");

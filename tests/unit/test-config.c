@@ -73,6 +73,7 @@ static void assert_config_eq(const Config *a, const Config *b, const char *what)
         ck_assert_msg(a->counters == b->counters, "%s: counters", what);
         ck_assert_msg(a->unix_all == b->unix_all, "%s: unix", what);
         ck_assert_msg(a->syn_interval_usec == b->syn_interval_usec, "%s: syn_interval", what);
+        ck_assert_msg(a->stall_usec == b->stall_usec, "%s: stall", what);
         assert_str_or_null_eq(a->metrics_file, b->metrics_file, what, "metrics_file", 0);
         ck_assert_msg(a->metrics_interval_usec == b->metrics_interval_usec, "%s: metrics_interval", what);
         ck_assert_msg(a->metrics_all == b->metrics_all, "%s: metrics_all", what);
@@ -98,6 +99,7 @@ static void assert_config_eq(const Config *a, const Config *b, const char *what)
                 assert_str_or_null_eq(x->unix_path, y->unix_path, what, "unix", i);
                 assert_str_or_null_eq(x->unit, y->unit, what, "unit", i);
                 assert_str_or_null_eq(x->netns, y->netns, what, "netns", i);
+                ck_assert_msg(x->stall_usec == y->stall_usec, "%s: watch[%zu].stall", what, i);
                 ck_assert_msg(x->warn == y->warn && x->clear == y->clear, "%s: watch[%zu] levels", what, i);
         }
 }
@@ -137,7 +139,7 @@ START_TEST(test_golden_good) {
 
         enter_fixtures();
         n = list_conf("good", &names);
-        ck_assert_uint_eq(n, 19);
+        ck_assert_uint_eq(n, 20);
         for (size_t i = 0; i < n; i++) {
                 char conf[256], out[256];
                 Config *c = NULL, *again = NULL;
@@ -177,7 +179,7 @@ START_TEST(test_golden_bad) {
 
         enter_fixtures();
         n = list_conf("bad", &names);
-        ck_assert_uint_eq(n, 71);
+        ck_assert_uint_eq(n, 73);
         for (size_t i = 0; i < n; i++) {
                 char conf[256], errfile[256], got[300];
                 Config *c = (Config *) 0x1;
@@ -860,6 +862,7 @@ START_TEST(test_print_new_keys) {
                 "counters = true;\n"
                 "unix = false;\n"
                 "syn_interval = 10;\n"
+                "stall = 10;\n"
                 "metrics_interval = 15;\n"
                 "metrics_all = false;\n"
                 "host = false;\n"
@@ -868,7 +871,7 @@ START_TEST(test_print_new_keys) {
                 "        \"/run/netns/c\\\\*\"\n"
                 "];\n"
                 "watch = (\n"
-                "        { port = 80; unit = \"x\\\\[\\\"\"; netns = \"w*\"; warn = 80; clear = 60; }\n"
+                "        { port = 80; unit = \"x\\\\[\\\"\"; netns = \"w*\"; warn = 80; clear = 60; stall = 10; }\n"
                 ");\n";
         Config *c = NULL, *again = NULL;
         ErrBuf err = { { 0 } };
