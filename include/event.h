@@ -26,6 +26,8 @@ typedef enum EventKind {
         EVENT_SYN_HIGH,    /* the SYN queue rose to warn or above */
         EVENT_SYN_FULL,    /* the SYN queue reached capacity */
         EVENT_SYN_CLEARED, /* the SYN queue fell below clear */
+        EVENT_STALLED,     /* the queue's head stayed for `stall` seconds: nothing accepted */
+        EVENT_ACCEPTING,   /* a stalled queue moved again */
         _EVENT_KIND_MAX,
 } EventKind;
 
@@ -48,6 +50,8 @@ typedef struct Event {
         unsigned fill_pct;
         uint64_t drops;           /* EVENT_DROPS: the increase being reported */
         uint64_t period_usec;     /* EVENT_DROPS/COUNTER: time the increase covers */
+        uint64_t stalled_usec;    /* EVENT_STALLED: how long nothing has been accepted (at
+                                   * least); EVENT_ACCEPTING: how long the stall lasted */
         NetstatCounter counter;   /* EVENT_COUNTER */
         uint64_t increase;        /* EVENT_COUNTER */
         bool clamped;             /* backlog == net.core.somaxconn, which has not

@@ -16,6 +16,8 @@
 #define MESSAGE_ID_SYN_HIGH "f91da757051a48bc84955c25ebab674d"        /* SYN queue at or above warn */
 #define MESSAGE_ID_SYN_FULL "359c4748fd0c4ac087252f002e56f84e"        /* SYN queue full */
 #define MESSAGE_ID_SYN_CLEARED "5051615de05b4734b0cc1dd681655fb3"     /* SYN queue back below clear */
+#define MESSAGE_ID_STALLED "0d01394eebf1482099fb722657c03337"         /* nothing accepted for `stall` s */
+#define MESSAGE_ID_ACCEPTING "bf0df11a9202435f9d6bba761fae6e44"       /* a stalled queue moves again */
 #define MESSAGE_ID_LIFECYCLE "0565ceedc5744a2db6570af63dd3d8d5"       /* started, reloaded, stopping */
 #define MESSAGE_ID_JOURNAL_DROPPED "f33cd505bb6d4dfcbee0a81050b5ff4b" /* entries lost while the journal was away */
 #define MESSAGE_ID_SUMMARY "145a29497d5f48c384c7ed1a416ba11c"         /* alerts of one owner summed past the budget */

@@ -67,3 +67,8 @@ void process_finder_set_deadline(ProcessFinder *p, uint64_t usec);
  * not positive), -EBADMSG (not a stat line), or the -errno of reading the
  * file (-ENOENT: no such process). */
 int process_state(const char *proc_root, int pid, char *ret_state);
+
+/* "T (stopped)", "S (sleeping)", "D (disk sleep)", ...: a state letter as
+ * the State: line of /proc/<pid>/status shows it; NULL for a letter this
+ * does not know. */
+const char *process_state_text(char state);

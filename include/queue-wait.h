@@ -8,6 +8,7 @@
  * watched non-empty queues are noted as the dump finds them, and their
  * records get the wait; the poll's high, full and drops alerts get it
  * from that read, or, on the other polls, from a read of their own ports.
+ * The same reads give the stall watch (stalls.h) the heads of the queues.
  * Nothing here logs: the caller reports a failed read. */
 
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include "event.h"
 #include "metrics.h"
 #include "space.h"
+#include "stalls.h"
 
 typedef struct QueueWaitNote {
         Listener l;
@@ -27,6 +29,8 @@ typedef struct QueueWaits {
         size_t n_ports, cap_ports;
         QueueWaitNote *notes;
         size_t n_notes, cap_notes;
+        uint64_t *cookies; /* the heads the stall watch asks about */
+        size_t cap_cookies;
 } QueueWaits;
 
 /* Forgets the ports and notes: before each namespace's dump. */
@@ -47,6 +51,19 @@ int queue_waits_read_noted(QueueWaits *w, Space *s, MetricsWriter *metrics, ErrB
 /* The ports of the events of s that show a wait (a high, full or drops
  * alert of a non-empty TCP queue), into w->ports; their number. */
 size_t queue_waits_event_ports(QueueWaits *w, const Space *s, const EventList *events);
+
+/* Adds to w->ports the ports of s's TCP listeners whose head st wants read
+ * (stalls_head_ports(): the stalled ones, and the others when candidates),
+ * and has s's next read look for their known heads; returns how many such
+ * listeners there are. */
+size_t queue_waits_head_ports(QueueWaits *w, const Stalls *st, Space *s, bool candidates);
+
+/* Has s's next read look for the heads st knows there: are they still
+ * queued? */
+void queue_waits_look_for(QueueWaits *w, const Stalls *st, Space *s);
+
+/* Gives st the heads of s's listeners its last read covered. */
+void queue_waits_give_heads(Stalls *st, const Space *s);
 
 /* Reads the connections on w->ports of s. */
 int queue_waits_read(QueueWaits *w, Space *s, ErrBuf *err);

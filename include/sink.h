@@ -63,6 +63,8 @@ typedef struct EventOwner {
         const char *user;        /* from the socket's uid */
         int pid;
         char comm[16];
+        const char *state; /* the process's state, "T (stopped)" (BACKLOGD_PROCESS_STATE);
+                            * looked up for stalls */
 } EventOwner;
 
 /* The sentence for MESSAGE and the console: whole, with the owner (o may

@@ -23,6 +23,7 @@
 #include "queue-wait.h"
 #include "socket-owners.h"
 #include "space.h"
+#include "stalls.h"
 #include "users.h"
 
 /* Sysctls change rarely and only explain alerts: re-read them this often. */
@@ -36,6 +37,7 @@ struct Monitor {
         bool reconfigured; /* since the last poll */
         Namespaces *ns;
         Policy *policy;
+        Stalls *stalls;
         Counters *counters;
         CgroupNames *cgroups;
         UserNames *users;
@@ -109,10 +111,10 @@ int monitor_new(const MonitorOptions *o, Config *c, Monitor **ret) {
                 return -ENOMEM;
         }
         m->opts = *o;
-        if (namespaces_new(o->proc_root, &m->ns) < 0 || policy_new(&m->policy) < 0 || counters_new(&m->counters) < 0 ||
-            cgroup_names_new(o->cgroup_root, &m->cgroups) < 0 || users_new(&m->users) < 0 ||
-            process_finder_new(o->proc_root, &m->processes) < 0 || budget_new(&m->budget) < 0 ||
-            socket_owners_new(o->cgroup_root, o->socket_units, &m->sockets) < 0) {
+        if (namespaces_new(o->proc_root, &m->ns) < 0 || policy_new(&m->policy) < 0 || stalls_new(&m->stalls) < 0 ||
+            counters_new(&m->counters) < 0 || cgroup_names_new(o->cgroup_root, &m->cgroups) < 0 ||
+            users_new(&m->users) < 0 || process_finder_new(o->proc_root, &m->processes) < 0 ||
+            budget_new(&m->budget) < 0 || socket_owners_new(o->cgroup_root, o->socket_units, &m->sockets) < 0) {
                 config_free(c);
                 monitor_free(m);
                 return -ENOMEM;
@@ -129,6 +131,7 @@ Monitor *monitor_free(Monitor *m) {
                 return NULL;
         namespaces_free(m->ns);
         policy_free(m->policy);
+        stalls_free(m->stalls);
         counters_free(m->counters);
         cgroup_names_free(m->cgroups);
         users_free(m->users);
@@ -295,6 +298,9 @@ static int observe_cb(const Listener *listener, void *userdata) {
         /* Out of memory for one listener's state: it is skipped this poll,
          * the dump goes on. */
         (void) policy_observe(m->policy, l, w, &m->events);
+        /* Queues that are not empty (or, while one is stalled, all). */
+        if (w && (l->depth > 0 || stalls_any_stalled(m->stalls)))
+                (void) stalls_observe(m->stalls, l, w);
         return 0;
 }
 
@@ -351,29 +357,42 @@ static void said_wait(Monitor *m, Space *s, int r, const ErrBuf *err) {
                     n == 1 ? "" : "s", where);
 }
 
-/* The queue alerts of this poll say how long their clients have waited.
- * A namespace whose connections were not read for the metrics file is
- * read now, for the ports of its alerts only: most polls have no alert,
- * and cost no walk (a steady full queue alerts once, then reminds). */
-static void add_wait(Monitor *m) {
+/* The queue alerts of this poll say how long their clients have waited,
+ * and the stall watch learns the heads of the queues it follows. A
+ * namespace whose connections were not read for the metrics file is read
+ * now, for the ports of its alerts and of its stalled queues (every poll),
+ * and of its other non-empty ones (every syn_interval): most polls have
+ * none of these, and cost no walk (a steady full queue alerts once, then
+ * reminds). */
+static void add_wait(Monitor *m, uint64_t now) {
+        uint64_t cadence =
+                m->config->syn_interval_usec ? m->config->syn_interval_usec : CONFIG_DEFAULT_SYN_INTERVAL_USEC;
+
         for (size_t j = 0; j < m->events.n; j++)
                 m->events.items[j].listener.has_wait = false;
         for (size_t i = 0; i < m->ns->n; i++) {
                 Space *s = m->ns->spaces[i];
+                bool due = now >= s->next_head_usec;
                 ErrBuf err = { "" };
                 int r;
 
                 if (s->gone)
                         continue;
                 if (!s->wait_known) {
-                        if (queue_waits_event_ports(&m->waits, s, &m->events) == 0)
+                        (void) queue_waits_event_ports(&m->waits, s, &m->events);
+                        if (queue_waits_head_ports(&m->waits, m->stalls, s, due) == 0)
+                                due = false; /* no candidate: the next one is read at once */
+                        if (m->waits.n_ports == 0)
                                 continue;
                         r = queue_waits_read(&m->waits, s, &err);
                         said_wait(m, s, r, &err);
                         if (r < 0)
                                 continue;
                 }
+                if (due)
+                        s->next_head_usec = now + cadence;
                 queue_waits_apply(s, &m->events);
+                queue_waits_give_heads(m->stalls, s);
         }
 }
 
@@ -390,7 +409,10 @@ static int dump_space(Monitor *m, Space *s, uint64_t now) {
         r = space_dump(s, m->ranges, m->n_ranges, config_wants_unix(m->config), observe_cb, m, &err);
         if (r >= 0 && m->waits.n_notes > 0) {
                 ErrBuf werr = { "" };
-                int w = queue_waits_read_noted(&m->waits, s, m->metrics, &werr);
+                int w;
+
+                queue_waits_look_for(&m->waits, m->stalls, s);
+                w = queue_waits_read_noted(&m->waits, s, m->metrics, &werr);
 
                 said_wait(m, s, w, &werr);
         }
@@ -519,7 +541,7 @@ static void emit(Monitor *m, uint64_t now) {
         process_finder_set_deadline(m->processes, PROCESS_LOOKUP_USEC);
         for (size_t i = 0; i < m->events.n; i++) {
                 const Event *e = &m->events.items[i];
-                char ifname[IF_NAMESIZE];
+                char ifname[IF_NAMESIZE], state;
                 EventOwner owner;
                 bool system;
                 int r;
@@ -541,13 +563,18 @@ static void emit(Monitor *m, uint64_t now) {
                                 policy_retry(m->policy, e);
                         continue;
                 }
-                if ((e->kind == EVENT_HIGH || e->kind == EVENT_FULL || e->kind == EVENT_DROPS) &&
+                if ((e->kind == EVENT_HIGH || e->kind == EVENT_FULL || e->kind == EVENT_DROPS ||
+                     e->kind == EVENT_STALLED) &&
                     e->listener.inode != 0 &&
                     process_find(m->processes, e->listener.inode, &owner.pid, owner.comm) < 0)
                         owner.pid = 0;
                 /* PID 1 holds a socket unit's listener too: not whom to ask. */
                 if (owner.socket_unit && owner.pid == 1)
                         owner.pid = 0;
+                /* A stall: is the holder stopped, in disk sleep, ...? */
+                if (e->kind == EVENT_STALLED && owner.pid > 0 &&
+                    process_state(m->opts.proc_root, owner.pid, &state) >= 0)
+                        owner.state = process_state_text(state);
                 r = sink_event(&m->opts.sink, e, &owner);
                 if (r == -ENOBUFS || r == -ENOMEM)
                         policy_retry(m->policy, e);
@@ -604,6 +631,7 @@ int monitor_poll(Monitor *m, uint64_t now) {
                         (void) space_refresh_sysctls(m->ns->spaces[i], now, SYSCTL_REFRESH_USEC, NULL);
 
         policy_begin(m->policy, m->config, now, m->reconfigured);
+        stalls_begin(m->stalls, now);
         for (size_t i = 0; i < m->ns->n; i++)
                 if (m->ns->spaces[i]->gone)
                         policy_drop_netns(m->policy, m->ns->spaces[i]->id);
@@ -625,6 +653,7 @@ int monitor_poll(Monitor *m, uint64_t now) {
                 if (r < 0) {
                         /* What was not seen there is not gone. */
                         policy_keep_netns(m->policy, s->id);
+                        stalls_keep_netns(m->stalls, s->id);
                         if (m->metrics_due)
                                 metrics_keep_netns(m->metrics, s->id);
                         failure = r;
@@ -652,7 +681,9 @@ int monitor_poll(Monitor *m, uint64_t now) {
         r = policy_end(m->policy, &m->events);
         if (r < 0)
                 sink_log(&m->opts.sink, LOG_ERR, NULL, "Out of memory while evaluating a poll; some alerts are lost.");
-        add_wait(m);
+        add_wait(m, now);
+        if (stalls_end(m->stalls, &m->events) < 0)
+                sink_log(&m->opts.sink, LOG_ERR, NULL, "Out of memory while looking for stalls; some are missed.");
         if (m->metrics_due)
                 write_metrics(m, started, now);
         m->metrics_due = false;

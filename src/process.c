@@ -415,3 +415,20 @@ int process_state(const char *proc_root, int pid, char *ret_state) {
         *ret_state = close_paren[2];
         return 0;
 }
+
+const char *process_state_text(char state) {
+        /* As the State: line of /proc/<pid>/status has them. */
+        static const struct {
+                char state;
+                const char *text;
+        } names[] = {
+                { 'R', "R (running)" }, { 'S', "S (sleeping)" },     { 'D', "D (disk sleep)" },
+                { 'T', "T (stopped)" }, { 't', "t (tracing stop)" }, { 'X', "X (dead)" },
+                { 'Z', "Z (zombie)" },  { 'P', "P (parked)" },       { 'I', "I (idle)" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (names[i].state == state)
+                        return names[i].text;
+        return NULL;
+}

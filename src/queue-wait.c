@@ -12,6 +12,7 @@ void queue_waits_reset(QueueWaits *w) {
 void queue_waits_done(QueueWaits *w) {
         free(w->ports);
         free(w->notes);
+        free(w->cookies);
         *w = (QueueWaits){ 0 };
 }
 
@@ -70,4 +71,52 @@ void queue_waits_apply(const Space *s, EventList *events) {
         for (size_t i = 0; i < events->n; i++)
                 if (shows_wait(&events->items[i], s))
                         space_apply_wait(s, &events->items[i].listener);
+}
+
+void queue_waits_look_for(QueueWaits *w, const Stalls *st, Space *s) {
+        size_t n = stalls_head_cookies(st, s->id, true, NULL, 0);
+
+        /* Out of memory: the read finds none, and they count as moved. */
+        if (GROW(&w->cookies, &w->cap_cookies, n, 16) < 0 ||
+            space_wait_look_for(s, w->cookies, stalls_head_cookies(st, s->id, true, w->cookies, n)) < 0)
+                (void) space_wait_look_for(s, NULL, 0);
+}
+
+size_t queue_waits_head_ports(QueueWaits *w, const Stalls *st, Space *s, bool candidates) {
+        size_t n = stalls_head_ports(st, s->id, candidates, NULL, 0), had = w->n_ports, added = 0;
+
+        queue_waits_look_for(w, st, s);
+        /* Out of memory: those heads stay unread this poll. */
+        if (n == 0 || GROW(&w->ports, &w->cap_ports, w->n_ports + n, 16) < 0)
+                return 0;
+        n = stalls_head_ports(st, s->id, candidates, w->ports + had, n);
+        /* A port an alert reads already is not listed twice. */
+        for (size_t i = 0; i < n; i++) {
+                uint16_t port = w->ports[had + i];
+                bool dup = false;
+
+                for (size_t j = 0; j < had + added && !dup; j++)
+                        dup = w->ports[j] == port;
+                if (!dup)
+                        w->ports[had + added++] = port;
+        }
+        w->n_ports = had + added;
+        return n;
+}
+
+static bool read_head(Listener *l, uint64_t head, bool *queued, void *userdata) {
+        const Space *s = userdata;
+
+        if (!space_wait_covers(s, l->port))
+                return false;
+        space_apply_wait(s, l);
+        if (!l->has_wait)
+                l->head = 0;
+        *queued = space_wait_found(s, head);
+        return true;
+}
+
+void queue_waits_give_heads(Stalls *st, const Space *s) {
+        if (s->wait_known)
+                stalls_read_heads(st, s->id, read_head, (void *) s);
 }

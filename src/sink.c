@@ -76,6 +76,10 @@ static const char *event_message_id(const Event *e) {
                 return MESSAGE_ID_SYN_FULL;
         case EVENT_SYN_CLEARED:
                 return MESSAGE_ID_SYN_CLEARED;
+        case EVENT_STALLED:
+                return MESSAGE_ID_STALLED;
+        case EVENT_ACCEPTING:
+                return MESSAGE_ID_ACCEPTING;
         default:
                 return MESSAGE_ID_COUNTER;
         }
@@ -85,6 +89,7 @@ static int event_priority(const Event *e) {
         switch (e->kind) {
         case EVENT_HIGH:
         case EVENT_SYN_HIGH:
+        case EVENT_STALLED:
                 return LOG_WARNING;
         case EVENT_FULL:
         case EVENT_DROPS:
@@ -93,6 +98,7 @@ static int event_priority(const Event *e) {
         case EVENT_CLEARED:
         case EVENT_GONE:
         case EVENT_SYN_CLEARED:
+        case EVENT_ACCEPTING:
                 return LOG_NOTICE;
         default:
                 return e->counter == NETSTAT_TCP_REQQ_FULL_DO_COOKIES ? LOG_WARNING : LOG_ERR;
@@ -164,6 +170,38 @@ static const char *wait_text(const Event *e, const char *prefix, const char *suf
         return buf;
 }
 
+/* What the holder's state says about a stall, and what to do. */
+static const char *stall_remedy(const EventOwner *o) {
+        switch (o && o->state ? o->state[0] : 0) {
+        case 'T':
+        case 't':
+                return "Its process is stopped (state T): resume it (kill -CONT), or let its debugger go on.";
+        case 'D':
+                return "Its process is in uninterruptible sleep (state D): it waits for the kernel, often for disk "
+                       "or network file system I/O.";
+        case 'S':
+                return "Its process is sleeping (state S): its accept loop waits for something else (a lock, a "
+                       "backend, a full worker pool).";
+        case 'R':
+                return "Its process is running (state R) but does not call accept(): it is busy with other work.";
+        case 'Z':
+                return "Its process has exited (state Z): another process holds the socket and does not accept.";
+        default:
+                return "Look at what the application's accept loop waits for.";
+        }
+}
+
+/* "12 s", "3 min" */
+static const char *duration_text(uint64_t usec, char *buf, size_t size) {
+        uint64_t s = usec / 1000000;
+
+        if (s < 120)
+                snprintf(buf, size, "%" PRIu64 " s", s);
+        else
+                snprintf(buf, size, "%" PRIu64 " min", (s + 30) / 60);
+        return buf;
+}
+
 /* The sentence as it reads before escaping, snprintf-like. */
 static size_t format_sentence(const Event *e, const EventOwner *o, char *buf, size_t size) {
         char who[DESCRIBE_ENDPOINT_MAX + 80 + DESCRIBE_NETNS_MAX + OWNER_PHRASE_MAX], remedy[512], period[48],
@@ -214,6 +252,21 @@ static size_t format_sentence(const Event *e, const EventOwner *o, char *buf, si
         case EVENT_SYN_CLEARED:
                 n = snprintf(buf, size, "SYN queue of %s has drained to %u half-open connections; alert cleared.", who,
                              l->syn_depth);
+                break;
+        case EVENT_STALLED:
+                n = snprintf(buf, size,
+                             "Listen queue of %s has not moved for %s: nothing was accepted while %u connection%s "
+                             "wait%s%s. %s",
+                             who, duration_text(e->stalled_usec, period, sizeof(period)), l->depth,
+                             l->depth == 1 ? "" : "s", l->depth == 1 ? "s" : "",
+                             wait_text(e, " (", ")", waited, sizeof(waited)), stall_remedy(o));
+                break;
+        case EVENT_ACCEPTING:
+                n = snprintf(buf, size,
+                             "Listen queue of %s moves again after a stall of %s: connections are accepted (queue %u "
+                             "of %" PRIu64 ").",
+                             who, duration_text(e->stalled_usec, period, sizeof(period)), l->depth,
+                             listener_capacity(l));
                 break;
         case EVENT_GONE:
                 if (e->gone == GONE_NETNS)
@@ -342,7 +395,8 @@ int sink_event(const Sink *s, const Event *e, const EventOwner *o) {
                         field(&f, "BACKLOGD_DROPS=%" PRIu64, e->drops);
                 if (l->has_syn)
                         field(&f, "BACKLOGD_SYN_DEPTH=%u", l->syn_depth);
-                if (l->has_wait && (e->kind == EVENT_HIGH || e->kind == EVENT_FULL || e->kind == EVENT_DROPS)) {
+                if (l->has_wait && (e->kind == EVENT_HIGH || e->kind == EVENT_FULL || e->kind == EVENT_DROPS ||
+                                    e->kind == EVENT_STALLED)) {
                         field(&f, "BACKLOGD_WAIT_MS=%u", l->wait_ms);
                         field(&f, "BACKLOGD_GAVE_UP=%u", l->gave_up);
                 }
@@ -355,6 +409,10 @@ int sink_event(const Sink *s, const Event *e, const EventOwner *o) {
                                                           : "closed");
                 if (e->reminder)
                         field(&f, "BACKLOGD_REMINDER=1");
+                if (e->kind == EVENT_STALLED || e->kind == EVENT_ACCEPTING)
+                        field(&f, "BACKLOGD_STALLED_S=%" PRIu64, e->stalled_usec / 1000000);
+                if (o && o->state)
+                        field(&f, "BACKLOGD_PROCESS_STATE=%s", o->state);
                 field(&f, "BACKLOGD_UID=%u", l->uid);
                 if (o && o->unit) {
                         field(&f, "BACKLOGD_UNIT=%s", o->unit);

@@ -103,6 +103,10 @@ for p in 8080 8081 8082 8083 8084; do
         if [ "$p" = 8084 ]; then want="full cleared "; else want="full gone "; fi
         check "alerts for $p" "$seq" "$want"
 done
+# 8080-8083 never accept: each is stalled once (after 10 s), and gone.
+for p in 8080 8081 8082 8083; do
+        check "stalled $p once" "$(grep -c "^stalled: Listen queue of 127\.0\.0\.1:$p " "$TEST_TMP/daemon.err")" 1
+done
 check "daemon stderr lines other than alerts and lifecycle" \
-        "$(grep -cvE '^(full|gone|cleared): |^backlogd started|^Stopping on Terminated\.$' "$TEST_TMP/daemon.err")" 0
+        "$(grep -cvE '^(full|gone|cleared|stalled|accepting): |^backlogd started|^Stopping on Terminated\.$' "$TEST_TMP/daemon.err")" 0
 finish

@@ -533,6 +533,27 @@ START_TEST(test_state_live) {
         state = '?';
         ck_assert_int_eq(process_state("/proc", child, &state), 0);
         ck_assert_int_eq(state, 'T');
+        ck_assert_str_eq(process_state_text(state), "T (stopped)");
+        /* the words are /proc/<pid>/status's */
+        {
+                char path[64], line[256];
+                bool found = false;
+                FILE *f;
+
+                snprintf(path, sizeof(path), "/proc/%d/status", (int) child);
+                f = fopen(path, "re");
+                ck_assert_ptr_nonnull(f);
+                while (fgets(line, sizeof(line), f))
+                        if (strncmp(line, "State:\t", 7) == 0) {
+                                ck_assert_str_eq(line + 7, "T (stopped)\n");
+                                found = true;
+                        }
+                fclose(f);
+                ck_assert(found);
+        }
+        ck_assert_str_eq(process_state_text('D'), "D (disk sleep)");
+        ck_assert_str_eq(process_state_text('S'), "S (sleeping)");
+        ck_assert_ptr_null(process_state_text('?'));
 
         /* Killed and not yet reaped: a zombie. waitid(WNOWAIT) waits for
          * the exit without reaping. */

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Stalls: a listener that has accepted nothing for `stall` seconds while
+ * connections wait. accept() always takes the connection at the head of the
+ * queue (it is FIFO), and a queue only shrinks by accept(), so nothing was
+ * accepted between two readings when the head of the first is still queued
+ * at the second and the depth did not fall. The head is the oldest queued
+ * TCP connection's cookie (read with the wait, space_count_wait(): a walk
+ * of the namespace's connections, done at the caller's cadence) or the
+ * first waiting UNIX client's socket inode (every dump carries it). The stall is timed from the first reading that
+ * showed the head, so it is a lower bound.
+ *
+ * EVENT_STALLED when the same head has stayed for the watch entry's
+ * stall_usec (once per stall, no reminders); EVENT_ACCEPTING when a stalled
+ * queue moves again (its head changed, its depth fell, or it is empty). A
+ * stalled listener that stops listening or is no longer watched is
+ * forgotten without an event.
+ *
+ * Pure: no I/O, no clock reads. Only listeners with a non-empty queue are
+ * tracked; a poll costs nothing for the others, except while one is
+ * stalled (then the empty ones are looked up too, to see it drain). */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "event.h"
+#include "snapshot.h"
+
+typedef struct Stalls Stalls;
+
+int stalls_new(Stalls **ret);
+Stalls *stalls_free(Stalls *s);
+
+/* A poll at now_usec (CLOCK_MONOTONIC):
+ *
+ *   stalls_begin(s, now)
+ *   stalls_observe(s, l, w) for the watched listeners the dumps show with
+ *       a non-empty queue, and, while stalls_any_stalled(), with an empty one;
+ *   stalls_keep_netns() for each namespace whose dump failed;
+ *   stalls_read_heads() per namespace, to give TCP listeners their head;
+ *   stalls_end(s, out). */
+void stalls_begin(Stalls *s, uint64_t now_usec);
+
+/* Whether a listener is stalled (as of the last stalls_end()). */
+bool stalls_any_stalled(const Stalls *s);
+
+/* Watched listener l as the dump shows it, with its watch entry (the stall
+ * time and name come from it; a stall of 0 tracks nothing). A UNIX
+ * listener's head comes with it. Returns 0, or -ENOMEM (l is not tracked
+ * this poll: it starts afresh next time). */
+int stalls_observe(Stalls *s, const Listener *l, const Watch *w);
+
+/* The dump of namespace netns failed: what it tracks stays as it was. */
+void stalls_keep_netns(Stalls *s, uint64_t netns);
+
+/* The TCP listeners of namespace netns observed this poll with a non-empty
+ * queue that want their head read: the stalled ones, and, when candidates
+ * is true, all the others. Their ports into ports (at most max); returns
+ * how many there are (may exceed max: then not all were written). */
+size_t stalls_head_ports(const Stalls *s, uint64_t netns, bool candidates, uint16_t *ports, size_t max);
+
+/* The heads of the TCP listeners of netns that stalls_head_ports() lists,
+ * where one is known: the cookies a reading must look for. Into cookies
+ * (at most max); returns how many there are. */
+size_t stalls_head_cookies(const Stalls *s, uint64_t netns, bool candidates, uint64_t *cookies, size_t max);
+
+/* Gives each TCP listener of netns observed this poll its reading:
+ * read(l, head, &queued, userdata) returns false when the caller's last
+ * reading of the namespace's queued connections did not cover l's port;
+ * else it sets l->head to the oldest queued connection's cookie (0: none
+ * queued any more) and l->has_wait, *queued to whether head (the one
+ * tracked, 0 if none) is still queued, and returns true. The tracked head
+ * stays while it is queued: of connections that arrived within the same
+ * jiffy, which one reads as the oldest varies. */
+void stalls_read_heads(Stalls *s, uint64_t netns,
+                       bool (*read)(Listener *l, uint64_t head, bool *queued, void *userdata), void *userdata);
+
+/* Decides the poll: appends EVENT_STALLED and EVENT_ACCEPTING to out.
+ * Returns the number appended, or -ENOMEM (an event or a record was lost;
+ * the listener starts afresh). */
+int stalls_end(Stalls *s, EventList *out);
+
+/* Listeners tracked (non-empty queues of the last poll), for tests. */
+size_t stalls_n_tracked(const Stalls *s);

@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: MIT */
+/* Stalls: the same head for `stall` seconds is stalled, once; a head that
+ * changes, a depth that falls or an empty queue is accepting again; heads
+ * are read for TCP only when asked; a failed dump keeps what it tracked. */
+#include <check.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+#include "check-main.h"
+#include "stalls.h"
+
+#define SEC 1000000ULL
+
+static const Watch watch10 = { .any_port = true, .warn = 80, .clear = 60, .stall_usec = 10 * SEC, .name = "api" };
+
+static Listener tcp(uint64_t cookie, uint16_t port, uint32_t depth) {
+        return (Listener){ .kind = LISTENER_TCP,
+                           .family = AF_INET,
+                           .addr = { 127, 0, 0, 1 },
+                           .port = port,
+                           .cookie = cookie,
+                           .depth = depth,
+                           .backlog = 9 };
+}
+
+static Listener unix_l(uint64_t cookie, uint32_t depth, uint32_t head) {
+        Listener l = { .kind = LISTENER_UNIX, .family = AF_UNIX, .cookie = cookie, .depth = depth, .backlog = 9 };
+
+        l.head = head;
+        l.clients[0] = head;
+        l.n_clients = head ? 1 : 0;
+        return l;
+}
+
+/* What a read finds: the oldest connection is current_head, and the
+ * tracked head is queued if it is that one or also_queued; a read that
+ * did not cover port 9999. */
+static uint64_t current_head, also_queued;
+static bool read_head(Listener *l, uint64_t head, bool *queued, void *userdata) {
+        (void) userdata;
+        if (l->port == 9999)
+                return false;
+        l->head = current_head;
+        l->has_wait = current_head != 0;
+        *queued = head != 0 && (head == current_head || head == also_queued);
+        return true;
+}
+
+/* One poll of a single TCP listener with its head read; the events. */
+static int poll_tcp(Stalls *s, uint64_t now, Listener l, uint64_t head, bool read, EventList *out) {
+        stalls_begin(s, now);
+        ck_assert_int_eq(stalls_observe(s, &l, &watch10), 0);
+        current_head = head;
+        if (read)
+                stalls_read_heads(s, 0, read_head, NULL);
+        return stalls_end(s, out);
+}
+
+START_TEST(test_same_head_stalls_once) {
+        Stalls *s = NULL;
+        EventList out = { 0 };
+
+        ck_assert_int_eq(stalls_new(&s), 0);
+        ck_assert_int_eq(poll_tcp(s, 100 * SEC, tcp(1, 80, 3), 555, true, &out), 0);
+        ck_assert_int_eq(poll_tcp(s, 105 * SEC, tcp(1, 80, 3), 555, true, &out), 0);
+        /* 9.999999 s: not yet */
+        ck_assert_int_eq(poll_tcp(s, 110 * SEC - 1, tcp(1, 80, 4), 555, true, &out), 0);
+        ck_assert_int_eq(poll_tcp(s, 110 * SEC, tcp(1, 80, 4), 555, true, &out), 1);
+        ck_assert_int_eq(out.items[0].kind, EVENT_STALLED);
+        ck_assert_uint_eq(out.items[0].stalled_usec, 10 * SEC);
+        ck_assert_uint_eq(out.items[0].listener.depth, 4);
+        ck_assert_str_eq(out.items[0].name, "api");
+        ck_assert(stalls_any_stalled(s));
+        /* said once */
+        ck_assert_int_eq(poll_tcp(s, 130 * SEC, tcp(1, 80, 4), 555, true, &out), 0);
+        /* polls without a read keep it */
+        ck_assert_int_eq(poll_tcp(s, 131 * SEC, tcp(1, 80, 4), 0, false, &out), 0);
+        ck_assert(stalls_any_stalled(s));
+        /* another connection reads as the oldest (the same jiffy), but
+         * the tracked head is still queued: nothing was accepted */
+        also_queued = 555;
+        ck_assert_int_eq(poll_tcp(s, 132 * SEC, tcp(1, 80, 4), 554, true, &out), 0);
+        also_queued = 0;
+        /* the head is gone: accepting, after 35 s */
+        ck_assert_int_eq(poll_tcp(s, 135 * SEC, tcp(1, 80, 4), 556, true, &out), 1);
+        ck_assert_int_eq(out.items[1].kind, EVENT_ACCEPTING);
+        ck_assert_uint_eq(out.items[1].stalled_usec, 35 * SEC);
+        ck_assert(!stalls_any_stalled(s));
+        ck_assert_uint_eq(out.n, 2);
+        /* a read that did not cover the port is no reading: the head
+         * stays, and so does the clock */
+        ck_assert_int_eq(poll_tcp(s, 140 * SEC, tcp(2, 9999, 4), 556, true, &out), 0);
+        ck_assert_int_eq(poll_tcp(s, 150 * SEC, tcp(2, 9999, 4), 557, true, &out), 0);
+        ck_assert_uint_eq(stalls_n_tracked(s), 1);
+        ck_assert_uint_eq(out.n, 2);
+        event_list_done(&out);
+        stalls_free(s);
+}
+END_TEST
+
+/* accept() takes the head, and only accept() shrinks the queue. */
+START_TEST(test_depth_falls) {
+        Stalls *s = NULL;
+        EventList out = { 0 };
+
+        ck_assert_int_eq(stalls_new(&s), 0);
+        ck_assert_int_eq(poll_tcp(s, 0, tcp(1, 80, 5), 7, true, &out), 0);
+        ck_assert_int_eq(poll_tcp(s, 10 * SEC, tcp(1, 80, 5), 7, true, &out), 1);
+        /* no read this poll, but the depth fell: it accepted */
+        ck_assert_int_eq(poll_tcp(s, 11 * SEC, tcp(1, 80, 4), 0, false, &out), 1);
+        ck_assert_int_eq(out.items[1].kind, EVENT_ACCEPTING);
+        ck_assert_uint_eq(out.items[1].stalled_usec, 11 * SEC);
+        /* the head is unknown now: a read with the old head starts the clock */
+        ck_assert_int_eq(poll_tcp(s, 12 * SEC, tcp(1, 80, 4), 7, true, &out), 0);
+        ck_assert_int_eq(poll_tcp(s, 21 * SEC, tcp(1, 80, 4), 7, true, &out), 0);
+        ck_assert_int_eq(poll_tcp(s, 22 * SEC, tcp(1, 80, 4), 7, true, &out), 1);
+        ck_assert_int_eq(out.items[2].kind, EVENT_STALLED);
+        /* same head but the depth fell (a read racing an accept): accepting */
+        ck_assert_int_eq(poll_tcp(s, 23 * SEC, tcp(1, 80, 3), 7, true, &out), 1);
+        ck_assert_int_eq(out.items[3].kind, EVENT_ACCEPTING);
+        event_list_done(&out);
+        stalls_free(s);
+}
+END_TEST
+
+/* An empty queue is forgotten, unless stalled: then it drained. */
+START_TEST(test_drained_and_gone) {
+        Stalls *s = NULL;
+        EventList out = { 0 };
+        Listener l;
+
+        ck_assert_int_eq(stalls_new(&s), 0);
+        ck_assert_int_eq(poll_tcp(s, 0, tcp(1, 80, 2), 9, true, &out), 0);
+        ck_assert_uint_eq(stalls_n_tracked(s), 1);
+        ck_assert_int_eq(poll_tcp(s, SEC, tcp(1, 80, 0), 0, false, &out), 0);
+        ck_assert_uint_eq(stalls_n_tracked(s), 0);
+        /* stalled, then empty: accepting */
+        ck_assert_int_eq(poll_tcp(s, 2 * SEC, tcp(1, 80, 2), 9, true, &out), 0);
+        ck_assert_int_eq(poll_tcp(s, 12 * SEC, tcp(1, 80, 2), 9, true, &out), 1);
+        ck_assert_int_eq(poll_tcp(s, 13 * SEC, tcp(1, 80, 0), 0, false, &out), 1);
+        ck_assert_int_eq(out.items[1].kind, EVENT_ACCEPTING);
+        ck_assert_uint_eq(out.items[1].listener.depth, 0);
+        /* stalled, then gone (not seen): forgotten, no event */
+        ck_assert_int_eq(poll_tcp(s, 14 * SEC, tcp(1, 80, 2), 9, true, &out), 0);
+        ck_assert_int_eq(poll_tcp(s, 24 * SEC, tcp(1, 80, 2), 9, true, &out), 1);
+        stalls_begin(s, 25 * SEC);
+        ck_assert_int_eq(stalls_end(s, &out), 0);
+        ck_assert_uint_eq(stalls_n_tracked(s), 0);
+        ck_assert(!stalls_any_stalled(s));
+        /* not stalled and empty: not even kept for the poll */
+        l = tcp(2, 81, 0);
+        stalls_begin(s, 26 * SEC);
+        ck_assert_int_eq(stalls_observe(s, &l, &watch10), 0);
+        ck_assert_int_eq(stalls_end(s, &out), 0);
+        ck_assert_uint_eq(stalls_n_tracked(s), 0);
+        ck_assert_uint_eq(out.n, 3);
+        event_list_done(&out);
+        stalls_free(s);
+}
+END_TEST
+
+/* A failed dump: what its namespace tracks stays. stall = 0: nothing. */
+START_TEST(test_kept_and_off) {
+        Stalls *s = NULL;
+        EventList out = { 0 };
+        Watch off = watch10;
+        Listener l = tcp(3, 80, 2);
+
+        ck_assert_int_eq(stalls_new(&s), 0);
+        ck_assert_int_eq(poll_tcp(s, 0, tcp(1, 80, 2), 9, true, &out), 0);
+        stalls_begin(s, SEC);
+        stalls_keep_netns(s, 0);
+        ck_assert_int_eq(stalls_end(s, &out), 0);
+        ck_assert_uint_eq(stalls_n_tracked(s), 1);
+        /* the clock kept running from the first reading */
+        ck_assert_int_eq(poll_tcp(s, 10 * SEC, tcp(1, 80, 2), 9, true, &out), 1);
+        off.stall_usec = 0;
+        stalls_begin(s, 11 * SEC);
+        ck_assert_int_eq(stalls_observe(s, &l, &off), 0);
+        ck_assert_int_eq(stalls_end(s, &out), 0);
+        ck_assert_uint_eq(stalls_n_tracked(s), 0);
+        event_list_done(&out);
+        stalls_free(s);
+}
+END_TEST
+
+/* UNIX listeners carry their head in the dump; TCP heads are read only for
+ * the ports asked: candidates at the caller's cadence, stalled ones always. */
+START_TEST(test_unix_and_ports) {
+        Stalls *s = NULL;
+        EventList out = { 0 };
+        Listener u = unix_l(5, 3, 4711), a = tcp(1, 80, 2), b = tcp(2, 443, 0), c = tcp(3, 8080, 1);
+        uint16_t ports[4];
+
+        ck_assert_int_eq(stalls_new(&s), 0);
+        for (int t = 0; t <= 10; t += 5) {
+                stalls_begin(s, (uint64_t) t * SEC);
+                ck_assert_int_eq(stalls_observe(s, &u, &watch10), 0);
+                ck_assert_int_eq(stalls_observe(s, &a, &watch10), 0);
+                ck_assert_int_eq(stalls_observe(s, &b, &watch10), 0);
+                ck_assert_int_eq(stalls_observe(s, &c, &watch10), 0);
+                /* candidates: the non-empty TCP ones, never UNIX */
+                ck_assert_uint_eq(stalls_head_ports(s, 0, true, ports, 4), 2);
+                ck_assert_uint_eq(ports[0], 80);
+                ck_assert_uint_eq(ports[1], 8080);
+                ck_assert_uint_eq(stalls_head_ports(s, 0, false, ports, 4), 0);
+                ck_assert_uint_eq(stalls_head_ports(s, 9, true, ports, 4), 0);
+                ck_assert_int_eq(stalls_end(s, &out), t == 10 ? 1 : 0);
+        }
+        ck_assert_int_eq(out.items[0].kind, EVENT_STALLED);
+        ck_assert_int_eq(out.items[0].listener.kind, LISTENER_UNIX);
+        ck_assert_uint_eq(out.items[0].listener.head, 4711);
+        /* the stalled UNIX one is not a port to read; a stalled TCP one is */
+        current_head = 77;
+        for (int t = 11; t <= 21; t += 10) {
+                stalls_begin(s, (uint64_t) t * SEC);
+                ck_assert_int_eq(stalls_observe(s, &a, &watch10), 0);
+                stalls_read_heads(s, 0, read_head, NULL);
+                ck_assert_int_eq(stalls_end(s, &out), t == 21 ? 1 : 0);
+        }
+        stalls_begin(s, 22 * SEC);
+        ck_assert_int_eq(stalls_observe(s, &a, &watch10), 0);
+        ck_assert_int_eq(stalls_observe(s, &c, &watch10), 0);
+        ck_assert_uint_eq(stalls_head_ports(s, 0, false, ports, 4), 1);
+        ck_assert_uint_eq(ports[0], 80);
+        /* more ports than room: the count says so */
+        ck_assert_uint_eq(stalls_head_ports(s, 0, true, ports, 1), 2);
+        (void) stalls_end(s, &out);
+        /* a client gone (inode 0) is no head */
+        u = unix_l(6, 3, 0);
+        for (int t = 30; t <= 50; t += 10) {
+                stalls_begin(s, (uint64_t) t * SEC);
+                ck_assert_int_eq(stalls_observe(s, &u, &watch10), 0);
+                ck_assert_int_eq(stalls_end(s, &out), 0);
+        }
+        event_list_done(&out);
+        stalls_free(s);
+}
+END_TEST
+
+/* A dump that shows a listener twice counts it once. */
+START_TEST(test_twice) {
+        Stalls *s = NULL;
+        EventList out = { 0 };
+        Listener u = unix_l(5, 3, 4711);
+
+        ck_assert_int_eq(stalls_new(&s), 0);
+        for (int t = 0; t <= 10; t += 10) {
+                stalls_begin(s, (uint64_t) t * SEC);
+                ck_assert_int_eq(stalls_observe(s, &u, &watch10), 0);
+                ck_assert_int_eq(stalls_observe(s, &u, &watch10), 0);
+                ck_assert_int_eq(stalls_end(s, &out), t == 10 ? 1 : 0);
+        }
+        ck_assert_uint_eq(stalls_n_tracked(s), 1);
+        event_list_done(&out);
+        stalls_free(s);
+}
+END_TEST
+
+Suite *test_suite(void) {
+        Suite *s = suite_create("stalls");
+        TCase *tc = tcase_create("core");
+
+        tcase_add_test(tc, test_same_head_stalls_once);
+        tcase_add_test(tc, test_depth_falls);
+        tcase_add_test(tc, test_drained_and_gone);
+        tcase_add_test(tc, test_kept_and_off);
+        tcase_add_test(tc, test_unix_and_ports);
+        tcase_add_test(tc, test_twice);
+        suite_add_tcase(s, tc);
+        return s;
+}
