@@ -4,7 +4,8 @@
 /* The host's listen counters (/proc/net/netstat), per network namespace:
  * increases of ListenOverflows, ListenDrops, TCPReqQFullDrop and
  * TCPReqQFullDoCookies become EVENT_COUNTER events, each counter under its
- * own message bound (rate.h). Pure: no I/O, the caller supplies readings and
+ * own message bound (rate.h); those and TCPDeferAcceptDrop tell the cause
+ * of the events, when each last rose. Pure: no I/O, the caller supplies readings and
  * times. A counter that goes backwards (the namespace was recreated) only
  * sets a new baseline. */
 
@@ -37,6 +38,34 @@ int counters_forget(Counters *c, uint64_t netns, EventList *out);
 /* Reports the sums every namespace holds back (at stop, so that nothing
  * seen is lost). Returns the number of events appended. */
 int counters_flush(Counters *c, EventList *out);
+
+/* Bit of counter k in the masks of counters_cause(). */
+#define COUNTERS_MOVED(k) (1u << (k))
+
+/* Pure: the cause of e, given the counters that rose in its period
+ * (COUNTERS_MOVED() bits); "never a cause whose counter did not move".
+ *
+ * EVENT_COUNTER: ListenOverflows is accept_queue, TCPReqQFullDrop
+ * syn_queue, TCPReqQFullDoCookies syn_flood; ListenDrops is accept_queue
+ * if ListenOverflows rose too, else syn_queue if TCPReqQFullDrop rose,
+ * else other.
+ *
+ * EVENT_DROPS of a TCP listener: accept_queue if ListenOverflows rose and
+ * either the listener's accept queue is full as last seen or neither
+ * TCPReqQFullDrop nor TCPDeferAcceptDrop rose; else syn_queue if
+ * TCPReqQFullDrop rose; else defer_accept if TCPDeferAcceptDrop rose; else
+ * other.
+ *
+ * Anything else: EVENT_CAUSE_NONE. */
+EventCause counters_cause(const Event *e, unsigned moved);
+
+/* Sets e->cause of an EVENT_DROPS or EVENT_COUNTER event that has none,
+ * from the readings of its namespace: which counters rose at readings in
+ * (e->end_usec - e->period_usec, e->end_usec]. It stays EVENT_CAUSE_NONE
+ * when the readings do not cover that period (counters = false, or not
+ * readable at its end, or baselines set within it). Host counter events
+ * come stamped already. */
+void counters_stamp_cause(const Counters *c, Event *e);
 
 /* Whether a counter that a full SYN or accept queue moves (ListenDrops,
  * TCPReqQFullDrop, TCPReqQFullDoCookies) rose between the last two

@@ -41,6 +41,23 @@ typedef enum GoneReason {
 /* BACKLOGD_EVENT values: "high", "full", ...; NULL out of range. */
 const char *event_kind_name(EventKind k);
 
+/* Why a listener dropped connection attempts (EVENT_DROPS), or what a host
+ * counter's rise means (EVENT_COUNTER), from which host counters rose in
+ * the period the event covers (counters_cause()). */
+typedef enum EventCause {
+        EVENT_CAUSE_NONE,         /* not known (no counters read): no BACKLOGD_CAUSE */
+        EVENT_CAUSE_ACCEPT_QUEUE, /* ListenOverflows: an accept queue was full */
+        EVENT_CAUSE_SYN_QUEUE,    /* TCPReqQFullDrop: a SYN queue was full, cookies off */
+        EVENT_CAUSE_SYN_FLOOD,    /* TCPReqQFullDoCookies: SYN cookies were sent */
+        EVENT_CAUSE_DEFER_ACCEPT, /* TCPDeferAcceptDrop: silent clients' ACKs were dropped */
+        EVENT_CAUSE_OTHER,        /* none of those counters rose */
+        _EVENT_CAUSE_MAX,
+} EventCause;
+
+/* BACKLOGD_CAUSE values: "accept_queue", "syn_queue", "syn_flood",
+ * "defer_accept", "other"; NULL for EVENT_CAUSE_NONE and out of range. */
+const char *event_cause_name(EventCause c);
+
 typedef struct Event {
         EventKind kind;
         bool reminder;                 /* a repeat of a raised high/full alert */
@@ -52,6 +69,8 @@ typedef struct Event {
         uint64_t period_usec;     /* EVENT_DROPS/COUNTER: time the increase covers */
         uint64_t stalled_usec;    /* EVENT_STALLED: how long nothing has been accepted (at
                                    * least); EVENT_ACCEPTING: how long the stall lasted */
+        uint64_t end_usec;        /* EVENT_DROPS/COUNTER: when that time ends (monotonic) */
+        EventCause cause;         /* EVENT_DROPS/COUNTER */
         NetstatCounter counter;   /* EVENT_COUNTER */
         uint64_t increase;        /* EVENT_COUNTER */
         bool clamped;             /* backlog == net.core.somaxconn, which has not

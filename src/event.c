@@ -18,6 +18,20 @@ const char *event_kind_name(EventKind k) {
         return event_kind_names[k];
 }
 
+static const char *const event_cause_names[_EVENT_CAUSE_MAX] = {
+        [EVENT_CAUSE_ACCEPT_QUEUE] = "accept_queue",
+        [EVENT_CAUSE_SYN_QUEUE] = "syn_queue",
+        [EVENT_CAUSE_SYN_FLOOD] = "syn_flood",
+        [EVENT_CAUSE_DEFER_ACCEPT] = "defer_accept",
+        [EVENT_CAUSE_OTHER] = "other",
+};
+
+const char *event_cause_name(EventCause c) {
+        if ((unsigned) c >= _EVENT_CAUSE_MAX)
+                return NULL;
+        return event_cause_names[c];
+}
+
 Event *event_list_push(EventList *l) {
         if (GROW(&l->items, &l->cap, l->n + 1, 16) < 0)
                 return NULL;

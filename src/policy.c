@@ -183,12 +183,15 @@ static Event *emit(Policy *p, EventList *out, EventKind kind, const Listener *l,
         return e;
 }
 
-static void emit_drops(Policy *p, EventList *out, const Active *a, const Slot *s, uint64_t sum, uint64_t period) {
+/* The drops summed over the period that ends at end. */
+static void emit_drops(Policy *p, EventList *out, const Active *a, const Slot *s, uint64_t sum, uint64_t period,
+                       uint64_t end) {
         Event *e = emit(p, out, EVENT_DROPS, &a->l, a->name, s);
 
         if (e) {
                 e->drops = sum;
                 e->period_usec = period;
+                e->end_usec = end;
         }
 }
 
@@ -243,7 +246,8 @@ static void syn_update(Policy *p, Slot *s, Active *a, const Listener *l, const W
  * reported yet, then GONE if the user was told it is raised. */
 static void active_gone(Policy *p, Active *a, const Slot *s, GoneReason why, EventList *out) {
         if (a->drops_rate.pending > 0)
-                emit_drops(p, out, a, s, a->drops_rate.pending, elapsed(a->seen_usec, a->drops_rate.pending_from));
+                emit_drops(p, out, a, s, a->drops_rate.pending, elapsed(a->seen_usec, a->drops_rate.pending_from),
+                           a->seen_usec);
         if (a->reported != STATE_OK || a->syn_reported != STATE_OK) {
                 Event *e = emit(p, out, EVENT_GONE, &a->l, a->name, s);
 
@@ -284,7 +288,7 @@ static void active_update(Policy *p, Active *a, const Slot *s, const Listener *l
         }
 
         if (rate_step(&a->drops_rate, increase, prev, now, &sum, &period))
-                emit_drops(p, out, a, s, sum, period);
+                emit_drops(p, out, a, s, sum, period, now);
 }
 
 /* ---- a poll ------------------------------------------------------------ */
@@ -563,7 +567,8 @@ int policy_flush(Policy *p, EventList *out) {
                 a = table_active(&p->t, s);
                 if (a->drops_rate.pending == 0)
                         continue;
-                emit_drops(p, out, a, s, a->drops_rate.pending, elapsed(a->seen_usec, a->drops_rate.pending_from));
+                emit_drops(p, out, a, s, a->drops_rate.pending, elapsed(a->seen_usec, a->drops_rate.pending_from),
+                           a->seen_usec);
                 a->drops_rate.pending = 0;
         }
         return (int) (out->n - before);

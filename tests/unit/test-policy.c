@@ -425,6 +425,7 @@ START_TEST(test_drops_increase) {
         check_event(&ev.items[0], EVENT_DROPS, false, 4);
         ck_assert_uint_eq(ev.items[0].drops, 7);
         ck_assert_uint_eq(ev.items[0].period_usec, 1 * SEC);
+        ck_assert_uint_eq(ev.items[0].end_usec, 3 * SEC);
         ck_assert_uint_eq(ev.items[0].listener.drops, 12);
         ck_assert_uint_eq(ev.items[0].fill_pct, 0);
 }
@@ -452,6 +453,7 @@ START_TEST(test_drops_rate_limit) {
         check_event(&ev.items[0], EVENT_DROPS, false, 1);
         ck_assert_uint_eq(ev.items[0].drops, 180);
         ck_assert_uint_eq(ev.items[0].period_usec, 60 * SEC);
+        ck_assert_uint_eq(ev.items[0].end_usec, 61 * SEC);
 
         /* one rise at 70 s, reported when the window ends at 121 s even
          * though nothing rose then */
@@ -701,6 +703,7 @@ START_TEST(test_gone_with_pending_drops) {
         check_event(&ev.items[0], EVENT_DROPS, false, 1);
         ck_assert_uint_eq(ev.items[0].drops, 5);
         ck_assert_uint_eq(ev.items[0].period_usec, 2 * SEC); /* 1 s .. last seen at 3 s */
+        ck_assert_uint_eq(ev.items[0].end_usec, 3 * SEC);
         check_event(&ev.items[1], EVENT_GONE, false, 1);
 
         /* not raised, pending drops: the drops only */
