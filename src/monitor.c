@@ -527,6 +527,9 @@ static void emit_summaries(Monitor *m, uint64_t now, bool flush) {
  * summed per owner; an alert that could not be written is retried. */
 static void emit(Monitor *m, uint64_t now) {
         sink_flush(&m->opts.sink);
+        /* Now that this poll's counters are read: why listeners dropped. */
+        for (size_t i = 0; i < m->events.n; i++)
+                counters_stamp_cause(m->counters, &m->events.items[i]);
         /* A socket unit started since the map was read names its alerts'
          * service from the first one on. */
         for (size_t i = 0; i < m->events.n; i++) {

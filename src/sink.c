@@ -137,6 +137,47 @@ static const char *period_text(uint64_t usec, char *buf, size_t size) {
         return buf;
 }
 
+/* The remedy for a full SYN queue, in the SYN queue alerts and for the
+ * syn_queue cause. */
+#define SYN_REMEDY "Raise the listen backlog and net.ipv4.tcp_max_syn_backlog"
+
+/* Why a listener dropped, after its numbers: ": its accept queue
+ * overflowed"; "" when the cause is not known. */
+static const char *drops_cause(EventCause c) {
+        switch (c) {
+        case EVENT_CAUSE_ACCEPT_QUEUE:
+                return ": its accept queue overflowed";
+        case EVENT_CAUSE_SYN_QUEUE:
+                return ": its SYN queue overflowed and SYN cookies are off";
+        case EVENT_CAUSE_DEFER_ACCEPT:
+                return ": TCP_DEFER_ACCEPT dropped the handshake ACKs of clients that sent no data";
+        case EVENT_CAUSE_OTHER:
+                return ": the host counters show no full accept or SYN queue and no TCP_DEFER_ACCEPT drop";
+        default:
+                return "";
+        }
+}
+
+/* What to do about a cause, as its own sentence; NULL for the accept
+ * queue, whose advice names the listener's backlog (describe_remedy()). */
+static const char *cause_remedy(EventCause c) {
+        switch (c) {
+        case EVENT_CAUSE_SYN_QUEUE:
+                return SYN_REMEDY ", or turn net.ipv4.tcp_syncookies on.";
+        case EVENT_CAUSE_SYN_FLOOD:
+                return "An attack or a burst that SYN cookies are coping with: connections still get through; "
+                       "look for a SYN flood if it lasts.";
+        case EVENT_CAUSE_DEFER_ACCEPT:
+                return "These are clients that connect and say nothing (idle pools, health checks, scanners): "
+                       "they wait half open until they send data or the TCP_DEFER_ACCEPT time runs out.";
+        case EVENT_CAUSE_OTHER:
+                return "Such drops come from memory pressure, net.ipv4.tcp_max_syn_backlog with SYN cookies off, "
+                       "or a socket filter; nstat -az shows the host's other TCP counters.";
+        default:
+                return NULL;
+        }
+}
+
 static const char *counter_meaning(NetstatCounter c) {
         switch (c) {
         case NETSTAT_LISTEN_OVERFLOWS:
@@ -150,6 +191,30 @@ static const char *counter_meaning(NetstatCounter c) {
         default:
                 return "the host's listen counters moved";
         }
+}
+
+/* Why ListenDrops rose, after its meaning; "" for the other counters,
+ * whose meaning is their cause. */
+static const char *counter_cause(const Event *e) {
+        if (e->counter != NETSTAT_LISTEN_DROPS)
+                return "";
+        switch (e->cause) {
+        case EVENT_CAUSE_ACCEPT_QUEUE:
+                return ", as an accept queue overflowed";
+        case EVENT_CAUSE_SYN_QUEUE:
+                return ", as a SYN queue overflowed with SYN cookies off";
+        case EVENT_CAUSE_OTHER:
+                return ", and neither ListenOverflows nor TCPReqQFullDrop rose with it";
+        default:
+                return "";
+        }
+}
+
+/* What to do about a host counter's cause; "" if nothing is known. */
+static const char *counter_remedy(EventCause c) {
+        if (c == EVENT_CAUSE_ACCEPT_QUEUE)
+                return "Raise the listen backlog of the listener concerned or make it accept connections faster.";
+        return cause_remedy(c) ? cause_remedy(c) : "";
 }
 
 /* "clients have waited up to 4.2 s; 3 gave up" after prefix, with only
@@ -231,19 +296,19 @@ static size_t format_sentence(const Event *e, const EventOwner *o, char *buf, si
                              who, e->fill_pct, l->depth, listener_capacity(l));
                 break;
         case EVENT_DROPS:
-                n = snprintf(buf, size,
-                             "%s dropped %" PRIu64 " connection attempt%s %s (queue %u of %" PRIu64 "%s). %s", who,
-                             e->drops, e->drops == 1 ? "" : "s", period_text(e->period_usec, period, sizeof(period)),
-                             l->depth, listener_capacity(l), wait_text(e, "; ", "", waited, sizeof(waited)),
-                             event_remedy(e, remedy, sizeof(remedy)));
+                n = snprintf(
+                        buf, size, "%s dropped %" PRIu64 " connection attempt%s %s (queue %u of %" PRIu64 "%s)%s. %s",
+                        who, e->drops, e->drops == 1 ? "" : "s", period_text(e->period_usec, period, sizeof(period)),
+                        l->depth, listener_capacity(l), wait_text(e, "; ", "", waited, sizeof(waited)),
+                        drops_cause(e->cause),
+                        cause_remedy(e->cause) ? cause_remedy(e->cause) : event_remedy(e, remedy, sizeof(remedy)));
                 break;
         case EVENT_SYN_HIGH:
         case EVENT_SYN_FULL:
                 n = snprintf(buf, size,
                              "SYN queue of %s is %s: %u half-open connections for a capacity of %" PRIu64
-                             ", %s. Raise the listen backlog and net.ipv4.tcp_max_syn_backlog, keep "
-                             "net.ipv4.tcp_syncookies on, and look for clients that connect and stall or a SYN "
-                             "flood.",
+                             ", %s. " SYN_REMEDY ", keep net.ipv4.tcp_syncookies on, and look for clients that "
+                             "connect and stall or a SYN flood.",
                              who, e->kind == EVENT_SYN_FULL ? "full" : "filling up", l->syn_depth,
                              listener_capacity(l),
                              e->kind == EVENT_SYN_FULL ? "new SYNs are dropped or answered with SYN cookies"
@@ -286,13 +351,15 @@ static size_t format_sentence(const Event *e, const EventOwner *o, char *buf, si
                                      who, l->depth, listener_capacity(l));
                 break;
         default:
-                n = snprintf(buf, size, "Host counter %s rose by %" PRIu64 "%s %s: %s.%s",
+                n = snprintf(buf, size, "Host counter %s rose by %" PRIu64 "%s %s: %s%s.%s%s%s",
                              netstat_counter_name(e->counter), e->increase,
                              describe_netns(o ? o->netns : NULL, ns, sizeof(ns)),
                              period_text(e->period_usec, period, sizeof(period)), counter_meaning(e->counter),
+                             counter_cause(e),
                              e->counter == NETSTAT_LISTEN_OVERFLOWS && e->abort_on_overflow == 1
                                      ? " net.ipv4.tcp_abort_on_overflow is 1: those clients were sent resets."
-                                     : "");
+                                     : "",
+                             counter_remedy(e->cause)[0] ? " " : "", counter_remedy(e->cause));
                 break;
         }
         return n < 0 ? 0 : (size_t) n;
@@ -376,6 +443,8 @@ int sink_event(const Sink *s, const Event *e, const EventOwner *o) {
         if (e->kind == EVENT_COUNTER) {
                 field(&f, "BACKLOGD_COUNTER=%s", netstat_counter_name(e->counter));
                 field(&f, "BACKLOGD_INCREASE=%" PRIu64, e->increase);
+                if (event_cause_name(e->cause))
+                        field(&f, "BACKLOGD_CAUSE=%s", event_cause_name(e->cause));
         } else {
                 char a[LISTENER_ADDRESS_MAX];
                 const Listener *l = &e->listener;
@@ -393,6 +462,8 @@ int sink_event(const Sink *s, const Event *e, const EventOwner *o) {
                 field(&f, "BACKLOGD_FILL=%u", e->fill_pct);
                 if (e->kind == EVENT_DROPS)
                         field(&f, "BACKLOGD_DROPS=%" PRIu64, e->drops);
+                if (e->kind == EVENT_DROPS && event_cause_name(e->cause))
+                        field(&f, "BACKLOGD_CAUSE=%s", event_cause_name(e->cause));
                 if (l->has_syn)
                         field(&f, "BACKLOGD_SYN_DEPTH=%u", l->syn_depth);
                 if (l->has_wait && (e->kind == EVENT_HIGH || e->kind == EVENT_FULL || e->kind == EVENT_DROPS ||

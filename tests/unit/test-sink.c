@@ -263,6 +263,104 @@ START_TEST(test_counter) {
 }
 END_TEST
 
+/* BACKLOGD_CAUSE on drops and counter entries, and what each sentence
+ * says of it; no field, and the sentence as it was, when unknown. */
+START_TEST(test_causes) {
+        static const struct {
+                EventCause cause;
+                const char *field, *sentence;
+        } drops[] = {
+                { EVENT_CAUSE_NONE, NULL,
+                  "127.0.0.1:8080 dropped 12 connection attempts in the last 5 s (queue 3 of 3). Raise the "
+                  "application's listen backlog (now 2) or make it accept connections faster." },
+                { EVENT_CAUSE_ACCEPT_QUEUE, "accept_queue",
+                  "127.0.0.1:8080 dropped 12 connection attempts in the last 5 s (queue 3 of 3): its accept queue "
+                  "overflowed. Raise the application's listen backlog (now 2) or make it accept connections "
+                  "faster." },
+                { EVENT_CAUSE_SYN_QUEUE, "syn_queue",
+                  "127.0.0.1:8080 dropped 12 connection attempts in the last 5 s (queue 3 of 3): its SYN queue "
+                  "overflowed and SYN cookies are off. Raise the listen backlog and net.ipv4.tcp_max_syn_backlog, "
+                  "or turn net.ipv4.tcp_syncookies on." },
+                { EVENT_CAUSE_DEFER_ACCEPT, "defer_accept",
+                  "127.0.0.1:8080 dropped 12 connection attempts in the last 5 s (queue 3 of 3): TCP_DEFER_ACCEPT "
+                  "dropped the handshake ACKs of clients that sent no data. These are clients that connect and say "
+                  "nothing (idle pools, health checks, scanners): they wait half open until they send data or the "
+                  "TCP_DEFER_ACCEPT time runs out." },
+                { EVENT_CAUSE_OTHER, "other",
+                  "127.0.0.1:8080 dropped 12 connection attempts in the last 5 s (queue 3 of 3): the host counters "
+                  "show no full accept or SYN queue and no TCP_DEFER_ACCEPT drop. Such drops come from memory "
+                  "pressure, net.ipv4.tcp_max_syn_backlog with SYN cookies off, or a socket filter; nstat -az shows "
+                  "the host's other TCP counters." },
+        };
+        static const struct {
+                NetstatCounter counter;
+                EventCause cause;
+                const char *field, *sentence;
+        } counters[] = {
+                { NETSTAT_LISTEN_OVERFLOWS, EVENT_CAUSE_ACCEPT_QUEUE, "accept_queue",
+                  "Host counter ListenOverflows rose by 12 in the last 5 s: a listener's accept queue was full when a "
+                  "handshake completed. Raise the listen backlog of the listener concerned or make it accept "
+                  "connections faster." },
+                { NETSTAT_LISTEN_DROPS, EVENT_CAUSE_ACCEPT_QUEUE, "accept_queue",
+                  "Host counter ListenDrops rose by 12 in the last 5 s: connection attempts were dropped at a "
+                  "listening socket, as an accept queue overflowed. Raise the listen backlog of the listener "
+                  "concerned or make it accept connections faster." },
+                { NETSTAT_LISTEN_DROPS, EVENT_CAUSE_SYN_QUEUE, "syn_queue",
+                  "Host counter ListenDrops rose by 12 in the last 5 s: connection attempts were dropped at a "
+                  "listening socket, as a SYN queue overflowed with SYN cookies off. Raise the listen backlog and "
+                  "net.ipv4.tcp_max_syn_backlog, or turn net.ipv4.tcp_syncookies on." },
+                { NETSTAT_LISTEN_DROPS, EVENT_CAUSE_OTHER, "other",
+                  "Host counter ListenDrops rose by 12 in the last 5 s: connection attempts were dropped at a "
+                  "listening socket, and neither ListenOverflows nor TCPReqQFullDrop rose with it. Such drops come "
+                  "from memory pressure, net.ipv4.tcp_max_syn_backlog with SYN cookies off, or a socket filter; "
+                  "nstat -az shows the host's other TCP counters." },
+                { NETSTAT_LISTEN_DROPS, EVENT_CAUSE_NONE, NULL,
+                  "Host counter ListenDrops rose by 12 in the last 5 s: connection attempts were dropped at a "
+                  "listening socket." },
+                { NETSTAT_TCP_REQQ_FULL_DROP, EVENT_CAUSE_SYN_QUEUE, "syn_queue",
+                  "Host counter TCPReqQFullDrop rose by 12 in the last 5 s: SYNs were dropped because a SYN queue "
+                  "was full and SYN cookies are off. Raise the listen backlog and net.ipv4.tcp_max_syn_backlog, or "
+                  "turn net.ipv4.tcp_syncookies on." },
+                { NETSTAT_TCP_REQQ_FULL_DO_COOKIES, EVENT_CAUSE_SYN_FLOOD, "syn_flood",
+                  "Host counter TCPReqQFullDoCookies rose by 12 in the last 5 s: a SYN queue was full and SYN "
+                  "cookies were sent instead. An attack or a burst that SYN cookies are coping with: connections "
+                  "still get through; look for a SYN flood if it lasts." },
+        };
+        Sink sink;
+
+        sink_init(&sink, LOG_TARGET_JOURNAL);
+        for (size_t i = 0; i < sizeof(drops) / sizeof(drops[0]); i++) {
+                Event e = event(EVENT_DROPS, "127.0.0.1", 8080, 3, 2);
+
+                e.drops = 12;
+                e.period_usec = 5000000;
+                e.cause = drops[i].cause;
+                ck_assert_str_eq(format(&e), drops[i].sentence);
+                ck_assert_int_eq(sink_event(&sink, &e, NULL), 0);
+                ck_assert_pstr_eq(sent_field("BACKLOGD_CAUSE"), drops[i].field);
+                ck_assert_str_eq(sent_field("BACKLOGD_DROPS"), "12");
+        }
+        for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+                Event e = { .kind = EVENT_COUNTER, .increase = 12, .period_usec = 5000000 };
+
+                e.counter = counters[i].counter;
+                e.cause = counters[i].cause;
+                ck_assert_str_eq(format(&e), counters[i].sentence);
+                ck_assert_int_eq(sink_event(&sink, &e, NULL), 0);
+                ck_assert_pstr_eq(sent_field("BACKLOGD_CAUSE"), counters[i].field);
+                ck_assert_str_eq(sent_field("BACKLOGD_COUNTER"), netstat_counter_name(counters[i].counter));
+        }
+        /* only drops and counters have one */
+        {
+                Event e = event(EVENT_FULL, "127.0.0.1", 8080, 3, 2);
+
+                e.cause = EVENT_CAUSE_ACCEPT_QUEUE;
+                ck_assert_int_eq(sink_event(&sink, &e, NULL), 0);
+                ck_assert_ptr_null(sent_field("BACKLOGD_CAUSE"));
+        }
+}
+END_TEST
+
 /* Outside the daemon's own namespace, every sentence says which one, right
  * after the listener's address and name; "host" is not named. */
 START_TEST(test_netns_sentences) {
@@ -621,6 +719,7 @@ Suite *test_suite(void) {
         tcase_add_test(tc, test_drops);
         tcase_add_test(tc, test_wait);
         tcase_add_test(tc, test_counter);
+        tcase_add_test(tc, test_causes);
         tcase_add_test(tc, test_owner);
         tcase_add_test(tc, test_syn);
         tcase_add_test(tc, test_netns_sentences);
