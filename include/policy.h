@@ -29,6 +29,10 @@
 #define POLICY_TOKEN_USEC (15ULL * 1000000ULL)
 #define POLICY_DROPS_USEC RATE_PERIOD_USEC
 
+/* The token bucket of that bound, for any state that follows it (groups.h
+ * too): earns the tokens due at now since *token_usec, up to POLICY_BURST. */
+void policy_earn_tokens(uint8_t *tokens, uint64_t *token_usec, uint64_t now);
+
 typedef struct Policy Policy;
 
 int policy_new(Policy **ret);

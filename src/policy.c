@@ -199,22 +199,22 @@ static EventKind state_event_kind(ListenState s) {
         return s == STATE_FULL ? EVENT_FULL : s == STATE_HIGH ? EVENT_HIGH : EVENT_CLEARED;
 }
 
-static void earn_tokens(Active *a, uint64_t now) {
+void policy_earn_tokens(uint8_t *tokens, uint64_t *token_usec, uint64_t now) {
         uint64_t earned;
 
-        if (a->tokens >= POLICY_BURST) {
-                a->token_usec = now;
+        if (*tokens >= POLICY_BURST) {
+                *token_usec = now;
                 return;
         }
-        earned = elapsed(now, a->token_usec) / POLICY_TOKEN_USEC;
+        earned = elapsed(now, *token_usec) / POLICY_TOKEN_USEC;
         if (earned == 0)
                 return;
-        if (earned >= (uint64_t) (POLICY_BURST - a->tokens)) {
-                a->tokens = POLICY_BURST;
-                a->token_usec = now;
+        if (earned >= (uint64_t) (POLICY_BURST - *tokens)) {
+                *tokens = POLICY_BURST;
+                *token_usec = now;
         } else {
-                a->tokens += (uint8_t) earned;
-                a->token_usec += earned * POLICY_TOKEN_USEC;
+                *tokens += (uint8_t) earned;
+                *token_usec += earned * POLICY_TOKEN_USEC;
         }
 }
 
@@ -269,7 +269,7 @@ static void active_update(Policy *p, Active *a, const Slot *s, const Listener *l
         if (a->reported == STATE_FULL && a->st == STATE_HIGH)
                 a->reported = STATE_HIGH; /* silently, see the top */
 
-        earn_tokens(a, now);
+        policy_earn_tokens(&a->tokens, &a->token_usec, now);
         if (a->st != a->reported && a->tokens > 0) {
                 a->tokens--;
                 a->reported = a->st;
