@@ -68,7 +68,8 @@ void process_finder_set_deadline(ProcessFinder *p, uint64_t usec);
  * file (-ENOENT: no such process). */
 int process_state(const char *proc_root, int pid, char *ret_state);
 
-/* "T (stopped)", "S (sleeping)", "D (disk sleep)", ...: a state letter as
- * the State: line of /proc/<pid>/status shows it; NULL for a letter this
- * does not know. */
+/* A state letter as /proc/<pid>/status names it: "R (running)", "S
+ * (sleeping)", "D (disk sleep)", "T (stopped)", "t (tracing stop)", "X
+ * (dead)", "Z (zombie)", "P (parked)", "I (idle)"; another letter alone
+ * ("W"); "?" for anything but a letter. Never NULL. */
 const char *process_state_text(char state);

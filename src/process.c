@@ -417,18 +417,20 @@ int process_state(const char *proc_root, int pid, char *ret_state) {
 }
 
 const char *process_state_text(char state) {
-        /* As the State: line of /proc/<pid>/status has them. */
-        static const struct {
-                char state;
-                const char *text;
-        } names[] = {
-                { 'R', "R (running)" }, { 'S', "S (sleeping)" },     { 'D', "D (disk sleep)" },
-                { 'T', "T (stopped)" }, { 't', "t (tracing stop)" }, { 'X', "X (dead)" },
-                { 'Z', "Z (zombie)" },  { 'P', "P (parked)" },       { 'I', "I (idle)" },
+        /* The kernel's task_state_array (fs/proc/array.c). */
+        static const char *const named[] = {
+                "R (running)", "S (sleeping)", "D (disk sleep)", "T (stopped)", "t (tracing stop)",
+                "X (dead)",    "Z (zombie)",   "P (parked)",     "I (idle)",
         };
+        static const char letters[] = "A\0B\0C\0D\0E\0F\0G\0H\0I\0J\0K\0L\0M\0N\0O\0P\0Q\0R\0S\0T\0U\0V\0W\0X\0Y\0Z\0"
+                                      "a\0b\0c\0d\0e\0f\0g\0h\0i\0j\0k\0l\0m\0n\0o\0p\0q\0r\0s\0t\0u\0v\0w\0x\0y\0z";
 
-        for (size_t i = 0; i < ELEMENTSOF(names); i++)
-                if (names[i].state == state)
-                        return names[i].text;
-        return NULL;
+        for (size_t i = 0; i < ELEMENTSOF(named); i++)
+                if (named[i][0] == state)
+                        return named[i];
+        if (state >= 'A' && state <= 'Z')
+                return &letters[2 * (state - 'A')];
+        if (state >= 'a' && state <= 'z')
+                return &letters[2 * (26 + state - 'a')];
+        return "?";
 }

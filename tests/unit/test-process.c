@@ -622,6 +622,26 @@ START_TEST(test_state_parse) {
 }
 END_TEST
 
+/* The state letter as /proc/<pid>/status spells it out. */
+START_TEST(test_state_text) {
+        ck_assert_str_eq(process_state_text('R'), "R (running)");
+        ck_assert_str_eq(process_state_text('S'), "S (sleeping)");
+        ck_assert_str_eq(process_state_text('D'), "D (disk sleep)");
+        ck_assert_str_eq(process_state_text('T'), "T (stopped)");
+        ck_assert_str_eq(process_state_text('t'), "t (tracing stop)");
+        ck_assert_str_eq(process_state_text('Z'), "Z (zombie)");
+        ck_assert_str_eq(process_state_text('X'), "X (dead)");
+        ck_assert_str_eq(process_state_text('I'), "I (idle)");
+        ck_assert_str_eq(process_state_text('P'), "P (parked)");
+        ck_assert_str_eq(process_state_text('W'), "W");
+        ck_assert_str_eq(process_state_text('A'), "A");
+        ck_assert_str_eq(process_state_text('z'), "z");
+        ck_assert_str_eq(process_state_text('x'), "x");
+        ck_assert_str_eq(process_state_text('\n'), "?");
+        ck_assert_str_eq(process_state_text(0), "?");
+}
+END_TEST
+
 Suite *test_suite(void) {
         Suite *s = suite_create("process");
         TCase *tc = tcase_create("core"), *root = tcase_create_root();
@@ -636,6 +656,7 @@ Suite *test_suite(void) {
         tcase_add_test(tc, test_fake_budget_resume);
         tcase_add_test(tc, test_state_live);
         tcase_add_test(tc, test_state_parse);
+        tcase_add_test(tc, test_state_text);
         suite_add_tcase(s, tc);
 
         tcase_set_timeout(root, 60);
