@@ -28,6 +28,11 @@ typedef enum EventKind {
         EVENT_SYN_CLEARED, /* the SYN queue fell below clear */
         EVENT_STALLED,     /* the queue's head stayed for `stall` seconds: nothing accepted */
         EVENT_ACCEPTING,   /* a stalled queue moved again */
+        /* An SO_REUSEPORT group has a full member while at least half are
+         * below clear (groups.h), and when that is over; the listener is
+         * that member. */
+        EVENT_IMBALANCE,
+        EVENT_IMBALANCE_CLEARED,
         _EVENT_KIND_MAX,
 } EventKind;
 
@@ -77,6 +82,9 @@ typedef struct Event {
                                    * changed since the listener was first seen */
         int64_t somaxconn;        /* -1 when unknown */
         int8_t abort_on_overflow; /* net.ipv4.tcp_abort_on_overflow: 0, 1, -1 unknown */
+        uint32_t group_size;      /* EVENT_IMBALANCE*: members of the group */
+        uint32_t group_full;      /* of which full */
+        uint32_t group_below;     /* of which below their clear level */
 } Event;
 
 typedef struct EventList {

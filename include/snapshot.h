@@ -109,6 +109,17 @@ typedef struct SnapshotNetns {
         NetstatSysctls sysctls;
 } SnapshotNetns;
 
+/* The SO_REUSEPORT group of a listener (groups.h): the TCP listeners of its
+ * network namespace with the same family, address, port and bound device.
+ * members 0: it shares them with no other listener. */
+typedef struct ListenerGroup {
+        uint32_t id;       /* 1, 2, ...: the same for every member of a group */
+        uint32_t members;  /* listeners in the group (2 or more) */
+        uint32_t full;     /* of which full (depth >= capacity) */
+        uint64_t depth;    /* their depths, summed */
+        uint64_t capacity; /* their capacities, summed */
+} ListenerGroup;
+
 /* What was resolved about a listener for the outputs (--once), so that they
  * look nothing up while rendering. NULL and 0 are unknown. The strings are
  * the resolver's and must outlive the rendering. */
@@ -122,6 +133,7 @@ typedef struct ListenerInfo {
         int pid;                 /* a process holding it (looked up for listeners in trouble) */
         char comm[16];
         char interface[16]; /* the bound device, named in its own namespace; "" */
+        ListenerGroup group;
 } ListenerInfo;
 
 /* Everything one poll saw. counters and sysctls are the daemon's own

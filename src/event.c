@@ -6,10 +6,19 @@
 #include "util.h"
 
 static const char *const event_kind_names[_EVENT_KIND_MAX] = {
-        [EVENT_HIGH] = "high",         [EVENT_FULL] = "full",           [EVENT_CLEARED] = "cleared",
-        [EVENT_DROPS] = "drops",       [EVENT_GONE] = "gone",           [EVENT_COUNTER] = "counter",
-        [EVENT_SYN_HIGH] = "syn_high", [EVENT_SYN_FULL] = "syn_full",   [EVENT_SYN_CLEARED] = "syn_cleared",
-        [EVENT_STALLED] = "stalled",   [EVENT_ACCEPTING] = "accepting",
+        [EVENT_HIGH] = "high",
+        [EVENT_FULL] = "full",
+        [EVENT_CLEARED] = "cleared",
+        [EVENT_DROPS] = "drops",
+        [EVENT_GONE] = "gone",
+        [EVENT_COUNTER] = "counter",
+        [EVENT_SYN_HIGH] = "syn_high",
+        [EVENT_SYN_FULL] = "syn_full",
+        [EVENT_SYN_CLEARED] = "syn_cleared",
+        [EVENT_STALLED] = "stalled",
+        [EVENT_ACCEPTING] = "accepting",
+        [EVENT_IMBALANCE] = "imbalance",
+        [EVENT_IMBALANCE_CLEARED] = "imbalance_cleared",
 };
 
 const char *event_kind_name(EventKind k) {
