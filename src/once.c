@@ -9,6 +9,7 @@
 #include "cgroup.h"
 #include "describe.h"
 #include "escape.h"
+#include "groups.h"
 #include "netns.h"
 #include "once.h"
 #include "policy.h"
@@ -276,6 +277,23 @@ static void resolve(Once *w, CgroupNames *cgroups, UserNames *users, ProcessFind
         }
 }
 
+/* Each listener's SO_REUSEPORT group, for the report. Out of memory: none
+ * is shown. */
+static void add_groups(Once *w) {
+        Snapshot *s = &w->snap;
+        _cleanup_(freep) ListenerGroup *g = NULL;
+
+        if (!s->info)
+                return;
+        g = calloc(s->listeners.n ? s->listeners.n : 1, sizeof(*g));
+        if (!g || groups_tally(s->listeners.items, s->listeners.n, g) < 0) {
+                warn(w, NULL, ", showing no SO_REUSEPORT groups", "out of memory");
+                return;
+        }
+        for (size_t i = 0; i < s->listeners.n; i++)
+                s->info[i].group = g[i];
+}
+
 int once_run(const OnceOptions *o) {
         _cleanup_(fclosep) FILE *record = NULL;
         CgroupNames *cgroups = NULL;
@@ -340,6 +358,7 @@ int once_run(const OnceOptions *o) {
                 goto finish;
         }
         resolve(&w, cgroups, users, processes);
+        add_groups(&w);
 
         r = o->json ? report_json(stdout, &w.snap, o->config) : report_table(stdout, &w.snap, o->config);
         if (r < 0) {

@@ -200,6 +200,41 @@ static const char *netns_or_unknown(const Snapshot *s, uint64_t netns) {
         return name ? name : "?";
 }
 
+/* One line per SO_REUSEPORT group, where its fullest member is in the
+ * table (fullest first); nothing when there is none. */
+static int table_groups(FILE *f, const Snapshot *s, const Listener *const *v) {
+        _cleanup_(freep) bool *shown = NULL;
+        char line[DESCRIBE_ENDPOINT_MAX + DESCRIBE_NETNS_MAX + 128], ep[DESCRIBE_ENDPOINT_MAX],
+                where[DESCRIBE_NETNS_MAX];
+        uint32_t n = 0;
+
+        for (size_t i = 0; i < s->listeners.n; i++)
+                if (info_of(s, v[i])->group.id > n)
+                        n = info_of(s, v[i])->group.id;
+        if (n == 0)
+                return 0;
+        shown = calloc((size_t) n + 1, sizeof(*shown));
+        if (!shown)
+                return -ENOMEM;
+        fputs("\nSO_REUSEPORT groups:\n", f);
+        for (size_t i = 0; i < s->listeners.n; i++) {
+                const ListenerGroup *g = &info_of(s, v[i])->group;
+
+                if (g->members == 0 || shown[g->id])
+                        continue;
+                shown[g->id] = true;
+                snprintf(line, sizeof(line),
+                         "%s%s: %u sockets, %u full, %" PRIu64 " of %" PRIu64 " connections waiting",
+                         endpoint_of(s, v[i], ep, sizeof(ep)),
+                         describe_netns(snapshot_netns_name(s, v[i]->netns), where, sizeof(where)), g->members,
+                         g->full, g->depth, g->capacity);
+                fputs("  ", f);
+                escape_text_fputs(line, f);
+                fputc('\n', f);
+        }
+        return 0;
+}
+
 /* The NETNS column and the sections of other namespaces appear only when
  * the snapshot has some: a host-only report looks as it always did. When
  * the daemon's own namespace was not read (host = false), its counters and
@@ -245,6 +280,8 @@ int report_table(FILE *f, const Snapshot *s, const Config *c) {
         }
         if (s->listeners.n == 0)
                 fputs("(no listening TCP sockets)\n", f);
+        if (table_groups(f, s, v) < 0)
+                return -ENOMEM;
 
         if (!s->no_host) {
                 fputs("\nHost counters (TcpExt, since the namespace was created):\n", f);
@@ -365,6 +402,11 @@ int report_json(FILE *f, const Snapshot *s, const Config *c) {
                         fprintf(f, "\"syn_depth\":%u,", l->syn_depth);
                 if (l->has_wait)
                         fprintf(f, "\"wait_ms\":%u,\"gave_up\":%u,", l->wait_ms, l->gave_up);
+                if (in->group.members > 0)
+                        fprintf(f,
+                                "\"group\":{\"members\":%u,\"full\":%u,\"depth\":%" PRIu64 ",\"capacity\":%" PRIu64
+                                "},",
+                                in->group.members, in->group.full, in->group.depth, in->group.capacity);
                 fprintf(f, "\"cookie\":\"%" PRIu64 "\",\"inode\":%u,\"uid\":%u", l->cookie, l->inode, l->uid);
                 if (l->cgroup_id)
                         fprintf(f, ",\"cgroup_id\":%" PRIu64, l->cgroup_id);

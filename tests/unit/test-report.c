@@ -10,6 +10,7 @@
 #include "check-main.h"
 #include "config.h"
 #include "describe.h"
+#include "groups.h"
 #include "report.h"
 
 static Listener *add(Snapshot *s, int family, const char *addr, uint16_t port, uint32_t depth, uint32_t backlog,
@@ -562,6 +563,113 @@ START_TEST(test_table_empty) {
 }
 END_TEST
 
+/* SO_REUSEPORT groups: 127.0.0.1:8443 (3 members, one full) and [::]:443
+ * (2, empty) on the host, 127.0.0.1:8443 in web1 (2); *:22 alone. Their
+ * numbers as once.c resolves them (groups_tally()). */
+static void fill_groups(Snapshot *s, bool netns) {
+        ListenerGroup g[8];
+
+        add(s, AF_INET, "127.0.0.1", 8443, 5, 4, 0, 0, 1);
+        add(s, AF_INET, "127.0.0.1", 8443, 0, 4, 0, 0, 2);
+        add(s, AF_INET, "127.0.0.1", 8443, 1, 4, 0, 0, 3);
+        add(s, AF_INET6, "::", 443, 0, 4, 0, 0, 4);
+        add(s, AF_INET6, "::", 443, 0, 4, 0, 0, 5);
+        add(s, AF_INET, "0.0.0.0", 22, 0, 128, 0, 0, 6);
+        if (netns) {
+                add(s, AF_INET, "127.0.0.1", 8443, 0, 9, 0, 0, 7)->netns = WEB1;
+                add(s, AF_INET, "127.0.0.1", 8443, 0, 9, 0, 0, 8)->netns = WEB1;
+                ck_assert_ptr_nonnull(snapshot_add_netns(s, WEB1, "web1"));
+        }
+        ck_assert_int_eq(groups_tally(s->listeners.items, s->listeners.n, g), netns ? 3 : 2);
+        s->info = calloc(s->listeners.n, sizeof(*s->info));
+        ck_assert_ptr_nonnull(s->info);
+        for (size_t i = 0; i < s->listeners.n; i++)
+                s->info[i].group = g[i];
+}
+
+START_TEST(test_groups_table) {
+        Snapshot s = { 0 };
+        char *out;
+
+        fill_groups(&s, false);
+        out = render_snapshot(&s, NULL, false);
+        ck_assert_str_eq(out, "LISTEN           DEPTH BACKLOG  FILL STATE   DROPS   WAIT    UID OWNER\n"
+                              "127.0.0.1:8443       5       4  100% full        0      -      0 -\n"
+                              "127.0.0.1:8443       1       4   20% ok          0      -      0 -\n"
+                              "*:22                 0     128    0% ok          0      -      0 -\n"
+                              "*:443                0       4    0% ok          0      -      0 -\n"
+                              "*:443                0       4    0% ok          0      -      0 -\n"
+                              "127.0.0.1:8443       0       4    0% ok          0      -      0 -\n"
+                              "\n"
+                              "SO_REUSEPORT groups:\n"
+                              "  127.0.0.1:8443: 3 sockets, 1 full, 6 of 15 connections waiting\n"
+                              "  *:443: 2 sockets, 0 full, 0 of 10 connections waiting\n"
+                              "\n"
+                              "Host counters (TcpExt, since the namespace was created):\n"
+                              "  unavailable\n"
+                              "\n"
+                              "Sysctls:\n"
+                              "  net.core.somaxconn                  ?\n"
+                              "  net.ipv4.tcp_max_syn_backlog        ?\n"
+                              "  net.ipv4.tcp_syncookies             ?\n"
+                              "  net.ipv4.tcp_abort_on_overflow      ?\n"
+                              "  net.ipv4.tcp_synack_retries         ?\n");
+        free(out);
+        snapshot_done(&s);
+        /* The same address and port in another namespace is another group. */
+        fill_groups(&s, true);
+        out = render_snapshot(&s, NULL, false);
+        ck_assert_ptr_nonnull(strstr(out, "\nSO_REUSEPORT groups:\n"
+                                          "  127.0.0.1:8443: 3 sockets, 1 full, 6 of 15 connections waiting\n"
+                                          "  *:443: 2 sockets, 0 full, 0 of 10 connections waiting\n"
+                                          "  127.0.0.1:8443 in network namespace web1: 2 sockets, 0 full, 0 of 20 "
+                                          "connections waiting\n\n"));
+        free(out);
+        snapshot_done(&s);
+}
+END_TEST
+
+START_TEST(test_groups_json) {
+        Snapshot s = { 0 };
+        char *out;
+
+        fill_groups(&s, false);
+        out = render_snapshot(&s, NULL, true);
+        ck_assert_str_eq(
+                out,
+                "{\"listeners\":[\n"
+                "{\"netns\":\"host\",\"family\":\"inet\",\"address\":\"127.0.0.1\",\"port\":8443,\"depth\":5,"
+                "\"backlog\":4,\"capacity\":5,\"fill\":1.000,\"state\":\"full\",\"drops\":0,"
+                "\"group\":{\"members\":3,\"full\":1,\"depth\":6,\"capacity\":15},\"cookie\":\"1\",\"inode\":1001,"
+                "\"uid\":0},\n"
+                "{\"netns\":\"host\",\"family\":\"inet\",\"address\":\"127.0.0.1\",\"port\":8443,\"depth\":1,"
+                "\"backlog\":4,\"capacity\":5,\"fill\":0.200,\"state\":\"ok\",\"drops\":0,"
+                "\"group\":{\"members\":3,\"full\":1,\"depth\":6,\"capacity\":15},\"cookie\":\"3\",\"inode\":1003,"
+                "\"uid\":0},\n"
+                "{\"netns\":\"host\",\"family\":\"inet\",\"address\":\"0.0.0.0\",\"port\":22,\"depth\":0,"
+                "\"backlog\":128,\"capacity\":129,\"fill\":0.000,\"state\":\"ok\",\"drops\":0,\"cookie\":\"6\","
+                "\"inode\":1006,\"uid\":0},\n"
+                "{\"netns\":\"host\",\"family\":\"inet6\",\"address\":\"::\",\"port\":443,\"depth\":0,"
+                "\"backlog\":4,\"capacity\":5,\"fill\":0.000,\"state\":\"ok\",\"drops\":0,"
+                "\"group\":{\"members\":2,\"full\":0,\"depth\":0,\"capacity\":10},\"cookie\":\"4\",\"inode\":1004,"
+                "\"uid\":0},\n"
+                "{\"netns\":\"host\",\"family\":\"inet6\",\"address\":\"::\",\"port\":443,\"depth\":0,"
+                "\"backlog\":4,\"capacity\":5,\"fill\":0.000,\"state\":\"ok\",\"drops\":0,"
+                "\"group\":{\"members\":2,\"full\":0,\"depth\":0,\"capacity\":10},\"cookie\":\"5\",\"inode\":1005,"
+                "\"uid\":0},\n"
+                "{\"netns\":\"host\",\"family\":\"inet\",\"address\":\"127.0.0.1\",\"port\":8443,\"depth\":0,"
+                "\"backlog\":4,\"capacity\":5,\"fill\":0.000,\"state\":\"ok\",\"drops\":0,"
+                "\"group\":{\"members\":3,\"full\":1,\"depth\":6,\"capacity\":15},\"cookie\":\"2\",\"inode\":1002,"
+                "\"uid\":0}],\n"
+                "\"counters\":{},\n"
+                "\"sysctl\":{},\n"
+                "\"namespaces\":[],\n"
+                "\"hints\":[]}\n");
+        free(out);
+        snapshot_done(&s);
+}
+END_TEST
+
 Suite *test_suite(void) {
         Suite *s = suite_create("report");
         TCase *tc = tcase_create("core");
@@ -580,6 +688,8 @@ Suite *test_suite(void) {
         tcase_add_test(tc, test_netns_watch);
         tcase_add_test(tc, test_hostile_table);
         tcase_add_test(tc, test_hostile_json);
+        tcase_add_test(tc, test_groups_table);
+        tcase_add_test(tc, test_groups_json);
         suite_add_tcase(s, tc);
         return s;
 }
