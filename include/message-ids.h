@@ -21,3 +21,7 @@
 #define MESSAGE_ID_LIFECYCLE "0565ceedc5744a2db6570af63dd3d8d5"       /* started, reloaded, stopping */
 #define MESSAGE_ID_JOURNAL_DROPPED "f33cd505bb6d4dfcbee0a81050b5ff4b" /* entries lost while the journal was away */
 #define MESSAGE_ID_SUMMARY "145a29497d5f48c384c7ed1a416ba11c"         /* alerts of one owner summed past the budget */
+
+/* SO_REUSEPORT groups (groups.h) */
+#define MESSAGE_ID_IMBALANCE "1a275d45d6ec4708aa11ce3e05c09665"         /* a member full, the others nearly empty */
+#define MESSAGE_ID_IMBALANCE_CLEARED "183fb71d021d4939ba36e4fde18de02b" /* that group no longer unbalanced */

@@ -14,6 +14,7 @@
 #include "escape.h"
 #include "journal.h"
 #include "message-ids.h"
+#include "process.h"
 #include "sink.h"
 
 /* " of " and describe_owner()'s phrase. */
@@ -80,6 +81,10 @@ static const char *event_message_id(const Event *e) {
                 return MESSAGE_ID_STALLED;
         case EVENT_ACCEPTING:
                 return MESSAGE_ID_ACCEPTING;
+        case EVENT_IMBALANCE:
+                return MESSAGE_ID_IMBALANCE;
+        case EVENT_IMBALANCE_CLEARED:
+                return MESSAGE_ID_IMBALANCE_CLEARED;
         default:
                 return MESSAGE_ID_COUNTER;
         }
@@ -94,11 +99,13 @@ static int event_priority(const Event *e) {
         case EVENT_FULL:
         case EVENT_DROPS:
         case EVENT_SYN_FULL:
+        case EVENT_IMBALANCE:
                 return LOG_ERR;
         case EVENT_CLEARED:
         case EVENT_GONE:
         case EVENT_SYN_CLEARED:
         case EVENT_ACCEPTING:
+        case EVENT_IMBALANCE_CLEARED:
                 return LOG_NOTICE;
         default:
                 return e->counter == NETSTAT_TCP_REQQ_FULL_DO_COOKIES ? LOG_WARNING : LOG_ERR;
@@ -267,6 +274,58 @@ static const char *duration_text(uint64_t usec, char *buf, size_t size) {
         return buf;
 }
 
+/* "1 of 8 sockets on *:443 of web.service is full, the others are nearly
+ * empty: one worker is not accepting (web, pid 4711, state T). ..." The
+ * process is the full member's; the subject names the unit only. */
+static int imbalance_sentence(const Event *e, const EventOwner *o, char *buf, size_t size) {
+        char who[DESCRIBE_ENDPOINT_MAX + 80 + DESCRIBE_NETNS_MAX + OWNER_PHRASE_MAX], others[64];
+        char proc[64] = "", state[16] = "";
+        uint32_t n_others = e->group_size > e->group_full ? e->group_size - e->group_full : 0;
+        EventOwner unit_only;
+
+        if (o) {
+                unit_only = *o;
+                unit_only.pid = 0;
+        }
+        event_subject(e, o ? &unit_only : NULL, who, sizeof(who));
+        if (e->group_below >= n_others)
+                snprintf(others, sizeof(others), "the others are nearly empty");
+        else
+                snprintf(others, sizeof(others), "%u of the %u others are nearly empty", e->group_below, n_others);
+        if (o && o->state)
+                snprintf(state, sizeof(state), ", state %c", o->state[0]);
+        if (o && o->pid > 0)
+                snprintf(proc, sizeof(proc), " (%s%s, pid %d%s)", e->group_full == 1 ? "" : "one of them: ", o->comm,
+                         o->pid, state);
+        return snprintf(buf, size,
+                        "%u of %u sockets on %s %s full, %s: %s not accepting%s. New connections are spread over "
+                        "the sockets by a hash of the client's address and port: those sent to a full one are "
+                        "dropped or delayed while the others idle. Find out why its process does not accept() "
+                        "(stopped, blocked, or stuck in a loop).",
+                        e->group_full, e->group_size, who, e->group_full == 1 ? "is" : "are", others,
+                        e->group_full == 1 ? "one worker is" : "workers are", proc);
+}
+
+/* Why an imbalance is over, from the group as last counted. */
+static int imbalance_cleared_sentence(const Event *e, const EventOwner *o, char *buf, size_t size) {
+        char who[DESCRIBE_ENDPOINT_MAX + 80 + DESCRIBE_NETNS_MAX + OWNER_PHRASE_MAX], why[128];
+        uint32_t n_others = e->group_size > e->group_full ? e->group_size - e->group_full : 0;
+
+        event_subject(e, o, who, sizeof(who));
+        if (e->group_size < 2)
+                snprintf(why, sizeof(why), "only %u is left", e->group_size);
+        else if (e->group_full == 0)
+                snprintf(why, sizeof(why), "none of the %u is full anymore", e->group_size);
+        else if (e->group_below == 0)
+                snprintf(why, sizeof(why),
+                         "all %u are at or above the clear level, %u of them full: the group is loaded as a whole",
+                         e->group_size, e->group_full);
+        else
+                snprintf(why, sizeof(why), "%u of %u %s full, %u of the %u others nearly empty", e->group_full,
+                         e->group_size, e->group_full == 1 ? "is" : "are", e->group_below, n_others);
+        return snprintf(buf, size, "Sockets on %s are no longer unbalanced: %s; imbalance alert cleared.", who, why);
+}
+
 /* The sentence as it reads before escaping, snprintf-like. */
 static size_t format_sentence(const Event *e, const EventOwner *o, char *buf, size_t size) {
         char who[DESCRIBE_ENDPOINT_MAX + 80 + DESCRIBE_NETNS_MAX + OWNER_PHRASE_MAX], remedy[512], period[48],
@@ -277,6 +336,12 @@ static size_t format_sentence(const Event *e, const EventOwner *o, char *buf, si
         if (e->kind != EVENT_COUNTER)
                 event_subject(e, o, who, sizeof(who));
         switch (e->kind) {
+        case EVENT_IMBALANCE:
+                n = imbalance_sentence(e, o, buf, size);
+                break;
+        case EVENT_IMBALANCE_CLEARED:
+                n = imbalance_cleared_sentence(e, o, buf, size);
+                break;
         case EVENT_HIGH:
                 n = snprintf(buf, size,
                              "Listen queue of %s is %s%u%% full: %u of %" PRIu64
@@ -464,6 +529,10 @@ int sink_event(const Sink *s, const Event *e, const EventOwner *o) {
                         field(&f, "BACKLOGD_DROPS=%" PRIu64, e->drops);
                 if (e->kind == EVENT_DROPS && event_cause_name(e->cause))
                         field(&f, "BACKLOGD_CAUSE=%s", event_cause_name(e->cause));
+                if (e->kind == EVENT_IMBALANCE || e->kind == EVENT_IMBALANCE_CLEARED) {
+                        field(&f, "BACKLOGD_GROUP_SIZE=%u", e->group_size);
+                        field(&f, "BACKLOGD_GROUP_FULL=%u", e->group_full);
+                }
                 if (l->has_syn)
                         field(&f, "BACKLOGD_SYN_DEPTH=%u", l->syn_depth);
                 if (l->has_wait && (e->kind == EVENT_HIGH || e->kind == EVENT_FULL || e->kind == EVENT_DROPS ||

@@ -708,6 +708,108 @@ START_TEST(test_stderr_is_journal) {
 }
 END_TEST
 
+/* An SO_REUSEPORT group with one hung member: the sentence names the full
+ * member's process and state, the fields the group. */
+START_TEST(test_imbalance) {
+        Sink s = { .target = LOG_TARGET_JOURNAL };
+        Event e = event(EVENT_IMBALANCE, "0.0.0.0", 443, 129, 128);
+        EventOwner o = { .unit = "web.service", .pid = 4711, .comm = "web", .state = 'T' };
+        char buf[1024];
+
+        e.somaxconn = -1;
+        e.group_size = 8;
+        e.group_full = 1;
+        e.group_below = 7;
+        sink_format_message(&e, &o, buf, sizeof(buf));
+        ck_assert_str_eq(buf, "1 of 8 sockets on *:443 of web.service is full, the others are nearly empty: one "
+                              "worker is not accepting (web, pid 4711, state T). New connections are spread over "
+                              "the sockets by a hash of the client's address and port: those sent to a full one "
+                              "are dropped or delayed while the others idle. Find out why its process does not "
+                              "accept() (stopped, blocked, or stuck in a loop).");
+        ck_assert_int_eq(sink_event(&s, &e, &o), 0);
+        ck_assert_str_eq(sent_field("BACKLOGD_EVENT"), "imbalance");
+        ck_assert_str_eq(sent_field("MESSAGE_ID"), "1a275d45d6ec4708aa11ce3e05c09665");
+        ck_assert_str_eq(sent_field("PRIORITY"), "3");
+        ck_assert_str_eq(sent_field("BACKLOGD_GROUP_SIZE"), "8");
+        ck_assert_str_eq(sent_field("BACKLOGD_GROUP_FULL"), "1");
+        ck_assert_str_eq(sent_field("BACKLOGD_PROCESS_STATE"), "T (stopped)");
+        ck_assert_str_eq(sent_field("BACKLOGD_PID"), "4711");
+        ck_assert_str_eq(sent_field("BACKLOGD_COMM"), "web");
+        ck_assert_str_eq(sent_field("BACKLOGD_ADDRESS"), "0.0.0.0");
+        ck_assert_str_eq(sent_field("BACKLOGD_PORT"), "443");
+        ck_assert_str_eq(sent_field("BACKLOGD_DEPTH"), "129");
+        ck_assert_str_eq(sent_field("BACKLOGD_BACKLOG"), "128");
+        ck_assert_str_eq(sent_field("BACKLOGD_UNIT"), "web.service");
+
+        /* Two full, some others between clear and full; no state known. */
+        e.group_full = 2;
+        e.group_below = 4;
+        o.state = 0;
+        sink_format_message(&e, &o, buf, sizeof(buf));
+        ck_assert_ptr_nonnull(strstr(buf, "2 of 8 sockets on *:443 of web.service are full, 4 of the 6 others are "
+                                          "nearly empty: workers are not accepting (one of them: web, pid 4711). "));
+        ck_assert_int_eq(sink_event(&s, &e, &o), 0);
+        ck_assert_ptr_null(sent_field("BACKLOGD_PROCESS_STATE"));
+        /* No process known. */
+        sink_format_message(&e, NULL, buf, sizeof(buf));
+        ck_assert_ptr_nonnull(strstr(buf, "nearly empty: workers are not accepting. New connections"));
+
+        /* Over: why, once. The state field is not for this kind. */
+        e.kind = EVENT_IMBALANCE_CLEARED;
+        e.group_full = 0;
+        e.listener.depth = 0;
+        o.state = 'S';
+        o.pid = 0;
+        ck_assert_int_eq(sink_event(&s, &e, &o), 0);
+        ck_assert_str_eq(sent_field("MESSAGE"), "Sockets on *:443 of web.service are no longer unbalanced: none of "
+                                                "the 8 is full anymore; imbalance alert cleared.");
+        ck_assert_str_eq(sent_field("BACKLOGD_EVENT"), "imbalance_cleared");
+        ck_assert_str_eq(sent_field("MESSAGE_ID"), "183fb71d021d4939ba36e4fde18de02b");
+        ck_assert_str_eq(sent_field("PRIORITY"), "5");
+        ck_assert_str_eq(sent_field("BACKLOGD_GROUP_SIZE"), "8");
+        ck_assert_str_eq(sent_field("BACKLOGD_GROUP_FULL"), "0");
+        ck_assert_ptr_null(sent_field("BACKLOGD_PROCESS_STATE"));
+        e.group_full = 3;
+        e.group_below = 0;
+        ck_assert_str_eq(format(&e), "Sockets on *:443 are no longer unbalanced: all 8 are at or above the clear "
+                                     "level, 3 of them full: the group is loaded as a whole; imbalance alert "
+                                     "cleared.");
+        e.group_size = 1;
+        e.group_full = 0;
+        ck_assert_str_eq(format(&e), "Sockets on *:443 are no longer unbalanced: only 1 is left; imbalance alert "
+                                     "cleared.");
+        e.group_size = 8;
+        e.group_full = 1;
+        e.group_below = 3;
+        ck_assert_str_eq(format(&e), "Sockets on *:443 are no longer unbalanced: 1 of 8 is full, 3 of the 7 others "
+                                     "nearly empty; imbalance alert cleared.");
+        ck_assert_ptr_null(sent_field("BACKLOGD_DROPS"));
+}
+END_TEST
+
+/* Names a local user chose are escaped in the sentence, kept in fields. */
+START_TEST(test_imbalance_hostile) {
+        Sink s = { .target = LOG_TARGET_JOURNAL };
+        Event e = event(EVENT_IMBALANCE, "127.0.0.1", 8443, 5, 4);
+        EventOwner o = { .pid = 4711, .comm = "x\nfull: y\x1b", .state = 'S' };
+        char buf[1024];
+
+        e.group_size = 2;
+        e.group_full = 1;
+        e.group_below = 1;
+        strcpy(e.name, "api");
+        sink_format_message(&e, &o, buf, sizeof(buf));
+        ck_assert_ptr_nonnull(strstr(buf,
+                                     "1 of 2 sockets on 127.0.0.1:8443 (api) is full, the others are nearly "
+                                     "empty: one worker is not accepting (x\\nfull: y\\x1b, pid 4711, state S)."));
+        ck_assert_ptr_null(strchr(buf, '\n'));
+        ck_assert_int_eq(sink_event(&s, &e, &o), 0);
+        ck_assert_str_eq(sent_field("BACKLOGD_COMM"), "x\nfull: y\x1b");
+        ck_assert_str_eq(sent_field("BACKLOGD_PROCESS_STATE"), "S (sleeping)");
+        ck_assert_str_eq(sent_field("BACKLOGD_NAME"), "api");
+}
+END_TEST
+
 Suite *test_suite(void) {
         Suite *s = suite_create("sink");
         TCase *tc = tcase_create("core");
@@ -722,6 +824,8 @@ Suite *test_suite(void) {
         tcase_add_test(tc, test_causes);
         tcase_add_test(tc, test_owner);
         tcase_add_test(tc, test_syn);
+        tcase_add_test(tc, test_imbalance);
+        tcase_add_test(tc, test_imbalance_hostile);
         tcase_add_test(tc, test_netns_sentences);
         tcase_add_test(tc, test_netns_fields);
         tcase_add_test(tc, test_socket_unit);
