@@ -14,6 +14,7 @@
 #include "cgroup.h"
 #include "counters.h"
 #include "describe.h"
+#include "groups.h"
 #include "message-ids.h"
 #include "metrics.h"
 #include "monitor.h"
@@ -38,6 +39,7 @@ struct Monitor {
         Namespaces *ns;
         Policy *policy;
         Stalls *stalls;
+        Groups *groups; /* SO_REUSEPORT groups */
         Counters *counters;
         CgroupNames *cgroups;
         UserNames *users;
@@ -114,7 +116,8 @@ int monitor_new(const MonitorOptions *o, Config *c, Monitor **ret) {
         if (namespaces_new(o->proc_root, &m->ns) < 0 || policy_new(&m->policy) < 0 || stalls_new(&m->stalls) < 0 ||
             counters_new(&m->counters) < 0 || cgroup_names_new(o->cgroup_root, &m->cgroups) < 0 ||
             users_new(&m->users) < 0 || process_finder_new(o->proc_root, &m->processes) < 0 ||
-            budget_new(&m->budget) < 0 || socket_owners_new(o->cgroup_root, o->socket_units, &m->sockets) < 0) {
+            budget_new(&m->budget) < 0 || socket_owners_new(o->cgroup_root, o->socket_units, &m->sockets) < 0 ||
+            groups_new(&m->groups) < 0) {
                 config_free(c);
                 monitor_free(m);
                 return -ENOMEM;
@@ -132,6 +135,7 @@ Monitor *monitor_free(Monitor *m) {
         namespaces_free(m->ns);
         policy_free(m->policy);
         stalls_free(m->stalls);
+        groups_free(m->groups);
         counters_free(m->counters);
         cgroup_names_free(m->cgroups);
         users_free(m->users);
@@ -301,7 +305,26 @@ static int observe_cb(const Listener *listener, void *userdata) {
         /* Queues that are not empty (or, while one is stalled, all). */
         if (w && (l->depth > 0 || stalls_any_stalled(m->stalls)))
                 (void) stalls_observe(m->stalls, l, w);
+        if (w && l->kind == LISTENER_TCP && listener_is_full(l))
+                groups_note_full(m->groups, l, w->name, w->clear);
         return 0;
+}
+
+/* The SO_REUSEPORT groups of this poll's full listeners (groups.h): their
+ * ports dumped again, only on polls that have one. */
+static void read_groups(Monitor *m, Space *s) {
+        PortRange ranges[DIAG_MAX_RANGES];
+        size_t n = groups_ports(m->groups, s->id, ranges, DIAG_MAX_RANGES);
+        ErrBuf err = { "" };
+        int r;
+
+        if (n == 0)
+                return;
+        r = space_dump(s, ranges, n, false, groups_member_cb, m->groups, &err);
+        if (r < 0) {
+                groups_keep_netns(m->groups, s->id);
+                say(m, LOG_DEBUG, "Cannot list the SO_REUSEPORT groups' members: %s", err.text);
+        }
 }
 
 static void count_syn(Monitor *m, Space *s, uint64_t now) {
@@ -407,6 +430,8 @@ static int dump_space(Monitor *m, Space *s, uint64_t now) {
         queue_waits_reset(&m->waits);
         s->wait_known = false;
         r = space_dump(s, m->ranges, m->n_ranges, config_wants_unix(m->config), observe_cb, m, &err);
+        if (r >= 0)
+                read_groups(m, s);
         if (r >= 0 && m->waits.n_notes > 0) {
                 ErrBuf werr = { "" };
                 int w;
@@ -504,6 +529,14 @@ static void resolve(Monitor *m, const Event *e, EventOwner *o, char ifname[IF_NA
         o->user = users_name(m->users, l->uid);
 }
 
+/* An event that was not written is said again at the next poll. */
+static void retry(Monitor *m, const Event *e) {
+        if (e->kind == EVENT_IMBALANCE || e->kind == EVENT_IMBALANCE_CLEARED)
+                groups_retry(m->groups, e);
+        else
+                policy_retry(m->policy, e);
+}
+
 /* System services' listeners come first when the budget is tight: a uid
  * below 1000, or a unit of system.slice; the host counters too. */
 static bool system_owner(const Event *e, const EventOwner *o) {
@@ -553,9 +586,11 @@ static void emit(Monitor *m, uint64_t now) {
                 /* A new service's listener whose cgroup a rescan, too soon,
                  * has not looked for yet: its alert waits for that scan (at
                  * most the rescan interval) so that it names the service. */
-                if (!owner.unit && (e->kind == EVENT_HIGH || e->kind == EVENT_FULL || e->kind == EVENT_DROPS) &&
+                if (!owner.unit &&
+                    (e->kind == EVENT_HIGH || e->kind == EVENT_FULL || e->kind == EVENT_DROPS ||
+                     e->kind == EVENT_IMBALANCE) &&
                     cgroup_names_pending(m->cgroups, e->listener.cgroup_id)) {
-                        policy_retry(m->policy, e);
+                        retry(m, e);
                         continue;
                 }
                 system = system_owner(e, &owner);
@@ -563,24 +598,24 @@ static void emit(Monitor *m, uint64_t now) {
                         /* A system service's alert waits for the next poll;
                          * the others are in their owner's summary. */
                         if (system)
-                                policy_retry(m->policy, e);
+                                retry(m, e);
                         continue;
                 }
                 if ((e->kind == EVENT_HIGH || e->kind == EVENT_FULL || e->kind == EVENT_DROPS ||
-                     e->kind == EVENT_STALLED) &&
+                     e->kind == EVENT_STALLED || e->kind == EVENT_IMBALANCE) &&
                     e->listener.inode != 0 &&
                     process_find(m->processes, e->listener.inode, &owner.pid, owner.comm) < 0)
                         owner.pid = 0;
                 /* PID 1 holds a socket unit's listener too: not whom to ask. */
                 if (owner.socket_unit && owner.pid == 1)
                         owner.pid = 0;
-                /* A stall: is the holder stopped, in disk sleep, ...? */
-                if (e->kind == EVENT_STALLED && owner.pid > 0 &&
+                /* Why it does not accept: stopped, in disk sleep, busy? */
+                if ((e->kind == EVENT_STALLED || e->kind == EVENT_IMBALANCE) && owner.pid > 0 &&
                     process_state(m->opts.proc_root, owner.pid, &state) >= 0)
                         owner.state = process_state_text(state);
                 r = sink_event(&m->opts.sink, e, &owner);
                 if (r == -ENOBUFS || r == -ENOMEM)
-                        policy_retry(m->policy, e);
+                        retry(m, e);
                 else if (r < 0 && r != m->journal_error)
                         /* say so once on stderr, go on */
                         fprintf(stderr, "backlogd: cannot write to the journal: %s\n", strerror(-r));
@@ -635,9 +670,12 @@ int monitor_poll(Monitor *m, uint64_t now) {
 
         policy_begin(m->policy, m->config, now, m->reconfigured);
         stalls_begin(m->stalls, now);
+        groups_begin(m->groups, now);
         for (size_t i = 0; i < m->ns->n; i++)
-                if (m->ns->spaces[i]->gone)
+                if (m->ns->spaces[i]->gone) {
                         policy_drop_netns(m->policy, m->ns->spaces[i]->id);
+                        groups_drop_netns(m->groups, m->ns->spaces[i]->id);
+                }
         /* The metrics writer keeps the unit strings until it commits. */
         cgroup_names_hold(m->cgroups, true);
         /* The file is due every metrics_interval (within half a poll: polls
@@ -657,6 +695,7 @@ int monitor_poll(Monitor *m, uint64_t now) {
                         /* What was not seen there is not gone. */
                         policy_keep_netns(m->policy, s->id);
                         stalls_keep_netns(m->stalls, s->id);
+                        groups_keep_netns(m->groups, s->id);
                         if (m->metrics_due)
                                 metrics_keep_netns(m->metrics, s->id);
                         failure = r;
@@ -671,6 +710,7 @@ int monitor_poll(Monitor *m, uint64_t now) {
                  * listeners gone, so that those events still name them. */
                 cgroup_names_hold(m->cgroups, false);
                 policy_abort(m->policy);
+                groups_abort(m->groups);
                 if (m->fatal) {
                         event_list_clear(&m->events);
                         return -ENOTRECOVERABLE;
@@ -682,6 +722,8 @@ int monitor_poll(Monitor *m, uint64_t now) {
                 if (!m->ns->spaces[i]->gone)
                         read_counters(m, m->ns->spaces[i], now);
         r = policy_end(m->policy, &m->events);
+        if (groups_end(m->groups, &m->events) < 0)
+                r = -ENOMEM;
         if (r < 0)
                 sink_log(&m->opts.sink, LOG_ERR, NULL, "Out of memory while evaluating a poll; some alerts are lost.");
         add_wait(m, now);
