@@ -551,7 +551,7 @@ int sink_event(const Sink *s, const Event *e, const EventOwner *o) {
                         field(&f, "BACKLOGD_REMINDER=1");
                 if (e->kind == EVENT_STALLED || e->kind == EVENT_ACCEPTING)
                         field(&f, "BACKLOGD_STALLED_S=%" PRIu64, e->stalled_usec / 1000000);
-                if (o && o->state)
+                if (o && o->state && (e->kind == EVENT_STALLED || e->kind == EVENT_IMBALANCE))
                         field(&f, "BACKLOGD_PROCESS_STATE=%s", o->state);
                 field(&f, "BACKLOGD_UID=%u", l->uid);
                 if (o && o->unit) {

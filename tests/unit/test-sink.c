@@ -713,7 +713,7 @@ END_TEST
 START_TEST(test_imbalance) {
         Sink s = { .target = LOG_TARGET_JOURNAL };
         Event e = event(EVENT_IMBALANCE, "0.0.0.0", 443, 129, 128);
-        EventOwner o = { .unit = "web.service", .pid = 4711, .comm = "web", .state = 'T' };
+        EventOwner o = { .unit = "web.service", .pid = 4711, .comm = "web", .state = "T (stopped)" };
         char buf[1024];
 
         e.somaxconn = -1;
@@ -758,7 +758,7 @@ START_TEST(test_imbalance) {
         e.kind = EVENT_IMBALANCE_CLEARED;
         e.group_full = 0;
         e.listener.depth = 0;
-        o.state = 'S';
+        o.state = "S (sleeping)";
         o.pid = 0;
         ck_assert_int_eq(sink_event(&s, &e, &o), 0);
         ck_assert_str_eq(sent_field("MESSAGE"), "Sockets on *:443 of web.service are no longer unbalanced: none of "
@@ -791,7 +791,7 @@ END_TEST
 START_TEST(test_imbalance_hostile) {
         Sink s = { .target = LOG_TARGET_JOURNAL };
         Event e = event(EVENT_IMBALANCE, "127.0.0.1", 8443, 5, 4);
-        EventOwner o = { .pid = 4711, .comm = "x\nfull: y\x1b", .state = 'S' };
+        EventOwner o = { .pid = 4711, .comm = "x\nfull: y\x1b", .state = "S (sleeping)" };
         char buf[1024];
 
         e.group_size = 2;
