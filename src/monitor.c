@@ -2,63 +2,15 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
-#include <systemd/sd-daemon.h>
 #include <time.h>
 
-#include "budget.h"
-#include "cgroup.h"
-#include "counters.h"
 #include "describe.h"
-#include "groups.h"
 #include "message-ids.h"
-#include "metrics.h"
-#include "monitor.h"
-#include "namespaces.h"
-#include "policy.h"
-#include "process.h"
-#include "queue-wait.h"
-#include "socket-owners.h"
-#include "space.h"
-#include "stalls.h"
-#include "users.h"
-
-/* Sysctls change rarely and only explain alerts: re-read them this often. */
-#define SYSCTL_REFRESH_USEC (30ULL * 1000000ULL)
-/* All process lookups of one poll together. */
-#define PROCESS_LOOKUP_USEC (100ULL * 1000)
-
-struct Monitor {
-        MonitorOptions opts;
-        Config *config;
-        bool reconfigured; /* since the last poll */
-        Namespaces *ns;
-        Policy *policy;
-        Stalls *stalls;
-        Groups *groups; /* SO_REUSEPORT groups */
-        Counters *counters;
-        CgroupNames *cgroups;
-        UserNames *users;
-        ProcessFinder *processes;
-        Budget *budget;
-        MetricsWriter *metrics; /* NULL without metrics_file */
-        int metrics_error;
-        uint64_t metrics_next_usec; /* when the file is due again (0: the next poll) */
-        bool metrics_due;           /* this poll writes it */
-        int journal_error;
-        EventList events;
-        PortRange ranges[DIAG_MAX_RANGES];
-        size_t n_ranges;
-        QueueWaits waits; /* what the accept queues' connections are read for */
-        Space *cur;       /* the namespace being dumped */
-        size_t n_seen;    /* listeners in this poll's dumps */
-        bool fatal;
-        SocketOwners *sockets; /* socket-activated listeners: their socket unit */
-};
+#include "monitor-internal.h"
 
 /* A reload keeps a writer that works for the same path (its buffers are
  * grown already), and makes the others afresh: a failing writer gets a new
@@ -83,8 +35,6 @@ static void apply_metrics(Monitor *m, const Config *old, const Config *c) {
                 metrics_writer_set_all(m->metrics, c->metrics_all);
 }
 
-static void read_sockets(Monitor *m, bool reload);
-
 void monitor_set_config(Monitor *m, Config *c) {
         apply_metrics(m, m->config, c);
         config_free(m->config);
@@ -98,7 +48,7 @@ void monitor_set_config(Monitor *m, Config *c) {
                 space_syn_reset(m->ns->spaces[i]);
                 m->ns->spaces[i]->have_sysctls = false;
         }
-        read_sockets(m, true);
+        monitor_read_sockets(m, true);
 }
 
 const Config *monitor_config(const Monitor *m) {
@@ -182,75 +132,15 @@ const char *monitor_status(const Monitor *m, char *buf, size_t size) {
         return buf;
 }
 
-static void say(Monitor *m, int priority, const char *fmt, ...) _printf_(3, 4);
-static void say(Monitor *m, int priority, const char *fmt, ...) {
-        char text[1024];
-        va_list ap;
-
-        if (!sink_enabled(&m->opts.sink, priority))
-                return;
-        va_start(ap, fmt);
-        vsnprintf(text, sizeof(text), fmt, ap);
-        va_end(ap);
-        sink_log(&m->opts.sink, priority, NULL, "%s", text);
-}
-
 /* A source's outage is said once, and its end. */
 static void say_transition(Monitor *m, int *state, int r, int priority, const char *failing, const char *works,
                            const char *where, const char *why) {
         int t = space_error_transition(state, r);
 
         if (t > 0)
-                say(m, priority, "%s%s: %s; retrying every poll.", failing, where, why);
+                monitor_say(m, priority, "%s%s: %s; retrying every poll.", failing, where, why);
         else if (t < 0)
-                say(m, LOG_NOTICE, "%s%s works again.", works, where);
-}
-
-/* ---- socket units ------------------------------------------------------- */
-
-/* Asks systemd (a bounded exchange) when socket-owners.h says it is due,
- * and says what came of it: a failure once, as a notice on a systemd host,
- * where the bus should be there. */
-static void read_sockets(Monitor *m, bool reload) {
-        size_t units = 0, endpoints = 0;
-        ErrBuf err = { "" };
-
-        switch (socket_owners_refresh(m->sockets, reload, &units, &endpoints, &err)) {
-        case SOCKET_OWNERS_FAILED:
-                say(m, sd_booted() > 0 ? LOG_NOTICE : LOG_DEBUG,
-                    "Cannot ask systemd for its socket units: %s; socket-activated listeners are named init.scope.",
-                    err.text);
-                break;
-        case SOCKET_OWNERS_BACK:
-                say(m, LOG_NOTICE, "Asking systemd for its socket units works again.");
-                say(m, LOG_DEBUG, "systemd has %zu active socket unit%s with %zu listener%s backlogd can see.", units,
-                    units == 1 ? "" : "s", endpoints, endpoints == 1 ? "" : "s");
-                break;
-        case SOCKET_OWNERS_READ:
-                say(m, LOG_DEBUG, "systemd has %zu active socket unit%s with %zu listener%s backlogd can see.", units,
-                    units == 1 ? "" : "s", endpoints, endpoints == 1 ? "" : "s");
-                break;
-        default:
-                break;
-        }
-}
-
-/* Once per socket unit (and reload): its Backlog= was cut down. */
-static void check_clamp(Monitor *m, const Space *s, const Listener *l, SocketUnit *sock) {
-        int64_t somaxconn =
-                s && s->have_sysctls && s->sysctls.present[SYSCTL_SOMAXCONN] ? s->sysctls.value[SYSCTL_SOMAXCONN] : -1;
-        char text[512], ep[DESCRIBE_ENDPOINT_MAX];
-
-        if (sock->said || !sockets_clamped(sock->backlog, l->backlog, somaxconn))
-                return;
-        sock->said = true;
-        describe_endpoint(l, NULL, ep, sizeof(ep));
-        say(m, LOG_WARNING, "%s",
-            describe_socket_clamp(sock->name, sock->backlog, l->backlog, ep, text, sizeof(text)));
-}
-
-void monitor_set_socket_units(Monitor *m, SocketMap *map) {
-        socket_owners_set_map(m->sockets, map);
+                monitor_say(m, LOG_NOTICE, "%s%s works again.", works, where);
 }
 
 /* ---- the dump ----------------------------------------------------------- */
@@ -281,7 +171,7 @@ static int observe_cb(const Listener *listener, void *userdata) {
         if (sock || m->metrics_due || config_wants_unit(m->config))
                 unit = socket_owners_unit(m->sockets, l, cgroup_names_unit(m->cgroups, l->cgroup_id), sock, &via);
         if (sock && via)
-                check_clamp(m, s, l, via);
+                monitor_check_clamp(m, s, l, via);
         w = config_match(m->config, l, unit, s->name);
         /* A SYN queue past half its clear level keeps the counts at their
          * cadence (count_syn()). */
@@ -323,7 +213,7 @@ static void read_groups(Monitor *m, Space *s) {
         r = space_dump(s, ranges, n, false, groups_member_cb, m->groups, &err);
         if (r < 0) {
                 groups_keep_netns(m->groups, s->id);
-                say(m, LOG_DEBUG, "Cannot list the SO_REUSEPORT groups' members: %s", err.text);
+                monitor_say(m, LOG_DEBUG, "Cannot list the SO_REUSEPORT groups' members: %s", err.text);
         }
 }
 
@@ -357,10 +247,10 @@ static void count_syn(Monitor *m, Space *s, uint64_t now) {
         if (r >= 0) {
                 s->syn_settle = true;
                 s->syn_quiet = true;
-                say(m, LOG_DEBUG, "Counted %d half-open connection%s%s (%s).", r, r == 1 ? "" : "s", where,
-                    moved                 ? "listen counters moved"
-                    : s->syn_backoff == 0 ? "every syn_interval"
-                                          : "SYN queues quiet: syn_interval backed off");
+                monitor_say(m, LOG_DEBUG, "Counted %d half-open connection%s%s (%s).", r, r == 1 ? "" : "s", where,
+                            moved                 ? "listen counters moved"
+                            : s->syn_backoff == 0 ? "every syn_interval"
+                                                  : "SYN queues quiet: syn_interval backed off");
         }
         say_transition(m, &s->syn_error, r, LOG_WARNING, "Cannot count the SYN queues", "Counting the SYN queues",
                        where, err.text);
@@ -376,8 +266,8 @@ static void said_wait(Monitor *m, Space *s, int r, const ErrBuf *err) {
         say_transition(m, &s->wait_error, r, LOG_WARNING, "Cannot read the accept queues' connections",
                        "Reading the accept queues' connections", where, err->text);
         if (r >= 0)
-                say(m, LOG_DEBUG, "Read %d queued connection%s on %zu port%s%s.", r, r == 1 ? "" : "s", n,
-                    n == 1 ? "" : "s", where);
+                monitor_say(m, LOG_DEBUG, "Read %d queued connection%s on %zu port%s%s.", r, r == 1 ? "" : "s", n,
+                            n == 1 ? "" : "s", where);
 }
 
 /* The queue alerts of this poll say how long their clients have waited,
@@ -449,7 +339,7 @@ static int dump_space(Monitor *m, Space *s, uint64_t now) {
         say_transition(m, &s->diag_error, r, LOG_ERR, "Cannot list listening sockets", "Listing listeners", where,
                        err.text);
         if (r >= 0)
-                say(m, LOG_DEBUG, "Dumped %d listener%s%s.", r, r == 1 ? "" : "s", where);
+                monitor_say(m, LOG_DEBUG, "Dumped %d listener%s%s.", r, r == 1 ? "" : "s", where);
         return r;
 }
 
@@ -466,10 +356,10 @@ static void read_counters(Monitor *m, Space *s, uint64_t now) {
                         snprintf(what, sizeof(what), "listen counters in network namespace %s", s->name);
                 switch (space_error_transition(&s->netstat_error, r)) {
                 case 1:
-                        say(m, LOG_WARNING, "Cannot read the %s: %s; retrying every poll.", what, err.text);
+                        monitor_say(m, LOG_WARNING, "Cannot read the %s: %s; retrying every poll.", what, err.text);
                         break;
                 case -1:
-                        say(m, LOG_NOTICE, "The %s are readable again.", what);
+                        monitor_say(m, LOG_NOTICE, "The %s are readable again.", what);
                         break;
                 }
                 if (r >= 0 && m->metrics_due)
@@ -477,7 +367,7 @@ static void read_counters(Monitor *m, Space *s, uint64_t now) {
         }
         if (counters_step(m->counters, s->id, r >= 0 && m->config->counters ? &s->counters : NULL,
                           s->have_sysctls ? &s->sysctls : NULL, m->config->counters, now, &m->events) < 0)
-                say(m, LOG_ERR, "Out of memory while evaluating the listen counters; some alerts are lost.");
+                monitor_say(m, LOG_ERR, "Out of memory while evaluating the listen counters; some alerts are lost.");
 }
 
 /* ---- the outputs ------------------------------------------------------- */
@@ -506,124 +396,6 @@ static void write_metrics(Monitor *m, double started, uint64_t now) {
         else if (r >= 0 && m->metrics_error)
                 sink_log(&m->opts.sink, LOG_NOTICE, NULL, "The metrics file is written again.");
         m->metrics_error = r < 0 ? r : 0;
-}
-
-/* Who owns an event's listener, resolved before the sink renders it: the
- * namespace and the bound device's name in it, the unit from the cgroup id
- * (no privilege needed), the user. */
-static void resolve(Monitor *m, const Event *e, EventOwner *o, char ifname[IF_NAMESIZE]) {
-        const Listener *l = &e->listener;
-        Space *s = namespaces_find(m->ns, l->netns);
-        SocketUnit *via;
-
-        *o = (EventOwner){ 0 };
-        o->netns = s ? s->name : NULL;
-        if (e->kind == EVENT_COUNTER)
-                return;
-        if (l->ifindex && s && space_interface_name(s, l->ifindex, ifname) >= 0)
-                o->interface = ifname;
-        o->cgroup = cgroup_names_path(m->cgroups, l->cgroup_id);
-        o->unit = socket_owners_unit(m->sockets, l, cgroup_names_unit(m->cgroups, l->cgroup_id),
-                                     socket_owners_find(m->sockets, l), &via);
-        o->socket_unit = via ? via->name : NULL;
-        o->user = users_name(m->users, l->uid);
-}
-
-/* An event that was not written is said again at the next poll. */
-static void retry(Monitor *m, const Event *e) {
-        if (e->kind == EVENT_IMBALANCE || e->kind == EVENT_IMBALANCE_CLEARED)
-                groups_retry(m->groups, e);
-        else
-                policy_retry(m->policy, e);
-}
-
-/* System services' listeners come first when the budget is tight: a uid
- * below 1000, or a unit of system.slice; the host counters too. */
-static bool system_owner(const Event *e, const EventOwner *o) {
-        return e->kind == EVENT_COUNTER || e->listener.uid < 1000 ||
-               (o->cgroup && strncmp(o->cgroup, "/system.slice/", strlen("/system.slice/")) == 0);
-}
-
-static void emit_summaries(Monitor *m, uint64_t now, bool flush) {
-        BudgetSummary sum;
-
-        while (budget_next_summary(m->budget, now, flush, &sum)) {
-                const char *user = sum.uid == BUDGET_OTHERS ? NULL : users_name(m->users, sum.uid);
-
-                (void) sink_summary(&m->opts.sink, &sum, user);
-        }
-}
-
-/* The events of a poll, within the budget: each allowed one gets its
- * process looked up (a bounded, cached scan of /proc, for alerts that ask
- * someone to act) and goes to the sink; what the budget holds back is
- * summed per owner; an alert that could not be written is retried. */
-static void emit(Monitor *m, uint64_t now) {
-        sink_flush(&m->opts.sink);
-        /* Now that this poll's counters are read: why listeners dropped. */
-        for (size_t i = 0; i < m->events.n; i++)
-                counters_stamp_cause(m->counters, &m->events.items[i]);
-        /* A socket unit started since the map was read names its alerts'
-         * service from the first one on. */
-        for (size_t i = 0; i < m->events.n; i++) {
-                const Listener *l = &m->events.items[i].listener;
-                SocketUnit *via;
-
-                if (m->events.items[i].kind != EVENT_COUNTER)
-                        (void) socket_owners_unit(m->sockets, l, cgroup_names_unit(m->cgroups, l->cgroup_id),
-                                                  socket_owners_find(m->sockets, l), &via);
-        }
-        read_sockets(m, false);
-        process_finder_set_deadline(m->processes, PROCESS_LOOKUP_USEC);
-        for (size_t i = 0; i < m->events.n; i++) {
-                const Event *e = &m->events.items[i];
-                char ifname[IF_NAMESIZE], state;
-                EventOwner owner;
-                bool system;
-                int r;
-
-                resolve(m, e, &owner, ifname);
-                /* A new service's listener whose cgroup a rescan, too soon,
-                 * has not looked for yet: its alert waits for that scan (at
-                 * most the rescan interval) so that it names the service. */
-                if (!owner.unit &&
-                    (e->kind == EVENT_HIGH || e->kind == EVENT_FULL || e->kind == EVENT_DROPS ||
-                     e->kind == EVENT_IMBALANCE) &&
-                    cgroup_names_pending(m->cgroups, e->listener.cgroup_id)) {
-                        retry(m, e);
-                        continue;
-                }
-                system = system_owner(e, &owner);
-                if (!budget_take(m->budget, e->kind == EVENT_COUNTER ? 0 : e->listener.uid, system, e->kind, now)) {
-                        /* A system service's alert waits for the next poll;
-                         * the others are in their owner's summary. */
-                        if (system)
-                                retry(m, e);
-                        continue;
-                }
-                if ((e->kind == EVENT_HIGH || e->kind == EVENT_FULL || e->kind == EVENT_DROPS ||
-                     e->kind == EVENT_STALLED || e->kind == EVENT_IMBALANCE) &&
-                    e->listener.inode != 0 &&
-                    process_find(m->processes, e->listener.inode, &owner.pid, owner.comm) < 0)
-                        owner.pid = 0;
-                /* PID 1 holds a socket unit's listener too: not whom to ask. */
-                if (owner.socket_unit && owner.pid == 1)
-                        owner.pid = 0;
-                /* Why it does not accept: stopped, in disk sleep, busy? */
-                if ((e->kind == EVENT_STALLED || e->kind == EVENT_IMBALANCE) && owner.pid > 0 &&
-                    process_state(m->opts.proc_root, owner.pid, &state) >= 0)
-                        owner.state = process_state_text(state);
-                r = sink_event(&m->opts.sink, e, &owner);
-                if (r == -ENOBUFS || r == -ENOMEM)
-                        retry(m, e);
-                else if (r < 0 && r != m->journal_error)
-                        /* say so once on stderr, go on */
-                        fprintf(stderr, "backlogd: cannot write to the journal: %s\n", strerror(-r));
-                m->journal_error = r < 0 ? r : 0;
-        }
-        process_finder_set_deadline(m->processes, 0);
-        event_list_clear(&m->events);
-        emit_summaries(m, now, false);
 }
 
 /* ---- a poll ------------------------------------------------------------ */
@@ -715,7 +487,7 @@ int monitor_poll(Monitor *m, uint64_t now) {
                         event_list_clear(&m->events);
                         return -ENOTRECOVERABLE;
                 }
-                emit(m, now);
+                monitor_emit(m, now);
                 return failure;
         }
         for (size_t i = 0; i < m->ns->n; i++)
@@ -736,10 +508,11 @@ int monitor_poll(Monitor *m, uint64_t now) {
         if (sink_enabled(&m->opts.sink, LOG_DEBUG)) {
                 char status[160];
 
-                say(m, LOG_DEBUG, "Poll: %zu listener%s seen, %s; %zu event%s.", m->n_seen, m->n_seen == 1 ? "" : "s",
-                    monitor_status(m, status, sizeof(status)), m->events.n, m->events.n == 1 ? "" : "s");
+                monitor_say(m, LOG_DEBUG, "Poll: %zu listener%s seen, %s; %zu event%s.", m->n_seen,
+                            m->n_seen == 1 ? "" : "s", monitor_status(m, status, sizeof(status)), m->events.n,
+                            m->events.n == 1 ? "" : "s");
         }
-        emit(m, now);
+        monitor_emit(m, now);
         namespaces_reap(m->ns);
         m->reconfigured = false;
         return m->n_seen > INT32_MAX ? INT32_MAX : (int) m->n_seen;
@@ -748,7 +521,7 @@ int monitor_poll(Monitor *m, uint64_t now) {
 void monitor_flush(Monitor *m, uint64_t now) {
         (void) policy_flush(m->policy, &m->events);
         (void) counters_flush(m->counters, &m->events);
-        emit(m, now);
-        emit_summaries(m, now, true);
+        monitor_emit(m, now);
+        monitor_emit_summaries(m, now, true);
         sink_flush(&m->opts.sink);
 }
