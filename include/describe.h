@@ -50,6 +50,15 @@ const char *describe_remedy(uint32_t backlog, bool clamped, int abort_on_overflo
 const char *describe_owner(const char *who, const char *socket_unit, const char *comm, int pid, char *buf,
                            size_t size);
 
+/* The processes of a UNIX listener's waiting clients: "psql (pid 812),
+ * curl (pid 900)"; "" for none. */
+#define DESCRIBE_CLIENTS_MAX (LISTENER_CLIENTS_MAX * (16 + 20))
+const char *describe_clients(const ProcessName *clients, size_t n, char *buf, size_t size);
+
+/* Adds the process of a waiting client (pid, comm) to clients (at most
+ * LISTENER_CLIENTS_MAX, n their number), once per pid. */
+void describe_add_client(ProcessName *clients, uint8_t *n, int pid, const char *comm);
+
 /* The warning about a socket unit whose Backlog= net.core.somaxconn cut
  * down (sockets_clamped()): "foo.socket asks for Backlog=4096 but
  * net.core.somaxconn is 256: its listener 127.0.0.1:9996 got 256. Raise

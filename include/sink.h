@@ -63,6 +63,9 @@ typedef struct EventOwner {
         const char *user;        /* from the socket's uid */
         int pid;
         char comm[16];
+        ProcessName clients[LISTENER_CLIENTS_MAX]; /* a UNIX listener's waiting clients'
+                                                    * processes (BACKLOGD_CLIENT_PIDS) */
+        uint8_t n_clients;
         const char *state; /* the process's state, "T (stopped)" (BACKLOGD_PROCESS_STATE);
                             * looked up for stalls */
 } EventOwner;

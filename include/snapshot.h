@@ -120,6 +120,12 @@ typedef struct ListenerGroup {
         uint64_t capacity; /* their capacities, summed */
 } ListenerGroup;
 
+/* A process, as the outputs name it: "psql (pid 812)". */
+typedef struct ProcessName {
+        int pid;
+        char comm[16];
+} ProcessName;
+
 /* What was resolved about a listener for the outputs (--once), so that they
  * look nothing up while rendering. NULL and 0 are unknown. The strings are
  * the resolver's and must outlive the rendering. */
@@ -134,6 +140,10 @@ typedef struct ListenerInfo {
         char comm[16];
         char interface[16]; /* the bound device, named in its own namespace; "" */
         ListenerGroup group;
+        /* LISTENER_UNIX: the processes of its first waiting clients, one
+         * each, where visible (looked up with --processes) */
+        ProcessName clients[LISTENER_CLIENTS_MAX];
+        uint8_t n_clients;
 } ListenerInfo;
 
 /* Everything one poll saw. counters and sysctls are the daemon's own

@@ -95,6 +95,32 @@ const char *describe_owner(const char *who, const char *socket_unit, const char 
         return buf;
 }
 
+const char *describe_clients(const ProcessName *clients, size_t n, char *buf, size_t size) {
+        size_t used = 0;
+
+        buf[0] = 0;
+        for (size_t i = 0; i < n && used < size; i++) {
+                int k = snprintf(buf + used, size - used, "%s%s (pid %d)", i ? ", " : "", clients[i].comm,
+                                 clients[i].pid);
+
+                if (k < 0)
+                        break;
+                used += (size_t) k;
+        }
+        return buf;
+}
+
+void describe_add_client(ProcessName *clients, uint8_t *n, int pid, const char *comm) {
+        for (size_t i = 0; i < *n; i++)
+                if (clients[i].pid == pid)
+                        return;
+        if (pid <= 0 || *n >= LISTENER_CLIENTS_MAX)
+                return;
+        clients[*n].pid = pid;
+        snprintf(clients[*n].comm, sizeof(clients[*n].comm), "%s", comm);
+        ++*n;
+}
+
 const char *describe_socket_clamp(const char *socket_unit, uint32_t asked, uint32_t got, const char *endpoint,
                                   char *buf, size_t size) {
         snprintf(buf, size,

@@ -177,6 +177,16 @@ void monitor_emit(Monitor *m, uint64_t now) {
                 if ((e->kind == EVENT_STALLED || e->kind == EVENT_IMBALANCE) && owner.pid > 0 &&
                     process_state(m->opts.proc_root, owner.pid, &state) >= 0)
                         owner.state = process_state_text(state);
+                /* Who waits on a UNIX listener: its clients' processes. */
+                for (size_t k = 0; (e->kind == EVENT_HIGH || e->kind == EVENT_FULL || e->kind == EVENT_STALLED) &&
+                                   k < e->listener.n_clients;
+                     k++) {
+                        ProcessName p = { 0 };
+
+                        if (e->listener.clients[k] != 0 &&
+                            process_find(m->processes, e->listener.clients[k], &p.pid, p.comm) >= 0)
+                                describe_add_client(owner.clients, &owner.n_clients, p.pid, p.comm);
+                }
                 r = sink_event(&m->opts.sink, e, &owner);
                 if (r == -ENOBUFS || r == -ENOMEM)
                         retry(m, e);

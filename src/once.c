@@ -274,6 +274,13 @@ static void resolve(Once *w, CgroupNames *cgroups, UserNames *users, ProcessFind
                 /* PID 1 holds a socket unit's listener too: not whom to ask. */
                 if (in->socket_unit && in->pid == 1)
                         in->pid = 0;
+                /* Who waits on a UNIX listener: its clients' processes. */
+                for (size_t k = 0; w->o->processes && k < l->n_clients; k++) {
+                        ProcessName p = { 0 };
+
+                        if (l->clients[k] != 0 && process_find(processes, l->clients[k], &p.pid, p.comm) >= 0)
+                                describe_add_client(in->clients, &in->n_clients, p.pid, p.comm);
+                }
         }
 }
 

@@ -128,6 +128,17 @@ static size_t report_hints(const Snapshot *s, const Config *c, const Listener *c
                                                    endpoint_of(s, l, ep, sizeof(ep)), hint, sizeof(hint)));
                         continue;
                 }
+                /* Who waits on a UNIX listener (found with --processes). */
+                if (in->n_clients > 0) {
+                        char clients[DESCRIBE_CLIENTS_MAX];
+
+                        snprintf(hint, sizeof(hint), "%s%s: %u connection%s wait%s; their clients: %s.",
+                                 endpoint_of(s, l, ep, sizeof(ep)),
+                                 describe_netns(snapshot_netns_name(s, l->netns), where, sizeof(where)), l->depth,
+                                 l->depth == 1 ? "" : "s", l->depth == 1 ? "s" : "",
+                                 describe_clients(in->clients, in->n_clients, clients, sizeof(clients)));
+                        emit(f, n++ == 0, hint);
+                }
                 if (!troubled(s, c, l))
                         continue;
                 /* One look: whether somaxconn was the same at listen() time
@@ -429,6 +440,15 @@ int report_json(FILE *f, const Snapshot *s, const Config *c) {
                 if (in->pid > 0) {
                         fprintf(f, ",\"pid\":%d,\"comm\":", in->pid);
                         json_string(f, in->comm);
+                }
+                if (in->n_clients > 0) {
+                        fputs(",\"clients\":[", f);
+                        for (size_t k = 0; k < in->n_clients; k++) {
+                                fprintf(f, "%s{\"pid\":%d,\"comm\":", k ? "," : "", in->clients[k].pid);
+                                json_string(f, in->clients[k].comm);
+                                fputc('}', f);
+                        }
+                        fputc(']', f);
                 }
                 fputc('}', f);
         }

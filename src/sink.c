@@ -326,6 +326,17 @@ static int imbalance_cleared_sentence(const Event *e, const EventOwner *o, char 
         return snprintf(buf, size, "Sockets on %s are no longer unbalanced: %s; imbalance alert cleared.", who, why);
 }
 
+/* " Waiting clients: psql (pid 812), curl (pid 900)." when known. */
+static const char *clients_text(const EventOwner *o, char *buf, size_t size) {
+        char list[DESCRIBE_CLIENTS_MAX];
+
+        buf[0] = 0;
+        if (o && o->n_clients > 0)
+                snprintf(buf, size, " Waiting clients: %s.",
+                         describe_clients(o->clients, o->n_clients, list, sizeof(list)));
+        return buf;
+}
+
 /* The sentence as it reads before escaping, snprintf-like. */
 static size_t format_sentence(const Event *e, const EventOwner *o, char *buf, size_t size) {
         char who[DESCRIBE_ENDPOINT_MAX + 80 + DESCRIBE_NETNS_MAX + OWNER_PHRASE_MAX], remedy[512], period[48],
@@ -436,9 +447,11 @@ static size_t format_sentence(const Event *e, const EventOwner *o, char *buf, si
 #define MESSAGE_MAX 4096
 
 size_t sink_format_message(const Event *e, const EventOwner *o, char *buf, size_t size) {
-        char raw[SENTENCE_MAX];
+        char raw[SENTENCE_MAX], clients[DESCRIBE_CLIENTS_MAX + 32];
+        size_t n = format_sentence(e, o, raw, sizeof(raw));
 
-        format_sentence(e, o, raw, sizeof(raw));
+        if (n < sizeof(raw))
+                snprintf(raw + n, sizeof(raw) - n, "%s", clients_text(o, clients, sizeof(clients)));
         return escape_text(buf, size, raw);
 }
 
@@ -551,6 +564,18 @@ int sink_event(const Sink *s, const Event *e, const EventOwner *o) {
                         field(&f, "BACKLOGD_REMINDER=1");
                 if (e->kind == EVENT_STALLED || e->kind == EVENT_ACCEPTING)
                         field(&f, "BACKLOGD_STALLED_S=%" PRIu64, e->stalled_usec / 1000000);
+                if (o && o->n_clients > 0) {
+                        char pids[LISTENER_CLIENTS_MAX * 12] = "";
+                        size_t used = 0;
+
+                        for (size_t k = 0; k < o->n_clients && used < sizeof(pids); k++) {
+                                int w = snprintf(pids + used, sizeof(pids) - used, "%s%d", k ? " " : "",
+                                                 o->clients[k].pid);
+
+                                used += w > 0 ? (size_t) w : 0;
+                        }
+                        field(&f, "BACKLOGD_CLIENT_PIDS=%s", pids);
+                }
                 if (o && o->state && (e->kind == EVENT_STALLED || e->kind == EVENT_IMBALANCE))
                         field(&f, "BACKLOGD_PROCESS_STATE=%s", o->state);
                 field(&f, "BACKLOGD_UID=%u", l->uid);

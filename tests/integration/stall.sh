@@ -117,6 +117,19 @@ journal_wait 1 backlogd BACKLOGD_EVENT=stalled "BACKLOGD_PATH=$TEST_TMP/u.sock" 
 check "unix stalled: BACKLOGD_DEPTH" "$(field BACKLOGD_DEPTH stalled "BACKLOGD_PATH=$TEST_TMP/u.sock")" 2
 check "unix stalled: BACKLOGD_PID" "$(field BACKLOGD_PID stalled "BACKLOGD_PATH=$TEST_TMP/u.sock")" "$USRV"
 check "unix stalled: BACKLOGD_PROCESS_STATE" "$(field BACKLOGD_PROCESS_STATE stalled "BACKLOGD_PATH=$TEST_TMP/u.sock")" "S (sleeping)"
+# ... and the waiting clients' process, named once for its two sockets.
+check "unix stalled: BACKLOGD_CLIENT_PIDS" "$(field BACKLOGD_CLIENT_PIDS stalled "BACKLOGD_PATH=$TEST_TMP/u.sock")" "$UCLI"
+check "unix stalled: the sentence names the clients" \
+        "$(field MESSAGE stalled "BACKLOGD_PATH=$TEST_TMP/u.sock" | grep -c " Waiting clients: python3 (pid $UCLI)\.$")" 1
+# --once names them with --processes, as ss -xp would.
+run_backlogd "$TEST_TMP/once.json" --once --json --unix --processes
+clients=$(json_get "$TEST_TMP/once.json" "[l for l in j['listeners'] if l.get('address') == '$TEST_TMP/u.sock'][0].get('clients')")
+check "--once: clients" "$clients" "[{\"pid\": $UCLI, \"comm\": \"python3\"}]"
+ss_peer=$(ss -xpH | grep -c "pid=$UCLI,")
+check "ss: the client process holds 2 sockets" "$ss_peer" 2
+run_backlogd "$TEST_TMP/once.txt" --once --unix --processes
+check "--once: the hint names the clients" \
+        "$(grep -c "^  $TEST_TMP/u\.sock: 2 connections wait; their clients: python3 (pid $UCLI)\.$" "$TEST_TMP/once.txt")" 1
 
 # Resumed: it drains the queue.
 sleep 1

@@ -450,11 +450,23 @@ START_TEST(test_json_fill_and_unix_type) {
         strcpy(l->path, "/run/x.sock");
         l->backlog = 9;
         l->cookie = 2;
+        l->depth = 2;
+        s.info = calloc(2, sizeof(*s.info));
+        ck_assert_ptr_nonnull(s.info);
+        s.info[1].clients[0] = (ProcessName){ .pid = 812, .comm = "psql" };
+        s.info[1].clients[1] = (ProcessName){ .pid = 900, .comm = "c\"x" };
+        s.info[1].n_clients = 2;
         out = render_snapshot(&s, "unix = true;", true);
         ck_assert_ptr_nonnull(strstr(out, "\"depth\":4000,\"backlog\":4000,\"capacity\":4001,\"fill\":0.999,"
                                           "\"state\":\"high\""));
         ck_assert_ptr_nonnull(strstr(out, "\"family\":\"unix\",\"address\":\"/run/x.sock\",\"port\":0,"
                                           "\"type\":\"seqpacket\","));
+        /* its waiting clients' processes, and a hint that names them */
+        ck_assert_ptr_nonnull(
+                strstr(out, ",\"clients\":[{\"pid\":812,\"comm\":\"psql\"},{\"pid\":900,\"comm\":\"c\\\"x\"}]}"));
+        ck_assert_ptr_nonnull(strstr(out,
+                                     "\"/run/x.sock: 2 connections wait; their clients: psql (pid 812), c\\\"x (pid "
+                                     "900).\""));
         free(out);
         snapshot_done(&s);
 }

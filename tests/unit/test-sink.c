@@ -810,6 +810,62 @@ START_TEST(test_imbalance_hostile) {
 }
 END_TEST
 
+/* A stall: how long, the holder's state and what it means; a UNIX
+ * listener's waiting clients, their names escaped, their pids in a field. */
+START_TEST(test_stalled_and_clients) {
+        Sink s = { .target = LOG_TARGET_JOURNAL };
+        Event e = event(EVENT_STALLED, "127.0.0.1", 8080, 3, 128);
+        EventOwner o = { .unit = "api.service", .pid = 4711, .comm = "gunicorn", .state = "T (stopped)" };
+        char buf[1024];
+
+        e.stalled_usec = 12900000;
+        e.listener.has_wait = true;
+        e.listener.wait_ms = 14200;
+        strcpy(e.name, "api");
+        sink_format_message(&e, &o, buf, sizeof(buf));
+        ck_assert_str_eq(buf, "Listen queue of 127.0.0.1:8080 (api) of api.service (gunicorn, pid 4711) has not "
+                              "moved for 12 s: nothing was accepted while 3 connections wait (clients have waited "
+                              "up to 14.2 s). Its process is stopped (state T): resume it (kill -CONT), or let its "
+                              "debugger go on.");
+        ck_assert_int_eq(sink_event(&s, &e, &o), 0);
+        ck_assert_str_eq(sent_field("BACKLOGD_EVENT"), "stalled");
+        ck_assert_str_eq(sent_field("BACKLOGD_STALLED_S"), "12");
+        ck_assert_str_eq(sent_field("BACKLOGD_PROCESS_STATE"), "T (stopped)");
+        ck_assert_str_eq(sent_field("BACKLOGD_WAIT_MS"), "14200");
+        ck_assert_str_eq(sent_field("MESSAGE_ID"), "0d01394eebf1482099fb722657c03337");
+        ck_assert_str_eq(sent_field("PRIORITY"), "4");
+        ck_assert_ptr_null(sent_field("BACKLOGD_CLIENT_PIDS"));
+
+        /* the end: how long it lasted; no state field */
+        e.kind = EVENT_ACCEPTING;
+        e.stalled_usec = 185 * 1000000ULL;
+        e.listener.depth = 0;
+        ck_assert_int_eq(sink_event(&s, &e, &o), 0);
+        ck_assert_str_eq(sent_field("MESSAGE"), "Listen queue of 127.0.0.1:8080 (api) of api.service (gunicorn, pid "
+                                                "4711) moves again after a stall of 3 min: connections are accepted "
+                                                "(queue 0 of 129).");
+        ck_assert_str_eq(sent_field("BACKLOGD_STALLED_S"), "185");
+        ck_assert_str_eq(sent_field("PRIORITY"), "5");
+        ck_assert_ptr_null(sent_field("BACKLOGD_PROCESS_STATE"));
+
+        /* a UNIX listener: its clients, hostile names escaped */
+        e = (Event){ .kind = EVENT_FULL };
+        e.listener.kind = LISTENER_UNIX;
+        e.listener.family = AF_UNIX;
+        strcpy(e.listener.path, "/run/app.sock");
+        e.listener.depth = 3;
+        e.listener.backlog = 2;
+        o = (EventOwner){ .n_clients = 2 };
+        o.clients[0] = (ProcessName){ .pid = 812, .comm = "psql" };
+        o.clients[1] = (ProcessName){ .pid = 900, .comm = "x\nfull: y" };
+        sink_format_message(&e, &o, buf, sizeof(buf));
+        ck_assert_ptr_nonnull(strstr(buf, " Waiting clients: psql (pid 812), x\\nfull: y (pid 900)."));
+        ck_assert_ptr_null(strchr(buf, '\n'));
+        ck_assert_int_eq(sink_event(&s, &e, &o), 0);
+        ck_assert_str_eq(sent_field("BACKLOGD_CLIENT_PIDS"), "812 900");
+}
+END_TEST
+
 Suite *test_suite(void) {
         Suite *s = suite_create("sink");
         TCase *tc = tcase_create("core");
@@ -826,6 +882,7 @@ Suite *test_suite(void) {
         tcase_add_test(tc, test_syn);
         tcase_add_test(tc, test_imbalance);
         tcase_add_test(tc, test_imbalance_hostile);
+        tcase_add_test(tc, test_stalled_and_clients);
         tcase_add_test(tc, test_netns_sentences);
         tcase_add_test(tc, test_netns_fields);
         tcase_add_test(tc, test_socket_unit);
