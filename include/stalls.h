@@ -58,7 +58,8 @@ void stalls_keep_netns(Stalls *s, uint64_t netns);
 
 /* The TCP listeners of namespace netns observed this poll with a non-empty
  * queue that want their head read: the stalled ones, and, when candidates
- * is true, all the others. Their ports into ports (at most max); returns
+ * is true, all the others. (The daemon reads them all at its cadence: a
+ * stalled queue that drains or shrinks ends its stall from the dump.) Their ports into ports (at most max); returns
  * how many there are (may exceed max: then not all were written). */
 size_t stalls_head_ports(const Stalls *s, uint64_t netns, bool candidates, uint16_t *ports, size_t max);
 

@@ -273,10 +273,10 @@ static void said_wait(Monitor *m, Space *s, int r, const ErrBuf *err) {
 /* The queue alerts of this poll say how long their clients have waited,
  * and the stall watch learns the heads of the queues it follows. A
  * namespace whose connections were not read for the metrics file is read
- * now, for the ports of its alerts and of its stalled queues (every poll),
- * and of its other non-empty ones (every syn_interval): most polls have
- * none of these, and cost no walk (a steady full queue alerts once, then
- * reminds). */
+ * now, for the ports of its alerts, and every syn_interval for those of
+ * its non-empty queues (stalled or not: a stalled queue that drains or
+ * shrinks shows in the dump at once): most polls have none of these, and
+ * cost no walk (a steady full queue alerts once, then reminds). */
 static void add_wait(Monitor *m, uint64_t now) {
         uint64_t cadence =
                 m->config->syn_interval_usec ? m->config->syn_interval_usec : CONFIG_DEFAULT_SYN_INTERVAL_USEC;
@@ -293,7 +293,7 @@ static void add_wait(Monitor *m, uint64_t now) {
                         continue;
                 if (!s->wait_known) {
                         (void) queue_waits_event_ports(&m->waits, s, &m->events);
-                        if (queue_waits_head_ports(&m->waits, m->stalls, s, due) == 0)
+                        if (due && queue_waits_head_ports(&m->waits, m->stalls, s, true) == 0)
                                 due = false; /* no candidate: the next one is read at once */
                         if (m->waits.n_ports == 0)
                                 continue;
