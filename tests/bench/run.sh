@@ -71,10 +71,11 @@ fi
 # each one near 11,700.
 if [[ $SMALL -eq 1 ]]; then
         LISTENERS=200 CONNECTIONS=300 PROCS=1 DUMPS=50 RUNS=5 POLLS=50 EXTRA_NETNS=3
-        SMALL_LISTENERS=100 SMALL_CONNECTIONS=300
+        SMALL_LISTENERS=100 SMALL_CONNECTIONS=300 MORE_CONNECTIONS=0
 else
         LISTENERS=10000 CONNECTIONS=30000 PROCS=6 DUMPS=200 RUNS=20 POLLS=200 EXTRA_NETNS=10
         SMALL_LISTENERS=1000 SMALL_CONNECTIONS=3000
+        MORE_CONNECTIONS=170000 # the walks measured again at CONNECTIONS + this many
 fi
 NETNS_LISTENERS=10       # listeners in each extra namespace
 FIRST_PORT=8001          # listeners on 8001..8001+LISTENERS-1, below the
@@ -119,7 +120,7 @@ if [[ ! -x "$BACKLOGD" ]]; then
         HAVE_DAEMON=0
 fi
 
-MATCH=
+MATCH='' WALKER=''
 find_helpers() {
         local d
         for d in ${BENCH_BUILD:+"$BENCH_BUILD"} "$(dirname "$BACKLOGD")" "$REPO"/build*; do
@@ -127,6 +128,7 @@ find_helpers() {
                         FLOOR="$d/tests/bench/bench-floor"
                         POP="$d/tests/bench/bench-pop"
                         [[ -x "$d/tests/bench/bench-match" ]] && MATCH="$d/tests/bench/bench-match"
+                        [[ -x "$d/tests/bench/bench-walk" ]] && WALKER="$d/tests/bench/bench-walk"
                         return 0
                 fi
         done
@@ -245,17 +247,33 @@ measure_cadence() {
         syn=$(awk -v i="$INTERVAL" 'BEGIN { printf "%.3f\n", i * 10 }')
         mi=$(awk -v i="$INTERVAL" 'BEGIN { printf "%.3f\n", i * 15 }')
         mkdir -p "$TMP/metrics-$tag"
-        printf 'syn_interval = %s;\n' "$syn" >"$TMP/cad-off.conf"
-        printf 'syn_interval = %s;\nmetrics_interval = %s;\nmetrics_file = "%s";\n' "$syn" "$mi" \
-                "$TMP/metrics-$tag/backlogd.prom" >"$TMP/cad-on.conf"
+        # stall = 10 s too: the full queues (1 %) never accept, so they
+        # stall, and their heads are read every syn_interval.
+        printf 'syn_interval = %s;\nstall = %s;\n' "$syn" "$syn" >"$TMP/cad-off.conf"
+        printf 'syn_interval = %s;\nstall = %s;\nmetrics_interval = %s;\nmetrics_file = "%s";\n' "$syn" "$syn" \
+                "$mi" "$TMP/metrics-$tag/backlogd.prom" >"$TMP/cad-on.conf"
         printf 'syn_interval = %s;\nmetrics_file = "%s";\n' "$syn" \
                 "$TMP/metrics-$tag/base.prom" >"$TMP/cad-base.conf"
+        # No queue raised: the same population, every listener watched but
+        # the full ones (g % 100 == 50, as bench-pop makes them).
+        {
+                printf 'syn_interval = %s;\nstall = %s;\nwatch = (' "$syn" "$syn"
+                awk -v first="$FIRST_PORT" -v n="$want" 'BEGIN {
+                        lo = 0; sep = " "
+                        for (g = 50; g < n; g += 100) {
+                                if (g > lo) { printf "%s{ ports = \"%d-%d\"; }", sep, first + lo, first + g - 1; sep = ", " }
+                                lo = g + 1
+                        }
+                        if (lo < n) printf "%s{ ports = \"%d-%d\"; }", sep, first + lo, first + n - 1
+                }'
+                printf ' );\n'
+        } >"$TMP/cad-calm.conf"
         printf -v "CAD_FLOOR_$tag" %s "$floor"
         printf -v "CAD_INTERVAL_$tag" %s "$INTERVAL"
         printf -v "CAD_POLLS_$tag" %s "$POLLS"
         echo "Running backlogd --interval $INTERVAL for $DAEMON_SECONDS s at a 1 s cadence," \
              "metrics off and on ($want listeners)" >&2
-        for r in off on; do
+        for r in calm off on; do
                 measure_daemon "$TMP/cad-$r.conf" "cad-$r-$tag" >"$TMP/cad-$r-$tag.res"
                 read -r "CAD_CPU_${r}_$tag" _ _ _ "CAD_SHARE_${r}_$tag" "CAD_BYTES_${r}_$tag" <"$TMP/cad-$r-$tag.res"
         done
@@ -428,6 +446,46 @@ if (( HAVE_DAEMON )); then
         measure_cadence big "$LISTENERS"
 fi
 
+# ---- walks of the connections ---------------------------------------------
+# One walk of this namespace's connections as backlogd makes them: the
+# read of the queued connections of one port (a full listener's, for the
+# wait and the stall watch) and the SYN count, at CONNECTIONS, then with
+# MORE_CONNECTIONS more (bench-pop processes of 10 listeners each, none
+# full, stopped right after). Each walks every connection, whatever the
+# port filter: their cost grows with the connections, not the listeners.
+WALK_Q=n/a WALK_W=n/a WALK_S=n/a WALK2_Q=n/a WALK2_W=n/a WALK2_S=n/a WALK2_N=n/a
+walk_field() { sed -n "s/.*$1=\([0-9]*\).*/\1/p" <<<"$2"; }
+if [[ -n "$WALKER" ]]; then
+        echo "Timing one walk of the connections ($n_estab established sockets)" >&2
+        walk_out=$("$WALKER" $(( FIRST_PORT + 50 )) 50) || die "bench-walk failed"
+        WALK_Q=$(walk_field queued "$walk_out") WALK_W=$(walk_field wait_cpu_us "$walk_out")
+        WALK_S=$(walk_field syn_cpu_us "$walk_out")
+        if (( MORE_CONNECTIONS > 0 )); then
+                more_procs=$(( (MORE_CONNECTIONS + 8999) / 9000 ))
+                echo "Adding $MORE_CONNECTIONS connections ($more_procs processes)" >&2
+                MORE_PIDS=()
+                for (( p = 0; p < more_procs; p++ )); do
+                        n_c=9000
+                        (( p == more_procs - 1 )) && n_c=$(( MORE_CONNECTIONS - 9000 * (more_procs - 1) ))
+                        start_pop $(( FIRST_PORT + LISTENERS + 10 * p )) $(( 1000000 + 100 * p )) 10 "$n_c" "more$p"
+                        MORE_PIDS+=("$LAST_POP")
+                done
+                for (( p = 0; p < more_procs; p++ )); do
+                        wait_pop "more$p" "${MORE_PIDS[p]}"
+                done
+                WALK2_N=$(ss -tnH state established | wc -l)
+                walk_out=$("$WALKER" $(( FIRST_PORT + 50 )) 20) || die "bench-walk failed"
+                WALK2_Q=$(walk_field queued "$walk_out") WALK2_W=$(walk_field wait_cpu_us "$walk_out")
+                WALK2_S=$(walk_field syn_cpu_us "$walk_out")
+                for pid in "${MORE_PIDS[@]}"; do
+                        kill -TERM "$pid" 2>/dev/null || true
+                done
+                for pid in "${MORE_PIDS[@]}"; do
+                        wait "$pid" 2>/dev/null || true
+                done
+        fi
+fi
+
 # ---- other network namespaces ---------------------------------------------
 # EXTRA_NETNS namespaces made by `ip netns add`, NETNS_LISTENERS listeners
 # each. The kernel keeps one listener hash for all namespaces, so a dump in
@@ -520,6 +578,13 @@ row "  the same, one-walk request (backlogd's)" "$WALK_WALL" "$WALK_CPU" "$(rati
 row "backlogd poll, defaults (${D_POLLS} polls)" "-" "$D_CPU" "$(ratio "$D_CPU")"
 row "backlogd poll, watch 5 ports (${W_POLLS} polls)" "-" "$W_CPU" "$(ratio "$W_CPU")"
 row "config_match() per poll, $MATCH_ENTRIES ports" "-" "$MATCH_MANY" "$(ratio "$MATCH_MANY")"
+row "walk: queued conns of 1 port ($WALK_Q), $CONNECTIONS conns" "-" "$WALK_W" "$(ratio "$WALK_W")"
+row "walk: SYN count, $CONNECTIONS conns" "-" "$WALK_S" "$(ratio "$WALK_S")"
+if (( MORE_CONNECTIONS > 0 )); then
+        row "walk: queued conns of 1 port ($WALK2_Q), $(( CONNECTIONS + MORE_CONNECTIONS )) conns" "-" "$WALK2_W" \
+            "$(ratio "$WALK2_W")"
+        row "walk: SYN count, $(( CONNECTIONS + MORE_CONNECTIONS )) conns" "-" "$WALK2_S" "$(ratio "$WALK2_S")"
+fi
 row "backlogd --once --json, per run ($RUNS runs)" "$ONCE_WALL" "$ONCE_CPU" "$(ratio "$ONCE_CPU")"
 row "ss -ltnm, per run ($RUNS runs)" "$SS_WALL" "$SS_CPU" "$(ratio "$SS_CPU")"
 row "backlogd poll, no SYN counts (${S_POLLS} polls)" "-" "$S_CPU" "$(ratio "$S_CPU")"
@@ -532,13 +597,16 @@ bytes_h() {
 }
 cadence_block() { # tag listeners connections
         local floor cpu_off cpu_on cpu_base b_off b_on b_base iv file
-        floor=CAD_FLOOR_$1 cpu_off=CAD_CPU_off_$1 cpu_on=CAD_CPU_on_$1 cpu_base=CAD_CPU_base_$1
+        local cpu_calm
+        floor=CAD_FLOOR_$1 cpu_off=CAD_CPU_off_$1 cpu_on=CAD_CPU_on_$1 cpu_base=CAD_CPU_base_$1 cpu_calm=CAD_CPU_calm_$1
         b_off=CAD_BYTES_off_$1 b_on=CAD_BYTES_on_$1 b_base=CAD_BYTES_base_$1 iv=CAD_INTERVAL_$1 file=CAD_FILE_$1
         [[ -n "${!floor:-}" ]] || return 0
         echo "1 s cadence at $2 listeners, $3 connections (--interval ${!iv}, syn_interval 10 polls," \
              "metrics_interval 15 polls):"
         row "  floor: raw LISTEN dump v4+v6" "-" "${!floor}" "1.00x"
-        row "  backlogd poll, metrics off" "-" "${!cpu_off}" "$(ratio "${!cpu_off}" "${!floor}")"
+        row "  backlogd poll, no queue raised" "-" "${!cpu_calm}" "$(ratio "${!cpu_calm}" "${!floor}")"
+        row "  backlogd poll, metrics off (1 % full)" "-" "${!cpu_off}" "$(ratio "${!cpu_off}" "${!floor}")"
+        row "  1 % full / no queue raised" "-" "-" "$(ratio "${!cpu_off}" "${!cpu_calm}")"
         row "  backlogd poll, metrics on" "-" "${!cpu_on}" "$(ratio "${!cpu_on}" "${!floor}")"
         row "  metrics on / off" "-" "-" "$(ratio "${!cpu_on}" "${!cpu_off}")"
         row "  bytes written, metrics off" "" "$(bytes_h "${!b_off}")" ""
@@ -562,6 +630,9 @@ echo "Daemon: --interval $INTERVAL, polls counted as wall time / interval (the t
 echo "cadence while a poll takes less than the interval); voluntary context switches (epoll_wait"
 echo "wake-ups) seen: defaults $D_WAKE, watch $W_WAKE; CPU share of one core: defaults $D_SHARE %," \
      "watch $W_SHARE %."
+echo "Walks: one read of the queued connections of a full listener's port (what the wait and the stall"
+echo "watch cost, at most every syn_interval) and one SYN count, CPU per walk, best of 3 runs; with"
+echo "$MORE_CONNECTIONS connections more, $WALK2_N established sockets were in the namespace."
 echo "config_match(): the $LISTENERS listeners of a poll against $MATCH_ENTRIES single-port watch" \
      "entries cost ${MATCH_RATIO}x the same against one ($MATCH_ONE µs; bench-match, no kernel)."
 echo "Namespaces: $EXTRA_NETNS more made by 'ip netns add', $NETNS_LISTENERS listeners each. The no-SYN rows"
