@@ -162,9 +162,10 @@ void space_apply_wait(const Space *s, Listener *l);
 
 /* Turns ports (any order, repeats allowed; sorted in place) into at most
  * max ranges in out: adjacent ports are merged, and when more ranges than
- * max would remain, one range from the lowest to the highest port is
- * given instead (the kernel walks every connection either way; the
- * filter only saves copying). Returns the number of ranges. Pure. */
+ * max would remain, the smallest gaps between them are bridged (the kernel
+ * walks every connection either way; the filter saves copying what is not
+ * asked for, and a tight one copies least). Returns the number of ranges.
+ * Pure. */
 size_t space_port_ranges(uint16_t *ports, size_t n, PortRange *out, size_t max);
 
 /* Reads the namespace's listen counters into s->counters (have_counters

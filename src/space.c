@@ -267,25 +267,46 @@ static int port_cmp(const void *a, const void *b) {
         return x < y ? -1 : x > y;
 }
 
-size_t space_port_ranges(uint16_t *ports, size_t n, PortRange *out, size_t max) {
+/* The ranges of sorted ports when every gap of at most max_gap ports
+ * between two of them is bridged (0: only adjacent ones), into out if not
+ * NULL; their number. */
+static size_t bridge(const uint16_t *ports, size_t n, uint32_t max_gap, PortRange *out) {
+        PortRange cur = { ports[0], ports[0] };
         size_t k = 0;
+
+        for (size_t i = 1; i < n; i++) {
+                if ((uint32_t) ports[i] <= (uint32_t) cur.hi + 1 + max_gap) {
+                        if (ports[i] > cur.hi)
+                                cur.hi = ports[i];
+                        continue;
+                }
+                if (out)
+                        out[k] = cur;
+                k++;
+                cur = (PortRange){ ports[i], ports[i] };
+        }
+        if (out)
+                out[k] = cur;
+        return k + 1;
+}
+
+size_t space_port_ranges(uint16_t *ports, size_t n, PortRange *out, size_t max) {
+        uint32_t lo = 0, hi = 65535;
 
         if (n == 0 || max == 0)
                 return 0;
         qsort(ports, n, sizeof(*ports), port_cmp);
-        for (size_t i = 0; i < n; i++) {
-                if (k > 0 && ports[i] <= (uint32_t) out[k - 1].hi + 1) {
-                        if (ports[i] > out[k - 1].hi)
-                                out[k - 1].hi = ports[i];
-                        continue;
-                }
-                if (k == max) {
-                        out[0] = (PortRange){ ports[0], ports[n - 1] };
-                        return 1;
-                }
-                out[k++] = (PortRange){ ports[i], ports[i] };
+        /* The smallest bridge that leaves at most max ranges: the filter
+         * lets through as few other ports as it can. */
+        while (lo < hi) {
+                uint32_t mid = lo + (hi - lo) / 2;
+
+                if (bridge(ports, n, mid, NULL) <= max)
+                        hi = mid;
+                else
+                        lo = mid + 1;
         }
-        return k;
+        return bridge(ports, n, lo, out);
 }
 
 int space_read_counters(Space *s, ErrBuf *err) {

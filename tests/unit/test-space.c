@@ -197,12 +197,23 @@ START_TEST(test_port_ranges) {
         ck_assert_uint_eq(r[3].hi, 8082);
         ck_assert_uint_eq(r[4].lo, 65535);
         ck_assert_uint_eq(r[4].hi, 65535);
-        /* more than fit: one range over all of them */
+        /* more than fit, evenly spread: one gap bridged everywhere */
         for (size_t i = 0; i < ELEMENTSOF(many); i++)
                 many[i] = (uint16_t) (1000 + 2 * i);
         ck_assert_uint_eq(space_port_ranges(many, ELEMENTSOF(many), r, DIAG_MAX_RANGES), 1);
         ck_assert_uint_eq(r[0].lo, 1000);
         ck_assert_uint_eq(r[0].hi, 1000 + 2 * DIAG_MAX_RANGES);
+        /* more than fit: the smallest gaps are bridged first, the wide
+         * ones stay: ports 100 apart, and one pair 1 apart */
+        for (size_t i = 0; i < ELEMENTSOF(many); i++)
+                many[i] = (uint16_t) (1000 + 100 * i);
+        many[1] = 1002;
+        ck_assert_uint_eq(space_port_ranges(many, ELEMENTSOF(many), r, DIAG_MAX_RANGES), DIAG_MAX_RANGES);
+        ck_assert_uint_eq(r[0].lo, 1000);
+        ck_assert_uint_eq(r[0].hi, 1002);
+        ck_assert_uint_eq(r[1].lo, 1200);
+        ck_assert_uint_eq(r[1].hi, 1200);
+        ck_assert_uint_eq(r[DIAG_MAX_RANGES - 1].lo, 1000 + 100 * DIAG_MAX_RANGES);
         /* exactly as many as fit */
         ck_assert_uint_eq(space_port_ranges(many, DIAG_MAX_RANGES, r, DIAG_MAX_RANGES), DIAG_MAX_RANGES);
 }
