@@ -47,6 +47,9 @@ void stalls_begin(Stalls *s, uint64_t now_usec);
 /* Whether a listener is stalled (as of the last stalls_end()). */
 bool stalls_any_stalled(const Stalls *s);
 
+/* How many are (as of the last stalls_end()). */
+size_t stalls_n_stalled(const Stalls *s);
+
 /* Watched listener l as the dump shows it, with its watch entry (the stall
  * time and name come from it; a stall of 0 tracks nothing). A UNIX
  * listener's head comes with it. Returns 0, or -ENOMEM (l is not tracked

@@ -118,7 +118,8 @@ const char *monitor_status(const Monitor *m, char *buf, size_t size) {
         size_t n = policy_n_watched(m->policy), raised = policy_n_raised(m->policy);
         const Config *c = m->config;
         bool own_levels = false;
-        char where[64], level[48];
+        char where[64], level[48], stalled[32] = "";
+        size_t n_stalled = stalls_n_stalled(m->stalls);
 
         /* "above 80%" only when that is every watched listener's level. */
         for (size_t i = 0; i < c->n_watch && !own_levels; i++)
@@ -127,7 +128,9 @@ const char *monitor_status(const Monitor *m, char *buf, size_t size) {
                 snprintf(level, sizeof(level), "their warn level");
         else
                 snprintf(level, sizeof(level), "%u%%", c->warn);
-        snprintf(buf, size, "watching %zu listener%s, %zu above %s%s", n, n == 1 ? "" : "s", raised, level,
+        if (n_stalled > 0)
+                snprintf(stalled, sizeof(stalled), ", %zu stalled", n_stalled);
+        snprintf(buf, size, "watching %zu listener%s, %zu above %s%s%s", n, n == 1 ? "" : "s", raised, level, stalled,
                  where_spaces(m, where, sizeof(where)));
         return buf;
 }
@@ -214,7 +217,9 @@ static void read_groups(Monitor *m, Space *s) {
         if (r < 0) {
                 groups_keep_netns(m->groups, s->id);
                 monitor_say(m, LOG_DEBUG, "Cannot list the SO_REUSEPORT groups' members: %s", err.text);
-        }
+        } else
+                monitor_say(m, LOG_DEBUG, "Listed %d listener%s on %zu port range%s of full listeners.", r,
+                            r == 1 ? "" : "s", n, n == 1 ? "" : "s");
 }
 
 static void count_syn(Monitor *m, Space *s, uint64_t now) {

@@ -68,6 +68,10 @@ bool stalls_any_stalled(const Stalls *s) {
         return s->n_stalled > 0;
 }
 
+size_t stalls_n_stalled(const Stalls *s) {
+        return s->n_stalled;
+}
+
 size_t stalls_n_tracked(const Stalls *s) {
         return s->n_tracked;
 }

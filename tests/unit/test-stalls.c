@@ -72,6 +72,7 @@ START_TEST(test_same_head_stalls_once) {
         ck_assert_uint_eq(out.items[0].listener.depth, 4);
         ck_assert_str_eq(out.items[0].name, "api");
         ck_assert(stalls_any_stalled(s));
+        ck_assert_uint_eq(stalls_n_stalled(s), 1);
         /* said once */
         ck_assert_int_eq(poll_tcp(s, 130 * SEC, tcp(1, 80, 4), 555, true, &out), 0);
         /* polls without a read keep it */
