@@ -4,7 +4,7 @@
  *
  * Usage: bench-pop -p FIRST_PORT -l LISTENERS -c CONNECTIONS
  *                  [-g FIRST_INDEX] [-a ACCEPTING] [-b FULL_BACKLOG]
- *                  [-t LIFETIME_SECONDS]
+ *                  [-t LIFETIME_SECONDS] [-n]
  *
  * Listener k (0 <= k < LISTENERS) listens on FIRST_PORT + k on the wildcard
  * address. Its global index g = FIRST_INDEX + k decides its kind, so that
@@ -12,7 +12,7 @@
  *   g % 4 == 1    IPv6 (IPV6_V6ONLY), else IPv4;
  *   g % 100 == 50 full accept queue: listen(FULL_BACKLOG) and FULL_BACKLOG+1
  *                 connections that are never accepted (skipped for the
- *                 accepting listeners);
+ *                 accepting listeners, and with -n: no queue is raised);
  *   k < ACCEPTING the listeners that the CONNECTIONS established connections
  *                 go to, round robin; both ends stay open in this process,
  *                 so each connection costs two descriptors.
@@ -50,6 +50,7 @@ typedef struct Options {
         long accepting;
         long full_backlog;
         long lifetime;
+        bool no_full; /* -n */
 } Options;
 
 typedef struct Listener {
@@ -153,7 +154,7 @@ static void parse_options(int argc, char *argv[], Options *o) {
                 .full_backlog = 2,
                 .lifetime = 600,
         };
-        while ((c = getopt(argc, argv, "p:l:c:g:a:b:t:")) != -1) {
+        while ((c = getopt(argc, argv, "p:l:c:g:a:b:t:n")) != -1) {
                 switch (c) {
                 case 'p':
                         o->first_port = parse_long(optarg, 1, 65535);
@@ -176,9 +177,12 @@ static void parse_options(int argc, char *argv[], Options *o) {
                 case 't':
                         o->lifetime = parse_long(optarg, 1, 86400);
                         break;
+                case 'n':
+                        o->no_full = true;
+                        break;
                 default:
                         fprintf(stderr, "Usage: bench-pop -p FIRST_PORT -l LISTENERS -c CONNECTIONS "
-                                        "[-g FIRST_INDEX] [-a ACCEPTING] [-b FULL_BACKLOG] [-t LIFETIME]\n");
+                                        "[-g FIRST_INDEX] [-a ACCEPTING] [-b FULL_BACKLOG] [-t LIFETIME] [-n]\n");
                         exit(1);
                 }
         }
@@ -208,7 +212,7 @@ int main(int argc, char *argv[]) {
         /* Projected descriptors, checked before anything is opened. */
         fds = o.listeners + 2 * o.connections;
         for (long k = o.accepting; k < o.listeners; k++)
-                if ((o.first_index + k) % 100 == 50)
+                if (!o.no_full && (o.first_index + k) % 100 == 50)
                         fds += o.full_backlog + 1;
         if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
                 die("getrlimit", errno);
@@ -239,7 +243,7 @@ int main(int argc, char *argv[]) {
         for (long k = 0; k < o.listeners; k++) {
                 long g = o.first_index + k;
                 Listener *l = &listeners[k];
-                bool full = k >= o.accepting && g % 100 == 50;
+                bool full = !o.no_full && k >= o.accepting && g % 100 == 50;
 
                 l->family = g % 4 == 1 ? AF_INET6 : AF_INET;
                 l->port = (int) (o.first_port + k);

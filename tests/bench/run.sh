@@ -254,26 +254,12 @@ measure_cadence() {
                 "$mi" "$TMP/metrics-$tag/backlogd.prom" >"$TMP/cad-on.conf"
         printf 'syn_interval = %s;\nmetrics_file = "%s";\n' "$syn" \
                 "$TMP/metrics-$tag/base.prom" >"$TMP/cad-base.conf"
-        # No queue raised: the same population, every listener watched but
-        # the full ones (g % 100 == 50, as bench-pop makes them).
-        {
-                printf 'syn_interval = %s;\nstall = %s;\nwatch = (' "$syn" "$syn"
-                awk -v first="$FIRST_PORT" -v n="$want" 'BEGIN {
-                        lo = 0; sep = " "
-                        for (g = 50; g < n; g += 100) {
-                                if (g > lo) { printf "%s{ ports = \"%d-%d\"; }", sep, first + lo, first + g - 1; sep = ", " }
-                                lo = g + 1
-                        }
-                        if (lo < n) printf "%s{ ports = \"%d-%d\"; }", sep, first + lo, first + n - 1
-                }'
-                printf ' );\n'
-        } >"$TMP/cad-calm.conf"
         printf -v "CAD_FLOOR_$tag" %s "$floor"
         printf -v "CAD_INTERVAL_$tag" %s "$INTERVAL"
         printf -v "CAD_POLLS_$tag" %s "$POLLS"
         echo "Running backlogd --interval $INTERVAL for $DAEMON_SECONDS s at a 1 s cadence," \
              "metrics off and on ($want listeners)" >&2
-        for r in calm off on; do
+        for r in off on; do
                 measure_daemon "$TMP/cad-$r.conf" "cad-$r-$tag" >"$TMP/cad-$r-$tag.res"
                 read -r "CAD_CPU_${r}_$tag" _ _ _ "CAD_SHARE_${r}_$tag" "CAD_BYTES_${r}_$tag" <"$TMP/cad-$r-$tag.res"
         done
@@ -320,37 +306,75 @@ if (( HAVE_DAEMON )); then
 fi
 
 # ---- population -----------------------------------------------------------
+# start_pops TAG [BENCH-POP OPTION...]: the population of LISTENERS
+# listeners and CONNECTIONS connections in PROCS processes, TAG0..; their
+# pids in POP_PIDS. wait_pops TAG: until each is ready, at most 240 s.
+start_pops() {
+        local tag=$1 p n_l n_c per_l per_c
+        shift
+        per_l=$(( LISTENERS / PROCS ))
+        per_c=$(( CONNECTIONS / PROCS ))
+        for (( p = 0; p < PROCS; p++ )); do
+                n_l=$per_l n_c=$per_c
+                if (( p == PROCS - 1 )); then
+                        n_l=$(( LISTENERS - per_l * (PROCS - 1) ))
+                        n_c=$(( CONNECTIONS - per_c * (PROCS - 1) ))
+                fi
+                "$POP" -p $(( FIRST_PORT + p * per_l )) -g $(( p * per_l )) -l "$n_l" -c "$n_c" \
+                        -t "$POP_LIFETIME" "$@" >"$TMP/$tag$p.out" 2>"$TMP/$tag$p.err" </dev/null &
+                PIDS+=($!)
+                POP_PIDS[p]=$!
+        done
+}
+wait_pops() {
+        local tag=$1 i p ready=0
+        for (( i = 0; i < 2400; i++ )); do
+                ready=0
+                for (( p = 0; p < PROCS; p++ )); do
+                        grep -qs '^ready' "$TMP/$tag$p.out" && ready=$(( ready + 1 ))
+                        if ! kill -0 "${POP_PIDS[p]}" 2>/dev/null && ! grep -qs '^ready' "$TMP/$tag$p.out"; then
+                                cat "$TMP/$tag$p.err" >&2
+                                die "bench-pop $tag$p failed"
+                        fi
+                done
+                (( ready == PROCS )) && return 0
+                sleep 0.1
+        done
+        die "population $tag not ready after 240 s"
+}
+
+# ---- no queue raised ----------------------------------------------------------
+# The same population with no full queue (bench-pop -n), first and torn
+# down before the main one: the floor and the daemon at the 1 s cadence
+# (SYN counts and the stall watch every 10 polls), as a host whose queues
+# are all fine pays.
+CALM_FLOOR=n/a CALM_CPU=n/a
+if (( HAVE_DAEMON )); then
+        echo "No queue raised first: $LISTENERS listeners, $CONNECTIONS connections, none full" >&2
+        start_pops calm -n
+        wait_pops calm
+        CALM_FLOOR=$(floor_of "$LISTENERS")
+        INTERVAL=$(interval_for "$CALM_FLOOR")
+        DAEMON_SECONDS=$(awk -v i="$INTERVAL" -v p="$POLLS" 'BEGIN { printf "%.2f\n", i * p }')
+        syn=$(awk -v i="$INTERVAL" 'BEGIN { printf "%.3f\n", i * 10 }')
+        printf 'syn_interval = %s;\nstall = %s;\n' "$syn" "$syn" >"$TMP/calm.conf"
+        echo "Running backlogd --interval $INTERVAL for $DAEMON_SECONDS s at a 1 s cadence, no queue raised" >&2
+        measure_daemon "$TMP/calm.conf" calm >"$TMP/calm.res"
+        read -r CALM_CPU _ <"$TMP/calm.res"
+        for (( p = 0; p < PROCS; p++ )); do
+                kill -TERM "${POP_PIDS[p]}" 2>/dev/null || true
+        done
+        for (( p = 0; p < PROCS; p++ )); do
+                wait "${POP_PIDS[p]}" 2>/dev/null || true
+        done
+fi
+
+# ---- population -----------------------------------------------------------
 echo "Building the population: $LISTENERS listeners (1 in 4 IPv6, 1 % full)," \
      "$CONNECTIONS established connections, $PROCS processes" >&2
 t_start=$EPOCHREALTIME
-per_l=$(( LISTENERS / PROCS ))
-per_c=$(( CONNECTIONS / PROCS ))
-for (( p = 0; p < PROCS; p++ )); do
-        n_l=$per_l n_c=$per_c
-        if (( p == PROCS - 1 )); then
-                n_l=$(( LISTENERS - per_l * (PROCS - 1) ))
-                n_c=$(( CONNECTIONS - per_c * (PROCS - 1) ))
-        fi
-        "$POP" -p $(( FIRST_PORT + p * per_l )) -g $(( p * per_l )) -l "$n_l" -c "$n_c" \
-                -t "$POP_LIFETIME" >"$TMP/pop$p.out" 2>"$TMP/pop$p.err" </dev/null &
-        PIDS+=($!)
-        POP_PIDS[p]=$!
-done
-
-# Wait for every "ready" line, at most 240 s.
-for (( i = 0; i < 2400; i++ )); do
-        ready=0
-        for (( p = 0; p < PROCS; p++ )); do
-                grep -qs '^ready' "$TMP/pop$p.out" && ready=$(( ready + 1 ))
-                if ! kill -0 "${POP_PIDS[p]}" 2>/dev/null && ! grep -qs '^ready' "$TMP/pop$p.out"; then
-                        cat "$TMP/pop$p.err" >&2
-                        die "bench-pop $p failed"
-                fi
-        done
-        (( ready == PROCS )) && break
-        sleep 0.1
-done
-(( ready == PROCS )) || die "population not ready after 240 s"
+start_pops pop
+wait_pops pop
 t_ready=$EPOCHREALTIME
 read -r n_v6 n_full < <(cat "$TMP"/pop*.out | awk '
         { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] += kv[2] } }
@@ -467,7 +491,7 @@ if [[ -n "$WALKER" ]]; then
                 for (( p = 0; p < more_procs; p++ )); do
                         n_c=9000
                         (( p == more_procs - 1 )) && n_c=$(( MORE_CONNECTIONS - 9000 * (more_procs - 1) ))
-                        start_pop $(( FIRST_PORT + LISTENERS + 10 * p )) $(( 1000000 + 100 * p )) 10 "$n_c" "more$p"
+                        start_pop $(( FIRST_PORT + LISTENERS + 10 * p )) $(( 100000 + 100 * p )) 10 "$n_c" "more$p"
                         MORE_PIDS+=("$LAST_POP")
                 done
                 for (( p = 0; p < more_procs; p++ )); do
@@ -597,16 +621,18 @@ bytes_h() {
 }
 cadence_block() { # tag listeners connections
         local floor cpu_off cpu_on cpu_base b_off b_on b_base iv file
-        local cpu_calm
-        floor=CAD_FLOOR_$1 cpu_off=CAD_CPU_off_$1 cpu_on=CAD_CPU_on_$1 cpu_base=CAD_CPU_base_$1 cpu_calm=CAD_CPU_calm_$1
+        floor=CAD_FLOOR_$1 cpu_off=CAD_CPU_off_$1 cpu_on=CAD_CPU_on_$1 cpu_base=CAD_CPU_base_$1
         b_off=CAD_BYTES_off_$1 b_on=CAD_BYTES_on_$1 b_base=CAD_BYTES_base_$1 iv=CAD_INTERVAL_$1 file=CAD_FILE_$1
         [[ -n "${!floor:-}" ]] || return 0
         echo "1 s cadence at $2 listeners, $3 connections (--interval ${!iv}, syn_interval 10 polls," \
              "metrics_interval 15 polls):"
         row "  floor: raw LISTEN dump v4+v6" "-" "${!floor}" "1.00x"
-        row "  backlogd poll, no queue raised" "-" "${!cpu_calm}" "$(ratio "${!cpu_calm}" "${!floor}")"
         row "  backlogd poll, metrics off (1 % full)" "-" "${!cpu_off}" "$(ratio "${!cpu_off}" "${!floor}")"
-        row "  1 % full / no queue raised" "-" "-" "$(ratio "${!cpu_off}" "${!cpu_calm}")"
+        if [[ "$1" == big && "$CALM_CPU" != n/a ]]; then
+                row "  no queue raised: floor" "-" "$CALM_FLOOR" "1.00x"
+                row "  no queue raised: backlogd poll" "-" "$CALM_CPU" "$(ratio "$CALM_CPU" "$CALM_FLOOR")"
+                row "  1 % full / no queue raised (CPU per poll)" "-" "-" "$(ratio "${!cpu_off}" "$CALM_CPU")"
+        fi
         row "  backlogd poll, metrics on" "-" "${!cpu_on}" "$(ratio "${!cpu_on}" "${!floor}")"
         row "  metrics on / off" "-" "-" "$(ratio "${!cpu_on}" "${!cpu_off}")"
         row "  bytes written, metrics off" "" "$(bytes_h "${!b_off}")" ""
