@@ -48,6 +48,11 @@ int diag_ctx_deliver(ParseContext *ctx, const Listener *l);
  * AF_INET6); NULL after diag_ctx_fail() otherwise. */
 const struct inet_diag_msg *diag_get_inet_msg(const struct nlmsghdr *nlh, ParseContext *ctx);
 
+/* The data callback of inet_diag listener answers (dump or exact lookup):
+ * converts a TCP_LISTEN inet_diag_msg to a Listener and hands it to the
+ * ParseContext's cb; other states are skipped. */
+int diag_inet_listener_cb(const struct nlmsghdr *nlh, void *data);
+
 /* mnl_attr_get_payload_len() and mnl_attr_get_payload() without a library
  * call: they run for every attribute of every listener of a poll. */
 static inline size_t diag_attr_len(const struct nlattr *a) {

@@ -92,6 +92,46 @@ int diag_parse(const void *buf, size_t len, uint32_t seq, uint32_t portid, Liste
  * listeners or a negative errno. */
 int diag_replay(FILE *f, ListenerSet *out, ErrBuf *err);
 
+/* ---- exact lookups (src/diag-lookup.c) ------------------------------------
+ * One known TCP listener read without a walk: a SOCK_DIAG_BY_FAMILY request
+ * without NLM_F_DUMP, keyed by the listener's family, local address, port,
+ * bound device (Listener.ifindex) and cookie. The kernel finds it with the
+ * hash lookup that incoming SYNs use (established, then listener hash;
+ * inet_diag's find_one) and checks the cookie, so the answer is that very
+ * socket or nothing. Wildcard (0.0.0.0, [::]) and dual-stack listeners are
+ * found as any other; a listener bound to a device only with its ifindex.
+ * The lookup cannot address one member of an SO_REUSEPORT group: the
+ * kernel picks a member by hash, the same one every time, and the others
+ * read as absent. Read such groups with a port-filtered dump instead. */
+
+/* Builds the lookup request for key into buf (>= 256 bytes, zeroed
+ * first): NLM_F_REQUEST | NLM_F_ACK (the ACK ends a successful answer),
+ * key's family, IPPROTO_TCP, idiag_states = 1<<TCP_LISTEN,
+ * INET_DIAG_SKMEMINFO, id.idiag_src = key->addr, id.idiag_sport =
+ * key->port, id.idiag_if = key->ifindex, id.idiag_cookie = key->cookie,
+ * the remote side zero. Returns the message length, -EAFNOSUPPORT for a
+ * family other than AF_INET/AF_INET6, or -ENOBUFS. */
+int diag_build_lookup_request(void *buf, size_t size, uint32_t seq, const Listener *key);
+
+/* Pure parser of one datagram of a lookup's answer: a listener message is
+ * stored in *ret (the first; *n_found counts them), an ACK ends the
+ * answer. NLMSG_ERROR with ENOENT (no such socket, or, since Linux 6.16, a
+ * cookie that does not match) or ESTALE (a cookie that does not match,
+ * before) also ends it: the listener is absent. Returns 1 if more
+ * datagrams follow, 0 when the answer is complete, or a negative errno as
+ * diag_parse() (any other kernel error, -EPROTO). */
+int diag_parse_lookup(const void *buf, size_t len, uint32_t seq, uint32_t portid, Listener *ret, size_t *n_found,
+                      ErrBuf *err);
+
+/* Looks key up (see above). Returns 1 with the listener as the kernel has
+ * it now in *ret (netns as set by diag_set_netns()), 0 when the namespace
+ * has no such listener any more (closed, replaced, or a member of an
+ * SO_REUSEPORT group the kernel did not pick), or a negative errno as
+ * diag_dump_each() (err prefixed "lookup: "; -EPROTO also when the kernel
+ * answers with another socket or with several). After 0 or 1 the socket
+ * is ready for the next request. */
+int diag_lookup_listener(DiagSocket *s, const Listener *key, Listener *ret, ErrBuf *err);
+
 /* UNIX listeners: SOCK_STREAM and SOCK_SEQPACKET sockets in TCP_LISTEN
  * state, through unix_diag (UDIAG_SHOW_NAME | UDIAG_SHOW_RQLEN |
  * UDIAG_SHOW_UID | UDIAG_SHOW_ICONS) on the same socket. Each is handed to cb, in the kernel's

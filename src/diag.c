@@ -160,7 +160,7 @@ int diag_ctx_deliver(ParseContext *ctx, const Listener *l) {
         return MNL_CB_OK;
 }
 
-static int data_cb(const struct nlmsghdr *nlh, void *data) {
+int diag_inet_listener_cb(const struct nlmsghdr *nlh, void *data) {
         ParseContext *ctx = data;
         const struct nlattr *tb[INET_DIAG_CGROUP_ID + 1];
         const struct inet_diag_msg *m = diag_get_inet_msg(nlh, ctx);
@@ -316,7 +316,7 @@ int diag_parse_each(const void *buf, size_t len, uint32_t seq, uint32_t portid, 
 int diag_parse(const void *buf, size_t len, uint32_t seq, uint32_t portid, ListenerSet *out, ErrBuf *err) {
         size_t n = 0;
 
-        return diag_parse_each(buf, len, seq, portid, data_cb, diag_push_cb, out, 0, &n, err);
+        return diag_parse_each(buf, len, seq, portid, diag_inet_listener_cb, diag_push_cb, out, 0, &n, err);
 }
 
 /* Sorts and deduplicates only what was appended from index start on, so the
@@ -502,7 +502,7 @@ static int dump_family(DiagSocket *s, uint8_t family, const PortRange *ranges, s
 
         if (len < 0)
                 return errbuf_set(err, len, "cannot build request for %zu port ranges: %s", n_ranges, strerror(-len));
-        return diag_exchange(s, (size_t) len, seq, data_cb, cb, userdata, n_seen, err);
+        return diag_exchange(s, (size_t) len, seq, diag_inet_listener_cb, cb, userdata, n_seen, err);
 }
 
 int diag_dump_each(DiagSocket *s, const PortRange *ranges, size_t n_ranges, diag_listener_cb cb, void *userdata,

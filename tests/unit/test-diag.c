@@ -15,6 +15,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -764,6 +765,288 @@ START_TEST(test_interface_name_other_netns) {
 }
 END_TEST
 
+/* ---- exact lookups ------------------------------------------------------ */
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* Table-driven: each key and the request bytes it must give. */
+static const struct {
+        uint8_t family;
+        const char *addr;
+        uint16_t port;
+        uint32_t ifindex;
+        uint64_t cookie;
+        uint8_t want[72];
+} lookups[] = {
+        { AF_INET,
+          "127.0.0.1",
+          8443,
+          0,
+          0x0000000100002a2bULL,
+          {
+                  72,       0,    0,  0, 20,       0,    0x05, 0x00,
+                  42,       0,    0,  0, 0,        0,    0,    0, /* REQUEST|ACK, no DUMP */
+                  2,        6,    64, 0, 0x00,     0x04, 0,    0, /* inet, tcp, skmeminfo, LISTEN */
+                  0x20,     0xfb, 0,  0,                          /* sport 8443, dport 0 */
+                  127,      0,    0,  1, [44] = 0,                /* src; the rest and dst zero */
+                  [60] = 0, 0,    0,  0,                          /* idiag_if */
+                  0x2b,     0x2a, 0,  0, 1,        0,    0,    0, /* cookie[0], cookie[1] */
+          } },
+        { AF_INET6,
+          "::",
+          443,
+          3,
+          0xffffffffULL,
+          {
+                  72,       0,    0,    0,    20, 0, 0x05, 0x00, 42, 0, 0,    0,    0, 0,
+                  0,        0,    10,   6,    64, 0, 0x00, 0x04, 0,  0, 0x01, 0xbb, 0, 0, /* sport 443 */
+                  [60] = 3, 0,    0,    0,                                                /* bound to ifindex 3 */
+                  0xff,     0xff, 0xff, 0xff, 0,  0, 0,    0,
+          } },
+        { AF_INET6,
+          "fe80::1",
+          1,
+          0,
+          1,
+          {
+                  72,       0, 0,  0, 20,   0,    0x05, 0x00, 42,   0,    0, 0, 0,    0,    0,        0,
+                  10,       6, 64, 0, 0x00, 0x04, 0,    0,    0x00, 0x01, 0, 0, 0xfe, 0x80, [43] = 1, /* fe80::1 */
+                  [64] = 1, 0, 0,  0, 0,    0,    0,    0,
+          } },
+};
+
+START_TEST(test_lookup_request_bytes) {
+        Listener key = { .family = lookups[_i].family,
+                         .port = lookups[_i].port,
+                         .ifindex = lookups[_i].ifindex,
+                         .cookie = lookups[_i].cookie };
+        uint8_t buf[256], zero[256] = { 0 };
+
+        ck_assert_int_eq(inet_pton(key.family, lookups[_i].addr, key.addr), 1);
+        memset(buf, 0xaa, sizeof(buf));
+        ck_assert_int_eq(diag_build_lookup_request(buf, sizeof(buf), 42, &key), 72);
+        ck_assert_mem_eq(buf, lookups[_i].want, 72);
+        ck_assert_mem_eq(buf + 72, zero, sizeof(buf) - 72);
+}
+END_TEST
+#endif
+
+START_TEST(test_lookup_request_limits) {
+        Listener key = { .family = AF_UNIX };
+        uint8_t buf[256];
+
+        ck_assert_int_eq(diag_build_lookup_request(buf, sizeof(buf), 1, &key), -EAFNOSUPPORT);
+        key.family = AF_INET;
+        ck_assert_int_eq(diag_build_lookup_request(buf, 255, 1, &key), -ENOBUFS);
+}
+END_TEST
+
+/* The answer to a lookup: the listener (no NLM_F_MULTI), then the ACK. */
+START_TEST(test_lookup_parse_answer) {
+        uint32_t buf[256] = { 0 };
+        uint32_t mem[SK_MEMINFO_VARS] = { 0 };
+        struct nlmsghdr *nlh = put_diag_msg(buf, AF_INET, TCP_LISTEN);
+        ErrBuf err = { { 0 } };
+        Listener l = { 0 };
+        size_t n = 0;
+
+        nlh->nlmsg_flags = 0;
+        mem[SK_MEMINFO_DROPS] = 5;
+        mnl_attr_put(nlh, INET_DIAG_SKMEMINFO, sizeof(mem), mem);
+        ck_assert_int_eq(diag_parse_lookup(buf, nlh->nlmsg_len, 0, 0, &l, &n, &err), 1);
+        ck_assert_uint_eq(n, 1);
+        ck_assert_uint_eq(l.port, 443);
+        ck_assert_uint_eq(l.depth, 7);
+        ck_assert_uint_eq(l.backlog, 9);
+        ck_assert_uint_eq(l.ifindex, 3);
+        ck_assert_uint_eq(l.cookie, 0x0123456789abcdefULL);
+        ck_assert(l.has_drops);
+        ck_assert_uint_eq(l.drops, 5);
+        /* the ACK completes it */
+        ck_assert_int_eq(diag_parse_lookup(buf, put_nlmsg_error(buf, 0, sizeof(struct nlmsgerr)), 0, 0, &l, &n, &err),
+                         0);
+        ck_assert_uint_eq(n, 1);
+        ck_assert_uint_eq(l.depth, 7);
+}
+END_TEST
+
+/* The kernel's errors: ENOENT and ESTALE say "absent" (0, nothing
+ * found); others are errors. */
+static const struct {
+        int error;
+        int want;
+        const char *text;
+} lookup_errors[] = {
+        { -ENOENT, 0, "" },
+        { -ESTALE, 0, "" },
+        { -EPERM, -EPERM, "kernel answered: Operation not permitted" },
+        { -EINVAL, -EINVAL, "kernel answered: Invalid argument" },
+        { -EBUSY, -EBUSY, "kernel answered EBUSY: another dump is running on this socket" },
+};
+
+START_TEST(test_lookup_error_mapping) {
+        uint32_t buf[64] = { 0 };
+        ErrBuf err = { { 0 } };
+        Listener l = { .depth = 99 };
+        size_t n = 0;
+        size_t len = put_nlmsg_error(buf, lookup_errors[_i].error, sizeof(struct nlmsgerr));
+
+        ck_assert_int_eq(diag_parse_lookup(buf, len, 0, 0, &l, &n, &err), lookup_errors[_i].want);
+        ck_assert_str_eq(err.text, lookup_errors[_i].text);
+        ck_assert_uint_eq(n, 0);
+        ck_assert_uint_eq(l.depth, 99); /* untouched */
+}
+END_TEST
+
+/* Against the kernel, in a private namespace: every kind of listener the
+ * dump shows is found by its key with the same numbers, but for the
+ * SO_REUSEPORT member the kernel's hash does not pick; a closed listener
+ * and a wrong cookie are absent. */
+static int tcp_listener(int family, const char *addr, uint16_t port, int backlog, bool reuseport, const char *dev,
+                        int v6only) {
+        struct sockaddr_storage ss = { 0 };
+        socklen_t len;
+        int one = 1, fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+        if (reuseport)
+                ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)), 0);
+        if (dev)
+                ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, dev, (socklen_t) strlen(dev)), 0);
+        if (family == AF_INET6 && v6only >= 0)
+                ck_assert_int_eq(setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)), 0);
+        if (family == AF_INET) {
+                struct sockaddr_in *a = (struct sockaddr_in *) &ss;
+
+                a->sin_family = AF_INET;
+                a->sin_port = htons(port);
+                ck_assert_int_eq(inet_pton(AF_INET, addr, &a->sin_addr), 1);
+                len = sizeof(*a);
+        } else {
+                struct sockaddr_in6 *a = (struct sockaddr_in6 *) &ss;
+
+                a->sin6_family = AF_INET6;
+                a->sin6_port = htons(port);
+                ck_assert_int_eq(inet_pton(AF_INET6, addr, &a->sin6_addr), 1);
+                len = sizeof(*a);
+        }
+        ck_assert_int_eq(bind(fd, (struct sockaddr *) &ss, len), 0);
+        ck_assert_int_eq(listen(fd, backlog), 0);
+        return fd;
+}
+
+static int link_up(unsigned ifindex) {
+        struct ifreq ifr = { 0 };
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), r = 0;
+
+        if (fd < 0 || !if_indextoname(ifindex, ifr.ifr_name) || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+                r = -errno;
+        ifr.ifr_flags |= IFF_UP;
+        if (r == 0 && ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+                r = -errno;
+        if (fd >= 0)
+                close(fd);
+        return r;
+}
+
+static void tcp_connect(const char *addr, uint16_t port) {
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        ck_assert_int_eq(inet_pton(AF_INET, addr, &a.sin_addr), 1);
+        ck_assert_int_eq(connect(fd, (struct sockaddr *) &a, sizeof(a)), 0);
+}
+
+START_TEST(test_lookup_kernel) {
+        ListenerSet set = { 0 };
+        DiagSocket *s = NULL;
+        ErrBuf err = { { 0 } };
+        Listener got, key;
+        size_t n_reuse = 0, found_reuse = 0;
+        int closing;
+
+        ck_assert_int_eq(unshare(CLONE_NEWNET), 0);
+        ck_assert_int_eq(link_up(1), 0);
+        tcp_listener(AF_INET, "0.0.0.0", 1000, 4, false, NULL, -1);
+        tcp_listener(AF_INET6, "::", 1001, 5, false, NULL, 0); /* dual-stack */
+        tcp_listener(AF_INET, "127.0.0.1", 1002, 6, false, NULL, -1);
+        tcp_listener(AF_INET6, "::1", 1003, 7, false, NULL, -1);
+        tcp_listener(AF_INET, "127.0.0.1", 1004, 8, true, NULL, -1);
+        tcp_listener(AF_INET, "127.0.0.1", 1004, 9, true, NULL, -1);
+        tcp_listener(AF_INET, "0.0.0.0", 1005, 10, false, "lo", -1); /* bound to lo: ifindex 1 */
+        tcp_listener(AF_INET6, "::", 1006, 11, false, NULL, 1);
+        tcp_listener(AF_INET, "0.0.0.0", 1006, 12, false, NULL, -1);
+        closing = tcp_listener(AF_INET, "127.0.0.1", 1007, 13, false, NULL, -1);
+        tcp_connect("127.0.0.1", 1002);
+        tcp_connect("127.0.0.1", 1002);
+        tcp_connect("127.0.0.1", 1001); /* v4 client of the dual-stack listener */
+
+        ck_assert_int_eq(diag_open(&s, &err), 0);
+        diag_set_netns(s, 77);
+        ck_assert_int_eq(diag_dump_listeners(s, NULL, 0, &set, &err), 10);
+        for (size_t i = 0; i < set.n; i++) {
+                const Listener *l = &set.items[i];
+                int r = diag_lookup_listener(s, l, &got, &err);
+
+                ck_assert_msg(r >= 0, "port %u: %s", l->port, err.text);
+                if (l->port == 1004) {
+                        n_reuse++;
+                        found_reuse += (size_t) r;
+                        if (r == 0)
+                                continue;
+                }
+                ck_assert_msg(r == 1, "port %u backlog %u not found", l->port, l->backlog);
+                ck_assert_uint_eq(got.cookie, l->cookie);
+                ck_assert_uint_eq(got.family, l->family);
+                ck_assert_mem_eq(got.addr, l->addr, 16);
+                ck_assert_uint_eq(got.port, l->port);
+                ck_assert_uint_eq(got.ifindex, l->ifindex);
+                ck_assert_uint_eq(got.depth, l->depth);
+                ck_assert_uint_eq(got.backlog, l->backlog);
+                ck_assert_uint_eq(got.inode, l->inode);
+                ck_assert_uint_eq(got.has_drops, l->has_drops);
+                ck_assert_uint_eq(got.v6only, l->v6only);
+                ck_assert_uint_eq(got.netns, 77);
+                if (l->port == 1002)
+                        ck_assert_uint_eq(got.depth, 2);
+                if (l->port == 1001)
+                        ck_assert_uint_eq(got.depth, 1);
+                if (l->port == 1005)
+                        ck_assert_uint_eq(got.ifindex, 1);
+        }
+        /* The kernel picks one member of the group, the same every time. */
+        ck_assert_uint_eq(n_reuse, 2);
+        ck_assert_uint_eq(found_reuse, 1);
+
+        for (size_t i = 0; i < set.n; i++)
+                if (set.items[i].port == 1007)
+                        key = set.items[i];
+        ck_assert_uint_eq(key.port, 1007);
+        for (size_t i = 0; i < set.n; i++)
+                if (set.items[i].port == 1005) {
+                        /* bound to lo: found with its ifindex only */
+                        Listener bound = set.items[i];
+
+                        bound.ifindex = 0;
+                        ck_assert_int_eq(diag_lookup_listener(s, &bound, &got, &err), 0);
+                        ck_assert_str_eq(err.text, "");
+                }
+        key.cookie++; /* a listener replaced on the same key */
+        ck_assert_int_eq(diag_lookup_listener(s, &key, &got, &err), 0);
+        key.cookie--;
+        key.ifindex = 1; /* an unbound listener takes a SYN from any device */
+        ck_assert_int_eq(diag_lookup_listener(s, &key, &got, &err), 1);
+        key.ifindex = 0;
+        ck_assert_int_eq(diag_lookup_listener(s, &key, &got, &err), 1);
+        close(closing);
+        ck_assert_int_eq(diag_lookup_listener(s, &key, &got, &err), 0);
+        /* the socket still works after the "absent" answers */
+        ck_assert_int_eq(diag_lookup_listener(s, &set.items[0], &got, &err), 1);
+        diag_close(s);
+        listener_set_done(&set);
+}
+END_TEST
+
 Suite *test_suite(void) {
         Suite *s = suite_create("diag");
         TCase *tc = tcase_create("replay");
@@ -799,8 +1082,18 @@ Suite *test_suite(void) {
         tcase_set_timeout(tc, 30);
         suite_add_tcase(s, tc);
 
+        tc = tcase_create("lookup");
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        tcase_add_loop_test(tc, test_lookup_request_bytes, 0, ELEMENTSOF(lookups));
+#endif
+        tcase_add_test(tc, test_lookup_request_limits);
+        tcase_add_test(tc, test_lookup_parse_answer);
+        tcase_add_loop_test(tc, test_lookup_error_mapping, 0, ELEMENTSOF(lookup_errors));
+        suite_add_tcase(s, tc);
+
         tc = tcase_create_root();
         tcase_add_test(tc, test_interface_name_other_netns);
+        tcase_add_test(tc, test_lookup_kernel);
         suite_add_tcase(s, tc);
         return s;
 }
