@@ -97,6 +97,13 @@ int space_refresh_sysctls(Space *s, uint64_t now, uint64_t max_age_usec, ErrBuf 
 int space_dump(Space *s, const PortRange *ranges, size_t n_ranges, bool with_unix, diag_listener_cb cb, void *userdata,
                ErrBuf *err);
 
+/* Reads one known TCP listener of the namespace with an exact lookup
+ * (diag_lookup_listener(): no walk; not for a member of an SO_REUSEPORT
+ * group). Opens the socket first if needed. Returns 1 with the listener
+ * in *ret (netns = s->id), 0 when the namespace no longer has it, or
+ * -errno (the socket is then closed). */
+int space_lookup(Space *s, const Listener *key, Listener *ret, ErrBuf *err);
+
 /* Counts the SYN queues now (a walk of every connection of the namespace).
  * Sets syn_fresh/syn_known/syn_usec on success; on failure syn_known is
  * false and the socket is closed. Returns the number of request sockets. */

@@ -138,6 +138,16 @@ int space_dump(Space *s, const PortRange *ranges, size_t n_ranges, bool with_uni
         return n;
 }
 
+int space_lookup(Space *s, const Listener *key, Listener *ret, ErrBuf *err) {
+        int r = space_open(s, err);
+
+        if (r >= 0)
+                r = diag_lookup_listener(s->diag, key, ret, err);
+        if (r < 0)
+                s->diag = diag_close(s->diag);
+        return r;
+}
+
 bool space_syn_due(uint64_t now, uint64_t next_usec, uint64_t last_usec, uint64_t interval_usec,
                    uint64_t syn_interval_usec, bool counters_moved) {
         if (syn_interval_usec == 0)
