@@ -42,8 +42,10 @@ typedef struct Watch {
         char *name;       /* NULL when not configured */
         unsigned warn;    /* percent; inherited from the top level if unset */
         unsigned clear;
-        uint64_t stall_usec; /* `stall`, inherited from the top level if unset; 0 = off */
-        unsigned line;       /* line in the file, 0 for built-in */
+        uint64_t stall_usec;    /* `stall`, inherited from the top level if unset; 0 = off */
+        uint64_t interval_usec; /* `interval`: read this entry's listeners this often
+                                 * between full polls (config_watch_is_fast()); 0 = unset */
+        unsigned line;          /* line in the file, 0 for built-in */
 } Watch;
 
 /* config_match()'s index of the watch list (config-match.c). */
@@ -139,6 +141,15 @@ bool config_wants_unix(const Config *c);
  * number written to ret (at most max), 0 meaning "all ports" (no watch
  * list, or an entry without ports, or more ranges than max). */
 size_t config_port_ranges(const Config *c, PortRange *ret, size_t max);
+
+/* Whether the listeners entry w selects are read by fast polls: w has an
+ * `interval` below the top-level one (c->interval_usec, after any
+ * command-line override) and selects TCP listeners. */
+bool config_watch_is_fast(const Config *c, const Watch *w);
+
+/* The fast polls' cadence: the smallest `interval` of the entries
+ * config_watch_is_fast() accepts, or 0 when there is none (no fast polls). */
+uint64_t config_fast_interval(const Config *c);
 
 /* Who the shipped service runs backlogd as, for config_reader_denied(). */
 typedef enum ConfigReader {

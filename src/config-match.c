@@ -308,3 +308,16 @@ size_t config_port_ranges(const Config *c, PortRange *ret, size_t max) {
         }
         return w + 1;
 }
+
+bool config_watch_is_fast(const Config *c, const Watch *w) {
+        return w && !w->unix_path && w->interval_usec > 0 && w->interval_usec < c->interval_usec;
+}
+
+uint64_t config_fast_interval(const Config *c) {
+        uint64_t best = 0;
+
+        for (size_t i = 0; i < c->n_watch; i++)
+                if (config_watch_is_fast(c, &c->watch[i]) && (best == 0 || c->watch[i].interval_usec < best))
+                        best = c->watch[i].interval_usec;
+        return best;
+}

@@ -85,6 +85,8 @@ void config_print(const Config *c, FILE *f) {
                         print_string(f, " netns = ", w->netns, ";");
                 if (w->name)
                         print_string(f, " name = ", w->name, ";");
+                if (w->interval_usec)
+                        fprintf(f, " interval = %s;", format_seconds(w->interval_usec, true, buf, sizeof(buf)));
                 fprintf(f, " warn = %u; clear = %u; stall = %s; }%s\n", w->warn, w->clear,
                         format_seconds(w->stall_usec, false, buf, sizeof(buf)), i + 1 < c->n_watch ? "," : "");
         }

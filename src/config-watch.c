@@ -98,7 +98,8 @@ static int get_pattern(const ConfigParser *p, const config_setting_t *s, int idx
 }
 
 static int parse_watch_entry(const ConfigParser *p, const config_setting_t *g, int idx, const Config *c, Watch *w) {
-        const config_setting_t *port = NULL, *ports = NULL, *clear = NULL, *unix_sel = NULL, *unit_sel = NULL;
+        const config_setting_t *port = NULL, *ports = NULL, *clear = NULL, *unix_sel = NULL, *unit_sel = NULL,
+                               *interval = NULL;
         unsigned line = config_setting_source_line(g);
         char q[48];
         int n, r;
@@ -109,7 +110,7 @@ static int parse_watch_entry(const ConfigParser *p, const config_setting_t *g, i
         if (n == 0)
                 return config_fail(p, line, NULL, idx,
                                    "empty entry; give at least one of port, ports, address, unix, unit, netns, name, "
-                                   "warn, clear, stall");
+                                   "warn, clear, stall, interval");
 
         *w = (Watch){
                 .any_port = true, .warn = c->warn, .clear = c->clear, .stall_usec = c->stall_usec, .line = line
@@ -194,6 +195,12 @@ static int parse_watch_entry(const ConfigParser *p, const config_setting_t *g, i
                         r = config_get_seconds(p, s, idx, 0, CONFIG_INTERVAL_MAX_USEC, "0 and 3600", &w->stall_usec);
                         if (r < 0)
                                 return r;
+                } else if (strcmp(key, "interval") == 0) {
+                        r = config_get_seconds(p, s, idx, CONFIG_INTERVAL_MIN_USEC, CONFIG_INTERVAL_MAX_USEC,
+                                               "0.01 and 3600", &w->interval_usec);
+                        if (r < 0)
+                                return r;
+                        interval = s;
                 } else
                         return config_fail(p, l, key, idx, "unknown key");
         }
@@ -201,6 +208,10 @@ static int parse_watch_entry(const ConfigParser *p, const config_setting_t *g, i
         if (unix_sel && (port || ports || w->has_address))
                 return config_fail(p, config_setting_source_line(unix_sel), "unix", idx,
                                    "selects a UNIX listener: cannot be combined with port, ports or address");
+        /* Fast polls look TCP listeners up by address, port and cookie. */
+        if (unix_sel && interval)
+                return config_fail(p, config_setting_source_line(interval), "interval", idx,
+                                   "cannot be combined with unix: fast polls read TCP listeners only");
         /* unix_diag reports no cgroup: such an entry would never match. */
         if (unix_sel && unit_sel)
                 return config_fail(p, config_setting_source_line(unit_sel), "unit", idx,

@@ -139,7 +139,7 @@ START_TEST(test_golden_good) {
 
         enter_fixtures();
         n = list_conf("good", &names);
-        ck_assert_uint_eq(n, 20);
+        ck_assert_uint_eq(n, 21);
         for (size_t i = 0; i < n; i++) {
                 char conf[256], out[256];
                 Config *c = NULL, *again = NULL;
@@ -179,7 +179,7 @@ START_TEST(test_golden_bad) {
 
         enter_fixtures();
         n = list_conf("bad", &names);
-        ck_assert_uint_eq(n, 73);
+        ck_assert_uint_eq(n, 76);
         for (size_t i = 0; i < n; i++) {
                 char conf[256], errfile[256], got[300];
                 Config *c = (Config *) 0x1;
