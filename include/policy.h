@@ -105,6 +105,27 @@ void policy_drop_netns(Policy *p, uint64_t netns);
  * poll, or -ENOMEM if anything in the poll was lost. */
 int policy_end(Policy *p, EventList *out);
 
+/* A partial poll reads a few known listeners between full polls (the
+ * daemon's fast polls):
+ *
+ *   policy_begin_partial(p, c, now)
+ *   policy_observe(p, l, w, out) for each listener read, at most once each;
+ *   policy_end_partial(p, out)
+ *
+ * Only the listeners observed are decided, with the same levels, tokens
+ * (message bound), reminders and drop reports as in a full poll, so that
+ * the two kinds of poll share one bound. A listener the table does not
+ * know (not seen by a full poll) is ignored: full polls find listeners.
+ * Nothing is declared gone, whatever was not observed: a listener that a
+ * partial poll could not read is the next full poll's to decide. The
+ * counts of policy_n_watched()/policy_n_raised() stay those of the last
+ * full poll. Between full polls only (not inside one). */
+void policy_begin_partial(Policy *p, const Config *c, uint64_t now_usec);
+
+/* Ends a partial poll. Returns the number of events appended during it,
+ * or -ENOMEM if anything in it was lost. */
+int policy_end_partial(Policy *p, EventList *out);
+
 /* Every dump failed: forgets this poll's sightings without declaring
  * anything gone. Events already appended stand. */
 void policy_abort(Policy *p);

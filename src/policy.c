@@ -59,7 +59,10 @@ struct Policy {
         /* The poll in progress. */
         const Config *config;
         uint64_t now;
-        uint64_t prev_begin_usec; /* the poll before (completed or aborted) */
+        uint64_t begin_usec;      /* the full poll in progress, or the last one */
+        uint64_t prev_begin_usec; /* the full poll before (completed or aborted) */
+        uint64_t prev_now_usec;   /* a partial poll: the poll (of either kind) before */
+        bool partial;             /* policy_begin_partial(): nothing goes, nothing new */
         uint64_t end_usec;        /* the last completed poll */
         bool reconfigured;
         uint16_t gen;
@@ -297,7 +300,9 @@ void policy_begin(Policy *p, const Config *c, uint64_t now_usec, bool reconfigur
         assert(p->lag_n == 0);
         p->config = c;
         p->reconfigured = reconfigured;
-        p->prev_begin_usec = p->now;
+        p->partial = false;
+        p->prev_begin_usec = p->begin_usec;
+        p->begin_usec = now_usec;
         p->now = now_usec;
         if (++p->gen == 0) {
                 /* Wrapped: nothing may look seen in the new poll, nor
@@ -378,20 +383,27 @@ static int observe_now(Policy *p, const Observation *o, EventList *out) {
 
         if (table_find(&p->t, l->netns, l->cookie, &i)) {
                 s = &p->t.slots[i];
-                if (s->gen == p->gen)
+                if (p->partial)
+                        prev = p->prev_now_usec; /* read by every poll since the full one, as a rule */
+                else if (s->gen == p->gen)
                         return 0; /* a dump is not a snapshot */
-                if (s->gen == (uint16_t) (p->gen - 1))
+                else if (s->gen == (uint16_t) (p->gen - 1))
                         prev = p->prev_begin_usec;
                 else if ((s->flags & SLOT_KEPT) && (uint16_t) (p->gen - s->gen) < GEN_RING)
                         prev = p->gen_usec[s->gen % GEN_RING];
                 else
                         prev = p->end_usec;
-                s->flags &= (uint8_t) ~SLOT_KEPT;
+                if (!p->partial)
+                        s->flags &= (uint8_t) ~SLOT_KEPT;
                 /* 32 bits that wrap: the difference modulo 2^32 is exact for
                  * one socket's life (a cookie is never reused). */
                 if (l->has_drops && (s->flags & SLOT_DROPS_KNOWN))
                         increase = (uint32_t) (l->drops - s->drops);
         } else {
+                /* Listeners are found by full polls; a partial one only
+                 * reads what they found. */
+                if (p->partial)
+                        return 0;
                 if (table_insert(&p->t, l->netns, l->cookie, &i) < 0) {
                         p->poll_lost++;
                         return -ENOMEM;
@@ -425,9 +437,11 @@ static int observe_now(Policy *p, const Observation *o, EventList *out) {
                 };
         }
 
-        s->gen = p->gen;
-        p->n_seen++;
-        p->poll_watched++;
+        if (!p->partial) {
+                s->gen = p->gen;
+                p->n_seen++;
+                p->poll_watched++;
+        }
         if (l->has_drops) {
                 s->drops = l->drops;
                 s->flags |= SLOT_DROPS_KNOWN;
@@ -441,7 +455,7 @@ static int observe_now(Policy *p, const Observation *o, EventList *out) {
                 active_update(p, a, s, l, w, increase, out);
                 if (l->has_syn)
                         syn_update(p, s, a, l, w, out);
-                if (a->st != STATE_OK)
+                if (a->st != STATE_OK && !p->partial)
                         p->poll_raised++;
                 if (active_idle(a, p->now))
                         table_active_release(&p->t, s);
@@ -542,6 +556,24 @@ int policy_end(Policy *p, EventList *out) {
         p->end_usec = p->now;
         p->n_raised = p->poll_raised;
         p->n_watched = p->poll_watched;
+        p->config = NULL;
+        return p->poll_lost > 0 ? -ENOMEM : p->poll_events;
+}
+
+void policy_begin_partial(Policy *p, const Config *c, uint64_t now_usec) {
+        assert(p->lag_n == 0);
+        p->config = c;
+        p->reconfigured = false;
+        p->partial = true;
+        p->prev_now_usec = p->now;
+        p->now = now_usec;
+        p->poll_events = 0;
+        p->poll_lost = 0;
+}
+
+int policy_end_partial(Policy *p, EventList *out) {
+        (void) lag_drain(p, 0); /* a loss is counted in poll_lost */
+        p->partial = false;
         p->config = NULL;
         return p->poll_lost > 0 ? -ENOMEM : p->poll_events;
 }

@@ -957,6 +957,20 @@ END_TEST
 
 /* Streams one poll through begin/observe/end with somaxconn 4096; returns
  * policy_end()'s result, which must match what was appended. */
+/* Observes ls, ends the poll with end (policy_end, policy_end_partial) and
+ * checks its return value against ev. */
+static size_t observe_all(Policy *p, const Config *c, const Listener *ls, size_t n, EventList *ev,
+                          int (*end)(Policy *p, EventList *out)) {
+        int r;
+
+        for (size_t i = 0; i < n; i++)
+                ck_assert_int_eq(observe(p, c, &ls[i], ev), 0);
+        r = end(p, ev);
+        ck_assert_int_ge(r, 0);
+        ck_assert_uint_eq((size_t) r, ev->n);
+        return ev->n;
+}
+
 static size_t stream(Policy *p, const Config *c, const Listener *ls, size_t n, uint64_t t, EventList *ev) {
         NetstatSysctls sys = { 0 };
         int r;
@@ -966,12 +980,7 @@ static size_t stream(Policy *p, const Config *c, const Listener *ls, size_t n, u
         event_list_clear(ev);
         policy_begin(p, c, t, false);
         policy_netns(p, 0, &sys);
-        for (size_t i = 0; i < n; i++)
-                ck_assert_int_eq(observe(p, c, &ls[i], ev), 0);
-        r = policy_end(p, ev);
-        ck_assert_int_ge(r, 0);
-        ck_assert_uint_eq((size_t) r, ev->n);
-        return ev->n;
+        return observe_all(p, c, ls, n, ev, policy_end);
 }
 
 START_TEST(test_stream_duplicates) {
@@ -1520,6 +1529,85 @@ START_TEST(test_watch_netns) {
 }
 END_TEST
 
+/* A partial poll (the daemon's fast polls): the listeners in ls only.
+ * Clears ev first; checks the return value against it. */
+static size_t partial(Policy *p, const Config *c, const Listener *ls, size_t n, uint64_t t, EventList *ev) {
+        event_list_clear(ev);
+        policy_begin_partial(p, c, t);
+        return observe_all(p, c, ls, n, ev, policy_end_partial);
+}
+
+START_TEST(test_partial_decides_observed_only) {
+        _cleanup_(config_freep) Config *c = config_watch();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
+        Listener ls[2], l;
+
+        ls[0] = mkd(7, 0, 9, 3);  /* ok, 3 drops before we knew it */
+        ls[1] = mkd(8, 10, 9, 0); /* full */
+        ck_assert_uint_eq(step(p, c, ls, 2, 0, &ev), 1);
+        check_event(&ev.items[0], EVENT_FULL, false, 8);
+        ck_assert_uint_eq(policy_n_watched(p), 2);
+        ck_assert_uint_eq(policy_n_raised(p), 1);
+
+        /* 7 fills and drops 2 more: said at once; 8 is not read: not gone */
+        l = mkd(7, 10, 9, 5);
+        ck_assert_uint_eq(partial(p, c, &l, 1, SEC / 20, &ev), 2);
+        check_event(&ev.items[0], EVENT_FULL, false, 7);
+        ck_assert_uint_eq(ev.items[0].listener.depth, 10);
+        check_event(&ev.items[1], EVENT_DROPS, false, 7);
+        ck_assert_uint_eq(ev.items[1].drops, 2);
+        ck_assert_uint_eq(ev.items[1].period_usec, SEC / 20);
+        /* the counts stay the last full poll's */
+        ck_assert_uint_eq(policy_n_watched(p), 2);
+        ck_assert_uint_eq(policy_n_raised(p), 1);
+
+        /* nothing observed: nothing gone; an unknown listener: ignored */
+        ck_assert_uint_eq(partial(p, c, NULL, 0, 2 * SEC / 20, &ev), 0);
+        l = mkd(99, 10, 9, 50);
+        ck_assert_uint_eq(partial(p, c, &l, 1, 3 * SEC / 20, &ev), 0);
+
+        /* the next full poll: 7 was said full and its drop baseline is 5,
+         * 8 is still there: nothing new */
+        ls[0] = mkd(7, 10, 9, 5);
+        ck_assert_uint_eq(step(p, c, ls, 2, SEC, &ev), 0);
+        ck_assert_uint_eq(policy_n_raised(p), 2);
+        /* 8 closes: the full poll says gone */
+        ck_assert_uint_eq(step(p, c, ls, 1, 2 * SEC, &ev), 1);
+        check_event(&ev.items[0], EVENT_GONE, false, 8);
+}
+END_TEST
+
+/* Full and partial polls spend the same tokens (POLICY_BURST, one back
+ * every POLICY_TOKEN_USEC). */
+START_TEST(test_partial_shares_message_bound) {
+        _cleanup_(config_freep) Config *c = config_watch();
+        _cleanup_(policy_freep) Policy *p = policy();
+        _cleanup_(event_list_done) EventList ev = { 0 };
+        Listener full = mk(0, 7, 80, 10, 9), ok = mk(0, 7, 80, 0, 9);
+        uint64_t t = 0;
+
+        ck_assert_uint_eq(step1(p, c, ok, t, &ev), 0);
+        /* four changes in fast polls: FULL, CLEARED, FULL, CLEARED */
+        for (int i = 0; i < POLICY_BURST; i++) {
+                t += SEC / 20;
+                ck_assert_uint_eq(partial(p, c, i % 2 ? &ok : &full, 1, t, &ev), 1);
+                check_event(&ev.items[0], i % 2 ? EVENT_CLEARED : EVENT_FULL, false, 7);
+        }
+        /* no token left: folded, in a fast poll and in a full one */
+        t += SEC / 20;
+        ck_assert_uint_eq(partial(p, c, &full, 1, t, &ev), 0);
+        t += SEC / 20;
+        ck_assert_uint_eq(step1(p, c, full, t, &ev), 0);
+        t += SEC / 20;
+        ck_assert_uint_eq(partial(p, c, &full, 1, t, &ev), 0);
+        /* a token comes back: the state it is in is said */
+        t += POLICY_TOKEN_USEC;
+        ck_assert_uint_eq(partial(p, c, &full, 1, t, &ev), 1);
+        check_event(&ev.items[0], EVENT_FULL, false, 7);
+}
+END_TEST
+
 Suite *test_suite(void) {
         Suite *s = suite_create("policy");
         TCase *tc = tcase_create("core");
@@ -1542,6 +1630,8 @@ Suite *test_suite(void) {
         tcase_add_test(tc, test_counters);
         tcase_add_test(tc, test_counters_backwards_absent_off);
         tcase_add_test(tc, test_gone);
+        tcase_add_test(tc, test_partial_decides_observed_only);
+        tcase_add_test(tc, test_partial_shares_message_bound);
         tcase_add_test(tc, test_gone_with_pending_drops);
         tcase_add_test(tc, test_unwatched_after_reload_is_gone);
         tcase_add_test(tc, test_flapping);
