@@ -25,6 +25,21 @@
 /* All process lookups of one poll together. */
 #define PROCESS_LOOKUP_USEC (100ULL * 1000)
 
+/* A listener of a fast watch entry (config_watch_is_fast()), as a full poll
+ * found it: the key of its exact lookups (monitor-fast.c). */
+typedef struct FastKey {
+        Listener l;         /* the key, and the listener as last read */
+        const Watch *w;     /* its entry in the monitor's configuration */
+        uint64_t next_usec; /* when it is due again (its entry's interval) */
+        bool shared;        /* an SO_REUSEPORT member: read with a port-filtered dump */
+        bool read;          /* read by the fast poll in progress */
+} FastKey;
+
+typedef struct FastKeys {
+        FastKey *items; /* sorted by netns, then the lookup key, then cookie */
+        size_t n, cap;
+} FastKeys;
+
 struct Monitor {
         MonitorOptions opts;
         Config *config;
@@ -51,6 +66,8 @@ struct Monitor {
         size_t n_seen;    /* listeners in this poll's dumps */
         bool fatal;
         SocketOwners *sockets; /* socket-activated listeners: their socket unit */
+        FastKeys fast;         /* what fast polls read: the last full poll's */
+        FastKeys fast_next;    /* collected by the full poll in progress */
 };
 
 /* A line of the monitor's own (not an event), if its priority is enabled. */
@@ -68,3 +85,21 @@ void monitor_emit_summaries(Monitor *m, uint64_t now, bool flush);
 
 /* Writes the poll's events (m->events, then cleared) within the budget. */
 void monitor_emit(Monitor *m, uint64_t now);
+
+/* ---- fast polls (monitor-fast.c) ---- */
+
+/* A full poll found l, selected by the fast entry w. */
+void monitor_fast_note(Monitor *m, const Listener *l, const Watch *w);
+
+/* The full poll could not dump namespace netns: its keys stay. */
+void monitor_fast_keep_netns(Monitor *m, uint64_t netns);
+
+/* A full poll is complete: its keys are what fast polls read from now on,
+ * each due at once; SO_REUSEPORT members are marked. */
+void monitor_fast_commit(Monitor *m, uint64_t now);
+
+/* A new configuration: no keys until the next full poll (their entries
+ * belonged to the old one). */
+void monitor_fast_reset(Monitor *m);
+
+void monitor_fast_done(Monitor *m);

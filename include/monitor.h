@@ -45,6 +45,15 @@ const Config *monitor_config(const Monitor *m);
  * (-ENOTRECOVERABLE: stuck in another namespace, stop). */
 int monitor_poll(Monitor *m, uint64_t now_usec);
 
+/* A fast poll at monotonic time now_usec (monitor-fast.c): reads the
+ * listeners of the fast watch entries (config_fast_interval()) that the
+ * last full poll found and that are due, with exact lookups, or a
+ * port-filtered dump for SO_REUSEPORT groups; decides them as a partial
+ * poll (policy.h) and emits the events. Writes no metrics file, counts no
+ * SYN queue, reads no counters. Returns the number of listeners read, or
+ * -ENOTRECOVERABLE. */
+int monitor_fast_poll(Monitor *m, uint64_t now_usec);
+
 /* Emits what the message bounds and the budget hold back (at stop). */
 void monitor_flush(Monitor *m, uint64_t now_usec);
 

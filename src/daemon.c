@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* The loop only: one sd_event with the poll timer, the watchdog timer and
- * SIGTERM/SIGINT/SIGHUP sources; the poll itself is monitor.c. The
- * watchdog is pinged after polls that worked, never merely because the loop
- * spins: a poll that hangs, or a daemon that can read nothing, is caught. */
+/* The loop only: one sd_event with the poll timer, the fast-poll timer
+ * (watch entries with their own, shorter `interval`), the watchdog timer
+ * and SIGTERM/SIGINT/SIGHUP sources; the polls themselves are monitor.c.
+ * The watchdog is pinged after full polls that worked, never merely because
+ * the loop spins, nor after fast polls: a full poll that hangs, or a daemon
+ * that can read nothing, is caught. */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -25,7 +27,9 @@ typedef struct Daemon {
         Monitor *monitor;
         sd_event *event;
         sd_event_source *timer;
+        sd_event_source *fast_timer;
         uint64_t next_usec;     /* when the poll timer is due */
+        uint64_t fast_usec;     /* the fast polls' interval, 0 when off */
         uint64_t watchdog_usec; /* WATCHDOG_USEC, 0 when off */
         uint64_t last_ok_usec;  /* end of the last poll that read something */
         uint64_t pinged_usec;
@@ -93,6 +97,52 @@ static void set_accuracy(Daemon *d) {
 
         if (r < 0)
                 sink_log(&d->sink, LOG_WARNING, NULL, "Cannot set the poll timer's accuracy: %s", strerror(-r));
+}
+
+/* Arms the fast-poll timer for the configuration's fast entries
+ * (config_fast_interval()), from now, or turns it off. */
+static void apply_fast(Daemon *d, uint64_t now) {
+        uint64_t f = config_fast_interval(monitor_config(d->monitor));
+        int r;
+
+        d->fast_usec = f;
+        if (f == 0) {
+                r = sd_event_source_set_enabled(d->fast_timer, SD_EVENT_OFF);
+        } else {
+                /* 1 % slack, as the poll timer's. */
+                r = sd_event_source_set_time_accuracy(d->fast_timer, f / 100 ? f / 100 : 1);
+                if (r >= 0)
+                        r = sd_event_source_set_time(d->fast_timer, now + f);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(d->fast_timer, SD_EVENT_ONESHOT);
+        }
+        if (r < 0) {
+                sink_log(&d->sink, LOG_CRIT, NULL, "Cannot arm the fast-poll timer: %s; stopping.", strerror(-r));
+                sd_event_exit(d->event, EXIT_FAILURE);
+        }
+}
+
+static int on_fast_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Daemon *d = userdata;
+        uint64_t now = loop_now(d), next;
+
+        if (d->fast_usec == 0)
+                return 0;
+        /* A full poll due within half a fast interval reads them anyway. */
+        if (d->next_usec > now + d->fast_usec / 2 && monitor_fast_poll(d->monitor, now) == -ENOTRECOVERABLE) {
+                sd_event_exit(d->event, EXIT_FAILURE);
+                return 0;
+        }
+        /* Fixed cadence, skipping ahead after a stall, as full polls. */
+        next = usec + d->fast_usec;
+        now = loop_now(d);
+        if (next <= now)
+                next = now + d->fast_usec;
+        if (sd_event_source_set_time(s, next) < 0 || sd_event_source_set_enabled(s, SD_EVENT_ONESHOT) < 0) {
+                sink_log(&d->sink, LOG_CRIT, NULL, "Cannot arm the fast-poll timer; stopping.");
+                sd_event_exit(d->event, EXIT_FAILURE);
+        }
+        return 0;
 }
 
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -181,6 +231,13 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                         set_timer(d, next > now ? next : now);
                         set_accuracy(d);
                 }
+                /* Fast entries apply at once: a full poll now finds their
+                 * listeners (the old ones' keys went with the old
+                 * configuration), and fast polls follow at the new
+                 * cadence. */
+                apply_fast(d, now);
+                if (d->fast_usec > 0 && d->next_usec > now)
+                        set_timer(d, now);
         }
         sd_notify(false, "READY=1");
         return 0;
@@ -230,6 +287,11 @@ static int setup_loop(Daemon *d) {
                 goto fail;
         d->next_usec = now;
         set_accuracy(d);
+        step = "add the fast-poll timer";
+        r = sd_event_add_time(d->event, &d->fast_timer, CLOCK_MONOTONIC, now, 1, on_fast_timer, d);
+        if (r < 0)
+                goto fail;
+        apply_fast(d, now);
         step = "read WATCHDOG_USEC";
         r = sd_watchdog_enabled(false, &d->watchdog_usec);
         if (r < 0)
@@ -303,6 +365,7 @@ int daemon_run(const DaemonOptions *o) {
                 if (r < 0)
                         sink_log(&d.sink, LOG_ERR, NULL, "Event loop failed: %s", strerror(-r));
         }
+        sd_event_source_unref(d.fast_timer);
         sd_event_source_unref(d.timer);
         sd_event_unref(d.event);
         monitor_free(d.monitor);

@@ -41,6 +41,7 @@ void monitor_set_config(Monitor *m, Config *c) {
         m->config = c;
         m->n_ranges = config_port_ranges(c, m->ranges, DIAG_MAX_RANGES);
         m->reconfigured = true;
+        monitor_fast_reset(m);
         namespaces_force(m->ns);
         /* A reload reads the sysctls again too (an operator who raised
          * net.core.somaxconn and reloads expects it seen). */
@@ -96,6 +97,7 @@ Monitor *monitor_free(Monitor *m) {
         config_free(m->config);
         event_list_done(&m->events);
         queue_waits_done(&m->waits);
+        monitor_fast_done(m);
         free(m);
         return NULL;
 }
@@ -200,6 +202,8 @@ static int observe_cb(const Listener *listener, void *userdata) {
                 (void) stalls_observe(m->stalls, l, w);
         if (w && l->kind == LISTENER_TCP && listener_is_full(l))
                 groups_note_full(m->groups, l, w->name, w->clear);
+        if (l->kind == LISTENER_TCP && config_watch_is_fast(m->config, w))
+                monitor_fast_note(m, l, w);
         return 0;
 }
 
@@ -461,6 +465,7 @@ int monitor_poll(Monitor *m, uint64_t now) {
         if (m->metrics_due)
                 metrics_begin(m->metrics);
         m->n_seen = 0;
+        m->fast_next.n = 0;
         for (size_t i = 0; i < m->ns->n && !m->fatal; i++) {
                 Space *s = m->ns->spaces[i];
 
@@ -473,6 +478,7 @@ int monitor_poll(Monitor *m, uint64_t now) {
                         policy_keep_netns(m->policy, s->id);
                         stalls_keep_netns(m->stalls, s->id);
                         groups_keep_netns(m->groups, s->id);
+                        monitor_fast_keep_netns(m, s->id);
                         if (m->metrics_due)
                                 metrics_keep_netns(m->metrics, s->id);
                         failure = r;
@@ -495,6 +501,7 @@ int monitor_poll(Monitor *m, uint64_t now) {
                 monitor_emit(m, now);
                 return failure;
         }
+        monitor_fast_commit(m, now);
         for (size_t i = 0; i < m->ns->n; i++)
                 if (!m->ns->spaces[i]->gone)
                         read_counters(m, m->ns->spaces[i], now);
