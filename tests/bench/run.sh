@@ -4,7 +4,10 @@
 # Performance benchmark of backlogd against the floor (one raw sock_diag
 # LISTEN dump) and ss(8). See tests/bench/README.md.
 #
-#   sudo tests/bench/run.sh [--small]
+#   sudo tests/bench/run.sh [--small] [--only-fast]
+#
+# --only-fast: build the population, measure the floor, then only the
+# "20 Hz single-port entry" rows (fast polls), and stop.
 #
 # Environment:
 #   BACKLOGD      the daemon binary (default: <repo>/build/backlogd)
@@ -24,12 +27,13 @@
 
 set -euo pipefail
 
-SMALL=0
+SMALL=0 ONLY_FAST=0
 for arg in "$@"; do
         case "$arg" in
         --small) SMALL=1 ;;
+        --only-fast) ONLY_FAST=1 ;;
         -h|--help)
-                sed -n '4,20p' "$0" | sed 's/^# \{0,1\}//'
+                sed -n '4,23p' "$0" | sed 's/^# \{0,1\}//'
                 exit 0 ;;
         *)
                 echo "run.sh: unknown argument '$arg' (try --help)" >&2
@@ -186,6 +190,19 @@ proc_cpu_us() {
         awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f\n", ($12 + $13) * 1e6 / hz }' <<<"$stat"
 }
 
+# stop_daemon PID: SIGTERM, then SIGKILL after 5 s; reaps it.
+stop_daemon() {
+        local pid=$1 i
+        kill -TERM "$pid" 2>/dev/null || true
+        for (( i = 0; i < 50; i++ )); do
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        DAEMON_PID=
+}
+
 # Runs the daemon for DAEMON_SECONDS after a short warm-up and prints
 # "cpu_us_per_poll nominal_polls wakeups vmhwm_kb cpu_share_%". Polls are counted as
 # wall time / interval (sd_event may coalesce or delay timer wake-ups); the
@@ -193,7 +210,7 @@ proc_cpu_us() {
 # Call it with its output redirected to a file, not in a $( ) or < <( )
 # subshell, so that the trap knows DAEMON_PID.
 measure_daemon() {
-        local conf=$1 name=$2 bin=${3:-$BACKLOGD} pid t0 t1 w0 w1 v0 v1 b0 b1 hwm i
+        local conf=$1 name=$2 bin=${3:-$BACKLOGD} pid t0 t1 w0 w1 v0 v1 b0 b1 hwm
         "$bin" -c "$conf" --interval "$INTERVAL" --log-target console \
                 >"$TMP/$name.log" 2>&1 </dev/null &
         pid=$!
@@ -215,14 +232,7 @@ measure_daemon() {
         v1=$(awk '/^voluntary_ctxt_switches/ { print $2 }' "/proc/$pid/status")
         b1=$(awk '/^wchar/ { print $2 }' "/proc/$pid/io")
         hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status")
-        kill -TERM "$pid" 2>/dev/null || true
-        for (( i = 0; i < 50; i++ )); do
-                kill -0 "$pid" 2>/dev/null || break
-                sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-        DAEMON_PID=
+        stop_daemon "$pid"
         awk -v t0="$t0" -v t1="$t1" -v w0="$w0" -v w1="$w1" -v v0="$v0" -v v1="$v1" \
             -v iv="$INTERVAL" -v hwm="$hwm" -v b0="$b0" -v b1="$b1" 'BEGIN {
                 polls = (w1 - w0) / iv
@@ -419,6 +429,62 @@ else
 fi
 DAEMON_SECONDS=$(awk -v i="$INTERVAL" -v p="$POLLS" 'BEGIN { printf "%.2f\n", i * p }')
 
+# A 20 Hz single-port entry (fast polls, exact lookups): the daemon at
+# `interval = 1` watching one port, with and without `interval = 0.05` on
+# that entry, each for FAST_SECONDS; measure_share prints the run's CPU as
+# % of a core.
+FAST_SECONDS=${BENCH_FAST_SECONDS:-20}
+measure_share() {
+        local conf=$1 name=$2 pid t0 t1 w0 w1
+        "$BACKLOGD" -c "$conf" --log-target console >"$TMP/$name.log" 2>&1 </dev/null &
+        pid=$!
+        DAEMON_PID=$pid
+        sleep 1.5 # past the first full polls
+        if ! kill -0 "$pid" 2>/dev/null; then
+                echo "run.sh: backlogd ($name) exited early:" >&2
+                tail -5 "$TMP/$name.log" >&2
+                wait "$pid" 2>/dev/null || true
+                DAEMON_PID=
+                echo "n/a"
+                return
+        fi
+        t0=$(proc_cpu_us "$pid") w0=$EPOCHREALTIME
+        sleep "$FAST_SECONDS"
+        t1=$(proc_cpu_us "$pid") w1=$EPOCHREALTIME
+        stop_daemon "$pid"
+        awk -v t0="$t0" -v t1="$t1" -v w0="$w0" -v w1="$w1" 'BEGIN { printf "%.3f\n", (t1 - t0) / 1e4 / (w1 - w0) }'
+}
+FAST_BASE=n/a FAST_ON=n/a FAST_COST=n/a FAST_POLL=n/a
+measure_fast() {
+        printf 'interval = 1;\nwatch = ( { port = %d; } );\n' "$FIRST_PORT" >"$TMP/fast-off.conf"
+        printf 'interval = 1;\nwatch = ( { port = %d; interval = 0.05; } );\n' "$FIRST_PORT" >"$TMP/fast-on.conf"
+        echo "Running backlogd at interval = 1 for $FAST_SECONDS s, without and with a 20 Hz entry" >&2
+        measure_share "$TMP/fast-off.conf" fast-off >"$TMP/fast-off.res"
+        measure_share "$TMP/fast-on.conf" fast-on >"$TMP/fast-on.res"
+        read -r FAST_BASE <"$TMP/fast-off.res"
+        read -r FAST_ON <"$TMP/fast-on.res"
+        # The fast polls' own cost: the difference, as % of a core, and
+        # per fast poll (20 a second) against the floor's CPU per dump.
+        read -r FAST_COST FAST_POLL < <(awk -v a="$FAST_BASE" -v b="$FAST_ON" -v f="$FLOOR_CPU" 'BEGIN {
+                if (a == "n/a" || b == "n/a") { print "n/a n/a"; exit }
+                d = b - a; printf "%.3f %.4f\n", d, d * 1e4 / 20 / f }')
+}
+fast_rows() {
+        row "20 Hz single-port entry, interval = 1 ($FAST_SECONDS s)" "" "" ""
+        row "  without the entry's interval, % of a core" "" "$FAST_BASE %" ""
+        row "  with interval = 0.05, % of a core" "" "$FAST_ON %" ""
+        row "  fast polls' cost, % of a core" "" "$FAST_COST %" ""
+        row "  per fast poll / floor" "-" "-" "${FAST_POLL}x"
+}
+if (( ONLY_FAST )); then
+        (( HAVE_DAEMON )) || die "--only-fast needs backlogd"
+        measure_fast
+        row() { printf '%-44s %12s %12s %10s\n' "$1" "$2" "$3" "$4"; }
+        printf 'floor: %s µs CPU per raw v4+v6 LISTEN dump of %d listeners\n' "$FLOOR_CPU" "$LISTENERS"
+        fast_rows
+        exit 0
+fi
+
 # Whole processes: prints "wall_us cpu_us" per run over RUNS runs, using
 # bash's time keyword (children's user+system from wait4()).
 time_runs() {
@@ -468,6 +534,7 @@ if (( HAVE_DAEMON )); then
         measure_daemon "$TMP/watch.conf" watch5 >"$TMP/watch5.res"
         read -r W_CPU W_POLLS W_WAKE W_HWM W_SHARE _ <"$TMP/watch5.res"
         measure_cadence big "$LISTENERS"
+        measure_fast
 fi
 
 # ---- walks of the connections ---------------------------------------------
@@ -648,6 +715,7 @@ cadence_block() { # tag listeners connections
 row "backlogd peak RSS (VmHWM), defaults" "" "${D_HWM} kB" ""
 row "backlogd peak RSS (VmHWM), watch 5 ports" "" "${W_HWM} kB" ""
 row "backlogd peak RSS (VmHWM), +$EXTRA_NETNS netns" "" "${N_HWM} kB" ""
+fast_rows
 echo
 cadence_block small "$SMALL_LISTENERS" "$SMALL_CONNECTIONS"
 cadence_block big "$LISTENERS" "$CONNECTIONS"
