@@ -973,7 +973,6 @@ static size_t observe_all(Policy *p, const Config *c, const Listener *ls, size_t
 
 static size_t stream(Policy *p, const Config *c, const Listener *ls, size_t n, uint64_t t, EventList *ev) {
         NetstatSysctls sys = { 0 };
-        int r;
 
         sys.present[SYSCTL_SOMAXCONN] = true;
         sys.value[SYSCTL_SOMAXCONN] = 4096;
