@@ -34,6 +34,7 @@
  *   backlogd_listen_drops_total     counter  listeners with a drop count
  *   backlogd_syn_queue_depth        gauge    listeners whose SYN depth is known
  *   backlogd_listen_queue_wait_seconds gauge listeners whose queue's wait is known
+ *   backlogd_listen_queue_stalled_seconds gauge listeners that are stalled (stalls.h)
  *   backlogd_tcpext_total           counter  {counter="ListenOverflows",netns=...}
  *   backlogd_poll_seconds           gauge    duration of the last poll
  *   backlogd_last_poll_timestamp_seconds gauge  unix time of the last poll
@@ -154,6 +155,10 @@ size_t metrics_n_listeners(const MetricsWriter *m);
  * connection in its queue: backlogd_listen_queue_wait_seconds. Before
  * metrics_commit()/metrics_render() of the poll. */
 void metrics_set_wait(MetricsWriter *m, size_t idx, const Listener *l, uint32_t wait_ms);
+
+/* The same for a stalled listener: how long, at least, it has accepted
+ * nothing (backlogd_listen_queue_stalled_seconds; a group's largest). */
+void metrics_set_stalled(MetricsWriter *m, size_t idx, const Listener *l, uint32_t stalled_s);
 
 /* Records the TcpExt counters of one namespace (present ones only are
  * written). c is copied; netns is kept as in metrics_add_listener(). A second

@@ -51,10 +51,12 @@ bool stalls_any_stalled(const Stalls *s);
 size_t stalls_n_stalled(const Stalls *s);
 
 /* Watched listener l as the dump shows it, with its watch entry (the stall
- * time and name come from it; a stall of 0 tracks nothing). A UNIX
+ * time and name come from it; a stall of 0 tracks nothing) and the
+ * caller's tag for it this poll (its metrics record), handed back by
+ * stalls_each_stalled(). A UNIX
  * listener's head comes with it. Returns 0, or -ENOMEM (l is not tracked
  * this poll: it starts afresh next time). */
-int stalls_observe(Stalls *s, const Listener *l, const Watch *w);
+int stalls_observe(Stalls *s, const Listener *l, const Watch *w, size_t tag);
 
 /* The dump of namespace netns failed: what it tracks stays as it was. */
 void stalls_keep_netns(Stalls *s, uint64_t netns);
@@ -86,6 +88,12 @@ void stalls_read_heads(Stalls *s, uint64_t netns,
  * Returns the number appended, or -ENOMEM (an event or a record was lost;
  * the listener starts afresh). */
 int stalls_end(Stalls *s, EventList *out);
+
+/* Calls f(l, tag, stalled_usec, userdata) for each listener stalled after
+ * the last stalls_end() that the poll observed: as seen, with its tag and
+ * how long (at least) it has accepted nothing. */
+void stalls_each_stalled(const Stalls *s, void (*f)(const Listener *l, size_t tag, uint64_t usec, void *userdata),
+                         void *userdata);
 
 /* Listeners tracked (non-empty queues of the last poll), for tests. */
 size_t stalls_n_tracked(const Stalls *s);

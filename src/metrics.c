@@ -23,6 +23,7 @@ enum {
         REC_HAS_SYN = 1 << 1,
         REC_EXPORT = 1 << 2, /* its series are written (metrics.h: which) */
         REC_HAS_WAIT = 1 << 3,
+        REC_STALLED = 1 << 4,
 };
 
 /* One listener, 112 bytes on x86-64. The label text is rendered once per
@@ -40,6 +41,7 @@ typedef struct Record {
         uint8_t addr[16]; /* network byte order, zero-padded for IPv4 */
         uint32_t syn_depth;
         uint32_t wait_ms;
+        uint32_t stalled_s;
         uint32_t path_off; /* FAM_UNIX: offset of the NUL-terminated path in paths */
         uint32_t label_off;
         uint32_t label_len;
@@ -140,16 +142,32 @@ size_t metrics_n_listeners(const MetricsWriter *m) {
         return m->n_recs;
 }
 
-void metrics_set_wait(MetricsWriter *m, size_t idx, const Listener *l, uint32_t wait_ms) {
+/* Record idx, if it is l's and the poll's records are still open. */
+static Record *record_of(MetricsWriter *m, size_t idx, const Listener *l) {
         Record *r;
 
         if (m->prepared || idx >= m->n_recs)
-                return;
+                return NULL;
         r = &m->recs[idx];
-        if (r->cookie != l->cookie || r->sock_netns != l->netns)
+        return r->cookie == l->cookie && r->sock_netns == l->netns ? r : NULL;
+}
+
+void metrics_set_wait(MetricsWriter *m, size_t idx, const Listener *l, uint32_t wait_ms) {
+        Record *r = record_of(m, idx, l);
+
+        if (!r)
                 return;
         r->wait_ms = wait_ms;
         r->flags |= REC_HAS_WAIT;
+}
+
+void metrics_set_stalled(MetricsWriter *m, size_t idx, const Listener *l, uint32_t stalled_s) {
+        Record *r = record_of(m, idx, l);
+
+        if (!r)
+                return;
+        r->stalled_s = stalled_s;
+        r->flags |= REC_STALLED;
 }
 
 static bool listener_active(const Listener *l, int64_t syn_depth) {
@@ -379,6 +397,8 @@ static void records_prepare(MetricsWriter *m) {
                         a->syn_depth = b->syn_depth;
                 if ((b->flags & REC_HAS_WAIT) && (!(a->flags & REC_HAS_WAIT) || b->wait_ms > a->wait_ms))
                         a->wait_ms = b->wait_ms;
+                if ((b->flags & REC_STALLED) && (!(a->flags & REC_STALLED) || b->stalled_s > a->stalled_s))
+                        a->stalled_s = b->stalled_s;
                 a->flags |= b->flags;
         }
         if (m->n_recs > 0)
@@ -426,6 +446,7 @@ typedef enum ListenerMetric {
         LM_DROPS,
         LM_SYN,
         LM_WAIT,
+        LM_STALLED,
         _LM_MAX,
 } ListenerMetric;
 
@@ -451,6 +472,10 @@ static const struct {
                       "How long the oldest connection in the listen queue has waited for accept(), "
                       "when the queue is not empty.",
                       REC_HAS_WAIT },
+        [LM_STALLED] = { "backlogd_listen_queue_stalled_seconds", "gauge",
+                         "How long a stalled listener has accepted nothing while connections wait (the head "
+                         "of its queue has not moved), at least.",
+                         REC_STALLED },
 };
 
 static uint64_t record_value(const Record *r, ListenerMetric lm) {
@@ -461,6 +486,8 @@ static uint64_t record_value(const Record *r, ListenerMetric lm) {
                 return r->backlog;
         case LM_DROPS:
                 return r->drops;
+        case LM_STALLED:
+                return r->stalled_s;
         default:
                 return r->syn_depth;
         }

@@ -199,7 +199,10 @@ static int observe_cb(const Listener *listener, void *userdata) {
         (void) policy_observe(m->policy, l, w, &m->events);
         /* Queues that are not empty (or, while one is stalled, all). */
         if (w && (l->depth > 0 || stalls_any_stalled(m->stalls)))
-                (void) stalls_observe(m->stalls, l, w);
+                (void) stalls_observe(m->stalls, l, w,
+                                      m->metrics_due && metrics_n_listeners(m->metrics) > 0
+                                              ? metrics_n_listeners(m->metrics) - 1
+                                              : SIZE_MAX);
         if (w && l->kind == LISTENER_TCP && listener_is_full(l))
                 groups_note_full(m->groups, l, w->name, w->clear);
         if (l->kind == LISTENER_TCP && config_watch_is_fast(m->config, w))
@@ -224,6 +227,11 @@ static void read_groups(Monitor *m, Space *s) {
         } else
                 monitor_say(m, LOG_DEBUG, "Listed %d listener%s on %zu port range%s of full listeners.", r,
                             r == 1 ? "" : "s", n, n == 1 ? "" : "s");
+}
+
+static void metrics_stalled_cb(const Listener *l, size_t tag, uint64_t usec, void *userdata) {
+        if (tag != SIZE_MAX)
+                metrics_set_stalled(userdata, tag, l, (uint32_t) (usec / 1000000));
 }
 
 static void count_syn(Monitor *m, Space *s, uint64_t now) {
@@ -513,8 +521,10 @@ int monitor_poll(Monitor *m, uint64_t now) {
         add_wait(m, now);
         if (stalls_end(m->stalls, &m->events) < 0)
                 sink_log(&m->opts.sink, LOG_ERR, NULL, "Out of memory while looking for stalls; some are missed.");
-        if (m->metrics_due)
+        if (m->metrics_due) {
+                stalls_each_stalled(m->stalls, metrics_stalled_cb, m->metrics);
                 write_metrics(m, started, now);
+        }
         m->metrics_due = false;
         cgroup_names_hold(m->cgroups, false);
         if (sink_enabled(&m->opts.sink, LOG_DEBUG)) {

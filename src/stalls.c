@@ -14,14 +14,17 @@ typedef struct StallEntry {
         uint64_t stall_usec;
         uint64_t head;  /* the head seen since `since`; 0: not known */
         uint64_t since; /* when that head was first seen */
+        size_t tag;     /* the caller's, as of the last poll that observed it */
         bool stalled;   /* EVENT_STALLED said, EVENT_ACCEPTING not yet */
+        bool seen;      /* the last poll observed it */
 } StallEntry;
 
 /* One sighting of this poll, with what was tracked of it. */
 typedef struct Sighting {
         Listener l;
         const Watch *w;
-        size_t old;     /* its entry in tracked, or SIZE_MAX */
+        size_t old; /* its entry in tracked, or SIZE_MAX */
+        size_t tag;
         bool head_read; /* l.head is this poll's reading */
         bool queued;    /* the reading found the tracked head still queued */
 } Sighting;
@@ -72,6 +75,16 @@ size_t stalls_n_stalled(const Stalls *s) {
         return s->n_stalled;
 }
 
+void stalls_each_stalled(const Stalls *s, void (*f)(const Listener *l, size_t tag, uint64_t usec, void *userdata),
+                         void *userdata) {
+        for (size_t i = 0; i < s->n_tracked; i++) {
+                const StallEntry *e = &s->tracked[i];
+
+                if (e->stalled && e->seen)
+                        f(&e->l, e->tag, s->now - e->since, userdata);
+        }
+}
+
 size_t stalls_n_tracked(const Stalls *s) {
         return s->n_tracked;
 }
@@ -101,7 +114,7 @@ static size_t find(const Stalls *s, const Listener *l) {
         return SIZE_MAX;
 }
 
-int stalls_observe(Stalls *s, const Listener *l, const Watch *w) {
+int stalls_observe(Stalls *s, const Listener *l, const Watch *w, size_t tag) {
         size_t old;
         Sighting *x;
 
@@ -114,7 +127,7 @@ int stalls_observe(Stalls *s, const Listener *l, const Watch *w) {
         if (GROW(&s->seen, &s->cap_seen, s->n_seen + 1, 16) < 0)
                 return -ENOMEM;
         x = &s->seen[s->n_seen++];
-        *x = (Sighting){ .l = *l, .w = w, .old = old, .head_read = l->kind == LISTENER_UNIX };
+        *x = (Sighting){ .l = *l, .w = w, .old = old, .tag = tag, .head_read = l->kind == LISTENER_UNIX };
         if (l->kind != LISTENER_UNIX)
                 x->l.head = 0;
         else
@@ -214,7 +227,7 @@ static int step(const Stalls *s, const StallEntry *old, const Sighting *x, Stall
         bool fell = old && x->l.depth < old->l.depth;
         int r = 0;
 
-        *next = (StallEntry){ .l = x->l, .stall_usec = x->w->stall_usec };
+        *next = (StallEntry){ .l = x->l, .stall_usec = x->w->stall_usec, .tag = x->tag, .seen = true };
         if (x->w->name)
                 snprintf(next->name, sizeof(next->name), "%s", x->w->name);
         if (old && !x->head_read && !fell) {
@@ -261,8 +274,10 @@ int stalls_end(Stalls *s, EventList *out) {
 
                 if (c < 0) {
                         /* Not seen: kept when its dump failed, else forgotten. */
-                        if (kept(s, old->l.netns))
-                                s->next[n++] = *old;
+                        if (kept(s, old->l.netns)) {
+                                s->next[n] = *old;
+                                s->next[n++].seen = false;
+                        }
                         i++;
                         continue;
                 }

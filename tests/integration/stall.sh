@@ -64,6 +64,8 @@ cat >"$TEST_TMP/c.conf" <<EOF
 interval = 0.2;
 syn_interval = 1;
 stall = 2;
+metrics_file = "$TEST_TMP/m.prom";
+metrics_interval = 0.2;
 watch = ( { port = 8090; name = "api"; }, { unix = "$TEST_TMP/u.sock"; } );
 EOF
 "$BACKLOGD" -c "$TEST_TMP/c.conf" --log-target=journal 2>"$TEST_TMP/daemon.err" &
@@ -111,6 +113,10 @@ message=$(field MESSAGE stalled BACKLOGD_PORT=8090)
 note "stalled: $message"
 check "stalled: sentence" "$(printf '%s\n' "$message" | grep -cE "^Listen queue of 127\.0\.0\.1:8090 \(api\) of python3, pid $SRV has not moved for [0-9]+ s: nothing was accepted while [0-9]+ connections? waits? \(clients have waited up to [0-9.]+ s(; [0-9]+ gave up)?\)\. Its process is stopped \(state T\): resume it \(kill -CONT\), or let its debugger go on\.$")" 1
 check "full not reached" "$(journal_count backlogd BACKLOGD_EVENT=full BACKLOGD_PORT=8090)" 0
+# The metrics file has the stall too, within a write (0.2 s).
+sleep 0.5
+gauge=$(sed -n 's/^backlogd_listen_queue_stalled_seconds{address="127\.0\.0\.1",port="8090",family="inet",netns="host",name="api"} \([0-9]*\)$/\1/p' "$TEST_TMP/m.prom")
+check "metrics: the stalled gauge, the stall time or more" "$([ -n "$gauge" ] && [ "$gauge" -ge 2 ] && echo yes)" yes
 
 # The UNIX listener stalled too, named by its holder.
 journal_wait 1 backlogd BACKLOGD_EVENT=stalled "BACKLOGD_PATH=$TEST_TMP/u.sock" || fail "no stalled entry for the UNIX listener"
@@ -145,6 +151,9 @@ check "accepting: the stall's length, within syn_interval" \
 check "accepting: priority notice" "$(field PRIORITY accepting BACKLOGD_PORT=8090)" 5
 check "accepting: MESSAGE_ID" "$(field MESSAGE_ID accepting BACKLOGD_PORT=8090)" bf0df11a9202435f9d6bba761fae6e44
 check "one stalled entry per stall" "$(journal_count backlogd BACKLOGD_EVENT=stalled BACKLOGD_PORT=8090)" 1
+sleep 0.5
+check "metrics: no stalled gauge for 8090 once it accepts" \
+        "$(grep -c '^backlogd_listen_queue_stalled_seconds{address="127\.0\.0\.1",port="8090"' "$TEST_TMP/m.prom")" 0
 
 kill -TERM "$DAEMON"
 wait "$DAEMON"

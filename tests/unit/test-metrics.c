@@ -433,6 +433,27 @@ START_TEST(test_wait_seconds) {
         ck_assert_ptr_nonnull(strstr(a, "\nbacklogd_listen_queue_wait_seconds{address=\"0.0.0.0\",port=\"80\","
                                         "family=\"inet\",netns=\"host\"} 1.000\n"));
         ck_assert_ptr_null(strstr(a, "backlogd_listen_queue_wait_seconds{address=\"127.0.0.1\",port=\"8081\""));
+        /* no stall: no such family */
+        ck_assert_ptr_null(strstr(a, "backlogd_listen_queue_stalled_seconds"));
+        free(a);
+
+        /* stalled listeners: their gauge, a group's largest */
+        metrics_begin(m);
+        ck_assert_int_eq(metrics_add_listener(m, &web, "host", NULL, NULL, -1), 0);
+        metrics_set_stalled(m, metrics_n_listeners(m) - 1, &web, 12);
+        ck_assert_int_eq(metrics_add_listener(m, &idle, "host", NULL, NULL, -1), 0);
+        metrics_set_stalled(m, 0, &idle, 99); /* record 0 is web's: ignored */
+        ck_assert_int_eq(metrics_add_listener(m, &g1, "host", NULL, NULL, -1), 0);
+        metrics_set_stalled(m, metrics_n_listeners(m) - 1, &g1, 30);
+        ck_assert_int_eq(metrics_add_listener(m, &g2, "host", NULL, NULL, -1), 0);
+        metrics_set_stalled(m, metrics_n_listeners(m) - 1, &g2, 31);
+        a = render_string(m, 0.01, 1700000001.0);
+        ck_assert_ptr_nonnull(strstr(a, "# TYPE backlogd_listen_queue_stalled_seconds gauge\n"));
+        ck_assert_ptr_nonnull(strstr(a, "\nbacklogd_listen_queue_stalled_seconds{address=\"127.0.0.1\",port=\"8080\","
+                                        "family=\"inet\",netns=\"host\"} 12\n"));
+        ck_assert_ptr_nonnull(strstr(a, "\nbacklogd_listen_queue_stalled_seconds{address=\"0.0.0.0\",port=\"80\","
+                                        "family=\"inet\",netns=\"host\"} 31\n"));
+        ck_assert_ptr_null(strstr(a, "backlogd_listen_queue_stalled_seconds{address=\"127.0.0.1\",port=\"8081\""));
         rmdir(dir);
 }
 END_TEST

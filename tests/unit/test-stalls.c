@@ -50,7 +50,7 @@ static bool read_head(Listener *l, uint64_t head, bool *queued, void *userdata) 
 /* One poll of a single TCP listener with its head read; the events. */
 static int poll_tcp(Stalls *s, uint64_t now, Listener l, uint64_t head, bool read, EventList *out) {
         stalls_begin(s, now);
-        ck_assert_int_eq(stalls_observe(s, &l, &watch10), 0);
+        ck_assert_int_eq(stalls_observe(s, &l, &watch10, 7), 0);
         current_head = head;
         if (read)
                 stalls_read_heads(s, 0, read_head, NULL);
@@ -152,7 +152,7 @@ START_TEST(test_drained_and_gone) {
         /* not stalled and empty: not even kept for the poll */
         l = tcp(2, 81, 0);
         stalls_begin(s, 26 * SEC);
-        ck_assert_int_eq(stalls_observe(s, &l, &watch10), 0);
+        ck_assert_int_eq(stalls_observe(s, &l, &watch10, 7), 0);
         ck_assert_int_eq(stalls_end(s, &out), 0);
         ck_assert_uint_eq(stalls_n_tracked(s), 0);
         ck_assert_uint_eq(out.n, 3);
@@ -178,7 +178,7 @@ START_TEST(test_kept_and_off) {
         ck_assert_int_eq(poll_tcp(s, 10 * SEC, tcp(1, 80, 2), 9, true, &out), 1);
         off.stall_usec = 0;
         stalls_begin(s, 11 * SEC);
-        ck_assert_int_eq(stalls_observe(s, &l, &off), 0);
+        ck_assert_int_eq(stalls_observe(s, &l, &off, 7), 0);
         ck_assert_int_eq(stalls_end(s, &out), 0);
         ck_assert_uint_eq(stalls_n_tracked(s), 0);
         event_list_done(&out);
@@ -197,10 +197,10 @@ START_TEST(test_unix_and_ports) {
         ck_assert_int_eq(stalls_new(&s), 0);
         for (int t = 0; t <= 10; t += 5) {
                 stalls_begin(s, (uint64_t) t * SEC);
-                ck_assert_int_eq(stalls_observe(s, &u, &watch10), 0);
-                ck_assert_int_eq(stalls_observe(s, &a, &watch10), 0);
-                ck_assert_int_eq(stalls_observe(s, &b, &watch10), 0);
-                ck_assert_int_eq(stalls_observe(s, &c, &watch10), 0);
+                ck_assert_int_eq(stalls_observe(s, &u, &watch10, 7), 0);
+                ck_assert_int_eq(stalls_observe(s, &a, &watch10, 7), 0);
+                ck_assert_int_eq(stalls_observe(s, &b, &watch10, 7), 0);
+                ck_assert_int_eq(stalls_observe(s, &c, &watch10, 7), 0);
                 /* candidates: the non-empty TCP ones, never UNIX */
                 ck_assert_uint_eq(stalls_head_ports(s, 0, true, ports, 4), 2);
                 ck_assert_uint_eq(ports[0], 80);
@@ -216,13 +216,13 @@ START_TEST(test_unix_and_ports) {
         current_head = 77;
         for (int t = 11; t <= 21; t += 10) {
                 stalls_begin(s, (uint64_t) t * SEC);
-                ck_assert_int_eq(stalls_observe(s, &a, &watch10), 0);
+                ck_assert_int_eq(stalls_observe(s, &a, &watch10, 7), 0);
                 stalls_read_heads(s, 0, read_head, NULL);
                 ck_assert_int_eq(stalls_end(s, &out), t == 21 ? 1 : 0);
         }
         stalls_begin(s, 22 * SEC);
-        ck_assert_int_eq(stalls_observe(s, &a, &watch10), 0);
-        ck_assert_int_eq(stalls_observe(s, &c, &watch10), 0);
+        ck_assert_int_eq(stalls_observe(s, &a, &watch10, 7), 0);
+        ck_assert_int_eq(stalls_observe(s, &c, &watch10, 7), 0);
         ck_assert_uint_eq(stalls_head_ports(s, 0, false, ports, 4), 1);
         ck_assert_uint_eq(ports[0], 80);
         /* more ports than room: the count says so */
@@ -232,9 +232,53 @@ START_TEST(test_unix_and_ports) {
         u = unix_l(6, 3, 0);
         for (int t = 30; t <= 50; t += 10) {
                 stalls_begin(s, (uint64_t) t * SEC);
-                ck_assert_int_eq(stalls_observe(s, &u, &watch10), 0);
+                ck_assert_int_eq(stalls_observe(s, &u, &watch10, 7), 0);
                 ck_assert_int_eq(stalls_end(s, &out), 0);
         }
+        event_list_done(&out);
+        stalls_free(s);
+}
+END_TEST
+
+/* The stalled listeners the last poll observed, with their tags and how
+ * long; not those of a namespace whose dump failed. */
+static size_t each_n;
+static size_t each_tag;
+static uint64_t each_usec;
+static void each_cb(const Listener *l, size_t tag, uint64_t usec, void *userdata) {
+        (void) l;
+        (void) userdata;
+        each_n++;
+        each_tag = tag;
+        each_usec = usec;
+}
+
+START_TEST(test_each_stalled) {
+        Stalls *s = NULL;
+        EventList out = { 0 };
+        Listener u = unix_l(5, 3, 4711), v = unix_l(6, 1, 99);
+
+        ck_assert_int_eq(stalls_new(&s), 0);
+        for (int t = 0; t <= 12; t += 6) {
+                stalls_begin(s, (uint64_t) t * SEC);
+                ck_assert_int_eq(stalls_observe(s, &u, &watch10, 40 + (size_t) t), 0);
+                ck_assert_int_eq(stalls_observe(s, &v, &watch10, 1), 0);
+                (void) stalls_end(s, &out);
+                v.head = v.clients[0] = 100 + (uint32_t) t; /* v keeps moving */
+        }
+        each_n = 0;
+        stalls_each_stalled(s, each_cb, NULL);
+        ck_assert_uint_eq(each_n, 1);
+        ck_assert_uint_eq(each_tag, 52);
+        ck_assert_uint_eq(each_usec, 12 * SEC);
+        /* its dump failed: kept, but not observed */
+        stalls_begin(s, 13 * SEC);
+        stalls_keep_netns(s, 0);
+        (void) stalls_end(s, &out);
+        ck_assert(stalls_any_stalled(s));
+        each_n = 0;
+        stalls_each_stalled(s, each_cb, NULL);
+        ck_assert_uint_eq(each_n, 0);
         event_list_done(&out);
         stalls_free(s);
 }
@@ -249,8 +293,8 @@ START_TEST(test_twice) {
         ck_assert_int_eq(stalls_new(&s), 0);
         for (int t = 0; t <= 10; t += 10) {
                 stalls_begin(s, (uint64_t) t * SEC);
-                ck_assert_int_eq(stalls_observe(s, &u, &watch10), 0);
-                ck_assert_int_eq(stalls_observe(s, &u, &watch10), 0);
+                ck_assert_int_eq(stalls_observe(s, &u, &watch10, 7), 0);
+                ck_assert_int_eq(stalls_observe(s, &u, &watch10, 7), 0);
                 ck_assert_int_eq(stalls_end(s, &out), t == 10 ? 1 : 0);
         }
         ck_assert_uint_eq(stalls_n_tracked(s), 1);
@@ -269,6 +313,7 @@ Suite *test_suite(void) {
         tcase_add_test(tc, test_kept_and_off);
         tcase_add_test(tc, test_unix_and_ports);
         tcase_add_test(tc, test_twice);
+        tcase_add_test(tc, test_each_stalled);
         suite_add_tcase(s, tc);
         return s;
 }
