@@ -54,6 +54,8 @@ typedef struct Space {
         bool *heads_found;
         size_t n_heads, cap_heads, cap_heads_found;
         uint64_t next_head_usec; /* the next read of the stall candidates' heads */
+        uint64_t head_usec;      /* when they were last read */
+        unsigned head_backoff;   /* as syn_backoff, while every candidate is stalled */
 
         /* The last error of each source (0: working), for the caller's
          * once-per-outage messages: see space_error_transition(). */

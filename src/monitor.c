@@ -47,6 +47,8 @@ void monitor_set_config(Monitor *m, Config *c) {
          * net.core.somaxconn and reloads expects it seen). */
         for (size_t i = 0; i < m->ns->n; i++) {
                 space_syn_reset(m->ns->spaces[i]);
+                m->ns->spaces[i]->next_head_usec = m->ns->spaces[i]->head_usec = 0;
+                m->ns->spaces[i]->head_backoff = 0;
                 m->ns->spaces[i]->have_sysctls = false;
         }
         monitor_read_sockets(m, true);
@@ -302,12 +304,19 @@ static void add_wait(Monitor *m, uint64_t now) {
                 m->events.items[j].listener.has_wait = false;
         for (size_t i = 0; i < m->ns->n; i++) {
                 Space *s = m->ns->spaces[i];
-                bool due = now >= s->next_head_usec;
+                size_t all, stalled;
+                bool due;
                 ErrBuf err = { "" };
                 int r;
 
                 if (s->gone)
                         continue;
+                /* Every syn_interval; less often while every queue to read
+                 * is stalled already (below), but a new one is read at the
+                 * cadence. */
+                all = stalls_head_ports(m->stalls, s->id, true, NULL, 0);
+                stalled = stalls_head_ports(m->stalls, s->id, false, NULL, 0);
+                due = now >= s->next_head_usec || (all > stalled && now >= s->head_usec + cadence);
                 if (!s->wait_known) {
                         (void) queue_waits_event_ports(&m->waits, s, &m->events);
                         if (due && queue_waits_head_ports(&m->waits, m->stalls, s, true) == 0)
@@ -319,8 +328,16 @@ static void add_wait(Monitor *m, uint64_t now) {
                         if (r < 0)
                                 continue;
                 }
-                if (due)
-                        s->next_head_usec = now + cadence;
+                if (due) {
+                        /* While every queue read is stalled already, the
+                         * reads back off as the SYN counts do: such a queue
+                         * that moves on shows in the dump (it shrinks), and
+                         * one that accepts as fast as clients come waits
+                         * for the next read, at most 8 × syn_interval. */
+                        s->head_backoff = space_syn_backoff(s->head_backoff, all == stalled, false);
+                        s->head_usec = now;
+                        s->next_head_usec = space_syn_next(now, cadence, s->head_backoff);
+                }
                 queue_waits_apply(s, &m->events);
                 queue_waits_give_heads(m->stalls, s);
         }
