@@ -192,7 +192,7 @@ static int parse_watch_entry(const ConfigParser *p, const config_setting_t *g, i
                                 return r;
                         clear = s;
                 } else if (strcmp(key, "stall") == 0) {
-                        r = config_get_seconds(p, s, idx, 0, CONFIG_INTERVAL_MAX_USEC, "0 and 3600", &w->stall_usec);
+                        r = config_get_stall(p, s, idx, &w->stall_usec);
                         if (r < 0)
                                 return r;
                 } else if (strcmp(key, "interval") == 0) {

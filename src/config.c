@@ -160,6 +160,20 @@ int config_get_int(const ConfigParser *p, const config_setting_t *s, int idx, lo
         return 0;
 }
 
+int config_get_stall(const ConfigParser *p, const config_setting_t *s, int idx, uint64_t *ret) {
+        uint64_t usec;
+        int r = config_get_seconds(p, s, idx, 0, CONFIG_INTERVAL_MAX_USEC, "0 and 3600", &usec);
+
+        if (r < 0)
+                return r;
+        /* Shorter than a second is a queue that is merely busy. */
+        if (usec != 0 && usec < 1000000)
+                return config_fail(p, config_setting_source_line(s), config_setting_name(s), idx,
+                                   "must be 0 (off) or at least 1 second, not %.6g", (double) usec / 1e6);
+        *ret = usec;
+        return 0;
+}
+
 int config_get_seconds(const ConfigParser *p, const config_setting_t *s, int idx, uint64_t min_usec, uint64_t max_usec,
                        const char *range, uint64_t *ret) {
         const char *key = config_setting_name(s);
@@ -249,7 +263,7 @@ static int parse_root(const ConfigParser *p, const config_setting_t *root, Confi
                         r = config_get_seconds(p, s, -1, CONFIG_INTERVAL_MIN_USEC, CONFIG_INTERVAL_MAX_USEC,
                                                "0.01 and 3600", &c->metrics_interval_usec);
                 else if (strcmp(key, "stall") == 0)
-                        r = config_get_seconds(p, s, -1, 0, CONFIG_INTERVAL_MAX_USEC, "0 and 3600", &c->stall_usec);
+                        r = config_get_stall(p, s, -1, &c->stall_usec);
                 else if (strcmp(key, "metrics_all") == 0)
                         r = get_bool(p, s, &c->metrics_all);
                 else if (strcmp(key, "metrics_file") == 0) {

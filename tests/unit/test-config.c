@@ -179,7 +179,7 @@ START_TEST(test_golden_bad) {
 
         enter_fixtures();
         n = list_conf("bad", &names);
-        ck_assert_uint_eq(n, 76);
+        ck_assert_uint_eq(n, 77);
         for (size_t i = 0; i < n; i++) {
                 char conf[256], errfile[256], got[300];
                 Config *c = (Config *) 0x1;
