@@ -134,17 +134,15 @@ int diag_lookup_listener(DiagSocket *s, const Listener *key, Listener *ret, ErrB
 
 /* UNIX listeners: SOCK_STREAM and SOCK_SEQPACKET sockets in TCP_LISTEN
  * state, through unix_diag (UDIAG_SHOW_NAME | UDIAG_SHOW_RQLEN |
- * UDIAG_SHOW_UID | UDIAG_SHOW_ICONS) on the same socket. Each is handed to cb, in the kernel's
+ * UDIAG_SHOW_UID) on the same socket. Each is handed to cb, in the kernel's
  * order, as a Listener with kind = LISTENER_UNIX, family AF_UNIX, path (a
  * filesystem path, "@name" for an abstract name with any NUL inside shown as
  * '@' as ss does, "" if unnamed), depth = udiag_rqueue (connections waiting
  * for accept()), backlog = udiag_wqueue (the listen() backlog, capped by
  * somaxconn; the queue holds backlog + 1 as for TCP), inode, cookie, uid
  * (UINT32_MAX when the kernel does not send UNIX_DIAG_UID, before Linux
- * 5.3), clients = the inodes of the first LISTENER_CLIENTS_MAX waiting
- * clients' sockets (UNIX_DIAG_ICONS, in queue order; 0 for a client gone)
- * and head = the first of them, has_drops = false (the kernel counts no
- * drops for UNIX listeners),
+ * 5.3), no clients (diag_unix_clients()), has_drops = false (the kernel
+ * counts no drops for UNIX listeners),
  * port 0, netns as set by diag_set_netns(). Returns the number handed over; errors as
  * diag_dump_each(), with err prefixed "unix dump: ". */
 int diag_dump_unix(DiagSocket *s, diag_listener_cb cb, void *userdata, ErrBuf *err);
@@ -157,6 +155,20 @@ int diag_parse_unix(const void *buf, size_t len, uint32_t seq, uint32_t portid, 
 /* Builds the unix_diag dump request into buf (>= 64 bytes, zeroed by the
  * function). Returns the message length or -ENOBUFS. */
 int diag_build_unix_request(void *buf, size_t size, uint32_t seq);
+
+/* The waiting clients of UNIX listener l (its inode and cookie): one exact
+ * unix_diag request (UDIAG_SHOW_ICONS), not part of the dump, because the
+ * kernel lists every waiting client in one attribute, which for a queue of
+ * thousands would not fit a dump's buffer and end it early. Sets l's
+ * clients (the inodes of the first LISTENER_CLIENTS_MAX clients' sockets,
+ * in queue order; 0 for a client gone), n_clients and head (the first).
+ * Returns 1, 0 when none are known (the listener is gone, or its queue is
+ * too long for the kernel's answer: past about a thousand), or a negative
+ * errno of the exchange. */
+int diag_unix_clients(DiagSocket *s, Listener *l, ErrBuf *err);
+
+/* Its request: exact, by inode and cookie, with ACK. */
+int diag_build_unix_icons_request(void *buf, size_t size, uint32_t seq, uint32_t inode, uint64_t cookie);
 
 /* ---- SYN-queue entries (src/diag-syn.c) ----------------------------------
  * Request sockets (connections between SYN and the final ACK, the SYN queue)

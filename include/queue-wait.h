@@ -62,8 +62,9 @@ size_t queue_waits_head_ports(QueueWaits *w, const Stalls *st, Space *s, bool ca
  * queued? */
 void queue_waits_look_for(QueueWaits *w, const Stalls *st, Space *s);
 
-/* Gives st the heads of s's listeners its last read covered. */
-void queue_waits_give_heads(Stalls *st, const Space *s);
+/* Gives st the heads of s's TCP listeners its last read covered, and the
+ * clients of its non-empty UNIX listeners (an exact request each). */
+void queue_waits_give_heads(Stalls *st, Space *s);
 
 /* Reads the connections on w->ports of s. */
 int queue_waits_read(QueueWaits *w, Space *s, ErrBuf *err);

@@ -106,6 +106,11 @@ int space_dump(Space *s, const PortRange *ranges, size_t n_ranges, bool with_uni
  * -errno (the socket is then closed). */
 int space_lookup(Space *s, const Listener *key, Listener *ret, ErrBuf *err);
 
+/* The waiting clients of UNIX listener l of the namespace, into l
+ * (diag_unix_clients()). Opens the socket first if needed. Returns 1, 0
+ * when none are known, or -errno (the socket is then closed). */
+int space_unix_clients(Space *s, Listener *l, ErrBuf *err);
+
 /* Counts the SYN queues now (a walk of every connection of the namespace).
  * Sets syn_fresh/syn_known/syn_usec on success; on failure syn_known is
  * false and the socket is closed. Returns the number of request sockets. */

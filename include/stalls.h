@@ -89,6 +89,12 @@ void stalls_read_heads(Stalls *s, uint64_t netns,
  * the listener starts afresh). */
 int stalls_end(Stalls *s, EventList *out);
 
+/* An event of the last poll could not be written (the journal queue was
+ * full, or the budget held back a system service's alert): a stall is
+ * said again at the next poll that still finds it (with the same start);
+ * an end is not (the next stall will be). */
+void stalls_retry(Stalls *s, const Event *e);
+
 /* Calls f(l, tag, stalled_usec, userdata) for each listener stalled after
  * the last stalls_end() that the poll observed: as seen, with its tag and
  * how long (at least) it has accepted nothing. */

@@ -33,7 +33,7 @@ int diag_build_unix_request(void *buf, size_t size, uint32_t seq) {
         req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
         req->sdiag_family = AF_UNIX;
         req->udiag_states = 1U << TCP_LISTEN;
-        req->udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_RQLEN | UDIAG_SHOW_UID | UDIAG_SHOW_ICONS;
+        req->udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_RQLEN | UDIAG_SHOW_UID;
         return (int) nlh->nlmsg_len;
 }
 
@@ -135,4 +135,62 @@ int diag_dump_unix(DiagSocket *s, diag_listener_cb cb, void *userdata, ErrBuf *e
         if (r < 0)
                 return diag_describe_dump_error(err, r, "unix");
         return n > INT_MAX ? INT_MAX : (int) n;
+}
+
+int diag_build_unix_icons_request(void *buf, size_t size, uint32_t seq, uint32_t inode, uint64_t cookie) {
+        struct unix_diag_req *req;
+        int len = diag_build_unix_request(buf, size, seq);
+
+        if (len < 0)
+                return len;
+        /* Not a dump: the kernel answers with that socket, then the ACK. */
+        ((struct nlmsghdr *) buf)->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+        req = mnl_nlmsg_get_payload(buf);
+        req->udiag_states = 1U << TCP_LISTEN;
+        req->udiag_ino = inode;
+        req->udiag_cookie[0] = (uint32_t) cookie;
+        req->udiag_cookie[1] = (uint32_t) (cookie >> 32);
+        req->udiag_show = UDIAG_SHOW_RQLEN | UDIAG_SHOW_ICONS;
+        return len;
+}
+
+typedef struct IconsAnswer {
+        Listener found;
+        size_t n;
+} IconsAnswer;
+
+static int icons_cb(const Listener *l, void *userdata) {
+        IconsAnswer *a = userdata;
+
+        if (a->n++ == 0)
+                a->found = *l;
+        return 0;
+}
+
+int diag_unix_clients(DiagSocket *s, Listener *l, ErrBuf *err) {
+        uint32_t seq = diag_next_seq(s);
+        int len = diag_build_unix_icons_request(s->buf, DIAG_BUFFER_SIZE, seq, l->inode, l->cookie);
+        IconsAnswer a = { .n = 0 };
+        size_t n = 0;
+        int r;
+
+        if (len < 0)
+                return errbuf_set(err, len, "unix clients: cannot build the request");
+        r = diag_exchange(s, (size_t) len, seq, unix_data_cb, icons_cb, &a, &n, err);
+        /* Gone (ENOENT; ESTALE: another socket has its inode now), or too
+         * many clients for the kernel's answer (EMSGSIZE, past about a
+         * thousand): none known. */
+        if (r == -ENOENT || r == -ESTALE || r == -EMSGSIZE) {
+                if (err)
+                        err->text[0] = 0;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        if (a.n != 1 || a.found.cookie != l->cookie)
+                return 0;
+        memcpy(l->clients, a.found.clients, sizeof(l->clients));
+        l->n_clients = a.found.n_clients;
+        l->head = a.found.head;
+        return 1;
 }

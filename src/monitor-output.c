@@ -72,6 +72,22 @@ void monitor_set_socket_units(Monitor *m, SocketMap *map) {
 }
 /* ---- events ------------------------------------------------------------- */
 
+/* The processes of UNIX listener l's first waiting clients, into o: the
+ * clients as a stall's reading found them, else from an exact request. */
+static void name_clients(Monitor *m, const Listener *l, EventOwner *o) {
+        Listener c = *l;
+        Space *s;
+
+        if (c.n_clients == 0 && (!(s = namespaces_find(m->ns, l->netns)) || space_unix_clients(s, &c, NULL) <= 0))
+                return;
+        for (size_t k = 0; k < c.n_clients; k++) {
+                ProcessName p = { 0 };
+
+                if (c.clients[k] != 0 && process_find(m->processes, c.clients[k], &p.pid, p.comm) >= 0)
+                        describe_add_client(o->clients, &o->n_clients, p.pid, p.comm);
+        }
+}
+
 /* Who owns an event's listener, resolved before the sink renders it: the
  * namespace and the bound device's name in it, the unit from the cgroup id
  * (no privilege needed), the user. */
@@ -97,6 +113,8 @@ static void resolve(Monitor *m, const Event *e, EventOwner *o, char ifname[IF_NA
 static void retry(Monitor *m, const Event *e) {
         if (e->kind == EVENT_IMBALANCE || e->kind == EVENT_IMBALANCE_CLEARED)
                 groups_retry(m->groups, e);
+        else if (e->kind == EVENT_STALLED || e->kind == EVENT_ACCEPTING)
+                stalls_retry(m->stalls, e);
         else
                 policy_retry(m->policy, e);
 }
@@ -178,15 +196,9 @@ void monitor_emit(Monitor *m, uint64_t now) {
                     process_state(m->opts.proc_root, owner.pid, &state) >= 0)
                         owner.state = process_state_text(state);
                 /* Who waits on a UNIX listener: its clients' processes. */
-                for (size_t k = 0; (e->kind == EVENT_HIGH || e->kind == EVENT_FULL || e->kind == EVENT_STALLED) &&
-                                   k < e->listener.n_clients;
-                     k++) {
-                        ProcessName p = { 0 };
-
-                        if (e->listener.clients[k] != 0 &&
-                            process_find(m->processes, e->listener.clients[k], &p.pid, p.comm) >= 0)
-                                describe_add_client(owner.clients, &owner.n_clients, p.pid, p.comm);
-                }
+                if ((e->kind == EVENT_HIGH || e->kind == EVENT_FULL || e->kind == EVENT_STALLED) &&
+                    e->listener.kind == LISTENER_UNIX && e->listener.depth > 0)
+                        name_clients(m, &e->listener, &owner);
                 r = sink_event(&m->opts.sink, e, &owner);
                 if (r == -ENOBUFS || r == -ENOMEM)
                         retry(m, e);

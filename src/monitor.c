@@ -321,12 +321,19 @@ static void add_wait(Monitor *m, uint64_t now) {
                         (void) queue_waits_event_ports(&m->waits, s, &m->events);
                         if (due && queue_waits_head_ports(&m->waits, m->stalls, s, true) == 0)
                                 due = false; /* no candidate: the next one is read at once */
-                        if (m->waits.n_ports == 0)
+                        if (m->waits.n_ports == 0) {
+                                queue_waits_give_heads(m->stalls, s); /* UNIX ones */
                                 continue;
+                        }
+                        /* Are the heads tracked still queued? Asked on
+                         * every read, not only those for the stall watch. */
+                        queue_waits_look_for(&m->waits, m->stalls, s);
                         r = queue_waits_read(&m->waits, s, &err);
                         said_wait(m, s, r, &err);
-                        if (r < 0)
+                        if (r < 0) {
+                                queue_waits_give_heads(m->stalls, s); /* UNIX ones */
                                 continue;
+                        }
                 }
                 if (due) {
                         /* While every queue read is stalled already, the

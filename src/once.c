@@ -274,12 +274,19 @@ static void resolve(Once *w, CgroupNames *cgroups, UserNames *users, ProcessFind
                 /* PID 1 holds a socket unit's listener too: not whom to ask. */
                 if (in->socket_unit && in->pid == 1)
                         in->pid = 0;
-                /* Who waits on a UNIX listener: its clients' processes. */
-                for (size_t k = 0; w->o->processes && k < l->n_clients; k++) {
-                        ProcessName p = { 0 };
+                /* Who waits on a UNIX listener: its clients' processes (an
+                 * exact request each: not in the dump). */
+                if (w->o->processes && l->kind == LISTENER_UNIX && l->depth > 0 && sp) {
+                        Listener q = *l;
 
-                        if (l->clients[k] != 0 && process_find(processes, l->clients[k], &p.pid, p.comm) >= 0)
-                                describe_add_client(in->clients, &in->n_clients, p.pid, p.comm);
+                        if (space_unix_clients(sp, &q, NULL) <= 0)
+                                q.n_clients = 0;
+                        for (size_t k = 0; k < q.n_clients; k++) {
+                                ProcessName p = { 0 };
+
+                                if (q.clients[k] != 0 && process_find(processes, q.clients[k], &p.pid, p.comm) >= 0)
+                                        describe_add_client(in->clients, &in->n_clients, p.pid, p.comm);
+                        }
                 }
         }
 }

@@ -105,8 +105,11 @@ size_t queue_waits_head_ports(QueueWaits *w, const Stalls *st, Space *s, bool ca
 }
 
 static bool read_head(Listener *l, uint64_t head, bool *queued, void *userdata) {
-        const Space *s = userdata;
+        Space *s = userdata;
 
+        /* A UNIX listener's clients: one exact request, no walk. */
+        if (l->kind == LISTENER_UNIX)
+                return space_unix_clients(s, l, NULL) > 0;
         if (!space_wait_covers(s, l->port))
                 return false;
         space_apply_wait(s, l);
@@ -116,7 +119,6 @@ static bool read_head(Listener *l, uint64_t head, bool *queued, void *userdata) 
         return true;
 }
 
-void queue_waits_give_heads(Stalls *st, const Space *s) {
-        if (s->wait_known)
-                stalls_read_heads(st, s->id, read_head, (void *) s);
+void queue_waits_give_heads(Stalls *st, Space *s) {
+        stalls_read_heads(st, s->id, read_head, s);
 }

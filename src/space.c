@@ -148,6 +148,16 @@ int space_lookup(Space *s, const Listener *key, Listener *ret, ErrBuf *err) {
         return r;
 }
 
+int space_unix_clients(Space *s, Listener *l, ErrBuf *err) {
+        int r = space_open(s, err);
+
+        if (r >= 0)
+                r = diag_unix_clients(s->diag, l, err);
+        if (r < 0)
+                s->diag = diag_close(s->diag);
+        return r;
+}
+
 bool space_syn_due(uint64_t now, uint64_t next_usec, uint64_t last_usec, uint64_t interval_usec,
                    uint64_t syn_interval_usec, bool counters_moved) {
         if (syn_interval_usec == 0)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "util.h"
 
@@ -15,6 +16,7 @@ typedef struct StallEntry {
         uint64_t head;  /* the head seen since `since`; 0: not known */
         uint64_t since; /* when that head was first seen */
         size_t tag;     /* the caller's, as of the last poll that observed it */
+        bool clients;   /* LISTENER_UNIX: l's clients were read (the queue, in order) */
         bool stalled;   /* EVENT_STALLED said, EVENT_ACCEPTING not yet */
         bool seen;      /* the last poll observed it */
 } StallEntry;
@@ -27,6 +29,7 @@ typedef struct Sighting {
         size_t tag;
         bool head_read; /* l.head is this poll's reading */
         bool queued;    /* the reading found the tracked head still queued */
+        bool shared;    /* TCP: another non-empty listener takes the same connections */
 } Sighting;
 
 struct Stalls {
@@ -37,6 +40,8 @@ struct Stalls {
         size_t cap_next;
         Sighting *seen;
         size_t n_seen, cap_seen;
+        size_t *order; /* mark_shared()'s */
+        size_t cap_order;
         uint64_t *kept; /* namespaces whose dump failed */
         size_t n_kept, cap_kept;
         size_t n_stalled;
@@ -57,6 +62,7 @@ Stalls *stalls_free(Stalls *s) {
         free(s->tracked);
         free(s->next);
         free(s->seen);
+        free(s->order);
         free(s->kept);
         free(s);
         return NULL;
@@ -127,12 +133,9 @@ int stalls_observe(Stalls *s, const Listener *l, const Watch *w, size_t tag) {
         if (GROW(&s->seen, &s->cap_seen, s->n_seen + 1, 16) < 0)
                 return -ENOMEM;
         x = &s->seen[s->n_seen++];
-        *x = (Sighting){ .l = *l, .w = w, .old = old, .tag = tag, .head_read = l->kind == LISTENER_UNIX };
-        if (l->kind != LISTENER_UNIX)
-                x->l.head = 0;
-        else
-                /* The queue's order is exact: the same head, or it moved. */
-                x->queued = old != SIZE_MAX && l->head != 0 && l->head == s->tracked[old].head;
+        *x = (Sighting){ .l = *l, .w = w, .old = old, .tag = tag };
+        x->l.head = 0;
+        x->l.n_clients = 0;
         return 0;
 }
 
@@ -142,16 +145,22 @@ void stalls_keep_netns(Stalls *s, uint64_t netns) {
         s->kept[s->n_kept++] = netns;
 }
 
+/* A TCP listener whose head a walk reads (its port), or a UNIX one whose
+ * clients a lookup reads (every poll: it costs no walk). */
 static bool wants_head(const Stalls *s, const Sighting *x, uint64_t netns, bool candidates) {
-        return x->l.netns == netns && x->l.kind == LISTENER_TCP && x->l.depth > 0 &&
-               (candidates || (x->old != SIZE_MAX && s->tracked[x->old].stalled));
+        return x->l.netns == netns && x->l.depth > 0 &&
+               (x->l.kind == LISTENER_UNIX || candidates || (x->old != SIZE_MAX && s->tracked[x->old].stalled));
+}
+
+static bool wants_tcp_head(const Stalls *s, const Sighting *x, uint64_t netns, bool candidates) {
+        return x->l.kind == LISTENER_TCP && wants_head(s, x, netns, candidates);
 }
 
 size_t stalls_head_ports(const Stalls *s, uint64_t netns, bool candidates, uint16_t *ports, size_t max) {
         size_t n = 0;
 
         for (size_t i = 0; i < s->n_seen; i++)
-                if (wants_head(s, &s->seen[i], netns, candidates)) {
+                if (wants_tcp_head(s, &s->seen[i], netns, candidates)) {
                         if (n < max)
                                 ports[n] = s->seen[i].l.port;
                         n++;
@@ -165,7 +174,7 @@ size_t stalls_head_cookies(const Stalls *s, uint64_t netns, bool candidates, uin
         for (size_t i = 0; i < s->n_seen; i++) {
                 const Sighting *x = &s->seen[i];
 
-                if (wants_head(s, x, netns, candidates) && x->old != SIZE_MAX && s->tracked[x->old].head != 0) {
+                if (wants_tcp_head(s, x, netns, candidates) && x->old != SIZE_MAX && s->tracked[x->old].head != 0) {
                         if (n < max)
                                 cookies[n] = s->tracked[x->old].head;
                         n++;
@@ -221,6 +230,23 @@ static int say(EventList *out, EventKind kind, const StallEntry *e, const Listen
         return 1;
 }
 
+/* Whether a UNIX queue's clients moved up between two readings: accept()
+ * takes the first, and the others move up. A client that went away stays
+ * in the queue, read as 0, in its place: not a move. */
+static bool clients_moved(const Listener *a, const Listener *b) {
+        for (size_t i = 0; i < a->n_clients && i < b->n_clients; i++)
+                if (a->clients[i] != 0 && b->clients[i] != 0 && a->clients[i] != b->clients[i])
+                        return true;
+        return false;
+}
+
+/* Whether the reading of x shows that nothing was accepted since old's. */
+static bool same_head(const StallEntry *old, const Sighting *x) {
+        if (x->l.kind == LISTENER_UNIX)
+                return old->clients && x->l.n_clients > 0 && !clients_moved(&old->l, &x->l);
+        return x->queued;
+}
+
 /* The next state of a listener seen this poll, from its old entry (NULL
  * when new); appends its event. */
 static int step(const Stalls *s, const StallEntry *old, const Sighting *x, StallEntry *next, EventList *out) {
@@ -230,18 +256,22 @@ static int step(const Stalls *s, const StallEntry *old, const Sighting *x, Stall
         *next = (StallEntry){ .l = x->l, .stall_usec = x->w->stall_usec, .tag = x->tag, .seen = true };
         if (x->w->name)
                 snprintf(next->name, sizeof(next->name), "%s", x->w->name);
+        next->clients = x->l.kind == LISTENER_UNIX && x->head_read && x->l.n_clients > 0;
         if (old && !x->head_read && !fell) {
                 /* Not read this poll, and nothing says it moved. */
                 next->head = old->head;
                 next->since = old->since;
                 next->stalled = old->stalled;
-        } else if (old && x->head_read && !fell && x->queued) {
+                next->clients = old->clients;
+                memcpy(next->l.clients, old->l.clients, sizeof(next->l.clients));
+                next->l.n_clients = old->l.n_clients;
+        } else if (old && x->head_read && !fell && same_head(old, x)) {
                 /* The head is still queued: nothing was accepted since
                  * `since` (accept() takes the head). */
                 next->head = old->head;
                 next->since = old->since;
                 next->stalled = old->stalled;
-                if (!old->stalled && s->now - old->since >= next->stall_usec) {
+                if (!old->stalled && !x->shared && s->now - old->since >= next->stall_usec) {
                         next->stalled = true;
                         r = say(out, EVENT_STALLED, next, &x->l, s->now - old->since);
                 }
@@ -255,10 +285,60 @@ static int step(const Stalls *s, const StallEntry *old, const Sighting *x, Stall
         return r;
 }
 
+/* Whether a connection to b's port could be a's too: the same address, or
+ * either is a wildcard of its family, or a dual-stack [::] takes IPv4. */
+static bool overlap(const Listener *a, const Listener *b) {
+        if (a->family == b->family)
+                return memcmp(a->addr, b->addr, sizeof(a->addr)) == 0 || listener_is_wildcard(a) ||
+                       listener_is_wildcard(b);
+        return (a->family == AF_INET6 && !a->v6only && listener_is_wildcard(a)) ||
+               (b->family == AF_INET6 && !b->v6only && listener_is_wildcard(b));
+}
+
+static int port_cmp(const void *x, const void *y, void *seen) {
+        const Listener *a = &((const Sighting *) seen)[*(const size_t *) x].l,
+                       *b = &((const Sighting *) seen)[*(const size_t *) y].l;
+
+        if (a->netns != b->netns)
+                return a->netns < b->netns ? -1 : 1;
+        return a->port < b->port ? -1 : a->port > b->port;
+}
+
+/* A TCP queue's head is the oldest connection on its address and port:
+ * the members of an SO_REUSEPORT group, and a wildcard listener next to a
+ * specific one on its port, read the same connections and cannot be told
+ * apart. Such listeners, when more than one of them holds connections, are
+ * not found stalled (a hung member of a group is an imbalance). */
+static void mark_shared(Stalls *s) {
+        size_t n = 0;
+
+        if (GROW(&s->order, &s->cap_order, s->n_seen, 16) < 0)
+                return; /* out of memory: none is marked */
+        for (size_t i = 0; i < s->n_seen; i++)
+                if (s->seen[i].l.kind == LISTENER_TCP && s->seen[i].l.depth > 0)
+                        s->order[n++] = i;
+        qsort_r(s->order, n, sizeof(*s->order), port_cmp, s->seen);
+        for (size_t i = 0; i < n;) {
+                size_t j = i + 1;
+
+                while (j < n && port_cmp(&s->order[i], &s->order[j], s->seen) == 0)
+                        j++;
+                for (size_t a = i; a < j; a++)
+                        for (size_t b = a + 1; b < j; b++) {
+                                Sighting *x = &s->seen[s->order[a]], *y = &s->seen[s->order[b]];
+
+                                if (x->l.cookie != y->l.cookie && overlap(&x->l, &y->l))
+                                        x->shared = y->shared = true;
+                        }
+                i = j;
+        }
+}
+
 int stalls_end(Stalls *s, EventList *out) {
         size_t i = 0, j = 0, n = 0;
         int events = 0, failed = 0;
 
+        mark_shared(s);
         qsort(s->seen, s->n_seen, sizeof(*s->seen), sighting_cmp);
         if (GROW(&s->next, &s->cap_next, s->n_tracked + s->n_seen, 16) < 0) {
                 /* Everything starts afresh. */
@@ -312,4 +392,16 @@ int stalls_end(Stalls *s, EventList *out) {
                 s->n_stalled += s->tracked[k].stalled;
         s->n_seen = 0;
         return failed < 0 ? failed : events;
+}
+
+void stalls_retry(Stalls *s, const Event *e) {
+        size_t i;
+
+        if (e->kind != EVENT_STALLED)
+                return;
+        i = find(s, &e->listener);
+        if (i == SIZE_MAX || !s->tracked[i].stalled)
+                return;
+        s->tracked[i].stalled = false;
+        s->n_stalled--;
 }

@@ -76,7 +76,8 @@ TEST_PIDS+=("$DAEMON")
 sleep 4
 check "under load: no stall" "$(journal_count backlogd BACKLOGD_EVENT=stalled BACKLOGD_PORT=8090)" 0
 
-# The UNIX clients: the head stays from the first poll on.
+# The UNIX clients: two sockets of one process, then one of another (that
+# gives up later); the head stays from the first poll on.
 "$PYTHON" -c '
 import socket, time
 c = [socket.socket(socket.AF_UNIX) for _ in range(2)]
@@ -85,6 +86,13 @@ print("connected", flush=True); time.sleep(120)' >"$TEST_TMP/ucli.out" 2>&1 &
 UCLI=$!
 TEST_PIDS+=("$UCLI")
 wait_lines "$TEST_TMP/ucli.out" '^connected$' 1 10 "$UCLI"
+"$PYTHON" -c '
+import socket, time
+c = socket.socket(socket.AF_UNIX); c.connect("'"$TEST_TMP"'/u.sock")
+print("connected", flush=True); time.sleep(120)' >"$TEST_TMP/ucli2.out" 2>&1 &
+UCLI2=$!
+TEST_PIDS+=("$UCLI2")
+wait_lines "$TEST_TMP/ucli2.out" '^connected$' 1 10 "$UCLI2"
 
 kill -STOP "$SRV"
 stopped=$(date +%s%N)
@@ -120,22 +128,30 @@ check "metrics: the stalled gauge, the stall time or more" "$([ -n "$gauge" ] &&
 
 # The UNIX listener stalled too, named by its holder.
 journal_wait 1 backlogd BACKLOGD_EVENT=stalled "BACKLOGD_PATH=$TEST_TMP/u.sock" || fail "no stalled entry for the UNIX listener"
-check "unix stalled: BACKLOGD_DEPTH" "$(field BACKLOGD_DEPTH stalled "BACKLOGD_PATH=$TEST_TMP/u.sock")" 2
+check "unix stalled: BACKLOGD_DEPTH" "$(field BACKLOGD_DEPTH stalled "BACKLOGD_PATH=$TEST_TMP/u.sock")" 3
 check "unix stalled: BACKLOGD_PID" "$(field BACKLOGD_PID stalled "BACKLOGD_PATH=$TEST_TMP/u.sock")" "$USRV"
 check "unix stalled: BACKLOGD_PROCESS_STATE" "$(field BACKLOGD_PROCESS_STATE stalled "BACKLOGD_PATH=$TEST_TMP/u.sock")" "S (sleeping)"
-# ... and the waiting clients' process, named once for its two sockets.
-check "unix stalled: BACKLOGD_CLIENT_PIDS" "$(field BACKLOGD_CLIENT_PIDS stalled "BACKLOGD_PATH=$TEST_TMP/u.sock")" "$UCLI"
+# ... and the waiting clients' processes, the first named once for its two
+# sockets, in queue order.
+check "unix stalled: BACKLOGD_CLIENT_PIDS" "$(field BACKLOGD_CLIENT_PIDS stalled "BACKLOGD_PATH=$TEST_TMP/u.sock")" "$UCLI $UCLI2"
 check "unix stalled: the sentence names the clients" \
-        "$(field MESSAGE stalled "BACKLOGD_PATH=$TEST_TMP/u.sock" | grep -c " Waiting clients: python3 (pid $UCLI)\.$")" 1
+        "$(field MESSAGE stalled "BACKLOGD_PATH=$TEST_TMP/u.sock" | grep -c " Waiting clients: python3 (pid $UCLI), python3 (pid $UCLI2)\.$")" 1
 # --once names them with --processes, as ss -xp would.
 run_backlogd "$TEST_TMP/once.json" --once --json --unix --processes
 clients=$(json_get "$TEST_TMP/once.json" "[l for l in j['listeners'] if l.get('address') == '$TEST_TMP/u.sock'][0].get('clients')")
-check "--once: clients" "$clients" "[{\"pid\": $UCLI, \"comm\": \"python3\"}]"
+check "--once: clients" "$clients" "[{\"pid\": $UCLI, \"comm\": \"python3\"}, {\"pid\": $UCLI2, \"comm\": \"python3\"}]"
 ss_peer=$(ss -xpH | grep -c "pid=$UCLI,")
 check "ss: the client process holds 2 sockets" "$ss_peer" 2
 run_backlogd "$TEST_TMP/once.txt" --once --unix --processes
 check "--once: the hint names the clients" \
-        "$(grep -c "^  $TEST_TMP/u\.sock: 2 connections wait; their clients: python3 (pid $UCLI)\.$" "$TEST_TMP/once.txt")" 1
+        "$(grep -c "^  $TEST_TMP/u\.sock: 3 connections wait; their clients: python3 (pid $UCLI), python3 (pid $UCLI2)\.$" "$TEST_TMP/once.txt")" 1
+# Clients that give up stay in the queue, unnamed: not an accept. The
+# first process goes: no accepting entry in the next second (5 polls).
+kill "$UCLI"
+wait "$UCLI" 2>/dev/null
+sleep 1
+check "unix: clients that gave up are not an accept" \
+        "$(journal_count backlogd BACKLOGD_EVENT=accepting "BACKLOGD_PATH=$TEST_TMP/u.sock")" 0
 
 # Resumed: it drains the queue.
 sleep 1

@@ -483,6 +483,28 @@ END_TEST
 
 /* ---- request ---------------------------------------------------------- */
 
+START_TEST(test_icons_request_bytes) {
+        uint8_t buf[256];
+        static const uint8_t want[40] = {
+                40,   0,    0,    0,                /* nlmsg_len */
+                20,   0,                            /* SOCK_DIAG_BY_FAMILY */
+                0x05, 0x00,                         /* NLM_F_REQUEST | NLM_F_ACK */
+                0x78, 0x56, 0x34, 0x12,             /* seq */
+                0,    0,    0,    0,                /* pid */
+                1,    0,    0,    0,                /* AF_UNIX, protocol 0, pad */
+                0,    0x04, 0,    0,                /* udiag_states = 1 << TCP_LISTEN */
+                0x39, 0x30, 0,    0,                /* udiag_ino 12345 */
+                0x18, 0,    0,    0,                /* ICONS | RQLEN */
+                0x08, 0x07, 0x06, 0x05, 4, 3, 2, 1, /* udiag_cookie */
+        };
+
+        memset(buf, 0xaa, sizeof(buf));
+        ck_assert_int_eq(diag_build_unix_icons_request(buf, sizeof(buf), 0x12345678, 12345, 0x0102030405060708ULL),
+                         40);
+        ck_assert_mem_eq(buf, want, sizeof(want));
+}
+END_TEST
+
 START_TEST(test_request_bytes) {
         uint8_t buf[256];
         static const uint8_t want[40] = {
@@ -494,7 +516,7 @@ START_TEST(test_request_bytes) {
                 1,    0,    0,    0,                /* AF_UNIX, protocol 0, pad */
                 0,    0x04, 0,    0,                /* udiag_states = 1 << TCP_LISTEN */
                 0,    0,    0,    0,                /* udiag_ino */
-                0x59, 0,    0,    0,                /* NAME | ICONS | RQLEN | UID */
+                0x51, 0,    0,    0,                /* NAME | RQLEN | UID */
                 0,    0,    0,    0,    0, 0, 0, 0, /* udiag_cookie */
         };
 
@@ -595,13 +617,26 @@ START_TEST(test_live_backlog) {
 
                 ck_assert_int_eq(fstat(fds[0], &st), 0);
                 ck_assert_uint_eq(l->inode, st.st_ino);
-                /* the three waiting clients, oldest first */
-                ck_assert_uint_eq(l->n_clients, 3);
-                for (int i = 0; i < 3; i++) {
-                        ck_assert_int_eq(fstat(fds[2 + i], &st), 0);
-                        ck_assert_uint_eq(l->clients[i], st.st_ino);
+                /* the dump names no clients; an exact request names the
+                 * three waiting ones, oldest first */
+                ck_assert_uint_eq(l->n_clients, 0);
+                {
+                        Listener c = *l;
+
+                        ck_assert_int_eq(diag_unix_clients(s, &c, &err), 1);
+                        ck_assert_uint_eq(c.n_clients, 3);
+                        for (int i = 0; i < 3; i++) {
+                                ck_assert_int_eq(fstat(fds[2 + i], &st), 0);
+                                ck_assert_uint_eq(c.clients[i], st.st_ino);
+                        }
+                        ck_assert_uint_eq(c.head, c.clients[0]);
+                        /* a wrong cookie, a wrong inode: none known */
+                        c.cookie++;
+                        ck_assert_int_eq(diag_unix_clients(s, &c, &err), 0);
+                        c.cookie--;
+                        c.inode = 1;
+                        ck_assert_int_eq(diag_unix_clients(s, &c, &err), 0);
                 }
-                ck_assert_uint_eq(l->head, l->clients[0]);
         }
         l = find_path(&set, "@backlogd-live");
         ck_assert_uint_eq(l->sotype, SOCK_SEQPACKET);
@@ -634,10 +669,12 @@ START_TEST(test_live_backlog) {
         /* accept() took the head: the second client is the head now */
         {
                 struct stat st;
+                Listener c = *find_path(&set, path.sun_path);
 
+                ck_assert_int_eq(diag_unix_clients(s, &c, &err), 1);
                 ck_assert_int_eq(fstat(fds[3], &st), 0);
-                ck_assert_uint_eq(find_path(&set, path.sun_path)->head, st.st_ino);
-                ck_assert_uint_eq(find_path(&set, path.sun_path)->n_clients, 2);
+                ck_assert_uint_eq(c.head, st.st_ino);
+                ck_assert_uint_eq(c.n_clients, 2);
         }
 
         /* a callback's error aborts the dump */
@@ -712,6 +749,7 @@ Suite *test_suite(void) {
         tc = tcase_create("request");
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
         tcase_add_test(tc, test_request_bytes);
+        tcase_add_test(tc, test_icons_request_bytes);
 #endif
         suite_add_tcase(s, tc);
 
