@@ -62,7 +62,8 @@ void monitor_fast_commit(Monitor *m, uint64_t now) {
         FastKeys *f = &m->fast_next, old = m->fast;
         size_t w = 0;
 
-        qsort(f->items, f->n, sizeof(*f->items), key_cmp);
+        if (f->n > 0) /* items may be NULL then, which qsort() must not get */
+                qsort(f->items, f->n, sizeof(*f->items), key_cmp);
         for (size_t i = 0; i < f->n; i++) {
                 /* A dump is not a snapshot: a socket may appear twice. */
                 if (w > 0 && key_cmp(&f->items[w - 1], &f->items[i]) == 0)

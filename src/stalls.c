@@ -317,7 +317,8 @@ static void mark_shared(Stalls *s) {
         for (size_t i = 0; i < s->n_seen; i++)
                 if (s->seen[i].l.kind == LISTENER_TCP && s->seen[i].l.depth > 0)
                         s->order[n++] = i;
-        qsort_r(s->order, n, sizeof(*s->order), port_cmp, s->seen);
+        if (n > 1)
+                qsort_r(s->order, n, sizeof(*s->order), port_cmp, s->seen);
         for (size_t i = 0; i < n;) {
                 size_t j = i + 1;
 
@@ -339,7 +340,8 @@ int stalls_end(Stalls *s, EventList *out) {
         int events = 0, failed = 0;
 
         mark_shared(s);
-        qsort(s->seen, s->n_seen, sizeof(*s->seen), sighting_cmp);
+        if (s->n_seen > 1) /* seen is NULL before the first sighting */
+                qsort(s->seen, s->n_seen, sizeof(*s->seen), sighting_cmp);
         if (GROW(&s->next, &s->cap_next, s->n_tracked + s->n_seen, 16) < 0) {
                 /* Everything starts afresh. */
                 s->n_tracked = s->n_stalled = 0;
