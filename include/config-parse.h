@@ -44,7 +44,7 @@ int config_get_int(const ConfigParser *p, const config_setting_t *s, int idx, lo
 int config_get_seconds(const ConfigParser *p, const config_setting_t *s, int idx, uint64_t min_usec, uint64_t max_usec,
                        const char *range, uint64_t *ret);
 
-/* `stall`: 0 (off), or 1 to 3600 seconds. idx as above. */
+/* `stall`: 0 (off), or 0.01 to 3600 seconds. idx as above. */
 int config_get_stall(const ConfigParser *p, const config_setting_t *s, int idx, uint64_t *ret);
 
 /* The string s holds (owned by libconfig), if it is one. idx as above. */

@@ -166,10 +166,10 @@ int config_get_stall(const ConfigParser *p, const config_setting_t *s, int idx, 
 
         if (r < 0)
                 return r;
-        /* Shorter than a second is a queue that is merely busy. */
-        if (usec != 0 && usec < 1000000)
+        /* As short as a poll may be, no shorter. */
+        if (usec != 0 && usec < CONFIG_INTERVAL_MIN_USEC)
                 return config_fail(p, config_setting_source_line(s), config_setting_name(s), idx,
-                                   "must be 0 (off) or at least 1 second, not %.6g", (double) usec / 1e6);
+                                   "must be 0 (off) or at least 0.01 seconds, not %.6g", (double) usec / 1e6);
         *ret = usec;
         return 0;
 }

@@ -23,7 +23,8 @@
 #                 metrics file written every poll, as it did before
 #                 metrics_interval: its row shows the bytes it writes.
 #
-# Exit status: 0 done, 1 error, 77 skipped (not root, or a tool missing).
+# Exit status: 0 done, 1 error (also: a daemon that exited early), 77 skipped
+# (not root, or a tool missing).
 
 set -euo pipefail
 
@@ -219,6 +220,7 @@ measure_daemon() {
         if ! kill -0 "$pid" 2>/dev/null; then
                 echo "run.sh: backlogd ($name) exited early:" >&2
                 tail -5 "$TMP/$name.log" >&2
+                touch "$TMP/daemon-failed"
                 wait "$pid" 2>/dev/null || true
                 DAEMON_PID=
                 echo "n/a n/a n/a n/a n/a n/a"
@@ -443,6 +445,7 @@ measure_share() {
         if ! kill -0 "$pid" 2>/dev/null; then
                 echo "run.sh: backlogd ($name) exited early:" >&2
                 tail -5 "$TMP/$name.log" >&2
+                touch "$TMP/daemon-failed"
                 wait "$pid" 2>/dev/null || true
                 DAEMON_PID=
                 echo "n/a"
@@ -744,4 +747,10 @@ for share in "$D_SHARE" "$W_SHARE" "$S_SHARE" "$N_SHARE"; do
 done
 if [[ "$ONCE_RC" != n/a && "$ONCE_RC" != 0 ]]; then
         echo "backlogd --once --json exited with status $ONCE_RC."
+fi
+# A daemon that would not run (say, a configuration this version refuses)
+# leaves rows at n/a: that is a failure, not a figure.
+if [[ -e "$TMP/daemon-failed" ]]; then
+        echo "run.sh: backlogd exited early in at least one measurement (see above)" >&2
+        exit 1
 fi
