@@ -157,6 +157,8 @@ const char *budget_describe(const BudgetSummary *s, char *buf, size_t size) {
                 { EVENT_SYN_CLEARED, "with a SYN queue cleared" },
                 { EVENT_IMBALANCE, "in an unbalanced SO_REUSEPORT group" },
                 { EVENT_IMBALANCE_CLEARED, "in an SO_REUSEPORT group balanced again" },
+                { EVENT_STALLED, "stalled" },
+                { EVENT_ACCEPTING, "accepting again" },
                 { EVENT_COUNTER, "host counter reports" },
         };
         size_t at = 0, shown = 0, left = 0;

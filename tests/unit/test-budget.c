@@ -77,6 +77,18 @@ START_TEST(test_describe) {
         memset(s.counts, 0, sizeof(s.counts));
         s.counts[EVENT_HIGH] = 1;
         ck_assert_str_eq(budget_describe(&s, buf, sizeof(buf)), "1 more listener filling up");
+        /* every kind a listener's entry can be has its words: never an
+         * empty summary */
+        memset(s.counts, 0, sizeof(s.counts));
+        s.counts[EVENT_STALLED] = 60;
+        s.counts[EVENT_ACCEPTING] = 2;
+        ck_assert_str_eq(budget_describe(&s, buf, sizeof(buf)), "60 more listeners stalled and 2 accepting again");
+        for (int k = 0; k < _EVENT_KIND_MAX; k++) {
+                memset(s.counts, 0, sizeof(s.counts));
+                s.counts[k] = 1;
+                ck_assert_msg(budget_describe(&s, buf, sizeof(buf))[0] != 0, "kind %s has no words",
+                              event_kind_name((EventKind) k));
+        }
 }
 END_TEST
 
