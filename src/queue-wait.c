@@ -31,8 +31,14 @@ void queue_waits_note(QueueWaits *w, const Listener *l, size_t record) {
 
 int queue_waits_read(QueueWaits *w, Space *s, ErrBuf *err) {
         PortRange ranges[DIAG_MAX_RANGES];
+        size_t n = space_port_ranges(w->ports, w->n_ports, ranges, DIAG_MAX_RANGES), k = 0;
 
-        return space_count_wait(s, ranges, space_port_ranges(w->ports, w->n_ports, ranges, DIAG_MAX_RANGES), err);
+        /* Sorted now: each port once (an alert's and the stall watch's). */
+        for (size_t i = 0; i < w->n_ports; i++)
+                if (k == 0 || w->ports[i] != w->ports[k - 1])
+                        w->ports[k++] = w->ports[i];
+        w->n_ports = k;
+        return space_count_wait(s, ranges, n, err);
 }
 
 int queue_waits_read_noted(QueueWaits *w, Space *s, MetricsWriter *metrics, ErrBuf *err) {
@@ -83,24 +89,14 @@ void queue_waits_look_for(QueueWaits *w, const Stalls *st, Space *s) {
 }
 
 size_t queue_waits_head_ports(QueueWaits *w, const Stalls *st, Space *s, bool candidates) {
-        size_t n = stalls_head_ports(st, s->id, candidates, NULL, 0), had = w->n_ports, added = 0;
+        size_t n = stalls_head_ports(st, s->id, candidates, NULL, 0), had = w->n_ports;
 
         queue_waits_look_for(w, st, s);
         /* Out of memory: those heads stay unread this poll. */
         if (n == 0 || GROW(&w->ports, &w->cap_ports, w->n_ports + n, 16) < 0)
                 return 0;
         n = stalls_head_ports(st, s->id, candidates, w->ports + had, n);
-        /* A port an alert reads already is not listed twice. */
-        for (size_t i = 0; i < n; i++) {
-                uint16_t port = w->ports[had + i];
-                bool dup = false;
-
-                for (size_t j = 0; j < had + added && !dup; j++)
-                        dup = w->ports[j] == port;
-                if (!dup)
-                        w->ports[had + added++] = port;
-        }
-        w->n_ports = had + added;
+        w->n_ports = had + n;
         return n;
 }
 
