@@ -1040,8 +1040,12 @@ START_TEST(test_lookup_kernel) {
         ck_assert_int_eq(diag_lookup_listener(s, &key, &got, &err), 1);
         close(closing);
         ck_assert_int_eq(diag_lookup_listener(s, &key, &got, &err), 0);
-        /* the socket still works after the "absent" answers */
-        ck_assert_int_eq(diag_lookup_listener(s, &set.items[0], &got, &err), 1);
+        /* the socket still works after the "absent" answers (not on
+         * 1004: cookies follow the dump's order, and of that group the
+         * kernel finds only one member) */
+        for (size_t i = 0; i < set.n; i++)
+                if (set.items[i].port == 1000)
+                        ck_assert_int_eq(diag_lookup_listener(s, &set.items[i], &got, &err), 1);
         diag_close(s);
         listener_set_done(&set);
 }
