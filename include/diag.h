@@ -18,9 +18,10 @@
  * datagrams of up to 32 KiB during a dump. */
 #define DIAG_BUFFER_SIZE 32768
 
-/* Most port ranges one request can carry as kernel bytecode (20 bytes each);
- * with more, ask for all ports and filter afterwards. */
-#define DIAG_MAX_RANGES 64
+/* Most port ranges one request carries as kernel bytecode (a search tree,
+ * 28 bytes a range); with more, callers bridge the smallest gaps
+ * (space_port_ranges()) or ask for all ports and filter afterwards. */
+#define DIAG_MAX_RANGES 256
 
 typedef struct DiagSocket DiagSocket;
 

@@ -36,31 +36,92 @@ static const char *family_name(uint8_t family) {
         return family == AF_INET6 ? "inet6" : "inet";
 }
 
-static int put_bytecode(struct nlmsghdr *nlh, size_t size, const PortRange *ranges, size_t n_ranges) {
-        /* ss's layout for (GE lo && LE hi) || ...: each range is two
-         * 8-byte comparisons whose failure jumps 4 bytes past the range;
-         * a 4-byte JMP after every range but the last skips to the end
-         * (accept: len reaches exactly 0). Its yes = 4 is never taken but
-         * lets inet_diag_bc_audit() walk every op, so the failure targets
-         * are valid. The last range fails to len + 4: reject. */
-        struct inet_diag_bc_op ops[DIAG_MAX_RANGES * 5];
-        size_t total = n_ranges * 16 + (n_ranges - 1) * 4;
-        size_t k = 0;
+/* The bytecode below: T bytes in all, ACCEPT = a jump to exactly T, REJECT
+ * = a jump to T + 4 (the kernel's inet_diag_bc_run() accepts when the
+ * remaining length reaches 0). */
+typedef struct {
+        struct inet_diag_bc_op *ops;
+        size_t k;     /* ops written */
+        size_t total; /* T */
+} Bytecode;
 
-        if (n_ranges > DIAG_MAX_RANGES || nlh->nlmsg_len + MNL_ATTR_HDRLEN + total > size)
-                return -ENOBUFS;
+static size_t bc_size(size_t n_ranges) {
+        /* a leaf: S_GE lo, S_LE hi (8 bytes each) and, but for the last, a
+         * 4-byte JMP to ACCEPT; a branch: one S_GE (8 bytes) per inner node */
+        return n_ranges * 28 - 12;
+}
 
-        for (size_t i = 0; i < n_ranges; i++) {
-                size_t rest = total - (k * 4 + 16); /* bytes after this range */
+static uint16_t bc_to(const Bytecode *b, size_t target) {
+        return (uint16_t) (target - b->k * 4);
+}
 
-                ops[k++] = (struct inet_diag_bc_op){ INET_DIAG_BC_S_GE, 8, 20 };
-                ops[k++] = (struct inet_diag_bc_op){ 0, 0, ranges[i].lo };
-                ops[k++] = (struct inet_diag_bc_op){ INET_DIAG_BC_S_LE, 8, 12 };
-                ops[k++] = (struct inet_diag_bc_op){ 0, 0, ranges[i].hi };
-                if (i + 1 < n_ranges)
-                        ops[k++] = (struct inet_diag_bc_op){ INET_DIAG_BC_JMP, 4, (uint16_t) rest };
+static void bc_compare(Bytecode *b, uint8_t code, uint16_t port, size_t fail) {
+        b->ops[b->k] = (struct inet_diag_bc_op){ code, 8, bc_to(b, fail) };
+        b->ops[b->k + 1] = (struct inet_diag_bc_op){ 0, 0, port };
+        b->k += 2;
+}
+
+/* Ranges [lo, hi) as a search tree, laid out so that every op's yes is the
+ * next op: inet_diag_bc_audit() walks the program along yes and accepts
+ * only jumps that land on an op of that walk. A branch tests sport >=
+ * the first port of the upper half: yes falls through into the upper
+ * half, no jumps over it to the lower half. The last range laid out ends
+ * the program (falls through to ACCEPT); every other ends with a JMP. */
+static void bc_tree(Bytecode *b, const PortRange *ranges, size_t lo, size_t hi, bool last) {
+        size_t reject = b->total + 4;
+
+        if (hi - lo == 1) {
+                bc_compare(b, INET_DIAG_BC_S_GE, ranges[lo].lo, reject);
+                bc_compare(b, INET_DIAG_BC_S_LE, ranges[lo].hi, reject);
+                if (!last) {
+                        b->ops[b->k] = (struct inet_diag_bc_op){ INET_DIAG_BC_JMP, 4, bc_to(b, b->total) };
+                        b->k++;
+                }
+                return;
         }
-        mnl_attr_put(nlh, INET_DIAG_REQ_BYTECODE, total, ops);
+
+        size_t mid = lo + (hi - lo) / 2;
+        size_t branch = b->k;
+
+        bc_compare(b, INET_DIAG_BC_S_GE, ranges[mid].lo, 0);
+        bc_tree(b, ranges, mid, hi, false);
+        b->ops[branch].no = (uint16_t) ((b->k - branch) * 4);
+        bc_tree(b, ranges, lo, mid, last);
+}
+
+/* Port ranges (sorted, disjoint) as kernel bytecode: a binary search, so
+ * that a socket costs the kernel about log2(n) + 2 comparisons (ss's
+ * chain of ranges costs up to 2n). */
+static int range_cmp(const void *a, const void *b) {
+        const PortRange *x = a, *y = b;
+
+        return (x->lo > y->lo) - (x->lo < y->lo);
+}
+
+static int put_bytecode(struct nlmsghdr *nlh, size_t size, const PortRange *ranges, size_t n_ranges) {
+        struct inet_diag_bc_op ops[DIAG_MAX_RANGES * 7];
+        PortRange sorted[DIAG_MAX_RANGES];
+        Bytecode b = { .ops = ops };
+        size_t n = 0;
+
+        if (n_ranges > DIAG_MAX_RANGES)
+                return -ENOBUFS;
+        /* The search needs them sorted and disjoint: callers' ranges may
+         * come in any order. */
+        memcpy(sorted, ranges, n_ranges * sizeof(*ranges));
+        qsort(sorted, n_ranges, sizeof(*sorted), range_cmp);
+        for (size_t i = 0; i < n_ranges; i++) {
+                if (n > 0 && (uint32_t) sorted[i].lo <= (uint32_t) sorted[n - 1].hi + 1) {
+                        if (sorted[i].hi > sorted[n - 1].hi)
+                                sorted[n - 1].hi = sorted[i].hi;
+                } else
+                        sorted[n++] = sorted[i];
+        }
+        b.total = bc_size(n);
+        if (nlh->nlmsg_len + MNL_ATTR_HDRLEN + b.total > size)
+                return -ENOBUFS;
+        bc_tree(&b, sorted, 0, n, true);
+        mnl_attr_put(nlh, INET_DIAG_REQ_BYTECODE, b.total, ops);
         return 0;
 }
 

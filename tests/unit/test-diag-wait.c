@@ -340,7 +340,7 @@ START_TEST(test_request) {
 
         /* two ranges: bytecode, as for the listeners */
         int len = diag_build_wait_request(buf, sizeof(buf), AF_INET6, 7, two, 2);
-        ck_assert_int_eq(len, (int) (sizeof(*nlh) + sizeof(struct inet_diag_req_v2) + MNL_ATTR_HDRLEN + 36));
+        ck_assert_int_eq(len, (int) (sizeof(*nlh) + sizeof(struct inet_diag_req_v2) + MNL_ATTR_HDRLEN + 44));
         ck_assert_uint_eq(nlh->nlmsg_type, SOCK_DIAG_BY_FAMILY);
         const struct inet_diag_req_v2 *v2 = (const void *) (buf + sizeof(*nlh));
         ck_assert_uint_eq(v2->sdiag_family, AF_INET6);

@@ -513,12 +513,13 @@ START_TEST(test_request_bytes) {
         PortRange one = { 8080, 8080 };
         PortRange two[] = { { 10, 20 }, { 30, 30 } };
         static const uint8_t bc2[] = {
-                40, 0, 1,  0,              /* nlattr INET_DIAG_REQ_BYTECODE, 36 bytes */
-                2,  8, 20, 0, 0, 0, 10, 0, /* S_GE 10, fail: past the range */
-                3,  8, 12, 0, 0, 0, 20, 0, /* S_LE 20 */
+                48, 0, 1,  0,              /* nlattr INET_DIAG_REQ_BYTECODE, 44 bytes */
+                2,  8, 28, 0, 0, 0, 30, 0, /* S_GE 30, or jump 28 bytes to the lower range */
+                2,  8, 40, 0, 0, 0, 30, 0, /* upper range: S_GE 30, fail: len + 4, reject */
+                3,  8, 32, 0, 0, 0, 30, 0, /* S_LE 30 */
                 1,  4, 20, 0,              /* JMP to the end: accept */
-                2,  8, 20, 0, 0, 0, 30, 0, /* S_GE 30, fail: len + 4, reject */
-                3,  8, 12, 0, 0, 0, 30, 0, /* S_LE 30 */
+                2,  8, 20, 0, 0, 0, 10, 0, /* lower range: S_GE 10 */
+                3,  8, 12, 0, 0, 0, 20, 0, /* S_LE 20, the end: accept */
         };
 
         memset(buf, 0xaa, sizeof(buf));
@@ -561,15 +562,17 @@ START_TEST(test_request_one_walk) {
 END_TEST
 
 START_TEST(test_request_limits) {
-        uint8_t buf[4096];
+        static uint8_t buf[DIAG_BUFFER_SIZE];
         PortRange r[DIAG_MAX_RANGES + 1] = { { 0 } };
         PortRange lohi = { 1, 2 };
 
         ck_assert_int_eq(diag_build_request(buf, 255, AF_INET, 1, NULL, 0), -ENOBUFS);
-        ck_assert_int_eq(diag_build_request(buf, 256, AF_INET, 1, r, 9), 72 + 4 + 9 * 16 + 8 * 4);
-        ck_assert_int_eq(diag_build_request(buf, 256, AF_INET, 1, r, 10), -ENOBUFS);
+        for (size_t i = 0; i <= DIAG_MAX_RANGES; i++)
+                r[i] = (PortRange){ (uint16_t) (2 * i), (uint16_t) (2 * i) };
+        ck_assert_int_eq(diag_build_request(buf, 256, AF_INET, 1, r, 6), 72 + 4 + 6 * 28 - 12);
+        ck_assert_int_eq(diag_build_request(buf, 256, AF_INET, 1, r, 7), -ENOBUFS);
         ck_assert_int_eq(diag_build_request(buf, sizeof(buf), AF_INET, 1, r, DIAG_MAX_RANGES),
-                         72 + 4 + DIAG_MAX_RANGES * 20 - 4);
+                         72 + 4 + DIAG_MAX_RANGES * 28 - 12);
         ck_assert_int_eq(diag_build_request(buf, sizeof(buf), AF_INET, 1, r, DIAG_MAX_RANGES + 1), -ENOBUFS);
         /* one range that is not a single port needs bytecode */
         ck_assert_int_eq(diag_build_request(buf, sizeof(buf), AF_INET, 1, &lohi, 1), 72 + 4 + 16);
@@ -659,7 +662,7 @@ static bool bc_run(const uint8_t *bc, int len, uint16_t sport) {
 }
 
 static void check_bytecode(const PortRange *r, size_t n) {
-        uint8_t buf[4096];
+        static uint8_t buf[DIAG_BUFFER_SIZE];
         int len = diag_build_request(buf, sizeof(buf), AF_INET, 1, r, n);
         const struct nlattr *a = (const void *) (buf + 72);
 
@@ -687,9 +690,16 @@ START_TEST(test_bytecode_semantics) {
         check_bytecode(some, 2);
         check_bytecode(some, 4);
         check_bytecode(&wide, 1);
+        PortRange mixed[] = { { 900, 950 }, { 22, 22 }, { 940, 1000 }, { 23, 24 }, { 5, 5 } };
+
         for (size_t i = 0; i < DIAG_MAX_RANGES; i++)
-                r[i] = (PortRange){ (uint16_t) (1000 * i), (uint16_t) (1000 * i + i) };
+                r[i] = (PortRange){ (uint16_t) (250 * i), (uint16_t) (250 * i + i % 7) };
+        for (size_t n = 1; n <= 9; n++)
+                check_bytecode(r + 3, n);
+        check_bytecode(r, DIAG_MAX_RANGES - 1);
         check_bytecode(r, DIAG_MAX_RANGES);
+        /* in any order, overlapping: sorted and merged first */
+        check_bytecode(mixed, ELEMENTSOF(mixed));
 }
 END_TEST
 
@@ -1051,6 +1061,39 @@ START_TEST(test_lookup_kernel) {
 }
 END_TEST
 
+/* The real kernel runs the search-tree bytecode: 600 listeners on ports
+ * 2000-2599, DIAG_MAX_RANGES ranges that select every other one of the
+ * first 512 (and one wide range): exactly those come back. A bytecode
+ * inet_diag_bc_audit() refused would fail the dump with EINVAL. */
+START_TEST(test_filter_kernel) {
+        ListenerSet set = { 0 };
+        DiagSocket *s = NULL;
+        ErrBuf err = { { 0 } };
+        PortRange r[DIAG_MAX_RANGES];
+        bool seen[600] = { false };
+
+        ck_assert_int_eq(unshare(CLONE_NEWNET), 0);
+        ck_assert_int_eq(link_up(1), 0);
+        for (int p = 0; p < 600; p++)
+                tcp_listener(AF_INET, "127.0.0.1", (uint16_t) (2000 + p), 1, false, NULL, -1);
+        for (size_t i = 0; i < DIAG_MAX_RANGES - 1; i++)
+                r[i] = (PortRange){ (uint16_t) (2000 + 2 * i), (uint16_t) (2000 + 2 * i) };
+        r[DIAG_MAX_RANGES - 1] = (PortRange){ 2560, 2569 };
+
+        ck_assert_int_eq(diag_open(&s, &err), 0);
+        ck_assert_int_eq(diag_dump_listeners(s, r, DIAG_MAX_RANGES, &set, &err), DIAG_MAX_RANGES - 1 + 10);
+        for (size_t i = 0; i < set.n; i++) {
+                unsigned p = set.items[i].port;
+
+                ck_assert_msg(p >= 2000 && p < 2600 && !seen[p - 2000], "port %u", p);
+                seen[p - 2000] = true;
+                ck_assert_msg((p < 2510 && p % 2 == 0) || (p >= 2560 && p <= 2569), "port %u passed", p);
+        }
+        diag_close(s);
+        listener_set_done(&set);
+}
+END_TEST
+
 Suite *test_suite(void) {
         Suite *s = suite_create("diag");
         TCase *tc = tcase_create("replay");
@@ -1098,6 +1141,7 @@ Suite *test_suite(void) {
         tc = tcase_create_root();
         tcase_add_test(tc, test_interface_name_other_netns);
         tcase_add_test(tc, test_lookup_kernel);
+        tcase_add_test(tc, test_filter_kernel);
         suite_add_tcase(s, tc);
         return s;
 }
