@@ -82,6 +82,26 @@ int diag_exchange(DiagSocket *s, size_t len, uint32_t seq, mnl_cb_t data_cb, dia
 /* Prefixes err with what was being dumped: "inet6 dump: ...". Returns r. */
 int diag_describe_dump_error(ErrBuf *err, int r, const char *what);
 
+/* Builds a request of one family (AF_UNSPEC: both, the old request) into
+ * buf: its length or a negative errno. */
+typedef int (*diag_build_fn)(void *buf, size_t size, uint8_t family, uint32_t seq, const void *arg);
+
+/* One dump of both families: what to ask and what to do with the answer. */
+typedef struct DiagDump {
+        const char *what; /* in errors after the family ("inet6 syn-recv dump: ..."); NULL: none */
+        diag_build_fn build;
+        const void *arg; /* for build */
+        mnl_cb_t data_cb;
+        diag_listener_cb cb;
+        void *userdata;
+} DiagDump;
+
+/* Runs d over both families: one walk with the old request, or, on a kernel
+ * that refuses it at once (nothing delivered), one dump per family, for
+ * good (s remembers). Adds the entries handed over to *n; 0 or a negative
+ * errno with err naming the dump. */
+int diag_dump_families(DiagSocket *s, const DiagDump *d, size_t *n, ErrBuf *err);
+
 /* Sorts and deduplicates the entries of out from index start on; returns
  * how many remain there. */
 size_t diag_sort_dedup_tail(ListenerSet *out, size_t start);

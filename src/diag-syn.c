@@ -104,42 +104,22 @@ int diag_parse_syn(const void *buf, size_t len, uint32_t seq, uint32_t portid, S
         return diag_parse_each(buf, len, seq, portid, syn_data_cb, NULL, out, 0, &n, err);
 }
 
-static int dump_syn_family(DiagSocket *s, uint8_t family, SynCounts *out, size_t *n, ErrBuf *err) {
-        uint32_t seq = diag_next_seq(s);
-        int len = diag_build_syn_request(s->buf, DIAG_BUFFER_SIZE, family, seq);
-
-        if (len < 0)
-                return errbuf_set(err, len, "cannot build request: %s", strerror(-len));
-        return diag_exchange(s, (size_t) len, seq, syn_data_cb, NULL, out, n, err);
+static int build_syn(void *buf, size_t size, uint8_t family, uint32_t seq, const void *arg) {
+        (void) arg;
+        return diag_build_syn_request(buf, size, family, seq);
 }
 
 int diag_count_syn(DiagSocket *s, SynCounts *out, ErrBuf *err) {
-        static const uint8_t families[] = { AF_INET, AF_INET6 };
+        DiagDump d = { .what = "syn-recv", .build = build_syn, .data_cb = syn_data_cb, .userdata = out };
         size_t n = 0;
         int r;
 
         out->n = 0;
-        if (!s->per_family) {
-                r = dump_syn_family(s, AF_UNSPEC, out, &n, err);
-                if (r >= 0)
-                        goto done;
-                /* Same fallback as diag_dump_each(): a kernel without the
-                 * old request refuses it at once. */
-                if (n > 0 || (r != -EINVAL && r != -ENOENT && r != -EOPNOTSUPP)) {
-                        out->n = 0;
-                        return diag_describe_dump_error(err, r, "tcp syn-recv");
-                }
-                s->per_family = true;
+        r = diag_dump_families(s, &d, &n, err);
+        if (r < 0) {
+                out->n = 0;
+                return r;
         }
-        for (size_t i = 0; i < ELEMENTSOF(families); i++) {
-                r = dump_syn_family(s, families[i], out, &n, err);
-                if (r < 0) {
-                        out->n = 0;
-                        return diag_describe_dump_error(err, r,
-                                                        families[i] == AF_INET ? "inet syn-recv" : "inet6 syn-recv");
-                }
-        }
-done:
         syn_counts_sort(out);
         return n > INT_MAX ? INT_MAX : (int) n;
 }

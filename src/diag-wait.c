@@ -165,44 +165,33 @@ int diag_parse_wait(const void *buf, size_t len, uint32_t seq, uint32_t portid, 
         return diag_parse_each(buf, len, seq, portid, wait_data_cb, NULL, out, 0, &n, err);
 }
 
-static int dump_wait_family(DiagSocket *s, uint8_t family, const PortRange *ranges, size_t n_ranges, WaitCounts *out,
-                            size_t *n, ErrBuf *err) {
-        uint32_t seq = diag_next_seq(s);
-        int len = diag_build_wait_request(s->buf, DIAG_BUFFER_SIZE, family, seq, ranges, n_ranges);
+typedef struct {
+        const PortRange *ranges;
+        size_t n;
+} Ranges;
 
-        if (len < 0)
-                return errbuf_set(err, len, "cannot build request: %s", strerror(-len));
-        return diag_exchange(s, (size_t) len, seq, wait_data_cb, NULL, out, n, err);
+static int build_wait(void *buf, size_t size, uint8_t family, uint32_t seq, const void *arg) {
+        const Ranges *r = arg;
+
+        return diag_build_wait_request(buf, size, family, seq, r->ranges, r->n);
 }
 
 int diag_count_wait(DiagSocket *s, const PortRange *ranges, size_t n_ranges, WaitCounts *out, ErrBuf *err) {
-        static const uint8_t families[] = { AF_INET, AF_INET6 };
+        Ranges arg = { ranges, n_ranges };
+        DiagDump d = {
+                .what = "accept queues", .build = build_wait, .arg = &arg, .data_cb = wait_data_cb, .userdata = out
+        };
         size_t n = 0;
         int r;
 
         out->n = 0;
         for (size_t i = 0; i < out->n_look_for; i++)
                 out->found[i] = false;
-        if (!s->per_family) {
-                r = dump_wait_family(s, AF_UNSPEC, ranges, n_ranges, out, &n, err);
-                if (r >= 0)
-                        goto done;
-                /* The fallback of diag_count_syn(). */
-                if (n > 0 || (r != -EINVAL && r != -ENOENT && r != -EOPNOTSUPP)) {
-                        out->n = 0;
-                        return diag_describe_dump_error(err, r, "tcp accept queues");
-                }
-                s->per_family = true;
+        r = diag_dump_families(s, &d, &n, err);
+        if (r < 0) {
+                out->n = 0;
+                return r;
         }
-        for (size_t i = 0; i < ELEMENTSOF(families); i++) {
-                r = dump_wait_family(s, families[i], ranges, n_ranges, out, &n, err);
-                if (r < 0) {
-                        out->n = 0;
-                        return diag_describe_dump_error(
-                                err, r, families[i] == AF_INET ? "inet accept queues" : "inet6 accept queues");
-                }
-        }
-done:
         wait_counts_sort(out);
         return n > INT_MAX ? INT_MAX : (int) n;
 }

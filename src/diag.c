@@ -556,37 +556,67 @@ int diag_exchange(DiagSocket *s, size_t len, uint32_t seq, mnl_cb_t data, diag_l
         }
 }
 
-static int dump_family(DiagSocket *s, uint8_t family, const PortRange *ranges, size_t n_ranges, diag_listener_cb cb,
-                       void *userdata, size_t *n_seen, ErrBuf *err) {
+static int dump_one(DiagSocket *s, const DiagDump *d, uint8_t family, size_t *n, ErrBuf *err) {
         uint32_t seq = diag_next_seq(s);
-        int len = diag_build_request(s->buf, DIAG_BUFFER_SIZE, family, seq, ranges, n_ranges);
+        int len = d->build(s->buf, DIAG_BUFFER_SIZE, family, seq, d->arg);
 
         if (len < 0)
-                return errbuf_set(err, len, "cannot build request for %zu port ranges: %s", n_ranges, strerror(-len));
-        return diag_exchange(s, (size_t) len, seq, diag_inet_listener_cb, cb, userdata, n_seen, err);
+                return errbuf_set(err, len, "cannot build request: %s", strerror(-len));
+        return diag_exchange(s, (size_t) len, seq, d->data_cb, d->cb, d->userdata, n, err);
+}
+
+static int dump_failed(ErrBuf *err, int r, const char *family, const char *what) {
+        char name[64];
+
+        snprintf(name, sizeof(name), "%s%s%s", family, what ? " " : "", what ? what : "");
+        return diag_describe_dump_error(err, r, name);
+}
+
+int diag_dump_families(DiagSocket *s, const DiagDump *d, size_t *n, ErrBuf *err) {
+        static const uint8_t families[] = { AF_INET, AF_INET6 };
+        size_t start = *n;
+        int r;
+
+        if (!s->per_family) {
+                r = dump_one(s, d, AF_UNSPEC, n, err);
+                if (r >= 0)
+                        return 0;
+                /* A kernel without the old request refuses it at once:
+                 * fall back to one dump per family, for good. */
+                if (*n > start || (r != -EINVAL && r != -ENOENT && r != -EOPNOTSUPP))
+                        return dump_failed(err, r, "tcp", d->what);
+                s->per_family = true;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(families); i++) {
+                r = dump_one(s, d, families[i], n, err);
+                if (r < 0)
+                        return dump_failed(err, r, family_name(families[i]), d->what);
+        }
+        return 0;
+}
+
+typedef struct {
+        const PortRange *ranges;
+        size_t n;
+} Ranges;
+
+static int build_listeners(void *buf, size_t size, uint8_t family, uint32_t seq, const void *arg) {
+        const Ranges *r = arg;
+
+        return diag_build_request(buf, size, family, seq, r->ranges, r->n);
 }
 
 int diag_dump_each(DiagSocket *s, const PortRange *ranges, size_t n_ranges, diag_listener_cb cb, void *userdata,
                    ErrBuf *err) {
-        static const uint8_t families[] = { AF_INET, AF_INET6 };
+        Ranges arg = { ranges, n_ranges };
+        DiagDump d = {
+                .build = build_listeners, .arg = &arg, .data_cb = diag_inet_listener_cb, .cb = cb, .userdata = userdata
+        };
         size_t n = 0;
-        int r;
+        int r = diag_dump_families(s, &d, &n, err);
 
-        if (!s->per_family) {
-                r = dump_family(s, AF_UNSPEC, ranges, n_ranges, cb, userdata, &n, err);
-                if (r >= 0)
-                        return n > INT_MAX ? INT_MAX : (int) n;
-                /* A kernel without the old request refuses it at once:
-                 * fall back to one dump per family, for good. */
-                if (n > 0 || (r != -EINVAL && r != -ENOENT && r != -EOPNOTSUPP))
-                        return diag_describe_dump_error(err, r, "tcp");
-                s->per_family = true;
-        }
-        for (size_t i = 0; i < ELEMENTSOF(families); i++) {
-                r = dump_family(s, families[i], ranges, n_ranges, cb, userdata, &n, err);
-                if (r < 0)
-                        return diag_describe_dump_error(err, r, family_name(families[i]));
-        }
+        if (r < 0)
+                return r;
         return n > INT_MAX ? INT_MAX : (int) n;
 }
 
