@@ -5,10 +5,13 @@
  * counting the answers. No libmnl: socket() + sendto() + recv() loop with a
  * 32 KiB buffer.
  *
- * Usage: bench-floor [--one-walk] [DUMPS]   (default 200)
+ * Usage: bench-floor [--one-walk] [--gap-ms MS] [DUMPS]   (default 200)
  * --one-walk sends the old TCPDIAG_GETSOCK request instead, as backlogd
  * does: no family filter, so one walk of the listener hash answers for both
  * families (the per-listener work is the same).
+ * --gap-ms sleeps MS milliseconds (1-1000) between dumps, as a daemon's
+ * cadence does: each dump then starts with the caches others have used in
+ * between. The sleep is not CPU; wall time counts only the dumps.
  * Prints one line:
  *   dumps=N sockets=M cpu_us_per_dump=X wall_us_per_dump=Y
  * where sockets is the number of listeners seen in the last dump and cpu is
@@ -111,7 +114,8 @@ static long dump_family(int fd, uint8_t family, uint32_t seq, unsigned char *buf
 int main(int argc, char *argv[]) {
         static unsigned char buf[BUFFER_SIZE];
         struct sockaddr_nl local = { .nl_family = AF_NETLINK };
-        double cpu0, wall0, cpu1, wall1;
+        double cpu0, wall0, cpu1, wall1, slept = 0;
+        long gap_ms = 0;
         long dumps = 200, sockets = 0;
         bool one_walk = false;
         uint32_t seq = 1;
@@ -122,8 +126,20 @@ int main(int argc, char *argv[]) {
                 argv++;
                 argc--;
         }
+        if (argc > 2 && strcmp(argv[1], "--gap-ms") == 0) {
+                char *end;
+
+                errno = 0;
+                gap_ms = strtol(argv[2], &end, 10);
+                if (errno != 0 || *end != '\0' || gap_ms < 1 || gap_ms > 1000) {
+                        fprintf(stderr, "bench-floor: invalid gap '%s' (1-1000 ms)\n", argv[2]);
+                        return 1;
+                }
+                argv += 2;
+                argc -= 2;
+        }
         if (argc > 2 || (argc == 2 && strcmp(argv[1], "--help") == 0)) {
-                fprintf(stderr, "Usage: %s [--one-walk] [DUMPS]\n", argv[0]);
+                fprintf(stderr, "Usage: %s [--one-walk] [--gap-ms MS] [DUMPS]\n", argv[0]);
                 return 1;
         }
         if (argc == 2) {
@@ -153,6 +169,13 @@ int main(int argc, char *argv[]) {
         for (long i = 0; i < dumps; i++) {
                 long v4, v6;
 
+                if (gap_ms > 0) {
+                        struct timespec gap = { gap_ms / 1000, (gap_ms % 1000) * 1000000L };
+                        double w = now_us(CLOCK_MONOTONIC);
+
+                        nanosleep(&gap, NULL);
+                        slept += now_us(CLOCK_MONOTONIC) - w;
+                }
                 v4 = dump_family(fd, one_walk ? AF_UNSPEC : AF_INET, seq++, buf);
                 v6 = v4 < 0 || one_walk ? 0 : dump_family(fd, AF_INET6, seq++, buf);
                 if (v4 < 0 || v6 < 0) {
@@ -167,6 +190,6 @@ int main(int argc, char *argv[]) {
         close(fd);
 
         printf("dumps=%ld sockets=%ld cpu_us_per_dump=%.1f wall_us_per_dump=%.1f\n", dumps, sockets,
-               (cpu1 - cpu0) / (double) dumps, (wall1 - wall0) / (double) dumps);
+               (cpu1 - cpu0) / (double) dumps, (wall1 - wall0 - slept) / (double) dumps);
         return 0;
 }

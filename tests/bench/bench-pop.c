@@ -16,6 +16,7 @@
  *   k < ACCEPTING the listeners that the CONNECTIONS established connections
  *                 go to, round robin; both ends stay open in this process,
  *                 so each connection costs two descriptors.
+ * Connections close with a reset when the process ends (no TIME_WAIT).
  * When everything is in place it prints one line
  *   ready listeners=N ipv6=N full=N connections=N fds=N
  * and waits for SIGTERM/SIGINT/SIGHUP or LIFETIME_SECONDS (default 600).
@@ -79,11 +80,16 @@ static long parse_long(const char *s, long min, long max) {
 
 static void set_timeouts(int fd) {
         struct timeval tv = { .tv_sec = IO_TIMEOUT_S };
+        struct linger rst = { .l_onoff = 1, .l_linger = 0 };
 
-        /* SO_SNDTIMEO bounds a blocking connect(), SO_RCVTIMEO an accept(). */
+        /* SO_SNDTIMEO bounds a blocking connect(), SO_RCVTIMEO an accept().
+         * SO_LINGER 0: closed with a reset at exit, so that a population
+         * torn down leaves no TIME_WAIT sockets behind, which every later
+         * walk of the connection table would visit. */
         if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
-                die("setsockopt(SO_SNDTIMEO/SO_RCVTIMEO)", errno);
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst)) < 0)
+                die("setsockopt(SO_SNDTIMEO/SO_RCVTIMEO/SO_LINGER)", errno);
 }
 
 static socklen_t make_address(int family, int port, bool loopback, struct sockaddr_storage *ss) {
@@ -272,6 +278,7 @@ int main(int argc, char *argv[]) {
                         fprintf(stderr, "bench-pop: accept on port %d: %s\n", l->port, strerror(errno));
                         return 1;
                 }
+                set_timeouts(fd);
         }
 
         alarm(0);

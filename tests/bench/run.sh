@@ -166,6 +166,18 @@ floor_of() {
         sed -n 's/.*cpu_us_per_dump=\([0-9.]*\).*/\1/p' <<<"$out"
 }
 
+# floor_cold_of LISTENERS INTERVAL: the same dump, one every INTERVAL s (the
+# daemon's cadence): each starts with the caches others used in between,
+# as the daemon's poll does; the floor above runs its dumps back to back.
+floor_cold_of() {
+        local want=$1 gap out seen
+        gap=$(awk -v i="$2" 'BEGIN { printf "%d\n", i * 1000 + 0.5 }')
+        out=$("$FLOOR" --gap-ms "$gap" 100) || die "bench-floor --gap-ms failed"
+        seen=$(sed -n 's/.*sockets=\([0-9]*\).*/\1/p' <<<"$out")
+        [[ "$seen" -eq "$want" ]] || die "bench-floor saw $seen listeners, expected $want"
+        sed -n 's/.*cpu_us_per_dump=\([0-9.]*\).*/\1/p' <<<"$out"
+}
+
 # interval_for FLOOR_CPU: the daemon's interval (see "Counting polls").
 interval_for() {
         if [[ -n "${BENCH_INTERVAL:-}" ]]; then
@@ -289,8 +301,10 @@ measure_cadence() {
 # first and torn down before the full population (the kernel's listener
 # hash is shared by all namespaces: both at once would blur the floor).
 # Only the cadence rows (see measure_cadence below).
-start_pop() { # first_port first_g listeners connections tag
-        "$POP" -p "$1" -g "$2" -l "$3" -c "$4" -t "$POP_LIFETIME" >"$TMP/$5.out" 2>"$TMP/$5.err" </dev/null &
+start_pop() { # first_port first_g listeners connections tag [bench-pop option...]
+        local first=$1 g=$2 n_l=$3 n_c=$4 tag=$5
+        shift 5
+        "$POP" -p "$first" -g "$g" -l "$n_l" -c "$n_c" -t "$POP_LIFETIME" "$@" >"$TMP/$tag.out" 2>"$TMP/$tag.err" </dev/null &
         PIDS+=($!)
         LAST_POP=$!
 }
@@ -307,8 +321,37 @@ wait_pop() { # tag pid
         die "bench-pop $1 not ready after 240 s"
 }
 
+# calm_daemon TAG LISTENERS: with a population where no queue is raised,
+# the floor, the floor at the daemon's cadence and the daemon (SYN counts
+# and the stall watch every 10 polls). Sets CALM_FLOOR_, CALM_COLD_,
+# CALM_CPU_<tag>.
+calm_daemon() {
+        local tag=$1 want=$2 INTERVAL DAEMON_SECONDS floor syn cpu
+        floor=$(floor_of "$want")
+        INTERVAL=$(interval_for "$floor")
+        DAEMON_SECONDS=$(awk -v i="$INTERVAL" -v p="$POLLS" 'BEGIN { printf "%.2f\n", i * p }')
+        syn=$(awk -v i="$INTERVAL" 'BEGIN { printf "%.3f\n", i * 10 }')
+        printf 'syn_interval = %s;\nstall = %s;\n' "$syn" "$syn" >"$TMP/calm-$tag.conf"
+        echo "Running backlogd --interval $INTERVAL for $DAEMON_SECONDS s at a 1 s cadence," \
+             "no queue raised ($want listeners)" >&2
+        measure_daemon "$TMP/calm-$tag.conf" "calm-$tag" >"$TMP/calm-$tag.res"
+        read -r cpu _ <"$TMP/calm-$tag.res"
+        printf -v "CALM_FLOOR_$tag" %s "$floor"
+        printf -v "CALM_COLD_$tag" %s "$(floor_cold_of "$want" "$INTERVAL")"
+        printf -v "CALM_CPU_$tag" %s "$cpu"
+}
+
+# shellcheck disable=SC2034 # read through ${!calm} in cadence_block
+CALM_CPU_big=n/a CALM_CPU_small=n/a
 if (( HAVE_DAEMON )); then
-        echo "A small host first: $SMALL_LISTENERS listeners, $SMALL_CONNECTIONS connections" >&2
+        echo "A small host first: $SMALL_LISTENERS listeners, $SMALL_CONNECTIONS connections," \
+             "none full, then 1 % full" >&2
+        start_pop "$FIRST_PORT" 0 "$SMALL_LISTENERS" "$SMALL_CONNECTIONS" small-calm -n
+        SMALL_PID=$LAST_POP
+        wait_pop small-calm "$SMALL_PID"
+        calm_daemon small "$SMALL_LISTENERS"
+        kill -TERM "$SMALL_PID" 2>/dev/null || true
+        wait "$SMALL_PID" 2>/dev/null || true
         start_pop "$FIRST_PORT" 0 "$SMALL_LISTENERS" "$SMALL_CONNECTIONS" small
         SMALL_PID=$LAST_POP
         wait_pop small "$SMALL_PID"
@@ -360,19 +403,11 @@ wait_pops() {
 # down before the main one: the floor and the daemon at the 1 s cadence
 # (SYN counts and the stall watch every 10 polls), as a host whose queues
 # are all fine pays.
-CALM_FLOOR=n/a CALM_CPU=n/a
 if (( HAVE_DAEMON )); then
         echo "No queue raised first: $LISTENERS listeners, $CONNECTIONS connections, none full" >&2
         start_pops calm -n
         wait_pops calm
-        CALM_FLOOR=$(floor_of "$LISTENERS")
-        INTERVAL=$(interval_for "$CALM_FLOOR")
-        DAEMON_SECONDS=$(awk -v i="$INTERVAL" -v p="$POLLS" 'BEGIN { printf "%.2f\n", i * p }')
-        syn=$(awk -v i="$INTERVAL" 'BEGIN { printf "%.3f\n", i * 10 }')
-        printf 'syn_interval = %s;\nstall = %s;\n' "$syn" "$syn" >"$TMP/calm.conf"
-        echo "Running backlogd --interval $INTERVAL for $DAEMON_SECONDS s at a 1 s cadence, no queue raised" >&2
-        measure_daemon "$TMP/calm.conf" calm >"$TMP/calm.res"
-        read -r CALM_CPU _ <"$TMP/calm.res"
+        calm_daemon big "$LISTENERS"
         for (( p = 0; p < PROCS; p++ )); do
                 kill -TERM "${POP_PIDS[p]}" 2>/dev/null || true
         done
@@ -458,6 +493,7 @@ measure_share() {
         awk -v t0="$t0" -v t1="$t1" -v w0="$w0" -v w1="$w1" 'BEGIN { printf "%.3f\n", (t1 - t0) / 1e4 / (w1 - w0) }'
 }
 FAST_BASE=n/a FAST_ON=n/a FAST_COST=n/a FAST_POLL=n/a
+FAST5_BASE=n/a FAST5_ON=n/a FAST5_COST=n/a FAST5_POLL=n/a
 measure_fast() {
         printf 'interval = 1;\nwatch = ( { port = %d; } );\n' "$FIRST_PORT" >"$TMP/fast-off.conf"
         printf 'interval = 1;\nwatch = ( { port = %d; interval = 0.05; } );\n' "$FIRST_PORT" >"$TMP/fast-on.conf"
@@ -471,6 +507,23 @@ measure_fast() {
         read -r FAST_COST FAST_POLL < <(awk -v a="$FAST_BASE" -v b="$FAST_ON" -v f="$FLOOR_CPU" 'BEGIN {
                 if (a == "n/a" || b == "n/a") { print "n/a n/a"; exit }
                 d = b - a; printf "%.3f %.4f\n", d, d * 1e4 / 20 / f }')
+        # The 5-port watch list of the "watch 5 ports" row, each entry at
+        # 20 Hz: what one fast poll of the list costs.
+        local k five_off='' five_on=''
+        for (( k = 0; k < 5; k++ )); do
+                five_off+="${five_off:+, }{ port = $(( FIRST_PORT + k )); }"
+                five_on+="${five_on:+, }{ port = $(( FIRST_PORT + k )); interval = 0.05; }"
+        done
+        printf 'interval = 1;\nwatch = ( %s );\n' "$five_off" >"$TMP/fast5-off.conf"
+        printf 'interval = 1;\nwatch = ( %s );\n' "$five_on" >"$TMP/fast5-on.conf"
+        echo "Running backlogd at interval = 1 for $FAST_SECONDS s, 5 ports without and with interval = 0.05" >&2
+        measure_share "$TMP/fast5-off.conf" fast5-off >"$TMP/fast5-off.res"
+        measure_share "$TMP/fast5-on.conf" fast5-on >"$TMP/fast5-on.res"
+        read -r FAST5_BASE <"$TMP/fast5-off.res"
+        read -r FAST5_ON <"$TMP/fast5-on.res"
+        read -r FAST5_COST FAST5_POLL < <(awk -v a="$FAST5_BASE" -v b="$FAST5_ON" -v f="$FLOOR_CPU" 'BEGIN {
+                if (a == "n/a" || b == "n/a") { print "n/a n/a"; exit }
+                d = b - a; printf "%.3f %.4f\n", d, d * 1e4 / 20 / f }')
 }
 fast_rows() {
         row "20 Hz single-port entry, interval = 1 ($FAST_SECONDS s)" "" "" ""
@@ -478,6 +531,11 @@ fast_rows() {
         row "  with interval = 0.05, % of a core" "" "$FAST_ON %" ""
         row "  fast polls' cost, % of a core" "" "$FAST_COST %" ""
         row "  per fast poll / floor" "-" "-" "${FAST_POLL}x"
+        row "the 5 ports of \"watch 5\", each interval = 0.05" "" "" ""
+        row "  without the entries' interval, % of a core" "" "$FAST5_BASE %" ""
+        row "  with interval = 0.05, % of a core" "" "$FAST5_ON %" ""
+        row "  fast polls' cost, % of a core" "" "$FAST5_COST %" ""
+        row "  per fast poll of the 5 ports / floor" "-" "-" "${FAST5_POLL}x"
 }
 if (( ONLY_FAST )); then
         (( HAVE_DAEMON )) || die "--only-fast needs backlogd"
@@ -698,10 +756,14 @@ cadence_block() { # tag listeners connections
              "metrics_interval 15 polls):"
         row "  floor: raw LISTEN dump v4+v6" "-" "${!floor}" "1.00x"
         row "  backlogd poll, metrics off (1 % full)" "-" "${!cpu_off}" "$(ratio "${!cpu_off}" "${!floor}")"
-        if [[ "$1" == big && "$CALM_CPU" != n/a ]]; then
-                row "  no queue raised: floor" "-" "$CALM_FLOOR" "1.00x"
-                row "  no queue raised: backlogd poll" "-" "$CALM_CPU" "$(ratio "$CALM_CPU" "$CALM_FLOOR")"
-                row "  1 % full / no queue raised (CPU per poll)" "-" "-" "$(ratio "${!cpu_off}" "$CALM_CPU")"
+        local calm=CALM_CPU_$1 calm_floor=CALM_FLOOR_$1 calm_cold=CALM_COLD_$1
+        if [[ "${!calm:-n/a}" != n/a ]]; then
+                row "  no queue raised: floor" "-" "${!calm_floor}" "1.00x"
+                row "  no queue raised: floor, a dump every ${!iv} s" "-" "${!calm_cold}" \
+                    "$(ratio "${!calm_cold}" "${!calm_floor}")"
+                row "  no queue raised: backlogd poll" "-" "${!calm}" "$(ratio "${!calm}" "${!calm_floor}")"
+                row "  backlogd poll / floor at its cadence" "-" "-" "$(ratio "${!calm}" "${!calm_cold}")"
+                row "  1 % full / no queue raised (CPU per poll)" "-" "-" "$(ratio "${!cpu_off}" "${!calm}")"
         fi
         row "  backlogd poll, metrics on" "-" "${!cpu_on}" "$(ratio "${!cpu_on}" "${!floor}")"
         row "  metrics on / off" "-" "-" "$(ratio "${!cpu_on}" "${!cpu_off}")"
