@@ -20,9 +20,10 @@ struct DiagSocket {
         uint32_t portid;
         uint32_t seq;
         FILE *recorder;
-        uint8_t *buf;    /* DIAG_BUFFER_SIZE bytes, requests and answers */
-        bool per_family; /* the kernel refused the one-walk request */
-        uint64_t netns;  /* stamped into every Listener (diag_set_netns()) */
+        uint8_t *buf;        /* DIAG_BUFFER_SIZE bytes, requests and answers */
+        bool per_family;     /* the kernel refused the one-walk request */
+        bool no_cgroup_cond; /* the kernel refused INET_DIAG_BC_CGROUP_COND */
+        uint64_t netns;      /* stamped into every Listener (diag_set_netns()) */
 };
 
 /* State shared by the libmnl callbacks of one parse of a datagram. */
@@ -81,6 +82,16 @@ int diag_exchange(DiagSocket *s, size_t len, uint32_t seq, mnl_cb_t data_cb, dia
 
 /* Prefixes err with what was being dumped: "inet6 dump: ...". Returns r. */
 int diag_describe_dump_error(ErrBuf *err, int r, const char *what);
+
+/* The callback of diag_count_syn(): counts one SYN_RECV entry into the
+ * SynCounts of ctx->userdata. */
+int diag_syn_data_cb(const struct nlmsghdr *nlh, void *data);
+
+/* As diag_put_port_filter(), but the filter also lets every request socket
+ * (SYN_RECV) through, whatever its port: INET_DIAG_BC_CGROUP_COND with id
+ * 0, which only sockets that are not full sockets have, then the ports.
+ * ranges may be empty (request sockets only). */
+int diag_put_requests_filter(struct nlmsghdr *nlh, size_t size, const PortRange *ranges, size_t n_ranges);
 
 /* Builds a request of one family (AF_UNSPEC: both, the old request) into
  * buf: its length or a negative errno. */

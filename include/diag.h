@@ -291,6 +291,24 @@ int diag_build_wait_request(void *buf, size_t size, uint8_t family, uint32_t seq
  * or the errors of diag_dump_listeners() (out is then empty). */
 int diag_count_wait(DiagSocket *s, const PortRange *ranges, size_t n_ranges, WaitCounts *out, ErrBuf *err);
 
+/* The request of diag_count_syn_wait(): states SYN_RECV, ESTABLISHED and
+ * CLOSE_WAIT, INET_DIAG_INFO, and a filter that lets every request socket
+ * through and the other sockets on ports in ranges. Length or -ENOBUFS. */
+int diag_build_syn_wait_request(void *buf, size_t size, uint8_t family, uint32_t seq, const PortRange *ranges,
+                                size_t n_ranges);
+
+/* diag_count_syn() and diag_count_wait() in one walk of the connections:
+ * both walks cost the same (the kernel visits every connection either
+ * way), so one instead of two halves the cost. The filter tells request
+ * sockets from full sockets by their cgroup id (0): a kernel that does
+ * not know INET_DIAG_BC_CGROUP_COND refuses it, and then this returns
+ * -EOPNOTSUPP, now and from then on, with nothing counted: the caller
+ * uses the two walks. A SYN_RECV full socket (a TCP Fast Open child) is
+ * counted only on a port of ranges. Returns the entries seen or a
+ * negative errno. */
+int diag_count_syn_wait(DiagSocket *s, const PortRange *ranges, size_t n_ranges, SynCounts *syn, WaitCounts *wait,
+                        ErrBuf *err);
+
 /* Pure parser of one datagram of such a dump: adds its queued connections
  * (inode 0, ESTABLISHED or CLOSE_WAIT; others are skipped) to out (entries
  * may repeat a key until wait_counts_sort()). A tcp_info shorter than

@@ -159,6 +159,12 @@ int64_t space_syn_for(const Space *s, const Listener *l);
  * Returns the number of queued connections or -errno. */
 int space_count_wait(Space *s, const PortRange *ranges, size_t n_ranges, ErrBuf *err);
 
+/* space_count_syn() and space_count_wait() in one walk
+ * (diag_count_syn_wait()), with their effects. -EOPNOTSUPP when the kernel
+ * cannot filter so (nothing changed: count each on its own); any other
+ * failure: both unknown, the socket closed. Returns the entries seen. */
+int space_count_syn_wait(Space *s, uint64_t now, const PortRange *ranges, size_t n_ranges, ErrBuf *err);
+
 /* The next counts of queued connections look for these cookies (copied;
  * n = 0: none). -ENOMEM: they look for none. */
 int space_wait_look_for(Space *s, const uint64_t *cookies, size_t n);

@@ -73,7 +73,7 @@ static int add_request(SynCounts *c, const SynCount *key) {
         return 0;
 }
 
-static int syn_data_cb(const struct nlmsghdr *nlh, void *data) {
+int diag_syn_data_cb(const struct nlmsghdr *nlh, void *data) {
         ParseContext *ctx = data;
         const struct inet_diag_msg *m = diag_get_inet_msg(nlh, ctx);
         SynCount key = { 0 };
@@ -101,7 +101,7 @@ static int syn_data_cb(const struct nlmsghdr *nlh, void *data) {
 int diag_parse_syn(const void *buf, size_t len, uint32_t seq, uint32_t portid, SynCounts *out, ErrBuf *err) {
         size_t n = 0;
 
-        return diag_parse_each(buf, len, seq, portid, syn_data_cb, NULL, out, 0, &n, err);
+        return diag_parse_each(buf, len, seq, portid, diag_syn_data_cb, NULL, out, 0, &n, err);
 }
 
 static int build_syn(void *buf, size_t size, uint8_t family, uint32_t seq, const void *arg) {
@@ -110,7 +110,7 @@ static int build_syn(void *buf, size_t size, uint8_t family, uint32_t seq, const
 }
 
 int diag_count_syn(DiagSocket *s, SynCounts *out, ErrBuf *err) {
-        DiagDump d = { .what = "syn-recv", .build = build_syn, .data_cb = syn_data_cb, .userdata = out };
+        DiagDump d = { .what = "syn-recv", .build = build_syn, .data_cb = diag_syn_data_cb, .userdata = out };
         size_t n = 0;
         int r;
 

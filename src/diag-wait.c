@@ -21,6 +21,7 @@
  * tcp_info of <linux/tcp.h>. */
 enum {
         STATE_ESTABLISHED = 1,
+        STATE_SYN_RECV = 3,
         STATE_CLOSE_WAIT = 8,
 };
 
@@ -39,6 +40,19 @@ int diag_build_wait_request(void *buf, size_t size, uint8_t family, uint32_t seq
         if (!nlh)
                 return -ENOBUFS;
         return diag_put_port_filter(nlh, size, id, ranges, n_ranges);
+}
+
+int diag_build_syn_wait_request(void *buf, size_t size, uint8_t family, uint32_t seq, const PortRange *ranges,
+                                size_t n_ranges) {
+        struct inet_diag_sockid *id;
+        struct nlmsghdr *nlh = diag_put_inet_request(
+                buf, size, family, seq, (1U << STATE_SYN_RECV) | (1U << STATE_ESTABLISHED) | (1U << STATE_CLOSE_WAIT),
+                1U << (INET_DIAG_INFO - 1), &id);
+
+        if (!nlh)
+                return -ENOBUFS;
+        /* Never id->idiag_sport: it would filter the SYN_RECV entries too. */
+        return diag_put_requests_filter(nlh, size, ranges, n_ranges);
 }
 
 static int key_cmp(const WaitCount *a, const WaitCount *b) {
@@ -193,6 +207,73 @@ int diag_count_wait(DiagSocket *s, const PortRange *ranges, size_t n_ranges, Wai
                 return r;
         }
         wait_counts_sort(out);
+        return n > INT_MAX ? INT_MAX : (int) n;
+}
+
+typedef struct {
+        SynCounts *syn;
+        WaitCounts *wait;
+} SynWait;
+
+static int build_syn_wait(void *buf, size_t size, uint8_t family, uint32_t seq, const void *arg) {
+        const Ranges *r = arg;
+
+        return diag_build_syn_wait_request(buf, size, family, seq, r->ranges, r->n);
+}
+
+/* SYN_RECV entries to the SYN count, the rest to the wait count. */
+static int syn_wait_cb(const struct nlmsghdr *nlh, void *data) {
+        ParseContext *ctx = data;
+        const struct inet_diag_msg *m = diag_get_inet_msg(nlh, ctx);
+        SynWait *both = ctx->userdata;
+        int r;
+
+        if (!m)
+                return MNL_CB_ERROR;
+        if (m->idiag_state == STATE_SYN_RECV) {
+                ctx->userdata = both->syn;
+                r = diag_syn_data_cb(nlh, ctx);
+        } else {
+                ctx->userdata = both->wait;
+                r = wait_data_cb(nlh, ctx);
+        }
+        ctx->userdata = both;
+        return r;
+}
+
+int diag_count_syn_wait(DiagSocket *s, const PortRange *ranges, size_t n_ranges, SynCounts *syn, WaitCounts *wait,
+                        ErrBuf *err) {
+        Ranges arg = { ranges, n_ranges };
+        SynWait both = { syn, wait };
+        DiagDump d = { .what = "syn-recv and accept queues",
+                       .build = build_syn_wait,
+                       .arg = &arg,
+                       .data_cb = syn_wait_cb,
+                       .userdata = &both };
+        bool per_family = s->per_family;
+        size_t n = 0;
+        int r;
+
+        if (s->no_cgroup_cond)
+                return -EOPNOTSUPP;
+        syn->n = wait->n = 0;
+        for (size_t i = 0; i < wait->n_look_for; i++)
+                wait->found[i] = false;
+        r = diag_dump_families(s, &d, &n, err);
+        if (r < 0) {
+                syn->n = wait->n = 0;
+                /* A kernel without the cgroup condition (before 5.9, or
+                 * without CONFIG_SOCK_CGROUP_DATA) refuses the filter at
+                 * once: two walks from now on. */
+                if (n == 0 && r == -EINVAL) {
+                        s->per_family = per_family;
+                        s->no_cgroup_cond = true;
+                        return -EOPNOTSUPP;
+                }
+                return r;
+        }
+        syn_counts_sort(syn);
+        wait_counts_sort(wait);
         return n > INT_MAX ? INT_MAX : (int) n;
 }
 

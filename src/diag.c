@@ -98,8 +98,8 @@ static int range_cmp(const void *a, const void *b) {
         return (x->lo > y->lo) - (x->lo < y->lo);
 }
 
-static int put_bytecode(struct nlmsghdr *nlh, size_t size, const PortRange *ranges, size_t n_ranges) {
-        struct inet_diag_bc_op ops[DIAG_MAX_RANGES * 7];
+static int put_bytecode(struct nlmsghdr *nlh, size_t size, const PortRange *ranges, size_t n_ranges, bool requests) {
+        struct inet_diag_bc_op ops[DIAG_MAX_RANGES * 7 + 4] = { { 0 } };
         PortRange sorted[DIAG_MAX_RANGES];
         Bytecode b = { .ops = ops };
         size_t n = 0;
@@ -117,10 +117,23 @@ static int put_bytecode(struct nlmsghdr *nlh, size_t size, const PortRange *rang
                 } else
                         sorted[n++] = sorted[i];
         }
-        b.total = bc_size(n);
+        /* Request sockets first: CGROUP_COND 0 (the op and a u64 id, 12
+         * bytes) falls through to a JMP to ACCEPT; otherwise on to the
+         * tree, or, with no port, REJECT. */
+        b.total = (requests ? (n > 0 ? 16 : 12) : 0) + (n > 0 ? bc_size(n) : 0);
         if (nlh->nlmsg_len + MNL_ATTR_HDRLEN + b.total > size)
                 return -ENOBUFS;
-        bc_tree(&b, sorted, 0, n, true);
+        if (requests) {
+                ops[0] = (struct inet_diag_bc_op){ INET_DIAG_BC_CGROUP_COND, 12,
+                                                   (uint16_t) (n > 0 ? 16 : b.total + 4) };
+                b.k = 3; /* ops[1] and ops[2]: the id, 0 */
+                if (n > 0) {
+                        ops[3] = (struct inet_diag_bc_op){ INET_DIAG_BC_JMP, 4, bc_to(&b, b.total) };
+                        b.k = 4;
+                }
+        }
+        if (n > 0)
+                bc_tree(&b, sorted, 0, n, true);
         mnl_attr_put(nlh, INET_DIAG_REQ_BYTECODE, b.total, ops);
         return 0;
 }
@@ -164,11 +177,17 @@ int diag_put_port_filter(struct nlmsghdr *nlh, size_t size, struct inet_diag_soc
         if (n_ranges == 1 && ranges[0].lo == ranges[0].hi)
                 id->idiag_sport = htons(ranges[0].lo);
         else if (n_ranges > 0) {
-                int r = put_bytecode(nlh, size, ranges, n_ranges);
+                int r = put_bytecode(nlh, size, ranges, n_ranges, false);
                 if (r < 0)
                         return r;
         }
         return (int) nlh->nlmsg_len;
+}
+
+int diag_put_requests_filter(struct nlmsghdr *nlh, size_t size, const PortRange *ranges, size_t n_ranges) {
+        int r = put_bytecode(nlh, size, ranges, n_ranges, true);
+
+        return r < 0 ? r : (int) nlh->nlmsg_len;
 }
 
 int diag_build_request(void *buf, size_t size, uint8_t family, uint32_t seq, const PortRange *ranges,

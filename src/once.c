@@ -130,36 +130,77 @@ static void open_namespaces(Once *w) {
         }
 }
 
-/* How long the queued connections of the listeners from index start on
- * have waited: one walk of the namespace's connections, for the ports of
- * the listeners whose queue is not empty (none: no walk). */
-static void read_wait(Once *w, Space *s, size_t start) {
-        ListenerSet *ls = &w->snap.listeners;
-        PortRange ranges[DIAG_MAX_RANGES];
+/* The ports of the listeners from index start on whose queue is not
+ * empty, as filter ranges into ranges: how many (0: none). -ENOMEM. */
+static int wait_ranges(const Once *w, size_t start, PortRange ranges[DIAG_MAX_RANGES]) {
+        const ListenerSet *ls = &w->snap.listeners;
         _cleanup_(freep) uint16_t *ports = NULL;
         size_t n_ports = 0;
-        ErrBuf err = { "" };
-        int r;
 
         if (ls->n == start)
-                return;
+                return 0;
         ports = malloc((ls->n - start) * sizeof(*ports));
-        if (!ports) {
-                warn(w, s, ", showing no wait times", "out of memory");
-                return;
-        }
+        if (!ports)
+                return -ENOMEM;
         for (size_t i = start; i < ls->n; i++)
                 if (ls->items[i].kind == LISTENER_TCP && ls->items[i].depth > 0)
                         ports[n_ports++] = ls->items[i].port;
-        if (n_ports == 0)
+        return (int) space_port_ranges(ports, n_ports, ranges, DIAG_MAX_RANGES);
+}
+
+static void apply_syn(Once *w, Space *s, size_t start) {
+        ListenerSet *ls = &w->snap.listeners;
+
+        for (size_t i = start; i < ls->n; i++) {
+                int64_t syn = space_syn_for(s, &ls->items[i]);
+
+                if (syn >= 0) {
+                        ls->items[i].syn_depth = (uint32_t) syn;
+                        ls->items[i].has_syn = true;
+                }
+        }
+}
+
+/* Half-open connections per listener, and how long the queued connections
+ * of the non-empty queues have waited: one walk of every connection of the
+ * namespace (two on a kernel that cannot filter for both at once). */
+static void read_syn_wait(Once *w, Space *s, size_t start) {
+        PortRange ranges[DIAG_MAX_RANGES];
+        ErrBuf err = { "" };
+        int n = wait_ranges(w, start, ranges), r;
+
+        if (n < 0) {
+                warn(w, s, ", showing no wait times", "out of memory");
+                n = 0;
+        }
+        r = space_count_syn_wait(s, 0, ranges, (size_t) n, &err);
+        if (r >= 0) {
+                apply_syn(w, s, start);
+                if (n > 0)
+                        for (size_t i = start; i < w->snap.listeners.n; i++)
+                                space_apply_wait(s, &w->snap.listeners.items[i]);
                 return;
-        r = space_count_wait(s, ranges, space_port_ranges(ports, n_ports, ranges, DIAG_MAX_RANGES), &err);
+        }
+        if (r != -EOPNOTSUPP) {
+                warn(w, s, ", showing no SYN queues or wait times", err.text);
+                return;
+        }
+        err = (ErrBuf){ "" };
+        r = space_count_syn(s, 0, &err);
+        if (r < 0)
+                warn(w, s, ", showing no SYN queues", err.text);
+        else
+                apply_syn(w, s, start);
+        if (n == 0)
+                return;
+        err = (ErrBuf){ "" };
+        r = space_count_wait(s, ranges, (size_t) n, &err);
         if (r < 0) {
                 warn(w, s, ", showing no wait times", err.text);
                 return;
         }
-        for (size_t i = start; i < ls->n; i++)
-                space_apply_wait(s, &ls->items[i]);
+        for (size_t i = start; i < w->snap.listeners.n; i++)
+                space_apply_wait(s, &w->snap.listeners.items[i]);
 }
 
 /* One namespace: its listeners, SYN queues, counters and sysctls. */
@@ -186,20 +227,7 @@ static void read_space(Once *w, Space *s, FILE *record) {
                 warn(w, s, "", err.text);
                 return;
         }
-        /* Half-open connections per listener: a walk of every connection,
-         * affordable once. */
-        r = space_count_syn(s, 0, &err);
-        if (r < 0)
-                warn(w, s, ", showing no SYN queues", err.text);
-        for (size_t i = start; i < ls->n; i++) {
-                int64_t syn = space_syn_for(s, &ls->items[i]);
-
-                if (syn >= 0) {
-                        ls->items[i].syn_depth = (uint32_t) syn;
-                        ls->items[i].has_syn = true;
-                }
-        }
-        read_wait(w, s, start);
+        read_syn_wait(w, s, start);
         r = space_read_counters(s, &err);
         if (r < 0)
                 warn(w, s, s->path ? ", showing no listen counters" : ", showing no host counters", err.text);

@@ -229,6 +229,30 @@ int space_count_wait(Space *s, const PortRange *ranges, size_t n_ranges, ErrBuf 
         return r;
 }
 
+int space_count_syn_wait(Space *s, uint64_t now, const PortRange *ranges, size_t n_ranges, ErrBuf *err) {
+        int r = space_open(s, err);
+
+        if (r >= 0)
+                r = diag_count_syn_wait(s->diag, ranges, n_ranges, &s->syn, &s->wait, err);
+        if (r == -EOPNOTSUPP)
+                return r;
+        s->syn_fresh = false;
+        s->wait_known = false;
+        s->n_wait_ranges = 0;
+        if (r < 0) {
+                s->syn_known = false;
+                s->wait.n = 0;
+                s->diag = diag_close(s->diag);
+                return r;
+        }
+        s->syn_fresh = s->syn_known = true;
+        s->syn_usec = now;
+        s->wait_known = true;
+        s->n_wait_ranges = n_ranges < DIAG_MAX_RANGES ? n_ranges : DIAG_MAX_RANGES;
+        memcpy(s->wait_ranges, ranges, s->n_wait_ranges * sizeof(*ranges));
+        return r;
+}
+
 static int cookie_cmp(const void *a, const void *b) {
         uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
 

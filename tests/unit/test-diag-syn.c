@@ -577,6 +577,96 @@ START_TEST(test_live) {
 }
 END_TEST
 
+static int plain_listener(const char *addr, uint16_t port) {
+        struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(inet_pton(AF_INET, addr, &sin.sin_addr), 1);
+        ck_assert_int_eq(bind(fd, (struct sockaddr *) &sin, sizeof(sin)), 0);
+        ck_assert_int_eq(listen(fd, 8), 0);
+        return fd;
+}
+
+static uint32_t queued_on(const WaitCounts *c, uint16_t port) {
+        Listener l = listener(AF_INET, "127.0.0.1", port);
+        QueueWait q;
+
+        return wait_counts_for(c, &l, false, &q) ? q.n : 0;
+}
+
+/* SYN counts and queued connections in one walk, against the two walks:
+ * 3 request sockets on a TCP_DEFER_ACCEPT listener (port 4711, not in the
+ * ranges), queued connections on 4800 (2) and 4801 (1, beside 1
+ * accepted), and 2 on 5000, outside the ranges. */
+START_TEST(test_live_syn_wait) {
+        SynCounts syn = { 0 }, syn2 = { 0 };
+        WaitCounts wait = { 0 }, wait2 = { 0 };
+        DiagSocket *s = NULL;
+        ErrBuf err = { { 0 } };
+        const PortRange ranges[] = { { 4800, 4801 } };
+        int fd4801, r = -1;
+
+        ck_assert_int_eq(unshare(CLONE_NEWNET), 0);
+        lo_up();
+        deferred_listener(AF_INET, "127.0.0.1", 4711);
+        plain_listener("127.0.0.1", 4800);
+        fd4801 = plain_listener("127.0.0.1", 4801);
+        plain_listener("127.0.0.1", 5000);
+        for (int i = 0; i < 3; i++)
+                connect_to(AF_INET, "127.0.0.1", 4711);
+        for (int i = 0; i < 2; i++) {
+                connect_to(AF_INET, "127.0.0.1", 4800);
+                connect_to(AF_INET, "127.0.0.1", 4801);
+                connect_to(AF_INET, "127.0.0.1", 5000);
+        }
+        ck_assert_int_ge(accept4(fd4801, NULL, NULL, SOCK_CLOEXEC), 0);
+
+        ck_assert_int_eq(diag_open(&s, &err), 0);
+        for (int i = 0; i < 200; i++) {
+                r = diag_count_syn_wait(s, ranges, 1, &syn, &wait, &err);
+                ck_assert_msg(r >= 0, "%s", err.text);
+                /* the server side sees the final ACKs a moment later */
+                if (count_of(&syn, AF_INET, "127.0.0.1", 4711) == 3 && queued_on(&wait, 4800) == 2 &&
+                    queued_on(&wait, 4801) == 1)
+                        break;
+                nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+        }
+        /* 3 request sockets and 3 queued connections (the accepted one is
+         * skipped) */
+        ck_assert_int_eq(r, 6);
+        ck_assert_uint_eq(syn.n, 1);
+        ck_assert_uint_eq(count_of(&syn, AF_INET, "127.0.0.1", 4711), 3);
+        ck_assert_uint_eq(queued_on(&wait, 4800), 2);
+        ck_assert_uint_eq(queued_on(&wait, 4801), 1);
+        ck_assert_uint_eq(queued_on(&wait, 5000), 0);
+
+        /* the two walks find the same */
+        ck_assert_int_eq(diag_count_syn(s, &syn2, &err), 3);
+        ck_assert_uint_eq(count_of(&syn2, AF_INET, "127.0.0.1", 4711), 3);
+        ck_assert_int_ge(diag_count_wait(s, ranges, 1, &wait2, &err), 0);
+        ck_assert_uint_eq(wait2.n, wait.n);
+        ck_assert_uint_eq(queued_on(&wait2, 4800), 2);
+        ck_assert_uint_eq(queued_on(&wait2, 4801), 1);
+
+        /* no ranges: request sockets only */
+        ck_assert_int_eq(diag_count_syn_wait(s, NULL, 0, &syn, &wait, &err), 3);
+        ck_assert_uint_eq(wait.n, 0);
+        /* the per-family fallback */
+        s->per_family = true;
+        ck_assert_int_eq(diag_count_syn_wait(s, ranges, 1, &syn, &wait, &err), 6);
+        ck_assert_uint_eq(queued_on(&wait, 4800), 2);
+        /* a kernel without the cgroup condition: the caller walks twice */
+        s->no_cgroup_cond = true;
+        ck_assert_int_eq(diag_count_syn_wait(s, ranges, 1, &syn, &wait, &err), -EOPNOTSUPP);
+        diag_close(s);
+        syn_counts_done(&syn);
+        syn_counts_done(&syn2);
+        wait_counts_done(&wait);
+        wait_counts_done(&wait2);
+}
+END_TEST
+
 Suite *test_suite(void) {
         Suite *s = suite_create("diag-syn");
         TCase *tc = tcase_create("fixtures");
@@ -603,6 +693,7 @@ Suite *test_suite(void) {
         /* Live, in a private network namespace: root. */
         tc = tcase_create_root();
         tcase_add_test(tc, test_live);
+        tcase_add_test(tc, test_live_syn_wait);
         tcase_set_timeout(tc, 30);
         suite_add_tcase(s, tc);
         return s;

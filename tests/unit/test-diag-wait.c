@@ -355,6 +355,27 @@ START_TEST(test_request) {
         ck_assert_int_eq(diag_build_request(lbuf, sizeof(lbuf), AF_INET6, 7, two, 2), len);
         ck_assert_mem_eq(buf + len - 36, lbuf + len - 36, 36);
         ck_assert_int_eq(diag_build_wait_request(buf, 255, AF_INET, 7, &one, 1), -ENOBUFS);
+
+        /* SYN counts and queued connections in one walk: SYN_RECV too, and
+         * even one port goes into the bytecode (idiag_sport would filter
+         * the request sockets too): CGROUP_COND 0, JMP, then the port */
+        len = diag_build_syn_wait_request(buf, sizeof(buf), AF_UNSPEC, 9, &one, 1);
+        ck_assert_int_eq(len, (int) (sizeof(*nlh) + sizeof(struct inet_diag_req) + MNL_ATTR_HDRLEN + 16 + 16));
+        ck_assert_uint_eq(old->idiag_states, (1U << TCP_SYN_RECV) | (1U << TCP_ESTABLISHED) | (1U << TCP_CLOSE_WAIT));
+        ck_assert_uint_eq(old->idiag_ext, 1U << (INET_DIAG_INFO - 1));
+        ck_assert_uint_eq(old->id.idiag_sport, 0);
+        bc = (const void *) (buf + sizeof(*nlh) + sizeof(*old));
+        ck_assert_uint_eq(bc->nla_type, INET_DIAG_REQ_BYTECODE);
+        const struct inet_diag_bc_op *op = (const void *) ((const uint8_t *) bc + MNL_ATTR_HDRLEN);
+        ck_assert_uint_eq(op[0].code, INET_DIAG_BC_CGROUP_COND);
+        ck_assert_uint_eq(op[0].yes, 12);
+        ck_assert_uint_eq(op[0].no, 16);
+        ck_assert_uint_eq(op[3].code, INET_DIAG_BC_JMP);
+        ck_assert_uint_eq(op[4].code, INET_DIAG_BC_S_GE);
+        ck_assert_uint_eq(op[5].no, 8080);
+        /* no port: request sockets only */
+        ck_assert_int_eq(diag_build_syn_wait_request(buf, sizeof(buf), AF_INET, 9, NULL, 0),
+                         (int) (sizeof(*nlh) + sizeof(struct inet_diag_req_v2) + MNL_ATTR_HDRLEN + 12));
 }
 END_TEST
 

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "check-main.h"
+#include "diag-internal.h"
 #include "diag.h"
 
 #define FIXTURE_DIR "diag"
@@ -612,6 +613,11 @@ static bool bc_audit(const uint8_t *bytecode, int bytecode_len) {
                         if (len < min_len)
                                 return false;
                         break;
+                case INET_DIAG_BC_CGROUP_COND:
+                        min_len += sizeof(uint64_t);
+                        if (len < min_len)
+                                return false;
+                        break;
                 case INET_DIAG_BC_JMP:
                 case INET_DIAG_BC_NOP:
                         break;
@@ -632,12 +638,17 @@ static bool bc_audit(const uint8_t *bytecode, int bytecode_len) {
         return len == 0;
 }
 
-static bool bc_run(const uint8_t *bc, int len, uint16_t sport) {
+static bool bc_run_entry(const uint8_t *bc, int len, uint16_t sport, uint64_t cgroup_id) {
         while (len > 0) {
                 const struct inet_diag_bc_op *op = (const void *) bc;
                 bool yes = true;
+                uint64_t id;
 
                 switch (op->code) {
+                case INET_DIAG_BC_CGROUP_COND:
+                        memcpy(&id, op + 1, sizeof(id));
+                        yes = id == cgroup_id;
+                        break;
                 case INET_DIAG_BC_JMP:
                         yes = false;
                         break;
@@ -659,6 +670,11 @@ static bool bc_run(const uint8_t *bc, int len, uint16_t sport) {
                 }
         }
         return len == 0;
+}
+
+/* A full socket: its cgroup id is never 0. */
+static bool bc_run(const uint8_t *bc, int len, uint16_t sport) {
+        return bc_run_entry(bc, len, sport, 1);
 }
 
 static void check_bytecode(const PortRange *r, size_t n) {
@@ -700,6 +716,50 @@ START_TEST(test_bytecode_semantics) {
         check_bytecode(r, DIAG_MAX_RANGES);
         /* in any order, overlapping: sorted and merged first */
         check_bytecode(mixed, ELEMENTSOF(mixed));
+}
+END_TEST
+
+/* The filter of diag_count_syn_wait(): every request socket (cgroup id 0)
+ * whatever its port, other sockets on the ports of the ranges only. */
+static void check_requests_filter(const PortRange *r, size_t n) {
+        static uint8_t buf[DIAG_BUFFER_SIZE];
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(memset(buf, 0, sizeof(buf)));
+        const struct nlattr *a;
+        int len;
+
+        nlh->nlmsg_len = 72; /* as after a request header */
+        len = diag_put_requests_filter(nlh, sizeof(buf), r, n);
+        a = (const void *) (buf + 72);
+        ck_assert_int_eq(len, 72 + (int) MNL_ALIGN(a->nla_len));
+        ck_assert_uint_eq(a->nla_type, INET_DIAG_REQ_BYTECODE);
+        ck_assert(bc_audit(mnl_attr_get_payload(a), mnl_attr_get_payload_len(a)));
+        for (unsigned p = 0; p <= 65535; p++) {
+                bool want = false;
+
+                for (size_t i = 0; i < n; i++)
+                        want = want || (p >= r[i].lo && p <= r[i].hi);
+                ck_assert(bc_run_entry(mnl_attr_get_payload(a), mnl_attr_get_payload_len(a), (uint16_t) p, 0));
+                ck_assert_msg(bc_run_entry(mnl_attr_get_payload(a), mnl_attr_get_payload_len(a), (uint16_t) p, 42) ==
+                                      want,
+                              "port %u with %zu ranges", p, n);
+        }
+}
+
+START_TEST(test_requests_filter) {
+        PortRange some[] = { { 80, 90 }, { 22, 22 }, { 65535, 65535 } };
+        static PortRange r[DIAG_MAX_RANGES];
+        static uint8_t buf[DIAG_BUFFER_SIZE];
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+
+        check_requests_filter(NULL, 0);
+        check_requests_filter(some + 1, 1); /* one port: bytecode too, never idiag_sport */
+        check_requests_filter(some, ELEMENTSOF(some));
+        for (size_t i = 0; i < DIAG_MAX_RANGES; i++)
+                r[i] = (PortRange){ (uint16_t) (250 * i), (uint16_t) (250 * i + i % 3) };
+        check_requests_filter(r, DIAG_MAX_RANGES);
+        nlh->nlmsg_len = 72;
+        ck_assert_int_eq(diag_put_requests_filter(nlh, 72 + 4 + 12 - 1, NULL, 0), -ENOBUFS);
+        ck_assert_int_eq(diag_put_requests_filter(nlh, sizeof(buf), r, DIAG_MAX_RANGES + 1), -ENOBUFS);
 }
 END_TEST
 
@@ -1126,6 +1186,7 @@ Suite *test_suite(void) {
         tcase_add_test(tc, test_request_one_walk);
         tcase_add_test(tc, test_request_limits);
         tcase_add_test(tc, test_bytecode_semantics);
+        tcase_add_test(tc, test_requests_filter);
         tcase_set_timeout(tc, 30);
         suite_add_tcase(s, tc);
 
