@@ -108,8 +108,10 @@ static int put_bytecode(struct nlmsghdr *nlh, size_t size, const PortRange *rang
                 return -ENOBUFS;
         /* The search needs them sorted and disjoint: callers' ranges may
          * come in any order. */
-        memcpy(sorted, ranges, n_ranges * sizeof(*ranges));
-        qsort(sorted, n_ranges, sizeof(*sorted), range_cmp);
+        if (n_ranges > 0) { /* ranges may be NULL then, which memcpy() must not get */
+                memcpy(sorted, ranges, n_ranges * sizeof(*ranges));
+                qsort(sorted, n_ranges, sizeof(*sorted), range_cmp);
+        }
         for (size_t i = 0; i < n_ranges; i++) {
                 if (n > 0 && (uint32_t) sorted[i].lo <= (uint32_t) sorted[n - 1].hi + 1) {
                         if (sorted[i].hi > sorted[n - 1].hi)
