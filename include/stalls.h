@@ -50,6 +50,16 @@ bool stalls_any_stalled(const Stalls *s);
 /* How many are (as of the last stalls_end()). */
 size_t stalls_n_stalled(const Stalls *s);
 
+/* The wait of a stalled TCP listener's head, without a walk: l as this
+ * poll's dump shows it (before stalls_observe()). Nothing was accepted since
+ * the head was read (else the stall would have ended), so the head is still
+ * the oldest connection and has waited its wait at that reading plus the
+ * time since. False when l is not stalled (or due to be: its alert held
+ * back), its head's wait was not read, it shares its connections with
+ * another queue (SO_REUSEPORT), or its queue has shrunk since the last poll
+ * (it accepted: only a reading knows the new head). */
+bool stalls_head_wait(const Stalls *s, const Listener *l, uint32_t *ret_ms);
+
 /* Watched listener l as the dump shows it, with its watch entry (the stall
  * time and name come from it; a stall of 0 tracks nothing) and the
  * caller's tag for it this poll (its metrics record), handed back by

@@ -194,8 +194,16 @@ static int observe_cb(const Listener *listener, void *userdata) {
                 } else
                         (void) metrics_note_listener(m->metrics, l, l->has_syn ? (int64_t) l->syn_depth : -1);
         }
-        if (w && m->metrics_due && l->kind == LISTENER_TCP && l->depth > 0 && metrics_n_listeners(m->metrics) > 0)
-                queue_waits_note(&m->waits, l, metrics_n_listeners(m->metrics) - 1);
+        if (w && m->metrics_due && l->kind == LISTENER_TCP && l->depth > 0 && metrics_n_listeners(m->metrics) > 0) {
+                uint32_t ms;
+
+                /* A stalled queue's head has not moved: its wait needs no
+                 * walk. The others' are read after the dump. */
+                if (stalls_head_wait(m->stalls, l, &ms))
+                        metrics_set_wait(m->metrics, metrics_n_listeners(m->metrics) - 1, l, ms);
+                else
+                        queue_waits_note(&m->waits, l, metrics_n_listeners(m->metrics) - 1);
+        }
         /* Out of memory for one listener's state: it is skipped this poll,
          * the dump goes on. */
         (void) policy_observe(m->policy, l, w, &m->events);

@@ -13,12 +13,15 @@ typedef struct StallEntry {
         Listener l; /* as last seen */
         char name[EVENT_NAME_MAX + 1];
         uint64_t stall_usec;
-        uint64_t head;  /* the head seen since `since`; 0: not known */
-        uint64_t since; /* when that head was first seen */
-        size_t tag;     /* the caller's, as of the last poll that observed it */
-        bool clients;   /* LISTENER_UNIX: l's clients were read (the queue, in order) */
-        bool stalled;   /* EVENT_STALLED said, EVENT_ACCEPTING not yet */
-        bool seen;      /* the last poll observed it */
+        uint64_t head;         /* the head seen since `since`; 0: not known */
+        uint64_t since;        /* when that head was first seen */
+        uint32_t head_wait_ms; /* when has_head_wait: the head's wait at `since` */
+        bool has_head_wait;
+        size_t tag;   /* the caller's, as of the last poll that observed it */
+        bool clients; /* LISTENER_UNIX: l's clients were read (the queue, in order) */
+        bool stalled; /* EVENT_STALLED said, EVENT_ACCEPTING not yet */
+        bool shared;  /* as of the last poll that observed it (Sighting) */
+        bool seen;    /* the last poll observed it */
 } StallEntry;
 
 /* One sighting of this poll, with what was tracked of it. */
@@ -118,6 +121,24 @@ static size_t find(const Stalls *s, const Listener *l) {
                         hi = mid;
         }
         return SIZE_MAX;
+}
+
+bool stalls_head_wait(const Stalls *s, const Listener *l, uint32_t *ret_ms) {
+        size_t i = find(s, l);
+        const StallEntry *e;
+        uint64_t ms;
+
+        if (i == SIZE_MAX)
+                return false;
+        e = &s->tracked[i];
+        /* Stalled, or its alert held back by the journal budget; a queue
+         * that shrank has accepted: its head is not known now. */
+        if (!e->has_head_wait || e->shared || !(e->stalled || s->now - e->since >= e->stall_usec) ||
+            l->kind != LISTENER_TCP || l->depth == 0 || l->depth < e->l.depth)
+                return false;
+        ms = e->head_wait_ms + (s->now - e->since) / 1000;
+        *ret_ms = ms > UINT32_MAX ? UINT32_MAX : (uint32_t) ms;
+        return true;
 }
 
 int stalls_observe(Stalls *s, const Listener *l, const Watch *w, size_t tag) {
@@ -253,7 +274,9 @@ static int step(const Stalls *s, const StallEntry *old, const Sighting *x, Stall
         bool fell = old && x->l.depth < old->l.depth;
         int r = 0;
 
-        *next = (StallEntry){ .l = x->l, .stall_usec = x->w->stall_usec, .tag = x->tag, .seen = true };
+        *next = (StallEntry){
+                .l = x->l, .stall_usec = x->w->stall_usec, .tag = x->tag, .shared = x->shared, .seen = true
+        };
         if (x->w->name)
                 snprintf(next->name, sizeof(next->name), "%s", x->w->name);
         next->clients = x->l.kind == LISTENER_UNIX && x->head_read && x->l.n_clients > 0;
@@ -261,6 +284,8 @@ static int step(const Stalls *s, const StallEntry *old, const Sighting *x, Stall
                 /* Not read this poll, and nothing says it moved. */
                 next->head = old->head;
                 next->since = old->since;
+                next->head_wait_ms = old->head_wait_ms;
+                next->has_head_wait = old->has_head_wait;
                 next->stalled = old->stalled;
                 next->clients = old->clients;
                 memcpy(next->l.clients, old->l.clients, sizeof(next->l.clients));
@@ -270,6 +295,8 @@ static int step(const Stalls *s, const StallEntry *old, const Sighting *x, Stall
                  * `since` (accept() takes the head). */
                 next->head = old->head;
                 next->since = old->since;
+                next->head_wait_ms = old->head_wait_ms;
+                next->has_head_wait = old->has_head_wait;
                 next->stalled = old->stalled;
                 if (!old->stalled && !x->shared && s->now - old->since >= next->stall_usec) {
                         next->stalled = true;
@@ -281,6 +308,8 @@ static int step(const Stalls *s, const StallEntry *old, const Sighting *x, Stall
                         r = say(out, EVENT_ACCEPTING, next, &x->l, s->now - old->since);
                 next->head = x->head_read ? x->l.head : 0;
                 next->since = s->now;
+                next->has_head_wait = next->head != 0 && x->l.kind == LISTENER_TCP && x->l.has_wait;
+                next->head_wait_ms = next->has_head_wait ? x->l.wait_ms : 0;
         }
         return r;
 }

@@ -34,6 +34,7 @@ static Listener unix_l(uint64_t cookie, uint32_t depth) {
  * not cover port 9999. UNIX: the clients of unix_clients[cookie] (none
  * known when empty). */
 static uint64_t current_head, also_queued;
+static uint32_t head_wait_ms; /* the wait a TCP read gives its head */
 static Listener unix_clients[8];
 static bool read_head(Listener *l, uint64_t head, bool *queued, void *userdata) {
         (void) userdata;
@@ -49,6 +50,7 @@ static bool read_head(Listener *l, uint64_t head, bool *queued, void *userdata) 
                 return false;
         l->head = current_head;
         l->has_wait = current_head != 0;
+        l->wait_ms = head_wait_ms;
         *queued = head != 0 && (head == current_head || head == also_queued);
         return true;
 }
@@ -81,6 +83,51 @@ static int poll_tcp(Stalls *s, uint64_t now, Listener l, uint64_t head, bool rea
                 stalls_read_heads(s, 0, read_head, NULL);
         return stalls_end(s, out);
 }
+
+/* The metrics file's wait of a stalled queue, without a walk: its head's
+ * wait at the reading that first showed it, plus the time since; nothing
+ * while it is not stalled, once its queue shrank, or for another listener. */
+START_TEST(test_head_wait) {
+        Stalls *s = NULL;
+        EventList out = { 0 };
+        Listener l = tcp(1, 80, 3);
+        uint32_t ms = 0;
+
+        ck_assert_int_eq(stalls_new(&s), 0);
+        head_wait_ms = 2500;
+        ck_assert_int_eq(poll_tcp(s, 100 * SEC, l, 555, true, &out), 0);
+        head_wait_ms = 4000; /* a later reading of the same head */
+        ck_assert_int_eq(poll_tcp(s, 105 * SEC, l, 555, true, &out), 0);
+        stalls_begin(s, 106 * SEC);
+        ck_assert(!stalls_head_wait(s, &l, &ms)); /* not stalled yet */
+        ck_assert_int_eq(poll_tcp(s, 110 * SEC, l, 555, true, &out), 1);
+        ck_assert_int_eq(out.items[0].kind, EVENT_STALLED);
+        /* held back by the journal budget: said again later, and the head
+         * still has not moved */
+        stalls_retry(s, &out.items[0]);
+        ck_assert(!stalls_any_stalled(s));
+        stalls_begin(s, 112 * SEC);
+        ck_assert(stalls_head_wait(s, &l, &ms));
+        ck_assert_uint_eq(ms, 2500 + 12000);
+        ck_assert_int_eq(poll_tcp(s, 113 * SEC, l, 555, true, &out), 1);
+        ck_assert_int_eq(out.items[1].kind, EVENT_STALLED);
+        stalls_begin(s, 115 * SEC + 499);
+        ck_assert(stalls_head_wait(s, &l, &ms));
+        ck_assert_uint_eq(ms, 2500 + 15000);
+        l.depth = 4; /* more came: the head is the same */
+        ck_assert(stalls_head_wait(s, &l, &ms));
+        ck_assert_uint_eq(ms, 17500);
+        l.depth = 2; /* it accepted */
+        ck_assert(!stalls_head_wait(s, &l, &ms));
+        l.depth = 0;
+        ck_assert(!stalls_head_wait(s, &l, &ms));
+        l = tcp(2, 81, 3);
+        ck_assert(!stalls_head_wait(s, &l, &ms));
+        head_wait_ms = 0;
+        event_list_done(&out);
+        stalls_free(s);
+}
+END_TEST
 
 START_TEST(test_same_head_stalls_once) {
         Stalls *s = NULL;
@@ -408,6 +455,7 @@ Suite *test_suite(void) {
         TCase *tc = tcase_create("core");
 
         tcase_add_test(tc, test_same_head_stalls_once);
+        tcase_add_test(tc, test_head_wait);
         tcase_add_test(tc, test_depth_falls);
         tcase_add_test(tc, test_drained_and_gone);
         tcase_add_test(tc, test_kept_and_off);
