@@ -13,7 +13,9 @@
  *     and the host counters) come first when the budget is tight: they have
  *     no per-owner bound, and the last BUDGET_RESERVE global tokens are
  *     theirs only.
- *   - What an owner is denied is counted by kind and reported once a minute
+ *   - What a system owner is denied is not counted: the caller holds it
+ *     back for its next poll.
+ *   - What another owner is denied is counted by kind and reported once a minute
  *     as one summary per owner ("uid 1000 (alice): 4,213 more listeners
  *     full and 8,102 gone in the last minute; not reported one by one").
  *

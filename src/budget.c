@@ -104,6 +104,10 @@ bool budget_take(Budget *b, uint32_t uid, bool system, EventKind kind, uint64_t 
                 b->credit -= UNIT;
                 return true;
         }
+        /* A system owner's alert is held back, not lost: the caller says it
+         * again at the next poll, so it is not in a summary. */
+        if (system)
+                return false;
         if (o->n_denied == 0)
                 o->since_usec = now;
         if ((unsigned) kind < _EVENT_KIND_MAX)

@@ -64,6 +64,31 @@ START_TEST(test_global_bound_and_reserve) {
 }
 END_TEST
 
+/* A system owner's alert that the budget holds back is said again at the
+ * next poll (monitor-output.c), so it is never summed: 150 held back over
+ * 15 polls of the same 100 alerts are not "1,500 more listeners full". A
+ * user's denied alert is. */
+START_TEST(test_system_not_summed) {
+        Budget *b = budget();
+        BudgetSummary s;
+        unsigned sent = 0;
+
+        for (uint64_t t = 0; t < 15 * SEC / 10; t += SEC / 10)
+                for (unsigned i = 0; i < 100; i++)
+                        sent += budget_take(b, 0, true, EVENT_STALLED, t);
+        ck_assert_uint_lt(sent, 1500);
+        ck_assert(!budget_next_summary(b, 120 * SEC, true, &s));
+        for (unsigned i = 0; i < 30; i++)
+                ck_assert(!budget_take(b, 1000, false, EVENT_FULL, 2 * SEC)); /* the reserve is left */
+        ck_assert(budget_next_summary(b, 120 * SEC, true, &s));
+        ck_assert_uint_eq(s.uid, 1000);
+        ck_assert_uint_eq(s.total, 30);
+        ck_assert_uint_eq(s.counts[EVENT_FULL], 30);
+        ck_assert(!budget_next_summary(b, 120 * SEC, true, &s));
+        budget_free(b);
+}
+END_TEST
+
 START_TEST(test_describe) {
         BudgetSummary s = { .uid = 1000 };
         char buf[256];
@@ -121,6 +146,7 @@ Suite *test_suite(void) {
 
         tcase_add_test(tc, test_owner_bound);
         tcase_add_test(tc, test_global_bound_and_reserve);
+        tcase_add_test(tc, test_system_not_summed);
         tcase_add_test(tc, test_describe);
         tcase_add_test(tc, test_many_owners);
         suite_add_tcase(s, tc);
