@@ -40,7 +40,7 @@ static inline void process_finder_freep(ProcessFinder **p) {
  * budget of 0 lets only cached answers through. Trees that are not procfs
  * (test fixtures) are listed whole, but cut between processes all the same.
  *
- * Cached per inode (64 entries, least recently used replaced). A found
+ * Cached per inode (512 entries, least recently used replaced). A found
  * holder is re-validated on every hit with one readlink of the very
  * /proc/<pid>/fd/<n> it was found at, and its comm is read again (exec
  * changes it); if the link no longer names the socket (the process closed

@@ -15,7 +15,7 @@
 
 #define PROCESS_BUDGET_USEC (50ULL * 1000ULL)
 #define PROCESS_MISS_USEC (5ULL * 1000000ULL)
-#define PROCESS_CACHE_MAX 64
+#define PROCESS_CACHE_MAX 512
 /* Within one process the budget is checked every this many links. */
 #define PROCESS_LINKS_STEP 64
 
