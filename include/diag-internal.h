@@ -93,15 +93,21 @@ int diag_syn_data_cb(const struct nlmsghdr *nlh, void *data);
  * ranges may be empty (request sockets only). */
 int diag_put_requests_filter(struct nlmsghdr *nlh, size_t size, const PortRange *ranges, size_t n_ranges);
 
-/* Builds a request of one family (AF_UNSPEC: both, the old request) into
- * buf: its length or a negative errno. */
-typedef int (*diag_build_fn)(void *buf, size_t size, uint8_t family, uint32_t seq, const void *arg);
+/* Builds a request of one family (AF_UNSPEC: both, the old request) for
+ * the port ranges given (none: all) into buf: its length or a negative
+ * errno. */
+typedef int (*diag_build_fn)(void *buf, size_t size, uint8_t family, uint32_t seq, const PortRange *ranges,
+                             size_t n_ranges);
 
 /* One dump of both families: what to ask and what to do with the answer. */
 typedef struct DiagDump {
         const char *what; /* in errors after the family ("inet6 syn-recv dump: ..."); NULL: none */
         diag_build_fn build;
-        const void *arg; /* for build */
+        const PortRange *ranges; /* for build */
+        size_t n_ranges;
+        /* A refusal of the request is its filter's, not the old request's:
+         * no fallback to one dump per family. */
+        bool no_fallback;
         mnl_cb_t data_cb;
         diag_listener_cb cb;
         void *userdata;

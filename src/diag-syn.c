@@ -104,8 +104,9 @@ int diag_parse_syn(const void *buf, size_t len, uint32_t seq, uint32_t portid, S
         return diag_parse_each(buf, len, seq, portid, diag_syn_data_cb, NULL, out, 0, &n, err);
 }
 
-static int build_syn(void *buf, size_t size, uint8_t family, uint32_t seq, const void *arg) {
-        (void) arg;
+static int build_syn(void *buf, size_t size, uint8_t family, uint32_t seq, const PortRange *ranges, size_t n_ranges) {
+        (void) ranges;
+        (void) n_ranges;
         return diag_build_syn_request(buf, size, family, seq);
 }
 

@@ -179,22 +179,13 @@ int diag_parse_wait(const void *buf, size_t len, uint32_t seq, uint32_t portid, 
         return diag_parse_each(buf, len, seq, portid, wait_data_cb, NULL, out, 0, &n, err);
 }
 
-typedef struct {
-        const PortRange *ranges;
-        size_t n;
-} Ranges;
-
-static int build_wait(void *buf, size_t size, uint8_t family, uint32_t seq, const void *arg) {
-        const Ranges *r = arg;
-
-        return diag_build_wait_request(buf, size, family, seq, r->ranges, r->n);
-}
-
 int diag_count_wait(DiagSocket *s, const PortRange *ranges, size_t n_ranges, WaitCounts *out, ErrBuf *err) {
-        Ranges arg = { ranges, n_ranges };
-        DiagDump d = {
-                .what = "accept queues", .build = build_wait, .arg = &arg, .data_cb = wait_data_cb, .userdata = out
-        };
+        DiagDump d = { .what = "accept queues",
+                       .build = diag_build_wait_request,
+                       .ranges = ranges,
+                       .n_ranges = n_ranges,
+                       .data_cb = wait_data_cb,
+                       .userdata = out };
         size_t n = 0;
         int r;
 
@@ -214,12 +205,6 @@ typedef struct {
         SynCounts *syn;
         WaitCounts *wait;
 } SynWait;
-
-static int build_syn_wait(void *buf, size_t size, uint8_t family, uint32_t seq, const void *arg) {
-        const Ranges *r = arg;
-
-        return diag_build_syn_wait_request(buf, size, family, seq, r->ranges, r->n);
-}
 
 /* SYN_RECV entries to the SYN count, the rest to the wait count. */
 static int syn_wait_cb(const struct nlmsghdr *nlh, void *data) {
@@ -243,14 +228,14 @@ static int syn_wait_cb(const struct nlmsghdr *nlh, void *data) {
 
 int diag_count_syn_wait(DiagSocket *s, const PortRange *ranges, size_t n_ranges, SynCounts *syn, WaitCounts *wait,
                         ErrBuf *err) {
-        Ranges arg = { ranges, n_ranges };
         SynWait both = { syn, wait };
         DiagDump d = { .what = "syn-recv and accept queues",
-                       .build = build_syn_wait,
-                       .arg = &arg,
+                       .build = diag_build_syn_wait_request,
+                       .ranges = ranges,
+                       .n_ranges = n_ranges,
                        .data_cb = syn_wait_cb,
-                       .userdata = &both };
-        bool per_family = s->per_family;
+                       .userdata = &both,
+                       .no_fallback = true };
         size_t n = 0;
         int r;
 
@@ -264,9 +249,9 @@ int diag_count_syn_wait(DiagSocket *s, const PortRange *ranges, size_t n_ranges,
                 syn->n = wait->n = 0;
                 /* A kernel without the cgroup condition (before 5.9, or
                  * without CONFIG_SOCK_CGROUP_DATA) refuses the filter at
-                 * once: two walks from now on. */
+                 * once: two walks from now on (so does one without the
+                 * old request, which loses only the one walk). */
                 if (n == 0 && r == -EINVAL) {
-                        s->per_family = per_family;
                         s->no_cgroup_cond = true;
                         return -EOPNOTSUPP;
                 }

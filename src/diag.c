@@ -99,7 +99,7 @@ static int range_cmp(const void *a, const void *b) {
 }
 
 static int put_bytecode(struct nlmsghdr *nlh, size_t size, const PortRange *ranges, size_t n_ranges, bool requests) {
-        struct inet_diag_bc_op ops[DIAG_MAX_RANGES * 7 + 4] = { { 0 } };
+        struct inet_diag_bc_op ops[DIAG_MAX_RANGES * 7 + 4]; /* zeroed below as far as used */
         PortRange sorted[DIAG_MAX_RANGES];
         Bytecode b = { .ops = ops };
         size_t n = 0;
@@ -107,10 +107,15 @@ static int put_bytecode(struct nlmsghdr *nlh, size_t size, const PortRange *rang
         if (n_ranges > DIAG_MAX_RANGES)
                 return -ENOBUFS;
         /* The search needs them sorted and disjoint: callers' ranges may
-         * come in any order. */
+         * come in any order (the daemon's come sorted, once per poll). */
         if (n_ranges > 0) { /* ranges may be NULL then, which memcpy() must not get */
+                bool in_order = true;
+
                 memcpy(sorted, ranges, n_ranges * sizeof(*ranges));
-                qsort(sorted, n_ranges, sizeof(*sorted), range_cmp);
+                for (size_t i = 1; i < n_ranges && in_order; i++)
+                        in_order = sorted[i - 1].lo <= sorted[i].lo;
+                if (!in_order)
+                        qsort(sorted, n_ranges, sizeof(*sorted), range_cmp);
         }
         for (size_t i = 0; i < n_ranges; i++) {
                 if (n > 0 && (uint32_t) sorted[i].lo <= (uint32_t) sorted[n - 1].hi + 1) {
@@ -125,6 +130,7 @@ static int put_bytecode(struct nlmsghdr *nlh, size_t size, const PortRange *rang
         b.total = (requests ? (n > 0 ? 16 : 12) : 0) + (n > 0 ? bc_size(n) : 0);
         if (nlh->nlmsg_len + MNL_ATTR_HDRLEN + b.total > size)
                 return -ENOBUFS;
+        memset(ops, 0, b.total);
         if (requests) {
                 ops[0] = (struct inet_diag_bc_op){ INET_DIAG_BC_CGROUP_COND, 12,
                                                    (uint16_t) (n > 0 ? 16 : b.total + 4) };
@@ -579,7 +585,7 @@ int diag_exchange(DiagSocket *s, size_t len, uint32_t seq, mnl_cb_t data, diag_l
 
 static int dump_one(DiagSocket *s, const DiagDump *d, uint8_t family, size_t *n, ErrBuf *err) {
         uint32_t seq = diag_next_seq(s);
-        int len = d->build(s->buf, DIAG_BUFFER_SIZE, family, seq, d->arg);
+        int len = d->build(s->buf, DIAG_BUFFER_SIZE, family, seq, d->ranges, d->n_ranges);
 
         if (len < 0)
                 return errbuf_set(err, len, "cannot build request: %s", strerror(-len));
@@ -604,7 +610,7 @@ int diag_dump_families(DiagSocket *s, const DiagDump *d, size_t *n, ErrBuf *err)
                         return 0;
                 /* A kernel without the old request refuses it at once:
                  * fall back to one dump per family, for good. */
-                if (*n > start || (r != -EINVAL && r != -ENOENT && r != -EOPNOTSUPP))
+                if (*n > start || d->no_fallback || (r != -EINVAL && r != -ENOENT && r != -EOPNOTSUPP))
                         return dump_failed(err, r, "tcp", d->what);
                 s->per_family = true;
         }
@@ -616,23 +622,14 @@ int diag_dump_families(DiagSocket *s, const DiagDump *d, size_t *n, ErrBuf *err)
         return 0;
 }
 
-typedef struct {
-        const PortRange *ranges;
-        size_t n;
-} Ranges;
-
-static int build_listeners(void *buf, size_t size, uint8_t family, uint32_t seq, const void *arg) {
-        const Ranges *r = arg;
-
-        return diag_build_request(buf, size, family, seq, r->ranges, r->n);
-}
-
 int diag_dump_each(DiagSocket *s, const PortRange *ranges, size_t n_ranges, diag_listener_cb cb, void *userdata,
                    ErrBuf *err) {
-        Ranges arg = { ranges, n_ranges };
-        DiagDump d = {
-                .build = build_listeners, .arg = &arg, .data_cb = diag_inet_listener_cb, .cb = cb, .userdata = userdata
-        };
+        DiagDump d = { .build = diag_build_request,
+                       .ranges = ranges,
+                       .n_ranges = n_ranges,
+                       .data_cb = diag_inet_listener_cb,
+                       .cb = cb,
+                       .userdata = userdata };
         size_t n = 0;
         int r = diag_dump_families(s, &d, &n, err);
 
