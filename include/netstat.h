@@ -28,7 +28,13 @@ typedef enum NetstatCounter {
 
 typedef struct NetstatCounters {
         uint64_t value[_NETSTAT_COUNTER_MAX];
+        /* Tcp PassiveOpens of <proc>/net/snmp, read with the TcpExt ones by
+         * a NetstatReader: every connection that enters an accept queue
+         * counts (the child socket is made by tcp_create_openreq_child()).
+         * Absent when the file cannot be read or parsed. */
+        uint64_t passive_opens;
         bool present[_NETSTAT_COUNTER_MAX]; /* older kernels lack some */
+        bool has_passive_opens;
 } NetstatCounters;
 
 typedef enum NetstatSysctl {
@@ -65,17 +71,25 @@ int netstat_parse_text(const char *text, size_t len, NetstatCounters *ret, ErrBu
  * more than NETSTAT_SIZE_MAX bytes: -EFBIG. */
 int netstat_parse(FILE *f, NetstatCounters *ret, ErrBuf *err);
 
+/* Parses the text of /proc/net/snmp (len bytes at text, as
+ * netstat_parse_text()) for its Tcp PassiveOpens. The Tcp names line and
+ * its values line must hold as many fields, each value an integer (MaxConn
+ * is -1); -EBADMSG with a reason naming the line, -ENODATA without a Tcp
+ * section or without PassiveOpens in it. The other sections are skipped
+ * unread. *ret is written only on success. */
+int netstat_parse_snmp_text(const char *text, size_t len, uint64_t *ret, ErrBuf *err);
+
 /* Reads <proc_root>/net/netstat once (a reader made and freed): -errno of
  * open/read, or as netstat_parse(); the reason starts with the path. */
 int netstat_read(const char *proc_root, NetstatCounters *ret, ErrBuf *err);
 
 #define NETSTAT_SIZE_MAX ((size_t) 16 << 20)
 
-/* A reader for polling: it keeps <proc_root>/net/netstat open and re-reads
- * it from offset 0 with pread(), which makes the kernel's seq_file generate
- * fresh values, into a buffer it owns. The buffer grows only when the file
- * got bigger, so a steady-state read makes no heap allocation (two pread()
- * calls, no open/close).
+/* A reader for polling: it keeps <proc_root>/net/netstat (and net/snmp)
+ * open and re-reads them from offset 0 with pread(), which makes the
+ * kernel's seq_file generate fresh values, into a buffer it owns. The buffer
+ * grows only when a file got bigger, so a steady-state read makes no heap
+ * allocation (one pread() per file, no open/close).
  *
  * Any failure (open, read, parse, growth) closes the file, and the next read
  * opens the path again: a file that was unreadable for a while, or a proc
@@ -103,7 +117,10 @@ int netstat_reader_open(NetstatReader *r, ErrBuf *err);
 bool netstat_reader_is_open(const NetstatReader *r);
 
 /* As netstat_read(): "PATH: strerror" when open fails, "PATH: line N: read
- * error: strerror" when a read fails, "PATH: <parse reason>" otherwise. */
+ * error: strerror" when a read fails, "PATH: <parse reason>" otherwise.
+ * <proc_root>/net/snmp is kept open and read the same way for
+ * ret->passive_opens; a failure there only leaves has_passive_opens false
+ * (the file is opened again at the next read), never fails the read. */
 int netstat_reader_read(NetstatReader *r, NetstatCounters *ret, ErrBuf *err);
 
 /* Reads the sysctls under <proc_root>/sys/. A file that is missing or

@@ -255,6 +255,72 @@ int netstat_parse_text(const char *text, size_t len, NetstatCounters *ret, ErrBu
         return 0;
 }
 
+/* An integer field of /proc/net/snmp: digits, after a '-' for the signed
+ * ones (Tcp MaxConn is -1). */
+static bool span_is_integer(Span t) {
+        size_t i = t.n > 1 && t.p[0] == '-' ? 1 : 0;
+
+        if (i == t.n)
+                return false;
+        for (; i < t.n; i++)
+                if (t.p[i] < '0' || t.p[i] > '9')
+                        return false;
+        return true;
+}
+
+int netstat_parse_snmp_text(const char *text, size_t len, uint64_t *ret, ErrBuf *err) {
+        const char *p = text, *end = text + len;
+        Span prefix, rest, t;
+        unsigned line_no = 0, names_line = 0;
+        size_t n_names = 0, pos = 0, n;
+        uint64_t v = 0;
+
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t) (end - p));
+                Span line = { p, (size_t) ((nl ? nl : end) - p) };
+
+                p = nl ? nl + 1 : end;
+                line_no++;
+                if (memchr(line.p, '\0', line.n))
+                        return errbuf_set(err, -EBADMSG, "line %u: NUL byte in line", line_no);
+                if (!split_prefix(line, &prefix, &rest) || !span_eq(prefix, "Tcp"))
+                        continue;
+                if (names_line == 0) {
+                        names_line = line_no;
+                        for (n_names = 0; next_token(&rest, &t);) {
+                                n_names++;
+                                if (span_eq(t, "PassiveOpens"))
+                                        pos = n_names;
+                        }
+                        continue;
+                }
+                for (n = 0; next_token(&rest, &t); n++) {
+                        if (!span_is_integer(t))
+                                return errbuf_set(err, -EBADMSG, "line %u: Tcp: invalid value '%.*s'", line_no,
+                                                  SPAN_ARG(t, 40));
+                        if (n + 1 == pos) {
+                                int r = span_to_u64(t, &v);
+
+                                if (r < 0)
+                                        return errbuf_set(err, -EBADMSG, "line %u: Tcp: PassiveOpens: %s '%.*s'",
+                                                          line_no,
+                                                          r == -ERANGE ? "value overflows 64 bits" : "invalid value",
+                                                          SPAN_ARG(t, 40));
+                        }
+                }
+                if (n != n_names)
+                        return errbuf_set(err, -EBADMSG, "line %u: Tcp: %zu names (line %u) but %zu values", line_no,
+                                          n_names, names_line, n);
+                if (pos == 0)
+                        return errbuf_set(err, -ENODATA, "line %u: Tcp: no PassiveOpens", names_line);
+                *ret = v;
+                return 0;
+        }
+        if (names_line > 0)
+                return errbuf_set(err, -EBADMSG, "line %u: Tcp: names without a values line", names_line);
+        return errbuf_set(err, -ENODATA, "no Tcp section");
+}
+
 /* The line a read error happened in, as a line-by-line reader would say. */
 static unsigned error_line(const char *buf, size_t size) {
         unsigned n = 1;
@@ -308,8 +374,9 @@ int netstat_parse(FILE *f, NetstatCounters *ret, ErrBuf *err) {
 }
 
 struct NetstatReader {
-        char *path;
-        int fd; /* -1 until opened and after any failure */
+        char *path, *snmp_path;
+        int fd;      /* -1 until opened and after any failure */
+        int snmp_fd; /* opened with fd only (from inside the namespace); -1 after a failure */
         char *buf;
         size_t allocated;
 };
@@ -319,9 +386,14 @@ int netstat_reader_new(const char *proc_root, NetstatReader **ret) {
 
         if (!r)
                 return -ENOMEM;
-        r->fd = -1;
+        r->fd = r->snmp_fd = -1;
         if (asprintf(&r->path, "%s/net/netstat", proc_root) < 0) {
                 r->path = NULL;
+                netstat_reader_free(r);
+                return -ENOMEM;
+        }
+        if (asprintf(&r->snmp_path, "%s/net/snmp", proc_root) < 0) {
+                r->snmp_path = NULL;
                 netstat_reader_free(r);
                 return -ENOMEM;
         }
@@ -338,25 +410,38 @@ NetstatReader *netstat_reader_free(NetstatReader *r) {
                 return NULL;
         if (r->fd >= 0)
                 close(r->fd);
+        if (r->snmp_fd >= 0)
+                close(r->snmp_fd);
         free(r->buf);
         free(r->path);
+        free(r->snmp_path);
         free(r);
         return NULL;
 }
 
+static void close_fd(int *fd) {
+        if (*fd >= 0)
+                close(*fd);
+        *fd = -1;
+}
+
 static int reader_fail(NetstatReader *r, int e, ErrBuf *err, const ErrBuf *reason) {
-        if (r->fd >= 0)
-                close(r->fd);
-        r->fd = -1;
+        close_fd(&r->fd);
+        close_fd(&r->snmp_fd);
         return errbuf_set(err, e, "%s: %s", r->path, reason->text);
 }
 
+/* The snmp file is opened with the netstat one, never alone: a reader of
+ * another namespace is opened from inside it, and a later open from
+ * outside would read the caller's own counters. */
 int netstat_reader_open(NetstatReader *r, ErrBuf *err) {
         if (r->fd >= 0)
                 return 0;
         r->fd = open(r->path, O_RDONLY | O_CLOEXEC);
         if (r->fd < 0)
                 return errbuf_set(err, -errno, "%s: %s", r->path, strerror(errno));
+        close_fd(&r->snmp_fd);
+        r->snmp_fd = open(r->snmp_path, O_RDONLY | O_CLOEXEC);
         return 0;
 }
 
@@ -364,14 +449,12 @@ bool netstat_reader_is_open(const NetstatReader *r) {
         return r->fd >= 0;
 }
 
-int netstat_reader_read(NetstatReader *r, NetstatCounters *ret, ErrBuf *err) {
-        ErrBuf e = { "" };
+/* Reads the whole of fd into r->buf from offset 0: its size, or -errno
+ * with the reason in e. */
+static ssize_t read_whole(NetstatReader *r, int fd, ErrBuf *e) {
         size_t size = 0;
         int k;
 
-        k = netstat_reader_open(r, err);
-        if (k < 0)
-                return k;
         /* seq_file regenerates the text on a read at offset 0; the reads
          * that follow continue that same snapshot. The file is one
          * seq_file record (single_open), which seq_file grows its buffer
@@ -383,18 +466,17 @@ int netstat_reader_read(NetstatReader *r, NetstatCounters *ret, ErrBuf *err) {
                 ssize_t n;
 
                 if (size == r->allocated) {
-                        k = buffer_grow(&r->buf, &r->allocated, &e);
+                        k = buffer_grow(&r->buf, &r->allocated, e);
                         if (k < 0)
-                                return reader_fail(r, k, err, &e);
+                                return k;
                 }
                 want = r->allocated - size;
-                n = pread(r->fd, r->buf + size, want, (off_t) size);
+                n = pread(fd, r->buf + size, want, (off_t) size);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0) {
                         k = -errno;
-                        errbuf_set(&e, k, "line %u: read error: %s", error_line(r->buf, size), strerror(-k));
-                        return reader_fail(r, k, err, &e);
+                        return errbuf_set(e, k, "line %u: read error: %s", error_line(r->buf, size), strerror(-k));
                 }
                 if (n == 0)
                         break;
@@ -402,9 +484,32 @@ int netstat_reader_read(NetstatReader *r, NetstatCounters *ret, ErrBuf *err) {
                 if ((size_t) n < want)
                         break;
         }
-        k = netstat_parse_text(r->buf, size, ret, &e);
+        return (ssize_t) size;
+}
+
+int netstat_reader_read(NetstatReader *r, NetstatCounters *ret, ErrBuf *err) {
+        NetstatCounters c;
+        ErrBuf e = { "" };
+        ssize_t size;
+        int k;
+
+        k = netstat_reader_open(r, err);
+        if (k < 0)
+                return k;
+        size = read_whole(r, r->fd, &e);
+        if (size < 0)
+                return reader_fail(r, (int) size, err, &e);
+        k = netstat_parse_text(r->buf, (size_t) size, &c, &e);
         if (k < 0)
                 return reader_fail(r, k, err, &e);
+        if (r->snmp_fd >= 0) {
+                size = read_whole(r, r->snmp_fd, &e);
+                if (size < 0 || netstat_parse_snmp_text(r->buf, (size_t) size, &c.passive_opens, &e) < 0)
+                        close_fd(&r->snmp_fd);
+                else
+                        c.has_passive_opens = true;
+        }
+        *ret = c;
         return 0;
 }
 

@@ -37,6 +37,7 @@ typedef struct GoodCase {
         uint64_t value[N]; /* ABSENT: present must be false */
         int64_t sysctl[_SYSCTL_MAX];
         bool sysctl_present[_SYSCTL_MAX];
+        uint64_t passive_opens; /* Tcp PassiveOpens of net/snmp; ABSENT: no file */
 } GoodCase;
 
 /* Values in the order of NetstatCounter: ListenOverflows, ListenDrops,
@@ -47,19 +48,23 @@ static const GoodCase good[] = {
         { "linux-2.6.32",
           { 310, 311, ABSENT, ABSENT, 12, 13, 14, ABSENT, ABSENT, ABSENT },
           { 128, 1024, 0, 0, 5 },
-          { true, true, true, true, true } },
+          { true, true, true, true, true },
+          ABSENT },
         { "linux-3.10",
           { 4021, 4100, 77, 78, 5, 6, 7, 3, ABSENT, ABSENT },
           { 128, 512, 1, 0, 5 },
-          { true, true, true, true, true } },
+          { true, true, true, true, true },
+          ABSENT },
         { "linux-5.4",
           { 123456, 123460, 4, 900, 901, 902, 903, 1, ABSENT, ABSENT },
           { 4096, 256, 1, 1, 2 },
-          { true, true, true, true, true } },
+          { true, true, true, true, true },
+          ABSENT },
         { "linux-6.18",
           { 1201, 1377, 45, 46, 101, 102, 103, 7, 8, 9 },
           { 4096, 2048, 1, 0, 5 },
-          { true, true, true, true, true } },
+          { true, true, true, true, true },
+          5123 },
         /* MPTcpExt first, unknown sections naming ListenOverflows etc. before
          * and after TcpExt, TcpExt in reverse order, u64 extremes, last line
          * without newline; sysctls: garbage, "-1", "2" without newline,
@@ -67,7 +72,8 @@ static const GoodCase good[] = {
         { "reordered",
           { UINT64_MAX, UINT64_MAX - 1, 0, 0, 0, 0, 0, 0, 0, 1 },
           { 0, -1, 2, 0, 0 },
-          { false, true, true, false, false } },
+          { false, true, true, false, false },
+          ABSENT },
 };
 
 static void assert_counters(const char *what, const NetstatCounters *c, const uint64_t *want) {
@@ -94,6 +100,9 @@ START_TEST(test_read_fixture) {
         ck_assert_int_eq(netstat_read(root, &c, &err), 0);
         ck_assert_str_eq(err.text, "untouched");
         assert_counters(g->dir, &c, g->value);
+        /* net/snmp beside it, or not: never a failure */
+        ck_assert(c.has_passive_opens == (g->passive_opens != ABSENT));
+        ck_assert_uint_eq(c.passive_opens, g->passive_opens == ABSENT ? 0 : g->passive_opens);
 }
 END_TEST
 
@@ -462,15 +471,21 @@ START_TEST(test_live_overflow) {
         ck_assert_int_eq(getsockname(l, (struct sockaddr *) &sa, &len), 0);
         ck_assert_int_eq(listen(l, 0), 0);
 
+        ck_assert(overflows_within(0, &c) == 0);
+        ck_assert(c.has_passive_opens);
+        ck_assert_uint_eq(c.passive_opens, 0);
         c1 = connect_nonblock(&sa);
         p = (struct pollfd){ .fd = l, .events = POLLIN };
         ck_assert_int_eq(poll(&p, 1, 2000), 1); /* c1 is in the accept queue */
         ck_assert(overflows_within(0, &c) == 0);
         ck_assert(c.value[NETSTAT_LISTEN_DROPS] == 0);
+        /* the connection that entered the queue */
+        ck_assert_uint_eq(c.passive_opens, 1);
 
         c2 = connect_nonblock(&sa);
         ck_assert(overflows_within(500, &c) == 1);
         ck_assert(c.value[NETSTAT_LISTEN_DROPS] == 1);
+        ck_assert_uint_eq(c.passive_opens, 1); /* the dropped one did not enter */
         ck_assert(c.value[NETSTAT_TCP_REQQ_FULL_DROP] == 0);
         ck_assert(c.value[NETSTAT_SYNCOOKIES_SENT] == 0);
 }
@@ -493,6 +508,66 @@ static char *slurp(const char *path, size_t *ret_len) {
         *ret_len = (size_t) st.st_size;
         return buf;
 }
+
+/* --- netstat_parse_snmp_text() --- */
+
+typedef struct SnmpCase {
+        const char *text;
+        int want; /* 0, -EBADMSG or -ENODATA */
+        uint64_t passive_opens;
+        const char *reason; /* a substring of the error */
+} SnmpCase;
+
+static const SnmpCase snmp_cases[] = {
+        { "Ip: Forwarding\nIp: 2\nTcp: RtoAlgorithm MaxConn PassiveOpens\nTcp: 1 -1 42\nUdp: InDatagrams\nUdp: 7\n", 0,
+          42, NULL },
+        /* no final newline, MaxConn last, the largest value */
+        { "Tcp: PassiveOpens MaxConn\nTcp: 18446744073709551615 -1", 0, UINT64_MAX, NULL },
+        { "Tcp: PassiveOpens\nTcp: 18446744073709551616\n", -EBADMSG, 0,
+          "line 2: Tcp: PassiveOpens: value overflows" },
+        { "Tcp: A PassiveOpens\nTcp: 1\n", -EBADMSG, 0, "line 2: Tcp: 2 names (line 1) but 1 values" },
+        { "Tcp: A PassiveOpens\nTcp: 1 2 3\n", -EBADMSG, 0, "2 names (line 1) but 3 values" },
+        { "Tcp: A PassiveOpens\nTcp: x 2\n", -EBADMSG, 0, "line 2: Tcp: invalid value 'x'" },
+        { "Tcp: A PassiveOpens\nTcp: 1 -2\n", -EBADMSG, 0, "PassiveOpens: invalid value '-2'" },
+        { "Tcp: A PassiveOpens\nTcp: - 2\n", -EBADMSG, 0, "invalid value '-'" },
+        { "Tcp: A PassiveOpens\n", -EBADMSG, 0, "line 1: Tcp: names without a values line" },
+        { "Tcp: A B\nTcp: 1 2\n", -ENODATA, 0, "line 1: Tcp: no PassiveOpens" },
+        { "Ip: A\nIp: 1\n", -ENODATA, 0, "no Tcp section" },
+        { "", -ENODATA, 0, "no Tcp section" },
+        { "Tcp: PassiveOpens\nTcp: 1\0\n", -EBADMSG, 0, "line 2: NUL byte" },
+};
+
+START_TEST(test_parse_snmp) {
+        const SnmpCase *t = &snmp_cases[_i];
+        /* the NUL case's length covers its NUL */
+        size_t len = strlen(t->text) + (strstr(t->reason ? t->reason : "", "NUL") ? 2 : 0);
+        uint64_t v = 0xAA;
+        ErrBuf err = { "untouched" };
+
+        ck_assert_int_eq(netstat_parse_snmp_text(t->text, len, &v, &err), t->want);
+        if (t->want == 0) {
+                ck_assert_uint_eq(v, t->passive_opens);
+                ck_assert_str_eq(err.text, "untouched");
+        } else {
+                ck_assert_uint_eq(v, 0xAA);
+                ck_assert_msg(strstr(err.text, t->reason), "'%s' lacks '%s'", err.text, t->reason);
+        }
+}
+END_TEST
+
+/* The fixture of a real 6.18 host: MaxConn -1, PassiveOpens set to 5123. */
+START_TEST(test_parse_snmp_fixture) {
+        _cleanup_(freep) char *path = fixture("linux-6.18/net/snmp");
+        _cleanup_(freep) char *text = NULL;
+        uint64_t v = 0;
+        size_t len;
+        ErrBuf err = { "" };
+
+        text = slurp(path, &len);
+        ck_assert_msg(netstat_parse_snmp_text(text, len, &v, &err) == 0, "%s", err.text);
+        ck_assert_uint_eq(v, 5123);
+}
+END_TEST
 
 START_TEST(test_parse_text_fixture) {
         const GoodCase *g = &good[_i];
@@ -692,8 +767,10 @@ START_TEST(test_reader_twice) {
         ck_assert_int_eq(r2, 0);
         ck_assert_uint_eq(allocs, 0);
         ck_assert_str_eq(err.text, "untouched");
-        ck_assert_uint_eq(n_fds(), fds + 1);
+        ck_assert_uint_eq(n_fds(), fds + 2); /* net/netstat and net/snmp */
         assert_counters("first", &c1, want);
+        ck_assert(c1.has_passive_opens);
+        ck_assert_uint_eq(c1.passive_opens, 5123);
         ck_assert(memcmp(&c1, &c2, sizeof(c1)) == 0);
         r = netstat_reader_free(r);
         ck_assert_ptr_null(r);
@@ -918,6 +995,8 @@ Suite *test_suite(void) {
         tcase_add_loop_test(tc, test_parse_text_fixture, 0, ELEMENTSOF(good));
         tcase_add_loop_test(tc, test_parse_text_bad, 0, ELEMENTSOF(bad));
         tcase_add_test(tc, test_parse_text_length);
+        tcase_add_loop_test(tc, test_parse_snmp, 0, ELEMENTSOF(snmp_cases));
+        tcase_add_test(tc, test_parse_snmp_fixture);
         tcase_add_test(tc, test_parse_text_long_names);
         tcase_add_loop_test(tc, test_parse_stream_fails, 0, ELEMENTSOF(stream_bad));
         suite_add_tcase(s, tc);
