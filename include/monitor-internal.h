@@ -24,6 +24,8 @@
 #define SYSCTL_REFRESH_USEC (30ULL * 1000000ULL)
 /* All process lookups of one poll together. */
 #define PROCESS_LOOKUP_USEC (100ULL * 1000)
+/* An idle namespace is dumped at least every this many polls (idle_skip()). */
+#define MONITOR_IDLE_POLLS 10
 
 /* A listener of a fast watch entry (config_watch_is_fast()), as a full poll
  * found it: the key of its exact lookups (monitor-fast.c). */

@@ -40,8 +40,11 @@ void monitor_set_config(Monitor *m, Config *c);
 const Config *monitor_config(const Monitor *m);
 
 /* Reads every watched namespace once at monotonic time now_usec, decides,
- * writes the metrics file and emits the events. Returns the number of
- * listeners seen, or a negative errno when no namespace could be read
+ * writes the metrics file and emits the events. A namespace in which
+ * nothing can have entered an accept queue since its last dump is not
+ * dumped (monitor.c, idle_skip()). Returns the number of listeners the
+ * poll covers (seen by its dumps, and as last dumped in the namespaces it
+ * did not dump), or a negative errno when no namespace could be read
  * (-ENOTRECOVERABLE: stuck in another namespace, stop). */
 int monitor_poll(Monitor *m, uint64_t now_usec);
 

@@ -61,6 +61,15 @@ typedef struct Space {
          * once-per-outage messages: see space_error_transition(). */
         int diag_error, netstat_error, syn_error, wait_error;
 
+        /* The idle skip (monitor.c): what the last complete dump of the
+         * daemon's polls saw, so that a poll can tell that nothing can have
+         * entered an accept queue since. */
+        NetstatCounters dump_counters; /* read at the start of that poll */
+        bool dump_counters_ok;         /* ... and with PassiveOpens */
+        bool idle;                     /* every watched queue was empty */
+        uint64_t dump_usec;            /* when */
+        size_t dump_listeners;         /* how many it listed */
+
         bool dumped; /* a complete dump was read at least once */
         bool found;  /* namespaces.c: found by the scan in progress */
         bool gone;   /* namespaces.c: dropped; freed once its events are out */

@@ -180,6 +180,8 @@ static int observe_cb(const Listener *listener, void *userdata) {
         if (sock && via)
                 monitor_check_clamp(m, s, l, via);
         w = config_match(m->config, l, unit, s->name);
+        if (w && l->depth > 0)
+                s->idle = false;
         /* A SYN queue past half its clear level keeps the counts at their
          * cadence (count_syn()). */
         if (w && l->has_syn && (uint64_t) l->syn_depth * 200 >= (uint64_t) w->clear * ((uint64_t) l->backlog + 1))
@@ -244,6 +246,21 @@ static void metrics_stalled_cb(const Listener *l, size_t tag, uint64_t usec, voi
                 metrics_set_stalled(userdata, tag, l, (uint32_t) (usec / 1000000));
 }
 
+/* The last count, now that its poll's dump has held every SYN queue
+ * against its listener's clear level (observe_cb()) and its counters are
+ * read: while all was quiet, the next count waits twice as long, up to
+ * SPACE_SYN_BACKOFF_MAX doublings. */
+static void settle_syn(Monitor *m, Space *s) {
+        const Config *c = m->config;
+
+        if (!s->syn_settle || c->syn_interval_usec == 0)
+                return;
+        s->syn_settle = false;
+        s->syn_backoff = space_syn_backoff(s->syn_backoff, s->syn_quiet && s->diag_error == 0,
+                                           counters_listen_moved(m->counters, s->id));
+        s->next_syn_usec = space_syn_next(s->syn_usec, c->syn_interval_usec, s->syn_backoff);
+}
+
 static void count_syn(Monitor *m, Space *s, uint64_t now) {
         const Config *c = m->config;
         bool moved = counters_listen_moved(m->counters, s->id);
@@ -256,15 +273,7 @@ static void count_syn(Monitor *m, Space *s, uint64_t now) {
                 s->syn_known = false;
                 return;
         }
-        /* The last count, now that its poll's dump has held every SYN queue
-         * against its listener's clear level (observe_cb()) and its
-         * counters are read: while all was quiet, the next count waits
-         * twice as long, up to SPACE_SYN_BACKOFF_MAX doublings. */
-        if (s->syn_settle) {
-                s->syn_settle = false;
-                s->syn_backoff = space_syn_backoff(s->syn_backoff, s->syn_quiet && s->diag_error == 0, moved);
-                s->next_syn_usec = space_syn_next(s->syn_usec, c->syn_interval_usec, s->syn_backoff);
-        }
+        settle_syn(m, s);
         /* A moving counter brings the count back at once. */
         if (!space_syn_due(now, s->next_syn_usec, s->syn_usec, c->interval_usec, c->syn_interval_usec, moved))
                 return;
@@ -368,7 +377,15 @@ static int dump_space(Monitor *m, Space *s, uint64_t now) {
         count_syn(m, s, now);
         queue_waits_reset(&m->waits);
         s->wait_known = false;
+        s->idle = true; /* until observe_cb() sees a watched queue that is not empty */
         r = space_dump(s, m->ranges, m->n_ranges, config_wants_unix(m->config), observe_cb, m, &err);
+        if (r >= 0) {
+                s->dump_usec = now;
+                s->dump_listeners = (size_t) r;
+                s->dump_counters = s->counters;
+                s->dump_counters_ok = m->config->counters && s->have_counters && s->counters.has_passive_opens;
+        } else
+                s->idle = false;
         if (r >= 0)
                 read_groups(m, s);
         if (r >= 0 && m->waits.n_notes > 0) {
@@ -392,7 +409,9 @@ static int dump_space(Monitor *m, Space *s, uint64_t now) {
         return r;
 }
 
-static void read_counters(Monitor *m, Space *s, uint64_t now) {
+/* At the start of a poll, before the dumps: the idle skip compares them
+ * with those of the last dump. */
+static void read_counters(Monitor *m, Space *s) {
         ErrBuf err = { "" };
         char what[256];
         int r = 0;
@@ -411,12 +430,50 @@ static void read_counters(Monitor *m, Space *s, uint64_t now) {
                         monitor_say(m, LOG_NOTICE, "The %s are readable again.", what);
                         break;
                 }
-                if (r >= 0 && m->metrics_due)
-                        (void) metrics_set_counters(m->metrics, s->name, &s->counters);
         }
-        if (counters_step(m->counters, s->id, r >= 0 && m->config->counters ? &s->counters : NULL,
-                          s->have_sysctls ? &s->sysctls : NULL, m->config->counters, now, &m->events) < 0)
+}
+
+/* After the dumps: what the counters read at the start of the poll say. */
+static void step_counters(Monitor *m, Space *s, uint64_t now) {
+        bool have = m->config->counters && s->have_counters;
+
+        if (have && m->metrics_due)
+                (void) metrics_set_counters(m->metrics, s->name, &s->counters);
+        if (counters_step(m->counters, s->id, have ? &s->counters : NULL, s->have_sysctls ? &s->sysctls : NULL,
+                          m->config->counters, now, &m->events) < 0)
                 monitor_say(m, LOG_ERR, "Out of memory while evaluating the listen counters; some alerts are lost.");
+}
+
+/* Whether this poll may leave namespace s undumped: nothing can have
+ * entered one of its accept queues since its last dump. Every connection
+ * that enters one counts in Tcp PassiveOpens (a child socket is made for
+ * it, syncookies and TCP Fast Open included), and a queue only grows that
+ * way; so when the last dump found every watched queue empty, nothing was
+ * raised, and neither PassiveOpens nor a listen counter has moved since,
+ * every queue is still empty and a dump would only say so. Listeners that
+ * appear or go, a listener's drops that no counter shows (a socket
+ * filter's) and a changed backlog are seen at the next dump: every
+ * MONITOR_IDLE_POLLS polls at the latest, and on the polls that count the
+ * SYN queues or write the metrics file. UNIX listeners have no such
+ * counter: watching them turns the skip off. */
+static bool idle_skip(Monitor *m, Space *s, uint64_t now) {
+        const Config *c = m->config;
+        const NetstatCounters *a = &s->counters, *b = &s->dump_counters;
+
+        if (!s->idle || !s->dump_counters_ok || !c->counters || !s->have_counters || !a->has_passive_opens ||
+            m->reconfigured || m->metrics_due || config_wants_unix(c) || policy_n_raised(m->policy) > 0)
+                return false;
+        if (a->passive_opens != b->passive_opens || memcmp(a->value, b->value, sizeof(a->value)) != 0 ||
+            memcmp(a->present, b->present, sizeof(a->present)) != 0)
+                return false;
+        /* Polls fire late, never early: the one within half an interval of
+         * the due time dumps. */
+        if (now + c->interval_usec / 2 >= s->dump_usec + MONITOR_IDLE_POLLS * c->interval_usec)
+                return false;
+        settle_syn(m, s);
+        return c->syn_interval_usec == 0 ||
+               !space_syn_due(now, s->next_syn_usec, s->syn_usec, c->interval_usec, c->syn_interval_usec,
+                              counters_listen_moved(m->counters, s->id));
 }
 
 /* ---- the outputs ------------------------------------------------------- */
@@ -475,7 +532,7 @@ static void scan(Monitor *m, uint64_t now) {
 
 int monitor_poll(Monitor *m, uint64_t now) {
         double started = clock_seconds(CLOCK_MONOTONIC);
-        size_t n_live = 0, n_failed = 0;
+        size_t n_live = 0, n_failed = 0, n_idle = 0, n_kept = 0;
         int r, failure = 0;
 
         if (m->fatal)
@@ -506,12 +563,26 @@ int monitor_poll(Monitor *m, uint64_t now) {
                 metrics_begin(m->metrics);
         m->n_seen = 0;
         m->fast_next.n = 0;
+        for (size_t i = 0; i < m->ns->n; i++)
+                if (!m->ns->spaces[i]->gone)
+                        read_counters(m, m->ns->spaces[i]);
         for (size_t i = 0; i < m->ns->n && !m->fatal; i++) {
                 Space *s = m->ns->spaces[i];
 
                 if (s->gone)
                         continue;
                 n_live++;
+                if (idle_skip(m, s, now)) {
+                        /* As it was at its last dump: nothing is gone. */
+                        policy_keep_netns(m->policy, s->id);
+                        stalls_keep_netns(m->stalls, s->id);
+                        groups_keep_netns(m->groups, s->id);
+                        monitor_fast_keep_netns(m, s->id);
+                        s->syn_fresh = s->wait_known = false;
+                        n_idle++;
+                        n_kept += s->dump_listeners;
+                        continue;
+                }
                 r = dump_space(m, s, now);
                 if (r < 0) {
                         /* What was not seen there is not gone. */
@@ -544,7 +615,7 @@ int monitor_poll(Monitor *m, uint64_t now) {
         monitor_fast_commit(m, now);
         for (size_t i = 0; i < m->ns->n; i++)
                 if (!m->ns->spaces[i]->gone)
-                        read_counters(m, m->ns->spaces[i], now);
+                        step_counters(m, m->ns->spaces[i], now);
         r = policy_end(m->policy, &m->events);
         if (groups_end(m->groups, &m->events) < 0)
                 r = -ENOMEM;
@@ -562,14 +633,18 @@ int monitor_poll(Monitor *m, uint64_t now) {
         if (sink_enabled(&m->opts.sink, LOG_DEBUG)) {
                 char status[160];
 
-                monitor_say(m, LOG_DEBUG, "Poll: %zu listener%s seen, %s; %zu event%s.", m->n_seen,
-                            m->n_seen == 1 ? "" : "s", monitor_status(m, status, sizeof(status)), m->events.n,
-                            m->events.n == 1 ? "" : "s");
+                monitor_say(m, LOG_DEBUG, "Poll: %zu listener%s seen%s, %s; %zu event%s.", m->n_seen,
+                            m->n_seen == 1 ? "" : "s",
+                            n_idle == 0        ? ""
+                            : n_idle == n_live ? " (idle: no connection came and no counter moved, not dumped)"
+                                               : " (some namespaces idle, not dumped)",
+                            monitor_status(m, status, sizeof(status)), m->events.n, m->events.n == 1 ? "" : "s");
         }
         monitor_emit(m, now);
         namespaces_reap(m->ns);
         m->reconfigured = false;
-        return m->n_seen > INT32_MAX ? INT32_MAX : (int) m->n_seen;
+        n_kept += m->n_seen;
+        return n_kept > INT32_MAX ? INT32_MAX : (int) n_kept;
 }
 
 void monitor_flush(Monitor *m, uint64_t now) {
