@@ -4,7 +4,7 @@
  *
  * Usage: bench-pop -p FIRST_PORT -l LISTENERS -c CONNECTIONS
  *                  [-g FIRST_INDEX] [-a ACCEPTING] [-b FULL_BACKLOG]
- *                  [-t LIFETIME_SECONDS] [-n]
+ *                  [-t LIFETIME_SECONDS] [-n] [-r EVERY_MS]
  *
  * Listener k (0 <= k < LISTENERS) listens on FIRST_PORT + k on the wildcard
  * address. Its global index g = FIRST_INDEX + k decides its kind, so that
@@ -17,6 +17,9 @@
  *                 go to, round robin; both ends stay open in this process,
  *                 so each connection costs two descriptors.
  * Connections close with a reset when the process ends (no TIME_WAIT).
+ * With -r, once in place, it also opens one more connection to listener 0
+ * every EVERY_MS milliseconds, accepts it and closes both ends (with a
+ * reset): connections that come and go, with no queue raised.
  * When everything is in place it prints one line
  *   ready listeners=N ipv6=N full=N connections=N fds=N
  * and waits for SIGTERM/SIGINT/SIGHUP or LIFETIME_SECONDS (default 600).
@@ -51,7 +54,8 @@ typedef struct Options {
         long accepting;
         long full_backlog;
         long lifetime;
-        bool no_full; /* -n */
+        long every_ms; /* -r: 0, or a connection that comes and goes this often */
+        bool no_full;  /* -n */
 } Options;
 
 typedef struct Listener {
@@ -160,7 +164,7 @@ static void parse_options(int argc, char *argv[], Options *o) {
                 .full_backlog = 2,
                 .lifetime = 600,
         };
-        while ((c = getopt(argc, argv, "p:l:c:g:a:b:t:n")) != -1) {
+        while ((c = getopt(argc, argv, "p:l:c:g:a:b:t:nr:")) != -1) {
                 switch (c) {
                 case 'p':
                         o->first_port = parse_long(optarg, 1, 65535);
@@ -186,9 +190,13 @@ static void parse_options(int argc, char *argv[], Options *o) {
                 case 'n':
                         o->no_full = true;
                         break;
+                case 'r':
+                        o->every_ms = parse_long(optarg, 1, 60000);
+                        break;
                 default:
                         fprintf(stderr, "Usage: bench-pop -p FIRST_PORT -l LISTENERS -c CONNECTIONS "
-                                        "[-g FIRST_INDEX] [-a ACCEPTING] [-b FULL_BACKLOG] [-t LIFETIME] [-n]\n");
+                                        "[-g FIRST_INDEX] [-a ACCEPTING] [-b FULL_BACKLOG] [-t LIFETIME] [-n] "
+                                        "[-r EVERY_MS]\n");
                         exit(1);
                 }
         }
@@ -202,6 +210,24 @@ static void parse_options(int argc, char *argv[], Options *o) {
         }
         if (o->accepting > o->listeners)
                 o->accepting = o->listeners;
+        if (o->every_ms > 0 && o->accepting < 1) {
+                fprintf(stderr, "bench-pop: -r needs an accepting listener\n");
+                exit(1);
+        }
+}
+
+/* One connection to l that comes and goes: connected, accepted, both ends
+ * closed with a reset. */
+static void come_and_go(const Listener *l) {
+        int c = connect_to(l), a = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
+
+        if (a < 0) {
+                fprintf(stderr, "bench-pop: accept on port %d: %s\n", l->port, strerror(errno));
+                exit(1);
+        }
+        set_timeouts(a);
+        close(a);
+        close(c);
 }
 
 int main(int argc, char *argv[]) {
@@ -288,9 +314,21 @@ int main(int argc, char *argv[]) {
                 die("stdout", errno);
 
         lifetime = (struct timespec){ .tv_sec = o.lifetime };
-        do
-                sig = sigtimedwait(&mask, NULL, &lifetime);
-        while (sig < 0 && errno == EINTR);
+        if (o.every_ms > 0) {
+                struct timespec every = { .tv_sec = o.every_ms / 1000, .tv_nsec = o.every_ms % 1000 * 1000000L };
+
+                /* Bounded by the lifetime in count of waits. */
+                for (long n = o.lifetime * 1000 / o.every_ms; n > 0; n--) {
+                        sig = sigtimedwait(&mask, NULL, &every);
+                        if (sig >= 0)
+                                break;
+                        if (errno == EAGAIN)
+                                come_and_go(&listeners[0]);
+                }
+        } else
+                do
+                        sig = sigtimedwait(&mask, NULL, &lifetime);
+                while (sig < 0 && errno == EINTR);
 
         /* The descriptors close with the process. */
         free(listeners);

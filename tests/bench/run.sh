@@ -323,10 +323,13 @@ wait_pop() { # tag pid
 
 # calm_daemon TAG LISTENERS: with a population where no queue is raised,
 # the floor, the floor at the daemon's cadence and the daemon (SYN counts
-# and the stall watch every 10 polls). Sets CALM_FLOOR_, CALM_COLD_,
-# CALM_CPU_<tag>.
+# and the stall watch every 10 polls): once as the population is (no
+# connection comes: most polls are idle, see IDLE POLLS in backlogd(8)),
+# once with one more listener that takes a connection every poll interval
+# (bench-pop -r), so that every poll dumps. Sets CALM_FLOOR_, CALM_COLD_,
+# CALM_CPU_, CALM_BUSY_<tag>.
 calm_daemon() {
-        local tag=$1 want=$2 INTERVAL DAEMON_SECONDS floor syn cpu
+        local tag=$1 want=$2 INTERVAL DAEMON_SECONDS floor syn cpu busy ms pid
         floor=$(floor_of "$want")
         INTERVAL=$(interval_for "$floor")
         DAEMON_SECONDS=$(awk -v i="$INTERVAL" -v p="$POLLS" 'BEGIN { printf "%.2f\n", i * p }')
@@ -336,9 +339,18 @@ calm_daemon() {
              "no queue raised ($want listeners)" >&2
         measure_daemon "$TMP/calm-$tag.conf" "calm-$tag" >"$TMP/calm-$tag.res"
         read -r cpu _ <"$TMP/calm-$tag.res"
+        ms=$(awk -v i="$INTERVAL" 'BEGIN { printf "%d\n", i * 1000 + 0.5 }')
+        start_pop $(( FIRST_PORT + want )) 0 1 0 "churn-$tag" -a 1 -n -r "$ms"
+        pid=$LAST_POP
+        wait_pop "churn-$tag" "$pid"
+        measure_daemon "$TMP/calm-$tag.conf" "busy-$tag" >"$TMP/busy-$tag.res"
+        read -r busy _ <"$TMP/busy-$tag.res"
+        kill -TERM "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
         printf -v "CALM_FLOOR_$tag" %s "$floor"
         printf -v "CALM_COLD_$tag" %s "$(floor_cold_of "$want" "$INTERVAL")"
         printf -v "CALM_CPU_$tag" %s "$cpu"
+        printf -v "CALM_BUSY_$tag" %s "$busy"
 }
 
 # shellcheck disable=SC2034 # read through ${!calm} in cadence_block
@@ -494,6 +506,13 @@ measure_share() {
 }
 FAST_BASE=n/a FAST_ON=n/a FAST_COST=n/a FAST_POLL=n/a
 FAST5_BASE=n/a FAST5_ON=n/a FAST5_COST=n/a FAST5_POLL=n/a
+# fast_cost WITHOUT WITH: the fast polls' own cost, the difference as % of
+# a core, and per fast poll (20 a second) against the floor's CPU per dump.
+fast_cost() {
+        awk -v a="$1" -v b="$2" -v f="$FLOOR_CPU" 'BEGIN {
+                if (a == "n/a" || b == "n/a") { print "n/a n/a"; exit }
+                d = b - a; printf "%.3f %.4f\n", d, d * 1e4 / 20 / f }'
+}
 measure_fast() {
         printf 'interval = 1;\nwatch = ( { port = %d; } );\n' "$FIRST_PORT" >"$TMP/fast-off.conf"
         printf 'interval = 1;\nwatch = ( { port = %d; interval = 0.05; } );\n' "$FIRST_PORT" >"$TMP/fast-on.conf"
@@ -502,11 +521,7 @@ measure_fast() {
         measure_share "$TMP/fast-on.conf" fast-on >"$TMP/fast-on.res"
         read -r FAST_BASE <"$TMP/fast-off.res"
         read -r FAST_ON <"$TMP/fast-on.res"
-        # The fast polls' own cost: the difference, as % of a core, and
-        # per fast poll (20 a second) against the floor's CPU per dump.
-        read -r FAST_COST FAST_POLL < <(awk -v a="$FAST_BASE" -v b="$FAST_ON" -v f="$FLOOR_CPU" 'BEGIN {
-                if (a == "n/a" || b == "n/a") { print "n/a n/a"; exit }
-                d = b - a; printf "%.3f %.4f\n", d, d * 1e4 / 20 / f }')
+        read -r FAST_COST FAST_POLL < <(fast_cost "$FAST_BASE" "$FAST_ON")
         # The 5-port watch list of the "watch 5 ports" row, each entry at
         # 20 Hz: what one fast poll of the list costs.
         local k five_off='' five_on=''
@@ -521,9 +536,7 @@ measure_fast() {
         measure_share "$TMP/fast5-on.conf" fast5-on >"$TMP/fast5-on.res"
         read -r FAST5_BASE <"$TMP/fast5-off.res"
         read -r FAST5_ON <"$TMP/fast5-on.res"
-        read -r FAST5_COST FAST5_POLL < <(awk -v a="$FAST5_BASE" -v b="$FAST5_ON" -v f="$FLOOR_CPU" 'BEGIN {
-                if (a == "n/a" || b == "n/a") { print "n/a n/a"; exit }
-                d = b - a; printf "%.3f %.4f\n", d, d * 1e4 / 20 / f }')
+        read -r FAST5_COST FAST5_POLL < <(fast_cost "$FAST5_BASE" "$FAST5_ON")
 }
 fast_rows() {
         row "20 Hz single-port entry, interval = 1 ($FAST_SECONDS s)" "" "" ""
@@ -756,14 +769,17 @@ cadence_block() { # tag listeners connections
              "metrics_interval 15 polls):"
         row "  floor: raw LISTEN dump v4+v6" "-" "${!floor}" "1.00x"
         row "  backlogd poll, metrics off (1 % full)" "-" "${!cpu_off}" "$(ratio "${!cpu_off}" "${!floor}")"
-        local calm=CALM_CPU_$1 calm_floor=CALM_FLOOR_$1 calm_cold=CALM_COLD_$1
+        local calm=CALM_CPU_$1 calm_floor=CALM_FLOOR_$1 calm_cold=CALM_COLD_$1 busy=CALM_BUSY_$1
         if [[ "${!calm:-n/a}" != n/a ]]; then
                 row "  no queue raised: floor" "-" "${!calm_floor}" "1.00x"
                 row "  no queue raised: floor, a dump every ${!iv} s" "-" "${!calm_cold}" \
                     "$(ratio "${!calm_cold}" "${!calm_floor}")"
-                row "  no queue raised: backlogd poll" "-" "${!calm}" "$(ratio "${!calm}" "${!calm_floor}")"
-                row "  backlogd poll / floor at its cadence" "-" "-" "$(ratio "${!calm}" "${!calm_cold}")"
-                row "  1 % full / no queue raised (CPU per poll)" "-" "-" "$(ratio "${!cpu_off}" "${!calm}")"
+                row "  no queue raised, no connection: backlogd poll" "-" "${!calm}" \
+                    "$(ratio "${!calm}" "${!calm_floor}")"
+                row "  no queue raised, a connection each poll" "-" "${!busy}" \
+                    "$(ratio "${!busy}" "${!calm_floor}")"
+                row "    the same / floor at its cadence" "-" "-" "$(ratio "${!busy}" "${!calm_cold}")"
+                row "  1 % full / no queue raised, a connection each poll" "-" "-" "$(ratio "${!cpu_off}" "${!busy}")"
         fi
         row "  backlogd poll, metrics on" "-" "${!cpu_on}" "$(ratio "${!cpu_on}" "${!floor}")"
         row "  metrics on / off" "-" "-" "$(ratio "${!cpu_on}" "${!cpu_off}")"
