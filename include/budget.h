@@ -14,7 +14,8 @@
  *     no per-owner bound, and the last BUDGET_RESERVE global tokens are
  *     theirs only.
  *   - What a system owner is denied is not counted: the caller holds it
- *     back for its next poll.
+ *     back for its next poll, or, for an alert that cannot be said again
+ *     (a counter's, a listener's that is gone), counts it (budget_deny()).
  *   - What another owner is denied is counted by kind and reported once a minute
  *     as one summary per owner ("uid 1000 (alice): 4,213 more listeners
  *     full and 8,102 gone in the last minute; not reported one by one").
@@ -48,6 +49,11 @@ Budget *budget_free(Budget *b);
  * owner), may be written at now; if not, it is counted for the owner's
  * summary. */
 bool budget_take(Budget *b, uint32_t uid, bool system, EventKind kind, uint64_t now);
+
+/* Counts an alert of kind, owned by uid, that was not written and will not
+ * be said again, for the owner's summary (budget_take() does it for owners
+ * that are not system ones). */
+void budget_deny(Budget *b, uint32_t uid, EventKind kind, uint64_t now);
 
 /* A summary due: what an owner was denied over period_usec. */
 struct BudgetSummary {

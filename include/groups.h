@@ -108,8 +108,9 @@ int groups_end(Groups *g, EventList *out);
 void groups_abort(Groups *g);
 
 /* An imbalance event of the last poll could not be written: the next poll
- * reports its group's state again (within the message bound). */
-void groups_retry(Groups *g, const Event *e);
+ * reports its group's state again (within the message bound). Returns
+ * whether it will. */
+bool groups_retry(Groups *g, const Event *e);
 
 /* Groups unbalanced as of the last poll (classified, whether said or not). */
 size_t groups_n_unbalanced(const Groups *g);

@@ -60,6 +60,7 @@ struct Monitor {
         uint64_t metrics_next_usec; /* when the file is due again (0: the next poll) */
         bool metrics_due;           /* this poll writes it */
         int journal_error;
+        bool held_back; /* the last emit set an event back for the next poll */
         EventList events;
         PortRange ranges[DIAG_MAX_RANGES];
         size_t n_ranges;

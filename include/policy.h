@@ -139,8 +139,9 @@ int policy_flush(Policy *p, EventList *out);
  * full, or the budget held back a system owner's alert): its listener is
  * set back so that the next poll reports its state (or drops) again, within
  * the message bound, instead of waiting for a reminder. Events of listeners
- * no longer tracked (GONE) are not retried. */
-void policy_retry(Policy *p, const Event *e);
+ * no longer tracked (GONE) and counter events are not retried. Returns
+ * whether the event will be said again. */
+bool policy_retry(Policy *p, const Event *e);
 
 /* A whole poll from a snapshot (tests, tools): begin, each namespace of s
  * (its own sysctls), observe every listener with the entry config_match()

@@ -51,10 +51,11 @@ bool stalls_any_stalled(const Stalls *s);
 size_t stalls_n_stalled(const Stalls *s);
 
 /* The wait of a stalled TCP listener's head, without a walk: l as this
- * poll's dump shows it (before stalls_observe()). Nothing was accepted since
- * the head was read (else the stall would have ended), so the head is still
- * the oldest connection and has waited its wait at that reading plus the
- * time since. False when l is not stalled (or due to be: its alert held
+ * poll's dump shows it (before stalls_observe()). As of the last reading of
+ * its head, nothing was accepted since the head was first seen, so the head
+ * is taken to be the oldest connection still (as the stall itself is, until
+ * the next reading), and to have waited its wait at that first reading plus
+ * the time since. False when l is not stalled (or due to be: its alert held
  * back), its head's wait was not read, it shares its connections with
  * another queue (SO_REUSEPORT), or its queue has shrunk since the last poll
  * (it accepted: only a reading knows the new head). */
@@ -102,8 +103,9 @@ int stalls_end(Stalls *s, EventList *out);
 /* An event of the last poll could not be written (the journal queue was
  * full, or the budget held back a system service's alert): a stall is
  * said again at the next poll that still finds it (with the same start);
- * an end is not (the next stall will be). */
-void stalls_retry(Stalls *s, const Event *e);
+ * an end is not (the next stall will be). Returns whether the event will be
+ * said again. */
+bool stalls_retry(Stalls *s, const Event *e);
 
 /* Calls f(l, tag, stalled_usec, userdata) for each listener stalled after
  * the last stalls_end() that the poll observed: as seen, with its tag and

@@ -105,15 +105,20 @@ bool budget_take(Budget *b, uint32_t uid, bool system, EventKind kind, uint64_t 
                 return true;
         }
         /* A system owner's alert is held back, not lost: the caller says it
-         * again at the next poll, so it is not in a summary. */
-        if (system)
-                return false;
+         * again at the next poll, or counts it with budget_deny(). */
+        if (!system)
+                budget_deny(b, uid, kind, now);
+        return false;
+}
+
+void budget_deny(Budget *b, uint32_t uid, EventKind kind, uint64_t now) {
+        Owner *o = owner_of(b, uid, now);
+
         if (o->n_denied == 0)
                 o->since_usec = now;
         if ((unsigned) kind < _EVENT_KIND_MAX)
                 o->denied[kind]++;
         o->n_denied++;
-        return false;
 }
 
 bool budget_next_summary(Budget *b, uint64_t now, bool flush, BudgetSummary *ret) {

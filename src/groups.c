@@ -543,17 +543,18 @@ int groups_end(Groups *g, EventList *out) {
         return lost > 0 ? -ENOMEM : events;
 }
 
-void groups_retry(Groups *g, const Event *e) {
+bool groups_retry(Groups *g, const Event *e) {
         Record *r;
 
         if (e->kind != EVENT_IMBALANCE && e->kind != EVENT_IMBALANCE_CLEARED)
-                return;
+                return false;
         r = search(&e->listener, g->records, g->n_records, sizeof(Record), key_vs_record);
         if (!r)
-                return;
+                return false;
         /* Told nothing: the state differs from what was told, and the
          * token spent on it comes back. */
         r->reported = e->kind != EVENT_IMBALANCE;
         if (r->tokens < POLICY_BURST)
                 r->tokens++;
+        return true;
 }

@@ -110,13 +110,13 @@ static void resolve(Monitor *m, const Event *e, EventOwner *o, char ifname[IF_NA
 }
 
 /* An event that was not written is said again at the next poll. */
-static void retry(Monitor *m, const Event *e) {
+/* Whether the next poll says e again. */
+static bool retry(Monitor *m, const Event *e) {
         if (e->kind == EVENT_IMBALANCE || e->kind == EVENT_IMBALANCE_CLEARED)
-                groups_retry(m->groups, e);
-        else if (e->kind == EVENT_STALLED || e->kind == EVENT_ACCEPTING)
-                stalls_retry(m->stalls, e);
-        else
-                policy_retry(m->policy, e);
+                return groups_retry(m->groups, e);
+        if (e->kind == EVENT_STALLED || e->kind == EVENT_ACCEPTING)
+                return stalls_retry(m->stalls, e);
+        return policy_retry(m->policy, e);
 }
 
 /* System services' listeners come first when the budget is tight: a uid
@@ -141,6 +141,7 @@ void monitor_emit_summaries(Monitor *m, uint64_t now, bool flush) {
  * someone to act) and goes to the sink; what the budget holds back is
  * summed per owner; an alert that could not be written is retried. */
 void monitor_emit(Monitor *m, uint64_t now) {
+        m->held_back = false;
         sink_flush(&m->opts.sink);
         /* Now that this poll's counters are read: why listeners dropped. */
         for (size_t i = 0; i < m->events.n; i++)
@@ -172,15 +173,18 @@ void monitor_emit(Monitor *m, uint64_t now) {
                     (e->kind == EVENT_HIGH || e->kind == EVENT_FULL || e->kind == EVENT_DROPS ||
                      e->kind == EVENT_IMBALANCE) &&
                     cgroup_names_pending(m->cgroups, e->listener.cgroup_id)) {
-                        retry(m, e);
+                        m->held_back |= retry(m, e);
                         continue;
                 }
                 system = system_owner(e, &owner);
                 if (!budget_take(m->budget, e->kind == EVENT_COUNTER ? 0 : e->listener.uid, system, e->kind, now)) {
-                        /* A system service's alert waits for the next poll;
-                         * the others are in their owner's summary. */
-                        if (system)
-                                retry(m, e);
+                        /* A system service's alert waits for the next poll
+                         * (one that cannot is in the summary, as the
+                         * others are). */
+                        if (system && retry(m, e))
+                                m->held_back = true;
+                        else if (system)
+                                budget_deny(m->budget, e->kind == EVENT_COUNTER ? 0 : e->listener.uid, e->kind, now);
                         continue;
                 }
                 if ((e->kind == EVENT_HIGH || e->kind == EVENT_FULL || e->kind == EVENT_DROPS ||
@@ -201,7 +205,7 @@ void monitor_emit(Monitor *m, uint64_t now) {
                         name_clients(m, &e->listener, &owner);
                 r = sink_event(&m->opts.sink, e, &owner);
                 if (r == -ENOBUFS || r == -ENOMEM)
-                        retry(m, e);
+                        m->held_back |= retry(m, e);
                 else if (r < 0 && r != m->journal_error)
                         /* say so once on stderr, go on */
                         fprintf(stderr, "backlogd: cannot write to the journal: %s\n", strerror(-r));

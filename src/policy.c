@@ -606,18 +606,18 @@ int policy_flush(Policy *p, EventList *out) {
         return (int) (out->n - before);
 }
 
-void policy_retry(Policy *p, const Event *e) {
+bool policy_retry(Policy *p, const Event *e) {
         size_t i;
         Slot *s;
         Active *a;
 
         if (e->kind == EVENT_GONE || e->kind == EVENT_COUNTER ||
             !table_find(&p->t, e->listener.netns, e->listener.cookie, &i))
-                return;
+                return false;
         s = &p->t.slots[i];
         a = table_active(&p->t, s);
         if (!a)
-                return;
+                return false;
         switch (e->kind) {
         case EVENT_HIGH:
         case EVENT_FULL:
@@ -643,8 +643,9 @@ void policy_retry(Policy *p, const Event *e) {
                 s->syn = (uint8_t) STATE_OK;
                 break;
         default:
-                break;
+                return false;
         }
+        return true;
 }
 
 int policy_step(Policy *p, const Config *c, const Snapshot *s, bool reconfigured, EventList *out) {

@@ -425,14 +425,15 @@ int stalls_end(Stalls *s, EventList *out) {
         return failed < 0 ? failed : events;
 }
 
-void stalls_retry(Stalls *s, const Event *e) {
+bool stalls_retry(Stalls *s, const Event *e) {
         size_t i;
 
         if (e->kind != EVENT_STALLED)
-                return;
+                return false;
         i = find(s, &e->listener);
         if (i == SIZE_MAX || !s->tracked[i].stalled)
-                return;
+                return false;
         s->tracked[i].stalled = false;
         s->n_stalled--;
+        return true;
 }

@@ -65,9 +65,10 @@ START_TEST(test_global_bound_and_reserve) {
 END_TEST
 
 /* A system owner's alert that the budget holds back is said again at the
- * next poll (monitor-output.c), so it is never summed: 150 held back over
- * 15 polls of the same 100 alerts are not "1,500 more listeners full". A
- * user's denied alert is. */
+ * next poll (monitor-output.c), so it is not summed: 150 held back over
+ * 15 polls of the same 100 alerts are not "1,500 more listeners full". One
+ * that cannot be said again (a counter's) is counted with budget_deny(); a
+ * user's denied alert is counted by budget_take(). */
 START_TEST(test_system_not_summed) {
         Budget *b = budget();
         BudgetSummary s;
@@ -78,6 +79,11 @@ START_TEST(test_system_not_summed) {
                         sent += budget_take(b, 0, true, EVENT_STALLED, t);
         ck_assert_uint_lt(sent, 1500);
         ck_assert(!budget_next_summary(b, 120 * SEC, true, &s));
+        budget_deny(b, 0, EVENT_COUNTER, 2 * SEC);
+        ck_assert(budget_next_summary(b, 120 * SEC, true, &s));
+        ck_assert_uint_eq(s.uid, 0);
+        ck_assert_uint_eq(s.total, 1);
+        ck_assert_uint_eq(s.counts[EVENT_COUNTER], 1);
         for (unsigned i = 0; i < 30; i++)
                 ck_assert(!budget_take(b, 1000, false, EVENT_FULL, 2 * SEC)); /* the reserve is left */
         ck_assert(budget_next_summary(b, 120 * SEC, true, &s));

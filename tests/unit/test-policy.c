@@ -1425,7 +1425,7 @@ START_TEST(test_retry) {
         ck_assert_uint_eq(step1(p, c, l, 0, &ev), 1);
         check_event(&ev.items[0], EVENT_FULL, false, 1);
         lost = ev.items[0];
-        policy_retry(p, &lost);
+        ck_assert(policy_retry(p, &lost));
         ck_assert_uint_eq(step1(p, c, l, 1 * SEC, &ev), 1);
         check_event(&ev.items[0], EVENT_FULL, false, 1);
         /* written this time: nothing more */
@@ -1434,10 +1434,18 @@ START_TEST(test_retry) {
         ck_assert_uint_eq(step1(p, c, l, 3 * SEC, &ev), 1);
         check_event(&ev.items[0], EVENT_DROPS, false, 1);
         lost = ev.items[0];
-        policy_retry(p, &lost);
+        ck_assert(policy_retry(p, &lost));
         ck_assert_uint_eq(step1(p, c, l, 4 * SEC, &ev), 1);
         check_event(&ev.items[0], EVENT_DROPS, false, 1);
         ck_assert_uint_eq(ev.items[0].drops, 5);
+        /* what cannot be said again says so: the caller sums it */
+        lost.kind = EVENT_COUNTER;
+        ck_assert(!policy_retry(p, &lost));
+        lost.kind = EVENT_GONE;
+        ck_assert(!policy_retry(p, &lost));
+        lost = ev.items[0];
+        lost.listener.cookie = 999; /* a listener it does not track */
+        ck_assert(!policy_retry(p, &lost));
 }
 END_TEST
 
