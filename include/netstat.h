@@ -28,13 +28,7 @@ typedef enum NetstatCounter {
 
 typedef struct NetstatCounters {
         uint64_t value[_NETSTAT_COUNTER_MAX];
-        /* Tcp PassiveOpens of <proc>/net/snmp, read with the TcpExt ones by
-         * a NetstatReader: every connection that enters an accept queue
-         * counts (the child socket is made by tcp_create_openreq_child()).
-         * Absent when the file cannot be read or parsed. */
-        uint64_t passive_opens;
         bool present[_NETSTAT_COUNTER_MAX]; /* older kernels lack some */
-        bool has_passive_opens;
 } NetstatCounters;
 
 typedef enum NetstatSysctl {
@@ -85,11 +79,11 @@ int netstat_read(const char *proc_root, NetstatCounters *ret, ErrBuf *err);
 
 #define NETSTAT_SIZE_MAX ((size_t) 16 << 20)
 
-/* A reader for polling: it keeps <proc_root>/net/netstat (and net/snmp)
- * open and re-reads them from offset 0 with pread(), which makes the
- * kernel's seq_file generate fresh values, into a buffer it owns. The buffer
- * grows only when a file got bigger, so a steady-state read makes no heap
- * allocation (one pread() per file, no open/close).
+/* A reader for polling: it keeps <proc_root>/net/netstat (and, opened with
+ * it, net/snmp) open and re-reads them from offset 0 with pread(), which
+ * makes the kernel's seq_file generate fresh values, into a buffer it owns.
+ * The buffer grows only when a file got bigger, so a steady-state read
+ * makes no heap allocation (one pread() per file, no open/close).
  *
  * Any failure (open, read, parse, growth) closes the file, and the next read
  * opens the path again: a file that was unreadable for a while, or a proc
@@ -117,11 +111,17 @@ int netstat_reader_open(NetstatReader *r, ErrBuf *err);
 bool netstat_reader_is_open(const NetstatReader *r);
 
 /* As netstat_read(): "PATH: strerror" when open fails, "PATH: line N: read
- * error: strerror" when a read fails, "PATH: <parse reason>" otherwise.
- * <proc_root>/net/snmp is kept open and read the same way for
- * ret->passive_opens; a failure there only leaves has_passive_opens false
- * (the file is opened again at the next read), never fails the read. */
+ * error: strerror" when a read fails, "PATH: <parse reason>" otherwise. */
 int netstat_reader_read(NetstatReader *r, NetstatCounters *ret, ErrBuf *err);
+
+/* Tcp PassiveOpens of <proc_root>/net/snmp, which counts every connection
+ * that enters an accept queue (the kernel makes its socket then, in
+ * tcp_create_openreq_child()). The file is opened only with net/netstat
+ * (netstat_reader_open(): from inside another namespace), never alone:
+ * -ENOTCONN until then, and when it could not be opened (a tree without
+ * it). A failed read or parse closes both files, so that the next
+ * netstat_reader_read() opens them again; -errno with "PATH: reason". */
+int netstat_reader_read_passive_opens(NetstatReader *r, uint64_t *ret, ErrBuf *err);
 
 /* Reads the sysctls under <proc_root>/sys/. A file that is missing or
  * unreadable leaves that entry absent; never fails. */

@@ -29,6 +29,7 @@ typedef struct QueueWaits {
         size_t n_ports, cap_ports;
         QueueWaitNote *notes;
         size_t n_notes, cap_notes;
+        size_t n_unknown;  /* notes whose wait only a walk can tell */
         uint64_t *cookies; /* the heads the stall watch asks about */
         size_t cap_cookies;
 } QueueWaits;
@@ -40,12 +41,15 @@ void queue_waits_reset(QueueWaits *w);
 void queue_waits_done(QueueWaits *w);
 
 /* A watched listener whose queue is not empty, found by the dump of a poll
- * that writes the metrics file, with its record there. Out of memory: its
- * wait stays unknown. */
-void queue_waits_note(QueueWaits *w, const Listener *l, size_t record);
+ * that writes the metrics file, with its record there; known: the caller
+ * knows its wait without a walk (a stalled queue, stalls_head_wait()). Out
+ * of memory: its wait stays as it is. */
+void queue_waits_note(QueueWaits *w, const Listener *l, size_t record, bool known);
 
-/* Reads the connections on the noted ports of s (space_count_wait(); 0
- * without a walk when none is noted) and puts the wait on their records. */
+/* Reads the connections on the noted ports of s (space_count_wait()) and
+ * puts the wait on their records: 0 without a walk when every noted wait
+ * is known (then the notes are dropped), and the walk, once needed, reads
+ * the known ones too (the alerts and the stall watch of the poll use it). */
 int queue_waits_read_noted(QueueWaits *w, Space *s, MetricsWriter *metrics, ErrBuf *err);
 
 /* The ports of the events of s that show a wait (a high, full or drops

@@ -59,14 +59,19 @@ typedef struct Space {
 
         /* The last error of each source (0: working), for the caller's
          * once-per-outage messages: see space_error_transition(). */
-        int diag_error, netstat_error, syn_error, wait_error;
+        int diag_error, netstat_error, syn_error, wait_error, snmp_error;
 
-        /* The idle skip (monitor.c): what the last complete dump of the
-         * daemon's polls saw, so that a poll can tell that nothing can have
-         * entered an accept queue since. */
-        NetstatCounters dump_counters; /* read at the start of that poll */
-        bool dump_counters_ok;         /* ... and with PassiveOpens */
-        bool idle;                     /* every watched queue was empty */
+        /* The idle skip (monitor.c): PassiveOpens as read at the start of
+         * this poll, and what the last complete dump of the daemon's polls
+         * saw, so that a poll can tell that nothing can have entered an
+         * accept queue since. */
+        uint64_t passive_opens;
+        bool have_passive_opens;
+        uint64_t dump_passive_opens;   /* read at the start of that poll */
+        NetstatCounters dump_counters; /* read at its end */
+        bool dump_pending;             /* dumped this poll: dump_counters not read yet */
+        bool dump_counters_ok;         /* both read */
+        bool idle;                     /* every queue was empty */
         uint64_t dump_usec;            /* when */
         size_t dump_listeners;         /* how many it listed */
 
@@ -201,6 +206,11 @@ size_t space_port_ranges(uint16_t *ports, size_t n, PortRange *out, size_t max);
  * tells whether they are valid). Opens /proc/net/netstat from inside when
  * needed. */
 int space_read_counters(Space *s, ErrBuf *err);
+
+/* Reads Tcp PassiveOpens into s->passive_opens (have_passive_opens tells
+ * whether it is valid): net/snmp, opened with /proc/net/netstat by
+ * space_read_counters() (-ENOTCONN before that). */
+int space_read_passive_opens(Space *s, ErrBuf *err);
 
 /* The name of interface ifindex in the namespace (not the caller's):
  * 0, -ENODEV, or -errno. */

@@ -180,7 +180,9 @@ static int observe_cb(const Listener *listener, void *userdata) {
         if (sock && via)
                 monitor_check_clamp(m, s, l, via);
         w = config_match(m->config, l, unit, s->name);
-        if (w && l->depth > 0)
+        /* Any queue, watched or not: one that a unit's entry selects only
+         * once its unit is known must not wait for the next dump. */
+        if (l->depth > 0)
                 s->idle = false;
         /* A SYN queue past half its clear level keeps the counts at their
          * cadence (count_syn()). */
@@ -198,13 +200,14 @@ static int observe_cb(const Listener *listener, void *userdata) {
         }
         if (w && m->metrics_due && l->kind == LISTENER_TCP && l->depth > 0 && metrics_n_listeners(m->metrics) > 0) {
                 uint32_t ms;
+                bool known = stalls_head_wait(m->stalls, l, &ms);
 
-                /* A stalled queue's head has not moved: its wait needs no
-                 * walk. The others' are read after the dump. */
-                if (stalls_head_wait(m->stalls, l, &ms))
+                /* A stalled queue's head has not moved as of its last
+                 * reading: its wait needs no walk. The others' are read
+                 * after the dump, and then its too. */
+                if (known)
                         metrics_set_wait(m->metrics, metrics_n_listeners(m->metrics) - 1, l, ms);
-                else
-                        queue_waits_note(&m->waits, l, metrics_n_listeners(m->metrics) - 1);
+                queue_waits_note(&m->waits, l, metrics_n_listeners(m->metrics) - 1, known);
         }
         /* Out of memory for one listener's state: it is skipped this poll,
          * the dump goes on. */
@@ -377,18 +380,18 @@ static int dump_space(Monitor *m, Space *s, uint64_t now) {
         count_syn(m, s, now);
         queue_waits_reset(&m->waits);
         s->wait_known = false;
-        s->idle = true; /* until observe_cb() sees a watched queue that is not empty */
+        s->idle = true; /* until observe_cb() sees a queue that is not empty */
         r = space_dump(s, m->ranges, m->n_ranges, config_wants_unix(m->config), observe_cb, m, &err);
+        s->dump_counters_ok = false;
         if (r >= 0) {
                 s->dump_usec = now;
                 s->dump_listeners = (size_t) r;
-                s->dump_counters = s->counters;
-                s->dump_counters_ok = m->config->counters && s->have_counters && s->counters.has_passive_opens;
+                s->dump_passive_opens = s->passive_opens;
+                s->dump_pending = s->have_passive_opens;
+                read_groups(m, s);
         } else
                 s->idle = false;
-        if (r >= 0)
-                read_groups(m, s);
-        if (r >= 0 && m->waits.n_notes > 0) {
+        if (r >= 0 && m->waits.n_unknown > 0) {
                 ErrBuf werr = { "" };
                 int w;
 
@@ -409,8 +412,25 @@ static int dump_space(Monitor *m, Space *s, uint64_t now) {
         return r;
 }
 
-/* At the start of a poll, before the dumps: the idle skip compares them
- * with those of the last dump. */
+/* At the start of a poll, before the dumps, for idle_skip(). A failure
+ * only means that the namespace is dumped: said at debug level, once. */
+static void read_passive_opens(Monitor *m, Space *s) {
+        ErrBuf err = { "" };
+        int r = space_read_passive_opens(s, &err);
+
+        /* -ENOTCONN: not opened yet (the first poll), or no such file */
+        switch (space_error_transition(&s->snmp_error, r == -ENOTCONN ? 0 : r)) {
+        case 1:
+                monitor_say(m, LOG_DEBUG, "Cannot read PassiveOpens: %s; dumping every poll.", err.text);
+                break;
+        case -1:
+                monitor_say(m, LOG_DEBUG, "PassiveOpens is readable again.");
+                break;
+        }
+}
+
+/* After the dumps, as a drop's cause needs (counters.h): the counters of
+ * a drop a dump saw are read then or later. */
 static void read_counters(Monitor *m, Space *s) {
         ErrBuf err = { "" };
         char what[256];
@@ -433,9 +453,16 @@ static void read_counters(Monitor *m, Space *s) {
         }
 }
 
-/* After the dumps: what the counters read at the start of the poll say. */
+/* What the counters say, and what the idle skip compares with from now
+ * on, if this poll dumped the namespace. */
 static void step_counters(Monitor *m, Space *s, uint64_t now) {
         bool have = m->config->counters && s->have_counters;
+
+        if (s->dump_pending) {
+                s->dump_pending = false;
+                s->dump_counters = s->counters;
+                s->dump_counters_ok = have;
+        }
 
         if (have && m->metrics_due)
                 (void) metrics_set_counters(m->metrics, s->name, &s->counters);
@@ -446,13 +473,19 @@ static void step_counters(Monitor *m, Space *s, uint64_t now) {
 
 /* Whether this poll may leave namespace s undumped: nothing can have
  * entered one of its accept queues since its last dump. Every connection
- * that enters one counts in Tcp PassiveOpens (a child socket is made for
- * it, syncookies and TCP Fast Open included), and a queue only grows that
- * way; so when the last dump found every watched queue empty, nothing was
- * raised, and neither PassiveOpens nor a listen counter has moved since,
- * every queue is still empty and a dump would only say so. Listeners that
- * appear or go, a listener's drops that no counter shows (a socket
- * filter's) and a changed backlog are seen at the next dump: every
+ * that enters one counts in Tcp PassiveOpens first (a child socket is made
+ * for it: SYN cookies, TCP Fast Open and IPv6 included), and a queue grows
+ * no other way but by SO_REUSEPORT migration, which counts in
+ * TCPMigrateReqSuccess. So when the last dump found every queue empty and
+ * nothing was raised, and PassiveOpens, read at the start of this poll, and
+ * the listen counters, read at the end of the last, are what they were at
+ * that dump (PassiveOpens read before it, the counters after), every queue
+ * is still empty and a dump would only say so. (A connection counted
+ * before that read but queued after its listener was dumped, microseconds
+ * apart in the kernel, waits for the next dump.) A listen counter that
+ * moves after the last poll's read brings a dump at the next one.
+ * Listeners that appear or go, a listener's drops that no counter shows (a
+ * socket filter's) and a changed backlog are seen at the next dump: every
  * MONITOR_IDLE_POLLS polls at the latest, and on the polls that count the
  * SYN queues or write the metrics file. UNIX listeners have no such
  * counter: watching them turns the skip off. */
@@ -460,10 +493,11 @@ static bool idle_skip(Monitor *m, Space *s, uint64_t now) {
         const Config *c = m->config;
         const NetstatCounters *a = &s->counters, *b = &s->dump_counters;
 
-        if (!s->idle || !s->dump_counters_ok || !c->counters || !s->have_counters || !a->has_passive_opens ||
-            m->reconfigured || m->metrics_due || config_wants_unix(c) || policy_n_raised(m->policy) > 0)
+        if (!s->idle || !s->dump_counters_ok || !c->counters || !s->have_counters || !s->have_passive_opens ||
+            m->reconfigured || m->metrics_due || config_wants_unix(c) || policy_n_raised(m->policy) > 0 ||
+            m->held_back)
                 return false;
-        if (a->passive_opens != b->passive_opens || memcmp(a->value, b->value, sizeof(a->value)) != 0 ||
+        if (s->passive_opens != s->dump_passive_opens || memcmp(a->value, b->value, sizeof(a->value)) != 0 ||
             memcmp(a->present, b->present, sizeof(a->present)) != 0)
                 return false;
         /* Polls fire late, never early: the one within half an interval of
@@ -471,8 +505,7 @@ static bool idle_skip(Monitor *m, Space *s, uint64_t now) {
         if (now + c->interval_usec / 2 >= s->dump_usec + MONITOR_IDLE_POLLS * c->interval_usec)
                 return false;
         settle_syn(m, s);
-        return c->syn_interval_usec == 0 ||
-               !space_syn_due(now, s->next_syn_usec, s->syn_usec, c->interval_usec, c->syn_interval_usec,
+        return !space_syn_due(now, s->next_syn_usec, s->syn_usec, c->interval_usec, c->syn_interval_usec,
                               counters_listen_moved(m->counters, s->id));
 }
 
@@ -564,8 +597,8 @@ int monitor_poll(Monitor *m, uint64_t now) {
         m->n_seen = 0;
         m->fast_next.n = 0;
         for (size_t i = 0; i < m->ns->n; i++)
-                if (!m->ns->spaces[i]->gone)
-                        read_counters(m, m->ns->spaces[i]);
+                if (!m->ns->spaces[i]->gone && m->config->counters)
+                        read_passive_opens(m, m->ns->spaces[i]);
         for (size_t i = 0; i < m->ns->n && !m->fatal; i++) {
                 Space *s = m->ns->spaces[i];
 
@@ -614,8 +647,10 @@ int monitor_poll(Monitor *m, uint64_t now) {
         }
         monitor_fast_commit(m, now);
         for (size_t i = 0; i < m->ns->n; i++)
-                if (!m->ns->spaces[i]->gone)
+                if (!m->ns->spaces[i]->gone) {
+                        read_counters(m, m->ns->spaces[i]);
                         step_counters(m, m->ns->spaces[i], now);
+                }
         r = policy_end(m->policy, &m->events);
         if (groups_end(m->groups, &m->events) < 0)
                 r = -ENOMEM;

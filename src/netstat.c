@@ -425,10 +425,10 @@ static void close_fd(int *fd) {
         *fd = -1;
 }
 
-static int reader_fail(NetstatReader *r, int e, ErrBuf *err, const ErrBuf *reason) {
+static int reader_fail(NetstatReader *r, const char *path, int e, ErrBuf *err, const ErrBuf *reason) {
         close_fd(&r->fd);
         close_fd(&r->snmp_fd);
-        return errbuf_set(err, e, "%s: %s", r->path, reason->text);
+        return errbuf_set(err, e, "%s: %s", path, reason->text);
 }
 
 /* The snmp file is opened with the netstat one, never alone: a reader of
@@ -488,7 +488,6 @@ static ssize_t read_whole(NetstatReader *r, int fd, ErrBuf *e) {
 }
 
 int netstat_reader_read(NetstatReader *r, NetstatCounters *ret, ErrBuf *err) {
-        NetstatCounters c;
         ErrBuf e = { "" };
         ssize_t size;
         int k;
@@ -498,18 +497,27 @@ int netstat_reader_read(NetstatReader *r, NetstatCounters *ret, ErrBuf *err) {
                 return k;
         size = read_whole(r, r->fd, &e);
         if (size < 0)
-                return reader_fail(r, (int) size, err, &e);
-        k = netstat_parse_text(r->buf, (size_t) size, &c, &e);
+                return reader_fail(r, r->path, (int) size, err, &e);
+        k = netstat_parse_text(r->buf, (size_t) size, ret, &e);
         if (k < 0)
-                return reader_fail(r, k, err, &e);
-        if (r->snmp_fd >= 0) {
-                size = read_whole(r, r->snmp_fd, &e);
-                if (size < 0 || netstat_parse_snmp_text(r->buf, (size_t) size, &c.passive_opens, &e) < 0)
-                        close_fd(&r->snmp_fd);
-                else
-                        c.has_passive_opens = true;
-        }
-        *ret = c;
+                return reader_fail(r, r->path, k, err, &e);
+        return 0;
+}
+
+int netstat_reader_read_passive_opens(NetstatReader *r, uint64_t *ret, ErrBuf *err) {
+        ErrBuf e = { "" };
+        ssize_t size;
+        int k;
+
+        if (r->fd < 0 || r->snmp_fd < 0)
+                return errbuf_set(err, -ENOTCONN, "%s: %s", r->snmp_path,
+                                  r->fd < 0 ? "not opened yet" : "could not be opened");
+        size = read_whole(r, r->snmp_fd, &e);
+        if (size < 0)
+                return reader_fail(r, r->snmp_path, (int) size, err, &e);
+        k = netstat_parse_snmp_text(r->buf, (size_t) size, ret, &e);
+        if (k < 0)
+                return reader_fail(r, r->snmp_path, k, err, &e);
         return 0;
 }
 

@@ -6,7 +6,7 @@
 #include "util.h"
 
 void queue_waits_reset(QueueWaits *w) {
-        w->n_ports = w->n_notes = 0;
+        w->n_ports = w->n_notes = w->n_unknown = 0;
 }
 
 void queue_waits_done(QueueWaits *w) {
@@ -23,10 +23,11 @@ static bool add_port(QueueWaits *w, uint16_t port) {
         return true;
 }
 
-void queue_waits_note(QueueWaits *w, const Listener *l, size_t record) {
+void queue_waits_note(QueueWaits *w, const Listener *l, size_t record, bool known) {
         if (GROW(&w->notes, &w->cap_notes, w->n_notes + 1, 16) < 0 || !add_port(w, l->port))
                 return;
         w->notes[w->n_notes++] = (QueueWaitNote){ .l = *l, .record = record };
+        w->n_unknown += !known;
 }
 
 int queue_waits_read(QueueWaits *w, Space *s, ErrBuf *err) {
@@ -44,8 +45,10 @@ int queue_waits_read(QueueWaits *w, Space *s, ErrBuf *err) {
 int queue_waits_read_noted(QueueWaits *w, Space *s, MetricsWriter *metrics, ErrBuf *err) {
         int r;
 
-        if (w->n_notes == 0)
+        if (w->n_unknown == 0) {
+                w->n_ports = w->n_notes = 0;
                 return 0;
+        }
         r = queue_waits_read(w, s, err);
         if (r < 0)
                 return r;

@@ -365,6 +365,13 @@ int space_read_counters(Space *s, ErrBuf *err) {
         return r;
 }
 
+int space_read_passive_opens(Space *s, ErrBuf *err) {
+        int r = netstat_reader_read_passive_opens(s->netstat, &s->passive_opens, err);
+
+        s->have_passive_opens = r >= 0;
+        return r;
+}
+
 int space_interface_name(Space *s, uint32_t ifindex, char ret_name[IF_NAMESIZE]) {
         int r = space_open(s, NULL);
 

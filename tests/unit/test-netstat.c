@@ -100,9 +100,32 @@ START_TEST(test_read_fixture) {
         ck_assert_int_eq(netstat_read(root, &c, &err), 0);
         ck_assert_str_eq(err.text, "untouched");
         assert_counters(g->dir, &c, g->value);
-        /* net/snmp beside it, or not: never a failure */
-        ck_assert(c.has_passive_opens == (g->passive_opens != ABSENT));
-        ck_assert_uint_eq(c.passive_opens, g->passive_opens == ABSENT ? 0 : g->passive_opens);
+}
+END_TEST
+
+/* PassiveOpens through a reader: its net/snmp, opened with net/netstat; a
+ * tree without one reads its counters all the same. */
+START_TEST(test_read_fixture_passive_opens) {
+        const GoodCase *g = &good[_i];
+        _cleanup_(freep) char *root = fixture(g->dir);
+        _cleanup_(netstat_reader_freep) NetstatReader *r = NULL;
+        NetstatCounters c;
+        ErrBuf err = { "" };
+        uint64_t v = 0xAA;
+
+        ck_assert_int_eq(netstat_reader_new(root, &r), 0);
+        ck_assert_int_eq(netstat_reader_read_passive_opens(r, &v, &err), -ENOTCONN); /* not opened yet */
+        ck_assert_msg(strstr(err.text, "/net/snmp: not opened yet"), "%s", err.text);
+        ck_assert_int_eq(netstat_reader_read(r, &c, &err), 0);
+        assert_counters(g->dir, &c, g->value);
+        if (g->passive_opens == ABSENT) {
+                ck_assert_int_eq(netstat_reader_read_passive_opens(r, &v, &err), -ENOTCONN);
+                ck_assert_msg(strstr(err.text, "/net/snmp: could not be opened"), "%s", err.text);
+                ck_assert_uint_eq(v, 0xAA);
+        } else {
+                ck_assert_int_eq(netstat_reader_read_passive_opens(r, &v, &err), 0);
+                ck_assert_uint_eq(v, g->passive_opens);
+        }
 }
 END_TEST
 
@@ -471,21 +494,15 @@ START_TEST(test_live_overflow) {
         ck_assert_int_eq(getsockname(l, (struct sockaddr *) &sa, &len), 0);
         ck_assert_int_eq(listen(l, 0), 0);
 
-        ck_assert(overflows_within(0, &c) == 0);
-        ck_assert(c.has_passive_opens);
-        ck_assert_uint_eq(c.passive_opens, 0);
         c1 = connect_nonblock(&sa);
         p = (struct pollfd){ .fd = l, .events = POLLIN };
         ck_assert_int_eq(poll(&p, 1, 2000), 1); /* c1 is in the accept queue */
         ck_assert(overflows_within(0, &c) == 0);
         ck_assert(c.value[NETSTAT_LISTEN_DROPS] == 0);
-        /* the connection that entered the queue */
-        ck_assert_uint_eq(c.passive_opens, 1);
 
         c2 = connect_nonblock(&sa);
         ck_assert(overflows_within(500, &c) == 1);
         ck_assert(c.value[NETSTAT_LISTEN_DROPS] == 1);
-        ck_assert_uint_eq(c.passive_opens, 1); /* the dropped one did not enter */
         ck_assert(c.value[NETSTAT_TCP_REQQ_FULL_DROP] == 0);
         ck_assert(c.value[NETSTAT_SYNCOOKIES_SENT] == 0);
 }
@@ -753,6 +770,7 @@ START_TEST(test_reader_twice) {
         ErrBuf err = { "untouched" };
         unsigned fds = n_fds();
         size_t allocs;
+        uint64_t v = 0;
         int r1, r2;
 
         ck_assert_int_eq(netstat_reader_new(root, &r), 0);
@@ -769,8 +787,12 @@ START_TEST(test_reader_twice) {
         ck_assert_str_eq(err.text, "untouched");
         ck_assert_uint_eq(n_fds(), fds + 2); /* net/netstat and net/snmp */
         assert_counters("first", &c1, want);
-        ck_assert(c1.has_passive_opens);
-        ck_assert_uint_eq(c1.passive_opens, 5123);
+        allocs = n_allocs;
+        r1 = netstat_reader_read_passive_opens(r, &v, &err);
+        allocs = n_allocs - allocs;
+        ck_assert_int_eq(r1, 0);
+        ck_assert_uint_eq(allocs, 0);
+        ck_assert_uint_eq(v, 5123);
         ck_assert(memcmp(&c1, &c2, sizeof(c1)) == 0);
         r = netstat_reader_free(r);
         ck_assert_ptr_null(r);
@@ -866,6 +888,42 @@ START_TEST(test_reader_appears_grows_swaps) {
 }
 END_TEST
 
+/* A net/snmp that cannot be parsed: PassiveOpens fails with the path and
+ * the line, and both files are closed, so that the next counters read opens
+ * them again (from inside the namespace, for another one) and finds the
+ * file fixed. */
+START_TEST(test_reader_snmp_fails_then_back) {
+        _cleanup_(freep) char *root = make_root(), *netstat = NULL, *snmp = NULL;
+        _cleanup_(netstat_reader_freep) NetstatReader *r = NULL;
+        static const char bad_text[] = "Tcp: A PassiveOpens\nTcp: 1\n",
+                          good_text[] = "Tcp: A PassiveOpens\nTcp: 1 77\n";
+        NetstatCounters c;
+        ErrBuf err = { "" };
+        unsigned fds = n_fds();
+        uint64_t v = 0xAA;
+
+        ck_assert_int_ge(asprintf(&netstat, "%s/net/netstat", root), 0);
+        ck_assert_int_ge(asprintf(&snmp, "%s/net/snmp", root), 0);
+        copy_fixture("linux-6.18/net/netstat", netstat, false);
+        write_text(snmp, bad_text, strlen(bad_text), false);
+        ck_assert_int_eq(netstat_reader_new(root, &r), 0);
+        ck_assert_int_eq(netstat_reader_read(r, &c, &err), 0);
+        ck_assert_uint_eq(n_fds(), fds + 2);
+        ck_assert_int_eq(netstat_reader_read_passive_opens(r, &v, &err), -EBADMSG);
+        ck_assert_msg(strstr(err.text, "/net/snmp: line 2: Tcp: 2 names (line 1) but 1 values"), "%s", err.text);
+        ck_assert_uint_eq(v, 0xAA);
+        ck_assert_uint_eq(n_fds(), fds); /* both closed */
+        ck_assert(!netstat_reader_is_open(r));
+        ck_assert_int_eq(netstat_reader_read_passive_opens(r, &v, &err), -ENOTCONN);
+        write_text(snmp, good_text, strlen(good_text), true);
+        ck_assert_int_eq(netstat_reader_read(r, &c, &err), 0);
+        ck_assert_int_eq(netstat_reader_read_passive_opens(r, &v, &err), 0);
+        ck_assert_uint_eq(v, 77);
+        r = netstat_reader_free(r);
+        remove_root(root);
+}
+END_TEST
+
 START_TEST(test_reader_unreadable_then_back) {
         /* A read error closes the file; the next read opens the path again. */
         _cleanup_(freep) char *root = make_root(), *path = NULL, *want = NULL;
@@ -922,6 +980,7 @@ START_TEST(test_reader_live_overflow) {
         ErrBuf err = { "" };
         struct pollfd p;
         size_t allocs;
+        uint64_t v = 0xAA;
         int k, reads = 0;
         unsigned fds;
 
@@ -932,6 +991,8 @@ START_TEST(test_reader_live_overflow) {
         ck_assert_msg(k == 0, "%s", err.text);
         ck_assert(c.present[NETSTAT_LISTEN_OVERFLOWS] && c.value[NETSTAT_LISTEN_OVERFLOWS] == 0);
         ck_assert(c.value[NETSTAT_LISTEN_DROPS] == 0);
+        ck_assert_int_eq(netstat_reader_read_passive_opens(r, &v, &err), 0);
+        ck_assert_uint_eq(v, 0);
         fds = n_fds();
 
         l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -945,6 +1006,9 @@ START_TEST(test_reader_live_overflow) {
         k = netstat_reader_read(r, &c, &err);
         ck_assert_msg(k == 0, "%s", err.text);
         ck_assert(c.value[NETSTAT_LISTEN_OVERFLOWS] == 0);
+        /* the connection that entered the queue, counted first */
+        ck_assert_int_eq(netstat_reader_read_passive_opens(r, &v, &err), 0);
+        ck_assert_uint_eq(v, 1);
 
         c2 = connect_nonblock(&sa);
         allocs = n_allocs;
@@ -960,7 +1024,9 @@ START_TEST(test_reader_live_overflow) {
         ck_assert(c.value[NETSTAT_LISTEN_OVERFLOWS] == 1);
         ck_assert(c.value[NETSTAT_LISTEN_DROPS] == 1);
         ck_assert(c.value[NETSTAT_TCP_REQQ_FULL_DROP] == 0);
-        ck_assert_uint_eq(n_fds(), fds + 3); /* the same reader fd, plus l, c1, c2 */
+        ck_assert_int_eq(netstat_reader_read_passive_opens(r, &v, &err), 0);
+        ck_assert_uint_eq(v, 1);             /* the dropped one did not enter */
+        ck_assert_uint_eq(n_fds(), fds + 3); /* the same reader fds, plus l, c1, c2 */
         fprintf(stderr, "test_reader_live_overflow: overflow seen on read %d\n", reads);
 }
 END_TEST
@@ -970,6 +1036,7 @@ Suite *test_suite(void) {
         TCase *tc = tcase_create("fixtures");
 
         tcase_add_loop_test(tc, test_read_fixture, 0, ELEMENTSOF(good));
+        tcase_add_loop_test(tc, test_read_fixture_passive_opens, 0, ELEMENTSOF(good));
         tcase_add_loop_test(tc, test_parse_fixture_file, 0, ELEMENTSOF(good));
         tcase_add_loop_test(tc, test_sysctls_fixture, 0, ELEMENTSOF(good));
         tcase_add_loop_test(tc, test_bad_fixture, 0, ELEMENTSOF(bad));
@@ -1005,6 +1072,7 @@ Suite *test_suite(void) {
         tcase_add_test(tc, test_reader_twice);
         tcase_add_test(tc, test_reader_appears_grows_swaps);
         tcase_add_test(tc, test_reader_unreadable_then_back);
+        tcase_add_test(tc, test_reader_snmp_fails_then_back);
         tcase_add_test(tc, test_reader_too_big);
         suite_add_tcase(s, tc);
 
