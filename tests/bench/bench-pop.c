@@ -31,6 +31,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,6 +217,13 @@ static void parse_options(int argc, char *argv[], Options *o) {
         }
 }
 
+static int64_t now_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* One connection to l that comes and goes: connected, accepted, both ends
  * closed with a reset. */
 static void come_and_go(const Listener *l) {
@@ -315,11 +323,17 @@ int main(int argc, char *argv[]) {
 
         lifetime = (struct timespec){ .tv_sec = o.lifetime };
         if (o.every_ms > 0) {
-                struct timespec every = { .tv_sec = o.every_ms / 1000, .tv_nsec = o.every_ms % 1000 * 1000000L };
+                /* On a fixed cadence, as the daemon's timer: connection k at
+                 * start + k * EVERY_MS, however long each takes. Bounded by
+                 * the lifetime in count of connections. */
+                int64_t start = now_ms();
 
-                /* Bounded by the lifetime in count of waits. */
-                for (long n = o.lifetime * 1000 / o.every_ms; n > 0; n--) {
-                        sig = sigtimedwait(&mask, NULL, &every);
+                for (long k = 1; k <= o.lifetime * 1000 / o.every_ms; k++) {
+                        int64_t wait = start + k * o.every_ms - now_ms();
+                        struct timespec t = { .tv_sec = wait > 0 ? wait / 1000 : 0,
+                                              .tv_nsec = wait > 0 ? wait % 1000 * 1000000L : 0 };
+
+                        sig = sigtimedwait(&mask, NULL, &t);
                         if (sig >= 0)
                                 break;
                         if (errno == EAGAIN)
