@@ -70,6 +70,7 @@ typedef struct Space {
         uint64_t dump_passive_opens;   /* read at the start of that poll */
         NetstatCounters dump_counters; /* read at its end */
         bool dump_pending;             /* dumped this poll: dump_counters not read yet */
+        bool counters_read;            /* this poll's counters read by the idle skip */
         bool dump_counters_ok;         /* both read */
         bool idle;                     /* every queue was empty */
         uint64_t dump_usec;            /* when */

@@ -477,13 +477,14 @@ static void step_counters(Monitor *m, Space *s, uint64_t now) {
  * for it: SYN cookies, TCP Fast Open and IPv6 included), and a queue grows
  * no other way but by SO_REUSEPORT migration, which counts in
  * TCPMigrateReqSuccess. So when the last dump found every queue empty and
- * nothing was raised, and PassiveOpens, read at the start of this poll, and
- * the listen counters, read at the end of the last, are what they were at
- * that dump (PassiveOpens read before it, the counters after), every queue
+ * nothing was raised, and PassiveOpens and the listen counters, read now,
+ * are what they were at that dump (PassiveOpens read before it, the
+ * counters after), every queue
  * is still empty and a dump would only say so. (A connection counted
  * before that read but queued after its listener was dumped, microseconds
- * apart in the kernel, waits for the next dump.) A listen counter that
- * moves after the last poll's read brings a dump at the next one.
+ * apart in the kernel, waits for the next dump.) The counters are read
+ * last, only when all else allows the skip: an idle poll reads each file
+ * once.
  * Listeners that appear or go, a listener's drops that no counter shows (a
  * socket filter's) and a changed backlog are seen at the next dump: every
  * MONITOR_IDLE_POLLS polls at the latest, and on the polls that count the
@@ -493,20 +494,26 @@ static bool idle_skip(Monitor *m, Space *s, uint64_t now) {
         const Config *c = m->config;
         const NetstatCounters *a = &s->counters, *b = &s->dump_counters;
 
-        if (!s->idle || !s->dump_counters_ok || !c->counters || !s->have_counters || !s->have_passive_opens ||
-            m->reconfigured || m->metrics_due || config_wants_unix(c) || policy_n_raised(m->policy) > 0 ||
-            m->held_back)
-                return false;
-        if (s->passive_opens != s->dump_passive_opens || memcmp(a->value, b->value, sizeof(a->value)) != 0 ||
-            memcmp(a->present, b->present, sizeof(a->present)) != 0)
+        if (!s->idle || !s->dump_counters_ok || !c->counters || !s->have_passive_opens || m->reconfigured ||
+            m->metrics_due || config_wants_unix(c) || policy_n_raised(m->policy) > 0 || m->held_back ||
+            s->passive_opens != s->dump_passive_opens)
                 return false;
         /* Polls fire late, never early: the one within half an interval of
          * the due time dumps. */
         if (now + c->interval_usec / 2 >= s->dump_usec + MONITOR_IDLE_POLLS * c->interval_usec)
                 return false;
         settle_syn(m, s);
-        return !space_syn_due(now, s->next_syn_usec, s->syn_usec, c->interval_usec, c->syn_interval_usec,
-                              counters_listen_moved(m->counters, s->id));
+        if (space_syn_due(now, s->next_syn_usec, s->syn_usec, c->interval_usec, c->syn_interval_usec,
+                          counters_listen_moved(m->counters, s->id)))
+                return false;
+        /* Last, the counters, read now: one that moved (a SYN queue's drops,
+         * TCP_DEFER_ACCEPT's) must bring the dump that shows the listener's
+         * drops in the poll that steps the counter, for its cause. The dump
+         * then reads them again after itself (monitor_poll()). */
+        read_counters(m, s);
+        s->counters_read = true;
+        return s->have_counters && memcmp(a->value, b->value, sizeof(a->value)) == 0 &&
+               memcmp(a->present, b->present, sizeof(a->present)) == 0;
 }
 
 /* ---- the outputs ------------------------------------------------------- */
@@ -616,6 +623,7 @@ int monitor_poll(Monitor *m, uint64_t now) {
                         n_kept += s->dump_listeners;
                         continue;
                 }
+                s->counters_read = false; /* read after the dump */
                 r = dump_space(m, s, now);
                 if (r < 0) {
                         /* What was not seen there is not gone. */
@@ -646,11 +654,17 @@ int monitor_poll(Monitor *m, uint64_t now) {
                 return failure;
         }
         monitor_fast_commit(m, now);
-        for (size_t i = 0; i < m->ns->n; i++)
-                if (!m->ns->spaces[i]->gone) {
-                        read_counters(m, m->ns->spaces[i]);
-                        step_counters(m, m->ns->spaces[i], now);
-                }
+        for (size_t i = 0; i < m->ns->n; i++) {
+                Space *s = m->ns->spaces[i];
+
+                if (s->gone)
+                        continue;
+                /* An idle namespace's were read by idle_skip(). */
+                if (!s->counters_read)
+                        read_counters(m, s);
+                s->counters_read = false;
+                step_counters(m, s, now);
+        }
         r = policy_end(m->policy, &m->events);
         if (groups_end(m->groups, &m->events) < 0)
                 r = -ENOMEM;
