@@ -603,9 +603,16 @@ int monitor_poll(Monitor *m, uint64_t now) {
                 metrics_begin(m->metrics);
         m->n_seen = 0;
         m->fast_next.n = 0;
-        for (size_t i = 0; i < m->ns->n; i++)
-                if (!m->ns->spaces[i]->gone && m->config->counters)
-                        read_passive_opens(m, m->ns->spaces[i]);
+        for (size_t i = 0; i < m->ns->n; i++) {
+                Space *s = m->ns->spaces[i];
+
+                /* Only where a skip may come: the last dump saw every queue
+                 * empty, and no UNIX listener is watched (the first poll
+                 * after a busy one dumps, and reads it for the next). */
+                s->have_passive_opens = false;
+                if (!s->gone && s->idle && m->config->counters && !config_wants_unix(m->config))
+                        read_passive_opens(m, s);
+        }
         for (size_t i = 0; i < m->ns->n && !m->fatal; i++) {
                 Space *s = m->ns->spaces[i];
 
