@@ -125,6 +125,19 @@ check "full not reached" "$(journal_count backlogd BACKLOGD_EVENT=full BACKLOGD_
 sleep 0.5
 gauge=$(sed -n 's/^backlogd_listen_queue_stalled_seconds{address="127\.0\.0\.1",port="8090",family="inet",netns="host",name="api"} \([0-9]*\)$/\1/p' "$TEST_TMP/m.prom")
 check "metrics: the stalled gauge, the stall time or more" "$([ -n "$gauge" ] && [ "$gauge" -ge 2 ] && echo yes)" yes
+# Its wait, the only non-empty TCP queue and stalled: written without a walk
+# (the head's first reading plus the time since), at least the stall and
+# growing with the clock, a second later by about a second.
+wait_of() {
+        sed -n 's/^backlogd_listen_queue_wait_seconds{address="127\.0\.0\.1",port="8090",family="inet",netns="host",name="api"} \([0-9.]*\)$/\1/p' "$TEST_TMP/m.prom"
+}
+w1=$(wait_of)
+sleep 1
+w2=$(wait_of)
+note "metrics: wait of the stalled queue $w1 s, then $w2 s"
+check "metrics: stalled wait, at least the stall" "$(awk -v w="$w1" -v g="$gauge" 'BEGIN { print (w != "" && w >= g) ? "yes" : "no" }')" yes
+check "metrics: stalled wait grows with the clock" \
+        "$(awk -v a="$w1" -v b="$w2" 'BEGIN { d = b - a; print (a != "" && b != "" && d >= 0.6 && d <= 1.6) ? "yes" : "no " d }')" yes
 
 # The UNIX listener stalled too, named by its holder.
 journal_wait 1 backlogd BACKLOGD_EVENT=stalled "BACKLOGD_PATH=$TEST_TMP/u.sock" || fail "no stalled entry for the UNIX listener"
